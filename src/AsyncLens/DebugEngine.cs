@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using AsyncLens.Detection;
+using AsyncLens.Reporting;
+using AsyncLens.Runtime;
+using AsyncLens.Tracking;
+
+namespace AsyncLens;
+
+/// <summary>
+/// Debug mode, assembled: the TPL event listener feeds per-thread step frames and task records;
+/// detectors turn what they see into findings; the report writer resolves and prints them.
+/// Everything that runs on app threads is a few field reads and writes, and never throws into the app.
+/// </summary>
+internal sealed class DebugEngine : IEngineEvents, IDisposable
+{
+    private const int ExecutionWork = 2;
+    private const int StatusError = 3;
+    private const int SynchronousWait = 1;
+
+    private readonly TaskRegistry _registry;
+    private readonly TaskTable _table = new();
+    private readonly CreationSamples _samples = new();
+    private readonly ReportWriter _writer;
+    private readonly SlowSteps _steps;
+    private readonly BlockingWaits _waits;
+    private readonly UnobservedExceptions _faults;
+    private readonly Watchdog _watchdog;
+    private readonly TplListener _listener;
+    private int _failed;
+    private int _disposed;
+
+    private DebugEngine(AsyncDebugOptions options, TaskRegistry registry, TextWriter output)
+    {
+        var time = options.TimeProvider ?? TimeProvider.System;
+        var settings = new DetectionSettings(options);
+        _registry = registry;
+        _writer = new ReportWriter(output, options.Format, options.OnReport);
+        _steps = new SlowSteps(settings, _writer, time);
+        _waits = new BlockingWaits(settings, _writer, registry, time);
+        _faults = new UnobservedExceptions(settings, _writer, registry, time);
+        var collected = new PendingCollected(_writer, registry, _table, time);
+        _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, Fail);
+        AppDomain.CurrentDomain.FirstChanceException += OnFirstChanceException;
+        TaskScheduler.UnobservedTaskException += _faults.OnUnobservedTaskException;
+        AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
+        AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
+        _listener = TplListener.Start(this);
+    }
+
+    public static DebugEngine? Start(AsyncDebugOptions options, TextWriter output, out string? error)
+    {
+        if (TaskRegistry.Enable() is not { } registry || !TaskInternals.IsAvailable)
+        {
+            error = "this runtime lacks the task internals debug mode reads (Task.s_asyncDebuggingEnabled, m_continuationObject)";
+            return null;
+        }
+        error = null;
+        return new DebugEngine(options, registry, output);
+    }
+
+    public void OnOperationBegin(int taskId, string operationName)
+    {
+        TaskOrigin origin;
+        if (operationName.StartsWith("Async: ", StringComparison.Ordinal))
+            origin = TaskOrigin.AsyncMethod;
+        else if (operationName.StartsWith("Task: ", StringComparison.Ordinal))
+            origin = TaskOrigin.Delegate;
+        else
+            return;
+        var tracker = ThreadTracker.Current;
+        var frame = tracker.Top;
+        var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
+        var sample = _samples.For(creator?.CreatorCode, creator?.ResumedState ?? 0, operationName);
+        _table.Add(new TaskRecord(taskId, origin, Stopwatch.GetTimestamp(), tracker.ThreadId, creator, sample));
+    }
+
+    public void OnOperationEnd(int taskId, int status)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var record = _table.Remove(taskId);
+        _waits.OnTaskCompleted(taskId, now);
+        if (status == StatusError)
+            _faults.OnFaulted(taskId, record, now);
+        _registry.Completed(taskId);
+    }
+
+    public void OnWorkBegin(int taskId, int work)
+    {
+        var now = Stopwatch.GetTimestamp();
+        var tracker = ThreadTracker.Current;
+        _waits.OnThreadEvent(tracker, now);
+        var frame = tracker.Push();
+        if (work != ExecutionWork)
+        {
+            frame.Enter(taskId, FrameKind.Notification, now, null, null, null, BoxInfo.UnknownState, null);
+            return;
+        }
+        var record = _table.Find(taskId);
+        if (record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } task && BoxInfo.Of(task) is { } box)
+        {
+            frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
+            return;
+        }
+        var code = record?.Origin == TaskOrigin.Delegate && _registry.Find(taskId) is { } delegateTask ? TaskInternals.Action(delegateTask)?.Method : null;
+        frame.Enter(taskId, FrameKind.Delegate, now, null, null, code, BoxInfo.UnknownState, record);
+    }
+
+    public void OnWorkEnd()
+    {
+        var now = Stopwatch.GetTimestamp();
+        var tracker = ThreadTracker.Current;
+        _waits.OnThreadEvent(tracker, now);
+        if (tracker.Pop() is not { } frame)
+            return;
+        _steps.OnStepEnd(tracker, frame, now);
+        if (tracker.Top is { } parent)
+            parent.ChildTicks += frame.Kind == FrameKind.AsyncStep ? now - frame.Start : frame.ChildTicks;
+        frame.Exit();
+    }
+
+    public void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId)
+    {
+        if (behavior == SynchronousWait)
+            _waits.OnWaitBegin(ThreadTracker.Current, taskId, Stopwatch.GetTimestamp());
+        else if (continueWithTaskId != 0 && _table.Find(taskId) is { } record)
+            record.AwaiterId = continueWithTaskId;
+    }
+
+    public void Fail(Exception exception)
+    {
+        if (Interlocked.Exchange(ref _failed, 1) != 0)
+            return;
+        _writer.Add(new EngineFailure(exception));
+        ThreadPool.UnsafeQueueUserWorkItem(static engine => engine.Dispose(), this, preferLocal: false);
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _listener.Dispose();
+        _registry.Disable();
+        AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
+        TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;
+        AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
+        AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
+        _watchdog.Dispose();
+        _faults.Flush();
+        _writer.Dispose();
+    }
+
+    private void OnFirstChanceException(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
+    {
+        if (!ThreadTracker.IsEngineThread)
+            _faults.OnFirstChance(e.Exception);
+    }
+
+    private void OnProcessExit(object? sender, EventArgs e)
+    {
+        _faults.Flush();
+        _writer.Flush(TimeSpan.FromSeconds(3));
+    }
+
+    private void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e) => OnProcessExit(sender, e);
+}

@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using AsyncLens.Reporting;
+using AsyncLens.Runtime;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Detection;
+
+/// <summary>
+/// blocking-wait: a thread-pool thread, a thread with a SynchronizationContext, or an async step
+/// blocked in <c>.Result</c> / <c>.Wait()</c> / <c>GetAwaiter().GetResult()</c> (TaskWaitBegin with
+/// Behavior 1) for at least the threshold. The wait ends when the task completes (TraceOperationEnd)
+/// or when the waiting thread raises its next event (a timeout). A wait still blocked past the hung
+/// threshold is reported while it lasts, once: the deadlock case. Threads outside these (the main
+/// thread of an <c>async Main</c>, blocked on it by design) are left alone.
+/// </summary>
+internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sink, TaskRegistry registry, TimeProvider time)
+{
+    private readonly Dictionary<int, List<SyncWait>> _byTask = new();
+    private volatile int _count;
+
+    public void OnWaitBegin(ThreadTracker tracker, int waitedTaskId, long now)
+    {
+        OnThreadEvent(tracker, now);
+        var inStep = tracker.InAsyncStep();
+        if (!tracker.IsPoolThread && !inStep && SynchronizationContext.Current is null)
+            return;
+        // ~25 µs, paid only by sync-over-async itself; it names the line that waited even if the wait never ends.
+        var stack = new StackTrace(2, fNeedFileInfo: false).GetFrames();
+        var step = inStep ? StepOf(tracker) : null;
+        var wait = new SyncWait(waitedTaskId, now, tracker, stack, tracker.Top, step, registry.Find(waitedTaskId));
+        tracker.Wait = wait;
+        lock (_byTask)
+        {
+            if (!_byTask.TryGetValue(waitedTaskId, out var list))
+                _byTask[waitedTaskId] = list = new List<SyncWait>(1);
+            list.Add(wait);
+            _count++;
+        }
+    }
+
+    /// <summary>Any task completion: closes the waits on it.</summary>
+    public void OnTaskCompleted(int taskId, long now)
+    {
+        if (_count == 0)
+            return;
+        List<SyncWait>? waits;
+        lock (_byTask)
+        {
+            if (!_byTask.Remove(taskId, out waits))
+                return;
+            _count -= waits.Count;
+        }
+        foreach (var wait in waits)
+            Close(wait, now);
+    }
+
+    /// <summary>The waiting thread runs again: whatever wait it had is over (it timed out or was canceled).</summary>
+    public void OnThreadEvent(ThreadTracker tracker, long now)
+    {
+        if (tracker.Wait is not { } wait)
+            return;
+        tracker.Wait = null;
+        if (!wait.IsOpen)
+            return;
+        lock (_byTask)
+        {
+            if (_byTask.TryGetValue(wait.TaskId, out var list) && list.Remove(wait))
+            {
+                _count--;
+                if (list.Count == 0)
+                    _byTask.Remove(wait.TaskId);
+            }
+        }
+        Close(wait, now);
+    }
+
+    public void Tick(long now)
+    {
+        foreach (var tracker in ThreadTracker.All)
+        {
+            if (tracker.Wait is not { IsOpen: true, ReportedOngoing: false } wait || now - wait.Start < settings.HungTicks || !StillBlocked(wait))
+                continue;
+            wait.ReportedOngoing = true;
+            if (wait.Frame is { } frame && wait.FrameStillLive)
+                frame.HungReported = true; // one report for one hang: this one says more than hung-step would
+            sink.Add(Finding(wait, now - wait.Start, ongoing: true));
+        }
+    }
+
+    private void Close(SyncWait wait, long now)
+    {
+        if (!wait.TryClose())
+            return;
+        if (wait.Thread.Wait == wait)
+            wait.Thread.Wait = null;
+        var duration = now - wait.Start;
+        if (duration < settings.SlowTicks)
+            return;
+        if (wait.Frame is { } frame && wait.FrameStillLive)
+            Interlocked.Add(ref frame.ExcludedTicks, duration);
+        if (!wait.ReportedOngoing)
+            sink.Add(Finding(wait, duration, ongoing: false));
+    }
+
+    private WaitFinding Finding(SyncWait wait, long duration, bool ongoing) =>
+        new(wait.TaskId, time.GetUtcNow(), wait.Thread.ThreadId, wait.Stack, wait.WaitedTask, DetectionSettings.Seconds(duration), ongoing, wait.Step);
+
+    // A pool thread whose wait timed out goes back to the pool and blocks there, raising no event:
+    // only trust "still blocked" while the frame it waited in is running, or on a thread that is not the pool's.
+    private static bool StillBlocked(SyncWait wait) =>
+        (wait.Thread.Thread.ThreadState & System.Threading.ThreadState.WaitSleepJoin) != 0
+        && (wait.FrameStillLive || !wait.Thread.IsPoolThread);
+
+    private static StepContext? StepOf(ThreadTracker tracker)
+    {
+        for (var i = tracker.Depth - 1; i >= 0; i--)
+        {
+            if (tracker.FrameAt(i) is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame)
+                return new StepContext(frame.TaskId, box, frame.ResumedState, RawAsyncStack.Capture(task, frame.ResumedState), frame.Record);
+        }
+        return null;
+    }
+}

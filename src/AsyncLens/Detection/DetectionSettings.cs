@@ -1,0 +1,28 @@
+using System.Diagnostics;
+
+namespace AsyncLens.Detection;
+
+/// <summary>Thresholds in Stopwatch ticks, derived once from <see cref="AsyncDebugOptions"/>.</summary>
+internal sealed class DetectionSettings
+{
+    public DetectionSettings(AsyncDebugOptions options)
+    {
+        SlowTicks = Ticks(options.SlowStepThreshold);
+        HungTicks = Ticks(options.HungStepThreshold ?? options.SlowStepThreshold * 10);
+        GraceTicks = Ticks(options.UnobservedExceptionDelay);
+        // The watchdog must see a slow step at least once before it ends, to read its parents.
+        TickPeriod = TimeSpan.FromMilliseconds(Math.Clamp(options.SlowStepThreshold.TotalMilliseconds / 4, 5, 100));
+    }
+
+    public long SlowTicks { get; }
+
+    public long HungTicks { get; }
+
+    public long GraceTicks { get; }
+
+    public TimeSpan TickPeriod { get; }
+
+    public static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
+
+    public static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+}

@@ -1,0 +1,212 @@
+using System.Diagnostics;
+using AsyncLens.Reporting;
+using AsyncLens.Runtime;
+using AsyncLens.Symbols;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Detection;
+
+/// <summary>
+/// unobserved-exception: an async method or Task.Run task faulted (TraceOperationEnd, status Error)
+/// and nothing waits for it. Code may still await it a moment later (<c>var t = A(); ...; await t;</c>),
+/// so it becomes a suspect, and is reported once the grace period passes with its exception still
+/// unobserved, at process exit, or when the GC finds it (TaskScheduler.UnobservedTaskException),
+/// whichever comes first.
+/// </summary>
+internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingSink sink, TaskRegistry registry, TimeProvider time)
+{
+    private const int MaxSuspects = 10_000;
+
+    [ThreadStatic] private static Exception? t_lastThrown;
+
+    private readonly List<Suspect> _suspects = [];
+    private readonly RecentIds _reported = new(4096);
+    private volatile int _pendingByException;
+
+    /// <summary>AppDomain.FirstChanceException: remembers the exception (a task that faults before its
+    /// first await is known only by it) and sees a faulted task's exception rethrown by an await.</summary>
+    public void OnFirstChance(Exception exception)
+    {
+        t_lastThrown = exception;
+        if (_pendingByException == 0)
+            return;
+        lock (_suspects)
+        {
+            foreach (var s in _suspects)
+            {
+                if (s.Task is null && s.Exception is { } e
+                    && (ReferenceEquals(e, exception) || exception is AggregateException agg && agg.InnerExceptions.Contains(e)))
+                    s.Rethrown = true;
+            }
+        }
+    }
+
+    /// <summary>A task faulted (called on the thread completing it, while it is still registered).</summary>
+    public void OnFaulted(int taskId, TaskRecord? record, long now)
+    {
+        var task = registry.Find(taskId);
+        Suspect suspect;
+        if (task is not null)
+        {
+            var box = BoxInfo.Of(task);
+            var action = box is null ? TaskInternals.Action(task) : null;
+            if (box is null && action is null)
+                return; // a TaskCompletionSource or a combinator: whoever completed it knows
+            if (Observation.Of(task, out var promise))
+                return;
+            suspect = new Suspect(taskId, now, record, task, promise, box, action, null, null);
+        }
+        else if (record is null)
+        {
+            // No box yet: an async method that threw before its first await. Only the stack says which.
+            var stack = new StackTrace(2, fNeedFileInfo: false).GetFrames();
+            if (!Array.Exists(stack, f => f.GetMethod() is { Name: "MoveNext", DeclaringType: { } t } && MethodNames.IsStateMachine(t)))
+                return;
+            suspect = new Suspect(taskId, now, null, null, null, null, null, t_lastThrown, stack);
+        }
+        else
+        {
+            return;
+        }
+        lock (_suspects)
+        {
+            if (_suspects.Count >= MaxSuspects)
+                return;
+            _suspects.Add(suspect);
+            if (suspect.Task is null)
+                _pendingByException++;
+        }
+    }
+
+    public void Tick(long now) => Report(s => now - s.Faulted >= settings.GraceTicks);
+
+    /// <summary>At process exit: nothing can observe them any more.</summary>
+    public void Flush() => Report(_ => true);
+
+    /// <summary>TaskScheduler.UnobservedTaskException: the GC found a faulted task nobody observed.</summary>
+    public void OnUnobservedTaskException(object? sender, UnobservedTaskExceptionEventArgs e)
+    {
+        if (sender is not Task task || _reported.Contains(task.Id))
+            return;
+        lock (_suspects)
+        {
+            if (_suspects.Exists(s => s.TaskId == task.Id))
+                return; // reported from the suspect list, with its creation site
+        }
+        var box = BoxInfo.Of(task);
+        var action = box is null ? TaskInternals.Action(task) : null;
+        var exception = e.Exception?.InnerExceptions.Count == 1 ? e.Exception.InnerExceptions[0] : e.Exception;
+        _reported.Add(task.Id);
+        sink.Add(new FaultFinding(task.Id, time.GetUtcNow(), exception, box, action, null, null));
+    }
+
+    private void Report(Predicate<Suspect> due)
+    {
+        List<Suspect>? ready = null;
+        lock (_suspects)
+        {
+            if (_suspects.Count == 0)
+                return;
+            for (var i = _suspects.Count - 1; i >= 0; i--)
+            {
+                var s = _suspects[i];
+                if (!due(s))
+                    continue;
+                _suspects.RemoveAt(i);
+                if (s.Task is null)
+                    _pendingByException--;
+                (ready ??= []).Add(s);
+            }
+        }
+        if (ready is null)
+            return;
+        ready.Reverse();
+        foreach (var s in ready)
+        {
+            if (IsObserved(s))
+                continue;
+            _reported.Add(s.TaskId);
+            var exception = s.Task is not null ? TaskInternals.FaultException(s.Task) : s.Exception;
+            sink.Add(new FaultFinding(s.TaskId, time.GetUtcNow(), exception, s.Box, s.Action, s.Stack, s.Record));
+        }
+    }
+
+    private static bool IsObserved(Suspect s)
+    {
+        if (s.Task is null)
+            return s.Rethrown;
+        // Task.Run(async ...) and Task.WhenAll mark the task observed themselves: then the question is their promise.
+        var watched = s.Promise ?? s.Task;
+        return TaskInternals.ExceptionObserved(watched) || !watched.IsCompleted && Observation.Of(watched, out _);
+    }
+
+    private sealed class Suspect(int taskId, long faulted, TaskRecord? record, Task? task, Task? promise, BoxInfo? box, Delegate? action, Exception? exception, StackFrame[]? stack)
+    {
+        public int TaskId { get; } = taskId;
+        public long Faulted { get; } = faulted;
+        public TaskRecord? Record { get; } = record;
+        public Task? Task { get; } = task;
+        public Task? Promise { get; } = promise;
+        public BoxInfo? Box { get; } = box;
+        public Delegate? Action { get; } = action;
+        public Exception? Exception { get; } = exception;
+        public StackFrame[]? Stack { get; } = stack;
+        public bool Rethrown { get; set; }
+    }
+}
+
+/// <summary>Whether anything will see a task's outcome: an async method, a blocked thread or a callback waits for it,
+/// directly or through combinators (Task.WhenAll, Task.Run's unwrap).</summary>
+internal static class Observation
+{
+    /// <param name="task">The task whose outcome is in question.</param>
+    /// <param name="promise">The innermost combinator with nobody waiting on it, when that is where the chain ends.</param>
+    public static bool Of(Task task, out Task? promise)
+    {
+        promise = null;
+        var awaiters = new List<Awaiter>(2);
+        var current = task;
+        for (var depth = 0; depth < 16; depth++)
+        {
+            awaiters.Clear();
+            Awaiters.Of(current, awaiters);
+            Task? combinator = null;
+            foreach (var a in awaiters)
+            {
+                if (a.Kind != AwaiterKind.Task || a.Task is null || BoxInfo.Of(a.Task) is not null)
+                    return true;
+                combinator ??= a.Task;
+            }
+            if (combinator is null)
+                return false;
+            promise = combinator;
+            current = combinator;
+        }
+        return true;
+    }
+}
+
+/// <summary>A bounded set of the most recently added ids.</summary>
+internal sealed class RecentIds(int capacity)
+{
+    private readonly HashSet<int> _set = [];
+    private readonly Queue<int> _order = new();
+
+    public bool Contains(int id)
+    {
+        lock (_set)
+            return _set.Contains(id);
+    }
+
+    public void Add(int id)
+    {
+        lock (_set)
+        {
+            if (!_set.Add(id))
+                return;
+            _order.Enqueue(id);
+            if (_order.Count > capacity)
+                _set.Remove(_order.Dequeue());
+        }
+    }
+}

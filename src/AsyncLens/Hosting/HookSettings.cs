@@ -1,0 +1,71 @@
+using System.Globalization;
+using System.Reflection;
+
+namespace AsyncLens.Hosting;
+
+/// <summary>
+/// The environment switch: <c>ASYNCLENS_DEBUG=1</c>, with <c>ASYNCLENS_SLOW_MS</c>, <c>ASYNCLENS_FORMAT</c>
+/// (text|json) and <c>ASYNCLENS_OUTPUT</c> (a file, appended to) as the options. A bad value is
+/// reported in one line and replaced by its default; the app starts either way.
+/// </summary>
+internal static class HookSettings
+{
+    public const string DebugVariable = "ASYNCLENS_DEBUG";
+    public const string SlowVariable = "ASYNCLENS_SLOW_MS";
+    public const string FormatVariable = "ASYNCLENS_FORMAT";
+    public const string OutputVariable = "ASYNCLENS_OUTPUT";
+
+    // The SDK and compiler inherit the environment of `dotnet run`; debug mode is for the app.
+    private static readonly HashSet<string> s_toolProcesses = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "dotnet", "MSBuild", "VBCSCompiler", "csc", "vbc", "NuGet.Build.Tasks.Console",
+    };
+
+    public static void StartFromEnvironment(Func<string, string?> env, TextWriter errors)
+    {
+        if (!IsOn(env(DebugVariable)))
+            return;
+        if (Assembly.GetEntryAssembly()?.GetName().Name is { } entry && s_toolProcesses.Contains(entry))
+            return;
+        var options = Parse(env, errors, out var outputPath);
+        TextWriter output = errors;
+        if (outputPath is not null)
+        {
+            try
+            {
+                var stream = new FileStream(outputPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
+                output = TextWriter.Synchronized(new StreamWriter(stream) { AutoFlush = true });
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                errors.WriteLine($"asynclens: cannot write to {OutputVariable}='{outputPath}' ({ex.Message}); reporting to standard error");
+            }
+        }
+        AsyncDebug.Enable(options with { Output = output });
+    }
+
+    public static AsyncDebugOptions Parse(Func<string, string?> env, TextWriter errors, out string? outputPath)
+    {
+        var options = new AsyncDebugOptions();
+        if (env(SlowVariable) is { Length: > 0 } slow)
+        {
+            if (double.TryParse(slow, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) && ms > 0 && ms < TimeSpan.MaxValue.TotalMilliseconds / 100)
+                options = options with { SlowStepThreshold = TimeSpan.FromMilliseconds(ms) };
+            else
+                errors.WriteLine($"asynclens: {SlowVariable}='{slow}' is not a positive number of milliseconds; using 100");
+        }
+        if (env(FormatVariable) is { Length: > 0 } format)
+        {
+            if (format.Equals("json", StringComparison.OrdinalIgnoreCase))
+                options = options with { Format = AsyncReportFormat.Json };
+            else if (!format.Equals("text", StringComparison.OrdinalIgnoreCase))
+                errors.WriteLine($"asynclens: {FormatVariable}='{format}' is not text or json; using text");
+        }
+        outputPath = env(OutputVariable) is { Length: > 0 } path ? path : null;
+        return options;
+    }
+
+    public static bool IsOn(string? value) =>
+        value is not null && (value == "1" || value.Equals("true", StringComparison.OrdinalIgnoreCase)
+            || value.Equals("yes", StringComparison.OrdinalIgnoreCase) || value.Equals("on", StringComparison.OrdinalIgnoreCase));
+}

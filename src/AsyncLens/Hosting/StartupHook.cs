@@ -1,0 +1,27 @@
+using AsyncLens.Hosting;
+
+/// <summary>
+/// Entry point for <c>DOTNET_STARTUP_HOOKS=/path/AsyncLens.dll</c>: the runtime calls
+/// <see cref="Initialize"/> before <c>Main</c>. With <c>ASYNCLENS_DEBUG=1</c> it switches debug mode
+/// on; without it, it does nothing. It never throws: a throwing startup hook would stop the app.
+/// </summary>
+internal static class StartupHook
+{
+    public static void Initialize()
+    {
+        try
+        {
+            HookSettings.StartFromEnvironment(Environment.GetEnvironmentVariable, Console.Error);
+        }
+        catch (Exception ex)
+        {
+            try
+            {
+                Console.Error.WriteLine($"asynclens: debug mode not started: {ex.Message}");
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using System.Diagnostics;
+using AsyncLens.Runtime;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Reporting;
+
+/// <summary>
+/// What a detector saw, captured on the detecting thread with cheap reads only (objects, ints,
+/// timestamps). Names, lines and text are resolved later by <see cref="ReportBuilder"/> on the
+/// reporter thread, so no app thread ever waits for a PDB to load.
+/// </summary>
+internal abstract record Finding(int TaskId, DateTimeOffset Timestamp);
+
+/// <summary>A step that ran (or is still running, <paramref name="Ongoing"/>) for <paramref name="Seconds"/>.</summary>
+internal sealed record StepFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    int ThreadId,
+    BoxInfo Box,
+    int ResumedState,
+    int StoppedState,
+    double Seconds,
+    bool Ongoing,
+    RawAsyncStack Stack,
+    TaskRecord? Record) : Finding(TaskId, Timestamp);
+
+/// <summary>A thread blocked in Wait/Result/GetResult on <paramref name="WaitedTask"/>.</summary>
+internal sealed record WaitFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    int ThreadId,
+    StackFrame[] WaitStack,
+    Task? WaitedTask,
+    double Seconds,
+    bool Ongoing,
+    StepContext? Step) : Finding(TaskId, Timestamp);
+
+/// <summary>The async step a blocking wait happened in.</summary>
+internal sealed record StepContext(int TaskId, BoxInfo Box, int ResumedState, RawAsyncStack Stack, TaskRecord? Record);
+
+/// <summary>A task that faulted with nobody observing it.</summary>
+internal sealed record FaultFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    Exception? Exception,
+    BoxInfo? Box,
+    Delegate? Action,
+    StackFrame[]? FaultStack,
+    TaskRecord? Record) : Finding(TaskId, Timestamp);
+
+/// <summary>Pending async methods the GC collected, leaf first (a chain that died together is one report).</summary>
+internal sealed record CollectedFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    IReadOnlyList<(int TaskId, BoxInfo Box, int State)> Chain,
+    TaskRecord? Record) : Finding(TaskId, Timestamp);
+
+/// <summary>The engine hit a bug of its own and switched itself off; the app goes on.</summary>
+internal sealed record EngineFailure(Exception Exception) : Finding(0, DateTimeOffset.UtcNow);

@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+
+namespace AsyncLens.Reporting;
+
+/// <summary>The JSON format: one object per line, fields as docs/report-schema.md lists them.</summary>
+internal static class JsonFormatter
+{
+    public static string Format(AsyncReport r)
+    {
+        var buffer = new ArrayBufferWriter<byte>(1024);
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            w.WriteStartObject();
+            w.WriteString("kind", r.Kind);
+            w.WriteNumber("taskId", r.TaskId);
+            if (r.ThreadId is { } thread)
+                w.WriteNumber("threadId", thread);
+            w.WriteString("method", r.Method);
+            Location(w, "location", r.Location);
+            if (r.ResumedAt is not null)
+                Location(w, "resumedAt", r.ResumedAt);
+            if (r.StoppedAt is not null)
+                Location(w, "stoppedAt", r.StoppedAt);
+            Location(w, "createdAt", r.CreatedAt);
+            if (r.DurationSeconds is { } seconds)
+                w.WriteNumber("durationSeconds", seconds);
+            if (r.Kind is AsyncReportKinds.HungStep or AsyncReportKinds.BlockingWait)
+                w.WriteBoolean("ongoing", r.Ongoing);
+            w.WriteStartArray("asyncStack");
+            foreach (var frame in r.AsyncStack)
+            {
+                w.WriteStartObject();
+                w.WriteString("method", frame.Method);
+                if (frame.File is null)
+                    w.WriteNull("file");
+                else
+                    w.WriteString("file", frame.File);
+                if (frame.Line is { } line)
+                    w.WriteNumber("line", line);
+                else
+                    w.WriteNull("line");
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            if (r.WaitingOn is { } target)
+            {
+                w.WriteStartObject("waitingOn");
+                w.WriteNumber("taskId", target.TaskId);
+                w.WriteString("description", target.Description);
+                Location(w, "parkedAt", target.ParkedAt);
+                w.WriteEndObject();
+            }
+            if (r.Exception is { } ex)
+            {
+                w.WriteStartObject("exception");
+                w.WriteString("type", ex.Type);
+                w.WriteString("message", ex.Message);
+                w.WriteString("stackTrace", ex.StackTrace);
+                w.WriteEndObject();
+            }
+            w.WriteString("message", r.Message);
+            if (r.Fix is not null)
+                w.WriteString("fix", r.Fix);
+            w.WriteString("timestamp", r.Timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
+    }
+
+    private static void Location(Utf8JsonWriter w, string name, SourceLine? at)
+    {
+        if (at is null)
+        {
+            w.WriteNull(name);
+            return;
+        }
+        w.WriteStartObject(name);
+        w.WriteString("file", at.File);
+        w.WriteNumber("line", at.Line);
+        if (at.Method is not null)
+            w.WriteString("method", at.Method);
+        w.WriteEndObject();
+    }
+}

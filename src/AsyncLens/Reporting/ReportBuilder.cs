@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using AsyncLens.Runtime;
+using AsyncLens.Symbols;
+
+namespace AsyncLens.Reporting;
+
+/// <summary>Turns a <see cref="Finding"/> into an <see cref="AsyncReport"/>: names, lines, creation site, fix.</summary>
+internal static class ReportBuilder
+{
+    public static AsyncReport Build(Finding finding) => finding switch
+    {
+        StepFinding step => Step(step),
+        WaitFinding wait => Wait(wait),
+        FaultFinding fault => Fault(fault),
+        CollectedFinding collected => Collected(collected),
+        _ => throw new ArgumentOutOfRangeException(nameof(finding)),
+    };
+
+    private static AsyncReport Step(StepFinding f)
+    {
+        var symbols = f.Box.Symbols;
+        var resumedAt = Line(symbols.AwaitLocation(f.ResumedState) ?? symbols.StartLocation);
+        var stoppedAt = f.Ongoing ? null : Line(f.StoppedState == -2 ? symbols.EndLocation : symbols.AwaitLocation(f.StoppedState));
+        var hint = symbols.MoveNext is { } moveNext
+            ? FixHints.ForStretch(moveNext, symbols.StepRange(f.ResumedState, f.Ongoing ? -2 : f.StoppedState))
+            : null;
+        var location = hint is not null && symbols.LineAt(hint.Call.Offset) is { } callLine ? Line(callLine) : resumedAt;
+        var seconds = Seconds(f.Seconds);
+        var message = f.Ongoing
+            ? $"{symbols.Name} has run {seconds} s on thread {f.ThreadId} without yielding, and still is (task {f.TaskId})"
+            : $"{symbols.Name} ran {seconds} s on thread {f.ThreadId} without yielding (task {f.TaskId})";
+        return new AsyncReport
+        {
+            Kind = f.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
+            TaskId = f.TaskId,
+            ThreadId = f.ThreadId,
+            Method = symbols.Name,
+            Location = location,
+            ResumedAt = resumedAt,
+            StoppedAt = stoppedAt,
+            CreatedAt = CreationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
+            DurationSeconds = Math.Round(f.Seconds, 3),
+            Ongoing = f.Ongoing,
+            AsyncStack = Frames(f.Stack),
+            Message = message,
+            Fix = hint?.Fix ?? FixHints.Generic,
+            Timestamp = f.Timestamp,
+        };
+    }
+
+    private static AsyncReport Wait(WaitFinding f)
+    {
+        var waiter = FirstUserFrame(f.WaitStack);
+        var location = waiter is { } w ? Line(MethodSymbols.LineAt(w.Method, w.ILOffset)) : null;
+        var method = f.Step is { } step ? step.Box.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
+        var target = DescribeTarget(f.WaitedTask, f.TaskId);
+        var seconds = Seconds(f.Seconds);
+        var message = f.Ongoing
+            ? $"thread {f.ThreadId} has been blocked {seconds} s waiting synchronously for {target.Description} in {method}, and still is"
+            : $"thread {f.ThreadId} blocked {seconds} s waiting synchronously for {target.Description} in {method}";
+        return new AsyncReport
+        {
+            Kind = AsyncReportKinds.BlockingWait,
+            TaskId = f.Step?.TaskId ?? f.TaskId,
+            ThreadId = f.ThreadId,
+            Method = method,
+            Location = location,
+            CreatedAt = f.Step is { } s ? CreationSites.Resolve(s.Record, s.Box.Symbols.Kickoff, s.Stack) : null,
+            DurationSeconds = Math.Round(f.Seconds, 3),
+            Ongoing = f.Ongoing,
+            AsyncStack = f.Step is { } st ? Frames(st.Stack) : [],
+            WaitingOn = target,
+            Message = message,
+            Fix = FixHints.BlockingWait,
+            Timestamp = f.Timestamp,
+        };
+    }
+
+    private static AsyncReport Fault(FaultFinding f)
+    {
+        var symbols = f.Box?.Symbols;
+        var code = symbols?.Kickoff ?? f.Action?.Method;
+        var method = symbols?.Name ?? (f.Action is { } a ? MethodNames.Format(a.Method) : FaultedMethodFromStack(f.FaultStack) ?? "(unknown)");
+        var ex = f.Exception;
+        var throwSite = ex is null ? null : ThrowSite(ex);
+        var createdAt = CreationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
+        var what = ex is null ? "an exception" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
+        return new AsyncReport
+        {
+            Kind = AsyncReportKinds.UnobservedException,
+            TaskId = f.TaskId,
+            Method = method,
+            Location = throwSite,
+            CreatedAt = createdAt,
+            AsyncStack = throwSite is null ? [] : [new AsyncStackFrame(method, throwSite.File, throwSite.Line)],
+            Exception = ex is null ? null : new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
+            Message = $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
+            Fix = FixHints.Unobserved,
+            Timestamp = f.Timestamp,
+        };
+    }
+
+    private static AsyncReport Collected(CollectedFinding f)
+    {
+        var (leafId, leafBox, leafState) = f.Chain[0];
+        var symbols = leafBox.Symbols;
+        var parkedAt = Line(symbols.AwaitLocation(leafState));
+        var stack = new List<AsyncStackFrame>();
+        for (var i = f.Chain.Count - 1; i >= 0; i--)
+        {
+            var (_, box, state) = f.Chain[i];
+            var at = box.Symbols.AwaitLocation(state);
+            stack.Add(new AsyncStackFrame(box.Symbols.Name, at?.File, at?.Line));
+        }
+        var where = parkedAt is null ? "an await" : $"the await at {Path.GetFileName(parkedAt.File)}:{parkedAt.Line}";
+        return new AsyncReport
+        {
+            Kind = AsyncReportKinds.PendingCollected,
+            TaskId = leafId,
+            Method = symbols.Name,
+            Location = parkedAt,
+            CreatedAt = CreationSites.Resolve(f.Record, symbols.Kickoff, null),
+            AsyncStack = stack,
+            Message = $"{symbols.Name} was garbage-collected while still pending, parked at {where} that can never finish (task {leafId})",
+            Fix = FixHints.PendingCollected,
+            Timestamp = f.Timestamp,
+        };
+    }
+
+    /// <summary>The awaiter chain, root first. Combinators show as their API name, without a line.</summary>
+    public static IReadOnlyList<AsyncStackFrame> Frames(RawAsyncStack stack)
+    {
+        var frames = new List<AsyncStackFrame>(stack.Frames.Length);
+        for (var i = stack.Frames.Length - 1; i >= 0; i--)
+        {
+            var raw = stack.Frames[i];
+            if (raw.Box is null)
+            {
+                frames.Add(new AsyncStackFrame(CombinatorName(raw.CombinatorType), null, null));
+                continue;
+            }
+            var symbols = raw.Box.Symbols;
+            var at = raw.State == -2 ? symbols.EndLocation : symbols.AwaitLocation(raw.State) ?? (raw.State == -1 ? symbols.StartLocation : null);
+            frames.Add(new AsyncStackFrame(symbols.Name, at?.File, at?.Line));
+        }
+        return frames;
+    }
+
+    public static string CombinatorName(Type? type) => type?.Name switch
+    {
+        null => "(task)",
+        var n when n.StartsWith("WhenAllPromise", StringComparison.Ordinal) => "Task.WhenAll",
+        var n when n.StartsWith("WhenAnyPromise", StringComparison.Ordinal) || n.StartsWith("TwoTaskWhenAnyPromise", StringComparison.Ordinal) => "Task.WhenAny",
+        var n when n.StartsWith("UnwrapPromise", StringComparison.Ordinal) => "Task.Unwrap",
+        var n when n.StartsWith("ContinuationTaskFrom", StringComparison.Ordinal) || n.StartsWith("ContinuationResultTaskFrom", StringComparison.Ordinal) => "Task.ContinueWith",
+        _ => TypeNames.Format(type),
+    };
+
+    private static WaitTarget DescribeTarget(Task? task, int id)
+    {
+        if (task is not null && BoxInfo.Of(task) is { } box)
+        {
+            var state = box.ReadState(task);
+            var at = box.Symbols.AwaitLocation(state);
+            return new WaitTarget(id, $"task {id} ({box.Symbols.Name})", at is null ? null : new SourceLine(at.Value.File, at.Value.Line, box.Symbols.Name));
+        }
+        if (task is not null && TaskInternals.Action(task) is { } action)
+            return new WaitTarget(id, $"task {id} ({MethodNames.Format(action.Method)})", null);
+        return new WaitTarget(id, task is null ? $"task {id}" : $"task {id} ({CombinatorName(task.GetType())})", null);
+    }
+
+    private static (MethodBase Method, int ILOffset)? FirstUserFrame(StackFrame[] frames)
+    {
+        foreach (var frame in frames)
+        {
+            if (frame.GetMethod() is { } m && CodeOrigin.IsUserCode(m))
+                return (m, frame.GetILOffset());
+        }
+        return null;
+    }
+
+    private static SourceLine? ThrowSite(Exception ex)
+    {
+        var trace = new StackTrace(ex, fNeedFileInfo: false);
+        foreach (var frame in trace.GetFrames())
+        {
+            if (frame.GetMethod() is { } m && CodeOrigin.IsUserCode(m) && MethodSymbols.LineAt(m, frame.GetILOffset()) is { } at)
+                return new SourceLine(at.File, at.Line, MethodNames.Format(m));
+        }
+        return null;
+    }
+
+    // A task that faulted before its first await has no box: the stack of the fault names it.
+    private static string? FaultedMethodFromStack(StackFrame[]? frames) =>
+        frames?.Select(f => f.GetMethod()).FirstOrDefault(m => m is { Name: "MoveNext", DeclaringType: { } t } && MethodNames.IsStateMachine(t)) is { } moveNext
+            ? MethodNames.Format(moveNext)
+            : null;
+
+    private static SourceLine? CreatorFromStack(StackFrame[]? frames)
+    {
+        return frames is null ? null : CreationSites.FromStack(frames, null, Tracking.TaskOrigin.AsyncMethod);
+    }
+
+    private static SourceLine? Line(SourceLocation? at) => at is { } l ? new SourceLine(l.File, l.Line) : null;
+
+    private static string Seconds(double seconds) => seconds.ToString("0.000", CultureInfo.InvariantCulture);
+
+    private static string FirstLine(string text)
+    {
+        var newline = text.IndexOfAny(['\r', '\n']);
+        return newline < 0 ? text : text[..newline];
+    }
+}

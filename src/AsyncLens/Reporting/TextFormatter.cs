@@ -1,0 +1,77 @@
+using System.Globalization;
+using System.Text;
+
+namespace AsyncLens.Reporting;
+
+/// <summary>
+/// The text format: one block per report, first line <c>asynclens: &lt;kind&gt;: ...</c>, then the
+/// lines a person needs at 3 a.m.: where, how long, the async stack, where it was created, the fix.
+/// </summary>
+internal static class TextFormatter
+{
+    public static string Format(AsyncReport r)
+    {
+        var sb = new StringBuilder();
+        sb.Append("asynclens: ").Append(r.Kind).Append(": ").Append(r.Message).Append('\n');
+        switch (r.Kind)
+        {
+            case AsyncReportKinds.SlowStep or AsyncReportKinds.HungStep:
+                if (r.Location is { } at && at != r.ResumedAt)
+                    Line(sb, "at", at);
+                if (r.ResumedAt is { } from)
+                {
+                    sb.Append("  ").Append(r.Ongoing ? "running since " : "ran from ").Append(Where(from)).Append(" (resumed here)");
+                    if (r.StoppedAt is { } to)
+                        sb.Append(" to ").Append(Where(to)).Append(r.StoppedAt.Line == r.ResumedAt.Line ? " (parked here again)" : " (stopped here)");
+                    sb.Append('\n');
+                }
+                break;
+            case AsyncReportKinds.BlockingWait:
+                if (r.Location is { } waitedAt)
+                    Line(sb, "waited at", waitedAt);
+                if (r.WaitingOn is { ParkedAt: { } parked })
+                    Line(sb, $"task {r.WaitingOn.TaskId} is parked at", parked);
+                break;
+            case AsyncReportKinds.UnobservedException:
+                if (r.Location is { } thrown)
+                    Line(sb, "thrown at", thrown);
+                break;
+            case AsyncReportKinds.PendingCollected:
+                if (r.Location is { } parkedAt)
+                    Line(sb, "parked at", parkedAt);
+                break;
+        }
+        if (r.CreatedAt is { } created)
+            sb.Append("  created at ").Append(Where(created)).Append(created.Method is { } m ? $" in {m}" : "").Append('\n');
+        else
+            sb.Append("  created at: unknown (before debug mode started, or by framework code)\n");
+        if (r.AsyncStack.Count > 0)
+        {
+            sb.Append("  async stack (root first):\n");
+            foreach (var frame in r.AsyncStack)
+            {
+                sb.Append("    ").Append(frame.Method);
+                if (frame.File is not null)
+                    sb.Append(" at ").Append(frame.File).Append(':').Append(frame.Line?.ToString(CultureInfo.InvariantCulture));
+                sb.Append('\n');
+            }
+        }
+        if (r.Exception is { } ex)
+        {
+            sb.Append("  exception: ").Append(ex.Type).Append(": ").Append(ex.Message).Append('\n');
+            if (!string.IsNullOrEmpty(ex.StackTrace))
+            {
+                foreach (var line in ex.StackTrace.Split('\n'))
+                    sb.Append("    ").Append(line.TrimEnd('\r').TrimStart()).Append('\n');
+            }
+        }
+        if (r.Fix is not null)
+            sb.Append("  fix: ").Append(r.Fix).Append('\n');
+        return sb.ToString();
+    }
+
+    private static void Line(StringBuilder sb, string label, SourceLine at) =>
+        sb.Append("  ").Append(label).Append(' ').Append(Where(at)).Append(at.Method is { } m ? $" in {m}" : "").Append('\n');
+
+    private static string Where(SourceLine at) => $"{at.File}:{at.Line.ToString(CultureInfo.InvariantCulture)}";
+}

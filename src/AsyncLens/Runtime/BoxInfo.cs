@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Reflection.Emit;
+using System.Runtime.CompilerServices;
+using AsyncLens.Symbols;
+
+namespace AsyncLens.Runtime;
+
+/// <summary>
+/// An async method box type (<c>AsyncTaskMethodBuilder&lt;T&gt;.AsyncStateMachineBox&lt;TStateMachine&gt;</c>)
+/// and a compiled reader of its state machine's <c>&lt;&gt;1__state</c>: -1 running, -2 done, N parked at await N.
+/// </summary>
+internal sealed class BoxInfo
+{
+    public const int UnknownState = int.MinValue;
+
+    private static readonly ConcurrentDictionary<Type, BoxInfo?> s_cache = new();
+
+    [ThreadStatic] private static Type? t_lastType;
+    [ThreadStatic] private static BoxInfo? t_lastInfo;
+
+    private readonly Func<object, int> _readState;
+    private AsyncMethodSymbols? _symbols;
+
+    private BoxInfo(Type stateMachineType, Func<object, int> readState)
+    {
+        StateMachineType = stateMachineType;
+        _readState = readState;
+    }
+
+    public Type StateMachineType { get; }
+
+    /// <summary>Symbols of the async method (read lazily; never on the hot path).</summary>
+    public AsyncMethodSymbols Symbols => _symbols ??= AsyncMethodSymbols.For(StateMachineType);
+
+    public int ReadState(object box)
+    {
+        try
+        {
+            return _readState(box);
+        }
+        catch (Exception ex) when (ex is NullReferenceException or InvalidCastException)
+        {
+            return UnknownState;
+        }
+    }
+
+    /// <summary>The box info of <paramref name="task"/>, or null when it is not an async method box.</summary>
+    public static BoxInfo? Of(object task)
+    {
+        var type = task.GetType();
+        if (type == t_lastType)
+            return t_lastInfo;
+        var info = s_cache.GetOrAdd(type, Create);
+        t_lastType = type;
+        t_lastInfo = info;
+        return info;
+    }
+
+    private static BoxInfo? Create(Type boxType)
+    {
+        var smField = boxType.GetField("StateMachine", BindingFlags.Instance | BindingFlags.Public);
+        if (smField is null || !typeof(IAsyncStateMachine).IsAssignableFrom(smField.FieldType))
+            return null;
+        var smType = smField.FieldType;
+        var stateField = smType.GetField("<>1__state", FieldAccessor.Instance);
+        return new BoxInfo(smType, stateField is null ? _ => UnknownState : CompileStateReader(boxType, smField, stateField));
+    }
+
+    private static Func<object, int> CompileStateReader(Type boxType, FieldInfo smField, FieldInfo stateField)
+    {
+        try
+        {
+            var method = new DynamicMethod("read_state", typeof(int), [typeof(object)], typeof(BoxInfo).Module, skipVisibility: true);
+            var il = method.GetILGenerator();
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(OpCodes.Castclass, boxType);
+            // Release builds make the state machine a struct held inline; Debug builds make it a class.
+            il.Emit(smField.FieldType.IsValueType ? OpCodes.Ldflda : OpCodes.Ldfld, smField);
+            il.Emit(OpCodes.Ldfld, stateField);
+            il.Emit(OpCodes.Ret);
+            return method.CreateDelegate<Func<object, int>>();
+        }
+        catch (Exception ex) when (ex is InvalidProgramException or NotSupportedException or MemberAccessException)
+        {
+            return box => smField.GetValue(box) is { } sm && stateField.GetValue(sm) is int s ? s : UnknownState;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+namespace AsyncLens.Runtime;
+
+/// <summary>
+/// An awaiter chain read from live objects at one moment, leaf first: each async method box with
+/// the state it was in. Resolved to names and lines later, off the app's thread.
+/// </summary>
+internal sealed class RawAsyncStack
+{
+    private const int MaxDepth = 256;
+
+    private RawAsyncStack(RawFrame[] frames, bool endsInSynchronousWait)
+    {
+        Frames = frames;
+        EndsInSynchronousWait = endsInSynchronousWait;
+    }
+
+    public static readonly RawAsyncStack Empty = new([], false);
+
+    /// <summary>Leaf first. Combinators (Task.WhenAll, ...) appear with a null <see cref="RawFrame.Box"/>.</summary>
+    public RawFrame[] Frames { get; }
+
+    /// <summary>True when a thread is blocked (Wait, Result) on the root of the chain.</summary>
+    public bool EndsInSynchronousWait { get; }
+
+    /// <summary>Walks from <paramref name="leaf"/> to the root. <paramref name="leafState"/> overrides the leaf's state (a running step reads -1).</summary>
+    public static RawAsyncStack Capture(Task leaf, int? leafState = null)
+    {
+        var frames = new List<RawFrame>();
+        var seen = new HashSet<Task>(ReferenceEqualityComparer.Instance);
+        var awaiters = new List<Awaiter>(2);
+        var syncWait = false;
+        Task? current = leaf;
+        while (current is not null && frames.Count < MaxDepth && seen.Add(current))
+        {
+            var box = BoxInfo.Of(current);
+            var state = box is null ? BoxInfo.UnknownState : frames.Count == 0 && leafState is { } s ? s : box.ReadState(current);
+            frames.Add(new RawFrame(current.Id, box, state, box is null ? current.GetType() : null));
+            awaiters.Clear();
+            Awaiters.Of(current, awaiters);
+            current = null;
+            foreach (var a in awaiters)
+            {
+                if (a.Task is not null)
+                {
+                    current = a.Task;
+                    break;
+                }
+                syncWait |= a.Kind == AwaiterKind.SynchronousWait;
+            }
+        }
+        return new RawAsyncStack([.. frames], syncWait);
+    }
+}
+
+/// <summary>One link of an awaiter chain: an async method box and its state, or a combinator task's type.</summary>
+internal readonly record struct RawFrame(int TaskId, BoxInfo? Box, int State, Type? CombinatorType);

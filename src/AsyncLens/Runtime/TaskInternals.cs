@@ -1,0 +1,52 @@
+using System.Reflection;
+using System.Runtime.ExceptionServices;
+
+namespace AsyncLens.Runtime;
+
+/// <summary>
+/// Private fields of <see cref="Task"/> that say who waits for a task and whether its
+/// exception was observed. Present in .NET 10; when one is missing the feature that needs
+/// it goes quiet rather than failing.
+/// </summary>
+internal static class TaskInternals
+{
+    private static readonly Func<object, object?>? s_continuation = FieldAccessor.Reader<object?>(typeof(Task), "m_continuationObject");
+    private static readonly Func<object, object?>? s_action = FieldAccessor.Reader<object?>(typeof(Task), "m_action");
+    private static readonly Func<object, object?>? s_contingent = FieldAccessor.Reader<object?>(typeof(Task), "m_contingentProperties");
+    private static readonly object? s_completionSentinel = typeof(Task).GetField("s_taskCompletionSentinel", FieldAccessor.Static)?.GetValue(null);
+
+    private static readonly FieldInfo? s_holderField = typeof(Task).Assembly.GetType("System.Threading.Tasks.Task+ContingentProperties")?.GetField("m_exceptionsHolder", FieldAccessor.Instance);
+    private static readonly Type? s_holderType = typeof(Task).Assembly.GetType("System.Threading.Tasks.TaskExceptionHolder");
+    private static readonly FieldInfo? s_isHandled = s_holderType?.GetField("m_isHandled", FieldAccessor.Instance);
+    private static readonly FieldInfo? s_faultExceptions = s_holderType?.GetField("m_faultExceptions", FieldAccessor.Instance);
+
+    public static bool IsAvailable => s_continuation is not null;
+
+    /// <summary>What <c>m_continuationObject</c> holds: null, a box, an Action, a TaskContinuation, a list of them...</summary>
+    public static object? Continuation(Task task)
+    {
+        var value = s_continuation?.Invoke(task);
+        return ReferenceEquals(value, s_completionSentinel) ? null : value;
+    }
+
+    /// <summary>The delegate a <c>Task.Run</c> / <c>ContinueWith</c> task runs.</summary>
+    public static Delegate? Action(Task task) => s_action?.Invoke(task) as Delegate;
+
+    /// <summary>True once someone awaited the faulted task, read its Result or its Exception.</summary>
+    public static bool ExceptionObserved(Task task)
+    {
+        var holder = Holder(task);
+        return holder is null || s_isHandled?.GetValue(holder) is true;
+    }
+
+    /// <summary>The exception that faulted the task, read without marking it observed (unlike <see cref="Task.Exception"/>).</summary>
+    public static Exception? FaultException(Task task)
+    {
+        return Holder(task) is { } holder && s_faultExceptions?.GetValue(holder) is List<ExceptionDispatchInfo> { Count: > 0 } list
+            ? list[0].SourceException
+            : null;
+    }
+
+    private static object? Holder(Task task) =>
+        s_contingent?.Invoke(task) is { } cp ? s_holderField?.GetValue(cp) : null;
+}

@@ -1,0 +1,103 @@
+using System.Reflection;
+using System.Reflection.Emit;
+
+namespace AsyncLens.Symbols;
+
+/// <summary>
+/// Decodes a method body far enough to list the methods it calls, with IL offsets.
+/// Creation sites and the blocking call of a slow step are found this way, lazily,
+/// instead of capturing a stack trace on the hot path.
+/// </summary>
+internal static class IlReader
+{
+    private static readonly OpCode[] s_oneByte = new OpCode[0x100];
+    private static readonly OpCode[] s_twoByte = new OpCode[0x100];
+
+    static IlReader()
+    {
+        foreach (var field in typeof(OpCodes).GetFields(BindingFlags.Public | BindingFlags.Static))
+        {
+            if (field.GetValue(null) is not OpCode op)
+                continue;
+            var value = (ushort)op.Value;
+            if (value < 0x100)
+                s_oneByte[value] = op;
+            else if ((value & 0xFF00) == 0xFE00)
+                s_twoByte[value & 0xFF] = op;
+        }
+    }
+
+    /// <summary>Every call, callvirt, newobj, ldftn and ldvirtftn in the body, with its resolved target.</summary>
+    public static IReadOnlyList<IlCall> Calls(MethodBase method)
+    {
+        byte[]? il;
+        try
+        {
+            il = method.GetMethodBody()?.GetILAsByteArray();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException or BadImageFormatException)
+        {
+            return [];
+        }
+        if (il is null)
+            return [];
+
+        var typeArgs = method.DeclaringType is { IsGenericType: true } t ? t.GetGenericArguments() : null;
+        var methodArgs = method.IsGenericMethod ? method.GetGenericArguments() : null;
+        var calls = new List<IlCall>();
+        var pos = 0;
+        while (pos < il.Length)
+        {
+            var offset = pos;
+            OpCode op;
+            var b = il[pos++];
+            if (b == 0xFE)
+            {
+                if (pos >= il.Length)
+                    break;
+                op = s_twoByte[il[pos++]];
+            }
+            else
+            {
+                op = s_oneByte[b];
+            }
+            if (op.Size == 0)
+                break; // not an opcode: stop rather than misread the rest
+
+            if (op.OperandType == OperandType.InlineMethod && pos + 4 <= il.Length)
+            {
+                var token = BitConverter.ToInt32(il, pos);
+                var target = Resolve(method.Module, token, typeArgs, methodArgs);
+                if (target is not null)
+                    calls.Add(new IlCall(offset, op.Value == OpCodes.Ldftn.Value || op.Value == OpCodes.Ldvirtftn.Value, target));
+            }
+            pos += OperandSize(op.OperandType, il, pos);
+        }
+        return calls;
+    }
+
+    private static MethodBase? Resolve(Module module, int token, Type[]? typeArgs, Type[]? methodArgs)
+    {
+        try
+        {
+            return module.ResolveMethod(token, typeArgs, methodArgs);
+        }
+        catch (Exception ex) when (ex is ArgumentException or BadImageFormatException or TypeLoadException or MissingMethodException or FileNotFoundException or FileLoadException)
+        {
+            return null;
+        }
+    }
+
+    private static int OperandSize(OperandType type, byte[] il, int pos) => type switch
+    {
+        OperandType.InlineNone => 0,
+        OperandType.ShortInlineBrTarget or OperandType.ShortInlineI or OperandType.ShortInlineVar => 1,
+        OperandType.InlineVar => 2,
+        OperandType.InlineI8 or OperandType.InlineR => 8,
+        OperandType.InlineSwitch => pos + 4 <= il.Length ? 4 + (4 * BitConverter.ToInt32(il, pos)) : il.Length,
+        _ => 4,
+    };
+}
+
+/// <summary>A call (or a delegate creation, <see cref="TakesAddress"/>) at an IL offset.</summary>
+internal readonly record struct IlCall(int Offset, bool TakesAddress, MethodBase Target);

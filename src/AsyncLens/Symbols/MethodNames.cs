@@ -1,0 +1,163 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Text;
+
+namespace AsyncLens.Symbols;
+
+/// <summary>
+/// Method names as a person reads them: <c>Shop.FetchUser(int)</c>, not <c>&lt;FetchUser&gt;d__3.MoveNext()</c>;
+/// <c>Program.Main(string[])+() =&gt; { }</c> for a lambda, <c>Program.Main(string[])+Local(int)</c> for a local function.
+/// </summary>
+internal static class MethodNames
+{
+    private static readonly ConcurrentDictionary<Type, MethodBase?> s_kickoffs = new();
+
+    public static string Format(MethodBase method, GenericContext context = default)
+    {
+        if (method.Name == "MoveNext" && method.DeclaringType is { } sm && IsStateMachine(sm))
+            return ForStateMachine(sm);
+
+        var name = method.Name;
+        var owner = method.DeclaringType;
+        if (name.StartsWith('<') && owner is not null && ParseGeneratedName(name) is { } generated)
+        {
+            var outer = owner;
+            while (outer.DeclaringType is not null && outer.Name.StartsWith('<'))
+                outer = outer.DeclaringType;
+            var parent = FindSingle(outer, generated.Parent) is { } p ? Format(p) : $"{TypeNames.Format(outer)}.{generated.Parent}";
+            var parameters = Parameters(method, context);
+            return generated.LocalFunction is { } local
+                ? $"{parent}+{local}({parameters})"
+                : $"{parent}+({parameters}) => {{ }}";
+        }
+
+        // Top-level statements compile to Program.<Main>$: people wrote no method name, but think of it as Main.
+        if (name == "<Main>$")
+            name = "Main";
+        var sb = new StringBuilder();
+        if (owner is not null)
+            TypeNames.Append(sb, owner, context);
+        sb.Append('.').Append(name);
+        if (method.IsGenericMethod)
+        {
+            sb.Append('<');
+            var args = method.GetGenericArguments();
+            for (var i = 0; i < args.Length; i++)
+            {
+                if (i > 0)
+                    sb.Append(", ");
+                TypeNames.Append(sb, args[i], context);
+            }
+            sb.Append('>');
+        }
+        sb.Append('(').Append(Parameters(method, context)).Append(')');
+        return sb.ToString();
+    }
+
+    /// <summary>The name of the async method whose state machine this is (closed generic arguments honoured).</summary>
+    public static string ForStateMachine(Type stateMachine)
+    {
+        var definition = stateMachine.IsGenericType ? stateMachine.GetGenericTypeDefinition() : stateMachine;
+        var kickoff = Kickoff(stateMachine);
+        var context = ContextFor(stateMachine, definition);
+        if (kickoff is not null)
+            return Format(kickoff, context);
+        // No kickoff found (obfuscated or unusual compiler): <Name>d__N says the name at least.
+        var generated = definition.Name;
+        var close = generated.IndexOf('>');
+        var methodName = generated.StartsWith('<') && close > 1 ? generated[1..close] : generated;
+        return definition.DeclaringType is { } owner ? $"{TypeNames.Format(owner, context)}.{methodName}" : methodName;
+    }
+
+    /// <summary>The method the user wrote, whose body the compiler moved into this state machine.</summary>
+    public static MethodBase? Kickoff(Type stateMachine)
+    {
+        var definition = stateMachine.IsGenericType ? stateMachine.GetGenericTypeDefinition() : stateMachine;
+        return s_kickoffs.GetOrAdd(definition, FindKickoff);
+    }
+
+    public static bool IsStateMachine(Type type) =>
+        typeof(IAsyncStateMachine).IsAssignableFrom(type) && type.Name.StartsWith('<');
+
+    private static MethodBase? FindKickoff(Type definition)
+    {
+        if (definition.DeclaringType is not { } owner)
+            return null;
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        try
+        {
+            foreach (var method in owner.GetMethods(all))
+            {
+                if (method.GetCustomAttribute<StateMachineAttribute>(inherit: false)?.StateMachineType == definition)
+                    return method;
+            }
+        }
+        catch (Exception ex) when (ex is TypeLoadException or FileNotFoundException or FileLoadException or CustomAttributeFormatException)
+        {
+        }
+        return null;
+    }
+
+    private static GenericContext ContextFor(Type stateMachine, Type definition)
+    {
+        if (!stateMachine.IsGenericType || stateMachine.IsGenericTypeDefinition)
+            return default;
+        var args = stateMachine.GetGenericArguments();
+        var owner = definition.DeclaringType;
+        var ownerArity = owner is { IsGenericTypeDefinition: true } ? owner.GetGenericArguments().Length : 0;
+        ownerArity = Math.Min(ownerArity, args.Length);
+        return new GenericContext(args[..ownerArity], args[ownerArity..]);
+    }
+
+    private static string Parameters(MethodBase method, GenericContext context)
+    {
+        var sb = new StringBuilder();
+        var parameters = method.GetParameters();
+        for (var i = 0; i < parameters.Length; i++)
+        {
+            if (i > 0)
+                sb.Append(", ");
+            var p = parameters[i];
+            if (p.ParameterType.IsByRef)
+                sb.Append(p.IsOut ? "out " : p.IsIn ? "in " : "ref ");
+            TypeNames.Append(sb, p.ParameterType, context);
+        }
+        return sb.ToString();
+    }
+
+    private static MethodBase? FindSingle(Type type, string name)
+    {
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        MethodBase? found = null;
+        IEnumerable<MethodBase> candidates = name == ".ctor" ? type.GetConstructors(all) : type.GetMethods(all);
+        foreach (var m in candidates)
+        {
+            if (m.Name != name)
+                continue;
+            if (found is not null)
+                return null; // overloaded: the name alone is the honest answer
+            found = m;
+        }
+        return found;
+    }
+
+    // <Main>b__0_0 (lambda) and <Main>g__Local|0_0 (local function).
+    private static (string Parent, string? LocalFunction)? ParseGeneratedName(string name)
+    {
+        var close = name.IndexOf('>');
+        if (close < 2 || close + 3 > name.Length)
+            return null;
+        var parent = name[1..close];
+        var kind = name[close + 1];
+        if (kind == 'b' && name.AsSpan(close + 2).StartsWith("__"))
+            return (parent, null);
+        if (kind == 'g' && name.AsSpan(close + 2).StartsWith("__"))
+        {
+            var start = close + 4;
+            var bar = name.IndexOf('|', start);
+            return (parent, bar > start ? name[start..bar] : name[start..]);
+        }
+        return null;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+
+namespace AsyncLens.Tracking;
+
+/// <summary>
+/// One real stack per creation context. A stack trace costs ~25 µs, far too much per task, but
+/// the same step of the same method creates the same kind of task from the same line over and
+/// over: the first creation in a context (creator code, the await it resumed from, the task's
+/// name) pays for one capture, and every later one shares it.
+/// </summary>
+internal sealed class CreationSamples
+{
+    private const int MaxContexts = 20_000;
+
+    private readonly ConcurrentDictionary<Key, CreationSample> _samples = new();
+    private int _count;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public CreationSample? For(object? creatorCode, int creatorState, string operationName)
+    {
+        var key = new Key(creatorCode, creatorState, operationName);
+        if (_samples.TryGetValue(key, out var sample))
+            return sample;
+        if (Volatile.Read(ref _count) >= MaxContexts)
+            return null;
+        sample = new CreationSample(new StackTrace(1, fNeedFileInfo: false).GetFrames());
+        if (_samples.TryAdd(key, sample))
+            Interlocked.Increment(ref _count);
+        return sample;
+    }
+
+    private readonly struct Key(object? code, int state, string name) : IEquatable<Key>
+    {
+        private readonly object? _code = code;
+        private readonly int _state = state;
+        private readonly string _name = name;
+
+        public bool Equals(Key other) => ReferenceEquals(_code, other._code) && _state == other._state && string.Equals(_name, other._name, StringComparison.Ordinal);
+
+        public override bool Equals(object? obj) => obj is Key k && Equals(k);
+
+        public override int GetHashCode() => HashCode.Combine(_code is null ? 0 : RuntimeHelpers.GetHashCode(_code), _state, _name);
+    }
+}
+
+/// <summary>The frames of the stack that created the first task of one context.</summary>
+internal sealed class CreationSample(StackFrame[] frames)
+{
+    public StackFrame[] Frames { get; } = frames;
+}

@@ -1,0 +1,89 @@
+using System.Reflection;
+using AsyncLens.Runtime;
+
+namespace AsyncLens.Tracking;
+
+internal enum FrameKind : byte
+{
+    /// <summary>One MoveNext of an async method box: a step between two awaits.</summary>
+    AsyncStep,
+
+    /// <summary>A delegate task running (Task.Run, ContinueWith): the designated place for blocking work.</summary>
+    Delegate,
+
+    /// <summary>The runtime running a completed task's continuations inline.</summary>
+    Notification,
+}
+
+/// <summary>
+/// One synchronous stretch running on a thread, between TraceSynchronousWorkBegin and End.
+/// Frames are reused; <see cref="Version"/> is odd while the frame is live, so the watchdog
+/// can tell a frame it read from the next one that reused the object.
+/// </summary>
+internal sealed class Frame
+{
+    private int _version;
+
+    public int Version => Volatile.Read(ref _version);
+
+    public int TaskId { get; private set; }
+
+    public FrameKind Kind { get; private set; }
+
+    /// <summary>Stopwatch timestamp at Begin.</summary>
+    public long Start { get; private set; }
+
+    /// <summary>Time spent in frames nested inside this one (inline continuations).</summary>
+    public long ChildTicks;
+
+    /// <summary>Time spent in blocking waits already reported as such.</summary>
+    public long ExcludedTicks;
+
+    public Task? Task { get; private set; }
+
+    public BoxInfo? Box { get; private set; }
+
+    /// <summary>For a delegate frame, the method the delegate runs.</summary>
+    public MethodInfo? Code { get; private set; }
+
+    /// <summary>The await the box resumed from (its state when the step began).</summary>
+    public int ResumedState { get; private set; }
+
+    public TaskRecord? Record { get; private set; }
+
+    /// <summary>The async stack the watchdog captured while this step ran (parents are gone once it completes).</summary>
+    public CapturedStack? Captured;
+
+    public bool HungReported;
+
+    /// <summary>What created tasks in this frame are attributed to: the box's method or the delegate's.</summary>
+    public object? CreatorCode => Kind == FrameKind.AsyncStep ? Box : Code;
+
+    public void Enter(int taskId, FrameKind kind, long start, Task? task, BoxInfo? box, MethodInfo? code, int resumedState, TaskRecord? record)
+    {
+        TaskId = taskId;
+        Kind = kind;
+        Start = start;
+        ChildTicks = 0;
+        ExcludedTicks = 0;
+        Task = task;
+        Box = box;
+        Code = code;
+        ResumedState = resumedState;
+        Record = record;
+        Captured = null;
+        HungReported = false;
+        Interlocked.Increment(ref _version); // odd: live
+    }
+
+    public void Exit()
+    {
+        Interlocked.Increment(ref _version); // even: free
+        Task = null;
+        Record = null;
+        Captured = null;
+    }
+}
+
+/// <summary>An async stack captured at a moment, with the version of the frame it belongs to.</summary>
+internal sealed record CapturedStack(int FrameVersion, RawAsyncStack Stack);

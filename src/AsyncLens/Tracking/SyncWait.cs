@@ -1,0 +1,50 @@
+using System.Diagnostics;
+using AsyncLens.Reporting;
+
+namespace AsyncLens.Tracking;
+
+/// <summary>A thread blocked in Wait / Result / GetResult on a task, from TaskWaitBegin until the task completes.</summary>
+internal sealed class SyncWait
+{
+    private int _closed;
+
+    public SyncWait(int taskId, long start, ThreadTracker thread, StackFrame[] stack, Frame? frame, StepContext? step, Task? waitedTask)
+    {
+        TaskId = taskId;
+        Start = start;
+        Thread = thread;
+        Stack = stack;
+        Frame = frame;
+        FrameVersion = frame?.Version ?? 0;
+        Step = step;
+        WaitedTask = waitedTask;
+    }
+
+    public int TaskId { get; }
+
+    public long Start { get; }
+
+    public ThreadTracker Thread { get; }
+
+    /// <summary>The waiting thread's stack at the start of the wait: it names the line that waited.</summary>
+    public StackFrame[] Stack { get; }
+
+    /// <summary>The innermost frame the wait happened in (its blocked time is not the step's own).</summary>
+    public Frame? Frame { get; }
+
+    public int FrameVersion { get; }
+
+    public StepContext? Step { get; }
+
+    public Task? WaitedTask { get; }
+
+    public bool ReportedOngoing { get; set; }
+
+    public bool IsOpen => Volatile.Read(ref _closed) == 0;
+
+    /// <summary>Closes the wait once; false when someone else already did.</summary>
+    public bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+
+    /// <summary>True while the frame the wait began in is still running (so the wait may still be going on).</summary>
+    public bool FrameStillLive => Frame is not null && Frame.Version == FrameVersion;
+}

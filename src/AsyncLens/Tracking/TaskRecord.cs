@@ -1,0 +1,67 @@
+namespace AsyncLens.Tracking;
+
+internal enum TaskOrigin : byte
+{
+    /// <summary>An async method's box ("Async: &lt;Name&gt;d__N").</summary>
+    AsyncMethod,
+
+    /// <summary>A delegate task: Task.Run, Task.Factory.StartNew, ContinueWith ("Task: ...").</summary>
+    Delegate,
+}
+
+/// <summary>
+/// What was known when a task was created: the frame running on the creating thread. The
+/// creation site itself is worked out only when a report needs it.
+/// </summary>
+internal sealed class TaskRecord
+{
+    // Creator chains are followed for Task.Run lambdas and framework creators; a cap keeps a
+    // task that spawns its successor forever from keeping every ancestor's record alive.
+    private const int MaxCreatorDepth = 4;
+
+    public TaskRecord(int id, TaskOrigin origin, long created, int threadId, Frame? creator, CreationSample? sample)
+    {
+        Id = id;
+        Origin = origin;
+        Created = created;
+        ThreadId = threadId;
+        Sample = sample;
+        if (creator is not null)
+        {
+            CreatorCode = creator.CreatorCode;
+            CreatorResumedState = creator.ResumedState;
+            CreatorTaskId = creator.TaskId;
+            if (creator.Record is { Depth: < MaxCreatorDepth } parent)
+            {
+                CreatorRecord = parent;
+                Depth = parent.Depth + 1;
+            }
+        }
+    }
+
+    public int Id { get; }
+
+    public TaskOrigin Origin { get; }
+
+    /// <summary>Stopwatch timestamp of creation.</summary>
+    public long Created { get; }
+
+    public int ThreadId { get; }
+
+    public int Depth { get; }
+
+    /// <summary>The box info or delegate method of the step that was running when this task was created.</summary>
+    public object? CreatorCode { get; }
+
+    public int CreatorResumedState { get; }
+
+    public int CreatorTaskId { get; }
+
+    public TaskRecord? CreatorRecord { get; }
+
+    /// <summary>A real stack captured at the first creation from the same context (shared by later ones).</summary>
+    public CreationSample? Sample { get; }
+
+    /// <summary>The id of the async method that awaits this task, once one does.</summary>
+    public int AwaiterId;
+}

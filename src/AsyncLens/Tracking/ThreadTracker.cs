@@ -1,0 +1,99 @@
+namespace AsyncLens.Tracking;
+
+/// <summary>
+/// What one thread is running now: its stack of nested frames and any synchronous wait.
+/// Written only by its own thread (from TPL events); read by the watchdog.
+/// </summary>
+internal sealed class ThreadTracker
+{
+    [ThreadStatic] private static ThreadTracker? t_current;
+
+    private static readonly object s_gate = new();
+    private static ThreadTracker[] s_all = [];
+
+    private Frame[] _frames = new Frame[8];
+    private volatile int _depth;
+
+    private ThreadTracker(Thread thread)
+    {
+        Thread = thread;
+        ThreadId = thread.ManagedThreadId;
+        IsPoolThread = thread.IsThreadPoolThread;
+        for (var i = 0; i < _frames.Length; i++)
+            _frames[i] = new Frame();
+    }
+
+    public static ThreadTracker Current => t_current ?? Register();
+
+    /// <summary>True on AsyncLens's own threads, whose tasks and waits are not the app's.</summary>
+    [ThreadStatic] public static bool IsEngineThread;
+
+    public Thread Thread { get; }
+
+    public int ThreadId { get; }
+
+    public bool IsPoolThread { get; }
+
+    public int Depth => _depth;
+
+    /// <summary>The open synchronous wait on this thread, if any.</summary>
+    public volatile SyncWait? Wait;
+
+    public static ThreadTracker[] All => Volatile.Read(ref s_all);
+
+    public Frame? Top => _depth > 0 ? _frames[_depth - 1] : null;
+
+    public Frame? FrameAt(int index)
+    {
+        var frames = _frames;
+        return index < _depth && index < frames.Length ? frames[index] : null;
+    }
+
+    /// <summary>True when an async method step is running on this thread (at any depth).</summary>
+    public bool InAsyncStep()
+    {
+        for (var i = _depth - 1; i >= 0; i--)
+        {
+            if (_frames[i].Kind == FrameKind.AsyncStep)
+                return true;
+        }
+        return false;
+    }
+
+    public Frame Push()
+    {
+        if (_depth == _frames.Length)
+        {
+            var bigger = new Frame[_frames.Length * 2];
+            Array.Copy(_frames, bigger, _frames.Length);
+            for (var i = _frames.Length; i < bigger.Length; i++)
+                bigger[i] = new Frame();
+            _frames = bigger;
+        }
+        return _frames[_depth++];
+    }
+
+    /// <summary>Removes the top frame; null when the stack is empty (events started mid-step).</summary>
+    public Frame? Pop() => _depth > 0 ? _frames[--_depth] : null;
+
+    /// <summary>Drops trackers of threads that have exited.</summary>
+    public static void Prune()
+    {
+        lock (s_gate)
+        {
+            var all = s_all;
+            if (all.All(t => t.Thread.IsAlive))
+                return;
+            Volatile.Write(ref s_all, all.Where(t => t.Thread.IsAlive).ToArray());
+        }
+    }
+
+    private static ThreadTracker Register()
+    {
+        var tracker = new ThreadTracker(Thread.CurrentThread);
+        lock (s_gate)
+            Volatile.Write(ref s_all, [.. s_all, tracker]);
+        t_current = tracker;
+        return tracker;
+    }
+}

@@ -1,0 +1,100 @@
+using System.Diagnostics.Tracing;
+
+namespace AsyncLens.Tracking;
+
+/// <summary>
+/// Receives the runtime's TPL events (System.Threading.Tasks.TplEventSource) synchronously, on the
+/// thread that raised them, and hands them to the engine. Keywords: Tasks (TaskWaitBegin: awaits and
+/// synchronous waits), AsyncCausalityOperation (task creation and completion) and
+/// AsyncCausalitySynchronousWork (the begin and end of every step). See docs/how-it-works.md.
+/// </summary>
+internal sealed class TplListener : EventListener
+{
+    public const string SourceName = "System.Threading.Tasks.TplEventSource";
+    public const EventKeywords Keywords = (EventKeywords)(0x2 | 0x8 | 0x20);
+
+    private const int TaskWaitBegin = 10;
+    private const int TraceOperationBegin = 14;
+    private const int TraceOperationEnd = 15;
+    private const int TraceSynchronousWorkBegin = 17;
+    private const int TraceSynchronousWorkEnd = 18;
+
+    // EventListener's base constructor calls OnEventSourceCreated for existing sources before this
+    // class's constructor body runs; the engine is set through a static for that window.
+    [ThreadStatic] private static IEngineEvents? t_constructing;
+
+    private readonly IEngineEvents? _engine;
+
+    private TplListener(IEngineEvents engine) => _engine = engine;
+
+    public static TplListener Start(IEngineEvents engine)
+    {
+        t_constructing = engine;
+        try
+        {
+            return new TplListener(engine);
+        }
+        finally
+        {
+            t_constructing = null;
+        }
+    }
+
+    protected override void OnEventSourceCreated(EventSource eventSource)
+    {
+        if (eventSource.Name == SourceName)
+            EnableEvents(eventSource, EventLevel.Informational, Keywords);
+    }
+
+    protected override void OnEventWritten(EventWrittenEventArgs e)
+    {
+        if (ThreadTracker.IsEngineThread)
+            return;
+        var engine = _engine ?? t_constructing;
+        if (engine is null || e.Payload is not { } p)
+            return;
+        try
+        {
+            switch (e.EventId)
+            {
+                case TraceSynchronousWorkBegin:
+                    engine.OnWorkBegin(Int(p[0]), Int(p[1]));
+                    break;
+                case TraceSynchronousWorkEnd:
+                    engine.OnWorkEnd();
+                    break;
+                case TraceOperationBegin:
+                    engine.OnOperationBegin(Int(p[0]), p[1] as string ?? "");
+                    break;
+                case TraceOperationEnd:
+                    engine.OnOperationEnd(Int(p[0]), Int(p[1]));
+                    break;
+                case TaskWaitBegin:
+                    engine.OnTaskWaitBegin(Int(p[2]), Int(p[3]), Int(p[4]));
+                    break;
+            }
+        }
+        catch (Exception ex)
+        {
+            engine.Fail(ex);
+        }
+    }
+
+    private static int Int(object? value) => value is int i ? i : Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>The engine as the listener sees it.</summary>
+internal interface IEngineEvents
+{
+    void OnOperationBegin(int taskId, string operationName);
+
+    void OnOperationEnd(int taskId, int status);
+
+    void OnWorkBegin(int taskId, int work);
+
+    void OnWorkEnd();
+
+    void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId);
+
+    void Fail(Exception exception);
+}
