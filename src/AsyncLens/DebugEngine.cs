@@ -101,8 +101,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
             return;
         }
-        var code = record?.Origin == TaskOrigin.Delegate && _registry.Find(taskId) is { } delegateTask ? TaskInternals.Action(delegateTask)?.Method : null;
-        frame.Enter(taskId, FrameKind.Delegate, now, null, null, code, BoxInfo.UnknownState, record);
+        var delegateTask = record?.Origin == TaskOrigin.Delegate ? _registry.Find(taskId) : null;
+        var code = delegateTask is null ? null : TaskInternals.Action(delegateTask)?.Method;
+        frame.Enter(taskId, FrameKind.Delegate, now, delegateTask, null, code, BoxInfo.UnknownState, record);
     }
 
     public void OnWorkEnd()

@@ -26,7 +26,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
             return;
         // ~25 µs, paid only by sync-over-async itself; it names the line that waited even if the wait never ends.
         var stack = new StackTrace(2, fNeedFileInfo: false).GetFrames();
-        var step = inStep ? StepOf(tracker) : null;
+        var step = ContextOf(tracker);
         var wait = new SyncWait(waitedTaskId, now, tracker, stack, tracker.Top, step, registry.Find(waitedTaskId));
         tracker.Wait = wait;
         lock (_byTask)
@@ -103,7 +103,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
     }
 
     private WaitFinding Finding(SyncWait wait, long duration, bool ongoing) =>
-        new(wait.TaskId, time.GetUtcNow(), wait.Thread.ThreadId, wait.Stack, wait.WaitedTask, DetectionSettings.Seconds(duration), ongoing, wait.Step);
+        new(wait.TaskId, time.GetUtcNow(), wait.Thread.ThreadId, wait.Stack, wait.WaitedTask, wait.WaitedState, DetectionSettings.Seconds(duration), ongoing, wait.Step);
 
     // A pool thread whose wait timed out goes back to the pool and blocks there, raising no event:
     // only trust "still blocked" while the frame it waited in is running, or on a thread that is not the pool's.
@@ -111,12 +111,18 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         (wait.Thread.Thread.ThreadState & System.Threading.ThreadState.WaitSleepJoin) != 0
         && (wait.FrameStillLive || !wait.Thread.IsPoolThread);
 
-    private static StepContext? StepOf(ThreadTracker tracker)
+    // The innermost async step or delegate task the wait happened in: its stack and creation site go in the report.
+    private static StepContext? ContextOf(ThreadTracker tracker)
     {
         for (var i = tracker.Depth - 1; i >= 0; i--)
         {
-            if (tracker.FrameAt(i) is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame)
-                return new StepContext(frame.TaskId, box, frame.ResumedState, RawAsyncStack.Capture(task, frame.ResumedState), frame.Record);
+            switch (tracker.FrameAt(i))
+            {
+                case { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step:
+                    return new StepContext(step.TaskId, box, null, step.ResumedState, RawAsyncStack.Capture(task, step.ResumedState), step.Record);
+                case { Kind: FrameKind.Delegate, Task: { } task } run:
+                    return new StepContext(run.TaskId, null, run.Code, BoxInfo.UnknownState, RawAsyncStack.Capture(task), run.Record);
+            }
         }
         return null;
     }

@@ -31,12 +31,13 @@ internal sealed record WaitFinding(
     int ThreadId,
     StackFrame[] WaitStack,
     Task? WaitedTask,
+    int WaitedState,
     double Seconds,
     bool Ongoing,
     StepContext? Step) : Finding(TaskId, Timestamp);
 
-/// <summary>The async step a blocking wait happened in.</summary>
-internal sealed record StepContext(int TaskId, BoxInfo Box, int ResumedState, RawAsyncStack Stack, TaskRecord? Record);
+/// <summary>The async step (<paramref name="Box"/>) or delegate task (<paramref name="Code"/>) a blocking wait happened in.</summary>
+internal sealed record StepContext(int TaskId, BoxInfo? Box, System.Reflection.MethodInfo? Code, int ResumedState, RawAsyncStack Stack, TaskRecord? Record);
 
 /// <summary>A task that faulted with nobody observing it.</summary>
 internal sealed record FaultFinding(

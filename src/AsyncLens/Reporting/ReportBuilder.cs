@@ -54,8 +54,8 @@ internal static class ReportBuilder
     {
         var waiter = FirstUserFrame(f.WaitStack);
         var location = waiter is { } w ? Line(MethodSymbols.LineAt(w.Method, w.ILOffset)) : null;
-        var method = f.Step is { } step ? step.Box.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
-        var target = DescribeTarget(f.WaitedTask, f.TaskId);
+        var method = f.Step?.Box is { } box ? box.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
+        var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId);
         var seconds = Seconds(f.Seconds);
         var message = f.Ongoing
             ? $"thread {f.ThreadId} has been blocked {seconds} s waiting synchronously for {target.Description} in {method}, and still is"
@@ -67,7 +67,7 @@ internal static class ReportBuilder
             ThreadId = f.ThreadId,
             Method = method,
             Location = location,
-            CreatedAt = f.Step is { } s ? CreationSites.Resolve(s.Record, s.Box.Symbols.Kickoff, s.Stack) : null,
+            CreatedAt = f.Step is { } s ? CreationSites.Resolve(s.Record, s.Box?.Symbols.Kickoff ?? s.Code, s.Stack) : null,
             DurationSeconds = Math.Round(f.Seconds, 3),
             Ongoing = f.Ongoing,
             AsyncStack = f.Step is { } st ? Frames(st.Stack) : [],
@@ -138,7 +138,7 @@ internal static class ReportBuilder
             var raw = stack.Frames[i];
             if (raw.Box is null)
             {
-                frames.Add(new AsyncStackFrame(CombinatorName(raw.CombinatorType), null, null));
+                frames.Add(new AsyncStackFrame(raw.DelegateMethod is { } m ? MethodNames.Format(m) : CombinatorName(raw.TaskType), null, null));
                 continue;
             }
             var symbols = raw.Box.Symbols;
@@ -158,11 +158,10 @@ internal static class ReportBuilder
         _ => TypeNames.Format(type),
     };
 
-    private static WaitTarget DescribeTarget(Task? task, int id)
+    private static WaitTarget DescribeTarget(Task? task, int state, int id)
     {
         if (task is not null && BoxInfo.Of(task) is { } box)
         {
-            var state = box.ReadState(task);
             var at = box.Symbols.AwaitLocation(state);
             return new WaitTarget(id, $"task {id} ({box.Symbols.Name})", at is null ? null : new SourceLine(at.Value.File, at.Value.Line, box.Symbols.Name));
         }

@@ -34,7 +34,7 @@ internal sealed class RawAsyncStack
         {
             var box = BoxInfo.Of(current);
             var state = box is null ? BoxInfo.UnknownState : frames.Count == 0 && leafState is { } s ? s : box.ReadState(current);
-            frames.Add(new RawFrame(current.Id, box, state, box is null ? current.GetType() : null));
+            frames.Add(new RawFrame(current.Id, box, state, box is null ? current.GetType() : null, box is null ? TaskInternals.Action(current)?.Method : null));
             awaiters.Clear();
             Awaiters.Of(current, awaiters);
             current = null;
@@ -52,5 +52,5 @@ internal sealed class RawAsyncStack
     }
 }
 
-/// <summary>One link of an awaiter chain: an async method box and its state, or a combinator task's type.</summary>
-internal readonly record struct RawFrame(int TaskId, BoxInfo? Box, int State, Type? CombinatorType);
+/// <summary>One link of an awaiter chain: an async method box and its state, or another task (a combinator, or a delegate task and its method).</summary>
+internal readonly record struct RawFrame(int TaskId, BoxInfo? Box, int State, Type? TaskType, System.Reflection.MethodInfo? DelegateMethod);

@@ -65,8 +65,8 @@ internal static class MethodNames
             return Format(kickoff, context);
         // No kickoff found (obfuscated or unusual compiler): <Name>d__N says the name at least.
         var generated = definition.Name;
-        var close = generated.IndexOf('>');
-        var methodName = generated.StartsWith('<') && close > 1 ? generated[1..close] : generated;
+        var close = ClosingBracket(generated);
+        var methodName = close > 1 ? generated[1..close] : generated;
         return definition.DeclaringType is { } owner ? $"{TypeNames.Format(owner, context)}.{methodName}" : methodName;
     }
 
@@ -142,22 +142,40 @@ internal static class MethodNames
         return found;
     }
 
-    // <Main>b__0_0 (lambda) and <Main>g__Local|0_0 (local function).
+    // <Main>b__0_0 (lambda) and <Main>g__Local|0_0 (local function); the parent may itself be generated (<<Main>$>b__0_0).
     private static (string Parent, string? LocalFunction)? ParseGeneratedName(string name)
     {
-        var close = name.IndexOf('>');
+        var close = ClosingBracket(name);
         if (close < 2 || close + 3 > name.Length)
             return null;
         var parent = name[1..close];
         var kind = name[close + 1];
-        if (kind == 'b' && name.AsSpan(close + 2).StartsWith("__"))
+        if (!name.AsSpan(close + 2).StartsWith("__"))
+            return null;
+        if (kind == 'b')
             return (parent, null);
-        if (kind == 'g' && name.AsSpan(close + 2).StartsWith("__"))
+        if (kind == 'g')
         {
             var start = close + 4;
             var bar = name.IndexOf('|', start);
             return (parent, bar > start ? name[start..bar] : name[start..]);
         }
         return null;
+    }
+
+    /// <summary>The index of the '&gt;' closing the name's leading '&lt;', counting nested pairs.</summary>
+    public static int ClosingBracket(string name)
+    {
+        if (!name.StartsWith('<'))
+            return -1;
+        var depth = 0;
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (name[i] == '<')
+                depth++;
+            else if (name[i] == '>' && --depth == 0)
+                return i;
+        }
+        return -1;
     }
 }

@@ -18,6 +18,7 @@ internal sealed class SyncWait
         FrameVersion = frame?.Version ?? 0;
         Step = step;
         WaitedTask = waitedTask;
+        WaitedState = waitedTask is not null && Runtime.BoxInfo.Of(waitedTask) is { } box ? box.ReadState(waitedTask) : Runtime.BoxInfo.UnknownState;
     }
 
     public int TaskId { get; }
@@ -37,6 +38,9 @@ internal sealed class SyncWait
     public StepContext? Step { get; }
 
     public Task? WaitedTask { get; }
+
+    /// <summary>The await the waited-for async method was parked on when the wait began.</summary>
+    public int WaitedState { get; }
 
     public bool ReportedOngoing { get; set; }
 

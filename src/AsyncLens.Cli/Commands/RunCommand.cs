@@ -1,0 +1,23 @@
+using System.CommandLine;
+using AsyncLens.Cli.Hosting;
+
+namespace AsyncLens.Cli.Commands;
+
+/// <summary><c>asynclens run [--slow 250ms] [--format text|json] [--output FILE] -- &lt;program&gt; [args...]</c></summary>
+internal static class RunCommand
+{
+    public static Command Create()
+    {
+        var options = new DebugOptions();
+        var program = new Argument<string[]>("program")
+        {
+            Description = "The program and its arguments: an app (./MyApp), its dll (MyApp.dll), or dotnet MyApp.dll. Put -- before it",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var command = new Command("run", "Run a .NET program under async debug mode, with no change to it (the engine is injected as a startup hook). Exits with the program's exit code.");
+        options.AddTo(command);
+        command.Add(program);
+        command.SetAction(parse => DebuggedProcess.Run(parse.GetValue(program)!, options.Read(parse)));
+        return command;
+    }
+}

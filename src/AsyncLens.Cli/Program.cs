@@ -1,0 +1,10 @@
+using System.CommandLine;
+using AsyncLens.Cli;
+using AsyncLens.Cli.Commands;
+
+var root = new RootCommand("asynclens: see what async .NET code is doing, and what it does wrong.")
+{
+    RunCommand.Create(),
+    DemoCommand.Create(),
+};
+return Cli.Invoke(root, args);
