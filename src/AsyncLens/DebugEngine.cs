@@ -34,7 +34,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var time = options.TimeProvider ?? TimeProvider.System;
         var settings = new DetectionSettings(options);
         _registry = registry;
-        _writer = new ReportWriter(output, options.Format, options.OnReport);
+        _writer = new ReportWriter(output, options.Format, options.OnReport, new ReportBuilder(new CreationSites(registry.Find)));
         _steps = new SlowSteps(settings, _writer, time);
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
@@ -71,7 +71,12 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var frame = tracker.Top;
         var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
         var sample = _samples.For(creator?.CreatorCode, creator?.ResumedState ?? 0, operationName);
-        _table.Add(new TaskRecord(taskId, origin, Stopwatch.GetTimestamp(), tracker.ThreadId, creator, sample));
+        var record = new TaskRecord(taskId, origin, Stopwatch.GetTimestamp(), tracker.ThreadId, creator, sample);
+        if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
+            previous.Link(record);
+        tracker.LastCreated = record;
+        tracker.LastCreatedEpoch = tracker.Epoch;
+        _table.Add(record);
     }
 
     public void OnOperationEnd(int taskId, int status)
@@ -98,6 +103,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var record = _table.Find(taskId);
         if (record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } task && BoxInfo.Of(task) is { } box)
         {
+            record.Box = box;
             frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
             return;
         }

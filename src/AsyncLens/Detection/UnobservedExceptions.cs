@@ -90,7 +90,7 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
             return;
         lock (_suspects)
         {
-            if (_suspects.Exists(s => s.TaskId == task.Id))
+            if (_suspects.Exists(s => s.TaskId == task.Id || s.Promise?.Id == task.Id))
                 return; // reported from the suspect list, with its creation site
         }
         var box = BoxInfo.Of(task);
@@ -126,6 +126,8 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
             if (IsObserved(s))
                 continue;
             _reported.Add(s.TaskId);
+            if (s.Promise is { } promise)
+                _reported.Add(promise.Id); // the GC will find the promise unobserved too: one report is enough
             var exception = s.Task is not null ? TaskInternals.FaultException(s.Task) : s.Exception;
             sink.Add(new FaultFinding(s.TaskId, time.GetUtcNow(), exception, s.Box, s.Action, s.Stack, s.Record));
         }

@@ -8,32 +8,76 @@ using AsyncLens.Tracking;
 namespace AsyncLens.Reporting;
 
 /// <summary>
-/// Works out where a task was created, in user code. In order: the call to the task's method in
-/// the code of its awaiter (the common <c>await Foo()</c>), in the step that was running when it was
-/// created (fire-and-forget), then the stack sampled for that creation context. A site in framework
-/// code defers to where the framework's own task was created.
+/// Works out where a task was created, in user code, from what was recorded cheaply at creation.
+/// In order: the call to the task's method in the code of the async method awaiting it (the common
+/// <c>await Foo()</c>); in the step that was running when it was created (fire-and-forget); in the
+/// methods whose boxes that same step created next (a method still in its first step creates tasks
+/// before its own box exists); then the real stack sampled for that creation context, used only if it
+/// really shows this method being created. A site in framework code defers to where the framework's
+/// own task was created. No answer beats a wrong one.
 /// </summary>
-internal static class CreationSites
+internal sealed class CreationSites(Func<int, Task?> findTask)
 {
     private const int MaxHops = 6;
 
     /// <param name="record">The creation record, if the task was created while the engine ran.</param>
     /// <param name="target">The task's code: its async kickoff method or the delegate's method.</param>
     /// <param name="stack">The task's awaiter chain, leaf (the task) first, if it has one.</param>
-    public static SourceLine? Resolve(TaskRecord? record, MethodBase? target, RawAsyncStack? stack)
+    public SourceLine? Resolve(TaskRecord? record, MethodBase? target, RawAsyncStack? stack)
     {
         if (target is not null && stack is not null && FromAwaiter(target, stack) is { } viaAwaiter)
             return viaAwaiter;
-        for (var hop = 0; record is not null && hop < MaxHops; hop++)
+        for (var hop = 0; record is not null && target is not null && hop < MaxHops; hop++)
         {
-            if (target is not null && FromCreatorCode(record, target) is { } viaCreator)
-                return viaCreator;
+            if ((FromCreatorCode(record, target) ?? FromSiblings(record, target)) is { } viaCode)
+                return viaCode;
             if (record.Sample is { } sample && FromStack(sample.Frames, target, record.Origin) is { } viaSample)
                 return viaSample;
             // Created by framework code, or by a delegate task running this very method (Task.Run(async () => ...)):
             // the user's line is where that task was created.
             target = CodeOf(record.CreatorCode);
             record = record.CreatorRecord;
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// The first user frame of a real stack taken while the task was being created, skipping the created
+    /// method itself. With a <paramref name="target"/>, the stack must show that method being created
+    /// (a sample shared by a creation context may come from another method of the same name).
+    /// </summary>
+    public static SourceLine? FromStack(StackFrame[] frames, MethodBase? target, TaskOrigin origin)
+    {
+        var start = 0;
+        Type? created = null;
+        if (origin == TaskOrigin.AsyncMethod)
+        {
+            // An async method's box is created inside its own first step: the topmost MoveNext is the created
+            // method's; its kickoff (unless inlined) comes next.
+            for (var i = 0; i < frames.Length; i++)
+            {
+                if (frames[i].GetMethod() is { Name: "MoveNext", DeclaringType: { } t } && MethodNames.IsStateMachine(t))
+                {
+                    created = t.IsGenericType ? t.GetGenericTypeDefinition() : t;
+                    start = i + 1;
+                    break;
+                }
+            }
+            if (target is not null && created != target.GetCustomAttribute<StateMachineAttribute>()?.StateMachineType)
+                return null;
+        }
+        for (var i = start; i < frames.Length; i++)
+        {
+            var method = frames[i].GetMethod();
+            if (method is null || !CodeOrigin.IsUserCode(method))
+                continue;
+            if (target is not null && MethodSymbols.SameDefinition(method, target))
+                continue;
+            if (created is not null && method.GetCustomAttribute<StateMachineAttribute>()?.StateMachineType == created)
+                continue;
+            if (origin == TaskOrigin.Delegate && target is not null && !MethodSymbols.CallsTo(method, target, IlRanges.All).Any())
+                return null;
+            return Site(method, frames[i].GetILOffset(), MethodNames.Format(method));
         }
         return null;
     }
@@ -49,62 +93,50 @@ internal static class CreationSites
             var symbols = frame.Box.Symbols;
             if (!symbols.IsUserCode || symbols.MoveNext is null)
                 return null;
-            var range = symbols.RangeBefore(frame.State);
-            var call = MethodSymbols.CallsTo(symbols.MoveNext, target, range).LastOrDefault();
+            var call = MethodSymbols.CallsTo(symbols.MoveNext, target, symbols.RangeBefore(frame.State)).LastOrDefault();
             return call.Target is null ? null : Site(symbols.MoveNext, call.Offset, symbols.Name);
         }
         return null;
     }
 
-    private static SourceLine? FromCreatorCode(TaskRecord record, MethodBase target)
+    private static SourceLine? FromCreatorCode(TaskRecord record, MethodBase target) => record.CreatorCode switch
     {
-        switch (record.CreatorCode)
-        {
-            case BoxInfo box when box.Symbols is { IsUserCode: true, MoveNext: { } moveNext } symbols:
-                var range = symbols.StepRange(record.CreatorResumedState, -1);
-                var call = MethodSymbols.CallsTo(moveNext, target, range).FirstOrDefault();
-                if (call.Target is null)
-                    call = MethodSymbols.CallsTo(moveNext, target, IlRanges.All).FirstOrDefault();
-                return call.Target is null ? null : Site(moveNext, call.Offset, symbols.Name);
-            case MethodInfo method when CodeOrigin.IsUserCode(method) && !MethodSymbols.SameDefinition(method, target):
-                var direct = MethodSymbols.CallsTo(method, target, IlRanges.All).FirstOrDefault();
-                return direct.Target is null ? null : Site(method, direct.Offset, MethodNames.Format(method));
-            default:
-                return null;
-        }
-    }
+        BoxInfo box => Search(box, target, box.Symbols.StepRange(record.CreatorResumedState, -1)),
+        MethodInfo method when !MethodSymbols.SameDefinition(method, target) => Search(method, target),
+        _ => null,
+    };
 
-    /// <summary>The first user frame of the sampled stack that is not the created method itself.</summary>
-    public static SourceLine? FromStack(StackFrame[] frames, MethodBase? target, TaskOrigin origin)
+    private SourceLine? FromSiblings(TaskRecord record, MethodBase target)
     {
-        var start = 0;
-        Type? created = null;
-        if (origin == TaskOrigin.AsyncMethod)
+        for (var sibling = record.NextSibling; sibling is not null; sibling = sibling.NextSibling)
         {
-            // An async method's box is created inside its own first step: the topmost MoveNext is the
-            // created method's; its kickoff (unless inlined) comes next.
-            for (var i = 0; i < frames.Length; i++)
-            {
-                if (frames[i].GetMethod() is { Name: "MoveNext", DeclaringType: { } t } && MethodNames.IsStateMachine(t))
-                {
-                    created = t.IsGenericType ? t.GetGenericTypeDefinition() : t;
-                    start = i + 1;
-                    break;
-                }
-            }
-        }
-        for (var i = start; i < frames.Length; i++)
-        {
-            var method = frames[i].GetMethod();
-            if (method is null || !CodeOrigin.IsUserCode(method))
-                continue;
-            if (target is not null && MethodSymbols.SameDefinition(method, target))
-                continue;
-            if (created is not null && method.GetCustomAttribute<StateMachineAttribute>()?.StateMachineType == created)
-                continue;
-            return Site(method, frames[i].GetILOffset(), MethodNames.Format(method));
+            var task = sibling.Box is null ? findTask(sibling.Id) : null;
+            var site = sibling.Origin == TaskOrigin.AsyncMethod
+                ? (sibling.Box ?? (task is null ? null : BoxInfo.Of(task))) is { } box ? Search(box, target, IlRanges.All) : null
+                : task is not null && TaskInternals.Action(task)?.Method is { } method ? Search(method, target) : null;
+            if (site is not null)
+                return site;
         }
         return null;
+    }
+
+    private static SourceLine? Search(BoxInfo box, MethodBase target, IlRanges range)
+    {
+        var symbols = box.Symbols;
+        if (!symbols.IsUserCode || symbols.MoveNext is not { } moveNext)
+            return null;
+        var call = MethodSymbols.CallsTo(moveNext, target, range).FirstOrDefault();
+        if (call.Target is null && range != IlRanges.All)
+            call = MethodSymbols.CallsTo(moveNext, target, IlRanges.All).FirstOrDefault();
+        return call.Target is null ? null : Site(moveNext, call.Offset, symbols.Name);
+    }
+
+    private static SourceLine? Search(MethodInfo method, MethodBase target)
+    {
+        if (!CodeOrigin.IsUserCode(method) || MethodSymbols.SameDefinition(method, target))
+            return null;
+        var call = MethodSymbols.CallsTo(method, target, IlRanges.All).FirstOrDefault();
+        return call.Target is null ? null : Site(method, call.Offset, MethodNames.Format(method));
     }
 
     public static MethodBase? CodeOf(object? creatorCode) => creatorCode switch

@@ -7,9 +7,9 @@ using AsyncLens.Symbols;
 namespace AsyncLens.Reporting;
 
 /// <summary>Turns a <see cref="Finding"/> into an <see cref="AsyncReport"/>: names, lines, creation site, fix.</summary>
-internal static class ReportBuilder
+internal sealed class ReportBuilder(CreationSites creationSites)
 {
-    public static AsyncReport Build(Finding finding) => finding switch
+    public AsyncReport Build(Finding finding) => finding switch
     {
         StepFinding step => Step(step),
         WaitFinding wait => Wait(wait),
@@ -18,7 +18,7 @@ internal static class ReportBuilder
         _ => throw new ArgumentOutOfRangeException(nameof(finding)),
     };
 
-    private static AsyncReport Step(StepFinding f)
+    private AsyncReport Step(StepFinding f)
     {
         var symbols = f.Box.Symbols;
         var resumedAt = Line(symbols.AwaitLocation(f.ResumedState) ?? symbols.StartLocation);
@@ -40,7 +40,7 @@ internal static class ReportBuilder
             Location = location,
             ResumedAt = resumedAt,
             StoppedAt = stoppedAt,
-            CreatedAt = CreationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
+            CreatedAt = creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
             DurationSeconds = Math.Round(f.Seconds, 3),
             Ongoing = f.Ongoing,
             AsyncStack = Frames(f.Stack),
@@ -50,7 +50,7 @@ internal static class ReportBuilder
         };
     }
 
-    private static AsyncReport Wait(WaitFinding f)
+    private AsyncReport Wait(WaitFinding f)
     {
         var waiter = FirstUserFrame(f.WaitStack);
         var location = waiter is { } w ? Line(MethodSymbols.LineAt(w.Method, w.ILOffset)) : null;
@@ -67,7 +67,7 @@ internal static class ReportBuilder
             ThreadId = f.ThreadId,
             Method = method,
             Location = location,
-            CreatedAt = f.Step is { } s ? CreationSites.Resolve(s.Record, s.Box?.Symbols.Kickoff ?? s.Code, s.Stack) : null,
+            CreatedAt = f.Step is { } s ? creationSites.Resolve(s.Record, s.Box?.Symbols.Kickoff ?? s.Code, s.Stack) : null,
             DurationSeconds = Math.Round(f.Seconds, 3),
             Ongoing = f.Ongoing,
             AsyncStack = f.Step is { } st ? Frames(st.Stack) : [],
@@ -78,14 +78,14 @@ internal static class ReportBuilder
         };
     }
 
-    private static AsyncReport Fault(FaultFinding f)
+    private AsyncReport Fault(FaultFinding f)
     {
         var symbols = f.Box?.Symbols;
         var code = symbols?.Kickoff ?? f.Action?.Method;
-        var method = symbols?.Name ?? (f.Action is { } a ? MethodNames.Format(a.Method) : FaultedMethodFromStack(f.FaultStack) ?? "(unknown)");
         var ex = f.Exception;
         var throwSite = ex is null ? null : ThrowSite(ex);
-        var createdAt = CreationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
+        var method = symbols?.Name ?? (f.Action is { } a ? MethodNames.Format(a.Method) : FaultedMethodFromStack(f.FaultStack) ?? throwSite?.Method ?? "(unknown)");
+        var createdAt = creationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
         var what = ex is null ? "an exception" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
         return new AsyncReport
         {
@@ -102,7 +102,7 @@ internal static class ReportBuilder
         };
     }
 
-    private static AsyncReport Collected(CollectedFinding f)
+    private AsyncReport Collected(CollectedFinding f)
     {
         var (leafId, leafBox, leafState) = f.Chain[0];
         var symbols = leafBox.Symbols;
@@ -121,7 +121,7 @@ internal static class ReportBuilder
             TaskId = leafId,
             Method = symbols.Name,
             Location = parkedAt,
-            CreatedAt = CreationSites.Resolve(f.Record, symbols.Kickoff, null),
+            CreatedAt = creationSites.Resolve(f.Record, symbols.Kickoff, null),
             AsyncStack = stack,
             Message = $"{symbols.Name} was garbage-collected while still pending, parked at {where} that can never finish (task {leafId})",
             Fix = FixHints.PendingCollected,

@@ -21,8 +21,11 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
     private int _busy;
     private bool _stopping;
 
-    public ReportWriter(TextWriter output, AsyncReportFormat format, Action<AsyncReport>? onReport)
+    private readonly ReportBuilder _builder;
+
+    public ReportWriter(TextWriter output, AsyncReportFormat format, Action<AsyncReport>? onReport, ReportBuilder builder)
     {
+        _builder = builder;
         _output = output;
         _format = format;
         _onReport = onReport;
@@ -113,7 +116,7 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         AsyncReport report;
         try
         {
-            report = ReportBuilder.Build(finding);
+            report = _builder.Build(finding);
         }
         catch (Exception ex)
         {

@@ -64,4 +64,26 @@ internal sealed class TaskRecord
 
     /// <summary>The id of the async method that awaits this task, once one does.</summary>
     public int AwaiterId;
+
+    /// <summary>The async method's box type, once its first step ran (or it was looked up).</summary>
+    public Runtime.BoxInfo? Box;
+
+    /// <summary>
+    /// The next task created in the same step on the same thread. A method called from the step, still
+    /// in its first step, creates this task before its own box exists: its box comes later in this chain.
+    /// </summary>
+    public TaskRecord? NextSibling { get; private set; }
+
+    public int SiblingIndex { get; private set; }
+
+    // A step that creates thousands of tasks in a loop links only the first few.
+    private const int MaxSiblings = 16;
+
+    public void Link(TaskRecord next)
+    {
+        if (SiblingIndex >= MaxSiblings || NextSibling is not null)
+            return;
+        next.SiblingIndex = SiblingIndex + 1;
+        NextSibling = next;
+    }
 }

@@ -60,8 +60,17 @@ internal sealed class ThreadTracker
         return false;
     }
 
+    /// <summary>Changes whenever a frame starts or ends: records created under the same epoch came from the same step.</summary>
+    public int Epoch { get; private set; }
+
+    /// <summary>The last task record created on this thread, and the epoch it was created in.</summary>
+    public TaskRecord? LastCreated;
+
+    public int LastCreatedEpoch;
+
     public Frame Push()
     {
+        Epoch++;
         if (_depth == _frames.Length)
         {
             var bigger = new Frame[_frames.Length * 2];
@@ -74,7 +83,11 @@ internal sealed class ThreadTracker
     }
 
     /// <summary>Removes the top frame; null when the stack is empty (events started mid-step).</summary>
-    public Frame? Pop() => _depth > 0 ? _frames[--_depth] : null;
+    public Frame? Pop()
+    {
+        Epoch++;
+        return _depth > 0 ? _frames[--_depth] : null;
+    }
 
     /// <summary>Drops trackers of threads that have exited.</summary>
     public static void Prune()

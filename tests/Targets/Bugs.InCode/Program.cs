@@ -1,0 +1,4 @@
+using AsyncLens;
+
+AsyncDebug.Enable(new AsyncDebugOptions { Format = AsyncReportFormat.Json });
+return await Bugs.Scenarios.Runner.RunAsync(args);

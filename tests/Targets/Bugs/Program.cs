@@ -1,0 +1,1 @@
+return await Bugs.Scenarios.Runner.RunAsync(args);

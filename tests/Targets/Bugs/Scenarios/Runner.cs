@@ -1,0 +1,34 @@
+namespace Bugs.Scenarios;
+
+/// <summary>Runs the named scenarios (or all of them) one after another.</summary>
+public static class Runner
+{
+    private static readonly Dictionary<string, Func<Task>> s_scenarios = new()
+    {
+        ["slow"] = SlowStep.RunAsync,
+        ["slow-call"] = SlowCall.RunAsync,
+        ["hung"] = HungStep.RunAsync,
+        ["blocking"] = BlockingWait.RunAsync,
+        ["blocking-step"] = BlockingInStep.RunAsync,
+        ["deadlock"] = Deadlock.RunAsync,
+        ["unobserved"] = Unobserved.RunAsync,
+        ["collected"] = Collected.RunAsync,
+        ["threshold"] = Threshold.RunAsync,
+    };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var names = args.Length == 0 || args[0] == "all" ? s_scenarios.Keys.Where(k => k != "threshold").ToArray() : args;
+        foreach (var name in names)
+        {
+            if (!s_scenarios.TryGetValue(name, out var scenario))
+            {
+                Console.Error.WriteLine($"unknown scenario '{name}'");
+                return 2;
+            }
+            Console.WriteLine($"scenario {name}");
+            await scenario();
+        }
+        return 0;
+    }
+}
