@@ -15,7 +15,9 @@ internal static class Cli
         {
             var command = parse.CommandResult.Command;
             var help = command == root ? "asynclens --help" : $"asynclens {command.Name} --help";
-            Console.Error.WriteLine($"asynclens: {parse.Errors[0].Message} (see '{help}')");
+            // "Unrecognized command or argument 'x'" says more than the "required command missing" that comes with it.
+            var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+            Console.Error.WriteLine($"asynclens: {error.Message} (see '{help}')");
             return UsageError;
         }
         try

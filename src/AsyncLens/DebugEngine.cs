@@ -164,6 +164,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
+        _steps.FlushOpenSteps(Stopwatch.GetTimestamp());
         _faults.Flush();
         _writer.Flush(TimeSpan.FromSeconds(3));
     }

@@ -33,7 +33,8 @@ internal static class DebuggedProcess
         }
         catch (Win32Exception ex)
         {
-            throw new CliException($"cannot start '{command[0]}': {ex.Message}");
+            // The runtime's message is a paragraph; the OS's reason is the useful part.
+            throw new CliException($"cannot start '{command[0]}': {new Win32Exception(ex.NativeErrorCode).Message}");
         }
         using (process)
         using (Forward(PosixSignal.SIGINT, process, forward: false))

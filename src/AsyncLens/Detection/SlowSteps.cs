@@ -18,9 +18,10 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         if (frame.Kind != FrameKind.AsyncStep || frame.Box is not { } box || frame.Task is not { } task)
             return;
         var own = now - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
-        if (own < settings.SlowTicks)
+        if (own < settings.SlowTicks || !frame.TryClaimSlowReport())
             return;
-        var stopped = box.ReadState(task);
+        // A box that completed has its state machine cleared (state reads 0): the step ran to the end.
+        var stopped = task.IsCompleted ? -2 : box.ReadState(task);
         var stack = frame.Captured is { } captured && captured.FrameVersion == frame.Version
             ? captured.Stack
             : RawAsyncStack.Capture(task, frame.ResumedState);
@@ -56,6 +57,31 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
             frame.HungReported = true;
             sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState, -1,
                 DetectionSettings.Seconds(own), Ongoing: true, hungStack, frame.Record));
+        }
+    }
+
+    /// <summary>
+    /// At process exit: a step whose method completed runs its awaiters' continuations inline, and the last
+    /// of them may release Main before the runtime raises the step's end event. Report every open step past
+    /// the threshold now (its own time ends where the frame nested in it began); its end will not report again.
+    /// </summary>
+    public void FlushOpenSteps(long now)
+    {
+        foreach (var tracker in ThreadTracker.All)
+        {
+            var depth = tracker.Depth;
+            for (var i = 0; i < depth; i++)
+            {
+                if (tracker.FrameAt(i) is not { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame || (frame.Version & 1) == 0)
+                    continue;
+                var end = tracker.FrameAt(i + 1)?.Start ?? now;
+                var own = end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
+                if (own < settings.SlowTicks || !frame.TryClaimSlowReport())
+                    continue;
+                var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
+                sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState,
+                    task.IsCompleted ? -2 : box.ReadState(task), DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record));
+            }
         }
     }
 

@@ -54,6 +54,14 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
                 return; // a TaskCompletionSource or a combinator: whoever completed it knows
             if (Observation.Of(task, out var promise))
                 return;
+            if (promise is null && OuterRunTask(record, box) is { } outer)
+            {
+                // The body of Task.Run(async () => ...) can fault before Task.Run's unwrap promise subscribes to it
+                // (it then marks the body observed itself): whoever awaits Task.Run awaits that promise.
+                if (Observation.Of(outer, out var outerPromise))
+                    return;
+                promise = outerPromise ?? outer;
+            }
             suspect = new Suspect(taskId, now, record, task, promise, box, action, null, null);
         }
         else if (record is null)
@@ -77,6 +85,12 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
                 _pendingByException++;
         }
     }
+
+    private Task? OuterRunTask(TaskRecord? record, BoxInfo? box) =>
+        record is { CreatorCode: System.Reflection.MethodInfo code } && box is not null
+        && MethodNames.Kickoff(box.StateMachineType) is { } kickoff && MethodSymbols.SameDefinition(code, kickoff)
+            ? registry.Find(record.CreatorTaskId)
+            : null;
 
     public void Tick(long now) => Report(s => now - s.Faulted >= settings.GraceTicks);
 

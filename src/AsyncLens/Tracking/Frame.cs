@@ -56,6 +56,11 @@ internal sealed class Frame
 
     public bool HungReported;
 
+    private int _slowReported;
+
+    /// <summary>Claims the slow-step report for this frame: true once, for whoever (step end or exit) asks first.</summary>
+    public bool TryClaimSlowReport() => Interlocked.Exchange(ref _slowReported, 1) == 0;
+
     /// <summary>What created tasks in this frame are attributed to: the box's method or the delegate's.</summary>
     public object? CreatorCode => Kind == FrameKind.AsyncStep ? Box : Code;
 
@@ -73,6 +78,7 @@ internal sealed class Frame
         Record = record;
         Captured = null;
         HungReported = false;
+        _slowReported = 0;
         Interlocked.Increment(ref _version); // odd: live
     }
 

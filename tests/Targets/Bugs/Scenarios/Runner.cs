@@ -24,7 +24,7 @@ public static class Runner
             if (!s_scenarios.TryGetValue(name, out var scenario))
             {
                 Console.Error.WriteLine($"unknown scenario '{name}'");
-                return 2;
+                return 3;
             }
             Console.WriteLine($"scenario {name}");
             await scenario();

@@ -14,8 +14,8 @@ public static class SlowCall
     {
         await Task.Yield(); // @slowcall.resumed
         var result = Resize(image); // @slowcall.location
-        return result; // @slowcall.stopped
-    }
+        return result;
+    } // @slowcall.stopped
 
     private static byte[] Resize(byte[] image)
     {

@@ -1,0 +1,41 @@
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Cli.Tests;
+
+/// <summary>Bad input: one clear line on stderr, exit code 2, never a stack trace.</summary>
+public sealed class CliErrorTests
+{
+    public static TheoryData<string[], string> BadInput => new()
+    {
+        { ["run"], "asynclens: Required argument 'program' missing for command: 'run'. (see 'asynclens run --help')" },
+        { ["run", "--slow", "fast", "--", "x.dll"], "asynclens: --slow 'fast' is not a duration (examples: 100ms, 0.5s, 2s) (see 'asynclens run --help')" },
+        { ["run", "--slow", "-5ms", "--", "x.dll"], "asynclens: --slow '-5ms' is not a duration (examples: 100ms, 0.5s, 2s) (see 'asynclens run --help')" },
+        { ["run", "--format", "xml", "--", "x.dll"], "asynclens: Argument 'xml' not recognized. Must be one of:\n\t'text'\n\t'json' (see 'asynclens run --help')" },
+        { ["run", "--", "/no/such/program"], "asynclens: cannot start '/no/such/program': No such file or directory" },
+        { ["run", "--", "/no/such/app.dll"], "asynclens: cannot start '/no/such/app.dll': no such file" },
+        { ["run", "--output", "/no/such/dir/reports.txt", "--", "x.dll"], "asynclens: cannot write reports to '/no/such/dir/reports.txt': directory '/no/such/dir' does not exist" },
+        { ["frobnicate"], "asynclens: Unrecognized command or argument 'frobnicate'. (see 'asynclens --help')" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadInput))]
+    public void Bad_input_gets_one_line_and_exit_code_2(string[] args, string message)
+    {
+        var result = ChildProcess.Dotnet([Repo.Cli, .. args]);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Equal(message + "\n", result.Stderr);
+        Assert.Equal("", result.Stdout);
+    }
+
+    [Fact]
+    public void Help_lists_the_run_options()
+    {
+        var result = ChildProcess.Dotnet([Repo.Cli, "run", "--help"]);
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("--slow <duration>", result.Stdout);
+        Assert.Contains("--format <text|json>", result.Stdout);
+        Assert.Contains("-o, --output <file>", result.Stdout);
+        Assert.Contains("<program>...", result.Stdout);
+    }
+}

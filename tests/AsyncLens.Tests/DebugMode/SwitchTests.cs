@@ -1,0 +1,31 @@
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Tests.DebugMode;
+
+/// <summary>Debug mode switched on in code: <c>AsyncDebug.Enable(...)</c> (tests/Targets/Bugs.InCode).</summary>
+public sealed class InCodeSwitchTests(InCodeSwitchTests.Run run) : BugScenarioFacts(run), IClassFixture<InCodeSwitchTests.Run>
+{
+    public sealed class Run() : ScenarioRun(() =>
+    {
+        var result = ChildProcess.Dotnet([Repo.Program("Bugs.InCode"), "all"]);
+        return (result, result.Stderr);
+    });
+}
+
+/// <summary>Debug mode switched on by the environment alone: <c>ASYNCLENS_DEBUG=1</c> and the startup hook, no code change.</summary>
+public sealed class EnvironmentSwitchTests(EnvironmentSwitchTests.Run run) : BugScenarioFacts(run), IClassFixture<EnvironmentSwitchTests.Run>
+{
+    public sealed class Run() : ScenarioRun(() =>
+    {
+        var result = ChildProcess.Dotnet(
+            [Repo.Program("Bugs"), "all"],
+            new Dictionary<string, string?>
+            {
+                ["DOTNET_STARTUP_HOOKS"] = Repo.Engine,
+                ["ASYNCLENS_DEBUG"] = "1",
+                ["ASYNCLENS_FORMAT"] = "json",
+            });
+        return (result, result.Stderr);
+    });
+}

@@ -1,0 +1,188 @@
+using System.Text.Json;
+using Xunit;
+
+namespace AsyncLens.Testing;
+
+/// <summary>One run of tests/Targets/Bugs (all scenarios) under some switch, with its JSON reports.</summary>
+public abstract class ScenarioRun
+{
+    /// <param name="start">Runs the program; returns its result and the text its reports went to.</param>
+    private protected ScenarioRun(Func<(ProcessResult Result, string ReportText)> start)
+    {
+        (Result, var reportText) = start();
+        All = Reports.Parse(reportText);
+    }
+
+    internal ProcessResult Result { get; }
+
+    internal List<JsonElement> All { get; }
+}
+
+/// <summary>
+/// The reports debug mode must give for the seeded bugs of tests/Targets/Bugs, whichever switch
+/// turned it on: kind, method, and exact file:line of the bug, of the creation site and of the stack.
+/// </summary>
+public abstract class BugScenarioFacts
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Bugs", "Scenarios"));
+    private readonly ScenarioRun _run;
+
+    private protected BugScenarioFacts(ScenarioRun run) => _run = run;
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+
+    private JsonElement Single(string kind, string method)
+    {
+        var matches = _run.All.Where(r => r.Kind() == kind && r.Method() == method).ToList();
+        Assert.True(matches.Count == 1, $"expected one {kind} for {method}, got {matches.Count}:\n{Reports.Describe(_run.All)}\n{_run.Result}");
+        return matches[0];
+    }
+
+    [Fact]
+    public void The_program_runs_to_its_normal_end()
+    {
+        Assert.True(_run.Result.ExitCode == 0, _run.Result.ToString());
+        Assert.Contains("scenario collected", _run.Result.Stdout);
+    }
+
+    [Fact]
+    public void Every_seeded_bug_is_reported_once_and_nothing_else()
+    {
+        string[] expected =
+        [
+            "blocking-wait BlockingInStep.CheckoutAsync()",
+            "blocking-wait BlockingWait.PlaceOrder(int)",
+            "blocking-wait Deadlock.WaitForGate(Task)",
+            "hung-step HungStep.RebuildAsync()",
+            "pending-collected Collected.WaitForReplyAsync(TaskCompletionSource<string>)",
+            "slow-step HungStep.RebuildAsync()",
+            "slow-step SlowCall.ResizeAsync(byte[])",
+            "slow-step SlowStep.HandleAsync(int)",
+            "unobserved-exception Unobserved.RunAsync()+() => { }",
+            "unobserved-exception Unobserved.SendAsync(string)",
+            "unobserved-exception Unobserved.ValidateAsync(int)",
+        ];
+        var actual = _run.All.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(expected, actual);
+    }
+
+    [Fact]
+    public void Slow_step_says_where_it_resumed_and_stopped_and_what_blocked()
+    {
+        var r = Single("slow-step", "SlowStep.HandleAsync(int)");
+        Assert.Equal(At("slow.location"), r.At("location"));
+        Assert.Equal(At("slow.resumed"), r.At("resumedAt"));
+        Assert.Equal(At("slow.stopped"), r.At("stoppedAt"));
+        Assert.Equal(At("slow.created"), r.At("createdAt"));
+        Assert.Equal("SlowStep.RunAsync()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        Assert.InRange(r.Duration(), 0.29, 2.0);
+        Assert.Equal(
+            [$"SlowStep.RunAsync() at {At("slow.created")}", $"SlowStep.HandleAsync(int) at {At("slow.resumed")}"],
+            r.Stack().TakeLast(2));
+        Assert.Contains("await Task.Delay", r.GetProperty("fix").GetString());
+    }
+
+    [Fact]
+    public void Slow_step_spent_in_a_called_method_points_at_the_call()
+    {
+        var r = Single("slow-step", "SlowCall.ResizeAsync(byte[])");
+        Assert.Equal(At("slowcall.location"), r.At("location"));
+        Assert.Equal(At("slowcall.resumed"), r.At("resumedAt"));
+        Assert.Equal(At("slowcall.stopped"), r.At("stoppedAt"));
+        Assert.Equal(At("slowcall.created"), r.At("createdAt"));
+        Assert.Contains("Task.Run", r.GetProperty("fix").GetString());
+    }
+
+    [Fact]
+    public void Hung_step_is_reported_while_it_runs_and_as_slow_when_it_ends()
+    {
+        var hung = Single("hung-step", "HungStep.RebuildAsync()");
+        Assert.True(hung.GetProperty("ongoing").GetBoolean());
+        Assert.InRange(hung.Duration(), 1.0, 1.39);
+        Assert.Equal(At("hung.location"), hung.At("location"));
+        Assert.Equal(At("hung.resumed"), hung.At("resumedAt"));
+        Assert.Equal(At("hung.created"), hung.At("createdAt"));
+        Assert.False(hung.TryGetProperty("stoppedAt", out _), "a step still running has not stopped anywhere");
+
+        var ended = Single("slow-step", "HungStep.RebuildAsync()");
+        Assert.InRange(ended.Duration(), 1.39, 4.0);
+        Assert.Equal(At("hung.stopped"), ended.At("stoppedAt"));
+    }
+
+    [Fact]
+    public void Blocking_wait_on_the_thread_pool_names_the_line_that_waited()
+    {
+        var r = Single("blocking-wait", "BlockingWait.PlaceOrder(int)");
+        Assert.Equal(At("blocking.location"), r.At("location"));
+        Assert.Equal(At("blocking.created"), r.At("createdAt"));
+        Assert.False(r.GetProperty("ongoing").GetBoolean());
+        Assert.InRange(r.Duration(), 0.15, 2.0);
+        var target = r.GetProperty("waitingOn");
+        Assert.Contains("BlockingWait.PriceAsync(int)", target.GetProperty("description").GetString());
+        Assert.Equal(At("blocking.parked"), target.At("parkedAt"));
+    }
+
+    [Fact]
+    public void Blocking_wait_inside_an_async_step_is_reported_instead_of_a_slow_step()
+    {
+        var r = Single("blocking-wait", "BlockingInStep.CheckoutAsync()");
+        Assert.Equal(At("blockingstep.location"), r.At("location"));
+        Assert.Equal(At("blockingstep.created"), r.At("createdAt"));
+        Assert.DoesNotContain(_run.All, x => x.Kind() == "slow-step" && x.Method() == "BlockingInStep.CheckoutAsync()");
+    }
+
+    [Fact]
+    public void Thread_blocked_past_the_hung_threshold_is_reported_once_while_blocked()
+    {
+        var r = Single("blocking-wait", "Deadlock.WaitForGate(Task)");
+        Assert.True(r.GetProperty("ongoing").GetBoolean());
+        Assert.InRange(r.Duration(), 1.0, 1.49);
+        Assert.Equal(At("deadlock.location"), r.At("location"));
+        Assert.Equal(At("deadlock.created"), r.At("createdAt"));
+    }
+
+    [Fact]
+    public void Fire_and_forget_exception_is_reported_with_type_message_and_creation_site()
+    {
+        var r = Single("unobserved-exception", "Unobserved.SendAsync(string)");
+        Assert.Equal(At("unobserved.location"), r.At("location"));
+        Assert.Equal(At("unobserved.created"), r.At("createdAt"));
+        Assert.Equal("Unobserved.SendWelcome()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        var ex = r.GetProperty("exception");
+        Assert.Equal("System.InvalidOperationException", ex.GetProperty("type").GetString());
+        Assert.Equal("mail server refused ada@example.com", ex.GetProperty("message").GetString());
+        Assert.Contains("Unobserved.SendAsync", ex.GetProperty("stackTrace").GetString());
+    }
+
+    [Fact]
+    public void Exception_thrown_before_the_first_await_is_reported_with_its_caller()
+    {
+        var r = Single("unobserved-exception", "Unobserved.ValidateAsync(int)");
+        Assert.Equal(At("unobserved-sync.location"), r.At("location"));
+        Assert.Equal(At("unobserved-sync.created"), r.At("createdAt"));
+        Assert.Equal("System.ArgumentOutOfRangeException", r.GetProperty("exception").GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public void Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line()
+    {
+        var r = Single("unobserved-exception", "Unobserved.RunAsync()+() => { }");
+        Assert.Equal(At("unobserved-run.location"), r.At("location"));
+        Assert.Equal(At("unobserved-run.created"), r.At("createdAt"));
+        Assert.Equal("System.TimeoutException", r.GetProperty("exception").GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public void Pending_methods_collected_together_are_one_report_with_their_chain()
+    {
+        var r = Single("pending-collected", "Collected.WaitForReplyAsync(TaskCompletionSource<string>)");
+        Assert.Equal(At("collected.location"), r.At("location"));
+        Assert.Equal(At("collected-outer.location"), r.At("createdAt"));
+        Assert.Equal(
+            [
+                $"Collected.OuterAsync(TaskCompletionSource<string>) at {At("collected-outer.location")}",
+                $"Collected.WaitForReplyAsync(TaskCompletionSource<string>) at {At("collected.location")}",
+            ],
+            r.Stack());
+    }
+}

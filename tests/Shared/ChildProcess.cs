@@ -1,0 +1,63 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace AsyncLens.Testing;
+
+/// <summary>A finished child process: exit code and everything it wrote.</summary>
+internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\n--- stdout\n{Stdout}\n--- stderr\n{Stderr}";
+}
+
+/// <summary>Starts real programs as child processes, the way a user would.</summary>
+internal static class ChildProcess
+{
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(90);
+
+    /// <summary>Runs <c>dotnet &lt;args&gt;</c> with <paramref name="env"/> added (a null value removes a variable).</summary>
+    public static ProcessResult Dotnet(IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null) =>
+        Run(DotnetPath(), args, env, timeout);
+
+    public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null)
+    {
+        var start = new ProcessStartInfo(program)
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
+        // The test host's own settings must not leak into the programs under test.
+        foreach (var name in new[] { "DOTNET_STARTUP_HOOKS", "ASYNCLENS_DEBUG", "ASYNCLENS_SLOW_MS", "ASYNCLENS_FORMAT", "ASYNCLENS_OUTPUT" })
+            start.Environment.Remove(name);
+        foreach (var (name, value) in env ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        if (!process.WaitForExit(timeout ?? DefaultTimeout))
+        {
+            process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+            throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in {timeout ?? DefaultTimeout}\n{stdout.Result}\n{stderr.Result}");
+        }
+        return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    public static string DotnetPath()
+    {
+        var coreLib = typeof(object).Assembly.Location;
+        var root = Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(Path.GetDirectoryName(coreLib))))!;
+        var dotnet = Path.Combine(root, OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet");
+        return File.Exists(dotnet) ? dotnet : "dotnet";
+    }
+}

@@ -1,0 +1,40 @@
+using System.Text.Json;
+
+namespace AsyncLens.Testing;
+
+/// <summary>Reports parsed from the JSON format (one object per line; other lines are ignored).</summary>
+internal static class Reports
+{
+    public static List<JsonElement> Parse(string output)
+    {
+        var reports = new List<JsonElement>();
+        foreach (var line in output.Split('\n'))
+        {
+            var text = line.Trim();
+            if (text.StartsWith("{\"kind\"", StringComparison.Ordinal))
+                reports.Add(JsonDocument.Parse(text).RootElement.Clone());
+        }
+        return reports;
+    }
+
+    public static string Kind(this JsonElement r) => r.GetProperty("kind").GetString()!;
+
+    public static string Method(this JsonElement r) => r.GetProperty("method").GetString()!;
+
+    /// <summary>"file:line" of a location field, or null when the field is null.</summary>
+    public static string? At(this JsonElement r, string field) =>
+        r.GetProperty(field) is { ValueKind: JsonValueKind.Object } at ? $"{at.GetProperty("file").GetString()}:{at.GetProperty("line").GetInt32()}" : null;
+
+    public static double Duration(this JsonElement r) => r.GetProperty("durationSeconds").GetDouble();
+
+    /// <summary>The async stack as "Method at file:line" strings, root first.</summary>
+    public static List<string> Stack(this JsonElement r) =>
+        r.GetProperty("asyncStack").EnumerateArray()
+            .Select(f => f.GetProperty("file").ValueKind == JsonValueKind.Null
+                ? f.GetProperty("method").GetString()!
+                : $"{f.GetProperty("method").GetString()} at {f.GetProperty("file").GetString()}:{f.GetProperty("line").GetInt32()}")
+            .ToList();
+
+    public static string Describe(IEnumerable<JsonElement> reports) =>
+        string.Join("\n", reports.Select(r => $"{r.Kind()} {r.Method()} at {r.At("location")} created {r.At("createdAt")}"));
+}
