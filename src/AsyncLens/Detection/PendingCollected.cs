@@ -15,7 +15,8 @@ internal sealed class PendingCollected(IFindingSink sink, TaskRegistry registry,
     /// <summary>Moves tasks to weak handles and re-reads the await each pending box is parked on.</summary>
     public void Sweep()
     {
-        registry.Sweep(null);
+        // A box whose creation record is gone has completed (records go at TraceOperationEnd).
+        registry.Sweep((id, task) => BoxInfo.Of(task) is null || table.Find(id) is not null);
         foreach (var entry in registry.WeakEntries())
         {
             if (entry.Box is { } box && entry.Target is { } task)
@@ -36,7 +37,8 @@ internal sealed class PendingCollected(IFindingSink sink, TaskRegistry registry,
         foreach (var entry in dead)
         {
             var record = table.Remove(entry.Id);
-            if (entry.Box is not null)
+            // Parked at an await (state N >= 0); an async iterator abandoned at a yield return is not this bug.
+            if (entry.Box is not null && entry.LastState >= 0)
                 boxes[entry.Id] = (entry, record);
         }
         var awaiting = new HashSet<int>();

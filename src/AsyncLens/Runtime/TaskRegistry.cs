@@ -78,40 +78,28 @@ internal sealed class TaskRegistry
     }
 
     /// <summary>
-    /// Moves every task out of the runtime's registry into weak handles. Returns how many moved.
-    /// <paramref name="onMoved"/> sees each moved task (to note the state it is parked in).
+    /// Moves every task out of the runtime's registry. Those <paramref name="track"/> accepts get weak handles;
+    /// the rest are dropped (a task that already completed: the runtime raises the completion event before it
+    /// removes the task, so a sweep can catch one in between). <paramref name="track"/> runs under the lock that
+    /// <see cref="Completed"/> takes, so a completion is seen either by it or by <see cref="Completed"/>.
     /// </summary>
-    public int Sweep(Action<int, Task, WeakTask>? onMoved)
+    public void Sweep(Func<int, Task, bool> track)
     {
-        KeyValuePair<int, Task>[] moved;
         lock (_runtimeTasks)
         {
             if (_runtimeTasks.Count == 0)
-                return 0;
-            moved = [.. _runtimeTasks];
+                return;
             lock (_weak)
             {
-                foreach (var (id, task) in moved)
+                foreach (var (id, task) in _runtimeTasks)
                 {
-                    if (!_weak.ContainsKey(id))
+                    if (!_weak.ContainsKey(id) && track(id, task))
                         _weak[id] = new WeakTask(id, task);
                 }
                 _weakCount = _weak.Count;
             }
             _runtimeTasks.Clear();
         }
-        if (onMoved is not null)
-        {
-            foreach (var (id, task) in moved)
-            {
-                WeakTask? entry;
-                lock (_weak)
-                    _weak.TryGetValue(id, out entry);
-                if (entry is not null)
-                    onMoved(id, task, entry);
-            }
-        }
-        return moved.Length;
     }
 
     /// <summary>Weak entries whose task was collected: removed and returned.</summary>

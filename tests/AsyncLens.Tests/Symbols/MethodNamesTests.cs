@@ -1,0 +1,118 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using AsyncLens.Symbols;
+using Xunit;
+
+namespace AsyncLens.Tests.Symbols;
+
+/// <summary>Names as a person reads them: the method the user wrote, not the compiler's state machine.</summary>
+public sealed class MethodNamesTests
+{
+    private static Type StateMachineOf(Type owner, string method) =>
+        owner.GetMethod(method, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static)!
+            .GetCustomAttribute<StateMachineAttribute>()!.StateMachineType;
+
+    [Fact]
+    public void An_async_method_is_named_by_its_class_name_and_parameter_types()
+    {
+        Assert.Equal("Shop.FetchUser(int, string)", MethodNames.ForStateMachine(StateMachineOf(typeof(Shop), nameof(Shop.FetchUser))));
+    }
+
+    [Fact]
+    public void Nested_classes_are_named_outer_first()
+    {
+        Assert.Equal("Shop.Cart.CheckoutAsync(decimal?, int[], (int, string))",
+            MethodNames.ForStateMachine(StateMachineOf(typeof(Shop.Cart), nameof(Shop.Cart.CheckoutAsync))));
+    }
+
+    [Fact]
+    public void A_generic_method_shows_its_type_arguments()
+    {
+        var open = StateMachineOf(typeof(Shop), nameof(Shop.LoadAsync));
+        Assert.Equal("Shop.LoadAsync<T>(T, List<T>)", MethodNames.ForStateMachine(open));
+        Assert.Equal("Shop.LoadAsync<string>(string, List<string>)", MethodNames.ForStateMachine(open.MakeGenericType(typeof(string))));
+    }
+
+    [Fact]
+    public void A_method_of_a_generic_class_shows_the_class_arguments()
+    {
+        var open = StateMachineOf(typeof(Cache<>), nameof(Cache<int>.GetAsync));
+        Assert.Equal("Cache<int>.GetAsync(int, CancellationToken)", MethodNames.ForStateMachine(open.MakeGenericType(typeof(int))));
+    }
+
+    [Fact]
+    public void Ref_and_out_parameters_say_so()
+    {
+        Assert.Equal("Shop.TryParse(string, out int, ref long)", MethodNames.Format(typeof(Shop).GetMethod(nameof(Shop.TryParse))!));
+    }
+
+    [Fact]
+    public void A_lambda_is_named_after_the_method_that_contains_it()
+    {
+        Func<int, Task> lambda = async x => await Task.Delay(x);
+        Assert.Equal("MethodNamesTests.A_lambda_is_named_after_the_method_that_contains_it()+(int) => { }", MethodNames.Format(lambda.Method));
+    }
+
+    [Fact]
+    public void A_local_function_is_named_by_its_own_name()
+    {
+        static async Task<int> Local(string text)
+        {
+            await Task.Yield();
+            return text.Length;
+        }
+
+        Func<string, Task<int>> local = Local;
+        Assert.Equal("MethodNamesTests.A_local_function_is_named_by_its_own_name()+Local(string)", MethodNames.Format(local.Method));
+        Assert.Equal("MethodNamesTests.A_local_function_is_named_by_its_own_name()+Local(string)",
+            MethodNames.ForStateMachine(local.Method.GetCustomAttribute<StateMachineAttribute>()!.StateMachineType));
+    }
+
+    [Fact]
+    public void A_MoveNext_frame_is_named_after_its_async_method()
+    {
+        var moveNext = StateMachineOf(typeof(Shop), nameof(Shop.FetchUser)).GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)!;
+        Assert.Equal("Shop.FetchUser(int, string)", MethodNames.Format(moveNext));
+    }
+}
+
+internal sealed class Shop
+{
+    public async Task<int> FetchUser(int id, string name)
+    {
+        await Task.Yield();
+        return id + name.Length;
+    }
+
+    public static async Task<T> LoadAsync<T>(T seed, List<T> into)
+    {
+        await Task.Yield();
+        into.Add(seed);
+        return seed;
+    }
+
+    public static bool TryParse(string text, out int value, ref long total)
+    {
+        total++;
+        return int.TryParse(text, out value);
+    }
+
+    public sealed class Cart
+    {
+        public async ValueTask CheckoutAsync(decimal? discount, int[] items, (int Id, string Sku) first)
+        {
+            await Task.Yield();
+            GC.KeepAlive((discount, items, first));
+        }
+    }
+}
+
+internal sealed class Cache<TKey>
+    where TKey : notnull
+{
+    public async Task<string> GetAsync(TKey key, CancellationToken cancel)
+    {
+        await Task.Delay(1, cancel);
+        return key.ToString() ?? "";
+    }
+}
