@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AsyncLens.Detection;
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
@@ -58,7 +57,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         return new DebugEngine(options, registry, output);
     }
 
-    public void OnOperationBegin(int taskId, string operationName)
+    public void OnOperationBegin(int taskId, string operationName, long now)
     {
         TaskOrigin origin;
         if (operationName.StartsWith("Async: ", StringComparison.Ordinal))
@@ -71,7 +70,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var frame = tracker.Top;
         var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
         var sample = _samples.For(creator?.CreatorCode, creator?.ResumedState ?? 0, operationName);
-        var record = new TaskRecord(taskId, origin, Stopwatch.GetTimestamp(), tracker.ThreadId, creator, sample);
+        var record = new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample);
         if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
             previous.Link(record);
         tracker.LastCreated = record;
@@ -79,19 +78,19 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _table.Add(record);
     }
 
-    public void OnOperationEnd(int taskId, int status)
+    public void OnOperationEnd(int taskId, int status, long now)
     {
-        var now = Stopwatch.GetTimestamp();
         var record = _table.Remove(taskId);
+        if (ThreadTracker.Current.Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
+            step.StoppedState = -2;
         _waits.OnTaskCompleted(taskId, now);
         if (status == StatusError)
             _faults.OnFaulted(taskId, record, now);
         _registry.Completed(taskId);
     }
 
-    public void OnWorkBegin(int taskId, int work)
+    public void OnWorkBegin(int taskId, int work, long now)
     {
-        var now = Stopwatch.GetTimestamp();
         var tracker = ThreadTracker.Current;
         _waits.OnThreadEvent(tracker, now);
         var frame = tracker.Push();
@@ -112,25 +111,31 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         frame.Enter(taskId, FrameKind.Delegate, now, delegateTask, null, code, BoxInfo.UnknownState, record);
     }
 
-    public void OnWorkEnd()
+    public void OnWorkEnd(long now)
     {
-        var now = Stopwatch.GetTimestamp();
         var tracker = ThreadTracker.Current;
         _waits.OnThreadEvent(tracker, now);
-        if (tracker.Pop() is not { } frame)
+        if (tracker.Top is not { } frame)
             return;
+        // Judged while still on the stack, so a process exit racing with this end sees it one way or the other.
         _steps.OnStepEnd(tracker, frame, now);
+        tracker.Pop();
         if (tracker.Top is { } parent)
             parent.ChildTicks += frame.Kind == FrameKind.AsyncStep ? now - frame.Start : frame.ChildTicks;
         frame.Exit();
     }
 
-    public void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId)
+    public void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId, long now)
     {
         if (behavior == SynchronousWait)
-            _waits.OnWaitBegin(ThreadTracker.Current, taskId, Stopwatch.GetTimestamp());
-        else if (continueWithTaskId != 0 && _table.Find(taskId) is { } record)
-            record.AwaiterId = continueWithTaskId;
+            _waits.OnWaitBegin(ThreadTracker.Current, taskId, now);
+        else if (continueWithTaskId != 0)
+        {
+            if (_table.Find(taskId) is { } record)
+                record.AwaiterId = continueWithTaskId;
+            if (ThreadTracker.Current.Top is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step && step.TaskId == continueWithTaskId)
+                step.StoppedState = box.ReadState(task);
+        }
     }
 
     public void Fail(Exception exception)
@@ -164,7 +169,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
-        _steps.FlushOpenSteps(Stopwatch.GetTimestamp());
+        _steps.FlushOpenSteps(DetectionSettings.Now);
         _faults.Flush();
         _writer.Flush(TimeSpan.FromSeconds(3));
     }

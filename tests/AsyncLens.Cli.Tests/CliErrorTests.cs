@@ -22,7 +22,7 @@ public sealed class CliErrorTests
     [MemberData(nameof(BadInput))]
     public void Bad_input_gets_one_line_and_exit_code_2(string[] args, string message)
     {
-        var result = ChildProcess.Dotnet([Repo.Cli, .. args]);
+        var result = ChildProcess.Dotnet([Repo.Cli, .. args], timed: false);
         Assert.Equal(2, result.ExitCode);
         Assert.Equal(message + "\n", result.Stderr);
         Assert.Equal("", result.Stdout);
@@ -31,7 +31,7 @@ public sealed class CliErrorTests
     [Fact]
     public void Help_lists_the_run_options()
     {
-        var result = ChildProcess.Dotnet([Repo.Cli, "run", "--help"]);
+        var result = ChildProcess.Dotnet([Repo.Cli, "run", "--help"], timed: false);
         Assert.Equal(0, result.ExitCode);
         Assert.Contains("--slow <duration>", result.Stdout);
         Assert.Contains("--format <text|json>", result.Stdout);

@@ -6,21 +6,28 @@ namespace AsyncLens.Cli.Tests;
 /// <summary>The README's demo command: the bundled ChapterBugs sample, every kind of report, lines in the sample.</summary>
 public sealed class DemoTests
 {
+    private static string At(string file, string code)
+    {
+        var path = Repo.Source("samples", "ChapterBugs", file);
+        var line = Array.FindIndex(File.ReadAllLines(path), l => l.Contains(code, StringComparison.Ordinal)) + 1;
+        Assert.True(line > 0, $"'{code}' not found in {path}");
+        return $"{path}:{line}";
+    }
+
     [Fact]
     public void The_demo_reports_each_chapter_bug_at_its_line()
     {
         var result = ChildProcess.Dotnet([Repo.Cli, "demo", "--format", "json"]);
         Assert.True(result.ExitCode == 0, result.ToString());
-        var sample = Repo.Source("samples", "ChapterBugs");
-        var reports = Reports.Parse(result.Stderr).Select(r => $"{r.Kind()} {r.Method()} {r.At("location")?.Replace(sample + "/", "")}").ToList();
+        var reports = Reports.Parse(result.Stderr).Select(r => $"{r.Kind()} {r.Method()} {r.At("location")} created {r.At("createdAt")}").ToList();
         Assert.Equal(
             [
-                "slow-step Thumbnails.HandleAsync(Request) Thumbnails.cs:14",
-                "blocking-wait Orders.PlaceOrder(int) Orders.cs:8",
-                "unobserved-exception Mailer.SendAsync(string, string) Mailer.cs:14",
-                "pending-collected Sessions.WaitForReplyAsync(TaskCompletionSource<string>) Sessions.cs:13",
-                "hung-step Indexer.RebuildAsync() Indexer.cs:9",
-                "slow-step Indexer.RebuildAsync() Indexer.cs:9",
+                $"slow-step Thumbnails.HandleAsync(Request) {At("Thumbnails.cs", "var thumbnail = Compute(")} created {At("Program.cs", "await Thumbnails.HandleAsync(")}",
+                $"blocking-wait Orders.PlaceOrder(int) {At("Orders.cs", ".Result;")} created {At("Program.cs", "Orders.PlaceOrder(7)")}",
+                $"unobserved-exception Mailer.SendAsync(string, string) {At("Mailer.cs", "throw new")} created {At("Mailer.cs", "_ = SendAsync(")}",
+                $"pending-collected Sessions.WaitForReplyAsync(TaskCompletionSource<string>) {At("Sessions.cs", "await reply.Task")} created {At("Sessions.cs", "_ = WaitForReplyAsync(")}",
+                $"hung-step Indexer.RebuildAsync() {At("Indexer.cs", "Thread.Sleep(")} created {At("Program.cs", "await Indexer.RebuildAsync()")}",
+                $"slow-step Indexer.RebuildAsync() {At("Indexer.cs", "Thread.Sleep(")} created {At("Program.cs", "await Indexer.RebuildAsync()")}",
             ],
             reports);
         Assert.Contains("5. A step that never yields", result.Stdout);

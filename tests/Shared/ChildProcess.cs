@@ -14,12 +14,16 @@ internal static class ChildProcess
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(90);
 
-    /// <summary>Runs <c>dotnet &lt;args&gt;</c> with <paramref name="env"/> added (a null value removes a variable).</summary>
-    public static ProcessResult Dotnet(IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null) =>
-        Run(DotnetPath(), args, env, timeout);
+    /// <summary>
+    /// Runs <c>dotnet &lt;args&gt;</c> with <paramref name="env"/> added (a null value removes a variable).
+    /// A <paramref name="timed"/> run (debug mode watching a program) holds the <see cref="TimingGate"/>.
+    /// </summary>
+    public static ProcessResult Dotnet(IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true) =>
+        Run(DotnetPath(), args, env, timeout, timed);
 
-    public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null)
+    public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true)
     {
+        using var gate = timed ? TimingGate.Enter() : null;
         var start = new ProcessStartInfo(program)
         {
             UseShellExecute = false,

@@ -1,8 +1,6 @@
-using System.Diagnostics;
-
 namespace AsyncLens.Detection;
 
-/// <summary>Thresholds in Stopwatch ticks, derived once from <see cref="AsyncDebugOptions"/>.</summary>
+/// <summary>Thresholds in <see cref="TimeSpan"/> ticks (the unit of event timestamps), derived once from <see cref="AsyncDebugOptions"/>.</summary>
 internal sealed class DetectionSettings
 {
     public DetectionSettings(AsyncDebugOptions options)
@@ -22,7 +20,10 @@ internal sealed class DetectionSettings
 
     public TimeSpan TickPeriod { get; }
 
-    public static long Ticks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
+    public static long Ticks(TimeSpan span) => span.Ticks;
 
-    public static double Seconds(long ticks) => (double)ticks / Stopwatch.Frequency;
+    public static double Seconds(long ticks) => (double)ticks / TimeSpan.TicksPerSecond;
+
+    /// <summary>The clock events are stamped with.</summary>
+    public static long Now => DateTime.UtcNow.Ticks;
 }

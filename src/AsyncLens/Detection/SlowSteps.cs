@@ -6,27 +6,43 @@ namespace AsyncLens.Detection;
 
 /// <summary>
 /// slow-step: one step of an async method (a MoveNext between two awaits) held its thread for at
-/// least the threshold, measured from the runtime's TraceSynchronousWork events, minus the time of
-/// other async methods' steps that ran inline inside it and of blocking waits reported on their own.
+/// least the threshold. Its own time is measured from the runtime's TraceSynchronousWork events, minus
+/// the steps of other async methods that ran inline inside it, blocking waits reported on their own,
+/// and time the runtime took rather than the code (JIT compilation on its thread, GC pauses).
 /// hung-step: the watchdog sees a step still running past the hung threshold, and says so once.
 /// </summary>
 internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, TimeProvider time)
 {
-    /// <summary>Called on the app thread as a frame ends, before it is reused.</summary>
+    // Slow-step findings being built on app threads: process exit waits for them.
+    private int _inFlight;
+
+    /// <summary>Called on the app thread as a step ends, while its frame is still on the thread's stack.</summary>
     public void OnStepEnd(ThreadTracker tracker, Frame frame, long now)
     {
         if (frame.Kind != FrameKind.AsyncStep || frame.Box is not { } box || frame.Task is not { } task)
             return;
-        var own = now - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
-        if (own < settings.SlowTicks || !frame.TryClaimSlowReport())
+        var own = OwnTime(frame, now);
+        if (own < settings.SlowTicks)
             return;
-        // A box that completed has its state machine cleared (state reads 0): the step ran to the end.
-        var stopped = task.IsCompleted ? -2 : box.ReadState(task);
-        var stack = frame.Captured is { } captured && captured.FrameVersion == frame.Version
-            ? captured.Stack
-            : RawAsyncStack.Capture(task, frame.ResumedState);
-        sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState, stopped,
-            DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record));
+        own -= RuntimeTime.JitOnThisThread - frame.JitStart + Preempted(tracker, frame);
+        if (own < settings.SlowTicks)
+            return;
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            if (!frame.TryClaimSlowReport())
+                return;
+            var stopped = StoppedState(frame, task, box);
+            var stack = frame.Captured is { } captured && captured.FrameVersion == frame.Version
+                ? captured.Stack
+                : RawAsyncStack.Capture(task, frame.ResumedState);
+            sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState, stopped,
+                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
     }
 
     /// <summary>Watchdog tick: read the parents of long steps while they still exist; report hung ones.</summary>
@@ -42,7 +58,17 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
             var box = frame.Box;
             if ((version & 1) == 0 || task is null || box is null)
                 continue;
-            var own = now - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
+            if (frame.RunDelayStart == RunQueue.NotSampled)
+            {
+                // First sight of a step still running: note how long its thread has waited for a CPU so far.
+                var delay = RunQueue.Delay(tracker.OsThreadId);
+                if (frame.Version == version)
+                    frame.RunDelayStart = delay;
+            }
+            var own = OwnTime(frame, now);
+            if (own < settings.SlowTicks / 2)
+                continue;
+            own -= Preempted(tracker, frame);
             if (own >= settings.SlowTicks / 2 && frame.Captured is null)
             {
                 var stack = RawAsyncStack.Capture(task, frame.ResumedState);
@@ -64,6 +90,7 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
     /// At process exit: a step whose method completed runs its awaiters' continuations inline, and the last
     /// of them may release Main before the runtime raises the step's end event. Report every open step past
     /// the threshold now (its own time ends where the frame nested in it began); its end will not report again.
+    /// Then wait for findings other threads are still building.
     /// </summary>
     public void FlushOpenSteps(long now)
     {
@@ -74,16 +101,42 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
             {
                 if (tracker.FrameAt(i) is not { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame || (frame.Version & 1) == 0)
                     continue;
-                var end = tracker.FrameAt(i + 1)?.Start ?? now;
-                var own = end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
+                var own = OwnTime(frame, tracker.FrameAt(i + 1)?.Start ?? now) - Preempted(tracker, frame);
                 if (own < settings.SlowTicks || !frame.TryClaimSlowReport())
                     continue;
                 var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
                 sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState,
-                    task.IsCompleted ? -2 : box.ReadState(task), DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record));
+                    StoppedState(frame, task, box), DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record));
             }
         }
+        for (var waited = 0; Volatile.Read(ref _inFlight) > 0 && waited < 500; waited++)
+            Thread.Sleep(1);
     }
+
+    // Noted as it happened if the step parked on a task or completed; otherwise (Task.Yield, custom awaiters) the
+    // box's state now, unless another thread already took it further (running: -1; completed: cleared to 0).
+    private static int StoppedState(Frame frame, Task task, BoxInfo box)
+    {
+        if (frame.StoppedState != BoxInfo.UnknownState)
+            return frame.StoppedState;
+        var state = box.ReadState(task);
+        return state >= 0 && !task.IsCompleted ? state : BoxInfo.UnknownState;
+    }
+
+    // Time the thread waited for a CPU since the watchdog first saw the step running (0 if it never did).
+    private static long Preempted(ThreadTracker tracker, Frame frame)
+    {
+        var start = frame.RunDelayStart;
+        if (start < 0)
+            return 0;
+        var now = RunQueue.Delay(tracker.OsThreadId);
+        return now == RunQueue.Unavailable ? 0 : Math.Max(0, now - start);
+    }
+
+    // Wall time of the step, less nested async steps, reported blocking waits and GC pauses (JIT time, known
+    // only on the step's own thread, is taken off at the step's end).
+    private static long OwnTime(Frame frame, long end) =>
+        end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks) - (RuntimeTime.GcPauses - frame.GcStart);
 
     private static Frame? InnermostStep(ThreadTracker tracker)
     {

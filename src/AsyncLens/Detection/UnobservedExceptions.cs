@@ -21,6 +21,7 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
 
     private readonly List<Suspect> _suspects = [];
     private readonly RecentIds _reported = new(4096);
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Exception, object> _reportedExceptions = new();
     private volatile int _pendingByException;
 
     /// <summary>AppDomain.FirstChanceException: remembers the exception (a task that faults before its
@@ -34,7 +35,7 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
         {
             foreach (var s in _suspects)
             {
-                if (s.Task is null && s.Exception is { } e
+                if (s.ObservedByRethrow && s.Exception is { } e
                     && (ReferenceEquals(e, exception) || exception is AggregateException agg && agg.InnerExceptions.Contains(e)))
                     s.Rethrown = true;
             }
@@ -54,15 +55,25 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
                 return; // a TaskCompletionSource or a combinator: whoever completed it knows
             if (Observation.Of(task, out var promise))
                 return;
-            if (promise is null && OuterRunTask(record, box) is { } outer)
+            Exception? rethrowOf = null;
+            if (promise is null && IsTaskRunBody(record, box))
             {
-                // The body of Task.Run(async () => ...) can fault before Task.Run's unwrap promise subscribes to it
-                // (it then marks the body observed itself): whoever awaits Task.Run awaits that promise.
-                if (Observation.Of(outer, out var outerPromise))
-                    return;
-                promise = outerPromise ?? outer;
+                // The body of Task.Run(async () => ...) can fault before Task.Run's unwrap promise subscribes to it;
+                // the promise then marks the body observed itself. Whoever awaits Task.Run awaits that promise.
+                if (registry.Find(record!.CreatorTaskId) is { } outer)
+                {
+                    if (Observation.Of(outer, out var outerPromise))
+                        return;
+                    promise = outerPromise ?? outer;
+                }
+                else
+                {
+                    // Task.Run's own task is done and its promise not yet subscribed: no object to watch. Awaiting the
+                    // promise rethrows this very exception object, so watch for that instead.
+                    rethrowOf = TaskInternals.FaultException(task);
+                }
             }
-            suspect = new Suspect(taskId, now, record, task, promise, box, action, null, null);
+            suspect = new Suspect(taskId, now, record, task, promise, box, action, rethrowOf, null);
         }
         else if (record is null)
         {
@@ -81,16 +92,15 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
             if (_suspects.Count >= MaxSuspects)
                 return;
             _suspects.Add(suspect);
-            if (suspect.Task is null)
+            if (suspect.ObservedByRethrow)
                 _pendingByException++;
         }
     }
 
-    private Task? OuterRunTask(TaskRecord? record, BoxInfo? box) =>
+    // The async lambda a delegate task ran: its box was created by a delegate frame running the lambda itself.
+    private static bool IsTaskRunBody(TaskRecord? record, BoxInfo? box) =>
         record is { CreatorCode: System.Reflection.MethodInfo code } && box is not null
-        && MethodNames.Kickoff(box.StateMachineType) is { } kickoff && MethodSymbols.SameDefinition(code, kickoff)
-            ? registry.Find(record.CreatorTaskId)
-            : null;
+        && MethodNames.Kickoff(box.StateMachineType) is { } kickoff && MethodSymbols.SameDefinition(code, kickoff);
 
     public void Tick(long now) => Report(s => now - s.Faulted >= settings.GraceTicks);
 
@@ -102,6 +112,9 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
     {
         if (sender is not Task task || _reported.Contains(task.Id))
             return;
+        var inner = e.Exception?.InnerExceptions ?? [];
+        if (inner.Any(x => _reportedExceptions.TryGetValue(x, out _)))
+            return; // a combinator's copy of an exception already reported for the task that threw it
         lock (_suspects)
         {
             if (_suspects.Exists(s => s.TaskId == task.Id || s.Promise?.Id == task.Id))
@@ -111,6 +124,8 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
         var action = box is null ? TaskInternals.Action(task) : null;
         var exception = e.Exception?.InnerExceptions.Count == 1 ? e.Exception.InnerExceptions[0] : e.Exception;
         _reported.Add(task.Id);
+        if (exception is not null)
+            _reportedExceptions.AddOrUpdate(exception, task);
         sink.Add(new FaultFinding(task.Id, time.GetUtcNow(), exception, box, action, null, null));
     }
 
@@ -127,7 +142,7 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
                 if (!due(s))
                     continue;
                 _suspects.RemoveAt(i);
-                if (s.Task is null)
+                if (s.ObservedByRethrow)
                     _pendingByException--;
                 (ready ??= []).Add(s);
             }
@@ -143,16 +158,19 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
             if (s.Promise is { } promise)
                 _reported.Add(promise.Id); // the GC will find the promise unobserved too: one report is enough
             var exception = s.Task is not null ? TaskInternals.FaultException(s.Task) : s.Exception;
+            if (exception is not null)
+                _reportedExceptions.AddOrUpdate(exception, s);
             sink.Add(new FaultFinding(s.TaskId, time.GetUtcNow(), exception, s.Box, s.Action, s.Stack, s.Record));
         }
     }
 
     private static bool IsObserved(Suspect s)
     {
-        if (s.Task is null)
+        if (s.ObservedByRethrow)
             return s.Rethrown;
         // Task.Run(async ...) and Task.WhenAll mark the task observed themselves: then the question is their promise.
-        var watched = s.Promise ?? s.Task;
+        if ((s.Promise ?? s.Task) is not { } watched)
+            return false;
         return TaskInternals.ExceptionObserved(watched) || !watched.IsCompleted && Observation.Of(watched, out _);
     }
 
@@ -168,6 +186,9 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
         public Exception? Exception { get; } = exception;
         public StackFrame[]? Stack { get; } = stack;
         public bool Rethrown { get; set; }
+
+        /// <summary>No task object tells whether it was observed: only seeing its exception rethrown (an await) does.</summary>
+        public bool ObservedByRethrow => Exception is not null;
     }
 }
 

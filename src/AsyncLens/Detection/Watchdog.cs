@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Detection;
@@ -10,8 +9,8 @@ namespace AsyncLens.Detection;
 /// </summary>
 internal sealed class Watchdog : IDisposable
 {
-    private static readonly long s_sweepTicks = Stopwatch.Frequency;
-    private static readonly long s_scanTicks = Stopwatch.Frequency / 4;
+    private const long SweepTicks = TimeSpan.TicksPerSecond;
+    private const long ScanTicks = TimeSpan.TicksPerSecond / 4;
 
     private readonly DetectionSettings _settings;
     private readonly SlowSteps _steps;
@@ -44,25 +43,25 @@ internal sealed class Watchdog : IDisposable
     private void Run()
     {
         ThreadTracker.IsEngineThread = true;
-        var lastSweep = Stopwatch.GetTimestamp();
+        var lastSweep = DetectionSettings.Now;
         var lastScan = lastSweep;
         var gcCount = GC.CollectionCount(0);
         while (!_stop.Wait(_settings.TickPeriod))
         {
             try
             {
-                var now = Stopwatch.GetTimestamp();
+                var now = DetectionSettings.Now;
                 _steps.Tick(now);
                 _waits.Tick(now);
                 _faults.Tick(now);
-                if (now - lastSweep >= s_sweepTicks)
+                if (now - lastSweep >= SweepTicks)
                 {
                     lastSweep = now;
                     _collected.Sweep();
                     ThreadTracker.Prune();
                 }
                 var gcs = GC.CollectionCount(0);
-                if (gcs != gcCount && now - lastScan >= s_scanTicks)
+                if (gcs != gcCount && now - lastScan >= ScanTicks)
                 {
                     gcCount = gcs;
                     lastScan = now;

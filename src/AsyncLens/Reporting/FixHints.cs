@@ -37,6 +37,8 @@ internal static class FixHints
         Hint? twinHint = null;
         IlCall? userCall = null;
         var userCalls = 0;
+        IlCall? asyncCall = null;
+        var asyncCalls = 0;
         foreach (var call in MethodSymbols.Calls(method))
         {
             if (!range.Contains(call.Offset) || call.TakesAddress)
@@ -51,6 +53,11 @@ internal static class FixHints
                 userCalls++;
                 userCall = call;
             }
+            else if (CodeOrigin.IsUserCode(target) && target.GetCustomAttribute<StateMachineAttribute>() is not null)
+            {
+                asyncCalls++;
+                asyncCall = call;
+            }
         }
         if (twinHint is not null)
             return twinHint;
@@ -59,6 +66,15 @@ internal static class FixHints
             var name = MethodNames.Format(only.Target);
             return new Hint(only, name,
                 $"`{name}` runs on the async path for the whole stretch: if it is CPU-bound, move it off with `await Task.Run(() => ...)`; if it does I/O, call its async API");
+        }
+        if (userCalls == 0 && asyncCalls == 1 && asyncCall is { } inner)
+        {
+            // An async method runs synchronously until its first await that does not complete at once:
+            // its blocking code then runs inside this step.
+            var name = MethodNames.Format(inner.Target);
+            return new Hint(inner, name,
+                $"the time was spent inside `{name}` before it first awaited something incomplete: look there for blocking or CPU-bound code, "
+                + "and move it off the async path with `await Task.Run(() => ...)` or call the async API");
         }
         return null;
     }

@@ -30,8 +30,16 @@ internal sealed class Frame
 
     public FrameKind Kind { get; private set; }
 
-    /// <summary>Stopwatch timestamp at Begin.</summary>
+    /// <summary>Event time (DateTime ticks) at Begin.</summary>
     public long Start { get; private set; }
+
+    /// <summary>This thread's JIT time and the process's GC pause time when the step began: time the runtime, not the step's code, spent.</summary>
+    public long JitStart { get; private set; }
+
+    public long GcStart { get; private set; }
+
+    /// <summary>The thread's run-queue delay when the watchdog first saw this step running (<see cref="RunQueue.NotSampled"/> until then).</summary>
+    public long RunDelayStart = RunQueue.NotSampled;
 
     /// <summary>Time spent in frames nested inside this one (inline continuations).</summary>
     public long ChildTicks;
@@ -48,6 +56,13 @@ internal sealed class Frame
 
     /// <summary>The await the box resumed from (its state when the step began).</summary>
     public int ResumedState { get; private set; }
+
+    /// <summary>
+    /// Where the step stopped, noted on the step's own thread as it happened: the await it parked on
+    /// (TaskWaitBegin), or -2 when it completed the method (TraceOperationEnd). Reading the box at the
+    /// step's end instead races with another thread that may already have resumed it.
+    /// </summary>
+    public int StoppedState = BoxInfo.UnknownState;
 
     public TaskRecord? Record { get; private set; }
 
@@ -75,7 +90,14 @@ internal sealed class Frame
         Box = box;
         Code = code;
         ResumedState = resumedState;
+        StoppedState = BoxInfo.UnknownState;
+        RunDelayStart = RunQueue.NotSampled;
         Record = record;
+        if (kind == FrameKind.AsyncStep)
+        {
+            JitStart = RuntimeTime.JitOnThisThread;
+            GcStart = RuntimeTime.GcPauses;
+        }
         Captured = null;
         HungReported = false;
         _slowReported = 0;
@@ -93,3 +115,11 @@ internal sealed class Frame
 
 /// <summary>An async stack captured at a moment, with the version of the frame it belongs to.</summary>
 internal sealed record CapturedStack(int FrameVersion, RawAsyncStack Stack);
+
+/// <summary>Time the runtime itself takes: JIT compilation (per thread) and GC pauses (every thread stops).</summary>
+internal static class RuntimeTime
+{
+    public static long JitOnThisThread => System.Runtime.JitInfo.GetCompilationTime(currentThread: true).Ticks;
+
+    public static long GcPauses => GC.GetTotalPauseDuration().Ticks;
+}

@@ -43,7 +43,7 @@ internal sealed class TaskRecord
 
     public TaskOrigin Origin { get; }
 
-    /// <summary>Stopwatch timestamp of creation.</summary>
+    /// <summary>Event time (DateTime ticks) of creation.</summary>
     public long Created { get; }
 
     public int ThreadId { get; }

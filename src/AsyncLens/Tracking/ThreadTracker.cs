@@ -19,6 +19,7 @@ internal sealed class ThreadTracker
         Thread = thread;
         ThreadId = thread.ManagedThreadId;
         IsPoolThread = thread.IsThreadPoolThread;
+        OsThreadId = RunQueue.CurrentOsThreadId();
         for (var i = 0; i < _frames.Length; i++)
             _frames[i] = new Frame();
     }
@@ -33,6 +34,9 @@ internal sealed class ThreadTracker
     public int ThreadId { get; }
 
     public bool IsPoolThread { get; }
+
+    /// <summary>The OS thread id (Linux), for reading how long the thread waited for a CPU.</summary>
+    public int OsThreadId { get; }
 
     public int Depth => _depth;
 

@@ -55,22 +55,25 @@ internal sealed class TplListener : EventListener
             return;
         try
         {
+            // The runtime stamps every event with DateTime.UtcNow already; reading the clock again would
+            // cost as much (a clock read is ~60 ns on a VM without a vDSO clock).
+            var now = e.TimeStamp.Ticks;
             switch (e.EventId)
             {
                 case TraceSynchronousWorkBegin:
-                    engine.OnWorkBegin(Int(p[0]), Int(p[1]));
+                    engine.OnWorkBegin(Int(p[0]), Int(p[1]), now);
                     break;
                 case TraceSynchronousWorkEnd:
-                    engine.OnWorkEnd();
+                    engine.OnWorkEnd(now);
                     break;
                 case TraceOperationBegin:
-                    engine.OnOperationBegin(Int(p[0]), p[1] as string ?? "");
+                    engine.OnOperationBegin(Int(p[0]), p[1] as string ?? "", now);
                     break;
                 case TraceOperationEnd:
-                    engine.OnOperationEnd(Int(p[0]), Int(p[1]));
+                    engine.OnOperationEnd(Int(p[0]), Int(p[1]), now);
                     break;
                 case TaskWaitBegin:
-                    engine.OnTaskWaitBegin(Int(p[2]), Int(p[3]), Int(p[4]));
+                    engine.OnTaskWaitBegin(Int(p[2]), Int(p[3]), Int(p[4]), now);
                     break;
             }
         }
@@ -83,18 +86,18 @@ internal sealed class TplListener : EventListener
     private static int Int(object? value) => value is int i ? i : Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary>The engine as the listener sees it.</summary>
+/// <summary>The engine as the listener sees it. <c>now</c> is the event's time in <see cref="DateTime"/> ticks (UTC).</summary>
 internal interface IEngineEvents
 {
-    void OnOperationBegin(int taskId, string operationName);
+    void OnOperationBegin(int taskId, string operationName, long now);
 
-    void OnOperationEnd(int taskId, int status);
+    void OnOperationEnd(int taskId, int status, long now);
 
-    void OnWorkBegin(int taskId, int work);
+    void OnWorkBegin(int taskId, int work, long now);
 
-    void OnWorkEnd();
+    void OnWorkEnd(long now);
 
-    void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId);
+    void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId, long now);
 
     void Fail(Exception exception);
 }

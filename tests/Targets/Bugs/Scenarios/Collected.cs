@@ -6,9 +6,12 @@ public static class Collected
     {
         Abandon();
         await Task.Delay(1200); // debug mode moves tasks to weak handles once a second
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
+        await Task.Run(() =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+        });
         await Task.Delay(600);
     }
 

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Bugs.Scenarios;
 
 public static class SlowCall
@@ -19,11 +17,7 @@ public static class SlowCall
 
     private static byte[] Resize(byte[] image)
     {
-        var clock = Stopwatch.StartNew();
-        var acc = 0;
-        while (clock.ElapsedMilliseconds < 250)
-            acc += image.Length;
-        image[0] = (byte)acc;
+        image[0] = (byte)CpuWork.Spin(TimeSpan.FromMilliseconds(250));
         return image;
     }
 }

@@ -9,8 +9,8 @@ public static class SlowStep
 
     private static async Task HandleAsync(int id)
     {
-        await Task.Delay(id); // @slow.resumed
+        await Task.Yield(); // @slow.resumed
         Thread.Sleep(300); // @slow.location
-        await Task.Delay(id); // @slow.stopped
+        await Task.Delay(id + 1); // @slow.stopped
     }
 }

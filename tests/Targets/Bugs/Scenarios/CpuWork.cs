@@ -1,0 +1,36 @@
+using System.Diagnostics;
+
+namespace Bugs.Scenarios;
+
+/// <summary>
+/// CPU-bound work of a known size: spins until this thread has used <c>cpu</c> of processor time
+/// (Linux schedstat), so it is the same work on an idle machine and a busy one.
+/// </summary>
+public static class CpuWork
+{
+    public static long Spin(TimeSpan cpu)
+    {
+        var clock = Stopwatch.StartNew();
+        var start = ThreadCpu();
+        long acc = 0;
+        while (start is null ? clock.Elapsed < cpu : ThreadCpu() - start < cpu)
+        {
+            for (var i = 0; i < 10_000; i++)
+                acc += i ^ acc;
+        }
+        return acc;
+    }
+
+    private static TimeSpan? ThreadCpu()
+    {
+        try
+        {
+            var text = File.ReadAllText("/proc/thread-self/schedstat");
+            return TimeSpan.FromTicks(long.Parse(text[..text.IndexOf(' ')], System.Globalization.CultureInfo.InvariantCulture) / 100);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}
