@@ -1,0 +1,75 @@
+using System.Globalization;
+
+namespace AsyncLens.Bench;
+
+/// <summary>
+/// <c>AsyncLens.Bench &lt;await|service&gt; &lt;off|on&gt; [--name value ...]</c>: runs one workload in one
+/// mode and prints one line <c>RESULT key=value ...</c> on standard output. Reports debug mode made
+/// (there should be none: the workloads are healthy) go to standard error and are counted in <c>reports=</c>.
+/// </summary>
+internal static class Program
+{
+    private const string Usage = """
+        usage: AsyncLens.Bench <workload> <mode> [options]
+          workload  await     2 nested async methods, Task.Yield at the leaf: µs per `await Mid()`
+                    service   64 concurrent simulated requests (nested awaits, semaphore, channel, JSON, SHA-256)
+          mode      off       debug mode off
+                    on        debug mode on: AsyncDebug.Enable(), reports captured and counted
+          options   --warmup-ms N  --rounds N  --round-ms N  (both workloads; --warmup-ms is the
+                                  most the warm-up may take: it ends once the JIT has settled)
+                    --concurrency N  --payload-kb N            (service)
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length < 2 || args.Length % 2 != 0)
+            return Fail("expected a workload, a mode and option pairs");
+        var workload = args[0];
+        if (workload is not ("await" or "service"))
+            return Fail($"unknown workload '{workload}'");
+        if (args[1] is not ("off" or "on"))
+            return Fail($"unknown mode '{args[1]}'");
+        var on = args[1] == "on";
+        var options = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 2; i < args.Length; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal)
+                || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value <= 0)
+                return Fail($"bad option '{args[i]} {args[i + 1]}'");
+            options[args[i][2..]] = value;
+        }
+
+        Func<Task<string>> run;
+        if (workload == "await")
+        {
+            var (warmupMs, rounds, roundMs) = (Take(options, "warmup-ms", 8000), Take(options, "rounds", 10), Take(options, "round-ms", 150));
+            run = () => AwaitBenchmark.RunAsync(warmupMs, rounds, roundMs);
+        }
+        else
+        {
+            var (warmupMs, rounds, roundMs) = (Take(options, "warmup-ms", 12000), Take(options, "rounds", 5), Take(options, "round-ms", 800));
+            var (concurrency, payloadKb) = (Take(options, "concurrency", 64), Take(options, "payload-kb", 16));
+            run = () => ServiceBenchmark.RunAsync(warmupMs, rounds, roundMs, concurrency, payloadKb);
+        }
+        if (options.Count > 0)
+            return Fail("unknown option(s): " + string.Join(", ", options.Keys.Select(k => "--" + k)));
+
+        using var debug = on ? DebugModeCapture.Start() : null;
+        var result = await run();
+
+        // Disable() writes whatever is still queued, so the count below is complete.
+        var reports = debug?.Finish() ?? 0;
+        Console.WriteLine(FormattableString.Invariant($"RESULT workload={workload} mode={args[1]} {result} reports={reports}"));
+        return 0;
+    }
+
+    private static int Take(Dictionary<string, int> options, string name, int fallback) =>
+        options.Remove(name, out var value) ? value : fallback;
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine("AsyncLens.Bench: " + message);
+        Console.Error.WriteLine(Usage);
+        return 2;
+    }
+}
