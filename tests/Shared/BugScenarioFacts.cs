@@ -105,7 +105,7 @@ public abstract class BugScenarioFacts
         Assert.False(hung.TryGetProperty("stoppedAt", out _), "a step still running has not stopped anywhere");
 
         var ended = Single("slow-step", "HungStep.RebuildAsync()");
-        Assert.InRange(ended.Duration(), 1.39, 4.0);
+        Assert.InRange(ended.Duration(), 1.35, 4.0);
         Assert.Equal(At("hung.stopped"), ended.At("stoppedAt"));
     }
 

@@ -8,7 +8,7 @@ namespace AsyncLens.Detection;
 /// slow-step: one step of an async method (a MoveNext between two awaits) held its thread for at
 /// least the threshold. Its own time is measured from the runtime's TraceSynchronousWork events, minus
 /// the steps of other async methods that ran inline inside it, blocking waits reported on their own,
-/// and time the runtime took rather than the code (JIT compilation on its thread, GC pauses).
+/// JIT compilation on its thread and (Linux) time its thread waited for a CPU.
 /// hung-step: the watchdog sees a step still running past the hung threshold, and says so once.
 /// </summary>
 internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, TimeProvider time)
@@ -133,10 +133,10 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         return now == RunQueue.Unavailable ? 0 : Math.Max(0, now - start);
     }
 
-    // Wall time of the step, less nested async steps, reported blocking waits and GC pauses (JIT time, known
-    // only on the step's own thread, is taken off at the step's end).
+    // Wall time of the step, less nested async steps and reported blocking waits (JIT time, known only on the
+    // step's own thread, and run-queue delay, worth reading only for long steps, are taken off separately).
     private static long OwnTime(Frame frame, long end) =>
-        end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks) - (RuntimeTime.GcPauses - frame.GcStart);
+        end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
 
     private static Frame? InnermostStep(ThreadTracker tracker)
     {

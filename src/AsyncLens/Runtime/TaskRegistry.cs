@@ -51,6 +51,17 @@ internal sealed class TaskRegistry
     /// <summary>The task with this id, if it is pending (or completing right now).</summary>
     public Task? Find(int id)
     {
+        // Every step looks up its box, and the runtime takes the same lock on every task it adds and removes:
+        // on two cores the lock's cache line bounces. Read without it first; a read torn by a concurrent
+        // resize can only miss, throw, or return another task, and the id check catches the last.
+        try
+        {
+            if (_runtimeTasks.TryGetValue(id, out var unlocked) && unlocked.Id == id)
+                return unlocked;
+        }
+        catch (Exception ex) when (ex is IndexOutOfRangeException or InvalidOperationException or NullReferenceException)
+        {
+        }
         lock (_runtimeTasks)
         {
             if (_runtimeTasks.TryGetValue(id, out var task))

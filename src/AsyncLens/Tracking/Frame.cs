@@ -33,10 +33,8 @@ internal sealed class Frame
     /// <summary>Event time (DateTime ticks) at Begin.</summary>
     public long Start { get; private set; }
 
-    /// <summary>This thread's JIT time and the process's GC pause time when the step began: time the runtime, not the step's code, spent.</summary>
+    /// <summary>This thread's JIT compilation time when the step began: time the runtime, not the step's code, spent.</summary>
     public long JitStart { get; private set; }
-
-    public long GcStart { get; private set; }
 
     /// <summary>The thread's run-queue delay when the watchdog first saw this step running (<see cref="RunQueue.NotSampled"/> until then).</summary>
     public long RunDelayStart = RunQueue.NotSampled;
@@ -94,19 +92,16 @@ internal sealed class Frame
         RunDelayStart = RunQueue.NotSampled;
         Record = record;
         if (kind == FrameKind.AsyncStep)
-        {
             JitStart = RuntimeTime.JitOnThisThread;
-            GcStart = RuntimeTime.GcPauses;
-        }
         Captured = null;
         HungReported = false;
         _slowReported = 0;
-        Interlocked.Increment(ref _version); // odd: live
+        Volatile.Write(ref _version, _version + 1); // odd: live (only the owning thread writes it)
     }
 
     public void Exit()
     {
-        Interlocked.Increment(ref _version); // even: free
+        Volatile.Write(ref _version, _version + 1); // even: free
         Task = null;
         Record = null;
         Captured = null;
@@ -116,10 +111,11 @@ internal sealed class Frame
 /// <summary>An async stack captured at a moment, with the version of the frame it belongs to.</summary>
 internal sealed record CapturedStack(int FrameVersion, RawAsyncStack Stack);
 
-/// <summary>Time the runtime itself takes: JIT compilation (per thread) and GC pauses (every thread stops).</summary>
+/// <summary>
+/// Time the runtime itself takes on a thread: JIT compilation. (GC pauses are not taken off: they are
+/// process-wide, and a thread blocked in a call loses nothing to them.)
+/// </summary>
 internal static class RuntimeTime
 {
     public static long JitOnThisThread => System.Runtime.JitInfo.GetCompilationTime(currentThread: true).Ticks;
-
-    public static long GcPauses => GC.GetTotalPauseDuration().Ticks;
 }

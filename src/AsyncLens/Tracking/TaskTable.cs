@@ -13,13 +13,9 @@ internal sealed class TaskTable
     private readonly TaskRecord?[] _slots = new TaskRecord?[SlotCount];
     private readonly Dictionary<int, TaskRecord> _overflow = new();
     private volatile int _overflowCount;
-    private int _count;
-
-    public int Count => Volatile.Read(ref _count);
 
     public void Add(TaskRecord record)
     {
-        Interlocked.Increment(ref _count);
         ref var slot = ref _slots[record.Id & Mask];
         if (Interlocked.CompareExchange(ref slot, record, null) is null)
             return;
@@ -46,10 +42,7 @@ internal sealed class TaskTable
         ref var slot = ref _slots[id & Mask];
         var record = Volatile.Read(ref slot);
         if (record?.Id == id && Interlocked.CompareExchange(ref slot, null, record) == record)
-        {
-            Interlocked.Decrement(ref _count);
             return record;
-        }
         if (_overflowCount == 0)
             return null;
         lock (_overflow)
@@ -58,7 +51,6 @@ internal sealed class TaskTable
                 return null;
             _overflowCount = _overflow.Count;
         }
-        Interlocked.Decrement(ref _count);
         return record;
     }
 }

@@ -51,28 +51,29 @@ internal sealed class TplListener : EventListener
         if (ThreadTracker.IsEngineThread)
             return;
         var engine = _engine ?? t_constructing;
-        if (engine is null || e.Payload is not { } p)
+        if (engine is null)
             return;
         try
         {
             // The runtime stamps every event with DateTime.UtcNow already; reading the clock again would
-            // cost as much (a clock read is ~60 ns on a VM without a vDSO clock).
+            // cost as much (a clock read is ~60 ns on a VM without a vDSO clock). The payload is decoded
+            // only for events that need it.
             var now = e.TimeStamp.Ticks;
             switch (e.EventId)
             {
-                case TraceSynchronousWorkBegin:
+                case TraceSynchronousWorkBegin when e.Payload is { Count: >= 2 } p:
                     engine.OnWorkBegin(Int(p[0]), Int(p[1]), now);
                     break;
                 case TraceSynchronousWorkEnd:
                     engine.OnWorkEnd(now);
                     break;
-                case TraceOperationBegin:
+                case TraceOperationBegin when e.Payload is { Count: >= 2 } p:
                     engine.OnOperationBegin(Int(p[0]), p[1] as string ?? "", now);
                     break;
-                case TraceOperationEnd:
+                case TraceOperationEnd when e.Payload is { Count: >= 2 } p:
                     engine.OnOperationEnd(Int(p[0]), Int(p[1]), now);
                     break;
-                case TaskWaitBegin:
+                case TaskWaitBegin when e.Payload is { Count: >= 5 } p:
                     engine.OnTaskWaitBegin(Int(p[2]), Int(p[3]), Int(p[4]), now);
                     break;
             }

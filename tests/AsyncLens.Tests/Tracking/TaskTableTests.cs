@@ -18,7 +18,6 @@ public sealed class TaskTableTests
         Assert.Same(r, table.Remove(7));
         Assert.Null(table.Find(7));
         Assert.Null(table.Remove(7));
-        Assert.Equal(0, table.Count);
     }
 
     [Fact]
@@ -33,6 +32,5 @@ public sealed class TaskTableTests
         Assert.Same(newcomer, table.Find(5 + (1 << 16)));
         Assert.Same(newcomer, table.Remove(5 + (1 << 16)));
         Assert.Same(old, table.Remove(5));
-        Assert.Equal(0, table.Count);
     }
 }
