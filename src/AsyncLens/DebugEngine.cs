@@ -48,7 +48,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     public static DebugEngine? Start(AsyncDebugOptions options, TextWriter output, out string? error)
     {
-        if (TaskRegistry.Enable() is not { } registry || !TaskInternals.IsAvailable)
+        if (!TaskInternals.IsAvailable || TaskRegistry.Enable() is not { } registry)
         {
             error = "this runtime lacks the task internals debug mode reads (Task.s_asyncDebuggingEnabled, m_continuationObject)";
             return null;
@@ -150,13 +150,16 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        // As at exit: Disable() may run inside the continuation of a slow step whose end was not raised yet.
+        _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
-        _registry.Disable();
+        _registry.Dispose();
         AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
         TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;
         AppDomain.CurrentDomain.UnhandledException -= OnUnhandledException;
         _watchdog.Dispose();
+        ThreadTracker.ResetAll();
         _faults.Flush();
         _writer.Dispose();
     }

@@ -87,8 +87,9 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
     }
 
     /// <summary>
-    /// At process exit: a step whose method completed runs its awaiters' continuations inline, and the last
-    /// of them may release Main before the runtime raises the step's end event. Report every open step past
+    /// At process exit (or when debug mode is switched off): a step whose method completed runs its awaiters'
+    /// continuations inline, and the last of them may release Main (or call Disable) before the runtime raises
+    /// the step's end event. Report every open step past
     /// the threshold now (its own time ends where the frame nested in it began); its end will not report again.
     /// Then wait for findings other threads are still building.
     /// </summary>

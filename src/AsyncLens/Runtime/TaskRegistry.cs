@@ -13,7 +13,7 @@ namespace AsyncLens.Runtime;
 /// handles here; a handle that dies before its task completed is exactly that bug.
 /// </para>
 /// </summary>
-internal sealed class TaskRegistry
+internal sealed class TaskRegistry : IDisposable
 {
     private static readonly FieldInfo? s_enabledField = typeof(Task).GetField("s_asyncDebuggingEnabled", FieldAccessor.Static);
     private static readonly FieldInfo? s_tasksField = typeof(Task).GetField("s_currentActiveTasks", FieldAccessor.Static);
@@ -46,7 +46,23 @@ internal sealed class TaskRegistry
         }
     }
 
-    public void Disable() => s_enabledField?.SetValue(null, false);
+    /// <summary>
+    /// Switches the registry off and lets go of every task: once the flag is off the runtime no longer
+    /// removes completed tasks, so anything left in its dictionary would be held forever.
+    /// </summary>
+    public void Dispose()
+    {
+        s_enabledField?.SetValue(null, false);
+        lock (_runtimeTasks)
+            _runtimeTasks.Clear();
+        lock (_weak)
+        {
+            foreach (var entry in _weak.Values)
+                entry.Free();
+            _weak.Clear();
+            _weakCount = 0;
+        }
+    }
 
     /// <summary>The task with this id, if it is pending (or completing right now).</summary>
     public Task? Find(int id)

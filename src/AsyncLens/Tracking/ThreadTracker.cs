@@ -10,12 +10,16 @@ internal sealed class ThreadTracker
 
     private static readonly object s_gate = new();
     private static ThreadTracker[] s_all = [];
+    private static int s_generation;
 
     private Frame[] _frames = new Frame[8];
     private volatile int _depth;
 
-    private ThreadTracker(Thread thread)
+    private readonly int _generation;
+
+    private ThreadTracker(Thread thread, int generation)
     {
+        _generation = generation;
         Thread = thread;
         ThreadId = thread.ManagedThreadId;
         IsPoolThread = thread.IsThreadPoolThread;
@@ -24,7 +28,7 @@ internal sealed class ThreadTracker
             _frames[i] = new Frame();
     }
 
-    public static ThreadTracker Current => t_current ?? Register();
+    public static ThreadTracker Current => t_current is { } t && t._generation == Volatile.Read(ref s_generation) ? t : Register();
 
     /// <summary>True on AsyncLens's own threads, whose tasks and waits are not the app's.</summary>
     [ThreadStatic] public static bool IsEngineThread;
@@ -93,6 +97,19 @@ internal sealed class ThreadTracker
         return _depth > 0 ? _frames[--_depth] : null;
     }
 
+    /// <summary>
+    /// Forgets every thread's frames: debug mode stopped, and the steps it saw begin will never be seen to end.
+    /// Each thread starts a fresh tracker at its next event.
+    /// </summary>
+    public static void ResetAll()
+    {
+        lock (s_gate)
+        {
+            Interlocked.Increment(ref s_generation);
+            Volatile.Write(ref s_all, []);
+        }
+    }
+
     /// <summary>Drops trackers of threads that have exited.</summary>
     public static void Prune()
     {
@@ -107,9 +124,12 @@ internal sealed class ThreadTracker
 
     private static ThreadTracker Register()
     {
-        var tracker = new ThreadTracker(Thread.CurrentThread);
+        ThreadTracker tracker;
         lock (s_gate)
+        {
+            tracker = new ThreadTracker(Thread.CurrentThread, s_generation);
             Volatile.Write(ref s_all, [.. s_all, tracker]);
+        }
         t_current = tracker;
         return tracker;
     }
