@@ -104,6 +104,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         {
             record.Box = box;
             frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
+            frame.RunDelayStart = tracker.RunDelayBaseline(now);
             return;
         }
         var delegateTask = record?.Origin == TaskOrigin.Delegate ? _registry.Find(taskId) : null;

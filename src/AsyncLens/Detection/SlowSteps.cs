@@ -24,7 +24,7 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         var own = OwnTime(frame, now);
         if (own < settings.SlowTicks)
             return;
-        own -= RuntimeTime.JitOnThisThread - frame.JitStart + Preempted(tracker, frame);
+        own -= RuntimeTime.JitOnThisThread - frame.JitStart + Preempted(frame, tracker.OwnRunDelay());
         if (own < settings.SlowTicks)
             return;
         Interlocked.Increment(ref _inFlight);
@@ -58,17 +58,10 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
             var box = frame.Box;
             if ((version & 1) == 0 || task is null || box is null)
                 continue;
-            if (frame.RunDelayStart == RunQueue.NotSampled)
-            {
-                // First sight of a step still running: note how long its thread has waited for a CPU so far.
-                var delay = RunQueue.Delay(tracker.OsThreadId);
-                if (frame.Version == version)
-                    frame.RunDelayStart = delay;
-            }
             var own = OwnTime(frame, now);
             if (own < settings.SlowTicks / 2)
                 continue;
-            own -= Preempted(tracker, frame);
+            own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
             if (own >= settings.SlowTicks / 2 && frame.Captured is null)
             {
                 var stack = RawAsyncStack.Capture(task, frame.ResumedState);
@@ -102,7 +95,9 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
             {
                 if (tracker.FrameAt(i) is not { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame || (frame.Version & 1) == 0)
                     continue;
-                var own = OwnTime(frame, tracker.FrameAt(i + 1)?.Start ?? now) - Preempted(tracker, frame);
+                var own = OwnTime(frame, tracker.FrameAt(i + 1)?.Start ?? now);
+                if (own >= settings.SlowTicks)
+                    own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
                 if (own < settings.SlowTicks || !frame.TryClaimSlowReport())
                     continue;
                 var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
@@ -124,15 +119,9 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         return state >= 0 && !task.IsCompleted ? state : BoxInfo.UnknownState;
     }
 
-    // Time the thread waited for a CPU since the watchdog first saw the step running (0 if it never did).
-    private static long Preempted(ThreadTracker tracker, Frame frame)
-    {
-        var start = frame.RunDelayStart;
-        if (start < 0)
-            return 0;
-        var now = RunQueue.Delay(tracker.OsThreadId);
-        return now == RunQueue.Unavailable ? 0 : Math.Max(0, now - start);
-    }
+    // Time the step's thread waited for a CPU since the step began (0 where that is not known).
+    private static long Preempted(Frame frame, long runDelayNow) =>
+        frame.RunDelayStart < 0 || runDelayNow < 0 ? 0 : Math.Max(0, runDelayNow - frame.RunDelayStart);
 
     // Wall time of the step, less nested async steps and reported blocking waits (JIT time, known only on the
     // step's own thread, and run-queue delay, worth reading only for long steps, are taken off separately).

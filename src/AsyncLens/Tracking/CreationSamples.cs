@@ -12,7 +12,8 @@ namespace AsyncLens.Tracking;
 /// </summary>
 internal sealed class CreationSamples
 {
-    private const int MaxContexts = 20_000;
+    // A sample is a few KB of frames; an app has hundreds of creation contexts, not thousands.
+    private const int MaxContexts = 5_000;
 
     private readonly ConcurrentDictionary<Key, CreationSample> _samples = new();
     private int _count;

@@ -36,8 +36,8 @@ internal sealed class Frame
     /// <summary>This thread's JIT compilation time when the step began: time the runtime, not the step's code, spent.</summary>
     public long JitStart { get; private set; }
 
-    /// <summary>The thread's run-queue delay when the watchdog first saw this step running (<see cref="RunQueue.NotSampled"/> until then).</summary>
-    public long RunDelayStart = RunQueue.NotSampled;
+    /// <summary>The thread's run-queue delay when the step began (at most 10 ms old), or <see cref="RunQueue.Unavailable"/>.</summary>
+    public long RunDelayStart = RunQueue.Unavailable;
 
     /// <summary>Time spent in frames nested inside this one (inline continuations).</summary>
     public long ChildTicks;
@@ -89,7 +89,7 @@ internal sealed class Frame
         Code = code;
         ResumedState = resumedState;
         StoppedState = BoxInfo.UnknownState;
-        RunDelayStart = RunQueue.NotSampled;
+        RunDelayStart = RunQueue.Unavailable;
         Record = record;
         if (kind == FrameKind.AsyncStep)
             JitStart = RuntimeTime.JitOnThisThread;

@@ -39,8 +39,40 @@ internal sealed class ThreadTracker
 
     public bool IsPoolThread { get; }
 
-    /// <summary>The OS thread id (Linux), for reading how long the thread waited for a CPU.</summary>
+    /// <summary>The OS thread id (Linux), for other threads to read how long this one waited for a CPU.</summary>
     public int OsThreadId { get; }
+
+    // The thread's own run-queue delay, refreshed at a step's start when older than this.
+    private const long SnapshotTicks = TimeSpan.TicksPerMillisecond * 10;
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? _schedstat;
+    private bool _schedstatOpened;
+    private long _snapshotTime = long.MinValue;
+    private long _snapshotDelay = RunQueue.Unavailable;
+
+    /// <summary>
+    /// The run-queue delay to measure a step starting now against: read at most every 10 ms (a step may
+    /// have up to 10 ms of earlier waiting taken off it, never waiting of its own left on).
+    /// </summary>
+    public long RunDelayBaseline(long now)
+    {
+        if (now - _snapshotTime >= SnapshotTicks)
+        {
+            _snapshotDelay = OwnRunDelay();
+            _snapshotTime = now;
+        }
+        return _snapshotDelay;
+    }
+
+    /// <summary>The calling thread's (this tracker's own) run-queue delay now.</summary>
+    public long OwnRunDelay()
+    {
+        if (!_schedstatOpened)
+        {
+            _schedstatOpened = true;
+            _schedstat = RunQueue.OpenOwn();
+        }
+        return _schedstat is null ? RunQueue.Unavailable : RunQueue.Read(_schedstat);
+    }
 
     public int Depth => _depth;
 
@@ -118,6 +150,8 @@ internal sealed class ThreadTracker
             var all = s_all;
             if (all.All(t => t.Thread.IsAlive))
                 return;
+            foreach (var dead in all.Where(t => !t.Thread.IsAlive))
+                dead._schedstat?.Dispose();
             Volatile.Write(ref s_all, all.Where(t => t.Thread.IsAlive).ToArray());
         }
     }

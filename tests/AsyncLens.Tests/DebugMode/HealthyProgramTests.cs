@@ -21,3 +21,40 @@ public sealed class HealthyProgramTests
         Assert.True(result.Stderr.Length == 0, "expected no report:\n" + result.Stderr);
     }
 }
+
+/// <summary>Bounded memory: no growth with completed tasks.</summary>
+public sealed class ChurnTests
+{
+    [Fact]
+    public void Memory_stays_flat_while_hundreds_of_thousands_of_tasks_come_and_go()
+    {
+        var result = ChildProcess.Dotnet(
+            [Repo.Program("Healthy"), "churn"],
+            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1" });
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal("", result.Stderr);
+        var kb = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => long.Parse(l.Split(' ')[2])).ToArray();
+        Assert.Equal(5, kb.Length);
+        // Round 1 has warmed everything up (symbols, caches); later rounds may not keep more than noise.
+        Assert.True(kb[^1] <= kb[1] + 1024, "managed heap grew: " + string.Join(" KB, ", kb) + " KB");
+    }
+}
+
+/// <summary>A missing PDB gives method names without lines, not an error.</summary>
+public sealed class MissingPdbTests
+{
+    [Fact]
+    public void Without_a_pdb_reports_name_methods_and_give_no_lines()
+    {
+        var result = ChildProcess.Dotnet(
+            [Repo.Program("Bugs.NoPdb"), "slow"],
+            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" });
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var report = Assert.Single(Reports.Parse(result.Stderr));
+        Assert.Equal("slow-step", report.Kind());
+        Assert.Equal("SlowStep.HandleAsync(int)", report.Method());
+        Assert.Null(report.At("location"));
+        Assert.Null(report.At("createdAt"));
+        Assert.Equal(["SlowStep.RunAsync()", "SlowStep.HandleAsync(int)"], report.Stack().TakeLast(2));
+    }
+}

@@ -2,6 +2,21 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 // Thousands of fast awaits, combinators, Task.Run, async iterators, ValueTask (pooled too),
 // ConfigureAwait(false), cancellation, faults that are observed, channels, semaphores and forced GCs.
+// "healthy churn": hundreds of thousands of tasks, printing the managed heap after each round.
+if (args is ["churn"])
+{
+    for (var round = 1; round <= 5; round++)
+    {
+        for (var i = 0; i < 100_000; i++)
+            await Work.Nested(i);
+        for (var batch = 0; batch < 20; batch++)
+            await Task.WhenAll(Enumerable.Range(0, 1_000).Select(i => Task.Run(() => Work.Nested(i))));
+        await Task.Delay(1100); // a registry sweep
+        await Task.Run(() => { GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect(); });
+        Console.WriteLine($"round {round}: {GC.GetTotalMemory(forceFullCollection: true) / 1024} KB");
+    }
+    return;
+}
 var sw = System.Diagnostics.Stopwatch.StartNew();
 for (var round = 0; round < 3; round++)
 {
