@@ -1,0 +1,234 @@
+#!/usr/bin/env bash
+# The cost of debug mode on a real ASP.NET Core service, switched on with no code change.
+#
+#   bench/web-overhead.sh [REPETITIONS] [load options...]
+#
+# Builds the engine (src/AsyncLens), bench/AsyncLens.Bench.Web (a JSON order API on Kestrel) and
+# bench/AsyncLens.Bench.Load (the load generator) in Release, then runs REPETITIONS (default 5) pairs
+# of fresh server processes, interleaved: debug off, debug on (the order is reversed every other
+# repetition). "On" is the startup hook, as for a deployed service: DOTNET_STARTUP_HOOKS=<engine dll>
+# ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT=<file>; the server is the same build either way. For each
+# server the load generator loads it until the JIT has settled (at most 20 s), measures 5 rounds of
+# 1 s, and the server is stopped (SIGTERM). The table shows medians per mode and the ratios.
+# Load options (--concurrency N, --post-percent N, --warmup-ms N, --min-warmup-ms N, --rounds N,
+# --round-ms N) go to every run. Everything listens on and connects to 127.0.0.1 only.
+# Needs the .NET SDK (with the ASP.NET Core shared framework) and python3; runs from any directory.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+reps="${1:-5}"
+[[ $# -gt 0 ]] && shift
+if ! [[ "$reps" =~ ^[1-9][0-9]*$ ]]; then
+    echo "usage: $0 [REPETITIONS] [--concurrency N] [--post-percent N] [--warmup-ms N] [--min-warmup-ms N] [--rounds N] [--round-ms N]" >&2
+    exit 2
+fi
+command -v dotnet >/dev/null || { echo "$0: dotnet (the .NET SDK) is not on PATH" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "$0: python3 is not on PATH (it prints the table)" >&2; exit 1; }
+
+# Whatever debug switch the calling shell has on must not leak into the "off" runs, and no address
+# setting may move the server off 127.0.0.1 (the server binds 127.0.0.1 in code anyway).
+unset DOTNET_STARTUP_HOOKS ASYNCLENS_DEBUG ASYNCLENS_OUTPUT ASYNCLENS_SLOW_MS ASYNCLENS_FORMAT
+unset ASPNETCORE_URLS DOTNET_URLS ASPNETCORE_HTTP_PORTS ASPNETCORE_HTTPS_PORTS ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
+
+logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-web.XXXXXX")"
+started=$SECONDS
+echo "building the engine, bench/AsyncLens.Bench.Web and bench/AsyncLens.Bench.Load (Release)..." >&2
+for project in "$root/src/AsyncLens/AsyncLens.csproj" "$here/AsyncLens.Bench.Web/AsyncLens.Bench.Web.csproj" \
+    "$here/AsyncLens.Bench.Load/AsyncLens.Bench.Load.csproj"; do
+    if ! dotnet build "$project" -c Release -nologo -v q >>"$logs/build.log" 2>&1; then
+        cat "$logs/build.log" >&2
+        exit 1
+    fi
+done
+engine="$root/artifacts/bin/AsyncLens/release/AsyncLens.Engine.dll"
+web="$root/artifacts/bin/AsyncLens.Bench.Web/release/AsyncLens.Bench.Web.dll"
+load="$root/artifacts/bin/AsyncLens.Bench.Load/release/AsyncLens.Bench.Load.dll"
+results="$logs/results.txt"
+: >"$results"
+
+server=""
+stop_server() { # SIGTERM, then SIGKILL if it has not exited after 20 s
+    [[ -n "$server" ]] || return 0
+    kill -TERM "$server" 2>/dev/null || true
+    for _ in $(seq 200); do
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+    server=""
+}
+trap stop_server EXIT
+
+fail() { # fail MESSAGE FILES...: print the message and the files, stop
+    echo "$0: $1" >&2
+    shift
+    for file in "$@"; do
+        [[ -s "$file" ]] && { echo "--- $file" >&2; tail -n 40 "$file" >&2; }
+    done
+    exit 1
+}
+
+run() { # run MODE REP [load options...]: one fresh server, loaded and measured; a line appended to $results
+    local mode="$1" rep="$2"
+    shift 2
+    local base="$logs/$mode.$rep"
+    local reports="$base.reports.txt"
+    local start_ms
+    start_ms="$(date +%s%3N)"
+    if [[ "$mode" == on ]]; then
+        # JSON reports carry a timestamp: the summary tells warm-up, timed rounds and shutdown apart.
+        : >"$reports"
+        DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT="$reports" ASYNCLENS_FORMAT=json \
+            dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    else
+        dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    fi
+    server=$!
+    local url=""
+    for _ in $(seq 300); do
+        url="$(sed -n 's/^LISTENING \(http:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$base.server.out")"
+        [[ -n "$url" ]] && break
+        kill -0 "$server" 2>/dev/null || fail "the server ($mode, repetition $rep) exited before listening:" "$base.server.out" "$base.server.err"
+        sleep 0.1
+    done
+    [[ -n "$url" ]] || fail "the server ($mode, repetition $rep) did not print a 127.0.0.1 address within 30 s:" "$base.server.out" "$base.server.err"
+    if ! dotnet "$load" --url "$url" "$@" >"$base.load.out" 2>"$base.load.err"; then
+        fail "the load generator ($mode, repetition $rep) failed:" "$base.load.out" "$base.load.err" "$base.server.err"
+    fi
+    stop_server
+    local line
+    line="$(grep '^RESULT ' "$base.load.out" | tail -n 1)"
+    # The server must be in the mode asked for: a hook that did not start would measure nothing.
+    grep -q " debug_mode=$mode " <<<"$line" \
+        || fail "debug mode is not $mode in the server ($mode, repetition $rep); its output:" "$base.server.out" "$base.server.err"
+    # Reports in the file, plus anything the engine said about itself on standard error.
+    local count=0
+    [[ "$mode" == on ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
+    echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count" >>"$results"
+    printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
+}
+
+for ((rep = 1; rep <= reps; rep++)); do
+    modes=(off on)
+    if ((rep % 2 == 0)); then modes=(on off); fi
+    printf 'repetition %d/%d (median requests/s):' "$rep" "$reps" >&2
+    for mode in "${modes[@]}"; do
+        run "$mode" "$rep" "$@"
+    done
+    echo >&2
+done
+
+python3 - "$results" "$logs" "$((SECONDS - started))" <<'PY'
+import collections
+import datetime
+import json
+import os
+import statistics
+import sys
+
+results, logs, elapsed = sys.argv[1], sys.argv[2], int(sys.argv[3])
+rows = {}
+for line in open(results, encoding="utf-8"):
+    fields = dict(token.split("=", 1) for token in line.split())
+    rows.setdefault(fields["mode"], []).append(fields)
+
+def column(mode, key):
+    return [float(r[key]) for r in rows[mode]]
+
+def med(mode, key):
+    return statistics.median(column(mode, key))
+
+def paired(key):
+    normal = {r["rep"]: float(r[key]) for r in rows["off"]}
+    return [float(r[key]) / normal[r["rep"]] for r in rows["on"]]
+
+first = rows["off"][0]
+runs = len(rows["off"])
+print()
+print(f"web service: ASP.NET Core order API on Kestrel (127.0.0.1), {first['concurrency']} keep-alive connections, "
+      f"{first['post_pct']}% POST /orders + {100 - int(first['post_pct'])}% GET /orders/{{id}};")
+print(f"{first['rounds']} x {int(first['round_ms']) / 1000:g} s rounds after the JIT settles; {runs} fresh server processes per row (medians)")
+columns = [  # (title, width, value of a mode)
+    ("req/s", 7, lambda m: f"{med(m, 'rps'):.0f}"),
+    ("min..max of runs", 17, lambda m: f"{min(column(m, 'rps')):.0f}..{max(column(m, 'rps')):.0f}"),
+    ("server CPU µs/req", 18, lambda m: f"{med(m, 'cpu_us_per_req'):.1f}"),
+    ("p50 ms", 7, lambda m: f"{med(m, 'p50_ms'):.2f}"),
+    ("p99 ms", 7, lambda m: f"{med(m, 'p99_ms'):.2f}"),
+    ("max ms", 7, lambda m: f"{max(column(m, 'max_ms')):.0f}"),
+    ("stall ms", 8, lambda m: f"{max(column(m, 'max_stall_ms')):.0f}"),
+    ("GC pause %", 10, lambda m: f"{med(m, 'gc_pause_pct'):.1f}"),
+    ("alloc KB/req", 12, lambda m: f"{med(m, 'alloc_kb_per_req'):.1f}"),
+    ("warm-up s", 9, lambda m: f"{med(m, 'warmup_s'):.1f}"),
+    ("unsettled", 9, lambda m: str(sum(r["jit_settled"] != "yes" for r in rows[m]))),
+    ("reports", 7, lambda m: str(sum(int(r["reports"]) for r in rows[m])) if m == "on" else "-"),
+]
+print(f"{'':21}" + "".join(f"  {title:>{width}}" for title, width, _ in columns))
+for mode, label in (("off", "normal"), ("on", "debug (startup hook)")):
+    print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
+
+def ratio(key):
+    return med("on", key) / med("off", key)
+
+throughput, cpu = ratio("rps"), ratio("cpu_us_per_req")
+print()
+print(f"throughput debug/normal = {throughput:.2f}x ({(throughput - 1) * 100:+.0f}% requests/s)   "
+      f"server CPU per request debug/normal = {cpu:.2f}x ({(cpu - 1) * 100:+.0f}%)")
+print(f"latency debug/normal: p50 {ratio('p50_ms'):.2f}x, p99 {ratio('p99_ms'):.2f}x")
+same = {key: paired(key) for key in ("rps", "cpu_us_per_req", "p99_ms")}
+print(f"(same-repetition ratios: throughput {min(same['rps']):.2f}x..{max(same['rps']):.2f}x, "
+      f"server CPU/req {min(same['cpu_us_per_req']):.2f}x..{max(same['cpu_us_per_req']):.2f}x, "
+      f"p99 {min(same['p99_ms']):.2f}x..{max(same['p99_ms']):.2f}x; "
+      f"load generator CPU µs/req: normal {med('off', 'driver_cpu_us_per_req'):.1f}, debug {med('on', 'driver_cpu_us_per_req'):.1f})")
+print("(max ms: the longest request in any run; stall ms: the longest a sleeping thread of the server woke up late in any"
+      f" run (GC, CPU or vCPU taken away); longest GC pause: normal {max(column('off', 'max_gc_pause_ms')):.0f} ms,"
+      f" debug {max(column('on', 'max_gc_pause_ms')):.0f} ms; warm-up s: until the JIT settled in server and load generator)")
+print("Server and load generator share the machine's cores, so requests/s and latency also depend on how the two")
+print("split the CPU; server CPU µs per request (process CPU time over requests served) is the steadier figure.")
+
+failed = sum(int(r["errors"]) for mode in rows for r in rows[mode])
+if failed:
+    print(f"\nWARNING: {failed} request(s) failed; see {logs}/*.load.err")
+
+def where(location):
+    return f"{location['file'].rsplit('/', 1)[-1]}:{location['line']}" if location and location.get("file") else "?"
+
+reported = sum(int(r["reports"]) for r in rows["on"])
+if reported:
+    # Each report as its text form's first line, where it points, and when: in the warm-up (startup
+    # included), in the timed rounds, or after them (shutdown). The files keep the full JSON.
+    phases = collections.Counter()
+    printed = []
+    for r in rows["on"]:
+        path = os.path.join(logs, f"on.{r['rep']}.reports.txt")
+        lines = open(path, encoding="utf-8", errors="replace").read().splitlines() if os.path.exists(path) else []
+        for line in lines:
+            if not line.startswith('{"kind"'):
+                continue
+            report = json.loads(line)
+            at = datetime.datetime.fromisoformat(report["timestamp"].replace("Z", "+00:00")).timestamp() * 1000
+            phase = "warm-up" if at < int(r["rounds_from_ms"]) else "timed rounds" if at <= int(r["rounds_to_ms"]) else "shutdown"
+            phases[phase] += 1
+            detail = []
+            if report.get("location"):
+                detail.append(f"at {where(report['location'])}")
+            if report.get("resumedAt"):
+                detail.append(f"ran {where(report['resumedAt'])} -> {where(report.get('stoppedAt'))}")
+            detail.append(f"fix: {report['fix']}")
+            printed.append(f"  [run {r['rep']}, {phase}, {(at - int(r['server_start_ms'])) / 1000:.1f} s after start] "
+                           f"asynclens: {report['kind']}: {report['message']}\n      {'; '.join(detail)}")
+        err = open(os.path.join(logs, f"on.{r['rep']}.server.err"), encoding="utf-8", errors="replace").read()
+        for line in err.splitlines():
+            if line.startswith("asynclens:"):
+                phases["engine message"] += 1
+                printed.append(f"  [run {r['rep']}, standard error] {line}")
+    print(f"\nWARNING: debug mode made {reported} report(s) on this healthy service ("
+          + ", ".join(f"{n} in {phase}" if phase != "engine message" else f"{n} engine message(s)" for phase, n in phases.most_common()) + "):")
+    limit = 60
+    print("\n".join(printed[:limit]))
+    if len(printed) > limit:
+        print(f"  ... {len(printed) - limit} more")
+    print(f"(full JSON reports: {logs}/on.*.reports.txt)")
+print(f"\nraw results and logs: {logs}   ({elapsed} s)")
+PY
