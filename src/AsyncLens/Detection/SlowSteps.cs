@@ -8,7 +8,8 @@ namespace AsyncLens.Detection;
 /// slow-step: one step of an async method (a MoveNext between two awaits) held its thread for at
 /// least the threshold. Its own time is measured from the runtime's TraceSynchronousWork events, minus
 /// the steps of other async methods that ran inline inside it, blocking waits reported on their own,
-/// JIT compilation on its thread and (Linux) time its thread waited for a CPU.
+/// JIT compilation on its thread and (Linux) time its thread waited for a CPU; and it must be slow even
+/// without the GC pauses that happened meanwhile.
 /// hung-step: the watchdog sees a step still running past the hung threshold, and says so once.
 /// </summary>
 internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, TimeProvider time)
@@ -24,8 +25,9 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         var own = OwnTime(frame, now);
         if (own < settings.SlowTicks)
             return;
-        own -= RuntimeTime.JitOnThisThread - frame.JitStart + Preempted(frame, tracker.OwnRunDelay());
-        if (own < settings.SlowTicks)
+        var ownJit = RuntimeTime.JitOnThisThread - frame.JitStart;
+        own -= ownJit + Preempted(frame, tracker.OwnRunDelay());
+        if (own - RuntimeTime.GcSince(frame) < settings.SlowTicks)
             return;
         Interlocked.Increment(ref _inFlight);
         try
@@ -68,7 +70,8 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
                 if (frame.Version == version)
                     frame.Captured = new CapturedStack(version, stack);
             }
-            if (own < settings.HungTicks || frame.HungReported || tracker.Wait is { IsOpen: true })
+            if (own < settings.HungTicks || frame.HungReported || tracker.Wait is { IsOpen: true }
+                || own - RuntimeTime.GcSince(frame) < settings.HungTicks)
                 continue;
             var hungStack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
             if (frame.Version != version)
@@ -98,7 +101,7 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
                 var own = OwnTime(frame, tracker.FrameAt(i + 1)?.Start ?? now);
                 if (own >= settings.SlowTicks)
                     own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
-                if (own < settings.SlowTicks || !frame.TryClaimSlowReport())
+                if (own - RuntimeTime.GcSince(frame) < settings.SlowTicks || !frame.TryClaimSlowReport())
                     continue;
                 var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
                 sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState,

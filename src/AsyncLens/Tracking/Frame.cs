@@ -36,6 +36,9 @@ internal sealed class Frame
     /// <summary>This thread's JIT compilation time when the step began: time the runtime, not the step's code, spent.</summary>
     public long JitStart { get; private set; }
 
+    /// <summary>The process's GC pause time when the step began (see <see cref="RuntimeTime"/>).</summary>
+    public long GcStart { get; private set; }
+
     /// <summary>The thread's run-queue delay when the step began (at most 10 ms old), or <see cref="RunQueue.Unavailable"/>.</summary>
     public long RunDelayStart = RunQueue.Unavailable;
 
@@ -92,7 +95,10 @@ internal sealed class Frame
         RunDelayStart = RunQueue.Unavailable;
         Record = record;
         if (kind == FrameKind.AsyncStep)
+        {
             JitStart = RuntimeTime.JitOnThisThread;
+            GcStart = RuntimeTime.GcPauses;
+        }
         Captured = null;
         HungReported = false;
         _slowReported = 0;
@@ -112,10 +118,17 @@ internal sealed class Frame
 internal sealed record CapturedStack(int FrameVersion, RawAsyncStack Stack);
 
 /// <summary>
-/// Time the runtime itself takes on a thread: JIT compilation. (GC pauses are not taken off: they are
-/// process-wide, and a thread blocked in a call loses nothing to them.)
+/// Time the runtime itself takes. JIT compilation on the step's own thread is taken off the step's time.
+/// GC pauses stop every thread and are not the step's either, but a step blocked in a call loses nothing to
+/// them: they decide whether a step counts as slow, and do not change the duration reported. (Other threads'
+/// JIT is left alone: the process-wide figure includes AsyncLens's own reporter thread.)
 /// </summary>
 internal static class RuntimeTime
 {
     public static long JitOnThisThread => System.Runtime.JitInfo.GetCompilationTime(currentThread: true).Ticks;
+
+    public static long GcPauses => GC.GetTotalPauseDuration().Ticks;
+
+    /// <summary>GC pause time since the step began.</summary>
+    public static long GcSince(Frame frame) => GcPauses - frame.GcStart;
 }

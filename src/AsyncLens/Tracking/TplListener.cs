@@ -4,14 +4,15 @@ namespace AsyncLens.Tracking;
 
 /// <summary>
 /// Receives the runtime's TPL events (System.Threading.Tasks.TplEventSource) synchronously, on the
-/// thread that raised them, and hands them to the engine. Keywords: Tasks (TaskWaitBegin: awaits and
-/// synchronous waits), AsyncCausalityOperation (task creation and completion) and
-/// AsyncCausalitySynchronousWork (the begin and end of every step). See docs/how-it-works.md.
+/// thread that raised them, and hands them to the engine. Keywords: TaskTransfer (TaskWaitBegin: awaits
+/// and synchronous waits; unlike Tasks it does not add TaskStarted for every delegate task),
+/// AsyncCausalityOperation (task creation and completion) and AsyncCausalitySynchronousWork (the begin
+/// and end of every step). See docs/how-it-works.md.
 /// </summary>
 internal sealed class TplListener : EventListener
 {
     public const string SourceName = "System.Threading.Tasks.TplEventSource";
-    public const EventKeywords Keywords = (EventKeywords)(0x2 | 0x8 | 0x20);
+    public const EventKeywords Keywords = (EventKeywords)(0x1 | 0x8 | 0x20);
 
     private const int TaskWaitBegin = 10;
     private const int TraceOperationBegin = 14;
