@@ -15,6 +15,11 @@ internal static class FixHints
         "nothing in this stretch awaits: move CPU-bound work off the async path with `await Task.Run(() => ...)`, "
         + "and call async APIs (`await Task.Delay`, `await stream.ReadAsync`) instead of blocking ones";
 
+    public const string InFramework =
+        "this step belongs to framework code: the time went to code it called that ran synchronously (a handler or "
+        + "callback of yours, up to its first await that did not complete at once); look there for blocking or CPU-bound "
+        + "work. In the first seconds of a process, this can also be the runtime loading and compiling code";
+
     public const string BlockingWait =
         "`await` the task instead of blocking on it; sync-over-async ties up a thread-pool thread "
         + "(starving the pool under load) and deadlocks a single-threaded SynchronizationContext";

@@ -45,7 +45,7 @@ internal sealed class ReportBuilder(CreationSites creationSites)
             Ongoing = f.Ongoing,
             AsyncStack = Frames(f.Stack),
             Message = message,
-            Fix = hint?.Fix ?? FixHints.Generic,
+            Fix = hint?.Fix ?? (symbols.IsUserCode ? FixHints.Generic : FixHints.InFramework),
             Timestamp = f.Timestamp,
         };
     }
