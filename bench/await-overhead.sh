@@ -14,76 +14,49 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-reps="${1:-5}"
+source "$here/lib/common.sh"
+parse_reps "[--warmup-ms N] [--rounds N] [--round-ms N]" "${1:-}"
 [[ $# -gt 0 ]] && shift
-if ! [[ "$reps" =~ ^[1-9][0-9]*$ ]]; then
-    echo "usage: $0 [REPETITIONS] [--warmup-ms N] [--rounds N] [--round-ms N]" >&2
-    exit 2
-fi
-command -v dotnet >/dev/null || { echo "$0: dotnet (the .NET SDK) is not on PATH" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "$0: python3 is not on PATH" >&2; exit 1; }
-
-# Whatever debug switch the calling shell has on must not leak into the "off" runs.
-unset DOTNET_STARTUP_HOOKS ASYNCLENS_DEBUG ASYNCLENS_OUTPUT ASYNCLENS_SLOW_MS ASYNCLENS_FORMAT \
-    PYTHONASYNCIODEBUG PYTHONDEVMODE PYTHONTRACEMALLOC
+require_tools
+unset_debug_env PYTHONASYNCIODEBUG PYTHONDEVMODE PYTHONTRACEMALLOC
 
 logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-await.XXXXXX")"
 echo "building bench/AsyncLens.Bench (Release)..." >&2
-if ! dotnet build "$here/AsyncLens.Bench/AsyncLens.Bench.csproj" -c Release -nologo -v q >"$logs/build.log" 2>&1; then
-    cat "$logs/build.log" >&2
-    exit 1
-fi
+build_release "$logs/build.log" "$here/AsyncLens.Bench/AsyncLens.Bench.csproj"
 dll="$root/artifacts/bin/AsyncLens.Bench/release/AsyncLens.Bench.dll"
 py="$here/python/asyncio_await.py"
 results="$logs/results.txt"
 : >"$results"
 
-run() { # run VARIANT REP COMMAND...: one fresh process, its RESULT line appended to $results
+run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appended to $results
     local variant="$1" rep="$2"
     shift 2
-    local out="$logs/$variant.$rep.out" err="$logs/$variant.$rep.err"
-    if ! "$@" >"$out" 2>"$err"; then
-        echo "$0: $variant (repetition $rep) failed:" >&2
-        cat "$out" "$err" >&2
-        exit 1
-    fi
-    local line
-    line="$(grep '^RESULT ' "$out" | tail -n 1)"
-    echo "variant=$variant rep=$rep ${line#RESULT }" >>"$results"
-    printf ' %s %s' "$variant" "$(sed -n 's/.* median_us=\([^ ]*\).*/\1/p' <<<"$line")" >&2
+    local -a command
+    case "$variant" in
+        net-off) command=(dotnet "$dll" await off) ;;
+        net-on) command=(dotnet "$dll" await on) ;;
+        py-off) command=(python3 "$py" --mode off) ;;
+        py-on) command=(python3 "$py" --mode on) ;;
+    esac
+    local out="$logs/$variant.$rep.out"
+    run_once "$variant (repetition $rep)" "$out" "$logs/$variant.$rep.err" "${command[@]}" "$@"
+    record "variant=$variant rep=$rep" "$out" median_us "$variant"
 }
 
-for ((rep = 1; rep <= reps; rep++)); do
-    variants=(net-off net-on py-off py-on)
-    if ((rep % 2 == 0)); then variants=(py-on py-off net-on net-off); fi
-    printf 'repetition %d/%d (median µs/iter):' "$rep" "$reps" >&2
-    for variant in "${variants[@]}"; do
-        case "$variant" in
-            net-off) run "$variant" "$rep" dotnet "$dll" await off "$@" ;;
-            net-on) run "$variant" "$rep" dotnet "$dll" await on "$@" ;;
-            py-off) run "$variant" "$rep" python3 "$py" --mode off "$@" ;;
-            py-on) run "$variant" "$rep" python3 "$py" --mode on "$@" ;;
-        esac
-    done
-    echo >&2
-done
+interleave "median µs/iter" net-off net-on py-off py-on -- "$@"
 
-python3 - "$results" "$logs" <<'PY'
-import statistics
+# -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
+python3 -B - "$here/lib" "$results" "$logs" <<'PY'
 import sys
 
-results, logs = sys.argv[1], sys.argv[2]
-rows = {}
-for line in open(results, encoding="utf-8"):
-    fields = dict(token.split("=", 1) for token in line.split())
-    rows.setdefault(fields["variant"], []).append(fields)
+sys.path.insert(0, sys.argv[1])
+from results import load_runs
 
-def medians(variant):
-    return [float(r["median_us"]) for r in rows[variant]]
+results, logs = sys.argv[2], sys.argv[3]
+rows = load_runs(results, "variant")
 
 def ratio_range(on, off):
-    by_rep = {r["rep"]: float(r["median_us"]) for r in rows[off]}
-    paired = [float(r["median_us"]) / by_rep[r["rep"]] for r in rows[on]]
+    paired = rows.paired(on, off, "median_us")
     return min(paired), max(paired)
 
 labels = {
@@ -97,29 +70,29 @@ print()
 print(f"await micro-benchmark: µs per `await Mid()` (Mid awaits Leaf, Leaf yields); {runs} fresh processes per row")
 print(f"{'':36} {'median':>8} {'min..max of runs':>18} {'best round':>11} {'warm-up s':>10} {'unsettled':>10} {'reports':>8}")
 for variant, label in labels.items():
-    values = medians(variant)
-    best = min(float(r["best_us"]) for r in rows[variant])
-    reports = sum(int(r["reports"]) for r in rows[variant]) if variant == "net-on" else None
+    values, median = rows.column(variant, "median_us"), rows.median(variant, "median_us")
+    best = min(rows.column(variant, "best_us"))
+    reports = rows.total(variant, "reports") if variant == "net-on" else None
     spread = f"{min(values):.2f}..{max(values):.2f}"
     warmup, unsettled = "-", "-"
     if variant.startswith("net"):
-        warmup = f"{statistics.median(float(r['warmup_s']) for r in rows[variant]):.1f}"
-        unsettled = sum(r["jit_settled"] != "yes" for r in rows[variant])
-    print(f"{label:36} {statistics.median(values):8.2f} {spread:>18} {best:11.2f} {warmup:>10} {unsettled:>10} "
+        warmup = f"{rows.median(variant, 'warmup_s'):.1f}"
+        unsettled = rows.unsettled(variant)
+    print(f"{label:36} {median:8.2f} {spread:>18} {best:11.2f} {warmup:>10} {unsettled:>10} "
           f"{'-' if reports is None else reports:>8}")
 
-net = statistics.median(medians("net-on")) / statistics.median(medians("net-off"))
-py = statistics.median(medians("py-on")) / statistics.median(medians("py-off"))
+net = rows.median("net-on", "median_us") / rows.median("net-off", "median_us")
+py = rows.median("py-on", "median_us") / rows.median("py-off", "median_us")
 net_lo, net_hi = ratio_range("net-on", "net-off")
 py_lo, py_hi = ratio_range("py-on", "py-off")
 print()
 print(f".NET debug/normal = {net:.1f}x   asyncio debug/normal = {py:.1f}x")
 def best_ratio(on, off):
-    return min(float(r["best_us"]) for r in rows[on]) / min(float(r["best_us"]) for r in rows[off])
+    return min(rows.column(on, "best_us")) / min(rows.column(off, "best_us"))
 
 print(f"(same-repetition ratios: .NET {net_lo:.1f}x..{net_hi:.1f}x, asyncio {py_lo:.1f}x..{py_hi:.1f}x; "
       f"best-round ratios: .NET {best_ratio('net-on', 'net-off'):.1f}x, asyncio {best_ratio('py-on', 'py-off'):.1f}x)")
-reported = sum(int(r["reports"]) for r in rows["net-on"])
+reported = rows.total("net-on", "reports")
 if reported:
     print(f"\nWARNING: debug mode made {reported} report(s) on this healthy workload; see {logs}/net-on.*.err")
 print(f"raw results and logs: {logs}")

@@ -17,30 +17,18 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-reps="${1:-5}"
+source "$here/lib/common.sh"
+parse_reps "[--concurrency N] [--post-percent N] [--warmup-ms N] [--min-warmup-ms N] [--rounds N] [--round-ms N]" "${1:-}"
 [[ $# -gt 0 ]] && shift
-if ! [[ "$reps" =~ ^[1-9][0-9]*$ ]]; then
-    echo "usage: $0 [REPETITIONS] [--concurrency N] [--post-percent N] [--warmup-ms N] [--min-warmup-ms N] [--rounds N] [--round-ms N]" >&2
-    exit 2
-fi
-command -v dotnet >/dev/null || { echo "$0: dotnet (the .NET SDK) is not on PATH" >&2; exit 1; }
-command -v python3 >/dev/null || { echo "$0: python3 is not on PATH (it prints the table)" >&2; exit 1; }
-
-# Whatever debug switch the calling shell has on must not leak into the "off" runs, and no address
-# setting may move the server off 127.0.0.1 (the server binds 127.0.0.1 in code anyway).
-unset DOTNET_STARTUP_HOOKS ASYNCLENS_DEBUG ASYNCLENS_OUTPUT ASYNCLENS_SLOW_MS ASYNCLENS_FORMAT
-unset ASPNETCORE_URLS DOTNET_URLS ASPNETCORE_HTTP_PORTS ASPNETCORE_HTTPS_PORTS ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
+require_tools "it prints the table"
+# No address setting may move the server off 127.0.0.1 (the server binds 127.0.0.1 in code anyway).
+unset_debug_env ASPNETCORE_URLS DOTNET_URLS ASPNETCORE_HTTP_PORTS ASPNETCORE_HTTPS_PORTS ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
 
 logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-web.XXXXXX")"
 started=$SECONDS
 echo "building the engine, bench/AsyncLens.Bench.Web and bench/AsyncLens.Bench.Load (Release)..." >&2
-for project in "$root/src/AsyncLens/AsyncLens.csproj" "$here/AsyncLens.Bench.Web/AsyncLens.Bench.Web.csproj" \
-    "$here/AsyncLens.Bench.Load/AsyncLens.Bench.Load.csproj"; do
-    if ! dotnet build "$project" -c Release -nologo -v q >>"$logs/build.log" 2>&1; then
-        cat "$logs/build.log" >&2
-        exit 1
-    fi
-done
+build_release "$logs/build.log" "$root/src/AsyncLens/AsyncLens.csproj" \
+    "$here/AsyncLens.Bench.Web/AsyncLens.Bench.Web.csproj" "$here/AsyncLens.Bench.Load/AsyncLens.Bench.Load.csproj"
 engine="$root/artifacts/bin/AsyncLens/release/AsyncLens.Engine.dll"
 web="$root/artifacts/bin/AsyncLens.Bench.Web/release/AsyncLens.Bench.Web.dll"
 load="$root/artifacts/bin/AsyncLens.Bench.Load/release/AsyncLens.Bench.Load.dll"
@@ -77,6 +65,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     local reports="$base.reports.txt"
     local start_ms
     start_ms="$(date +%s%3N)"
+    : >"$base.server.out" # the address poll below may read it before the server writes it
     if [[ "$mode" == on ]]; then
         # JSON reports carry a timestamp: the summary tells warm-up, timed rounds and shutdown apart.
         : >"$reports"
@@ -110,39 +99,25 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
 
-for ((rep = 1; rep <= reps; rep++)); do
-    modes=(off on)
-    if ((rep % 2 == 0)); then modes=(on off); fi
-    printf 'repetition %d/%d (median requests/s):' "$rep" "$reps" >&2
-    for mode in "${modes[@]}"; do
-        run "$mode" "$rep" "$@"
-    done
-    echo >&2
-done
+interleave "median requests/s" off on -- "$@"
 
-python3 - "$results" "$logs" "$((SECONDS - started))" <<'PY'
+# -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
+python3 -B - "$here/lib" "$results" "$logs" "$((SECONDS - started))" <<'PY'
 import collections
 import datetime
 import json
 import os
-import statistics
 import sys
 
-results, logs, elapsed = sys.argv[1], sys.argv[2], int(sys.argv[3])
-rows = {}
-for line in open(results, encoding="utf-8"):
-    fields = dict(token.split("=", 1) for token in line.split())
-    rows.setdefault(fields["mode"], []).append(fields)
+sys.path.insert(0, sys.argv[1])
+from results import load_runs
 
-def column(mode, key):
-    return [float(r[key]) for r in rows[mode]]
-
-def med(mode, key):
-    return statistics.median(column(mode, key))
+results, logs, elapsed = sys.argv[2], sys.argv[3], int(sys.argv[4])
+rows = load_runs(results, "mode")
+column, med = rows.column, rows.median
 
 def paired(key):
-    normal = {r["rep"]: float(r[key]) for r in rows["off"]}
-    return [float(r[key]) / normal[r["rep"]] for r in rows["on"]]
+    return rows.paired("on", "off", key)
 
 first = rows["off"][0]
 runs = len(rows["off"])
@@ -161,8 +136,8 @@ columns = [  # (title, width, value of a mode)
     ("GC pause %", 10, lambda m: f"{med(m, 'gc_pause_pct'):.1f}"),
     ("alloc KB/req", 12, lambda m: f"{med(m, 'alloc_kb_per_req'):.1f}"),
     ("warm-up s", 9, lambda m: f"{med(m, 'warmup_s'):.1f}"),
-    ("unsettled", 9, lambda m: str(sum(r["jit_settled"] != "yes" for r in rows[m]))),
-    ("reports", 7, lambda m: str(sum(int(r["reports"]) for r in rows[m])) if m == "on" else "-"),
+    ("unsettled", 9, lambda m: str(rows.unsettled(m))),
+    ("reports", 7, lambda m: str(rows.total(m, "reports")) if m == "on" else "-"),
 ]
 print(f"{'':21}" + "".join(f"  {title:>{width}}" for title, width, _ in columns))
 for mode, label in (("off", "normal"), ("on", "debug (startup hook)")):
@@ -187,14 +162,14 @@ print("(max ms: the longest request in any run; stall ms: the longest a sleeping
 print("Server and load generator share the machine's cores, so requests/s and latency also depend on how the two")
 print("split the CPU; server CPU µs per request (process CPU time over requests served) is the steadier figure.")
 
-failed = sum(int(r["errors"]) for mode in rows for r in rows[mode])
+failed = sum(rows.total(mode, "errors") for mode in rows)
 if failed:
     print(f"\nWARNING: {failed} request(s) failed; see {logs}/*.load.err")
 
 def where(location):
     return f"{location['file'].rsplit('/', 1)[-1]}:{location['line']}" if location and location.get("file") else "?"
 
-reported = sum(int(r["reports"]) for r in rows["on"])
+reported = rows.total("on", "reports")
 if reported:
     # Each report as its text form's first line, where it points, and when: in the warm-up (startup
     # included), in the timed rounds, or after them (shutdown). The files keep the full JSON.
