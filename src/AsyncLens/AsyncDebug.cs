@@ -1,3 +1,6 @@
+using AsyncLens.Hosting;
+using AsyncLens.Inventory;
+
 namespace AsyncLens;
 
 /// <summary>
@@ -5,11 +8,17 @@ namespace AsyncLens;
 /// steps, blocking waits on tasks, unobserved task exceptions and async methods collected while
 /// pending, each with its async stack and creation site. Switch it on here, with
 /// <c>asynclens run -- app</c>, or with <c>ASYNCLENS_DEBUG=1</c> and the startup hook.
+/// <para>
+/// The task inventory (<see cref="GetPendingTasks"/>, <see cref="WriteTasks"/>, <c>kill -USR1</c>) works in
+/// debug mode, or alone, much cheaper, after <see cref="TrackTasks(bool)"/>.
+/// </para>
 /// </summary>
 public static class AsyncDebug
 {
     private static readonly object s_gate = new();
     private static DebugEngine? s_engine;
+    private static TaskTracking? s_tracking;
+    private static bool s_trackingRequested;
 
     /// <summary>True while debug mode is on.</summary>
     public static bool IsEnabled => Volatile.Read(ref s_engine) is not null;
@@ -27,9 +36,10 @@ public static class AsyncDebug
         lock (s_gate)
         {
             s_engine?.Dispose();
-            s_engine = null;
-            var engine = DebugEngine.Start(options, options.Output ?? Console.Error, out var error);
-            Volatile.Write(ref s_engine, engine ?? throw new PlatformNotSupportedException("AsyncLens debug mode cannot run here: " + error));
+            var output = options.Output ?? Console.Error;
+            Volatile.Write(ref s_engine, DebugEngine.Start(options, Tracking(), output));
+            if (options.DumpOnSignal)
+                DumpSignal.Install(output, options.DumpFormat);
         }
     }
 
@@ -40,6 +50,59 @@ public static class AsyncDebug
         {
             s_engine?.Dispose();
             s_engine = null;
+            if (!s_trackingRequested)
+            {
+                s_tracking?.Dispose();
+                s_tracking = null;
+                DumpSignal.Remove();
+            }
         }
     }
+
+    /// <summary>
+    /// Keeps an inventory of pending async work without debug mode (the runtime's own active-task registry:
+    /// see docs/performance.md for what it costs), for <see cref="GetPendingTasks"/>, <see cref="WriteTasks"/>
+    /// and, with <paramref name="dumpOnSignal"/>, <c>kill -USR1 &lt;pid&gt;</c> writing the stacks to standard error.
+    /// Call it at startup: tasks created before it are not seen.
+    /// </summary>
+    /// <exception cref="PlatformNotSupportedException">The runtime lacks the internals the inventory reads.</exception>
+    public static void TrackTasks(bool dumpOnSignal = true) => TrackTasks(dumpOnSignal, Console.Error, TaskDumpFormat.Stacks);
+
+    internal static void TrackTasks(bool dumpOnSignal, TextWriter dumpOutput, TaskDumpFormat dumpFormat)
+    {
+        lock (s_gate)
+        {
+            s_trackingRequested = true;
+            Tracking();
+            if (dumpOnSignal)
+                DumpSignal.Install(dumpOutput, dumpFormat);
+        }
+    }
+
+    /// <summary>
+    /// A snapshot of all pending async work: each async method with the await it is parked on and what that
+    /// awaits, who awaits it, and (in debug mode) where and when it was created. Starts the inventory if
+    /// neither debug mode nor <see cref="TrackTasks(bool)"/> did.
+    /// </summary>
+    public static IReadOnlyList<PendingTask> GetPendingTasks() => Inventory().Tasks();
+
+    /// <summary>Writes a snapshot of all pending async work as a tree, as async stacks, or as JSON.</summary>
+    public static void WriteTasks(TextWriter writer, TaskDumpFormat format = TaskDumpFormat.Tree)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (!Enum.IsDefined(format))
+            throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown dump format.");
+        Inventory().Write(writer, format);
+    }
+
+    /// <summary>The inventory of whichever mode is on (for the signal dump).</summary>
+    internal static TaskInventory Inventory()
+    {
+        lock (s_gate)
+            return s_engine?.Inventory ?? new TaskInventory(Tracking());
+    }
+
+    private static TaskTracking Tracking() =>
+        s_tracking ??= TaskTracking.Start() ?? throw new PlatformNotSupportedException(
+            "AsyncLens cannot run here: this runtime lacks the task internals it reads (Task.s_asyncDebuggingEnabled, m_continuationObject)");
 }

@@ -21,6 +21,12 @@ public sealed record AsyncDebugOptions
     /// <summary>Called with each report, on AsyncLens's reporter thread, after it is written.</summary>
     public Action<AsyncReport>? OnReport { get; init; }
 
+    /// <summary>On Linux and macOS, <c>kill -USR1 &lt;pid&gt;</c> writes every pending task to <see cref="Output"/>. Default on.</summary>
+    public bool DumpOnSignal { get; init; } = true;
+
+    /// <summary>The shape of that dump. Default: async stacks.</summary>
+    public TaskDumpFormat DumpFormat { get; init; } = TaskDumpFormat.Stacks;
+
     /// <summary>Time source for report timestamps.</summary>
     public TimeProvider? TimeProvider { get; init; }
 
@@ -34,6 +40,8 @@ public sealed record AsyncDebugOptions
             throw new ArgumentOutOfRangeException(nameof(UnobservedExceptionDelay), UnobservedExceptionDelay, "The delay cannot be negative.");
         if (!Enum.IsDefined(Format))
             throw new ArgumentOutOfRangeException(nameof(Format), Format, "Unknown report format.");
+        if (!Enum.IsDefined(DumpFormat))
+            throw new ArgumentOutOfRangeException(nameof(DumpFormat), DumpFormat, "Unknown dump format.");
     }
 }
 

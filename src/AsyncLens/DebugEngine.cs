@@ -1,4 +1,5 @@
 using AsyncLens.Detection;
+using AsyncLens.Inventory;
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
 using AsyncLens.Tracking;
@@ -17,6 +18,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private const int SynchronousWait = 1;
 
     private readonly TaskRegistry _registry;
+    private readonly TaskTracking _tracking;
     private readonly TaskTable _table = new();
     private readonly CreationSamples _samples = new();
     private readonly ReportWriter _writer;
@@ -28,12 +30,18 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private int _failed;
     private int _disposed;
 
-    private DebugEngine(AsyncDebugOptions options, TaskRegistry registry, TextWriter output)
+    private DebugEngine(AsyncDebugOptions options, TaskTracking tracking, TextWriter output)
     {
         var time = options.TimeProvider ?? TimeProvider.System;
         var settings = new DetectionSettings(options);
+        var registry = tracking.Registry;
+        _tracking = tracking;
         _registry = registry;
-        _writer = new ReportWriter(output, options.Format, options.OnReport, new ReportBuilder(new CreationSites(registry.Find)));
+        // A box whose creation record is gone has completed (records go at TraceOperationEnd): it must not be kept.
+        tracking.Keep = (id, task) => BoxInfo.Of(task) is null ? !task.IsCompleted : _table.Find(id) is not null;
+        var sites = new CreationSites(registry.Find);
+        Inventory = new TaskInventory(tracking, id => _table.Find(id), sites);
+        _writer = new ReportWriter(output, options.Format, options.OnReport, new ReportBuilder(sites));
         _steps = new SlowSteps(settings, _writer, time);
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
@@ -46,16 +54,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _listener = TplListener.Start(this);
     }
 
-    public static DebugEngine? Start(AsyncDebugOptions options, TextWriter output, out string? error)
-    {
-        if (!TaskInternals.IsAvailable || TaskRegistry.Enable() is not { } registry)
-        {
-            error = "this runtime lacks the task internals debug mode reads (Task.s_asyncDebuggingEnabled, m_continuationObject)";
-            return null;
-        }
-        error = null;
-        return new DebugEngine(options, registry, output);
-    }
+    /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
+    public TaskInventory Inventory { get; }
+
+    public static DebugEngine Start(AsyncDebugOptions options, TaskTracking tracking, TextWriter output) => new(options, tracking, output);
 
     public void OnOperationBegin(int taskId, string operationName, long now)
     {
@@ -154,7 +156,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         // As at exit: Disable() may run inside the continuation of a slow step whose end was not raised yet.
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
-        _registry.Dispose();
+        _tracking.Keep = static (_, task) => !task.IsCompleted;
         AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
         TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;
         AppDomain.CurrentDomain.ProcessExit -= OnProcessExit;

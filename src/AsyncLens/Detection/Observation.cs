@@ -20,9 +20,9 @@ internal static class Observation
             Task? combinator = null;
             foreach (var a in awaiters)
             {
-                if (a.Kind != AwaiterKind.Task || a.Task is null || BoxInfo.Of(a.Task) is not null)
+                if (a.Kind != AwaiterKind.AsyncWork || a.Node is not Task t || BoxInfo.Of(t) is not null)
                     return true;
-                combinator ??= a.Task;
+                combinator ??= t;
             }
             if (combinator is null)
                 return false;

@@ -7,27 +7,12 @@ namespace AsyncLens.Detection;
 /// <summary>
 /// pending-collected: an async method box was garbage-collected before it completed (asyncio's
 /// "Task was destroyed but it is pending!"). Tasks leave the runtime's strong registry for weak
-/// handles at each sweep; after a GC, a dead handle of a box that never completed is this bug.
+/// handles at each sweep (<see cref="Inventory.TaskTracking"/>); after a GC, a dead handle of a box
+/// that never completed is this bug.
 /// Boxes that died together awaiting each other are one report, leaf first.
 /// </summary>
 internal sealed class PendingCollected(IFindingSink sink, TaskRegistry registry, TaskTable table, TimeProvider time)
 {
-    /// <summary>Moves tasks to weak handles and re-reads the await each pending box is parked on.</summary>
-    public void Sweep()
-    {
-        // A box whose creation record is gone has completed (records go at TraceOperationEnd).
-        registry.Sweep((id, task) => BoxInfo.Of(task) is null || table.Find(id) is not null);
-        foreach (var entry in registry.WeakEntries())
-        {
-            if (entry.Box is { } box && entry.Target is { } task)
-            {
-                var state = box.ReadState(task);
-                if (state >= 0)
-                    entry.LastState = state;
-            }
-        }
-    }
-
     public void Scan()
     {
         var dead = registry.TakeCollected();

@@ -4,8 +4,8 @@ namespace AsyncLens.Detection;
 
 /// <summary>
 /// The engine's one timer thread (a plain thread: a timer or task would raise the very events it
-/// watches). Every tick it looks at running steps and waits; every second it sweeps the task
-/// registry; after a GC it looks for pending boxes that died.
+/// watches). Every tick it looks at running steps and waits; after a GC it looks for pending boxes
+/// that died.
 /// </summary>
 internal sealed class Watchdog : IDisposable
 {
@@ -57,7 +57,6 @@ internal sealed class Watchdog : IDisposable
                 if (now - lastSweep >= SweepTicks)
                 {
                     lastSweep = now;
-                    _collected.Sweep();
                     ThreadTracker.Prune();
                 }
                 var gcs = GC.CollectionCount(0);

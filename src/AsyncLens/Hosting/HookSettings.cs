@@ -4,9 +4,11 @@ using System.Reflection;
 namespace AsyncLens.Hosting;
 
 /// <summary>
-/// The environment switch: <c>ASYNCLENS_DEBUG=1</c>, with <c>ASYNCLENS_SLOW_MS</c>, <c>ASYNCLENS_FORMAT</c>
-/// (text|json) and <c>ASYNCLENS_OUTPUT</c> (a file, appended to) as the options. A bad value is
-/// reported in one line and replaced by its default; the app starts either way.
+/// The environment switches: <c>ASYNCLENS_DEBUG=1</c> (debug mode) or <c>ASYNCLENS_TASKS=1</c> (the task
+/// inventory and its <c>kill -USR1</c> dump alone), with <c>ASYNCLENS_SLOW_MS</c>, <c>ASYNCLENS_FORMAT</c>
+/// (text|json), <c>ASYNCLENS_OUTPUT</c> (a file, appended to) and <c>ASYNCLENS_DUMP_FORMAT</c>
+/// (tree|stacks|json) as the options. A bad value is reported in one line and replaced by its default;
+/// the app starts either way.
 /// </summary>
 internal static class HookSettings
 {
@@ -14,6 +16,8 @@ internal static class HookSettings
     public const string SlowVariable = "ASYNCLENS_SLOW_MS";
     public const string FormatVariable = "ASYNCLENS_FORMAT";
     public const string OutputVariable = "ASYNCLENS_OUTPUT";
+    public const string TasksVariable = "ASYNCLENS_TASKS";
+    public const string DumpFormatVariable = "ASYNCLENS_DUMP_FORMAT";
 
     // The SDK and compiler inherit the environment of `dotnet run`; debug mode is for the app.
     private static readonly HashSet<string> s_toolProcesses = new(StringComparer.OrdinalIgnoreCase)
@@ -23,7 +27,8 @@ internal static class HookSettings
 
     public static void StartFromEnvironment(Func<string, string?> env, TextWriter errors)
     {
-        if (!IsOn(env(DebugVariable)))
+        var debug = IsOn(env(DebugVariable));
+        if (!debug && !IsOn(env(TasksVariable)))
             return;
         if (Assembly.GetEntryAssembly()?.GetName().Name is { } entry && s_toolProcesses.Contains(entry))
             return;
@@ -41,7 +46,10 @@ internal static class HookSettings
                 errors.WriteLine($"asynclens: cannot write to {OutputVariable}='{outputPath}' ({ex.Message}); reporting to standard error");
             }
         }
-        AsyncDebug.Enable(options with { Output = output });
+        if (debug)
+            AsyncDebug.Enable(options with { Output = output });
+        else
+            AsyncDebug.TrackTasks(dumpOnSignal: true, output, options.DumpFormat);
     }
 
     public static AsyncDebugOptions Parse(Func<string, string?> env, TextWriter errors, out string? outputPath)
@@ -60,6 +68,13 @@ internal static class HookSettings
                 options = options with { Format = AsyncReportFormat.Json };
             else if (!format.Equals("text", StringComparison.OrdinalIgnoreCase))
                 errors.WriteLine($"asynclens: {FormatVariable}='{format}' is not text or json; using text");
+        }
+        if (env(DumpFormatVariable) is { Length: > 0 } dump)
+        {
+            if (Enum.TryParse<TaskDumpFormat>(dump, ignoreCase: true, out var dumpFormat) && Enum.IsDefined(dumpFormat) && !int.TryParse(dump, out _))
+                options = options with { DumpFormat = dumpFormat };
+            else
+                errors.WriteLine($"asynclens: {DumpFormatVariable}='{dump}' is not tree, stacks or json; using stacks");
         }
         outputPath = env(OutputVariable) is { Length: > 0 } path ? path : null;
         return options;

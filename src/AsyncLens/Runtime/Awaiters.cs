@@ -3,9 +3,11 @@ using System.Runtime.CompilerServices;
 namespace AsyncLens.Runtime;
 
 /// <summary>
-/// Resolves a task's continuation object to the tasks that wait for it, the way SOS
-/// <c>dumpasync</c> does: a box, an <see cref="Action"/> whose target is a box (possibly
-/// inside the runtime's ContinuationWrapper), a TaskContinuation, or a list of several.
+/// Who waits for a piece of async work, the way SOS <c>dumpasync</c> resolves it. For a task, its
+/// continuation object: a box, an <see cref="Action"/> whose target is a box (possibly inside the runtime's
+/// ContinuationWrapper), a TaskContinuation, or a list of several. For a value-task source (a pooled async
+/// method's box, an async iterator, a channel operation), the continuation state it holds. An async
+/// iterator's box is waited for through the iterator's own promise.
 /// </summary>
 internal static class Awaiters
 {
@@ -16,22 +18,37 @@ internal static class Awaiters
     private static readonly Type? s_continueWithType = typeof(Task).Assembly.GetType("System.Threading.Tasks.ContinueWithTaskContinuation");
     private static readonly Func<object, Task?>? s_continueWithTask = FieldAccessor.Reader<Task?>(s_continueWithType, "m_task");
     private static readonly Type? s_syncWaiterType = typeof(Task).Assembly.GetType("System.Threading.Tasks.Task+SetOnInvokeMres");
+    private static readonly Type? s_boxInterface = typeof(AsyncTaskMethodBuilder).Assembly.GetType("System.Runtime.CompilerServices.IAsyncStateMachineBox");
 
-    /// <summary>Adds what waits for <paramref name="task"/> to <paramref name="into"/>.</summary>
-    public static void Of(Task task, List<Awaiter> into) => Resolve(TaskInternals.Continuation(task), into, 0);
+    /// <summary>Adds what waits for <paramref name="node"/> (a task or a value-task source) to <paramref name="into"/>.</summary>
+    public static void Of(object node, List<Awaiter> into)
+    {
+        if (node is Task task)
+        {
+            Resolve(TaskInternals.Continuation(task), into, 0);
+            // An async iterator's consumer waits on the iterator's promise, not on its box.
+            if (into.Count == 0 && BoxInfo.Of(task) is { IsIterator: true } && AwaitedObjects.StateMachineOf(task) is { } iterator)
+                Resolve(ValueTaskSources.ContinuationState(iterator), into, 0);
+            return;
+        }
+        Resolve(ValueTaskSources.ContinuationState(node), into, 0);
+    }
 
-    /// <summary>The first task (async method or combinator) that waits for <paramref name="task"/>.</summary>
-    public static Task? FirstTask(Task task)
+    /// <summary>The first piece of async work (a task or a box) that waits for <paramref name="node"/>.</summary>
+    public static object? FirstNode(object node)
     {
         var list = new List<Awaiter>(2);
-        Of(task, list);
+        Of(node, list);
         foreach (var a in list)
         {
-            if (a.Task is not null)
-                return a.Task;
+            if (a.Node is not null)
+                return a.Node;
         }
         return null;
     }
+
+    /// <summary>True for an async method box that is not a task (a pooled ValueTask method's box).</summary>
+    public static bool IsValueTaskBox(object o) => o is not Task && s_boxInterface is not null && s_boxInterface.IsInstanceOfType(o);
 
     private static void Resolve(object? continuation, List<Awaiter> into, int depth)
     {
@@ -40,7 +57,7 @@ internal static class Awaiters
         switch (continuation)
         {
             case Task t:
-                into.Add(new Awaiter(t, AwaiterKind.Task));
+                into.Add(new Awaiter(t, AwaiterKind.AsyncWork));
                 return;
             case Action action:
                 ResolveDelegateTarget(action.Target, into, depth);
@@ -61,7 +78,9 @@ internal static class Awaiters
             into.Add(new Awaiter(next, AwaiterKind.ContinueWith));
         else if (type == s_syncWaiterType)
             into.Add(new Awaiter(null, AwaiterKind.SynchronousWait));
-        else if (continuation is IAsyncStateMachine)
+        else if (IsValueTaskBox(continuation))
+            into.Add(new Awaiter(continuation, AwaiterKind.AsyncWork));
+        else
             into.Add(new Awaiter(null, AwaiterKind.Other));
     }
 
@@ -69,13 +88,18 @@ internal static class Awaiters
     {
         switch (target)
         {
-            case Task t:
-                into.Add(new Awaiter(t, AwaiterKind.Task));
+            case null:
                 break;
-            case not null when target.GetType() == s_wrapperType:
+            case Task t:
+                into.Add(new Awaiter(t, AwaiterKind.AsyncWork));
+                break;
+            case var _ when target.GetType() == s_wrapperType:
                 Resolve(s_wrapperContinuation?.Invoke(target), into, depth + 1);
                 break;
-            case not null:
+            case var _ when IsValueTaskBox(target):
+                into.Add(new Awaiter(target, AwaiterKind.AsyncWork));
+                break;
+            default:
                 into.Add(new Awaiter(null, AwaiterKind.Other));
                 break;
         }
@@ -84,11 +108,12 @@ internal static class Awaiters
 
 internal enum AwaiterKind
 {
-    Task,
+    /// <summary>An async method (its box, a task or not), a combinator or a delegate task.</summary>
+    AsyncWork,
     ContinueWith,
     SynchronousWait,
     Other,
 }
 
-/// <summary>Something that waits for a task: another task (async method or combinator), a blocked thread, or a callback.</summary>
-internal readonly record struct Awaiter(Task? Task, AwaiterKind Kind);
+/// <summary>Something that waits: a piece of async work (<see cref="Node"/>), a blocked thread, or a callback.</summary>
+internal readonly record struct Awaiter(object? Node, AwaiterKind Kind);

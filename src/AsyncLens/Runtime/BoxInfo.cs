@@ -26,9 +26,13 @@ internal sealed class BoxInfo
     {
         StateMachineType = stateMachineType;
         _readState = readState;
+        IsIterator = stateMachineType.GetField("<>v__promiseOfValueOrEnd", FieldAccessor.Instance) is not null;
     }
 
     public Type StateMachineType { get; }
+
+    /// <summary>An async iterator (<c>IAsyncEnumerable</c>): states below -2 are paused at a <c>yield return</c>.</summary>
+    public bool IsIterator { get; }
 
     /// <summary>Symbols of the async method (read lazily; never on the hot path).</summary>
     public AsyncMethodSymbols Symbols => _symbols ??= AsyncMethodSymbols.For(StateMachineType);

@@ -26,23 +26,24 @@ internal sealed class RawAsyncStack
     public static RawAsyncStack Capture(Task leaf, int? leafState = null)
     {
         var frames = new List<RawFrame>();
-        var seen = new HashSet<Task>(ReferenceEqualityComparer.Instance);
+        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
         var awaiters = new List<Awaiter>(2);
         var syncWait = false;
-        Task? current = leaf;
+        object? current = leaf;
         while (current is not null && frames.Count < MaxDepth && seen.Add(current))
         {
             var box = BoxInfo.Of(current);
             var state = box is null ? BoxInfo.UnknownState : frames.Count == 0 && leafState is { } s ? s : box.ReadState(current);
-            frames.Add(new RawFrame(current.Id, box, state, box is null ? current.GetType() : null, box is null ? TaskInternals.Action(current)?.Method : null));
+            var task = current as Task;
+            frames.Add(new RawFrame(task?.Id ?? 0, box, state, box is null ? current.GetType() : null, box is null && task is not null ? TaskInternals.Action(task)?.Method : null));
             awaiters.Clear();
             Awaiters.Of(current, awaiters);
             current = null;
             foreach (var a in awaiters)
             {
-                if (a.Task is not null)
+                if (a.Node is not null)
                 {
-                    current = a.Task;
+                    current = a.Node;
                     break;
                 }
                 syncWait |= a.Kind == AwaiterKind.SynchronousWait;
@@ -52,5 +53,5 @@ internal sealed class RawAsyncStack
     }
 }
 
-/// <summary>One link of an awaiter chain: an async method box and its state, or another task (a combinator, or a delegate task and its method).</summary>
+/// <summary>One link of an awaiter chain: an async method box and its state (task id 0 for a pooled ValueTask box), or another task (a combinator, or a delegate task and its method).</summary>
 internal readonly record struct RawFrame(int TaskId, BoxInfo? Box, int State, Type? TaskType, System.Reflection.MethodInfo? DelegateMethod);

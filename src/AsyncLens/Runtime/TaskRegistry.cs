@@ -162,7 +162,7 @@ internal sealed class TaskRegistry : IDisposable
         {
             foreach (var entry in _weak.Values)
             {
-                if (entry.Target is { } t)
+                if (entry.Target is { IsCompleted: false } t)
                     all.Add(t);
             }
         }

@@ -1,0 +1,71 @@
+using System.Globalization;
+using AsyncLens.Symbols;
+
+namespace AsyncLens.Inventory;
+
+/// <summary>How a node reads in a dump: its title, the line it is parked on, and a note on its state.</summary>
+internal readonly record struct NodeText(string Title, SourceLine? At, string? Note)
+{
+    public override string ToString()
+    {
+        var text = At is null ? Title : $"{Title} at {At.File}:{At.Line.ToString(CultureInfo.InvariantCulture)}";
+        return Note is null ? text : $"{text} ({Note})";
+    }
+}
+
+internal static class NodeTexts
+{
+    public static NodeText Of(TaskNode node)
+    {
+        switch (node.Kind)
+        {
+            case NodeKind.AsyncMethod:
+                var symbols = node.Box!.Symbols;
+                var at = node.State >= 0 && symbols.AwaitLocation(node.State) is { } l ? new SourceLine(l.File, l.Line) : null;
+                return new NodeText(symbols.Name, at, Note(node));
+            case NodeKind.DelegateTask:
+                return new NodeText(node.Label ?? "Task.Run", null, node.Target is Task { Status: TaskStatus.Running } ? "running" : "queued");
+            case NodeKind.Combinator:
+                return new NodeText(CombinatorTitle(node), null, null);
+            default:
+                return new NodeText(node.Label ?? "(unknown)", null, null);
+        }
+    }
+
+    public static string KindOf(TaskNode node) => node.Kind switch
+    {
+        NodeKind.AsyncMethod when node.Box!.IsIterator => "async-iterator",
+        NodeKind.AsyncMethod when node.Target is not Task => "pooled-async-method",
+        NodeKind.AsyncMethod => "async-method",
+        NodeKind.DelegateTask => "delegate-task",
+        NodeKind.Combinator => "combinator",
+        _ => "awaited",
+    };
+
+    public static string StateOf(TaskNode node) => node.Kind switch
+    {
+        NodeKind.AsyncMethod when node.State == -1 => "running",
+        NodeKind.AsyncMethod when node.State >= 0 => "parked",
+        NodeKind.AsyncMethod when node.Box!.IsIterator => "paused",
+        NodeKind.AsyncMethod => "pending",
+        NodeKind.DelegateTask => node.Target is Task { Status: TaskStatus.Running } ? "running" : "queued",
+        _ => "pending",
+    };
+
+    private static string? Note(TaskNode node) => node.State switch
+    {
+        -1 => "running",
+        >= 0 when node.AwaitsYield => "awaiting Task.Yield",
+        < -2 when node.Box!.IsIterator => "paused at yield return",
+        _ => null,
+    };
+
+    private static string CombinatorTitle(TaskNode node)
+    {
+        var title = node.Label ?? "(combinator)";
+        if (node.TotalCount is { } total)
+            title += $" of {total.ToString(CultureInfo.InvariantCulture)}";
+        var pending = node.PendingCount ?? node.Awaits.Count;
+        return node.Label == "Task.Run" ? title : $"{title} ({pending.ToString(CultureInfo.InvariantCulture)} pending)";
+    }
+}

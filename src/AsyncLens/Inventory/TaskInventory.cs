@@ -1,0 +1,31 @@
+using AsyncLens.Reporting;
+using AsyncLens.Reporting.Dumps;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Inventory;
+
+/// <summary>Snapshots of pending async work, as <see cref="PendingTask"/>s or written as a tree, stacks or JSON.</summary>
+internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?>? records = null, CreationSites? sites = null)
+{
+    public IReadOnlyList<PendingTask> Tasks() => new PendingTasks(records, sites).From(tracking.Snapshot(), DateTime.UtcNow.Ticks);
+
+    /// <summary>Takes a snapshot and writes it. The app's threads wait only while the registry is copied.</summary>
+    public void Write(TextWriter writer, TaskDumpFormat format)
+    {
+        var graph = tracking.Snapshot();
+        var header = new DumpHeader(Environment.ProcessId, DateTimeOffset.UtcNow);
+        switch (format)
+        {
+            case TaskDumpFormat.Tree:
+                TreeDump.Write(writer, graph, header);
+                break;
+            case TaskDumpFormat.Stacks:
+                StacksDump.Write(writer, graph, header);
+                break;
+            default:
+                JsonTaskDump.Write(writer, graph, new PendingTasks(records, sites).From(graph, DateTime.UtcNow.Ticks), header);
+                break;
+        }
+        writer.Flush();
+    }
+}

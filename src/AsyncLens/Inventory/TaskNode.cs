@@ -1,0 +1,60 @@
+using System.Reflection;
+using AsyncLens.Runtime;
+
+namespace AsyncLens.Inventory;
+
+internal enum NodeKind : byte
+{
+    /// <summary>An async method: its box (a task, or a pooled ValueTask method's box that is not).</summary>
+    AsyncMethod,
+
+    /// <summary>A delegate task: Task.Run, Task.Factory.StartNew, ContinueWith.</summary>
+    DelegateTask,
+
+    /// <summary>Task.WhenAll, Task.WhenAny, Task.Run's unwrap: a task made of others.</summary>
+    Combinator,
+
+    /// <summary>Something awaited that is not code: Task.Delay, a TaskCompletionSource, a semaphore, a socket.</summary>
+    Awaited,
+}
+
+/// <summary>One piece of pending async work in a snapshot, with the edges "awaits" and "awaited by".</summary>
+internal sealed class TaskNode(object target, long id, NodeKind kind)
+{
+    public object Target { get; } = target;
+
+    /// <summary><see cref="Task.Id"/>, or a negative number for work that is not a task (a pooled box, a channel operation).</summary>
+    public long Id { get; } = id;
+
+    public NodeKind Kind { get; } = kind;
+
+    public BoxInfo? Box { get; init; }
+
+    /// <summary>The state machine's state: -1 running, N parked at await N, below -2 an iterator paused at yield return.</summary>
+    public int State { get; init; } = BoxInfo.UnknownState;
+
+    public MethodInfo? DelegateMethod { get; init; }
+
+    /// <summary>What it is, for the kinds that are not async methods: "Task.WhenAll", "Task.Delay", ...</summary>
+    public string? Label { get; init; }
+
+    /// <summary>For a combinator: how many of its tasks are still pending, and of how many, where known.</summary>
+    public int? PendingCount { get; init; }
+
+    public int? TotalCount { get; init; }
+
+    /// <summary>True when the method awaits <c>Task.Yield()</c> (it is about to run again).</summary>
+    public bool AwaitsYield { get; init; }
+
+    public List<TaskNode> Awaits { get; } = [];
+
+    public List<TaskNode> AwaitedBy { get; } = [];
+
+    /// <summary>A thread is blocked in Wait / Result on it.</summary>
+    public bool BlockedThreadWaits { get; set; }
+
+    /// <summary>Shown as a root only because it awaits, through others, its own awaiters (a deadlock).</summary>
+    public bool InCycle { get; set; }
+
+    public bool IsCode => Kind is NodeKind.AsyncMethod or NodeKind.DelegateTask or NodeKind.Combinator;
+}
