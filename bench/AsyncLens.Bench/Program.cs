@@ -13,8 +13,10 @@ internal static class Program
         usage: AsyncLens.Bench <workload> <mode> [options]
           workload  await     2 nested async methods, Task.Yield at the leaf: µs per `await Mid()`
                     service   64 concurrent simulated requests (nested awaits, semaphore, channel, JSON, SHA-256)
+                    snapshot  N pending requests (--tasks N), then the task inventory timed: snapshot and dumps
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
+                    tasks     the task inventory alone: AsyncDebug.TrackTasks()
           options   --warmup-ms N  --rounds N  --round-ms N  (both workloads; --warmup-ms is the
                                   most the warm-up may take: it ends once the JIT has settled)
                     --concurrency N  --payload-kb N            (service)
@@ -25,9 +27,9 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "service"))
+        if (workload is not ("await" or "service" or "snapshot"))
             return Fail($"unknown workload '{workload}'");
-        if (args[1] is not ("off" or "on"))
+        if (args[1] is not ("off" or "on" or "tasks"))
             return Fail($"unknown mode '{args[1]}'");
         var on = args[1] == "on";
         var options = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -40,7 +42,12 @@ internal static class Program
         }
 
         Func<Task<string>> run;
-        if (workload == "await")
+        if (workload == "snapshot")
+        {
+            var (count, rounds) = (Take(options, "tasks", 100_000), Take(options, "rounds", 3));
+            run = () => SnapshotBenchmark.RunAsync(count, rounds);
+        }
+        else if (workload == "await")
         {
             var (warmupMs, rounds, roundMs) = (Take(options, "warmup-ms", 8000), Take(options, "rounds", 10), Take(options, "round-ms", 150));
             run = () => AwaitBenchmark.RunAsync(warmupMs, rounds, roundMs);
@@ -55,6 +62,8 @@ internal static class Program
             return Fail("unknown option(s): " + string.Join(", ", options.Keys.Select(k => "--" + k)));
 
         using var debug = on ? DebugModeCapture.Start() : null;
+        if (args[1] == "tasks" || workload == "snapshot" && !on)
+            AsyncDebug.TrackTasks(dumpOnSignal: false);
         var result = await run();
 
         // Disable() writes whatever is still queued, so the count below is complete.

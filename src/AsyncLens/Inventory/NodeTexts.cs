@@ -1,4 +1,5 @@
 using System.Globalization;
+using AsyncLens.Runtime;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Inventory;
@@ -10,6 +11,37 @@ internal readonly record struct NodeText(string Title, SourceLine? At, string? N
     {
         var text = At is null ? Title : $"{Title} at {At.File}:{At.Line.ToString(CultureInfo.InvariantCulture)}";
         return Note is null ? text : $"{text} ({Note})";
+    }
+}
+
+/// <summary>
+/// Node texts for one snapshot. An async method's text depends only on its method and the await it is
+/// parked at, so 100,000 requests parked at one await share one text (and one line string).
+/// </summary>
+internal sealed class NodeTextCache
+{
+    private readonly Dictionary<(BoxInfo, int), (NodeText Text, string Line)> _methods = [];
+
+    public NodeText Of(TaskNode node) => node.Kind == NodeKind.AsyncMethod ? Method(node).Text : NodeTexts.Of(node);
+
+    /// <summary>The text as a line: with what a thread or a cycle does to it.</summary>
+    public string Line(TaskNode node)
+    {
+        var line = node.Kind == NodeKind.AsyncMethod ? Method(node).Line : NodeTexts.Of(node).ToString();
+        return node.BlockedThreadWaits || node.InCycle
+            ? line + (node.BlockedThreadWaits ? " <- a thread is blocked waiting for it" : "") + (node.InCycle ? " <- in an await cycle: a deadlock" : "")
+            : line;
+    }
+
+    private (NodeText Text, string Line) Method(TaskNode node)
+    {
+        var key = (node.Box!, node.State);
+        if (!_methods.TryGetValue(key, out var entry))
+        {
+            var text = NodeTexts.Of(node);
+            _methods[key] = entry = (text, text.ToString());
+        }
+        return entry;
     }
 }
 

@@ -7,16 +7,28 @@ namespace AsyncLens.Inventory;
 /// <summary>Turns a <see cref="TaskGraph"/> into the public <see cref="PendingTask"/> list.</summary>
 internal sealed class PendingTasks(Func<int, TaskRecord?>? records, CreationSites? sites)
 {
-    public IReadOnlyList<PendingTask> From(TaskGraph graph, long now)
+    public IReadOnlyList<PendingTask> From(TaskGraph graph, long now) => Project(graph, now).ToList();
+
+    /// <summary>The tasks one by one, by id: a dump writes each and lets it go.</summary>
+    public IEnumerable<PendingTask> Project(TaskGraph graph, long now)
     {
-        var list = new List<PendingTask>();
-        foreach (var node in graph.Nodes)
+        var code = graph.Nodes.Where(n => n.IsCode).ToArray();
+        Array.Sort(code, static (a, b) => a.Id.CompareTo(b.Id));
+        var texts = new NodeTextCache();
+        foreach (var node in code)
         {
-            if (!node.IsCode)
-                continue;
-            var text = NodeTexts.Of(node);
+            var text = texts.Of(node);
             var record = node.Id > 0 && records is not null ? records((int)node.Id) : null;
-            list.Add(new PendingTask
+            var awaiting = new AwaitedWork[node.Awaits.Count];
+            for (var i = 0; i < awaiting.Length; i++)
+            {
+                var a = node.Awaits[i];
+                awaiting[i] = new AwaitedWork(a.Id, NodeTexts.KindOf(a), texts.Of(a).Title);
+            }
+            var awaitedBy = new long[node.AwaitedBy.Count];
+            for (var i = 0; i < awaitedBy.Length; i++)
+                awaitedBy[i] = node.AwaitedBy[i].Id;
+            yield return new PendingTask
             {
                 Id = node.Id,
                 Kind = NodeTexts.KindOf(node),
@@ -24,16 +36,14 @@ internal sealed class PendingTasks(Func<int, TaskRecord?>? records, CreationSite
                 State = NodeTexts.StateOf(node),
                 AwaitIndex = node.Kind == NodeKind.AsyncMethod && node.State >= 0 ? node.State : null,
                 ParkedAt = text.At,
-                Awaiting = node.Awaits.Select(a => new AwaitedWork(a.Id, NodeTexts.KindOf(a), NodeTexts.Of(a).Title)).ToList(),
-                AwaitedBy = node.AwaitedBy.Select(p => p.Id).ToList(),
-                IsRoot = node.AwaitedBy.Count == 0,
+                Awaiting = awaiting,
+                AwaitedBy = awaitedBy,
+                IsRoot = awaitedBy.Length == 0,
                 BlockedThreadWaits = node.BlockedThreadWaits,
                 CreatedAt = record is null || sites is null ? null : CreatedAt(node, record, sites),
                 Age = record is null ? null : TimeSpan.FromTicks(Math.Max(0, now - record.Created)),
-            });
+            };
         }
-        list.Sort((a, b) => a.Id.CompareTo(b.Id));
-        return list;
     }
 
     private static SourceLine? CreatedAt(TaskNode node, TaskRecord record, CreationSites sites)

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Reflection;
 using AsyncLens.Runtime;
 
@@ -7,24 +8,33 @@ namespace AsyncLens.Inventory;
 /// All pending async work at one moment, as a graph. Built from the tasks the runtime's registry holds,
 /// then widened: backwards through who awaits each node (continuations, value-task sources), forwards
 /// through what each awaits (the parked state machine's awaiter field, a combinator's tasks). Every node
-/// is visited once, so cycles or broken chains cannot hang it.
+/// is visited once, so cycles or broken chains cannot hang it. Edges are collected as pairs of indexes and
+/// laid out at the end in two shared arrays: the garbage collector sees few, flat objects.
 /// </summary>
 internal sealed class TaskGraph
 {
     private const int MaxNodes = 2_000_000;
 
     private static readonly FieldInfo? s_whenAllRemaining = typeof(Task).Assembly.GetType("System.Threading.Tasks.Task+WhenAllPromise")?.GetField("_remainingToComplete", FieldAccessor.Instance);
+    private static readonly ConcurrentDictionary<Type, Func<object, IReadOnlyList<Task?>?>?> s_combinators = new();
 
-    private readonly Dictionary<object, TaskNode> _nodes = new(ReferenceEqualityComparer.Instance);
-    private readonly Queue<TaskNode> _pending = new();
+    private readonly Dictionary<object, TaskNode> _byTarget;
+    private readonly List<TaskNode> _nodes;
+    private readonly List<(int Parent, int Child)> _edges;
+    private readonly HashSet<(int, int)> _seenEdges;
     private readonly List<Awaiter> _awaiters = new(2);
     private long _nextSyntheticId = -1;
+    private List<TaskNode>? _roots;
 
-    private TaskGraph()
+    private TaskGraph(int capacity)
     {
+        _byTarget = new Dictionary<object, TaskNode>(capacity, ReferenceEqualityComparer.Instance);
+        _nodes = new List<TaskNode>(capacity);
+        _edges = new List<(int, int)>(capacity);
+        _seenEdges = new HashSet<(int, int)>(capacity);
     }
 
-    public IReadOnlyCollection<TaskNode> Nodes => _nodes.Values;
+    public IReadOnlyList<TaskNode> Nodes => _nodes;
 
     /// <summary>
     /// Where the trees start: async methods, delegate tasks and combinators nothing awaits, then one node of
@@ -32,66 +42,75 @@ internal sealed class TaskGraph
     /// </summary>
     public IReadOnlyList<TaskNode> Roots => _roots ??= FindRoots();
 
-    private List<TaskNode>? _roots;
+    public static TaskGraph Build(IReadOnlyCollection<Task> seeds)
+    {
+        var graph = new TaskGraph(seeds.Count * 5 / 4);
+        foreach (var task in seeds)
+        {
+            if (!task.IsCompleted)
+                graph.Node(task);
+        }
+        for (var i = 0; i < graph._nodes.Count && graph._nodes.Count < MaxNodes; i++)
+            graph.Expand(graph._nodes[i]);
+        graph.LayOutEdges();
+        return graph;
+    }
 
     private List<TaskNode> FindRoots()
     {
-        var roots = _nodes.Values.Where(n => n.IsCode && n.AwaitedBy.Count == 0).ToList();
-        var reached = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance);
+        var roots = _nodes.Where(n => n.IsCode && n.AwaitedBy.Count == 0).ToList();
+        var reached = new bool[_nodes.Count];
         var stack = new Stack<TaskNode>(roots);
+        var nextOrphan = 0;
         while (true)
         {
             while (stack.Count > 0)
             {
                 var node = stack.Pop();
-                if (!reached.Add(node))
+                if (reached[node.Index])
                     continue;
+                reached[node.Index] = true;
                 foreach (var child in node.Awaits)
                     stack.Push(child);
             }
-            var orphan = _nodes.Values.Where(n => n.IsCode && !reached.Contains(n)).OrderBy(n => n.Id).FirstOrDefault();
+            // Code that no root reaches awaits in a circle: the one created first stands for its cycle.
+            TaskNode? orphan = null;
+            for (; nextOrphan < _nodes.Count; nextOrphan++)
+            {
+                var n = _nodes[nextOrphan];
+                if (n.IsCode && !reached[n.Index] && (orphan is null || n.Id < orphan.Id))
+                    orphan = n;
+            }
             if (orphan is null)
                 return roots;
+            nextOrphan = 0;
             orphan.InCycle = true;
             roots.Add(orphan);
             stack.Push(orphan);
         }
     }
 
-    public static TaskGraph Build(IEnumerable<Task> seeds)
-    {
-        var graph = new TaskGraph();
-        foreach (var task in seeds)
-        {
-            if (!task.IsCompleted)
-                graph.Node(task);
-        }
-        while (graph._pending.Count > 0 && graph._nodes.Count < MaxNodes)
-            graph.Expand(graph._pending.Dequeue());
-        return graph;
-    }
-
     private TaskNode Node(object target)
     {
         if (NodeLabels.IsIteratorStateMachine(target))
             target = NodeLabels.IteratorBox(target);
-        if (_nodes.TryGetValue(target, out var node))
+        if (_byTarget.TryGetValue(target, out var node))
             return node;
         var (kind, label) = NodeLabels.Classify(target);
         var box = kind == NodeKind.AsyncMethod ? BoxInfo.Of(target) : null;
-        var stateMachine = box is null ? null : AwaitedObjects.StateMachineOf(target);
-        node = new TaskNode(target, target is Task t ? t.Id : _nextSyntheticId--, kind)
+        var combined = kind == NodeKind.Combinator ? CombinatorTasks(target) : null;
+        node = new TaskNode(target, target is Task t ? t.Id : _nextSyntheticId--, kind, _nodes.Count)
         {
             Box = box,
             State = box?.ReadState(target) ?? BoxInfo.UnknownState,
             DelegateMethod = kind == NodeKind.DelegateTask && target is Task task ? TaskInternals.Action(task)?.Method : null,
             Label = label,
-            AwaitsYield = stateMachine is not null && AwaitedObjects.AwaitsYield(stateMachine),
-            PendingCount = target.GetType() == s_whenAllRemaining?.DeclaringType ? s_whenAllRemaining.GetValue(target) as int? : null,
-            TotalCount = CombinatorTasks(target) is { } all ? all.Count : null,
+            AwaitsYield = box is { AwaitsOnlyYield: true },
+            PendingCount = kind == NodeKind.Combinator && target.GetType() == s_whenAllRemaining?.DeclaringType ? s_whenAllRemaining.GetValue(target) as int? : null,
+            TotalCount = combined?.Count,
         };
-        _nodes.Add(target, node);
-        _pending.Enqueue(node);
+        _byTarget.Add(target, node);
+        _nodes.Add(node);
         return node;
     }
 
@@ -106,10 +125,9 @@ internal sealed class TaskGraph
             else if (awaiter.Kind == AwaiterKind.SynchronousWait)
                 node.BlockedThreadWaits = true;
         }
-        if (node.Kind == NodeKind.AsyncMethod && node.State >= 0 && AwaitedObjects.StateMachineOf(node.Target) is { } stateMachine
-            && AwaitedObjects.Of(stateMachine) is { } awaited && !IsCompleted(awaited))
+        if (node.Kind == NodeKind.AsyncMethod && node.State >= 0 && node.Box!.Awaited(node.Target) is { } awaited && !IsCompleted(awaited))
             Link(node, Node(awaited));
-        if (CombinatorTasks(node.Target) is { } tasks)
+        if (node.Kind == NodeKind.Combinator && CombinatorTasks(node.Target) is { } tasks)
         {
             foreach (var task in tasks)
             {
@@ -119,12 +137,42 @@ internal sealed class TaskGraph
         }
     }
 
-    private static void Link(TaskNode parent, TaskNode child)
+    // An edge is usually found from both ends (the parent's awaiter field, the child's continuation).
+    private void Link(TaskNode parent, TaskNode child)
     {
-        if (ReferenceEquals(parent, child) || parent.Awaits.Contains(child))
-            return;
-        parent.Awaits.Add(child);
-        child.AwaitedBy.Add(parent);
+        if (!ReferenceEquals(parent, child) && _seenEdges.Add((parent.Index, child.Index)))
+            _edges.Add((parent.Index, child.Index));
+    }
+
+    // Each node's edges as one slice of two shared arrays, in the order they were found.
+    private void LayOutEdges()
+    {
+        var awaits = new TaskNode[_edges.Count];
+        var awaitedBy = new TaskNode[_edges.Count];
+        var childStart = new int[_nodes.Count + 1];
+        var parentStart = new int[_nodes.Count + 1];
+        foreach (var (parent, child) in _edges)
+        {
+            childStart[parent + 1]++;
+            parentStart[child + 1]++;
+        }
+        for (var n = 0; n < _nodes.Count; n++)
+        {
+            childStart[n + 1] += childStart[n];
+            parentStart[n + 1] += parentStart[n];
+        }
+        var childNext = (int[])childStart.Clone();
+        var parentNext = (int[])parentStart.Clone();
+        foreach (var (parent, child) in _edges)
+        {
+            awaits[childNext[parent]++] = _nodes[child];
+            awaitedBy[parentNext[child]++] = _nodes[parent];
+        }
+        for (var n = 0; n < _nodes.Count; n++)
+        {
+            _nodes[n].Awaits = new ArraySegment<TaskNode>(awaits, childStart[n], childStart[n + 1] - childStart[n]);
+            _nodes[n].AwaitedBy = new ArraySegment<TaskNode>(awaitedBy, parentStart[n], parentStart[n + 1] - parentStart[n]);
+        }
     }
 
     private static bool IsCompleted(object awaited) => awaited is Task { IsCompleted: true };
@@ -133,13 +181,16 @@ internal sealed class TaskGraph
     // (its tasks are found the other way, through their continuations).
     private static IReadOnlyList<Task?>? CombinatorTasks(object target)
     {
-        var type = target.GetType();
-        if (!type.IsGenericType || target is not Task)
+        var read = s_combinators.GetOrAdd(target.GetType(), static type =>
+        {
+            if (!type.IsGenericType || !typeof(Task).IsAssignableFrom(type))
+                return null;
+            if (FieldAccessor.Reader<Task?[]?>(type, "m_tasks") is { } all)
+                return all;
+            if (FieldAccessor.Reader<Task?>(type, "_task1") is { } first && FieldAccessor.Reader<Task?>(type, "_task2") is { } second)
+                return o => first(o) is { } one ? [one, second(o)] : null;
             return null;
-        if (type.GetField("m_tasks", FieldAccessor.Instance)?.GetValue(target) is Task?[] tasks)
-            return tasks;
-        if (type.GetField("_task1", FieldAccessor.Instance)?.GetValue(target) is Task first)
-            return [first, type.GetField("_task2", FieldAccessor.Instance)?.GetValue(target) as Task];
-        return null;
+        });
+        return read?.Invoke(target);
     }
 }

@@ -7,6 +7,9 @@ namespace AsyncLens.Inventory;
 /// <summary>Snapshots of pending async work, as <see cref="PendingTask"/>s or written as a tree, stacks or JSON.</summary>
 internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?>? records = null, CreationSites? sites = null)
 {
+    /// <summary>The graph alone (what the app's threads wait for is only the registry copy inside it).</summary>
+    public TaskGraph Snapshot() => tracking.Snapshot();
+
     public IReadOnlyList<PendingTask> Tasks() => new PendingTasks(records, sites).From(tracking.Snapshot(), DateTime.UtcNow.Ticks);
 
     /// <summary>Takes a snapshot and writes it. The app's threads wait only while the registry is copied.</summary>
@@ -23,7 +26,7 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
                 StacksDump.Write(writer, graph, header);
                 break;
             default:
-                JsonTaskDump.Write(writer, graph, new PendingTasks(records, sites).From(graph, DateTime.UtcNow.Ticks), header);
+                JsonTaskDump.Write(writer, graph, new PendingTasks(records, sites).Project(graph, DateTime.UtcNow.Ticks), header);
                 break;
         }
         writer.Flush();

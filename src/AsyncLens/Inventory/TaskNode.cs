@@ -18,9 +18,15 @@ internal enum NodeKind : byte
     Awaited,
 }
 
-/// <summary>One piece of pending async work in a snapshot, with the edges "awaits" and "awaited by".</summary>
-internal sealed class TaskNode(object target, long id, NodeKind kind)
+/// <summary>
+/// One piece of pending async work in a snapshot, with the edges "awaits" and "awaited by" (views into two
+/// arrays the graph shares: a snapshot of 100,000 nodes allocates two arrays, not 200,000 lists).
+/// </summary>
+internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
 {
+    /// <summary>Its position in <see cref="TaskGraph.Nodes"/>.</summary>
+    public int Index { get; } = index;
+
     public object Target { get; } = target;
 
     /// <summary><see cref="Task.Id"/>, or a negative number for work that is not a task (a pooled box, a channel operation).</summary>
@@ -46,9 +52,9 @@ internal sealed class TaskNode(object target, long id, NodeKind kind)
     /// <summary>True when the method awaits <c>Task.Yield()</c> (it is about to run again).</summary>
     public bool AwaitsYield { get; init; }
 
-    public List<TaskNode> Awaits { get; } = [];
+    public ArraySegment<TaskNode> Awaits { get; set; } = ArraySegment<TaskNode>.Empty;
 
-    public List<TaskNode> AwaitedBy { get; } = [];
+    public ArraySegment<TaskNode> AwaitedBy { get; set; } = ArraySegment<TaskNode>.Empty;
 
     /// <summary>A thread is blocked in Wait / Result on it.</summary>
     public bool BlockedThreadWaits { get; set; }

@@ -27,7 +27,7 @@ internal static class Awaiters
         {
             Resolve(TaskInternals.Continuation(task), into, 0);
             // An async iterator's consumer waits on the iterator's promise, not on its box.
-            if (into.Count == 0 && BoxInfo.Of(task) is { IsIterator: true } && AwaitedObjects.StateMachineOf(task) is { } iterator)
+            if (into.Count == 0 && BoxInfo.Of(task) is { IsIterator: true } box && box.StateMachine(task) is { } iterator)
                 Resolve(ValueTaskSources.ContinuationState(iterator), into, 0);
             return;
         }

@@ -19,20 +19,30 @@ internal sealed class BoxInfo
     [ThreadStatic] private static Type? t_lastType;
     [ThreadStatic] private static BoxInfo? t_lastInfo;
 
+    private readonly Type _boxType;
+    private readonly FieldInfo _stateMachineField;
     private readonly Func<object, int> _readState;
     private AsyncMethodSymbols? _symbols;
+    private Func<object, object?>[]? _awaitedReaders;
+    private Func<object, object?>? _readStateMachine;
 
-    private BoxInfo(Type stateMachineType, Func<object, int> readState)
+    private BoxInfo(Type boxType, FieldInfo stateMachineField, Func<object, int> readState)
     {
-        StateMachineType = stateMachineType;
+        _boxType = boxType;
+        _stateMachineField = stateMachineField;
+        StateMachineType = stateMachineField.FieldType;
         _readState = readState;
-        IsIterator = stateMachineType.GetField("<>v__promiseOfValueOrEnd", FieldAccessor.Instance) is not null;
+        IsIterator = StateMachineType.GetField("<>v__promiseOfValueOrEnd", FieldAccessor.Instance) is not null;
+        AwaitsOnlyYield = AwaitedObjects.OnlyYield(StateMachineType);
     }
 
     public Type StateMachineType { get; }
 
     /// <summary>An async iterator (<c>IAsyncEnumerable</c>): states below -2 are paused at a <c>yield return</c>.</summary>
     public bool IsIterator { get; }
+
+    /// <summary>The method's only await is <c>await Task.Yield()</c>: parked, it is about to run again.</summary>
+    public bool AwaitsOnlyYield { get; }
 
     /// <summary>Symbols of the async method (read lazily; never on the hot path).</summary>
     public AsyncMethodSymbols Symbols => _symbols ??= AsyncMethodSymbols.For(StateMachineType);
@@ -46,6 +56,36 @@ internal sealed class BoxInfo
         catch (Exception ex) when (ex is NullReferenceException or InvalidCastException)
         {
             return UnknownState;
+        }
+    }
+
+    /// <summary>What the box's state machine is parked awaiting (a task, a value-task source, a custom awaiter), or null.</summary>
+    public object? Awaited(object box)
+    {
+        foreach (var read in _awaitedReaders ??= AwaitedObjects.Readers(_boxType, _stateMachineField))
+        {
+            try
+            {
+                if (read(box) is { } awaited)
+                    return awaited;
+            }
+            catch (Exception ex) when (ex is NullReferenceException or InvalidCastException)
+            {
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The state machine itself (a copy, when it is a struct).</summary>
+    public object? StateMachine(object box)
+    {
+        try
+        {
+            return (_readStateMachine ??= FieldAccessor.PathReader(_boxType, [_stateMachineField]))(box);
+        }
+        catch (Exception ex) when (ex is NullReferenceException or InvalidCastException)
+        {
+            return null;
         }
     }
 
@@ -66,9 +106,8 @@ internal sealed class BoxInfo
         var smField = boxType.GetField("StateMachine", BindingFlags.Instance | BindingFlags.Public);
         if (smField is null || !typeof(IAsyncStateMachine).IsAssignableFrom(smField.FieldType))
             return null;
-        var smType = smField.FieldType;
-        var stateField = smType.GetField("<>1__state", FieldAccessor.Instance);
-        return new BoxInfo(smType, stateField is null ? _ => UnknownState : CompileStateReader(boxType, smField, stateField));
+        var stateField = smField.FieldType.GetField("<>1__state", FieldAccessor.Instance);
+        return new BoxInfo(boxType, smField, stateField is null ? _ => UnknownState : CompileStateReader(boxType, smField, stateField));
     }
 
     private static Func<object, int> CompileStateReader(Type boxType, FieldInfo smField, FieldInfo stateField)

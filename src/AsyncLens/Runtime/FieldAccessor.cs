@@ -33,4 +33,35 @@ internal static class FieldAccessor
     }
 
     public static Func<object, TValue>? Reader<TValue>(Type? owner, string name) => Reader<TValue>(owner?.GetField(name, Instance));
+
+    /// <summary>
+    /// A reader of <c>owner.path[0].path[1]...</c> (struct fields read in place, not copied), the last value
+    /// boxed if it is a struct. Reading through a null reference throws <see cref="NullReferenceException"/>.
+    /// </summary>
+    public static Func<object, object?> PathReader(Type owner, IReadOnlyList<FieldInfo> path)
+    {
+        try
+        {
+            var method = new DynamicMethod("read_path", typeof(object), [typeof(object)], typeof(FieldAccessor).Module, skipVisibility: true);
+            var il = method.GetILGenerator();
+            il.Emit(OpCodes.Ldarg_0);
+            il.Emit(owner.IsValueType ? OpCodes.Unbox : OpCodes.Castclass, owner);
+            for (var i = 0; i < path.Count; i++)
+                il.Emit(i < path.Count - 1 && path[i].FieldType.IsValueType ? OpCodes.Ldflda : OpCodes.Ldfld, path[i]);
+            if (path[^1].FieldType.IsValueType)
+                il.Emit(OpCodes.Box, path[^1].FieldType);
+            il.Emit(OpCodes.Ret);
+            return method.CreateDelegate<Func<object, object?>>();
+        }
+        catch (Exception ex) when (ex is InvalidProgramException or NotSupportedException or ArgumentException or MemberAccessException)
+        {
+            return o =>
+            {
+                object? value = o;
+                foreach (var field in path)
+                    value = value is null ? throw new NullReferenceException() : field.GetValue(value);
+                return value;
+            };
+        }
+    }
 }

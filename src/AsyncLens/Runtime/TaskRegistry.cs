@@ -155,7 +155,7 @@ internal sealed class TaskRegistry : IDisposable
     /// <summary>Every task the registry knows now (pending async work), strong references for the caller's use.</summary>
     public List<Task> Snapshot()
     {
-        var all = new List<Task>();
+        var all = new List<Task>(_weakCount + 1024);
         lock (_runtimeTasks)
             all.AddRange(_runtimeTasks.Values);
         lock (_weak)

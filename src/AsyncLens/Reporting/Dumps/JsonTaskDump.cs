@@ -9,7 +9,7 @@ namespace AsyncLens.Reporting.Dumps;
 /// <summary>The <c>json</c> dump: one object with every pending task and the coalesced stacks (docs/async-stacks.md).</summary>
 internal static class JsonTaskDump
 {
-    public static void Write(TextWriter writer, TaskGraph graph, IReadOnlyList<PendingTask> tasks, DumpHeader header)
+    public static void Write(TextWriter writer, TaskGraph graph, IEnumerable<PendingTask> tasks, DumpHeader header)
     {
         var buffer = new ArrayBufferWriter<byte>(64 * 1024);
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -19,7 +19,11 @@ internal static class JsonTaskDump
             w.WriteString("timestamp", header.Timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
             w.WriteStartArray("tasks");
             foreach (var t in tasks)
+            {
                 Task(w, t);
+                if (w.BytesPending + buffer.WrittenCount > 64 * 1024)
+                    Drain(w, buffer, writer);
+            }
             w.WriteEndArray();
             w.WriteStartArray("stacks");
             foreach (var stack in StacksDump.Coalesce(graph, new Subtrees()))
@@ -43,11 +47,24 @@ internal static class JsonTaskDump
                 w.WriteEndArray();
                 w.WriteString("awaiting", stack.Awaiting);
                 w.WriteEndObject();
+                if (w.BytesPending + buffer.WrittenCount > 64 * 1024)
+                    Drain(w, buffer, writer);
             }
             w.WriteEndArray();
             w.WriteEndObject();
+            Drain(w, buffer, writer);
         }
-        writer.Write(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n");
+        writer.Write("\n");
+    }
+
+    // Written out in pieces: a dump of 100,000 tasks never sits in memory whole, twice over as UTF-16.
+    private static void Drain(Utf8JsonWriter w, ArrayBufferWriter<byte> buffer, TextWriter writer)
+    {
+        w.Flush();
+        if (buffer.WrittenCount == 0)
+            return;
+        writer.Write(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+        buffer.ResetWrittenCount();
     }
 
     private static void Task(Utf8JsonWriter w, PendingTask t)

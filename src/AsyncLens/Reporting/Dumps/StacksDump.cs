@@ -17,8 +17,19 @@ internal static class StacksDump
         {
             writer.Write("\n");
             writer.Write("x" + stack.Count.ToString(CultureInfo.InvariantCulture) + "\n");
-            foreach (var frame in stack.Frames)
-                writer.Write("    " + frame + "\n");
+            for (var i = 0; i < stack.Frames.Count;)
+            {
+                // A recursion prints as its frame and how often it repeats.
+                var run = 1;
+                while (i + run < stack.Frames.Count && stack.Frames[i + run] == stack.Frames[i])
+                    run++;
+                writer.Write("    " + stack.Frames[i] + "\n");
+                if (run > 2)
+                    writer.Write(string.Create(CultureInfo.InvariantCulture, $"    ... the same frame {run - 1} more times (recursion)\n"));
+                else if (run == 2)
+                    writer.Write("    " + stack.Frames[i] + "\n");
+                i += run;
+            }
             writer.Write("    " + stack.Awaiting + "\n");
         }
     }
@@ -26,30 +37,38 @@ internal static class StacksDump
     /// <summary>Every distinct stack with how many leaves share it: most numerous first. An await cycle has no leaf: it is one stack of its own.</summary>
     public static List<CoalescedStack> Coalesce(TaskGraph graph, Subtrees subtrees)
     {
-        var stacks = new Dictionary<string, CoalescedStack>(StringComparer.Ordinal);
-        void Add(TaskNode leaf, List<TaskNode> path, string awaiting)
+        var paths = new Paths(subtrees);
+        var stacks = new Dictionary<(int Path, string Awaiting), CoalescedStack>();
+        void Add(TaskNode leaf, int path, string awaiting)
         {
-            var frames = path.Select(n => subtrees.Text(n)).ToList();
-            var key = string.Join("\n", frames) + "\n" + awaiting;
-            if (stacks.TryGetValue(key, out var existing))
+            if (stacks.TryGetValue((path, awaiting), out var existing))
                 existing.Add(leaf);
             else
-                stacks[key] = new CoalescedStack(frames, awaiting, leaf);
+                stacks[(path, awaiting)] = new CoalescedStack(paths.Frames(path), awaiting, leaf);
         }
         foreach (var leaf in graph.Nodes)
         {
-            if (leaf.IsCode && !leaf.Awaits.Any(a => a.IsCode))
-                Add(leaf, Path(leaf), Awaiting(leaf, subtrees));
+            if (leaf.IsCode && !AwaitsCode(leaf))
+                Add(leaf, paths.Of(leaf), Awaiting(leaf, subtrees));
         }
         foreach (var start in graph.Roots.Where(r => r.InCycle))
-        {
-            var cycle = Cycle(start);
-            Add(start, cycle, $"awaiting {subtrees.Text(start).Title} again: an await cycle (a deadlock)");
-        }
-        return stacks.Values.OrderByDescending(s => s.Count).ThenBy(s => s.Frames[0].ToString(), StringComparer.Ordinal).ToList();
+            Add(start, paths.Intern(Cycle(start), Paths.None), $"awaiting {subtrees.Text(start).Title} again: an await cycle (a deadlock)");
+        return stacks.Values.OrderByDescending(s => s.Count)
+            .ThenBy(s => string.Join("\n", s.Frames) + "\n" + s.Awaiting, StringComparer.Ordinal)
+            .ToList();
     }
 
-    // From a node of a cycle, down through what each awaits, until the cycle closes.
+    private static bool AwaitsCode(TaskNode node)
+    {
+        foreach (var child in node.Awaits)
+        {
+            if (child.IsCode)
+                return true;
+        }
+        return false;
+    }
+
+    // From a node of a cycle (taken as its root), down through what each awaits, until the cycle closes.
     private static List<TaskNode> Cycle(TaskNode start)
     {
         var path = new List<TaskNode>();
@@ -59,20 +78,70 @@ internal static class StacksDump
         return path;
     }
 
-    // Root first: up through the first awaiter of each node.
-    private static List<TaskNode> Path(TaskNode leaf)
+    /// <summary>
+    /// Stacks as numbers: a stack is its parent stack plus one frame, so 100,000 leaves under the same
+    /// callers share every number above them and each node is walked once.
+    /// </summary>
+    private sealed class Paths(Subtrees subtrees)
     {
-        var path = new List<TaskNode>();
-        var seen = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance);
-        for (var node = leaf; node is not null && seen.Add(node); node = node.AwaitedBy.Count > 0 ? node.AwaitedBy[0] : null)
-            path.Add(node);
-        path.Reverse();
-        return path;
+        public const int None = -1;
+
+        private readonly Dictionary<TaskNode, int> _ofNode = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<(int Parent, NodeText Frame), int> _ids = [];
+        private readonly List<(int Parent, NodeText Frame)> _byId = [];
+
+        /// <summary>The stack of <paramref name="leaf"/>: up through the first awaiter of each node, to a root or back to itself.</summary>
+        public int Of(TaskNode leaf)
+        {
+            var up = new List<TaskNode>();
+            var seen = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance);
+            var parent = None;
+            for (var node = leaf; node is not null && seen.Add(node); node = node.AwaitedBy.Count > 0 ? node.AwaitedBy[0] : null)
+            {
+                if (_ofNode.TryGetValue(node, out var known))
+                {
+                    parent = known;
+                    break;
+                }
+                up.Add(node);
+            }
+            for (var i = up.Count - 1; i >= 0; i--)
+                _ofNode[up[i]] = parent = Intern(parent, subtrees.Text(up[i]));
+            return parent;
+        }
+
+        public int Intern(List<TaskNode> rootFirst, int parent)
+        {
+            foreach (var node in rootFirst)
+                parent = Intern(parent, subtrees.Text(node));
+            return parent;
+        }
+
+        public List<NodeText> Frames(int id)
+        {
+            var frames = new List<NodeText>();
+            for (; id != None; id = _byId[id].Parent)
+                frames.Add(_byId[id].Frame);
+            frames.Reverse();
+            return frames;
+        }
+
+        private int Intern(int parent, NodeText frame)
+        {
+            if (!_ids.TryGetValue((parent, frame), out var id))
+            {
+                _ids[(parent, frame)] = id = _byId.Count;
+                _byId.Add((parent, frame));
+            }
+            return id;
+        }
     }
 
     private static string Awaiting(TaskNode leaf, Subtrees subtrees)
     {
-        var what = leaf.Awaits.Count > 0
+        var what = leaf.Awaits.Count == 1 && !leaf.BlockedThreadWaits
+            ? subtrees.Awaiting(subtrees.Text(leaf.Awaits[0]).Title)
+            : leaf.Awaits.Count > 0
             ? "awaiting " + string.Join(", ", leaf.Awaits.Select(a => subtrees.Text(a).Title).Order(StringComparer.Ordinal))
             : leaf.Kind switch
             {

@@ -5,11 +5,13 @@ namespace AsyncLens.Reporting.Dumps;
 
 /// <summary>
 /// The <c>tree</c> dump, like Python 3.14's <c>asyncio pstree</c>: each root (async work nothing awaits)
-/// first, and under every node what it awaits. Identical subtrees are printed once with <c>xN</c>.
+/// first, and under every node what it awaits. Identical subtrees are printed once with <c>xN</c>. Walked
+/// with a stack of its own, and cut at a depth and a length a person can read.
 /// </summary>
 internal static class TreeDump
 {
     private const int MaxLines = 20_000;
+    private const int MaxDepth = 64;
 
     public static void Write(TextWriter writer, TaskGraph graph, DumpHeader header)
     {
@@ -17,39 +19,67 @@ internal static class TreeDump
         var groups = subtrees.Group(graph.Roots);
         writer.Write(header.Line(graph, string.Create(CultureInfo.InvariantCulture, $" in {groups.Count} trees")) + "\n");
         var lines = 0;
-        foreach (var (root, count, _) in groups)
+        foreach (var (root, count) in groups)
         {
             writer.Write("\n");
             writer.Write(subtrees.Line(root) + Times(count) + "\n");
-            var onPath = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance) { root };
-            WriteChildren(writer, subtrees, root, "", onPath, ref lines);
+            if (!WriteChildren(writer, subtrees, root, ref lines))
+                return;
         }
     }
 
-    private static void WriteChildren(TextWriter writer, Subtrees subtrees, TaskNode node, string indent, HashSet<TaskNode> onPath, ref int lines)
+    // Depth first; false once the line budget is spent.
+    private static bool WriteChildren(TextWriter writer, Subtrees subtrees, TaskNode root, ref int lines)
     {
-        var groups = subtrees.Group(node.Awaits);
-        for (var i = 0; i < groups.Count; i++)
+        var onPath = new List<TaskNode> { root };
+        var work = new Stack<Level>();
+        work.Push(new Level(subtrees.Group(root.Awaits), ""));
+        while (work.Count > 0)
         {
-            if (++lines > MaxLines)
+            var level = work.Peek();
+            if (level.Next == level.Groups.Count)
             {
-                if (lines == MaxLines + 1)
-                    writer.Write(indent + "... (more than 20,000 lines: see the stacks or json dump)\n");
-                return;
-            }
-            var (child, count, _) = groups[i];
-            var last = i == groups.Count - 1;
-            if (onPath.Contains(child))
-            {
-                writer.Write(indent + (last ? "└── " : "├── ") + "(back to " + subtrees.Text(child).Title + ": an await cycle)\n");
+                work.Pop();
+                onPath.RemoveAt(onPath.Count - 1);
                 continue;
             }
-            writer.Write(indent + (last ? "└── " : "├── ") + subtrees.Line(child) + Times(count) + "\n");
+            var (child, count) = level.Groups[level.Next++];
+            var last = level.Next == level.Groups.Count;
+            var branch = level.Indent + (last ? "└── " : "├── ");
+            if (++lines > MaxLines)
+            {
+                writer.Write(level.Indent + "... (more than 20,000 lines: see the stacks or json dump)\n");
+                return false;
+            }
+            if (onPath.Contains(child, ReferenceEqualityComparer.Instance))
+            {
+                writer.Write(branch + "(back to " + subtrees.Text(child).Title + ": an await cycle)\n");
+                continue;
+            }
+            writer.Write(branch + subtrees.Line(child) + Times(count) + "\n");
+            if (child.Awaits.Count == 0)
+                continue;
+            var indent = level.Indent + (last ? "    " : "│   ");
+            if (work.Count >= MaxDepth)
+            {
+                writer.Write(indent + "└── ... (awaits more than 64 deep: see the stacks dump)\n");
+                lines++;
+                continue;
+            }
             onPath.Add(child);
-            WriteChildren(writer, subtrees, child, indent + (last ? "    " : "│   "), onPath, ref lines);
-            onPath.Remove(child);
+            work.Push(new Level(subtrees.Group(child.Awaits), indent));
         }
+        return true;
     }
 
     private static string Times(int count) => count > 1 ? " x" + count.ToString(CultureInfo.InvariantCulture) : "";
+
+    private sealed class Level(List<(TaskNode First, int Count)> groups, string indent)
+    {
+        public List<(TaskNode First, int Count)> Groups { get; } = groups;
+
+        public string Indent { get; } = indent;
+
+        public int Next { get; set; }
+    }
 }
