@@ -24,4 +24,10 @@ await Task.Delay(400);
 Console.WriteLine("5. A step that never yields: reported while it still runs (a hang in progress).");
 await Indexer.RebuildAsync();
 
+Console.WriteLine("6. Twenty requests queue for a backend stuck on a slow query; kill -USR1 <pid> dumps them all.");
+var serving = Gateway.ServeAsync(requests: 20);
+await Task.Delay(250);
+Gateway.SignalSelf();     // as `kill -USR1 <pid>` from a shell would: the dump goes to stderr
+await serving;            // the app was not stopped: the requests finish
+
 Console.WriteLine("Done.");

@@ -3,7 +3,7 @@ using Xunit;
 
 namespace AsyncLens.Cli.Tests;
 
-/// <summary>The README's demo command: the bundled ChapterBugs sample, every kind of report, lines in the sample.</summary>
+/// <summary>The README's demo command: the bundled ChapterBugs sample, every kind of report and the task tree, lines in the sample.</summary>
 public sealed class DemoTests
 {
     private static string At(string file, string code)
@@ -31,5 +31,23 @@ public sealed class DemoTests
             ],
             reports);
         Assert.Contains("5. A step that never yields", result.Stdout);
+
+        // Step 6: the sample sends itself SIGUSR1; the demo asks for the tree.
+        var dump = result.Stderr[result.Stderr.IndexOf("asynclens: 42 pending tasks", StringComparison.Ordinal)..].Replace("\r\n", "\n", StringComparison.Ordinal);
+        Assert.Matches(@"^asynclens: 42 pending tasks in 1 tree \(pid \d+, [0-9T:-]+Z\)\n", dump);
+        Assert.Equal(
+            $"""
+            Program.Main(string[]) at {At("Program.cs", "await serving;")}
+            └── Gateway.ServeAsync(int) at {At("Gateway.cs", "await Task.WhenAll(handlers)")}
+                └── Task.WhenAll (20 pending)
+                    ├── Gateway.HandleAsync(int) at {At("Gateway.cs", "await FetchUserAsync(id)")} x19
+                    │   └── Gateway.FetchUserAsync(int) at {At("Gateway.cs", "await s_backend.WaitAsync()")}
+                    │       └── SemaphoreSlim.WaitAsync
+                    └── Gateway.HandleAsync(int) at {At("Gateway.cs", "await FetchUserAsync(id)")}
+                        └── Gateway.FetchUserAsync(int) at {At("Gateway.cs", "await Task.Delay(id == 0")}
+                            └── Task.Delay
+            """,
+            dump[(dump.IndexOf("\n\n", StringComparison.Ordinal) + 2)..].TrimEnd('\n'));
+        Assert.EndsWith("Done.\n", result.Stdout, StringComparison.Ordinal);
     }
 }

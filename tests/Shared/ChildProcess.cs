@@ -14,6 +14,12 @@ internal static class ChildProcess
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(90);
 
+    private static readonly string[] s_ourVariables =
+    [
+        "DOTNET_STARTUP_HOOKS", "ASYNCLENS_DEBUG", "ASYNCLENS_TASKS", "ASYNCLENS_SLOW_MS", "ASYNCLENS_FORMAT",
+        "ASYNCLENS_OUTPUT", "ASYNCLENS_DUMP_FORMAT",
+    ];
+
     /// <summary>
     /// Runs <c>dotnet &lt;args&gt;</c> with <paramref name="env"/> added (a null value removes a variable).
     /// A <paramref name="timed"/> run (debug mode watching a program) holds the <see cref="TimingGate"/>.
@@ -21,7 +27,14 @@ internal static class ChildProcess
     public static ProcessResult Dotnet(IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true) =>
         Run(DotnetPath(), args, env, timeout, timed);
 
-    public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true)
+    /// <summary>
+    /// Runs <c>dotnet &lt;args&gt;</c> and calls <paramref name="onLine"/> with the process id for each line it
+    /// writes to standard output, while it runs: to signal it once it says it is ready.
+    /// </summary>
+    public static ProcessResult DotnetInteractive(IEnumerable<string> args, IDictionary<string, string?>? env, Action<string, int> onLine) =>
+        Run(DotnetPath(), args, env, onLine: onLine);
+
+    public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true, Action<string, int>? onLine = null)
     {
         using var gate = timed ? TimingGate.Enter() : null;
         var start = new ProcessStartInfo(program)
@@ -35,7 +48,7 @@ internal static class ChildProcess
         foreach (var arg in args)
             start.ArgumentList.Add(arg);
         // The test host's own settings must not leak into the programs under test.
-        foreach (var name in new[] { "DOTNET_STARTUP_HOOKS", "ASYNCLENS_DEBUG", "ASYNCLENS_SLOW_MS", "ASYNCLENS_FORMAT", "ASYNCLENS_OUTPUT" })
+        foreach (var name in s_ourVariables)
             start.Environment.Remove(name);
         foreach (var (name, value) in env ?? new Dictionary<string, string?>())
         {
@@ -46,7 +59,7 @@ internal static class ChildProcess
         }
 
         using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stdout = onLine is null ? process.StandardOutput.ReadToEndAsync() : ReadLinesAsync(process, onLine);
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout ?? DefaultTimeout))
         {
@@ -55,6 +68,17 @@ internal static class ChildProcess
             throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in {timeout ?? DefaultTimeout}\n{stdout.Result}\n{stderr.Result}");
         }
         return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    private static async Task<string> ReadLinesAsync(Process process, Action<string, int> onLine)
+    {
+        var all = new StringBuilder();
+        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        {
+            all.Append(line).Append('\n');
+            onLine(line, process.Id);
+        }
+        return all.ToString();
     }
 
     public static string DotnetPath()

@@ -26,8 +26,18 @@ internal sealed class DebugOptions
         HelpName = "file",
     };
 
-    public DebugOptions()
+    public Option<string> DumpFormat { get; }
+
+    /// <param name="dumpFormat">What <c>kill -USR1</c> writes unless <c>--dump-format</c> says otherwise.</param>
+    public DebugOptions(string dumpFormat = "stacks")
     {
+        DumpFormat = new("--dump-format")
+        {
+            Description = "What kill -USR1 <pid> writes: every pending task as a tree, as async stacks (coalesced), or as json",
+            DefaultValueFactory = _ => dumpFormat,
+            HelpName = "tree|stacks|json",
+        };
+        DumpFormat.AcceptOnlyFromAmong("tree", "stacks", "json");
         Slow.Validators.Add(r =>
         {
             var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "100ms";
@@ -42,6 +52,7 @@ internal sealed class DebugOptions
         command.Add(Slow);
         command.Add(Format);
         command.Add(Output);
+        command.Add(DumpFormat);
     }
 
     public DebugSettings Read(ParseResult parse)
@@ -54,6 +65,6 @@ internal sealed class DebugOptions
             if (dir is null || !Directory.Exists(dir))
                 throw new CliException($"cannot write reports to '{output}': directory '{dir}' does not exist");
         }
-        return new DebugSettings(slow, parse.GetValue(Format) ?? "text", output);
+        return new DebugSettings(slow, parse.GetValue(Format) ?? "text", output, parse.GetValue(DumpFormat) ?? "stacks");
     }
 }

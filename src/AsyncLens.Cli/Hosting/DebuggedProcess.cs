@@ -21,6 +21,7 @@ internal static class DebuggedProcess
         start.Environment["ASYNCLENS_DEBUG"] = "1";
         start.Environment["ASYNCLENS_SLOW_MS"] = Durations.Format(settings.SlowThreshold);
         start.Environment["ASYNCLENS_FORMAT"] = settings.Format;
+        start.Environment["ASYNCLENS_DUMP_FORMAT"] = settings.DumpFormat;
         if (settings.OutputPath is { } output)
             start.Environment["ASYNCLENS_OUTPUT"] = System.IO.Path.GetFullPath(output);
         else
@@ -83,4 +84,4 @@ internal static class DebuggedProcess
 }
 
 /// <summary>Debug mode settings passed to the child program.</summary>
-internal sealed record DebugSettings(TimeSpan SlowThreshold, string Format, string? OutputPath);
+internal sealed record DebugSettings(TimeSpan SlowThreshold, string Format, string? OutputPath, string DumpFormat = "stacks");

@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Reflection;
 using AsyncLens.Runtime;
 using AsyncLens.Symbols;
 
@@ -47,6 +49,9 @@ internal sealed class NodeTextCache
 
 internal static class NodeTexts
 {
+    // The line a Task.Run / ContinueWith delegate starts at: where the work it runs was written.
+    private static readonly ConcurrentDictionary<MethodInfo, SourceLine?> s_delegateLines = new();
+
     public static NodeText Of(TaskNode node)
     {
         switch (node.Kind)
@@ -56,13 +61,16 @@ internal static class NodeTexts
                 var at = node.State >= 0 && symbols.AwaitLocation(node.State) is { } l ? new SourceLine(l.File, l.Line) : null;
                 return new NodeText(symbols.Name, at, Note(node));
             case NodeKind.DelegateTask:
-                return new NodeText(node.Label ?? "Task.Run", null, node.Target is Task { Status: TaskStatus.Running } ? "running" : "queued");
+                return new NodeText(node.Label ?? "Task.Run", DelegateLine(node.DelegateMethod), node.Target is Task { Status: TaskStatus.Running } ? "running" : "queued");
             case NodeKind.Combinator:
                 return new NodeText(CombinatorTitle(node), null, null);
             default:
                 return new NodeText(node.Label ?? "(unknown)", null, null);
         }
     }
+
+    private static SourceLine? DelegateLine(MethodInfo? method) =>
+        method is null ? null : s_delegateLines.GetOrAdd(method, static m => MethodSymbols.LineAt(m, 0) is { } l ? new SourceLine(l.File, l.Line) : null);
 
     public static string KindOf(TaskNode node) => node.Kind switch
     {

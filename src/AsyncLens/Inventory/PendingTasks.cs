@@ -35,7 +35,7 @@ internal sealed class PendingTasks(Func<int, TaskRecord?>? records, CreationSite
                 Method = text.Title,
                 State = NodeTexts.StateOf(node),
                 AwaitIndex = node.Kind == NodeKind.AsyncMethod && node.State >= 0 ? node.State : null,
-                ParkedAt = text.At,
+                ParkedAt = node.Kind == NodeKind.AsyncMethod ? text.At : null, // a delegate's line is where it starts, not an await
                 Awaiting = awaiting,
                 AwaitedBy = awaitedBy,
                 IsRoot = awaitedBy.Length == 0,

@@ -17,6 +17,7 @@ internal sealed class TaskGraph
 
     private static readonly FieldInfo? s_whenAllRemaining = typeof(Task).Assembly.GetType("System.Threading.Tasks.Task+WhenAllPromise")?.GetField("_remainingToComplete", FieldAccessor.Instance);
     private static readonly ConcurrentDictionary<Type, Func<object, IReadOnlyList<Task?>?>?> s_combinators = new();
+    private static readonly Type? s_entryType = System.Reflection.Assembly.GetEntryAssembly()?.EntryPoint is { Name: "<Main>" } entry ? entry.DeclaringType : null;
 
     private readonly Dictionary<object, TaskNode> _byTarget;
     private readonly List<TaskNode> _nodes;
@@ -114,6 +115,31 @@ internal sealed class TaskGraph
         return node;
     }
 
+    /// <summary>
+    /// What a parked async method awaits, read under one state: the app keeps running, and the method may resume
+    /// between the reads of its state and of its awaiter field (one field serves every await of the same
+    /// awaiter type). The state is written before the awaiter, so a pair with the state unchanged around the
+    /// awaiter read belongs together.
+    /// </summary>
+    private static object? AwaitedConsistently(TaskNode node)
+    {
+        for (var attempt = 0; attempt < 3 && node.State >= 0; attempt++)
+        {
+            var awaited = node.Box!.Awaited(node.Target);
+            var state = node.Box.ReadState(node.Target);
+            if (state == node.State)
+                return awaited;
+            node.State = state;
+        }
+        return null;
+    }
+
+    // An async Main is always waited for by the thread that runs the program (the entry point the compiler
+    // adds calls GetAwaiter().GetResult()): not worth a note.
+    private static bool IsAsyncEntryPoint(TaskNode node) =>
+        s_entryType is not null && node.Box?.Symbols.Kickoff is { } kickoff && kickoff.DeclaringType == s_entryType
+        && kickoff.Name is "Main" or "<Main>$";
+
     private void Expand(TaskNode node)
     {
         _awaiters.Clear();
@@ -122,10 +148,10 @@ internal sealed class TaskGraph
         {
             if (awaiter.Node is { } parent)
                 Link(Node(parent), node);
-            else if (awaiter.Kind == AwaiterKind.SynchronousWait)
+            else if (awaiter.Kind == AwaiterKind.SynchronousWait && !IsAsyncEntryPoint(node))
                 node.BlockedThreadWaits = true;
         }
-        if (node.Kind == NodeKind.AsyncMethod && node.State >= 0 && node.Box!.Awaited(node.Target) is { } awaited && !IsCompleted(awaited))
+        if (node.Kind == NodeKind.AsyncMethod && AwaitedConsistently(node) is { } awaited && !IsCompleted(awaited))
             Link(node, Node(awaited));
         if (node.Kind == NodeKind.Combinator && CombinatorTasks(node.Target) is { } tasks)
         {

@@ -37,7 +37,7 @@ internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
     public BoxInfo? Box { get; init; }
 
     /// <summary>The state machine's state: -1 running, N parked at await N, below -2 an iterator paused at yield return.</summary>
-    public int State { get; init; } = BoxInfo.UnknownState;
+    public int State { get; set; } = BoxInfo.UnknownState;
 
     public MethodInfo? DelegateMethod { get; init; }
 

@@ -75,6 +75,11 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
                 continue;
             if (created is not null && method.GetCustomAttribute<StateMachineAttribute>()?.StateMachineType == created)
                 continue;
+            // The sample is shared by every creation of this method in the context: in a recursion, taken for
+            // the innermost call. Frames of the same method are the recursion, not who started it.
+            if (created is not null && method is { Name: "MoveNext", DeclaringType: { } declaring }
+                && (declaring.IsGenericType ? declaring.GetGenericTypeDefinition() : declaring) == created)
+                continue;
             if (origin == TaskOrigin.Delegate && target is not null && !MethodSymbols.CallsTo(method, target, IlRanges.All).Any())
                 return null;
             return Site(method, frames[i].GetILOffset(), MethodNames.Format(method));
@@ -111,14 +116,19 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
         for (var sibling = record.NextSibling; sibling is not null; sibling = sibling.NextSibling)
         {
             var task = sibling.Box is null ? findTask(sibling.Id) : null;
+            // A sibling running the target method itself is a deeper call of a recursion (boxed first, as the
+            // innermost call parks first): its call to the method is its callee's site, not this task's.
             var site = sibling.Origin == TaskOrigin.AsyncMethod
-                ? (sibling.Box ?? (task is null ? null : BoxInfo.Of(task))) is { } box ? Search(box, target, IlRanges.All) : null
+                ? (sibling.Box ?? (task is null ? null : BoxInfo.Of(task))) is { } box && !IsRunBy(box, target) ? Search(box, target, IlRanges.All) : null
                 : task is not null && TaskInternals.Action(task)?.Method is { } method ? Search(method, target) : null;
             if (site is not null)
                 return site;
         }
         return null;
     }
+
+    private static bool IsRunBy(BoxInfo box, MethodBase target) =>
+        box.Symbols.Kickoff is { } kickoff && MethodSymbols.SameDefinition(kickoff, target);
 
     private static SourceLine? Search(BoxInfo box, MethodBase target, IlRanges range)
     {

@@ -38,12 +38,26 @@ public sealed class HookSettingsTests
     [InlineData("ASYNCLENS_SLOW_MS", "fast", "asynclens: ASYNCLENS_SLOW_MS='fast' is not a positive number of milliseconds; using 100\n")]
     [InlineData("ASYNCLENS_SLOW_MS", "-3", "asynclens: ASYNCLENS_SLOW_MS='-3' is not a positive number of milliseconds; using 100\n")]
     [InlineData("ASYNCLENS_FORMAT", "xml", "asynclens: ASYNCLENS_FORMAT='xml' is not text or json; using text\n")]
+    [InlineData("ASYNCLENS_DUMP_FORMAT", "graph", "asynclens: ASYNCLENS_DUMP_FORMAT='graph' is not tree, stacks or json; using stacks\n")]
+    [InlineData("ASYNCLENS_DUMP_FORMAT", "7", "asynclens: ASYNCLENS_DUMP_FORMAT='7' is not tree, stacks or json; using stacks\n")]
     public void A_bad_value_is_one_line_and_the_default(string name, string value, string message)
     {
         var (options, _, errors) = Parse((name, value));
         Assert.Equal(message, errors);
         Assert.Equal(TimeSpan.FromMilliseconds(100), options.SlowStepThreshold);
         Assert.Equal(AsyncReportFormat.Text, options.Format);
+        Assert.Equal(TaskDumpFormat.Stacks, options.DumpFormat);
+    }
+
+    [Theory]
+    [InlineData("tree", TaskDumpFormat.Tree)]
+    [InlineData("Stacks", TaskDumpFormat.Stacks)]
+    [InlineData("JSON", TaskDumpFormat.Json)]
+    public void Dump_format_names_the_shape_of_the_signal_dump(string value, TaskDumpFormat format)
+    {
+        var (options, _, errors) = Parse(("ASYNCLENS_DUMP_FORMAT", value));
+        Assert.Equal(format, options.DumpFormat);
+        Assert.Equal("", errors);
     }
 
     [Theory]

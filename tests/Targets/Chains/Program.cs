@@ -14,7 +14,7 @@ switch (mode)
 {
     case "signal":
         Console.WriteLine($"parked {Environment.ProcessId}");
-        await Task.Delay(TimeSpan.FromSeconds(3)); // the test sends SIGUSR1 meanwhile
+        await Task.Delay(TimeSpan.FromSeconds(3)); // @chains.main-signal: the test sends SIGUSR1 meanwhile
         break;
     case "api":
         // One line per kind of pending task: method, state, parked line, what it awaits, how many such tasks.
@@ -29,3 +29,4 @@ switch (mode)
 }
 Scenario.Release();
 await work;
+Console.WriteLine("done");

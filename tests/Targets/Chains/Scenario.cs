@@ -15,7 +15,7 @@ public static class Scenario
     /// <summary>Starts everything; returns a task that completes once <see cref="Release"/> let it all finish.</summary>
     public static Task Start()
     {
-        var all = new List<Task>
+        var all = new List<Task> // @chains.start
         {
             Server.ServeAsync(),
             Requests.FloodAsync(1000),
@@ -24,15 +24,33 @@ public static class Scenario
             Shapes.LambdaAndLocalAsync(),
             Outer.Inner.LoadAsync<Guid>(),
             Shapes.ConfiguredAsync(),
-            Task.Run(async () => await Gate), // @chains.run-lambda
-            Task.Run(() => Gate.Wait()),
+            Shapes.ValueTaskAsync().AsTask(),
+            Recursive.DescendAsync(3),
+            Network.AcceptAsync(),
+            Task.Run(async () =>
+            {
+                Interlocked.Increment(ref s_started);
+                await Gate; // @chains.run-lambda
+            }),
+            Task.Run(() =>
+            { // @chains.run-blocking (a delegate is shown at its first line)
+                Interlocked.Increment(ref s_started);
+                Gate.Wait();
+            }),
         };
         Cycle.Start();
         return Task.WhenAll(all);
     }
 
-    /// <summary>Waits until everything has reached the await it parks on.</summary>
-    public static async Task ParkedAsync() => await Task.Delay(400);
+    private static int s_started;
+
+    /// <summary>Waits until everything has reached the await it parks on (the Task.Run delegates need a pool thread).</summary>
+    public static async Task ParkedAsync()
+    {
+        while (Volatile.Read(ref s_started) < 2)
+            await Task.Delay(10);
+        await Task.Delay(300);
+    }
 
     public static void Release()
     {
@@ -145,6 +163,12 @@ public static class Shapes
     {
         await Scenario.Gate.ConfigureAwait(false); // @chains.configured
     }
+
+    public static async ValueTask<int> ValueTaskAsync()
+    {
+        await Scenario.Gate; // @chains.valuetask
+        return 1;
+    }
 }
 
 public static class Outer
@@ -155,6 +179,35 @@ public static class Outer
         {
             await Scenario.Gate; // @chains.generic
             return default;
+        }
+    }
+}
+
+public static class Recursive
+{
+    public static async Task DescendAsync(int depth)
+    {
+        if (depth == 0)
+            await Scenario.Gate; // @chains.recursion-bottom
+        else
+            await DescendAsync(depth - 1); // @chains.recursion
+    }
+}
+
+public static class Network
+{
+    /// <summary>Waits for a connection that only comes at the end: socket I/O, parked in the runtime.</summary>
+    public static async Task AcceptAsync()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var accept = listener.AcceptSocketAsync(Scenario.Stop);
+        try
+        {
+            using var socket = await accept; // @chains.accept
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 }

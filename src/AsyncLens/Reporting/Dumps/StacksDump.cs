@@ -12,7 +12,7 @@ internal static class StacksDump
     public static void Write(TextWriter writer, TaskGraph graph, DumpHeader header)
     {
         var stacks = Coalesce(graph, new Subtrees());
-        writer.Write(header.Line(graph, string.Create(CultureInfo.InvariantCulture, $" in {stacks.Count} async stacks")) + "\n");
+        writer.Write(header.Line(graph, stacks.Count, "async stack") + "\n");
         foreach (var stack in stacks)
         {
             writer.Write("\n");

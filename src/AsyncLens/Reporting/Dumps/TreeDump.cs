@@ -17,7 +17,7 @@ internal static class TreeDump
     {
         var subtrees = new Subtrees();
         var groups = subtrees.Group(graph.Roots);
-        writer.Write(header.Line(graph, string.Create(CultureInfo.InvariantCulture, $" in {groups.Count} trees")) + "\n");
+        writer.Write(header.Line(graph, groups.Count, "tree") + "\n");
         var lines = 0;
         foreach (var (root, count) in groups)
         {
