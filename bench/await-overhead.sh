@@ -3,8 +3,9 @@
 #
 #   bench/await-overhead.sh [REPETITIONS] [harness options...]
 #
-# Builds bench/AsyncLens.Bench in Release, then runs REPETITIONS (default 5) rounds of four fresh
-# processes, interleaved: .NET debug off, .NET debug on, asyncio debug off, asyncio debug on (the
+# Builds bench/AsyncLens.Bench in Release, then runs REPETITIONS (default 5) rounds of five fresh
+# processes, interleaved: .NET debug off, .NET debug on, .NET with the task inventory alone
+# (AsyncDebug.TrackTasks, what `kill -USR1` needs), asyncio debug off, asyncio debug on (the
 # order is reversed every other repetition). Each .NET process warms up until the JIT has settled
 # (at most 8 s), Python for 1 s; then each prints its median µs per iteration over 10 rounds;
 # the table shows the median of those per row, and the two ratios side by side.
@@ -35,6 +36,7 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
     case "$variant" in
         net-off) command=(dotnet "$dll" await off) ;;
         net-on) command=(dotnet "$dll" await on) ;;
+        net-tasks) command=(dotnet "$dll" await tasks) ;;
         py-off) command=(python3 "$py" --mode off) ;;
         py-on) command=(python3 "$py" --mode on) ;;
     esac
@@ -43,7 +45,7 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
     record "variant=$variant rep=$rep" "$out" median_us "$variant"
 }
 
-interleave "median µs/iter" net-off net-on py-off py-on -- "$@"
+interleave "median µs/iter" net-off net-on net-tasks py-off py-on -- "$@"
 
 # -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
 python3 -B - "$here/lib" "$results" "$logs" <<'PY'
@@ -62,6 +64,7 @@ def ratio_range(on, off):
 labels = {
     "net-off": ".NET     normal",
     "net-on": ".NET     debug (AsyncDebug.Enable)",
+    "net-tasks": ".NET     task inventory (TrackTasks)",
     "py-off": "asyncio  normal",
     "py-on": "asyncio  debug=True",
 }
@@ -86,7 +89,11 @@ py = rows.median("py-on", "median_us") / rows.median("py-off", "median_us")
 net_lo, net_hi = ratio_range("net-on", "net-off")
 py_lo, py_hi = ratio_range("py-on", "py-off")
 print()
+tasks = rows.median("net-tasks", "median_us") / rows.median("net-off", "median_us")
+tasks_lo, tasks_hi = ratio_range("net-tasks", "net-off")
 print(f".NET debug/normal = {net:.1f}x   asyncio debug/normal = {py:.1f}x")
+print(f".NET task inventory alone/normal = {tasks:.2f}x (same-repetition {tasks_lo:.2f}x..{tasks_hi:.2f}x), "
+      f"{rows.median('net-tasks', 'median_us') - rows.median('net-off', 'median_us'):+.2f} µs per iteration (2 async methods, 3 awaits)")
 def best_ratio(on, off):
     return min(rows.column(on, "best_us")) / min(rows.column(off, "best_us"))
 

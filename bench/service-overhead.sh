@@ -3,8 +3,9 @@
 #
 #   bench/service-overhead.sh [REPETITIONS] [harness options...]
 #
-# Builds bench/AsyncLens.Bench in Release, then runs REPETITIONS (default 5) pairs of fresh
-# processes, interleaved: debug off, debug on (the order is reversed every other repetition).
+# Builds bench/AsyncLens.Bench in Release, then runs REPETITIONS (default 5) triples of fresh
+# processes, interleaved: debug off, debug on, the task inventory alone (AsyncDebug.TrackTasks, what
+# `kill -USR1` needs; the order is reversed every other repetition).
 # Each process serves simulated requests from 64 concurrent clients, first until the JIT has settled
 # (at most 12 s), then for 5 timed rounds, and prints its median requests/s; the table shows the
 # median of those per mode and the throughput lost to debug mode. Harness options (--concurrency N,
@@ -35,7 +36,7 @@ run() { # run MODE REP [options...]: one fresh process, its RESULT line appended
     record "rep=$rep" "$out" rps "$mode"
 }
 
-interleave "median requests/s" off on -- "$@"
+interleave "median requests/s" off on tasks -- "$@"
 
 # -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
 python3 -B - "$here/lib" "$results" "$logs" <<'PY'
@@ -55,7 +56,7 @@ print(f"service workload: {first['concurrency']} concurrent simulated requests, 
       f"{first['rounds']} x {int(first['round_ms']) / 1000:g} s rounds after the JIT settles; {runs} fresh processes per row (medians)")
 print(f"{'':27} {'req/s':>8} {'min..max of runs':>18} {'CPU µs/req':>11} {'GC pause %':>11} {'max step ms':>12} "
       f"{'warm-up s':>10} {'unsettled':>10} {'reports':>8}")
-labels = {"off": "normal", "on": "debug (AsyncDebug.Enable)"}
+labels = {"off": "normal", "on": "debug (AsyncDebug.Enable)", "tasks": "task inventory (TrackTasks)"}
 for mode, label in labels.items():
     values = column(mode, "rps")
     spread = f"{min(values):.0f}..{max(values):.0f}"
@@ -68,9 +69,13 @@ for mode, label in labels.items():
 throughput = med("on", "rps") / med("off", "rps")
 cpu = med("on", "cpu_us_per_req") / med("off", "cpu_us_per_req")
 paired = rows.paired("on", "off", "rps")
+tasks_throughput = med("tasks", "rps") / med("off", "rps")
+tasks_cpu = med("tasks", "cpu_us_per_req") / med("off", "cpu_us_per_req")
 print()
 print(f"throughput debug/normal = {throughput:.2f}x ({(throughput - 1) * 100:+.0f}% requests/s)   "
       f"CPU per request debug/normal = {cpu:.2f}x ({(cpu - 1) * 100:+.0f}%)")
+print(f"throughput inventory/normal = {tasks_throughput:.2f}x ({(tasks_throughput - 1) * 100:+.0f}% requests/s)   "
+      f"CPU per request inventory/normal = {tasks_cpu:.2f}x ({(tasks_cpu - 1) * 100:+.0f}%)")
 print(f"(same-repetition throughput ratios: {min(paired):.2f}x..{max(paired):.2f}x; max step ms = longest single "
       "request deserialization in any run; warm-up s = time until tiered JIT stopped compiling; unsettled = runs whose warm-up hit its limit first)")
 reported = rows.total("on", "reports")

@@ -25,7 +25,7 @@ internal static class SnapshotBenchmark
 
         var times = new Dictionary<string, List<double>>
         {
-            ["graph"] = [], ["api"] = [], ["stacks"] = [], ["tree"] = [], ["json"] = [],
+            ["registry"] = [], ["graph"] = [], ["api"] = [], ["stacks"] = [], ["tree"] = [], ["json"] = [],
         };
         var allocated = new Dictionary<string, long>();
         var pending = 0;
@@ -33,8 +33,11 @@ internal static class SnapshotBenchmark
         var output = 0L;
         for (var r = 0; r < rounds; r++)
         {
-            var bytes = GC.GetAllocatedBytesForCurrentThread();
             var watch = Stopwatch.StartNew();
+            _ = AsyncDebug.Inventory().RegistryCopy();
+            times["registry"].Add(watch.Elapsed.TotalMilliseconds);
+            var bytes = GC.GetAllocatedBytesForCurrentThread();
+            watch.Restart();
             _ = AsyncDebug.Inventory().Snapshot();
             times["graph"].Add(watch.Elapsed.TotalMilliseconds);
             allocated["graph"] = GC.GetAllocatedBytesForCurrentThread() - bytes;
@@ -69,7 +72,7 @@ internal static class SnapshotBenchmark
         {
         }
         return string.Create(CultureInfo.InvariantCulture,
-            $"tasks={count} pending={pending} graph_ms={Stats.Median(times["graph"]):F0} api_ms={Stats.Median(times["api"]):F0} stacks_ms={Stats.Median(times["stacks"]):F0} tree_ms={Stats.Median(times["tree"]):F0} json_ms={Stats.Median(times["json"]):F0} json_mb={output / 1e6:F1} alloc_mb={string.Join("/", allocated.Select(a => $"{a.Key}:{a.Value / 1e6:F0}"))} heap_mb={before / 1e6:F0} gcs={gcsDuring} gen2={gen2sDuring} gc_pause_ms={pausedDuring.TotalMilliseconds:F0} heap_growth_mb={(after - before) / 1e6:F1}");
+            $"tasks={count} rounds={rounds} pending={pending} registry_ms={Stats.Median(times["registry"]):F1} graph_ms={Stats.Median(times["graph"]):F0} api_ms={Stats.Median(times["api"]):F0} stacks_ms={Stats.Median(times["stacks"]):F0} tree_ms={Stats.Median(times["tree"]):F0} json_ms={Stats.Median(times["json"]):F0} json_mb={output / 1e6:F1} alloc_mb={string.Join("/", allocated.Select(a => $"{a.Key}:{a.Value / 1e6:F0}"))} heap_mb={before / 1e6:F0} gcs={gcsDuring} gen2={gen2sDuring} gc_pause_ms={pausedDuring.TotalMilliseconds:F0} heap_growth_mb={(after - before) / 1e6:F1}");
     }
 
     private static async Task ServeAsync(int id, TaskCompletionSource[] gates, SemaphoreSlim semaphore, CancellationToken stop)

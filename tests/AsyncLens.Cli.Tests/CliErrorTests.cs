@@ -12,6 +12,7 @@ public sealed class CliErrorTests
         { ["run", "--slow", "fast", "--", "x.dll"], "asynclens: --slow 'fast' is not a duration (examples: 100ms, 0.5s, 2s) (see 'asynclens run --help')" },
         { ["run", "--slow", "-5ms", "--", "x.dll"], "asynclens: --slow '-5ms' is not a duration (examples: 100ms, 0.5s, 2s) (see 'asynclens run --help')" },
         { ["run", "--format", "xml", "--", "x.dll"], "asynclens: Argument 'xml' not recognized. Must be one of:\n\t'text'\n\t'json' (see 'asynclens run --help')" },
+        { ["run", "--dump-format", "graph", "--", "x.dll"], "asynclens: Argument 'graph' not recognized. Must be one of:\n\t'tree'\n\t'stacks'\n\t'json' (see 'asynclens run --help')" },
         { ["run", "--", "/no/such/program"], "asynclens: cannot start '/no/such/program': No such file or directory" },
         { ["run", "--", "/no/such/app.dll"], "asynclens: cannot start '/no/such/app.dll': no such file" },
         { ["run", "--output", "/no/such/dir/reports.txt", "--", "x.dll"], "asynclens: cannot write reports to '/no/such/dir/reports.txt': directory '/no/such/dir' does not exist" },
@@ -36,6 +37,7 @@ public sealed class CliErrorTests
         Assert.Contains("--slow <duration>", result.Stdout);
         Assert.Contains("--format <text|json>", result.Stdout);
         Assert.Contains("-o, --output <file>", result.Stdout);
+        Assert.Contains("--dump-format <tree|stacks|json>", result.Stdout);
         Assert.Contains("<program>...", result.Stdout);
     }
 }

@@ -28,13 +28,13 @@ internal static class ChildProcess
         Run(DotnetPath(), args, env, timeout, timed);
 
     /// <summary>
-    /// Runs <c>dotnet &lt;args&gt;</c> and calls <paramref name="onLine"/> with the process id for each line it
-    /// writes to standard output, while it runs: to signal it once it says it is ready.
+    /// Runs <c>dotnet &lt;args&gt;</c> and calls <paramref name="onLine"/> for each line it writes to standard
+    /// output, while it runs: to signal it once it says it is ready.
     /// </summary>
-    public static ProcessResult DotnetInteractive(IEnumerable<string> args, IDictionary<string, string?>? env, Action<string, int> onLine) =>
+    public static ProcessResult DotnetInteractive(IEnumerable<string> args, IDictionary<string, string?>? env, Action<string> onLine) =>
         Run(DotnetPath(), args, env, onLine: onLine);
 
-    public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true, Action<string, int>? onLine = null)
+    public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true, Action<string>? onLine = null)
     {
         using var gate = timed ? TimingGate.Enter() : null;
         var start = new ProcessStartInfo(program)
@@ -70,13 +70,13 @@ internal static class ChildProcess
         return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
     }
 
-    private static async Task<string> ReadLinesAsync(Process process, Action<string, int> onLine)
+    private static async Task<string> ReadLinesAsync(Process process, Action<string> onLine)
     {
         var all = new StringBuilder();
         while (await process.StandardOutput.ReadLineAsync() is { } line)
         {
             all.Append(line).Append('\n');
-            onLine(line, process.Id);
+            onLine(line);
         }
         return all.ToString();
     }

@@ -10,6 +10,9 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
     /// <summary>The graph alone (what the app's threads wait for is only the registry copy inside it).</summary>
     public TaskGraph Snapshot() => tracking.Snapshot();
 
+    /// <summary>The registry copy alone: the only part of a snapshot the app's threads can wait for (bench/snapshot.sh times it).</summary>
+    public List<Task> RegistryCopy() => tracking.Registry.Snapshot();
+
     public IReadOnlyList<PendingTask> Tasks() => new PendingTasks(records, sites).From(tracking.Snapshot(), DateTime.UtcNow.Ticks);
 
     /// <summary>Takes a snapshot and writes it. The app's threads wait only while the registry is copied.</summary>

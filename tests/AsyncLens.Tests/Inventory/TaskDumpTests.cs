@@ -320,15 +320,10 @@ public sealed partial class TaskDumpTests
     [Fact]
     public void Sigusr1_with_the_startup_hook_alone_writes_the_stacks_and_the_app_goes_on()
     {
-        var signalled = 0;
         var result = ChildProcess.DotnetInteractive(
             [Repo.Program("Chains"), "signal"],
             new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_TASKS"] = "1" },
-            (line, pid) =>
-            {
-                if (line.StartsWith("parked ", StringComparison.Ordinal) && Interlocked.Exchange(ref signalled, 1) == 0)
-                    Kill("-USR1", pid);
-            });
+            Signals.Sigusr1WhenParked());
 
         Assert.True(result.ExitCode == 0 && result.Stdout.EndsWith("done\n", StringComparison.Ordinal), result.ToString());
         var pid = int.Parse(result.Stdout.Split('\n')[0]["parked ".Length..], System.Globalization.CultureInfo.InvariantCulture);
@@ -366,7 +361,6 @@ public sealed partial class TaskDumpTests
         var output = Path.Combine(Path.GetTempPath(), $"asynclens-chains-{Guid.NewGuid():N}.jsonl");
         try
         {
-            var signalled = 0;
             var result = ChildProcess.DotnetInteractive(
                 [Repo.Program("Chains"), "signal"],
                 new Dictionary<string, string?>
@@ -377,11 +371,7 @@ public sealed partial class TaskDumpTests
                     ["ASYNCLENS_DUMP_FORMAT"] = "json",
                     ["ASYNCLENS_OUTPUT"] = output,
                 },
-                (line, pid) =>
-                {
-                    if (line.StartsWith("parked ", StringComparison.Ordinal) && Interlocked.Exchange(ref signalled, 1) == 0)
-                        Kill("-USR1", pid);
-                });
+                Signals.Sigusr1WhenParked());
             Assert.True(result.ExitCode == 0 && result.Stdout.EndsWith("done\n", StringComparison.Ordinal), result.ToString());
 
             // The output has debug mode's reports (one JSON object a line) and the dump (one line too).
@@ -419,12 +409,6 @@ public sealed partial class TaskDumpTests
 
     private static (string File, int Line) Location(JsonElement e) =>
         (e.GetProperty("file").GetString()!, e.GetProperty("line").GetInt32());
-
-    private static void Kill(string signal, int pid)
-    {
-        using var kill = System.Diagnostics.Process.Start("kill", [signal, pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-    }
 
     [GeneratedRegex(@"^asynclens: 2027 pending tasks in 3 trees \(pid \d+, \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$")]
     private static partial Regex TreeHeader();
