@@ -21,13 +21,8 @@ parse_reps "[--warmup-ms N] [--rounds N] [--round-ms N]" "${1:-}"
 require_tools
 unset_debug_env PYTHONASYNCIODEBUG PYTHONDEVMODE PYTHONTRACEMALLOC
 
-logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-await.XXXXXX")"
-echo "building bench/AsyncLens.Bench (Release)..." >&2
-build_release "$logs/build.log" "$here/AsyncLens.Bench/AsyncLens.Bench.csproj"
-dll="$root/artifacts/bin/AsyncLens.Bench/release/AsyncLens.Bench.dll"
+build_harness await
 py="$here/python/asyncio_await.py"
-results="$logs/results.txt"
-: >"$results"
 
 run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appended to $results
     local variant="$1" rep="$2"

@@ -21,12 +21,7 @@ parse_reps "[--concurrency N] [--payload-kb N] [--warmup-ms N] [--rounds N] [--r
 require_tools "it prints the table"
 unset_debug_env
 
-logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-service.XXXXXX")"
-echo "building bench/AsyncLens.Bench (Release)..." >&2
-build_release "$logs/build.log" "$here/AsyncLens.Bench/AsyncLens.Bench.csproj"
-dll="$root/artifacts/bin/AsyncLens.Bench/release/AsyncLens.Bench.dll"
-results="$logs/results.txt"
-: >"$results"
+build_harness service
 
 run() { # run MODE REP [options...]: one fresh process, its RESULT line appended to $results
     local mode="$1" rep="$2"

@@ -22,12 +22,7 @@ parse_reps "[--tasks N] [--rounds N]" "${1:-}"
 require_tools "it prints the table"
 unset_debug_env
 
-logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-snapshot.XXXXXX")"
-echo "building bench/AsyncLens.Bench (Release)..." >&2
-build_release "$logs/build.log" "$here/AsyncLens.Bench/AsyncLens.Bench.csproj"
-dll="$root/artifacts/bin/AsyncLens.Bench/release/AsyncLens.Bench.dll"
-results="$logs/results.txt"
-: >"$results"
+build_harness snapshot
 
 run() { # run VARIANT REP [options...]
     local variant="$1" rep="$2"

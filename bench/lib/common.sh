@@ -34,6 +34,15 @@ build_release() { # build_release LOG PROJECT...: dotnet build each in Release; 
     done
 }
 
+build_harness() { # build_harness NAME: builds bench/AsyncLens.Bench; sets logs (a new temp dir), dll, results (empty)
+    logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-$1.XXXXXX")"
+    echo "building bench/AsyncLens.Bench (Release)..." >&2
+    build_release "$logs/build.log" "$here/AsyncLens.Bench/AsyncLens.Bench.csproj"
+    dll="$root/artifacts/bin/AsyncLens.Bench/release/AsyncLens.Bench.dll"
+    results="$logs/results.txt"
+    : >"$results"
+}
+
 run_once() { # run_once LABEL OUT ERR COMMAND...: COMMAND's output into OUT and ERR; if it fails, shows both and exits 1
     local label="$1" out="$2" err="$3"
     shift 3
