@@ -6,5 +6,10 @@ var root = new RootCommand("asynclens: see what async .NET code is doing, and wh
 {
     RunCommand.Create(),
     DemoCommand.Create(),
+    PsCommand.Create(),
+    PstreeCommand.Create(),
+    StacksCommand.Create(),
+    ThreadsCommand.Create(),
+    DumpCoreCommand.Create(),
 };
 return Cli.Invoke(root, args);

@@ -16,6 +16,13 @@ public sealed class CliErrorTests
         { ["run", "--", "/no/such/program"], "asynclens: cannot start '/no/such/program': No such file or directory" },
         { ["run", "--", "/no/such/app.dll"], "asynclens: cannot start '/no/such/app.dll': no such file" },
         { ["run", "--output", "/no/such/dir/reports.txt", "--", "x.dll"], "asynclens: cannot write reports to '/no/such/dir/reports.txt': directory '/no/such/dir' does not exist" },
+        { ["ps", "4194000"], "asynclens: no process with id 4194000" },
+        { ["pstree"], "asynclens: give a process id, or --dump FILE (see 'asynclens pstree --help')" },
+        { ["stacks", "1", "--dump", "x.core"], "asynclens: give a process id or --dump FILE, not both (see 'asynclens stacks --help')" },
+        { ["threads", "--dump", "/no/such.core"], "asynclens: no such dump file: /no/such.core" },
+        { ["ps", "1", "--format", "xml"], "asynclens: Argument 'xml' not recognized. Must be one of:\n\t'text'\n\t'json'\n\t'csv' (see 'asynclens ps --help')" },
+        { ["dump-core", "4194000", "-o", "/tmp/x.core"], "asynclens: no process with id 4194000" },
+        { ["dump-core", "1", "-o", "/no/such/dir/x.core"], "asynclens: cannot write '/no/such/dir/x.core': directory '/no/such/dir' does not exist" },
         { ["frobnicate"], "asynclens: Unrecognized command or argument 'frobnicate'. (see 'asynclens --help')" },
     };
 

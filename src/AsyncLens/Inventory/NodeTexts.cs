@@ -23,16 +23,26 @@ internal readonly record struct NodeText(string Title, SourceLine? At, string? N
 internal sealed class NodeTextCache
 {
     private readonly Dictionary<(BoxInfo, int), (NodeText Text, string Line)> _methods = [];
+    private readonly Dictionary<NodeText, string> _described = [];
 
-    public NodeText Of(TaskNode node) => node.Kind == NodeKind.AsyncMethod ? Method(node).Text : NodeTexts.Of(node);
+    public NodeText Of(TaskNode node) => node.Kind == NodeKind.AsyncMethod && node.Description is null ? Method(node).Text : NodeTexts.Of(node);
 
     /// <summary>The text as a line: with what a thread or a cycle does to it.</summary>
     public string Line(TaskNode node)
     {
-        var line = node.Kind == NodeKind.AsyncMethod ? Method(node).Line : NodeTexts.Of(node).ToString();
+        var line = node.Description is { } described ? Described(described)
+            : node.Kind == NodeKind.AsyncMethod ? Method(node).Line
+            : NodeTexts.Of(node).ToString();
         return node.BlockedThreadWaits || node.InCycle
             ? line + (node.BlockedThreadWaits ? " <- a thread is blocked waiting for it" : "") + (node.InCycle ? " <- in an await cycle: a deadlock" : "")
             : line;
+    }
+
+    private string Described(NodeText text)
+    {
+        if (!_described.TryGetValue(text, out var line))
+            _described[text] = line = text.ToString();
+        return line;
     }
 
     private (NodeText Text, string Line) Method(TaskNode node)
@@ -54,6 +64,8 @@ internal static class NodeTexts
 
     public static NodeText Of(TaskNode node)
     {
+        if (node.Description is { } described)
+            return described;
         switch (node.Kind)
         {
             case NodeKind.AsyncMethod:
@@ -72,9 +84,9 @@ internal static class NodeTexts
     private static SourceLine? DelegateLine(MethodInfo? method) =>
         method is null ? null : s_delegateLines.GetOrAdd(method, static m => MethodSymbols.LineAt(m, 0) is { } l ? new SourceLine(l.File, l.Line) : null);
 
-    public static string KindOf(TaskNode node) => node.Kind switch
+    public static string KindOf(TaskNode node) => node.KindName ?? node.Kind switch
     {
-        NodeKind.AsyncMethod when node.Box!.IsIterator => "async-iterator",
+        NodeKind.AsyncMethod when node.IsIterator => "async-iterator",
         NodeKind.AsyncMethod when node.Target is not Task => "pooled-async-method",
         NodeKind.AsyncMethod => "async-method",
         NodeKind.DelegateTask => "delegate-task",
@@ -82,11 +94,11 @@ internal static class NodeTexts
         _ => "awaited",
     };
 
-    public static string StateOf(TaskNode node) => node.Kind switch
+    public static string StateOf(TaskNode node) => node.StateName ?? node.Kind switch
     {
         NodeKind.AsyncMethod when node.State == -1 => "running",
         NodeKind.AsyncMethod when node.State >= 0 => "parked",
-        NodeKind.AsyncMethod when node.Box!.IsIterator => "paused",
+        NodeKind.AsyncMethod when node.IsIterator => "paused",
         NodeKind.AsyncMethod => "pending",
         NodeKind.DelegateTask => node.Target is Task { Status: TaskStatus.Running } ? "running" : "queued",
         _ => "pending",
@@ -96,7 +108,7 @@ internal static class NodeTexts
     {
         -1 => "running",
         >= 0 when node.AwaitsYield => "awaiting Task.Yield",
-        < -2 when node.Box!.IsIterator => "paused at yield return",
+        < -2 when node.IsIterator => "paused at yield return",
         _ => null,
     };
 

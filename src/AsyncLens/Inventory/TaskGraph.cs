@@ -57,6 +57,25 @@ internal sealed class TaskGraph
         return graph;
     }
 
+    /// <summary>
+    /// A graph of nodes someone else found (the out-of-process reader), with edges (parent awaits child) as
+    /// indexes into <paramref name="nodes"/>, whose <see cref="TaskNode.Index"/> must be their positions.
+    /// </summary>
+    public static TaskGraph FromParts(IReadOnlyList<TaskNode> nodes, IEnumerable<(int Parent, int Child)> edges)
+    {
+        var graph = new TaskGraph(nodes.Count);
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            if (nodes[i].Index != i)
+                throw new ArgumentException($"node {i} has index {nodes[i].Index}", nameof(nodes));
+            graph._nodes.Add(nodes[i]);
+        }
+        foreach (var (parent, child) in edges)
+            graph.Link(graph._nodes[parent], graph._nodes[child]);
+        graph.LayOutEdges();
+        return graph;
+    }
+
     private List<TaskNode> FindRoots()
     {
         var roots = _nodes.Where(n => n.IsCode && n.AwaitedBy.Count == 0).ToList();

@@ -18,8 +18,12 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
     /// <summary>Takes a snapshot and writes it. The app's threads wait only while the registry is copied.</summary>
     public void Write(TextWriter writer, TaskDumpFormat format)
     {
-        var graph = tracking.Snapshot();
-        var header = new DumpHeader(Environment.ProcessId, DateTimeOffset.UtcNow);
+        Write(writer, tracking.Snapshot(), new DumpHeader(Environment.ProcessId, DateTimeOffset.UtcNow), format, new PendingTasks(records, sites));
+    }
+
+    /// <summary>Writes a graph in one of the dump formats (the out-of-process reader writes the graphs it reads with this too).</summary>
+    public static void Write(TextWriter writer, TaskGraph graph, DumpHeader header, TaskDumpFormat format, PendingTasks tasks)
+    {
         switch (format)
         {
             case TaskDumpFormat.Tree:
@@ -29,7 +33,7 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
                 StacksDump.Write(writer, graph, header);
                 break;
             default:
-                JsonTaskDump.Write(writer, graph, new PendingTasks(records, sites).Project(graph, DateTime.UtcNow.Ticks), header);
+                JsonTaskDump.Write(writer, graph, tasks.Project(graph, DateTime.UtcNow.Ticks), header);
                 break;
         }
         writer.Flush();

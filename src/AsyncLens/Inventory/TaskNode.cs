@@ -62,5 +62,18 @@ internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
     /// <summary>Shown as a root only because it awaits, through others, its own awaiters (a deadlock).</summary>
     public bool InCycle { get; set; }
 
+    /// <summary>
+    /// For a node read from another process (asynclens ps / pstree / stacks): its text, kind and state as worked
+    /// out by the reader, which has no live object to ask. <see cref="Target"/> is then the object's address.
+    /// </summary>
+    public NodeText? Description { get; init; }
+
+    public string? KindName { get; init; }
+
+    public string? StateName { get; init; }
+
+    /// <summary>An async iterator's box (its states below -2 are "paused at yield return").</summary>
+    public bool IsIterator => Box?.IsIterator ?? KindName == "async-iterator";
+
     public bool IsCode => Kind is NodeKind.AsyncMethod or NodeKind.DelegateTask or NodeKind.Combinator;
 }

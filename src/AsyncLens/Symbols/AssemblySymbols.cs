@@ -14,6 +14,7 @@ namespace AsyncLens.Symbols;
 internal sealed class AssemblySymbols
 {
     private static readonly ConcurrentDictionary<Assembly, AssemblySymbols?> s_cache = new();
+    private static readonly ConcurrentDictionary<string, AssemblySymbols?> s_byPath = new(StringComparer.Ordinal);
 
     // Async method stepping information (yield/resume offsets per await).
     private static readonly Guid s_asyncSteppingKind = new("54FD2AC5-E925-401A-9C2A-F94F171072F8");
@@ -32,10 +33,16 @@ internal sealed class AssemblySymbols
 
     public static AssemblySymbols? For(Assembly assembly) => s_cache.GetOrAdd(assembly, Load);
 
+    /// <summary>The symbols of the assembly at <paramref name="path"/> (a module of another process, read from outside).</summary>
+    public static AssemblySymbols? ForFile(string path) => s_byPath.GetOrAdd(path, Load);
+
     /// <summary>Sequence points of a method, or null when the PDB has none for it.</summary>
-    public SequencePointTable? SequencePoints(MethodBase method)
+    public SequencePointTable? SequencePoints(MethodBase method) => SequencePoints(method.MetadataToken);
+
+    /// <inheritdoc cref="SequencePoints(MethodBase)"/>
+    public SequencePointTable? SequencePoints(int methodToken)
     {
-        var table = _sequencePoints.GetOrAdd(method.MetadataToken, ReadSequencePoints);
+        var table = _sequencePoints.GetOrAdd(methodToken, ReadSequencePoints);
         return table.IsEmpty ? null : table;
     }
 
@@ -43,11 +50,14 @@ internal sealed class AssemblySymbols
     /// The (yield offset, resume offset) of each await of an async method, in state order. The C#
     /// compiler attaches this record to the state machine's MoveNext (not to the kickoff method).
     /// </summary>
-    public AwaitOffsets[]? AsyncStepping(MethodBase moveNext)
+    public AwaitOffsets[]? AsyncStepping(MethodBase moveNext) => AsyncStepping(moveNext.MetadataToken);
+
+    /// <inheritdoc cref="AsyncStepping(MethodBase)"/>
+    public AwaitOffsets[]? AsyncStepping(int moveNextToken)
     {
         try
         {
-            var handle = MetadataTokens.MethodDefinitionHandle(moveNext.MetadataToken);
+            var handle = MetadataTokens.MethodDefinitionHandle(moveNextToken);
             foreach (var cdiHandle in _pdb.GetCustomDebugInformation(handle))
             {
                 var cdi = _pdb.GetCustomDebugInformation(cdiHandle);
@@ -66,7 +76,7 @@ internal sealed class AssemblySymbols
                 return awaits.ToArray();
             }
         }
-        catch (BadImageFormatException)
+        catch (Exception ex) when (ex is BadImageFormatException or ArgumentException)
         {
         }
         return null;
@@ -88,19 +98,22 @@ internal sealed class AssemblySymbols
             }
             return new SequencePointTable(points.ToArray());
         }
-        catch (BadImageFormatException)
+        catch (Exception ex) when (ex is BadImageFormatException or ArgumentException)
         {
             return SequencePointTable.Empty;
         }
     }
 
-    private static AssemblySymbols? Load(Assembly assembly)
+    private static AssemblySymbols? Load(Assembly assembly) =>
+        assembly.IsDynamic || string.IsNullOrEmpty(assembly.Location) ? null : Load(assembly.Location);
+
+    private static AssemblySymbols? Load(string location)
     {
         try
         {
-            if (assembly.IsDynamic || string.IsNullOrEmpty(assembly.Location) || !File.Exists(assembly.Location))
+            if (!File.Exists(location))
                 return null;
-            using var stream = File.OpenRead(assembly.Location);
+            using var stream = File.OpenRead(location);
             using var pe = new PEReader(stream);
             MetadataReaderProvider? provider = null;
             string? codeViewPath = null;
@@ -114,7 +127,7 @@ internal sealed class AssemblySymbols
                 if (entry.Type == DebugDirectoryEntryType.CodeView && codeViewPath is null)
                     codeViewPath = pe.ReadCodeViewDebugDirectoryData(entry).Path;
             }
-            provider ??= OpenPdbFile(assembly.Location, codeViewPath);
+            provider ??= OpenPdbFile(location, codeViewPath);
             if (provider is null)
                 return null;
             return new AssemblySymbols(provider);

@@ -77,8 +77,13 @@ internal static class MethodNames
         return s_kickoffs.GetOrAdd(definition, FindKickoff);
     }
 
+    /// <summary>
+    /// True for a compiler-made async state machine. Works for types read from files too (a
+    /// MetadataLoadContext: the out-of-process reader names another process's methods with this class).
+    /// </summary>
     public static bool IsStateMachine(Type type) =>
-        typeof(IAsyncStateMachine).IsAssignableFrom(type) && type.Name.StartsWith('<');
+        type.Name.StartsWith('<')
+        && (typeof(IAsyncStateMachine).IsAssignableFrom(type) || type.GetInterface(typeof(IAsyncStateMachine).FullName!) is not null);
 
     private static MethodBase? FindKickoff(Type definition)
     {
@@ -87,10 +92,15 @@ internal static class MethodNames
         const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
         try
         {
+            // Attribute data, not attribute instances: the same code reads types loaded from files.
             foreach (var method in owner.GetMethods(all))
             {
-                if (method.GetCustomAttribute<StateMachineAttribute>(inherit: false)?.StateMachineType == definition)
-                    return method;
+                foreach (var attribute in method.CustomAttributes)
+                {
+                    if (attribute.ConstructorArguments is [{ Value: Type stateMachine }] && stateMachine == definition
+                        && attribute.AttributeType.BaseType?.FullName == typeof(StateMachineAttribute).FullName)
+                        return method;
+                }
             }
         }
         catch (Exception ex) when (ex is TypeLoadException or FileNotFoundException or FileLoadException or CustomAttributeFormatException)

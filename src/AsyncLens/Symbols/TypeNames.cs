@@ -40,7 +40,7 @@ internal static class TypeNames
             sb.Append(keyword);
             return;
         }
-        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Nullable<>))
+        if (type.IsGenericType && type.GetGenericTypeDefinition().FullName == typeof(Nullable<>).FullName)
         {
             Append(sb, type.GetGenericArguments()[0], context);
             sb.Append('?');
@@ -104,7 +104,15 @@ internal static class TypeNames
         TypeCode.Double => "double",
         TypeCode.Decimal => "decimal",
         TypeCode.String => "string",
-        _ => type == typeof(object) ? "object" : type == typeof(void) ? "void" : type == typeof(nint) ? "nint" : type == typeof(nuint) ? "nuint" : null,
+        // By name, not by identity: types read from another process's files are not typeof(object).
+        _ => type.FullName switch
+        {
+            "System.Object" => "object",
+            "System.Void" => "void",
+            "System.IntPtr" => "nint",
+            "System.UIntPtr" => "nuint",
+            _ => null,
+        },
     };
 }
 

@@ -231,3 +231,25 @@ public static class Cycle
         await other(); // @chains.cycle
     }
 }
+
+/// <summary>An async method that blocks its thread in the middle of a step (for asynclens threads).</summary>
+public static class Blocking
+{
+    private static readonly ManualResetEventSlim s_release = new();
+
+    public static ManualResetEventSlim Started { get; } = new();
+
+    public static async Task ServeAsync()
+    {
+        await HoldThreadAsync(); // @chains.hold-caller
+    }
+
+    public static void Release() => s_release.Set();
+
+    private static async Task HoldThreadAsync()
+    {
+        await Task.Yield();
+        Started.Set();
+        s_release.Wait(); // @chains.hold-thread
+    }
+}

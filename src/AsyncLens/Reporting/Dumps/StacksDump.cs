@@ -151,7 +151,7 @@ internal static class StacksDump
                     -1 => "running",
                     >= 0 when leaf.AwaitsYield => "awaiting Task.Yield",
                     >= 0 => "awaiting something that is not a task (a custom awaiter)",
-                    _ when leaf.Box!.IsIterator => "paused at yield return",
+                    _ when leaf.IsIterator => "paused at yield return",
                     _ => "waiting",
                 },
             };

@@ -1,0 +1,273 @@
+using System.Reflection;
+using AsyncLens.Symbols;
+using Microsoft.Diagnostics.Runtime;
+
+namespace AsyncLens.Cli.Remote;
+
+/// <summary>
+/// Names and source lines for another process's code, from the files it loaded: its assemblies read as
+/// metadata (a MetadataLoadContext: nothing of theirs runs here), so the engine's own name formatting
+/// applies unchanged (<c>Shop.FetchUser(int)</c>, lambdas, local functions, generics), and their portable
+/// PDBs (embedded or next to them) through the engine's symbol reader. A module whose file is gone (a dump
+/// from another machine) still gets a name, from the runtime's type name, without lines.
+/// </summary>
+internal sealed class RemoteSymbols : IDisposable
+{
+    private readonly MetadataLoadContext? _context;
+    private readonly Dictionary<string, Assembly?> _assemblies = new(StringComparer.Ordinal);
+    private readonly Dictionary<ulong, Type?> _types = [];
+    private readonly Dictionary<ulong, AwaitLines> _awaitLines = [];
+    private readonly Dictionary<(string, int), string> _methodNames = [];
+    private readonly string[] _paths = [];
+    private readonly Dictionary<Assembly, Dictionary<int, Type>> _typesByToken = [];
+
+    public RemoteSymbols(ClrRuntime runtime)
+    {
+        var paths = new List<string>();
+        foreach (var module in runtime.EnumerateModules())
+        {
+            if (module.Name is { Length: > 0 } path && !module.IsDynamic && File.Exists(path))
+                paths.Add(path);
+        }
+        // The framework directory whole: parameter types come from assemblies the process may not have loaded.
+        var coreLib = paths.FirstOrDefault(p => Path.GetFileName(p) == "System.Private.CoreLib.dll");
+        if (coreLib is null)
+            return;
+        paths.AddRange(Directory.EnumerateFiles(Path.GetDirectoryName(coreLib)!, "*.dll"));
+        var byName = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var path in paths)
+            byName.TryAdd(Path.GetFileName(path), path);
+        try
+        {
+                _paths = [.. byName.Values];
+            _context = new MetadataLoadContext(new PathAssemblyResolver(byName.Values), "System.Private.CoreLib");
+        }
+        catch (Exception ex) when (ex is IOException or BadImageFormatException or FileLoadException)
+        {
+            _context = null;
+        }
+    }
+
+    /// <summary>The async method a state machine type runs, as a person reads it: <c>Shop.FetchUser(int)</c>.</summary>
+    public string StateMachineName(ClrType stateMachine) =>
+        TypeOf(stateMachine) is { } type ? Try(() => MethodNames.ForStateMachine(type)) ?? Fallback(stateMachine.Name) : Fallback(stateMachine.Name);
+
+    /// <summary>True for the compiler's async entry point (<c>async Task Main</c>), which the main thread always waits for.</summary>
+    public bool IsAsyncEntryPoint(ClrType stateMachine) =>
+        TypeOf(stateMachine) is { } type && Try(() => MethodNames.Kickoff(type)) is { Name: "Main" or "<Main>$" } kickoff
+        && kickoff.DeclaringType?.GetMethod("<Main>", BindingFlags.Static | BindingFlags.NonPublic | BindingFlags.Public) is not null;
+
+    /// <summary>The line of the await a state machine of this type is parked at in <paramref name="state"/>.</summary>
+    public SourceLine? AwaitLine(ClrType stateMachine, int state)
+    {
+        if (!_awaitLines.TryGetValue(stateMachine.MethodTable, out var lines))
+            _awaitLines[stateMachine.MethodTable] = lines = AwaitLines.Of(stateMachine);
+        return lines.At(state);
+    }
+
+    /// <summary>A method's name as the engine formats it, or the runtime's signature when its file cannot be read.</summary>
+    public string MethodName(ClrMethod method)
+    {
+        var module = method.Type?.Module?.Name ?? "";
+        var key = (module, method.MetadataToken);
+        if (_methodNames.TryGetValue(key, out var name))
+            return name;
+        var resolved = method.Type is { } owner && TypeOf(owner) is { } type ? MethodByToken(type, method.MetadataToken) : null;
+        name = resolved is not null ? Try(() => MethodNames.Format(resolved)) ?? Signature(method) : Signature(method);
+        _methodNames[key] = name;
+        return name;
+    }
+
+    /// <summary>The source line of an IL offset in a method, from its module's PDB.</summary>
+    public static SourceLine? LineAt(ClrMethod method, int ilOffset)
+    {
+        if (ilOffset < 0 || method.Type?.Module?.Name is not { Length: > 0 } module)
+            return null;
+        return AssemblySymbols.ForFile(module)?.SequencePoints(method.MetadataToken)?.At(ilOffset) is { } at ? new SourceLine(at.File, at.Line) : null;
+    }
+
+    /// <summary>A type as C# spells it (<c>CustomAwaiter</c>), for awaited things AsyncLens has no name for.</summary>
+    public string TypeName(ClrType type) =>
+        TypeOf(type) is { } t ? Try(() => TypeNames.Format(t)) ?? Short(type.Name) : Short(type.Name);
+
+    public void Dispose() => _context?.Dispose();
+
+    private Type? TypeOf(ClrType clrType)
+    {
+        if (_types.TryGetValue(clrType.MethodTable, out var known))
+            return known;
+        Type? type = null;
+        if (clrType.Module?.Name is { Length: > 0 } module && Assembly(module) is { } asm)
+        {
+            type = TypeByToken(asm, clrType.MetadataToken);
+            if (type is { IsGenericTypeDefinition: true } definition && GenericArguments(clrType.Name) is { Count: > 0 } names)
+            {
+                var args = names.Select(ByName).ToArray();
+                if (args.Length == definition.GetGenericArguments().Length && args.All(a => a is not null))
+                    type = Try(() => definition.MakeGenericType(args!)) ?? definition;
+            }
+        }
+        _types[clrType.MethodTable] = type;
+        return type;
+    }
+
+    // "Outer+Inner+<LoadAsync>d__0<System.Guid>" -> ["System.Guid"]: the runtime's spelling of an instantiation.
+    private static List<string>? GenericArguments(string? name)
+    {
+        if (name is null || !name.EndsWith('>'))
+            return null;
+        var depth = 0;
+        for (var i = name.Length - 1; i >= 0; i--)
+        {
+            depth += name[i] == '>' ? 1 : name[i] == '<' ? -1 : 0;
+            if (depth != 0)
+                continue;
+            if (i == 0 || name[i - 1] is '+' or '.')
+                return null; // a compiler-made name (<Main>d__0), not arguments
+            return Split(name[(i + 1)..^1]);
+        }
+        return null;
+    }
+
+    private static List<string> Split(string list)
+    {
+        var parts = new List<string>();
+        var depth = 0;
+        var start = 0;
+        for (var i = 0; i < list.Length; i++)
+        {
+            depth += list[i] is '<' or '[' ? 1 : list[i] is '>' or ']' ? -1 : 0;
+            if (list[i] == ',' && depth == 0)
+            {
+                parts.Add(list[start..i].Trim());
+                start = i + 1;
+            }
+        }
+        parts.Add(list[start..].Trim());
+        return parts;
+    }
+
+    // A type argument by its runtime name, looked for in every assembly of the process.
+    private Type? ByName(string name)
+    {
+        if (_context is null)
+            return null;
+        if (GenericArguments(name) is { Count: > 0 } inner)
+        {
+            var open = ByName($"{name[..name.IndexOf('<', StringComparison.Ordinal)]}`{inner.Count}");
+            var args = inner.Select(ByName).ToArray();
+            return open is not null && args.All(a => a is not null) ? Try(() => open.MakeGenericType(args!)) : null;
+        }
+        if (name.EndsWith("[]", StringComparison.Ordinal))
+            return ByName(name[..^2])?.MakeArrayType();
+        foreach (var asm in _context.GetAssemblies())
+        {
+            if (Try(() => asm.GetType(name)) is { } found)
+                return found;
+        }
+        foreach (var path in _paths)
+        {
+            if (Assembly(path) is { } asm && Try(() => asm.GetType(name)) is { } found)
+                return found;
+        }
+        return null;
+    }
+
+    // A MetadataLoadContext resolves no tokens: each assembly's types are indexed by token once.
+    private Type? TypeByToken(Assembly asm, int token)
+    {
+        if (!_typesByToken.TryGetValue(asm, out var types))
+        {
+            Type?[] all;
+            try
+            {
+                all = asm.GetTypes();
+            }
+            catch (ReflectionTypeLoadException ex)
+            {
+                all = ex.Types;
+            }
+            catch (Exception ex) when (ex is IOException or BadImageFormatException or FileLoadException or TypeLoadException)
+            {
+                all = [];
+            }
+            _typesByToken[asm] = types = [];
+            foreach (var t in all)
+            {
+                if (t is not null)
+                    types[t.MetadataToken] = t;
+            }
+        }
+        return types.GetValueOrDefault(token);
+    }
+
+    private static MethodBase? MethodByToken(Type type, int token)
+    {
+        const BindingFlags all = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
+        var definition = type.IsGenericType && !type.IsGenericTypeDefinition ? type.GetGenericTypeDefinition() : type;
+        return Try(() => definition.GetMethods(all).Cast<MethodBase>().Concat(definition.GetConstructors(all)).FirstOrDefault(m => m.MetadataToken == token));
+    }
+
+    private Assembly? Assembly(string path)
+    {
+        if (_context is null || path.Length == 0)
+            return null;
+        if (!_assemblies.TryGetValue(path, out var asm))
+            _assemblies[path] = asm = Try(() => _context.LoadFromAssemblyPath(path));
+        return asm;
+    }
+
+    private static T? Try<T>(Func<T?> read) where T : class
+    {
+        try
+        {
+            return read();
+        }
+        catch (Exception ex) when (ex is IOException or BadImageFormatException or FileLoadException or TypeLoadException
+            or ArgumentException or InvalidOperationException or NotSupportedException or MissingMethodException)
+        {
+            return null;
+        }
+    }
+
+    // "Shop+<FetchUser>d__3" -> "Shop.FetchUser": the name at least, when the file cannot be read.
+    private static string Fallback(string? typeName)
+    {
+        if (typeName is null)
+            return "(unknown)";
+        var plus = typeName.LastIndexOf('+');
+        var generated = plus >= 0 ? typeName[(plus + 1)..] : typeName;
+        var owner = plus >= 0 ? Short(typeName[..plus]) : "";
+        var close = MethodNames.ClosingBracket(generated);
+        var method = close > 1 ? generated[1..close] : generated;
+        return owner.Length > 0 ? $"{owner}.{method}" : method;
+    }
+
+    private static string Signature(ClrMethod method) => method.Signature ?? method.Name ?? "(unknown method)";
+
+    // The name without its namespace; generic arguments kept as the runtime spells them.
+    private static string Short(string? name)
+    {
+        if (name is null)
+            return "(unknown)";
+        var angle = name.IndexOf('<');
+        var head = angle >= 0 ? name[..angle] : name;
+        var dot = head.LastIndexOf('.');
+        return (dot >= 0 ? name[(dot + 1)..] : name).Replace('+', '.');
+    }
+
+    /// <summary>The line of each await of one state machine type (state N parks at the N-th).</summary>
+    private sealed class AwaitLines(AwaitOffsets[] awaits, SequencePointTable? lines)
+    {
+        public SourceLine? At(int state) =>
+            state >= 0 && state < awaits.Length && lines?.At(awaits[state].YieldOffset) is { } at ? new SourceLine(at.File, at.Line) : null;
+
+        public static AwaitLines Of(ClrType stateMachine)
+        {
+            var moveNext = stateMachine.Methods.FirstOrDefault(m => m.Name == "MoveNext");
+            if (moveNext is null || stateMachine.Module?.Name is not { Length: > 0 } module || AssemblySymbols.ForFile(module) is not { } symbols)
+                return new AwaitLines([], null);
+            return new AwaitLines(symbols.AsyncStepping(moveNext.MetadataToken) ?? [], symbols.SequencePoints(moveNext.MetadataToken));
+        }
+    }
+}

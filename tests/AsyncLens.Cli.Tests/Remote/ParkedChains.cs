@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Cli.Tests.Remote;
+
+/// <summary>
+/// tests/Targets/Chains in its <c>outside</c> mode, running with no AsyncLens in it: its chains parked, its pid
+/// known. Disposing it releases the chains with a line on its stdin and checks that it then finishes normally:
+/// whatever read it from outside left it running.
+/// </summary>
+internal sealed class ParkedChains : IDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+    private readonly Task _stdout;
+
+    public ParkedChains()
+    {
+        var start = new ProcessStartInfo(ChildProcess.DotnetPath())
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Repo.Program("Chains"));
+        start.ArgumentList.Add("outside");
+        start.Environment.Remove("DOTNET_STARTUP_HOOKS");
+        _process = Process.Start(start)!;
+        var parked = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _stdout = Task.Run(async () =>
+        {
+            while (await _process.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (_output)
+                    _output.Append(line).Append('\n');
+                if (line.StartsWith("parked ", StringComparison.Ordinal))
+                    parked.TrySetResult(int.Parse(line["parked ".Length..], CultureInfo.InvariantCulture));
+            }
+            parked.TrySetException(new InvalidOperationException("Chains ended before it parked:\n" + _output));
+        });
+        if (!parked.Task.Wait(TimeSpan.FromSeconds(60)))
+            throw new TimeoutException("Chains did not park in 60 s");
+        Pid = parked.Task.Result;
+    }
+
+    public int Pid { get; }
+
+    public string PidText => Pid.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The kernel's word for the process's state: S (sleeping), R (running), t (stopped by a tracer)...</summary>
+    public string State()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        {
+            if (line.StartsWith("State:", StringComparison.Ordinal))
+                return line["State:".Length..].Trim();
+        }
+        return "?";
+    }
+
+    /// <summary>Releases the chains; the program must then finish by itself, with "done" and exit code 0.</summary>
+    public void Dispose()
+    {
+        try
+        {
+            _process.StandardInput.WriteLine("go");
+            _process.StandardInput.Flush();
+        }
+        catch (IOException)
+        {
+        }
+        var exited = _process.WaitForExit(TimeSpan.FromSeconds(30));
+        if (!exited)
+            _process.Kill(entireProcessTree: true);
+        _process.WaitForExit();
+        _stdout.Wait(TimeSpan.FromSeconds(10));
+        var code = _process.ExitCode;
+        _process.Dispose();
+        Assert.True(exited && code == 0 && _output.ToString().EndsWith("done\n", StringComparison.Ordinal),
+            $"after being read, Chains should have run to its end (exit {code}, exited {exited}):\n{_output}");
+    }
+}
