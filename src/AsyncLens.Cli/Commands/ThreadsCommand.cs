@@ -4,6 +4,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using AsyncLens.Cli.Remote;
 using AsyncLens.Inventory;
+using AsyncLens.Reporting.Dumps;
 
 namespace AsyncLens.Cli.Commands;
 
@@ -133,16 +134,7 @@ internal static class ThreadsCommand
     {
         w.WriteStartObject();
         w.WriteString("method", method);
-        if (at is null)
-        {
-            w.WriteNull("file");
-            w.WriteNull("line");
-        }
-        else
-        {
-            w.WriteString("file", at.File);
-            w.WriteNumber("line", at.Line);
-        }
+        JsonTaskDump.Location(w, at);
         w.WriteEndObject();
     }
 }

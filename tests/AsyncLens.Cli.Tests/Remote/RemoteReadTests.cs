@@ -32,48 +32,7 @@ public sealed partial class RemoteReadTests
         Program.Main(string[]) at {{At("chains.main-outside")}}
         └── TaskCompletionSource
 
-        Task.WhenAll (12 pending)
-        ├── Feeds.ConsumeAsync() at {{At("chains.consume")}}
-        │   └── Feeds.ReadAsync() at {{At("chains.feed")}}
-        │       └── TaskCompletionSource <- a thread is blocked waiting for it
-        ├── Network.AcceptAsync() at {{At("chains.accept")}}
-        │   └── socket I/O
-        ├── Outer.Inner.LoadAsync<Guid>() at {{At("chains.generic")}}
-        │   └── TaskCompletionSource <- a thread is blocked waiting for it
-        ├── Pooled.CallerAsync() at {{At("chains.pooled-caller")}}
-        │   └── Pooled.WaitAsync() at {{At("chains.pooled")}}
-        │       └── TaskCompletionSource <- a thread is blocked waiting for it
-        ├── Recursive.DescendAsync(int) at {{At("chains.recursion")}}
-        │   └── Recursive.DescendAsync(int) at {{At("chains.recursion")}}
-        │       └── Recursive.DescendAsync(int) at {{At("chains.recursion")}}
-        │           └── Recursive.DescendAsync(int) at {{At("chains.recursion-bottom")}}
-        │               └── TaskCompletionSource <- a thread is blocked waiting for it
-        ├── Requests.FloodAsync(int) at {{At("chains.flood")}}
-        │   └── Task.WhenAll (1000 pending)
-        │       └── Requests.ProcessAsync(int) at {{At("chains.process")}} x1000
-        │           └── Requests.QueryAsync(int) at {{At("chains.query")}}
-        │               └── Task.Delay
-        ├── Server.ServeAsync() at {{At("chains.serve")}}
-        │   └── Task.WhenAll (3 pending)
-        │       ├── Server.HandleAsync(int) at {{At("chains.handle-fetch")}} x2
-        │       │   └── Store.FetchAsync(int) at {{At("chains.fetch")}}
-        │       │       └── TaskCompletionSource <- a thread is blocked waiting for it
-        │       └── Server.HandleAsync(int) at {{At("chains.handle-semaphore")}}
-        │           └── SemaphoreSlim.WaitAsync
-        ├── Shapes.ConfiguredAsync() at {{At("chains.configured")}}
-        │   └── TaskCompletionSource <- a thread is blocked waiting for it
-        ├── Shapes.LambdaAndLocalAsync() at {{At("chains.shapes")}}
-        │   └── Task.WhenAll (2 pending)
-        │       ├── Shapes.LambdaAndLocalAsync()+(int) => { } at {{At("chains.lambda")}}
-        │       │   └── TaskCompletionSource <- a thread is blocked waiting for it
-        │       └── Shapes.LambdaAndLocalAsync()+LocalAsync(string) at {{At("chains.local")}}
-        │           └── TaskCompletionSource <- a thread is blocked waiting for it
-        ├── Shapes.ValueTaskAsync() at {{At("chains.valuetask")}}
-        │   └── TaskCompletionSource <- a thread is blocked waiting for it
-        ├── Task.Run
-        │   └── Scenario.Start()+() => { } at {{At("chains.run-lambda")}}
-        │       └── TaskCompletionSource <- a thread is blocked waiting for it
-        └── Task.Run(Scenario.Start()+() => { }) at {{At("chains.run-blocking")}} (running)
+        {{ChainsTrees.Scenario(At)}}
         """;
 
     private static (string Header, string Body) Split(string output)

@@ -103,7 +103,8 @@ internal static class JsonTaskDump
         w.WriteEndObject();
     }
 
-    private static void Location(Utf8JsonWriter w, SourceLine? at, bool inline = true)
+    /// <summary>A location as "file" and "line" properties (inline), or as an object or null.</summary>
+    internal static void Location(Utf8JsonWriter w, SourceLine? at, bool inline = true)
     {
         if (inline)
         {
