@@ -43,15 +43,6 @@ dll="$root/artifacts/bin/AsyncLens.Bench.Remote/release/AsyncLens.Bench.Remote.d
 results="$logs/results.txt"
 : >"$results"
 
-fail() { # fail MESSAGE FILES...: print the message and the files, stop
-    echo "$0: $1" >&2
-    shift
-    for file in "$@"; do
-        [[ -s "$file" ]] && { echo "--- $file" >&2; tail -n 40 "$file" >&2; }
-    done
-    exit 1
-}
-
 # The target reads its standard input from a fifo this script holds open on fd 3: `stall` lines ask it
 # for its longest stop since the last one; any other line, or closing fd 3, ends it.
 mkfifo "$logs/target.in"

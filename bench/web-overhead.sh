@@ -49,15 +49,6 @@ stop_server() { # SIGTERM, then SIGKILL if it has not exited after 20 s
 }
 trap stop_server EXIT
 
-fail() { # fail MESSAGE FILES...: print the message and the files, stop
-    echo "$0: $1" >&2
-    shift
-    for file in "$@"; do
-        [[ -s "$file" ]] && { echo "--- $file" >&2; tail -n 40 "$file" >&2; }
-    done
-    exit 1
-}
-
 run() { # run MODE REP [load options...]: one fresh server, loaded and measured; a line appended to $results
     local mode="$1" rep="$2"
     shift 2

@@ -82,3 +82,12 @@ interleave() { # interleave UNIT VARIANT... -- [options...]: $reps times, run VA
         echo >&2
     done
 }
+
+fail() { # fail MESSAGE FILES...: print the message and the files, stop
+    echo "$0: $1" >&2
+    shift
+    for file in "$@"; do
+        [[ -s "$file" ]] && { echo "--- $file" >&2; tail -n 40 "$file" >&2; }
+    done
+    exit 1
+}

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using AsyncLens.Cli.Remote;
 using Microsoft.Diagnostics.NETCore.Client;
 
 namespace AsyncLens.Cli.Commands;
@@ -36,7 +37,7 @@ internal static class DumpCoreCommand
             var dir = Path.GetDirectoryName(path);
             if (dir is null || !Directory.Exists(dir))
                 throw new CliException($"cannot write '{path}': directory '{dir}' does not exist");
-            if (!IsRunning(id))
+            if (!Target.IsRunning(id))
                 throw new CliException($"no process with id {id}");
             var kind = parse.GetValue(type) switch
             {
@@ -60,18 +61,5 @@ internal static class DumpCoreCommand
             return 0;
         });
         return command;
-    }
-
-    private static bool IsRunning(int pid)
-    {
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return !process.HasExited;
-        }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
-        {
-            return false;
-        }
     }
 }

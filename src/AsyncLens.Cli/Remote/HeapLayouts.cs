@@ -1,4 +1,5 @@
 using AsyncLens.Inventory;
+using AsyncLens.Runtime;
 using Microsoft.Diagnostics.Runtime;
 
 namespace AsyncLens.Cli.Remote;
@@ -270,7 +271,7 @@ internal sealed class BoxLayout
 
     public bool IsAsyncEntryPoint { get; }
 
-    public int State(ulong box) => _state?.ReadInt(box) ?? BoxInfoUnknownState;
+    public int State(ulong box) => _state?.ReadInt(box) ?? BoxInfo.UnknownState;
 
     public SourceLine? AwaitLine(int state)
     {
@@ -299,6 +300,4 @@ internal sealed class BoxLayout
         }
         return default;
     }
-
-    private const int BoxInfoUnknownState = int.MinValue;
 }

@@ -160,8 +160,8 @@ internal sealed class Target : IDisposable
         }
     }
 
-    // A zombie (exited, not yet reaped by its parent) is not running either.
-    private static bool IsRunning(int pid)
+    /// <summary>True while process <paramref name="pid"/> exists and has not exited (a zombie has).</summary>
+    public static bool IsRunning(int pid)
     {
         if (OperatingSystem.IsLinux())
         {
