@@ -157,8 +157,8 @@ for variant in ("pstree", "ps-json"):
     paused = column(variant, "paused_s")
     print(f"median  {labels[variant]:32} {med(variant, 'paused_s'):9.3f} {med(variant, 'stopped_ms') / 1000:10.3f}"
           f"   (paused {min(paused):.3f}..{max(paused):.3f} s over the reads; wall {med(variant, 'wall_ms') / 1000:.2f} s)")
-print("paused s: asynclens --stats (from the runtime opened, after the attach, to the resume); stopped s: the longest a thread of the")
-print("target woke up late during the read (the attach included): what the app felt")
+print("paused s: asynclens --stats (from just before the attach to the resume); stopped s: the longest a thread of the")
+print("target woke up late during the read: what the app felt")
 
 # The goal is about the pause the app feels: the larger of the two figures.
 felt = max(med("pstree", "paused_s"), med("pstree", "stopped_ms") / 1000)

@@ -18,6 +18,8 @@ public sealed class CliErrorTests
         { ["run", "--output", "/no/such/dir/reports.txt", "--", "x.dll"], "asynclens: cannot write reports to '/no/such/dir/reports.txt': directory '/no/such/dir' does not exist" },
         { ["ps", "4194000"], "asynclens: no process with id 4194000" },
         { ["pstree"], "asynclens: give a process id, or --dump FILE (see 'asynclens pstree --help')" },
+        { ["ps", "abc"], "asynclens: 'abc' is not a process id (a number, as ps or dotnet-trace ps shows it) (see 'asynclens ps --help')" },
+        { ["dump-core", "12x", "-o", "/tmp/x.core"], "asynclens: '12x' is not a process id (a number, as ps or dotnet-trace ps shows it) (see 'asynclens dump-core --help')" },
         { ["stacks", "1", "--dump", "x.core"], "asynclens: give a process id or --dump FILE, not both (see 'asynclens stacks --help')" },
         { ["threads", "--dump", "/no/such.core"], "asynclens: no such dump file: /no/such.core" },
         { ["ps", "1", "--format", "xml"], "asynclens: Argument 'xml' not recognized. Must be one of:\n\t'text'\n\t'json'\n\t'csv' (see 'asynclens ps --help')" },

@@ -12,7 +12,7 @@ internal static class DumpCoreCommand
 {
     public static Command Create()
     {
-        var pid = new Argument<int>("pid") { Description = "The .NET process to dump" };
+        var pid = new Argument<int>("pid") { Description = "The .NET process to dump", CustomParser = r => InspectOptions.ParsePid(r) ?? 0 };
         var output = new Option<string>("--output", "-o")
         {
             Description = "The dump file to write",

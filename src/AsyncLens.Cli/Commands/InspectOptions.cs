@@ -26,6 +26,7 @@ internal sealed class InspectOptions
     {
         Description = "The .NET process to read (it is paused only while its memory is read)",
         Arity = ArgumentArity.ZeroOrOne,
+        CustomParser = ParsePid,
     };
 
     public Option<string?> Dump { get; } = new("--dump")
@@ -46,16 +47,26 @@ internal sealed class InspectOptions
         var command = new Command(name, description) { Pid, Dump, Format, Stats };
         command.Validators.Add(r =>
         {
-            var pid = r.GetValue(Pid);
-            var dump = r.GetValue(Dump);
-            if (pid is null == dump is null)
-                r.AddError(pid is null ? "give a process id, or --dump FILE" : "give a process id or --dump FILE, not both");
+            // Presence, not values: a pid that does not parse already has its own error.
+            var pid = r.GetResult(Pid) is { Tokens.Count: > 0 };
+            var dump = r.GetResult(Dump) is not null;
+            if (pid == dump)
+                r.AddError(pid ? "give a process id or --dump FILE, not both" : "give a process id, or --dump FILE");
         });
         command.SetAction(parse =>
         {
             using var target = parse.GetValue(Dump) is { } dump ? Target.Open(dump) : Target.Attach(parse.GetValue(Pid)!.Value);
-            using var symbols = new RemoteSymbols(target.Runtime);
-            return action(parse, target, symbols);
+            RemoteSymbols symbols;
+            try
+            {
+                symbols = new RemoteSymbols(target.Runtime);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                throw target.Failed(ex);
+            }
+            using (symbols)
+                return action(parse, target, symbols);
         });
         return command;
     }
@@ -73,10 +84,22 @@ internal sealed class InspectOptions
             var paused = target.Paused;
             target.Dispose();
             var format = options.FormatOf(parse) == "json" ? TaskDumpFormat.Json : shape;
-            TaskInventory.Write(Console.Out, graph, new DumpHeader(target.ProcessId, DateTimeOffset.UtcNow), format, new PendingTasks(null, null));
+            TaskInventory.Write(Console.Out, graph, new DumpHeader(target.ProcessId, target.TakenAt), format, new PendingTasks(null, null));
             options.WriteStats(parse, target, reader, graph, paused);
             return 0;
         });
+    }
+
+    /// <summary>A process id argument's parser: "'abc' is not a process id" instead of a type conversion error.</summary>
+    internal static int? ParsePid(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        if (result.Tokens.Count == 0)
+            return null;
+        var text = result.Tokens[0].Value;
+        if (int.TryParse(text, System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out var pid))
+            return pid;
+        result.AddError($"'{text}' is not a process id (a number, as ps or dotnet-trace ps shows it)");
+        return null;
     }
 
     public string FormatOf(ParseResult parse) => parse.GetValue(Format) ?? _formats[0];
@@ -90,7 +113,7 @@ internal sealed class InspectOptions
             target.CheckStillReadable();
             return read;
         }
-        catch (Exception ex) when (ex is not CliException and not OutOfMemoryException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             throw target.Failed(ex);
         }

@@ -19,7 +19,7 @@ internal static class PsCommand
                 var (graph, reader) = InspectOptions.ReadTasks(target, symbols);
                 var paused = target.Paused;
                 target.Dispose();
-                var header = new DumpHeader(target.ProcessId, DateTimeOffset.UtcNow);
+                var header = new DumpHeader(target.ProcessId, target.TakenAt);
                 var tasks = new PendingTasks(null, null);
                 switch (options.FormatOf(parse))
                 {
@@ -30,7 +30,7 @@ internal static class PsCommand
                         WriteCsv(Console.Out, tasks.Project(graph, 0));
                         break;
                     default:
-                        WriteTable(Console.Out, graph, header, tasks.Project(graph, 0).OrderBy(t => Math.Abs(t.Id)).ToList());
+                        WriteTable(Console.Out, graph, header, tasks.Project(graph, 0).ToList());
                         break;
                 }
                 Console.Out.Flush();

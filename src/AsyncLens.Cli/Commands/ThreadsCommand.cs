@@ -30,13 +30,13 @@ internal static class ThreadsCommand
                     threads = ThreadStacks.Read(target.Runtime, symbols, reader);
                     target.CheckStillReadable();
                 }
-                catch (Exception ex) when (ex is not CliException and not OutOfMemoryException)
+                catch (Exception ex) when (ex is not OutOfMemoryException)
                 {
                     throw target.Failed(ex);
                 }
                 var paused = target.Paused;
                 target.Dispose();
-                var now = DateTimeOffset.UtcNow;
+                var now = target.TakenAt;
                 if (options.FormatOf(parse) == "json")
                     WriteJson(Console.Out, target.ProcessId, now, threads);
                 else

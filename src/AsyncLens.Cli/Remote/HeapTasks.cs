@@ -24,6 +24,7 @@ internal sealed class HeapTasks
     private readonly Dictionary<ulong, TypeLayout> _layouts = [];
     private readonly Dictionary<ulong, int> _byAddress = [];
     private readonly List<TaskNode> _nodes = [];
+    private readonly List<TypeLayout> _nodeLayouts = []; // the layout of each node's object, by index
     private readonly List<(int Parent, int Child)> _edges = [];
     private readonly ClrInstanceField? _stateFlags;
     private readonly ClrInstanceField? _continuation;
@@ -35,8 +36,7 @@ internal sealed class HeapTasks
     {
         _heap = runtime.Heap;
         _symbols = symbols;
-        var task = _heap.GetTypeByName("System.Threading.Tasks.Task")
-            ?? throw new CliException("the target's runtime has no System.Threading.Tasks.Task type (not a supported .NET version)");
+        var task = _heap.GetTypeByName("System.Threading.Tasks.Task") ?? throw new NoTaskTypeException();
         _stateFlags = task.GetFieldByName("m_stateFlags");
         _continuation = task.GetFieldByName("m_continuationObject");
         _action = task.GetFieldByName("m_action");
@@ -95,6 +95,7 @@ internal sealed class HeapTasks
         index = _nodes.Count;
         var id = layout.IsTask && _taskId?.Read<int>(obj.Address, false) is int taskId and > 0 ? taskId : _nextSyntheticId--;
         _nodes.Add(layout.Box is { } boxLayout ? MethodNode(obj, layout, boxLayout, id, index) : OtherNode(obj, layout, id, index));
+        _nodeLayouts.Add(layout);
         _byAddress[obj.Address] = index;
         return index;
     }
@@ -134,7 +135,7 @@ internal sealed class HeapTasks
                 StateName = running ? "running" : "queued",
             };
         }
-        var tasks = layout.Kind == NodeKind.Combinator ? CombinatorTasks(obj, layout) : null;
+        var tasks = layout.Kind == NodeKind.Combinator ? CombinatorTasks(obj.Address, layout) : null;
         return new TaskNode(obj.Address, id, layout.Kind, index)
         {
             Label = layout.Label,
@@ -159,10 +160,7 @@ internal sealed class HeapTasks
     {
         var node = _nodes[index];
         var address = (ulong)node.Target;
-        var obj = _heap.GetObject(address);
-        if (obj.Type is null)
-            return;
-        var layout = Layout(obj);
+        var layout = _nodeLayouts[index];
         var blocked = false;
         var awaiters = new List<ClrObject>(2);
         if (layout.IsTask)
@@ -174,7 +172,7 @@ internal sealed class HeapTasks
         }
         else
         {
-            Resolve(ContinuationState(obj), awaiters, ref blocked, 0);
+            Resolve(layout.ContinuationState?.ReadObject(address) ?? default, awaiters, ref blocked, 0);
         }
         foreach (var awaiter in awaiters)
             _edges.Add((Node(awaiter), index));
@@ -183,7 +181,7 @@ internal sealed class HeapTasks
 
         if (layout.Box is { } box && node.State >= 0 && box.Awaited(address) is { IsNull: false, Type: not null } awaited && !IsCompletedTask(awaited))
             _edges.Add((index, Node(awaited)));
-        if (node.Kind == NodeKind.Combinator && CombinatorTasks(obj, layout) is { } tasks)
+        if (node.Kind == NodeKind.Combinator && CombinatorTasks(address, layout) is { } tasks)
         {
             foreach (var task in tasks)
             {
@@ -239,9 +237,9 @@ internal sealed class HeapTasks
     private ClrObject ContinuationState(ClrObject source) =>
         source.Type is not null && Layout(source).ContinuationState is { } path ? path.ReadObject(source.Address) : default;
 
-    private List<ClrObject>? CombinatorTasks(ClrObject obj, TypeLayout layout)
+    private static List<ClrObject>? CombinatorTasks(ulong obj, TypeLayout layout)
     {
-        if (layout.AllTasks?.ReadObject(obj.Address, false) is { IsNull: false, IsArray: true } array)
+        if (layout.AllTasks?.ReadObject(obj, false) is { IsNull: false, IsArray: true } array)
         {
             var a = array.AsArray();
             var list = new List<ClrObject>(a.Length);
@@ -250,7 +248,10 @@ internal sealed class HeapTasks
             return list;
         }
         if (layout.FirstTask is { } first && layout.SecondTask is { } second)
-            return [first.ReadObject(obj.Address, false), second.ReadObject(obj.Address, false)];
+            return [first.ReadObject(obj, false), second.ReadObject(obj, false)];
         return null;
     }
 }
+
+/// <summary>The runtime read has no Task type: not a .NET version AsyncLens reads, or (a dump) no managed memory in it.</summary>
+internal sealed class NoTaskTypeException() : Exception("the target's runtime has no System.Threading.Tasks.Task type");

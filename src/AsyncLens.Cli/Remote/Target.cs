@@ -12,15 +12,17 @@ namespace AsyncLens.Cli.Remote;
 internal sealed class Target : IDisposable
 {
     private readonly DataTarget _dataTarget;
+    private readonly DataTarget? _attached;
     private readonly Stopwatch _paused;
 
-    private Target(DataTarget dataTarget, ClrRuntime runtime, int processId, string? dumpPath)
+    private Target(DataTarget dataTarget, DataTarget? attached, ClrRuntime runtime, int processId, string? dumpPath, Stopwatch paused)
     {
         _dataTarget = dataTarget;
+        _attached = attached;
         Runtime = runtime;
         ProcessId = processId;
         DumpPath = dumpPath;
-        _paused = Stopwatch.StartNew();
+        _paused = paused;
     }
 
     public ClrRuntime Runtime { get; }
@@ -30,8 +32,14 @@ internal sealed class Target : IDisposable
     /// <summary>The core dump read, or null for a live process.</summary>
     public string? DumpPath { get; }
 
-    /// <summary>How long the process has been suspended (until <see cref="Dispose"/>); for a dump, how long reading took.</summary>
+    /// <summary>
+    /// How long the process has been suspended, from just before the attach until <see cref="Dispose"/>;
+    /// for a dump, how long opening and reading it took.
+    /// </summary>
     public TimeSpan Paused => _paused.Elapsed;
+
+    /// <summary>When the state read was current: now for a live process, the file's time for a dump.</summary>
+    public DateTimeOffset TakenAt => DumpPath is null ? DateTimeOffset.UtcNow : new DateTimeOffset(File.GetLastWriteTimeUtc(DumpPath), TimeSpan.Zero);
 
     private bool _disposed;
 
@@ -41,23 +49,55 @@ internal sealed class Target : IDisposable
         var name = ProcessName(pid) ?? throw new CliException($"no process with id {pid}");
         if (pid == Environment.ProcessId)
             throw new CliException("asynclens cannot read itself");
-        DataTarget dataTarget;
+        if (OtherTracer(ThreadTracers(pid)) is { } before)
+            throw AlreadyTraced(pid, name, before);
+        var paused = Stopwatch.StartNew();
+        var attached = Stop(pid, name);
+        DataTarget? reading = null;
         try
         {
-            dataTarget = DataTarget.AttachToProcess(pid, suspend: true);
+            // Reads go through a snapshot of the stopped process's memory (one system call per 64 KB block, not per field).
+            reading = new DataTarget(new SnapshotReader(attached.DataReader), new DataTargetOptions());
+            var runtime = OpenRuntime(reading, () => $"process {pid} ({name}) is not a .NET process (no .NET runtime is loaded in it)");
+            return new Target(reading, attached, runtime, pid, null, paused);
         }
-        catch (Exception ex) when (ex is not CliException)
+        catch (Exception ex)
         {
-            throw Explain(pid, name, ex);
+            reading?.Dispose();
+            attached.Dispose();
+            if (ex is CliException)
+                throw;
+            throw IsRunning(pid) ? new CliException($"cannot open the .NET runtime of process {pid} ({name}): {OneLine(ex)}")
+                : new CliException($"process {pid} exited before it could be read");
         }
-        try
+    }
+
+    // ptrace-attaches every thread. ClrMD attaches the threads it lists one by one: a thread started meanwhile
+    // runs on (and its writes would tear the read), so every thread is checked and the attach retried.
+    // ClrMD's attach also does not fail when another tracer holds a thread: checked here too.
+    private static DataTarget Stop(int pid, string name)
+    {
+        for (var attempt = 1; ; attempt++)
         {
-            return new Target(dataTarget, OpenRuntime(dataTarget, () => $"process {pid} ({name}) is not a .NET process (no .NET runtime is loaded in it)"), pid, null);
-        }
-        catch
-        {
-            dataTarget.Dispose();
-            throw;
+            DataTarget attached;
+            try
+            {
+                attached = DataTarget.AttachToProcess(pid, suspend: true);
+            }
+            catch (Exception ex) when (ex is not CliException)
+            {
+                throw Explain(pid, name, ex);
+            }
+            var tracers = ThreadTracers(pid);
+            if (OtherTracer(tracers) is null && !tracers.Contains(0))
+                return attached;
+            attached.Dispose();
+            if (!IsRunning(pid))
+                throw new CliException($"process {pid} exited before it could be read");
+            if (OtherTracer(tracers) is { } tracer)
+                throw AlreadyTraced(pid, name, tracer);
+            if (attempt == 3)
+                throw new CliException($"process {pid} ({name}) kept starting threads while asynclens stopped it (3 tries): try again");
         }
     }
 
@@ -66,6 +106,7 @@ internal sealed class Target : IDisposable
     {
         if (!File.Exists(dumpPath))
             throw new CliException($"no such dump file: {dumpPath}");
+        var reading = Stopwatch.StartNew();
         DataTarget dataTarget;
         try
         {
@@ -78,7 +119,7 @@ internal sealed class Target : IDisposable
         try
         {
             var runtime = OpenRuntime(dataTarget, () => $"'{dumpPath}' holds no .NET runtime (not a .NET process, or a truncated dump)");
-            return new Target(dataTarget, runtime, dataTarget.DataReader.ProcessId, dumpPath);
+            return new Target(dataTarget, null, runtime, dataTarget.DataReader.ProcessId, dumpPath, reading);
         }
         catch (Exception ex) when (ex is not CliException)
         {
@@ -106,9 +147,16 @@ internal sealed class Target : IDisposable
                 : $"the heap in '{DumpPath}' cannot be walked (a truncated dump, or one taken during a garbage collection)");
     }
 
-    /// <summary>Turns a failure while reading into the one line that says what happened.</summary>
+    /// <summary>
+    /// Turns a failure while reading into the one line that says what happened: a process that died meanwhile
+    /// explains any failure (even a "no Task type", read from memory already gone).
+    /// </summary>
     public CliException Failed(Exception ex) =>
         DumpPath is null && !IsRunning(ProcessId) ? new CliException($"process {ProcessId} exited while it was being read")
+        : ex is CliException said ? said
+        : ex is NoTaskTypeException ? new CliException(DumpPath is null
+            ? $"process {ProcessId}'s runtime has no System.Threading.Tasks.Task type (not a .NET version asynclens reads)"
+            : $"'{DumpPath}' holds no managed heap to read tasks from (a mini dump?): write one with 'asynclens dump-core PID -o FILE' (--type heap or full)")
         : DumpPath is null ? new CliException($"reading process {ProcessId} failed: {OneLine(ex)}")
         : new CliException($"'{DumpPath}' could not be read to the end (a truncated dump?): {OneLine(ex)}");
 
@@ -118,9 +166,10 @@ internal sealed class Target : IDisposable
         if (_disposed)
             return;
         _disposed = true;
-        _paused.Stop();
         Runtime.Dispose();
         _dataTarget.Dispose();
+        _attached?.Dispose(); // detaches: the process runs again
+        _paused.Stop();
     }
 
     private static ClrRuntime OpenRuntime(DataTarget dataTarget, Func<string> notDotnet)
@@ -134,6 +183,8 @@ internal sealed class Target : IDisposable
     {
         if (!IsRunning(pid))
             return new CliException($"process {pid} exited before it could be read");
+        if (OtherTracer(ThreadTracers(pid)) is { } tracer)
+            return AlreadyTraced(pid, name, tracer);
         var message = OneLine(ex);
         if (ex is UnauthorizedAccessException || message.Contains("permission", StringComparison.OrdinalIgnoreCase)
             || message.Contains("EPERM", StringComparison.Ordinal) || message.Contains("not permitted", StringComparison.OrdinalIgnoreCase)
@@ -161,30 +212,59 @@ internal sealed class Target : IDisposable
     }
 
     /// <summary>True while process <paramref name="pid"/> exists and has not exited (a zombie has).</summary>
-    public static bool IsRunning(int pid)
+    public static bool IsRunning(int pid) =>
+        OperatingSystem.IsLinux() ? Status(pid, "State:") is { } state && !state.Contains('Z') && !state.Contains('X') : ProcessName(pid) is not null;
+
+    private static CliException AlreadyTraced(int pid, string name, int tracer) =>
+        new($"process {pid} ({name}) is already being traced by process {tracer} ({ProcessName(tracer) ?? "?"}): "
+            + "a debugger, strace or another asynclens; detach it and try again");
+
+    // The tracer of each of pid's threads (0: none), from TracerPid in /proc (Linux; elsewhere none known).
+    private static List<int> ThreadTracers(int pid)
     {
-        if (OperatingSystem.IsLinux())
+        var tracers = new List<int>();
+        if (!OperatingSystem.IsLinux())
+            return tracers;
+        try
         {
-            try
+            foreach (var thread in Directory.GetDirectories($"/proc/{pid}/task"))
             {
-                foreach (var line in File.ReadLines($"/proc/{pid}/status"))
-                {
-                    if (line.StartsWith("State:", StringComparison.Ordinal))
-                        return !line.Contains('Z') && !line.Contains('X');
-                }
-                return false;
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return false;
+                if (int.TryParse(Status(thread, "TracerPid:"), out var tracer))
+                    tracers.Add(tracer);
             }
         }
-        return ProcessName(pid) is not null;
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return tracers;
+    }
+
+    // A tracer that is not asynclens.
+    private static int? OtherTracer(List<int> tracers) =>
+        tracers.FirstOrDefault(t => t != 0 && t != Environment.ProcessId) is var other and not 0 ? other : null;
+
+    // One field of /proc/PID/status ("State:" -> "S (sleeping)"), or null.
+    private static string? Status(int pid, string field) => Status($"/proc/{pid}", field);
+
+    private static string? Status(string procDir, string field)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines($"{procDir}/status"))
+            {
+                if (line.StartsWith(field, StringComparison.Ordinal))
+                    return line[field.Length..].Trim();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+        }
+        return null;
     }
 
     private static string OneLine(Exception ex)
     {
         var message = ex.Message.ReplaceLineEndings(" ").Trim();
-        return message.Length > 200 ? message[..200] + "..." : message;
+        return message.Length > 400 ? message[..400] + "..." : message;
     }
 }

@@ -13,7 +13,8 @@ internal sealed class PendingTasks(Func<int, TaskRecord?>? records, CreationSite
     public IEnumerable<PendingTask> Project(TaskGraph graph, long now)
     {
         var code = graph.Nodes.Where(n => n.IsCode).ToArray();
-        Array.Sort(code, static (a, b) => a.Id.CompareTo(b.Id));
+        // Task ids first (1, 2, ...), then work without one (-1, -2, ...: ~1, ~2 in the text table).
+        Array.Sort(code, static (a, b) => a.Id > 0 == b.Id > 0 ? Math.Abs(a.Id).CompareTo(Math.Abs(b.Id)) : b.Id.CompareTo(a.Id));
         var texts = new NodeTextCache();
         foreach (var node in code)
         {

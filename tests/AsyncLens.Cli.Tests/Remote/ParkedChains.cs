@@ -16,6 +16,7 @@ internal sealed class ParkedChains : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly Task _stdout;
+    private bool _killed;
 
     public ParkedChains()
     {
@@ -52,19 +53,43 @@ internal sealed class ParkedChains : IDisposable
     public string PidText => Pid.ToString(CultureInfo.InvariantCulture);
 
     /// <summary>The kernel's word for the process's state: S (sleeping), R (running), t (stopped by a tracer)...</summary>
-    public string State()
+    public string State() => Status("State:") ?? "?";
+
+    /// <summary>The process that has it ptrace-attached (0: none; -1: it is gone).</summary>
+    public int TracerPid() => int.TryParse(Status("TracerPid:"), CultureInfo.InvariantCulture, out var tracer) ? tracer : -1;
+
+    /// <summary>Ends it with SIGKILL (a test that wants it to die mid-read); disposing then checks nothing.</summary>
+    public void Kill()
     {
-        foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+        _killed = true;
+        _process.Kill();
+    }
+
+    private string? Status(string field)
+    {
+        try
         {
-            if (line.StartsWith("State:", StringComparison.Ordinal))
-                return line["State:".Length..].Trim();
+            foreach (var line in File.ReadLines($"/proc/{Pid}/status"))
+            {
+                if (line.StartsWith(field, StringComparison.Ordinal))
+                    return line[field.Length..].Trim();
+            }
         }
-        return "?";
+        catch (IOException)
+        {
+        }
+        return null;
     }
 
     /// <summary>Releases the chains; the program must then finish by itself, with "done" and exit code 0.</summary>
     public void Dispose()
     {
+        if (_killed)
+        {
+            _process.WaitForExit(TimeSpan.FromSeconds(10));
+            _process.Dispose();
+            return;
+        }
         try
         {
             _process.StandardInput.WriteLine("go");

@@ -188,6 +188,12 @@ public sealed partial class RemoteReadTests
                 var written = Asynclens("dump-core", chains.PidText, "-o", dump);
                 Assert.True(written.ExitCode == 0, written.ToString());
                 Assert.Matches($@"^asynclens: wrote {Regex.Escape(dump)} \(\d+ MB\)\n$", written.Stdout);
+                var mini = Path.Combine(dir.FullName, "mini.core");
+                Assert.Equal(0, Asynclens("dump-core", chains.PidText, "-o", mini, "--type", "mini").ExitCode);
+                var noHeap = Asynclens("ps", "--dump", mini);
+                Assert.Equal(2, noHeap.ExitCode);
+                Assert.Equal($"asynclens: '{mini}' holds no managed heap to read tasks from (a mini dump?): "
+                    + "write one with 'asynclens dump-core PID -o FILE' (--type heap or full)\n", noHeap.Stderr);
             }
 
             var result = Asynclens("pstree", "--dump", dump);
