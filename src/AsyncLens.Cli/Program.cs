@@ -11,5 +11,6 @@ var root = new RootCommand("asynclens: see what async .NET code is doing, and wh
     StacksCommand.Create(),
     ThreadsCommand.Create(),
     DumpCoreCommand.Create(),
+    ProfileCommand.Create(),
 };
 return Cli.Invoke(root, args);

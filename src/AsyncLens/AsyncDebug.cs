@@ -19,6 +19,7 @@ public static class AsyncDebug
     private static DebugEngine? s_engine;
     private static TaskTracking? s_tracking;
     private static bool s_trackingRequested;
+    private static int s_profilerUsers;
 
     /// <summary>True while debug mode is on.</summary>
     public static bool IsEnabled => Volatile.Read(ref s_engine) is not null;
@@ -50,7 +51,7 @@ public static class AsyncDebug
         {
             s_engine?.Dispose();
             s_engine = null;
-            if (!s_trackingRequested)
+            if (!s_trackingRequested && s_profilerUsers == 0)
             {
                 s_tracking?.Dispose();
                 s_tracking = null;
@@ -100,6 +101,28 @@ public static class AsyncDebug
     {
         lock (s_gate)
             return s_engine?.Inventory ?? new TaskInventory(Tracking());
+    }
+
+    /// <summary>The task registry for the profiler, kept on until <see cref="ReleaseTracking"/>.</summary>
+    internal static Runtime.TaskRegistry AcquireTracking()
+    {
+        lock (s_gate)
+        {
+            s_profilerUsers++;
+            return Tracking().Registry;
+        }
+    }
+
+    internal static void ReleaseTracking()
+    {
+        lock (s_gate)
+        {
+            if (--s_profilerUsers == 0 && s_engine is null && !s_trackingRequested)
+            {
+                s_tracking?.Dispose();
+                s_tracking = null;
+            }
+        }
     }
 
     private static TaskTracking Tracking() =>

@@ -25,6 +25,10 @@ public sealed class CliErrorTests
         { ["ps", "1", "--format", "xml"], "asynclens: Argument 'xml' not recognized. Must be one of:\n\t'text'\n\t'json'\n\t'csv' (see 'asynclens ps --help')" },
         { ["dump-core", "4194000", "-o", "/tmp/x.core"], "asynclens: no process with id 4194000" },
         { ["dump-core", "1", "-o", "/no/such/dir/x.core"], "asynclens: cannot write '/no/such/dir/x.core': directory '/no/such/dir' does not exist" },
+        { ["profile", "--duration", "soon", "--", "x.dll"], "asynclens: --duration 'soon' is not a duration (examples: 500ms, 10s, 2m) (see 'asynclens profile --help')" },
+        { ["profile", "-o", "/no/such/dir/p.callgrind", "--", "x.dll"], "asynclens: cannot write the profile to '/no/such/dir/p.callgrind': directory '/no/such/dir' does not exist" },
+        { ["profile", "--format", "pprof", "--", "x.dll"], "asynclens: Argument 'pprof' not recognized. Must be one of:\n\t'callgrind'\n\t'speedscope'\n\t'text' (see 'asynclens profile --help')" },
+        { ["profile", "--", "/no/such/app.dll"], "asynclens: cannot start '/no/such/app.dll': no such file" },
         { ["frobnicate"], "asynclens: Unrecognized command or argument 'frobnicate'. (see 'asynclens --help')" },
     };
 

@@ -14,20 +14,37 @@ internal static class DebuggedProcess
 {
     public static int Run(IReadOnlyList<string> command, DebugSettings settings)
     {
+        var env = new Dictionary<string, string?>
+        {
+            ["ASYNCLENS_DEBUG"] = "1",
+            ["ASYNCLENS_SLOW_MS"] = Durations.Format(settings.SlowThreshold),
+            ["ASYNCLENS_FORMAT"] = settings.Format,
+            ["ASYNCLENS_DUMP_FORMAT"] = settings.DumpFormat,
+            ["ASYNCLENS_OUTPUT"] = settings.OutputPath is { } output ? System.IO.Path.GetFullPath(output) : null,
+        };
+        return Run(command, env, stopAfter: null).ExitCode;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> with the engine as its startup hook and <paramref name="env"/> set (a null
+    /// value removes the variable). With <paramref name="stopAfter"/>, a program still running then is sent SIGTERM.
+    /// </summary>
+    public static Ran Run(IReadOnlyList<string> command, IReadOnlyDictionary<string, string?> env, TimeSpan? stopAfter)
+    {
         var start = StartInfo(command);
         var enginePath = typeof(AsyncDebug).Assembly.Location;
         var hooks = Environment.GetEnvironmentVariable("DOTNET_STARTUP_HOOKS");
         start.Environment["DOTNET_STARTUP_HOOKS"] = string.IsNullOrEmpty(hooks) ? enginePath : enginePath + System.IO.Path.PathSeparator + hooks;
-        start.Environment["ASYNCLENS_DEBUG"] = "1";
-        start.Environment["ASYNCLENS_SLOW_MS"] = Durations.Format(settings.SlowThreshold);
-        start.Environment["ASYNCLENS_FORMAT"] = settings.Format;
-        start.Environment["ASYNCLENS_DUMP_FORMAT"] = settings.DumpFormat;
-        if (settings.OutputPath is { } output)
-            start.Environment["ASYNCLENS_OUTPUT"] = System.IO.Path.GetFullPath(output);
-        else
-            start.Environment.Remove("ASYNCLENS_OUTPUT");
+        foreach (var (name, value) in env)
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
 
         Process process;
+        var watch = Stopwatch.StartNew();
         try
         {
             process = Process.Start(start) ?? throw new CliException($"cannot start '{command[0]}'");
@@ -42,8 +59,14 @@ internal static class DebuggedProcess
         using (Forward(PosixSignal.SIGTERM, process, forward: true))
         using (Forward(PosixSignal.SIGQUIT, process, forward: false))
         {
+            var stopped = false;
+            if (stopAfter is { } limit && !process.WaitForExit(limit))
+            {
+                stopped = true;
+                _ = Kill(process.Id, 15);
+            }
             process.WaitForExit();
-            return process.ExitCode;
+            return new Ran(process.ExitCode, watch.Elapsed, stopped);
         }
     }
 
@@ -82,6 +105,9 @@ internal static class DebuggedProcess
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 }
+
+/// <summary>How a program run by <see cref="DebuggedProcess.Run(IReadOnlyList{string}, IReadOnlyDictionary{string, string?}, TimeSpan?)"/> ended: its exit code, how long it ran, whether asynclens stopped it.</summary>
+internal readonly record struct Ran(int ExitCode, TimeSpan Elapsed, bool Stopped);
 
 /// <summary>Debug mode settings passed to the child program.</summary>
 internal sealed record DebugSettings(TimeSpan SlowThreshold, string Format, string? OutputPath, string DumpFormat = "stacks");

@@ -30,7 +30,7 @@ internal static class HookSettings
         var debug = IsOn(env(DebugVariable));
         if (!debug && !IsOn(env(TasksVariable)))
             return;
-        if (Assembly.GetEntryAssembly()?.GetName().Name is { } entry && s_toolProcesses.Contains(entry))
+        if (IsToolProcess())
             return;
         var options = Parse(env, errors, out var outputPath);
         TextWriter output = errors;
@@ -51,6 +51,10 @@ internal static class HookSettings
         else
             AsyncDebug.TrackTasks(dumpOnSignal: true, output, options.DumpFormat);
     }
+
+    /// <summary>The SDK's own processes (dotnet run's build), which inherit the variables meant for the app.</summary>
+    public static bool IsToolProcess() =>
+        Assembly.GetEntryAssembly()?.GetName().Name is { } entry && s_toolProcesses.Contains(entry);
 
     public static AsyncDebugOptions Parse(Func<string, string?> env, TextWriter errors, out string? outputPath)
     {

@@ -1,0 +1,105 @@
+using System.CommandLine;
+using System.Globalization;
+using AsyncLens.Cli.Hosting;
+
+namespace AsyncLens.Cli.Commands;
+
+/// <summary>
+/// <c>asynclens profile [--duration 10s] [-o FILE] [--format callgrind|speedscope|text] [--include-framework] -- &lt;program&gt; [args]</c>:
+/// runs a program with the async profiler switched on through the startup hook, and has it write its profile
+/// when it exits (or when the duration is up: then the program is sent SIGTERM).
+/// </summary>
+internal static class ProfileCommand
+{
+    public static Command Create()
+    {
+        var duration = new Option<string?>("--duration")
+        {
+            Description = "Profile this long (e.g. 10s, 500ms, 2m), then write the profile and stop the program (SIGTERM); without it, until the program exits",
+            HelpName = "duration",
+        };
+        duration.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && !Durations.TryParse(r.Tokens[0].Value, out _))
+                r.AddError($"--duration '{r.Tokens[0].Value}' is not a duration (examples: 500ms, 10s, 2m)");
+        });
+        var output = new Option<string?>("--output", "-o")
+        {
+            Description = "Write the profile to this file (without it: the table, on standard error)",
+            HelpName = "file",
+        };
+        var format = new Option<string?>("--format")
+        {
+            Description = "callgrind (callgrind_annotate, KCachegrind), speedscope (JSON for speedscope.app) or text; default: from the file's extension (.json speedscope, .txt text, else callgrind), text without -o",
+            HelpName = "callgrind|speedscope|text",
+        };
+        format.AcceptOnlyFromAmong("callgrind", "speedscope", "text");
+        var framework = new Option<bool>("--include-framework")
+        {
+            Description = "List the framework's async methods (System.*, Microsoft.*) instead of folding them into the user method that awaited them",
+        };
+        var program = new Argument<string[]>("program")
+        {
+            Description = "The program and its arguments: an app (./MyApp), its dll (MyApp.dll), or dotnet MyApp.dll. Put -- before it",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var command = new Command("profile",
+            "Profile the async methods of a .NET program, with no change to it: per method, calls, wall time (start to completion), on-thread time, awaiting time, and who awaited whom. Writes callgrind, speedscope or a table.")
+        {
+            duration, output, format, framework, program,
+        };
+        command.SetAction(parse =>
+        {
+            TimeSpan? limit = parse.GetValue(duration) is { } text && Durations.TryParse(text, out var d) ? d : null;
+            var path = parse.GetValue(output) is { } o ? Path.GetFullPath(o) : null;
+            var shape = parse.GetValue(format) ?? FormatFor(path);
+            if (path is not null)
+                CheckWritable(path);
+            var env = new Dictionary<string, string?>
+            {
+                ["ASYNCLENS_PROFILE"] = "1",
+                ["ASYNCLENS_PROFILE_OUTPUT"] = path,
+                ["ASYNCLENS_PROFILE_FORMAT"] = shape,
+                ["ASYNCLENS_PROFILE_DURATION_MS"] = limit is { } l ? Durations.Format(l) : null,
+                ["ASYNCLENS_PROFILE_FRAMEWORK"] = parse.GetValue(framework) ? "1" : null,
+            };
+            var startedAt = DateTime.UtcNow;
+            var ran = DebuggedProcess.Run(parse.GetValue(program)!, env, limit is { } wait ? wait + TimeSpan.FromSeconds(1) : null);
+            if (path is not null && (!File.Exists(path) || File.GetLastWriteTimeUtc(path) < startedAt))
+                throw new CliException($"no profile was written to '{path}': the program ended without running its exit handlers (exit code {ran.ExitCode}: killed, or crashed in native code)");
+            if (limit is { } expected && !ran.Stopped && ran.Elapsed < expected)
+            {
+                throw new CliException(string.Create(CultureInfo.InvariantCulture,
+                    $"the program exited after {ran.Elapsed.TotalSeconds:0.0} s (exit code {ran.ExitCode}), before --duration {parse.GetValue(duration)} was up: the profile of what ran was written"));
+            }
+            return ran.Stopped ? 0 : ran.ExitCode;
+        });
+        return command;
+    }
+
+    private static string FormatFor(string? path) => path is null ? "text"
+        : path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "speedscope"
+        : path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) ? "text"
+        : "callgrind";
+
+    // Fails now, in one line, rather than after the program ran.
+    private static void CheckWritable(string path)
+    {
+        var dir = Path.GetDirectoryName(path);
+        if (dir is null || !Directory.Exists(dir))
+            throw new CliException($"cannot write the profile to '{path}': directory '{dir}' does not exist");
+        var existed = File.Exists(path);
+        try
+        {
+            using (new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write))
+            {
+            }
+            if (!existed)
+                File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"cannot write the profile to '{path}': {ex.Message}");
+        }
+    }
+}

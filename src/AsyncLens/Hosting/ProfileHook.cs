@@ -1,0 +1,70 @@
+using System.Globalization;
+
+namespace AsyncLens.Hosting;
+
+/// <summary>
+/// The profiler's environment switches, read by the startup hook (<c>asynclens profile</c> sets them):
+/// <c>ASYNCLENS_PROFILE=1</c>, <c>ASYNCLENS_PROFILE_OUTPUT</c> (a file; standard error without it),
+/// <c>ASYNCLENS_PROFILE_FORMAT</c> (text|callgrind|speedscope), <c>ASYNCLENS_PROFILE_DURATION_MS</c> (stop and
+/// write after this long), <c>ASYNCLENS_PROFILE_FRAMEWORK=1</c> (list framework methods). The profile is written
+/// once: when the duration is up, or when the process exits (normally, by SIGTERM, or by an unhandled exception).
+/// </summary>
+internal static class ProfileHook
+{
+    public const string ProfileVariable = "ASYNCLENS_PROFILE";
+    public const string OutputVariable = "ASYNCLENS_PROFILE_OUTPUT";
+    public const string FormatVariable = "ASYNCLENS_PROFILE_FORMAT";
+    public const string DurationVariable = "ASYNCLENS_PROFILE_DURATION_MS";
+    public const string FrameworkVariable = "ASYNCLENS_PROFILE_FRAMEWORK";
+
+    private static int s_written;
+    private static Timer? s_timer;
+
+    public static void StartFromEnvironment(Func<string, string?> env, TextWriter errors)
+    {
+        if (!HookSettings.IsOn(env(ProfileVariable)) || HookSettings.IsToolProcess())
+            return;
+        var format = AsyncProfileFormat.Text;
+        if (env(FormatVariable) is { Length: > 0 } text && !Enum.TryParse(text, ignoreCase: true, out format) || !Enum.IsDefined(format))
+        {
+            errors.WriteLine($"asynclens: {FormatVariable}='{env(FormatVariable)}' is not text, callgrind or speedscope; using text");
+            format = AsyncProfileFormat.Text;
+        }
+        var output = env(OutputVariable) is { Length: > 0 } path ? path : null;
+        AsyncProfiler.Start(new AsyncProfilerOptions { IncludeFramework = HookSettings.IsOn(env(FrameworkVariable)) });
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Write(output, format, errors);
+        AppDomain.CurrentDomain.UnhandledException += (_, _) => Write(output, format, errors);
+        if (env(DurationVariable) is { Length: > 0 } duration)
+        {
+            if (double.TryParse(duration, NumberStyles.Float, CultureInfo.InvariantCulture, out var ms) && ms > 0 && ms < int.MaxValue)
+                s_timer = new Timer(_ => Write(output, format, errors), null, TimeSpan.FromMilliseconds(ms), Timeout.InfiniteTimeSpan);
+            else
+                errors.WriteLine($"asynclens: {DurationVariable}='{duration}' is not a positive number of milliseconds; profiling until exit");
+        }
+    }
+
+    // Once: stops the profiler and writes what it collected; a write that fails says so in one line.
+    private static void Write(string? path, AsyncProfileFormat format, TextWriter errors)
+    {
+        if (Interlocked.Exchange(ref s_written, 1) != 0)
+            return;
+        try
+        {
+            s_timer?.Dispose();
+            var profile = AsyncProfiler.Stop();
+            if (path is null)
+            {
+                profile.Write(errors, format);
+                return;
+            }
+            using (var writer = new StreamWriter(path, append: false))
+                profile.Write(writer, format);
+            errors.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"asynclens: profile of {profile.Duration.TotalSeconds:0.000} s ({profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}) written to {path}"));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
+        {
+            errors.WriteLine($"asynclens: the profile could not be written: {ex.Message}");
+        }
+    }
+}

@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using AsyncLens;
+
+// Profiled [hook | inprocess FORMAT | early]: async methods whose times are known by construction.
+//   hook       the workload alone (asynclens profile -- Profiled.dll hook profiles it from outside the code)
+//   inprocess  AsyncProfiler.Start(), the workload, Stop(), the profile written to stdout in FORMAT
+//   early      exits with code 3 after 0.3 s (for --duration 10s: a program that ends early)
+//   serve      the workload, then waits forever (for --duration: asynclens ends it)
+var mode = args.Length > 0 ? args[0] : "hook";
+switch (mode)
+{
+    case "inprocess":
+        AsyncProfiler.Start();
+        await Workload.RunAsync();
+        var profile = AsyncProfiler.Stop();
+        profile.Write(Console.Out, Enum.Parse<AsyncProfileFormat>(args.Length > 1 ? args[1] : "Text", ignoreCase: true));
+        return 0;
+    case "early":
+        await Task.Delay(300);
+        return 3;
+    case "serve":
+        await Workload.RunAsync();
+        Console.WriteLine("served");
+        await Task.Delay(Timeout.Infinite);
+        return 0;
+    default:
+        await Workload.RunAsync();
+        return 0;
+}
+
+internal static class Workload
+{
+    // 1 call; wall = DelayTenTimesAsync + 4 x SpinAsync + FrameworkAsync (~2.25 s); on-thread ~0 (its steps only await).
+    public static async Task RunAsync()
+    { // @profiled.run
+        await DelayTenTimesAsync();
+        for (var i = 0; i < 4; i++)
+            await SpinAsync();
+        await FrameworkAsync();
+    }
+
+    // 1 call; wall 10 x 200 ms = 2.0 s; on-thread ~0.
+    public static async Task DelayTenTimesAsync()
+    { // @profiled.delay
+        for (var i = 0; i < 10; i++)
+            await Task.Delay(200);
+    }
+
+    // 4 calls; each spins 50 ms on its thread after its first await: on-thread 4 x 50 ms = 0.2 s.
+    public static async Task SpinAsync()
+    { // @profiled.spin
+        await Task.Yield();
+        var watch = Stopwatch.StartNew();
+        while (watch.ElapsedMilliseconds < 50)
+        {
+        }
+    }
+
+    // Awaits the framework's own async methods (File.WriteAllTextAsync / ReadAllTextAsync): folded into this one by default.
+    public static async Task FrameworkAsync()
+    { // @profiled.framework
+        var path = Path.Combine(Path.GetTempPath(), $"asynclens-profiled-{Environment.ProcessId}.txt");
+        await File.WriteAllTextAsync(path, new string('x', 100_000));
+        _ = await File.ReadAllTextAsync(path);
+        File.Delete(path);
+    }
+}
