@@ -58,6 +58,20 @@ internal sealed class ParkedChains : IDisposable
     /// <summary>The process that has it ptrace-attached (0: none; -1: it is gone).</summary>
     public int TracerPid() => int.TryParse(Status("TracerPid:"), CultureInfo.InvariantCulture, out var tracer) ? tracer : -1;
 
+    /// <summary>True when every thread of it is ptrace-attached by <paramref name="tracer"/> (and so stopped).</summary>
+    public bool AllThreadsTracedBy(int tracer)
+    {
+        try
+        {
+            var threads = Directory.GetDirectories($"/proc/{Pid}/task");
+            return threads.Length > 0 && threads.All(t => File.ReadLines($"{t}/status").Any(l => l == $"TracerPid:\t{tracer.ToString(CultureInfo.InvariantCulture)}"));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Ends it with SIGKILL (a test that wants it to die mid-read); disposing then checks nothing.</summary>
     public void Kill()
     {

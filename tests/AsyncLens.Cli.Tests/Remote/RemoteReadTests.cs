@@ -229,17 +229,20 @@ public sealed partial class RemoteReadTests
         foreach (var arg in new[] { Repo.Cli, "ps", chains.PidText })
             start.ArgumentList.Add(arg);
         using var reader = Process.Start(start)!;
-        // Wait until the reader has the process stopped (ptrace: "t (tracing stop)"), then SIGKILL it.
+        // Wait until the reader has every thread stopped (ptrace-attached: "t (tracing stop)") and is reading, then
+        // SIGKILL it. (Killed during the attach itself, ~20 ms, the process can be left group-stopped by the SIGSTOP
+        // that PTRACE_ATTACH sends: a known limit, docs/out-of-process.md.)
         var watch = Stopwatch.StartNew();
         var seenStopped = false;
         while (watch.Elapsed < TimeSpan.FromSeconds(60) && !reader.HasExited)
         {
-            if (chains.State().StartsWith('t'))
+            if (chains.State().StartsWith('t') && chains.AllThreadsTracedBy(reader.Id))
             {
                 seenStopped = true;
+                Thread.Sleep(100);
                 break;
             }
-            Thread.Sleep(5);
+            Thread.Sleep(2);
         }
         Assert.True(seenStopped, "asynclens never stopped the process to read it");
         Signals.Send("-KILL", reader.Id);
