@@ -52,24 +52,17 @@ public sealed partial class ProfileTests
     [Fact]
     public void Profile_of_a_program_shows_wall_on_thread_and_awaiting_per_async_method()
     {
-        var dir = Directory.CreateTempSubdirectory("asynclens-profile-");
-        try
-        {
-            var path = Path.Combine(dir.FullName, "profile.txt");
-            var result = Asynclens("profile", "-o", path, "--", Repo.Program("Profiled"));
-            Assert.True(result.ExitCode == 0, result.ToString());
-            Assert.Matches($@"^asynclens: profile of \d+\.\d{{3}} s \(\d+ async methods\) written to {Regex.Escape(path)}\n$", result.Stderr);
-            var table = File.ReadAllText(path);
-            var rows = Rows(table);
-            CheckKnownTimings(rows, table);
-            Assert.Equal(["Program.Main(string[])", "Workload.DelayTenTimesAsync()", "Workload.FrameworkAsync()", "Workload.RunAsync()", "Workload.SpinAsync()"], rows.Keys.Order(StringComparer.Ordinal));
-            Assert.Matches(@"\nWorkload\.RunAsync\(\) +Workload\.SpinAsync\(\) +4 ", table);
-            Assert.Matches(@"\nWorkload\.RunAsync\(\) +Workload\.DelayTenTimesAsync\(\) +1 ", table);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        using var dir = new TempDirectory("asynclens-profile-");
+        var path = dir.File("profile.txt");
+        var result = Asynclens("profile", "-o", path, "--", Repo.Program("Profiled"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches($@"^asynclens: profile of \d+\.\d{{3}} s \(\d+ async methods\) written to {Regex.Escape(path)}\n$", result.Stderr);
+        var table = File.ReadAllText(path);
+        var rows = Rows(table);
+        CheckKnownTimings(rows, table);
+        Assert.Equal(["Program.Main(string[])", "Workload.DelayTenTimesAsync()", "Workload.FrameworkAsync()", "Workload.RunAsync()", "Workload.SpinAsync()"], rows.Keys.Order(StringComparer.Ordinal));
+        Assert.Matches(@"\nWorkload\.RunAsync\(\) +Workload\.SpinAsync\(\) +4 ", table);
+        Assert.Matches(@"\nWorkload\.RunAsync\(\) +Workload\.DelayTenTimesAsync\(\) +1 ", table);
     }
 
     [Fact]
@@ -102,89 +95,68 @@ public sealed partial class ProfileTests
     [Fact]
     public void Callgrind_output_is_read_by_callgrind_annotate_with_the_right_totals()
     {
-        var dir = Directory.CreateTempSubdirectory("asynclens-profile-");
-        try
-        {
-            var path = Path.Combine(dir.FullName, "async.callgrind");
-            var result = Asynclens("profile", "-o", path, "--", Repo.Program("Profiled"));
-            Assert.True(result.ExitCode == 0, result.ToString());
-            var file = File.ReadAllText(path);
-            Assert.StartsWith("# callgrind format\nversion: 1\ncreator: asynclens\n", file);
-            var summary = Regex.Match(file, @"\nsummary: (\d+) (\d+)\n");
-            Assert.True(summary.Success, file);
+        using var dir = new TempDirectory("asynclens-profile-");
+        var path = dir.File("async.callgrind");
+        var result = Asynclens("profile", "-o", path, "--", Repo.Program("Profiled"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var file = File.ReadAllText(path);
+        Assert.StartsWith("# callgrind format\nversion: 1\ncreator: asynclens\n", file);
+        var summary = Regex.Match(file, @"\nsummary: (\d+) (\d+)\n");
+        Assert.True(summary.Success, file);
 
-            var annotate = ChildProcess.Run("callgrind_annotate", ["--inclusive=yes", path], timed: false);
-            Assert.True(annotate.ExitCode == 0, annotate.ToString());
-            // PROGRAM TOTALS as the file states them; per function, inclusive wall and on-thread in microseconds.
-            Assert.Matches($@"\n{Grouped(summary.Groups[1].Value)} \(100\.0%\) +{Grouped(summary.Groups[2].Value)} \(100\.0%\)  PROGRAM TOTALS\n", annotate.Stdout);
-            var delay = FunctionLine(annotate.Stdout, "Workload.DelayTenTimesAsync()");
-            Assert.True(delay.Wall is >= 1_950_000 and < 3_000_000 && delay.OnThread < 150_000, annotate.Stdout);
-            var spin = FunctionLine(annotate.Stdout, "Workload.SpinAsync()");
-            Assert.True(spin.OnThread is >= 195_000 and < 450_000, annotate.Stdout);
-            var run = FunctionLine(annotate.Stdout, "Workload.RunAsync()");
-            Assert.True(run.Wall >= delay.Wall + spin.Wall - 10_000 && run.OnThread >= spin.OnThread, annotate.Stdout);
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        var annotate = ChildProcess.Run("callgrind_annotate", ["--inclusive=yes", path], timed: false);
+        Assert.True(annotate.ExitCode == 0, annotate.ToString());
+        // PROGRAM TOTALS as the file states them; per function, inclusive wall and on-thread in microseconds.
+        Assert.Matches($@"\n{Grouped(summary.Groups[1].Value)} \(100\.0%\) +{Grouped(summary.Groups[2].Value)} \(100\.0%\)  PROGRAM TOTALS\n", annotate.Stdout);
+        var delay = FunctionLine(annotate.Stdout, "Workload.DelayTenTimesAsync()");
+        Assert.True(delay.Wall is >= 1_950_000 and < 3_000_000 && delay.OnThread < 150_000, annotate.Stdout);
+        var spin = FunctionLine(annotate.Stdout, "Workload.SpinAsync()");
+        Assert.True(spin.OnThread is >= 195_000 and < 450_000, annotate.Stdout);
+        var run = FunctionLine(annotate.Stdout, "Workload.RunAsync()");
+        Assert.True(run.Wall >= delay.Wall + spin.Wall - 10_000 && run.OnThread >= spin.OnThread, annotate.Stdout);
     }
 
     [Fact]
     public void Speedscope_output_has_the_call_tree_weighted_by_wall_and_on_thread_time()
     {
-        var dir = Directory.CreateTempSubdirectory("asynclens-profile-");
-        try
+        using var dir = new TempDirectory("asynclens-profile-");
+        var path = dir.File("async.speedscope.json");
+        var result = Asynclens("profile", "-o", path, "--", Repo.Program("Profiled"));
+        Assert.True(result.ExitCode == 0, result.ToString());
+        using var doc = JsonDocument.Parse(File.ReadAllText(path));
+        var root = doc.RootElement;
+        Assert.Equal("https://www.speedscope.app/file-format-schema.json", root.GetProperty("$schema").GetString());
+        var frames = root.GetProperty("shared").GetProperty("frames").EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
+        var spinFrame = frames.IndexOf("Workload.SpinAsync()");
+        var runFrame = frames.IndexOf("Workload.RunAsync()");
+        Assert.True(spinFrame >= 0 && runFrame >= 0, string.Join(", ", frames));
+        var profiles = root.GetProperty("profiles").EnumerateArray().ToList();
+        Assert.Equal(["wall time (async call tree)", "on-thread time (async call tree)"], profiles.Select(p => p.GetProperty("name").GetString()));
+        foreach (var profile in profiles)
         {
-            var path = Path.Combine(dir.FullName, "async.speedscope.json");
-            var result = Asynclens("profile", "-o", path, "--", Repo.Program("Profiled"));
-            Assert.True(result.ExitCode == 0, result.ToString());
-            using var doc = JsonDocument.Parse(File.ReadAllText(path));
-            var root = doc.RootElement;
-            Assert.Equal("https://www.speedscope.app/file-format-schema.json", root.GetProperty("$schema").GetString());
-            var frames = root.GetProperty("shared").GetProperty("frames").EnumerateArray().Select(f => f.GetProperty("name").GetString()).ToList();
-            var spinFrame = frames.IndexOf("Workload.SpinAsync()");
-            var runFrame = frames.IndexOf("Workload.RunAsync()");
-            Assert.True(spinFrame >= 0 && runFrame >= 0, string.Join(", ", frames));
-            var profiles = root.GetProperty("profiles").EnumerateArray().ToList();
-            Assert.Equal(["wall time (async call tree)", "on-thread time (async call tree)"], profiles.Select(p => p.GetProperty("name").GetString()));
-            foreach (var profile in profiles)
-            {
-                Assert.Equal("sampled", profile.GetProperty("type").GetString());
-                var weights = profile.GetProperty("weights").EnumerateArray().Select(w => w.GetInt64()).ToList();
-                Assert.Equal(profile.GetProperty("endValue").GetInt64(), weights.Sum());
-                Assert.Equal(profile.GetProperty("samples").GetArrayLength(), weights.Count);
-            }
-            // On-thread: the stack Main > RunAsync > SpinAsync weighs SpinAsync's 4 x 50 ms.
-            var onThread = profiles[1];
-            var samples = onThread.GetProperty("samples").EnumerateArray().Select(s => s.EnumerateArray().Select(i => i.GetInt32()).ToArray()).ToList();
-            var weightsOn = onThread.GetProperty("weights").EnumerateArray().Select(w => w.GetInt64()).ToList();
-            var spinStack = samples.FindIndex(s => s[^1] == spinFrame);
-            Assert.True(spinStack >= 0 && samples[spinStack][^2] == runFrame && weightsOn[spinStack] is >= 195_000 and < 450_000, File.ReadAllText(path));
+            Assert.Equal("sampled", profile.GetProperty("type").GetString());
+            var weights = profile.GetProperty("weights").EnumerateArray().Select(w => w.GetInt64()).ToList();
+            Assert.Equal(profile.GetProperty("endValue").GetInt64(), weights.Sum());
+            Assert.Equal(profile.GetProperty("samples").GetArrayLength(), weights.Count);
         }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        // On-thread: the stack Main > RunAsync > SpinAsync weighs SpinAsync's 4 x 50 ms.
+        var onThread = profiles[1];
+        var samples = onThread.GetProperty("samples").EnumerateArray().Select(s => s.EnumerateArray().Select(i => i.GetInt32()).ToArray()).ToList();
+        var weightsOn = onThread.GetProperty("weights").EnumerateArray().Select(w => w.GetInt64()).ToList();
+        var spinStack = samples.FindIndex(s => s[^1] == spinFrame);
+        Assert.True(spinStack >= 0 && samples[spinStack][^2] == runFrame && weightsOn[spinStack] is >= 195_000 and < 450_000, File.ReadAllText(path));
     }
 
     [Fact]
     public void A_program_that_ends_before_the_duration_gets_one_line_exit_code_2_and_its_profile()
     {
-        var dir = Directory.CreateTempSubdirectory("asynclens-profile-");
-        try
-        {
-            var path = Path.Combine(dir.FullName, "early.txt");
-            var result = Asynclens("profile", "--duration", "20s", "-o", path, "--", Repo.Program("Profiled"), "early");
-            Assert.Equal(2, result.ExitCode);
-            Assert.Matches($@"^asynclens: profile of \d+\.\d{{3}} s \(\d+ async methods?\) written to {Regex.Escape(path)}\n"
-                + @"asynclens: the program exited after \d+\.\d s \(exit code 3\), before --duration 20s was up: the profile of what ran was written\n$", result.Stderr);
-            Assert.StartsWith("asynclens profile: ", File.ReadAllText(path));
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        using var dir = new TempDirectory("asynclens-profile-");
+        var path = dir.File("early.txt");
+        var result = Asynclens("profile", "--duration", "20s", "-o", path, "--", Repo.Program("Profiled"), "early");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Matches($@"^asynclens: profile of \d+\.\d{{3}} s \(\d+ async methods?\) written to {Regex.Escape(path)}\n"
+            + @"asynclens: the program exited after \d+\.\d s \(exit code 3\), before --duration 20s was up: the profile of what ran was written\n$", result.Stderr);
+        Assert.StartsWith("asynclens profile: ", File.ReadAllText(path));
     }
 
     [Fact]
@@ -203,9 +175,7 @@ public sealed partial class ProfileTests
 
     private static (long Wall, long OnThread) FunctionLine(string annotate, string method)
     {
-        var m = Regex.Match(annotate, $@"\n *([\d,]+) \([ \d.]+%\) +([\d,]+) \([ \d.]+%\)  \* *[^\n]*Program\.cs:{Regex.Escape(method)}\n");
-        if (!m.Success)
-            m = Regex.Match(annotate, $@"\n *([\d,]+) \([ \d.]+%\) +([\d,]+) \([ \d.]+%\)  [^\n]*Program\.cs:{Regex.Escape(method)}[^\n]*\n");
+        var m = Regex.Match(annotate, $@"\n *([\d,]+) \([ \d.]+%\) +([\d,]+) \([ \d.]+%\)  [^\n]*Program\.cs:{Regex.Escape(method)}[^\n]*\n");
         Assert.True(m.Success, $"no line for {method} in:\n{annotate}");
         return (long.Parse(m.Groups[1].Value.Replace(",", "", StringComparison.Ordinal), CultureInfo.InvariantCulture),
             long.Parse(m.Groups[2].Value.Replace(",", "", StringComparison.Ordinal), CultureInfo.InvariantCulture));

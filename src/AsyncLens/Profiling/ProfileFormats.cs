@@ -33,14 +33,14 @@ internal static class ProfileFormats
             ]);
         }
         writer.Write("\n");
-        WriteRows(writer, rows, rightAligned: 1);
+        WriteRows(writer, rows, firstFigure: 1, lastFigure: s_columns.Length - 2); // AT stays left-aligned
         if (profile.Calls.Count == 0)
             return;
         writer.Write("\nasync call graph (caller -> callee: what the callee took under that caller)\n\n");
         var edges = new List<string[]> { new[] { "CALLER", "CALLEE", "CALLS", "WALL s", "ON-THREAD s" } };
         foreach (var c in profile.Calls)
             edges.Add([c.Caller, c.Callee, Invariant($"{c.Calls}"), Seconds(c.Wall), Seconds(c.OnThread)]);
-        WriteRows(writer, edges, rightAligned: 2);
+        WriteRows(writer, edges, firstFigure: 2, lastFigure: 4);
     }
 
     public static void WriteCallgrind(TextWriter writer, AsyncProfile profile)
@@ -173,8 +173,8 @@ internal static class ProfileFormats
 
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
-    // Left-aligned first column(s), the figures right-aligned.
-    private static void WriteRows(TextWriter writer, List<string[]> rows, int rightAligned)
+    // Columns firstFigure..lastFigure (the figures) right-aligned, the others left-aligned.
+    private static void WriteRows(TextWriter writer, List<string[]> rows, int firstFigure, int lastFigure)
     {
         var widths = new int[rows[0].Length];
         foreach (var row in rows)
@@ -188,7 +188,7 @@ internal static class ProfileFormats
             line.Clear();
             for (var c = 0; c < row.Length; c++)
             {
-                var right = c >= rightAligned && c < row.Length - (row.Length == s_columns.Length ? 1 : 0);
+                var right = c >= firstFigure && c <= lastFigure;
                 line.Append(right ? row[c].PadLeft(widths[c]) : row[c].PadRight(widths[c]));
                 if (c < row.Length - 1)
                     line.Append("  ");

@@ -179,46 +179,39 @@ public sealed partial class RemoteReadTests
     [Fact]
     public void A_core_dump_reads_like_the_live_process_and_a_truncated_one_is_refused()
     {
-        var dir = Directory.CreateTempSubdirectory("asynclens-dump-");
-        try
+        using var dir = new TempDirectory("asynclens-dump-");
+        var dump = dir.File("chains.core");
+        using (var chains = new ParkedChains())
         {
-            var dump = Path.Combine(dir.FullName, "chains.core");
-            using (var chains = new ParkedChains())
-            {
-                var written = Asynclens("dump-core", chains.PidText, "-o", dump);
-                Assert.True(written.ExitCode == 0, written.ToString());
-                Assert.Matches($@"^asynclens: wrote {Regex.Escape(dump)} \(\d+ MB\)\n$", written.Stdout);
-                var mini = Path.Combine(dir.FullName, "mini.core");
-                Assert.Equal(0, Asynclens("dump-core", chains.PidText, "-o", mini, "--type", "mini").ExitCode);
-                var noHeap = Asynclens("ps", "--dump", mini);
-                Assert.Equal(2, noHeap.ExitCode);
-                Assert.Equal($"asynclens: '{mini}' holds no managed heap to read tasks from (a mini dump?): "
-                    + "write one with 'asynclens dump-core PID -o FILE' (--type heap or full)\n", noHeap.Stderr);
-            }
-
-            var result = Asynclens("pstree", "--dump", dump);
-            Assert.True(result.ExitCode == 0, result.ToString());
-            var (header, body) = Split(result.Stdout);
-            Assert.Matches(@"^asynclens: 2029 pending tasks in 4 trees \(pid \d+, [0-9T:-]+Z\)$", header);
-            Assert.Equal(ExpectedTree(), body);
-
-            var truncated = Path.Combine(dir.FullName, "truncated.core");
-            using (var source = File.OpenRead(dump))
-            using (var target = File.Create(truncated))
-            {
-                var buffer = new byte[1024 * 1024];
-                target.Write(buffer, 0, source.Read(buffer, 0, buffer.Length));
-            }
-            var refused = Asynclens("ps", "--dump", truncated);
-            Assert.Equal(2, refused.ExitCode);
-            Assert.Equal("", refused.Stdout);
-            Assert.Matches($@"^asynclens: .*{Regex.Escape(truncated)}.*\n$", refused.Stderr);
-            Assert.DoesNotContain("   at ", refused.Stderr);
+            var written = Asynclens("dump-core", chains.PidText, "-o", dump);
+            Assert.True(written.ExitCode == 0, written.ToString());
+            Assert.Matches($@"^asynclens: wrote {Regex.Escape(dump)} \(\d+ MB\)\n$", written.Stdout);
+            var mini = dir.File("mini.core");
+            Assert.Equal(0, Asynclens("dump-core", chains.PidText, "-o", mini, "--type", "mini").ExitCode);
+            var noHeap = Asynclens("ps", "--dump", mini);
+            Assert.Equal(2, noHeap.ExitCode);
+            Assert.Equal($"asynclens: '{mini}' holds no managed heap to read tasks from (a mini dump?): "
+                + "write one with 'asynclens dump-core PID -o FILE' (--type heap or full)\n", noHeap.Stderr);
         }
-        finally
+
+        var result = Asynclens("pstree", "--dump", dump);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        var (header, body) = Split(result.Stdout);
+        Assert.Matches(@"^asynclens: 2029 pending tasks in 4 trees \(pid \d+, [0-9T:-]+Z\)$", header);
+        Assert.Equal(ExpectedTree(), body);
+
+        var truncated = dir.File("truncated.core");
+        using (var source = File.OpenRead(dump))
+        using (var target = File.Create(truncated))
         {
-            dir.Delete(recursive: true);
+            var buffer = new byte[1024 * 1024];
+            target.Write(buffer, 0, source.Read(buffer, 0, buffer.Length));
         }
+        var refused = Asynclens("ps", "--dump", truncated);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Equal("", refused.Stdout);
+        Assert.Matches($@"^asynclens: .*{Regex.Escape(truncated)}.*\n$", refused.Stderr);
+        Assert.DoesNotContain("   at ", refused.Stderr);
     }
 
     [Fact]
