@@ -3,10 +3,11 @@
 #
 #   bench/await-overhead.sh [REPETITIONS] [harness options...]
 #
-# Builds bench/AsyncLens.Bench in Release, then runs REPETITIONS (default 5) rounds of five fresh
+# Builds bench/AsyncLens.Bench in Release, then runs REPETITIONS (default 5) rounds of seven fresh
 # processes, interleaved: .NET debug off, .NET debug on, .NET with the task inventory alone
-# (AsyncDebug.TrackTasks, what `kill -USR1` needs), asyncio debug off, asyncio debug on (the
-# order is reversed every other repetition). Each .NET process warms up until the JIT has settled
+# (AsyncDebug.TrackTasks, what `kill -USR1` needs), the runtime's two floors under any TPL-event
+# engine (an EventListener ignoring debug mode's events; the TPL source on with no event raised),
+# asyncio debug off, asyncio debug on (the order is reversed every other repetition). Each .NET process warms up until the JIT has settled
 # (at most 8 s), Python for 1 s; then each prints its median µs per iteration over 10 rounds;
 # the table shows the median of those per row, and the two ratios side by side.
 # Harness options (--warmup-ms N, --rounds N, --round-ms N) go to both the .NET and Python runs.
@@ -32,6 +33,8 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
         net-off) command=(dotnet "$dll" await off) ;;
         net-on) command=(dotnet "$dll" await on) ;;
         net-tasks) command=(dotnet "$dll" await tasks) ;;
+        net-listener) command=(dotnet "$dll" await listener) ;;
+        net-tpl-quiet) command=(dotnet "$dll" await tpl-quiet) ;;
         py-off) command=(python3 "$py" --mode off) ;;
         py-on) command=(python3 "$py" --mode on) ;;
     esac
@@ -40,7 +43,7 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
     record "variant=$variant rep=$rep" "$out" median_us "$variant"
 }
 
-interleave "median µs/iter" net-off net-on net-tasks py-off py-on -- "$@"
+interleave "median µs/iter" net-off net-on net-tasks net-listener net-tpl-quiet py-off py-on -- "$@"
 
 # -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
 python3 -B - "$here/lib" "$results" "$logs" <<'PY'
@@ -60,6 +63,8 @@ labels = {
     "net-off": ".NET     normal",
     "net-on": ".NET     debug (AsyncDebug.Enable)",
     "net-tasks": ".NET     task inventory (TrackTasks)",
+    "net-listener": ".NET     floor: TPL events, ignored",
+    "net-tpl-quiet": ".NET     floor: TPL on, no events",
     "py-off": "asyncio  normal",
     "py-on": "asyncio  debug=True",
 }
@@ -89,6 +94,11 @@ tasks_lo, tasks_hi = ratio_range("net-tasks", "net-off")
 print(f".NET debug/normal = {net:.1f}x   asyncio debug/normal = {py:.1f}x")
 print(f".NET task inventory alone/normal = {tasks:.2f}x (same-repetition {tasks_lo:.2f}x..{tasks_hi:.2f}x), "
       f"{rows.median('net-tasks', 'median_us') - rows.median('net-off', 'median_us'):+.2f} µs per iteration (2 async methods, 3 awaits)")
+for floor, what in (("net-listener", "the runtime delivering debug mode's TPL events to a listener that ignores them"),
+                    ("net-tpl-quiet", "the TPL event source on with no event raised")):
+    lo, hi = ratio_range(floor, "net-off")
+    print(f".NET floor, {what}: {rows.median(floor, 'median_us') / rows.median('net-off', 'median_us'):.1f}x "
+          f"(same-repetition {lo:.1f}x..{hi:.1f}x)")
 def best_ratio(on, off):
     return min(rows.column(on, "best_us")) / min(rows.column(off, "best_us"))
 

@@ -17,6 +17,8 @@ internal static class Program
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
+                    listener  the runtime's floor: TPL events on with debug mode's keywords, ignored
+                    tpl-quiet the runtime's floor: TPL event source on, no event raised (AsyncMethod keyword)
           options   --warmup-ms N  --rounds N  --round-ms N  (both workloads; --warmup-ms is the
                                   most the warm-up may take: it ends once the JIT has settled)
                     --concurrency N  --payload-kb N            (service)
@@ -29,7 +31,7 @@ internal static class Program
         var workload = args[0];
         if (workload is not ("await" or "service" or "snapshot"))
             return Fail($"unknown workload '{workload}'");
-        if (args[1] is not ("off" or "on" or "tasks"))
+        if (args[1] is not ("off" or "on" or "tasks" or "listener" or "tpl-quiet"))
             return Fail($"unknown mode '{args[1]}'");
         var on = args[1] == "on";
         var options = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -62,6 +64,7 @@ internal static class Program
             return Fail("unknown option(s): " + string.Join(", ", options.Keys.Select(k => "--" + k)));
 
         using var debug = on ? DebugModeCapture.Start() : null;
+        using var floor = RuntimeFloor.Start(args[1]);
         if (args[1] == "tasks" || workload == "snapshot" && !on)
             AsyncDebug.TrackTasks(dumpOnSignal: false);
         var result = await run();
