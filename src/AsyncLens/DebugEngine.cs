@@ -42,15 +42,17 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var sites = new CreationSites(registry.Find);
         Inventory = new TaskInventory(tracking, id => _table.Find(id), sites);
         _writer = new ReportWriter(output, options.Format, options.OnReport, new ReportBuilder(sites));
-        _steps = new SlowSteps(settings, _writer, time);
+        var stalls = new Stalls();
+        _steps = new SlowSteps(settings, _writer, time, registry.Find, stalls);
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
         var collected = new PendingCollected(_writer, registry, _table, time);
-        _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, Fail);
+        _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
         AppDomain.CurrentDomain.FirstChanceException += OnFirstChanceException;
         TaskScheduler.UnobservedTaskException += _faults.OnUnobservedTaskException;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
+        StartPrelude();
         _listener = TplListener.Start(this);
     }
 
@@ -73,6 +75,8 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
         var sample = _samples.For(creator?.CreatorCode, creator?.ResumedState ?? 0, operationName);
         var record = new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample);
+        if (frame is not null)
+            frame.FirstCreated ??= record;
         if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
             previous.Link(record);
         tracker.LastCreated = record;
@@ -131,7 +135,16 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     public void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId, long now)
     {
         if (behavior == SynchronousWait)
-            _waits.OnWaitBegin(ThreadTracker.Current, taskId, now);
+        {
+            var tracker = ThreadTracker.Current;
+            if (tracker.Top is { Kind: FrameKind.Prelude } prelude)
+            {
+                _steps.OnPreludeEnd(tracker, prelude, _registry.Find(taskId), now);
+                tracker.Pop();
+                prelude.Exit();
+            }
+            _waits.OnWaitBegin(tracker, taskId, now);
+        }
         else if (continueWithTaskId != 0)
         {
             if (_table.Find(taskId) is { } record)
@@ -139,6 +152,20 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             if (ThreadTracker.Current.Top is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step && step.TaskId == continueWithTaskId)
                 step.StoppedState = box.ReadState(task);
         }
+    }
+
+    // The thread switching debug mode on (with a startup hook: the main thread, before Main) runs code no event
+    // brackets until it first blocks on a task: async Main's first step. A prelude frame stands for it.
+    private static void StartPrelude()
+    {
+        var tracker = ThreadTracker.Current;
+        if (ThreadTracker.IsEngineThread || tracker.Depth > 0)
+            return;
+        SlowSteps.PrepareForPrelude();
+        var now = DetectionSettings.Now;
+        var frame = tracker.Push();
+        frame.Enter(0, FrameKind.Prelude, now, null, null, null, BoxInfo.UnknownState, null);
+        frame.RunDelayStart = tracker.RunDelayBaseline(now);
     }
 
     public void Fail(Exception exception)

@@ -55,7 +55,9 @@ public abstract class BugScenarioFacts
             "blocking-wait Deadlock.WaitForGate(Task)",
             "hung-step HungStep.RebuildAsync()",
             "pending-collected Collected.WaitForReplyAsync(TaskCompletionSource<string>)",
+            "slow-step FirstStep.LoadProfileAsync(int)",
             "slow-step HungStep.RebuildAsync()",
+            "slow-step NeverAwaits.HandleAsync(byte[])",
             "slow-step SlowCall.ResizeAsync(byte[])",
             "slow-step SlowStep.HandleAsync(int)",
             "unobserved-exception Unobserved.RunAsync()+() => { }",
@@ -91,6 +93,40 @@ public abstract class BugScenarioFacts
         Assert.Equal(At("slowcall.stopped"), r.At("stoppedAt"));
         Assert.Equal(At("slowcall.created"), r.At("createdAt"));
         Assert.Contains("Task.Run", r.GetProperty("fix").GetString());
+    }
+
+    [Fact]
+    public void Slow_first_step_of_an_async_method_is_reported_as_that_method_from_its_start()
+    {
+        var r = Single("slow-step", "FirstStep.LoadProfileAsync(int)");
+        Assert.True(r.GetProperty("firstStep").GetBoolean());
+        Assert.Equal(At("firststep.location"), r.At("location"));
+        Assert.Equal(At("firststep.started"), r.At("resumedAt"));
+        Assert.Equal(At("firststep.stopped"), r.At("stoppedAt"));
+        Assert.Equal(At("firststep.created"), r.At("createdAt"));
+        Assert.Equal("FirstStep.RunAsync()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        Assert.InRange(r.Duration(), 0.24, 2.0);
+        Assert.Equal(
+            [$"FirstStep.RunAsync() at {At("firststep.created")}", $"FirstStep.LoadProfileAsync(int) at {At("firststep.location")}"],
+            r.Stack().TakeLast(2));
+        Assert.Contains("await Task.Delay", r.GetProperty("fix").GetString());
+    }
+
+    [Fact]
+    public void Async_method_that_never_awaits_is_reported_from_its_start_to_its_end()
+    {
+        var r = Single("slow-step", "NeverAwaits.HandleAsync(byte[])");
+        Assert.True(r.GetProperty("firstStep").GetBoolean());
+        Assert.Equal(0, r.GetProperty("taskId").GetInt32()); // it never yielded: no task of its own was made
+        Assert.Equal(At("neverawaits.location"), r.At("location"));
+        Assert.Equal(At("neverawaits.started"), r.At("resumedAt"));
+        Assert.Equal(At("neverawaits.stopped"), r.At("stoppedAt"));
+        Assert.Equal(At("neverawaits.created"), r.At("createdAt"));
+        Assert.InRange(r.Duration(), 0.24, 2.0);
+        Assert.Equal(
+            [$"NeverAwaits.RunAsync() at {At("neverawaits.created")}", $"NeverAwaits.HandleAsync(byte[]) at {At("neverawaits.location")}"],
+            r.Stack().TakeLast(2));
+        Assert.Contains("`NeverAwaits.ComputeThumbnail(byte[])` runs on the async path", r.GetProperty("fix").GetString());
     }
 
     [Fact]

@@ -12,7 +12,7 @@ namespace AsyncLens.Detection;
 /// without the GC pauses that happened meanwhile.
 /// hung-step: the watchdog sees a step still running past the hung threshold, and says so once.
 /// </summary>
-internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, TimeProvider time)
+internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, TimeProvider time, Func<int, Task?> findTask, Stalls stalls)
 {
     // Slow-step findings being built on app threads: process exit waits for them.
     private int _inFlight;
@@ -27,24 +27,91 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
             return;
         var ownJit = RuntimeTime.JitOnThisThread - frame.JitStart;
         own -= ownJit + Preempted(frame, tracker.OwnRunDelay());
-        if (own - RuntimeTime.GcSince(frame) < settings.SlowTicks)
+        if (own < settings.SlowTicks)
             return;
         Interlocked.Increment(ref _inFlight);
         try
         {
-            if (!frame.TryClaimSlowReport())
-                return;
+            // Read before waiting for the watchdog: the methods this step started go on elsewhere, and may complete.
             var stopped = StoppedState(frame, task, box);
+            var firstSteps = FirstSteps(frame);
+            stalls.CatchUp(now);
+            if (own - NotItsOwn(frame, now) < settings.SlowTicks || !frame.TryClaimSlowReport())
+                return;
             var stack = frame.Captured is { } captured && captured.FrameVersion == frame.Version
                 ? captured.Stack
                 : RawAsyncStack.Capture(task, frame.ResumedState);
-            sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState, stopped,
-                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record));
+            sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState, stopped,
+                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = firstSteps });
         }
         finally
         {
             Interlocked.Decrement(ref _inFlight);
         }
+    }
+
+    /// <summary>
+    /// The prelude ends on its own thread: the thread blocks on <paramref name="waited"/> (async Main's entry point
+    /// waiting for Main), or the process exits with it still open (<paramref name="waited"/> null: Main ended without
+    /// ever waiting). Judged as Main's first step: the waited method's, if it is the user's, else the entry point's.
+    /// </summary>
+    public void OnPreludeEnd(ThreadTracker tracker, Frame frame, Task? waited, long now)
+    {
+        if (frame.Kind != FrameKind.Prelude || OwnTime(frame, now) < settings.SlowTicks)
+            return;
+        // Read first: Main (and the methods it started) go on on other threads, and may resume or complete.
+        var stopped = waited is null ? -2 : BoxInfo.ReadStateOnce(waited) is var parked and >= 0 ? parked : BoxInfo.UnknownState;
+        var firstSteps = FirstSteps(frame);
+        var mainBox = waited is null ? null : BoxInfo.Of(waited);
+        stalls.CatchUp(now);
+        // At exit (another thread), all the process's compilation since it began is taken off: more than its own.
+        var onItsThread = tracker.Thread == Thread.CurrentThread;
+        var jit = onItsThread ? RuntimeTime.JitOnThisThread - frame.JitStart : RuntimeTime.JitInProcess - frame.ProcessJitStart;
+        var own = OwnTime(frame, now) - jit - Preempted(frame, onItsThread ? tracker.OwnRunDelay() : RunQueue.Delay(tracker.OsThreadId));
+        if (own - NotItsOwn(frame, now) < settings.SlowTicks || !frame.TryClaimSlowReport())
+            return;
+        Type? stateMachine;
+        var stack = RawAsyncStack.Empty;
+        if (waited is null)
+            stateMachine = EntryPointStateMachine();
+        else if (mainBox is not null)
+        {
+            stateMachine = mainBox.StateMachineType;
+            stack = RawAsyncStack.Capture(waited, -1);
+        }
+        else
+            return;
+        if (stateMachine is null || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+            return;
+        sink.Add(new StepFinding(waited?.Id ?? 0, time.GetUtcNow(), tracker.ThreadId, stateMachine, -1, stopped,
+            DetectionSettings.Seconds(own), Ongoing: false, stack, null) { FirstSteps = firstSteps, Startup = true });
+    }
+
+    /// <summary>
+    /// Compiles ahead what the end of a prelude runs first. Cold, it takes milliseconds, in which the methods Main
+    /// started may complete and leave the registry before they are read.
+    /// </summary>
+    public static void PrepareForPrelude()
+    {
+        const System.Reflection.BindingFlags Any = System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.Static
+            | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic;
+        foreach (var name in new[] { nameof(OnPreludeEnd), nameof(FirstSteps), nameof(OwnTime) })
+            System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(typeof(SlowSteps).GetMethod(name, Any)!.MethodHandle);
+        System.Runtime.CompilerServices.RuntimeHelpers.PrepareMethod(typeof(BoxInfo).GetMethod(nameof(BoxInfo.ReadStateOnce))!.MethodHandle);
+    }
+
+    // The entry point's async method: Main itself, or the async method the compiler's synchronous entry calls
+    // (`Main` for `async Task Main`, `<Main>$` for top-level statements).
+    private static Type? EntryPointStateMachine()
+    {
+        if (System.Reflection.Assembly.GetEntryAssembly()?.EntryPoint is not { } entry)
+            return null;
+        const System.Reflection.BindingFlags Static = System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic;
+        var candidates = entry.DeclaringType?.GetMethods(Static).Where(m => m.Name is "Main" or "<Main>$") ?? [];
+        return candidates.Prepend(entry)
+            .Select(m => m.GetCustomAttributes(typeof(System.Runtime.CompilerServices.AsyncStateMachineAttribute), false).FirstOrDefault())
+            .OfType<System.Runtime.CompilerServices.AsyncStateMachineAttribute>()
+            .FirstOrDefault()?.StateMachineType;
     }
 
     /// <summary>Watchdog tick: read the parents of long steps while they still exist; report hung ones.</summary>
@@ -71,13 +138,13 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
                     frame.Captured = new CapturedStack(version, stack);
             }
             if (own < settings.HungTicks || frame.HungReported || tracker.Wait is { IsOpen: true }
-                || own - RuntimeTime.GcSince(frame) < settings.HungTicks)
+                || own - NotItsOwn(frame, now) < settings.HungTicks)
                 continue;
             var hungStack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
             if (frame.Version != version)
                 continue;
             frame.HungReported = true;
-            sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState, -1,
+            sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState, -1,
                 DetectionSettings.Seconds(own), Ongoing: true, hungStack, frame.Record));
         }
     }
@@ -94,6 +161,9 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         foreach (var tracker in ThreadTracker.All)
         {
             var depth = tracker.Depth;
+            // A prelude still open at exit: Main ran to its end without ever waiting.
+            if (depth > 0 && tracker.FrameAt(0) is { Kind: FrameKind.Prelude } prelude)
+                OnPreludeEnd(tracker, prelude, null, tracker.FrameAt(1)?.Start ?? now);
             for (var i = 0; i < depth; i++)
             {
                 if (tracker.FrameAt(i) is not { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame || (frame.Version & 1) == 0)
@@ -101,15 +171,38 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
                 var own = OwnTime(frame, tracker.FrameAt(i + 1)?.Start ?? now);
                 if (own >= settings.SlowTicks)
                     own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
-                if (own - RuntimeTime.GcSince(frame) < settings.SlowTicks || !frame.TryClaimSlowReport())
+                if (own - NotItsOwn(frame, tracker.FrameAt(i + 1)?.Start ?? now) < settings.SlowTicks || !frame.TryClaimSlowReport())
                     continue;
                 var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
-                sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box, frame.ResumedState,
-                    StoppedState(frame, task, box), DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record));
+                sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState,
+                    StoppedState(frame, task, box), DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = FirstSteps(frame) });
             }
         }
         for (var waited = 0; Volatile.Read(ref _inFlight) > 0 && waited < 500; waited++)
             Thread.Sleep(1);
+    }
+
+    // The user's async methods whose first step ran inside this one: the boxes created in it, in order (the
+    // records of one step are linked until a nested step intervenes), each with the state it parked in. Tasks and
+    // states are read before anything slower: these methods go on on other threads, and leave the registry as they
+    // complete (who awaits whom is in their records).
+    private List<FirstStep> FirstSteps(Frame frame)
+    {
+        var created = new List<(TaskRecord Record, Task Task, int State, long Gap)>();
+        var previous = frame.Start;
+        for (var record = frame.FirstCreated; record is not null; record = record.NextSibling)
+        {
+            if (record.Origin == TaskOrigin.AsyncMethod && findTask(record.Id) is { } task)
+                created.Add((record, task, BoxInfo.ReadStateOnce(task), record.Created - previous));
+            previous = record.Created;
+        }
+        var found = new List<FirstStep>(created.Count);
+        foreach (var (record, task, state, gap) in created)
+        {
+            if (BoxInfo.Of(task) is { } box && Symbols.CodeOrigin.IsUserCode(box.StateMachineType.Assembly))
+                found.Add(new FirstStep(record, task, box, state, gap));
+        }
+        return found;
     }
 
     // Noted as it happened if the step parked on a task or completed; otherwise (Task.Yield, custom awaiters) the
@@ -121,6 +214,10 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         var state = box.ReadState(task);
         return state >= 0 && !task.IsCompleted ? state : BoxInfo.UnknownState;
     }
+
+    // Time in the step that stopped every thread, the step's with them: GC pauses and process stalls. It decides
+    // whether the step counts as slow, and is not taken off the duration reported.
+    private long NotItsOwn(Frame frame, long end) => RuntimeTime.GcSince(frame) + stalls.During(frame.Start, end);
 
     // Time the step's thread waited for a CPU since the step began (0 where that is not known).
     private static long Preempted(Frame frame, long runDelayNow) =>

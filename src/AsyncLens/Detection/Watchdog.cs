@@ -5,7 +5,7 @@ namespace AsyncLens.Detection;
 /// <summary>
 /// The engine's one timer thread (a plain thread: a timer or task would raise the very events it
 /// watches). Every tick it looks at running steps and waits; after a GC it looks for pending boxes
-/// that died.
+/// that died. How late it wakes up tells when the whole process stood still (<see cref="Stalls"/>).
 /// </summary>
 internal sealed class Watchdog : IDisposable
 {
@@ -18,11 +18,13 @@ internal sealed class Watchdog : IDisposable
     private readonly UnobservedExceptions _faults;
     private readonly PendingCollected _collected;
     private readonly Action<Exception> _onError;
+    private readonly Stalls _stalls;
     private readonly ManualResetEventSlim _stop = new();
     private readonly Thread _thread;
 
-    public Watchdog(DetectionSettings settings, SlowSteps steps, BlockingWaits waits, UnobservedExceptions faults, PendingCollected collected, Action<Exception> onError)
+    public Watchdog(DetectionSettings settings, SlowSteps steps, BlockingWaits waits, UnobservedExceptions faults, PendingCollected collected, Stalls stalls, Action<Exception> onError)
     {
+        _stalls = stalls;
         _settings = settings;
         _steps = steps;
         _waits = waits;
@@ -46,11 +48,20 @@ internal sealed class Watchdog : IDisposable
         var lastSweep = DetectionSettings.Now;
         var lastScan = lastSweep;
         var gcCount = GC.CollectionCount(0);
+        using var schedstat = RunQueue.OpenOwn();
+        var period = _settings.TickPeriod.Ticks;
+        _stalls.Period = period;
+        var (woke, own) = (DetectionSettings.Now, OwnTime(schedstat));
         while (!_stop.Wait(_settings.TickPeriod))
         {
             try
             {
+                // From one wake-up to the next: the period asleep, plus this thread's own time (on a CPU, waiting
+                // for one, stopped by a GC). The rest is time the process stood still.
                 var now = DetectionSettings.Now;
+                var ownNow = OwnTime(schedstat);
+                _stalls.OnWake(woke, now, period, own < 0 || ownNow < 0 ? long.MaxValue : ownNow - own);
+                (woke, own) = (now, ownNow);
                 _steps.Tick(now);
                 _waits.Tick(now);
                 _faults.Tick(now);
@@ -73,5 +84,14 @@ internal sealed class Watchdog : IDisposable
                 return;
             }
         }
+    }
+
+    // This thread's time on a CPU, waiting for one, and in GC pauses, in ticks; -1 where schedstat is not readable.
+    private static long OwnTime(Microsoft.Win32.SafeHandles.SafeFileHandle? schedstat)
+    {
+        if (schedstat is null)
+            return -1;
+        var (onCpu, waited) = RunQueue.ReadBoth(schedstat);
+        return onCpu < 0 || waited < 0 ? -1 : onCpu + waited + RuntimeTime.GcPauses;
     }
 }

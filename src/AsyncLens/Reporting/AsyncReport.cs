@@ -27,6 +27,13 @@ public sealed class AsyncReport
     /// <summary>For a finished step: the await it stopped at next, or the end of the method.</summary>
     public SourceLine? StoppedAt { get; init; }
 
+    /// <summary>
+    /// For a step: true when it is the method's first step, from its start to its first await that did not complete
+    /// at once (<see cref="ResumedAt"/> is then the method's first line). It ran inside the step of the method that
+    /// called it: no event marks where it began.
+    /// </summary>
+    public bool FirstStep { get; init; }
+
     /// <summary>Where the task was created, in user code.</summary>
     public SourceLine? CreatedAt { get; init; }
 

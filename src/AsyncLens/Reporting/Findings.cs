@@ -11,18 +11,38 @@ namespace AsyncLens.Reporting;
 /// </summary>
 internal abstract record Finding(int TaskId, DateTimeOffset Timestamp);
 
-/// <summary>A step that ran (or is still running, <paramref name="Ongoing"/>) for <paramref name="Seconds"/>.</summary>
+/// <summary>A step of the async method <paramref name="StateMachine"/> that ran (or is still running, <paramref name="Ongoing"/>) for <paramref name="Seconds"/>.</summary>
 internal sealed record StepFinding(
     int TaskId,
     DateTimeOffset Timestamp,
     int ThreadId,
-    BoxInfo Box,
+    Type StateMachine,
     int ResumedState,
     int StoppedState,
     double Seconds,
     bool Ongoing,
     RawAsyncStack Stack,
-    TaskRecord? Record) : Finding(TaskId, Timestamp);
+    TaskRecord? Record) : Finding(TaskId, Timestamp)
+{
+    /// <summary>Async methods whose box the step created: each ran its first step inside this one.</summary>
+    public IReadOnlyList<FirstStep> FirstSteps { get; init; } = [];
+
+    /// <summary>
+    /// The stretch the thread that switched debug mode on ran before it first blocked on a task: the first step of
+    /// async Main. Startup work of the runtime and the framework is in it too, so it is reported only where its
+    /// code names a blocking call or one call of the user's.
+    /// </summary>
+    public bool Startup { get; init; }
+}
+
+/// <summary>
+/// An async method called from a step that ran until its first await that did not complete at once, and
+/// parked there (its box created then, in <paramref name="State"/>; what awaits it is in its record).
+/// No event marks where that first step began, so its time is inside the calling step's: <paramref name="GapTicks"/>
+/// is the time from the previous task created in the step (or the step's start) to this box's creation, an upper
+/// bound of it.
+/// </summary>
+internal sealed record FirstStep(TaskRecord Record, Task Task, BoxInfo Box, int State, long GapTicks);
 
 /// <summary>A thread blocked in Wait/Result/GetResult on <paramref name="WaitedTask"/>.</summary>
 internal sealed record WaitFinding(

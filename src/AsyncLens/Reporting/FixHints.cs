@@ -50,9 +50,9 @@ internal static class FixHints
                 continue;
             var target = call.Target;
             if (KnownBlocking(target) is { } fix)
-                return new Hint(call, Describe(target), fix);
+                return new Hint(call, Describe(target), fix) { Kind = HintKind.Blocking };
             if (twinHint is null && AsyncTwin(target) is { } twin)
-                twinHint = new Hint(call, Describe(target), $"`{Describe(target)}` blocks the thread: use `await {twin}(...)`");
+                twinHint = new Hint(call, Describe(target), $"`{Describe(target)}` blocks the thread: use `await {twin}(...)`") { Kind = HintKind.AsyncTwin };
             if (CodeOrigin.IsUserCode(target) && IsPlainUserMethod(target))
             {
                 userCalls++;
@@ -70,7 +70,10 @@ internal static class FixHints
         {
             var name = MethodNames.Format(only.Target);
             return new Hint(only, name,
-                $"`{name}` runs on the async path for the whole stretch: if it is CPU-bound, move it off with `await Task.Run(() => ...)`; if it does I/O, call its async API");
+                $"`{name}` runs on the async path for the whole stretch: if it is CPU-bound, move it off with `await Task.Run(() => ...)`; if it does I/O, call its async API")
+            {
+                Kind = HintKind.UserCall,
+            };
         }
         if (userCalls == 0 && asyncCalls == 1 && asyncCall is { } inner)
         {
@@ -79,7 +82,11 @@ internal static class FixHints
             var name = MethodNames.Format(inner.Target);
             return new Hint(inner, name,
                 $"the time was spent inside `{name}` before it first awaited something incomplete: look there for blocking or CPU-bound code, "
-                + "and move it off the async path with `await Task.Run(() => ...)` or call the async API");
+                + "and move it off the async path with `await Task.Run(() => ...)` or call the async API")
+            {
+                Kind = HintKind.AsyncCallee,
+                AsyncCallee = inner.Target,
+            };
         }
         return null;
     }
@@ -141,4 +148,29 @@ internal static class FixHints
 }
 
 /// <summary>The call a fix is about, the callee's short name, and the fix.</summary>
-internal sealed record Hint(IlCall Call, string Callee, string Fix);
+internal sealed record Hint(IlCall Call, string Callee, string Fix)
+{
+    public HintKind Kind { get; init; }
+
+    /// <summary>
+    /// Set when the only call of the user's in the stretch is to an async method: the time went to that method's
+    /// first step (up to its first await that did not complete at once), which ran inside this one.
+    /// </summary>
+    public MethodBase? AsyncCallee { get; init; }
+}
+
+/// <summary>What kind of call a hint names, strongest evidence first.</summary>
+internal enum HintKind : byte
+{
+    /// <summary>A known blocking API: Thread.Sleep, Task.Wait, .Result, a synchronous lock or event wait.</summary>
+    Blocking,
+
+    /// <summary>A method of the framework with an async twin (File.ReadAllText and File.ReadAllTextAsync).</summary>
+    AsyncTwin,
+
+    /// <summary>The one call of the user's in the stretch.</summary>
+    UserCall,
+
+    /// <summary>The one call of the user's is to an async method: see <see cref="Hint.AsyncCallee"/>.</summary>
+    AsyncCallee,
+}

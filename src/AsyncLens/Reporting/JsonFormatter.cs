@@ -23,6 +23,8 @@ internal static class JsonFormatter
                 Location(w, "resumedAt", r.ResumedAt);
             if (r.StoppedAt is not null)
                 Location(w, "stoppedAt", r.StoppedAt);
+            if (r.FirstStep)
+                w.WriteBoolean("firstStep", true);
             Location(w, "createdAt", r.CreatedAt);
             if (r.DurationSeconds is { } seconds)
                 w.WriteNumber("durationSeconds", seconds);

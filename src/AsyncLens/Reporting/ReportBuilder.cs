@@ -9,7 +9,8 @@ namespace AsyncLens.Reporting;
 /// <summary>Turns a <see cref="Finding"/> into an <see cref="AsyncReport"/>: names, lines, creation site, fix.</summary>
 internal sealed class ReportBuilder(CreationSites creationSites)
 {
-    public AsyncReport Build(Finding finding) => finding switch
+    /// <summary>The report, or null when the finding turns out to name nothing worth one (see <see cref="StepFinding.Startup"/>).</summary>
+    public AsyncReport? Build(Finding finding) => finding switch
     {
         StepFinding step => Step(step),
         WaitFinding wait => Wait(wait),
@@ -18,36 +19,107 @@ internal sealed class ReportBuilder(CreationSites creationSites)
         _ => throw new ArgumentOutOfRangeException(nameof(finding)),
     };
 
-    private AsyncReport Step(StepFinding f)
+    private AsyncReport? Step(StepFinding f)
     {
-        var symbols = f.Box.Symbols;
-        var resumedAt = Line(symbols.AwaitLocation(f.ResumedState) ?? symbols.StartLocation);
-        var stoppedAt = f.Ongoing ? null : Line(f.StoppedState == -2 ? symbols.EndLocation : symbols.AwaitLocation(f.StoppedState));
-        var hint = symbols.MoveNext is { } moveNext
-            ? FixHints.ForStretch(moveNext, symbols.StepRange(f.ResumedState, f.Ongoing ? -2 : f.StoppedState))
-            : null;
-        var location = hint is not null && symbols.LineAt(hint.Call.Offset) is { } callLine ? Line(callLine) : resumedAt;
+        var stretch = StretchLocator.Locate(f);
+        if (f.Startup && !NamesStartupCause(stretch))
+            return null;
+        var symbols = stretch.Symbols;
+        var resumedAt = Line(stretch.ResumedAt);
+        var location = stretch.Hint is not null && symbols.LineAt(stretch.Hint.Call.Offset) is { } callLine ? Line(callLine) : resumedAt;
         var seconds = Seconds(f.Seconds);
+        var since = stretch.FirstStep ? ", from its start" : "";
+        var task = stretch.TaskId == 0 ? "" : $" (task {stretch.TaskId})"; // 0: it never awaited, so no task was made
         var message = f.Ongoing
-            ? $"{symbols.Name} has run {seconds} s on thread {f.ThreadId} without yielding, and still is (task {f.TaskId})"
-            : $"{symbols.Name} ran {seconds} s on thread {f.ThreadId} without yielding (task {f.TaskId})";
+            ? $"{symbols.Name} has run {seconds} s on thread {f.ThreadId} without yielding{since}, and still is{task}"
+            : $"{symbols.Name} ran {seconds} s on thread {f.ThreadId} without yielding{since}{task}";
         return new AsyncReport
         {
             Kind = f.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
-            TaskId = f.TaskId,
+            TaskId = stretch.TaskId,
             ThreadId = f.ThreadId,
             Method = symbols.Name,
             Location = location,
             ResumedAt = resumedAt,
-            StoppedAt = stoppedAt,
-            CreatedAt = creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
+            StoppedAt = Line(stretch.StoppedAt),
+            FirstStep = stretch.FirstStep,
+            CreatedAt = stretch.FirstStep ? CalledFrom(stretch, f) : creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
             DurationSeconds = Math.Round(f.Seconds, 3),
             Ongoing = f.Ongoing,
-            AsyncStack = Frames(f.Stack),
+            AsyncStack = stretch.Callers.Count > 0 ? FirstStepFrames(f, stretch, location) : Frames(f.Stack),
             Message = message,
-            Fix = hint?.Fix ?? (symbols.IsUserCode ? FixHints.Generic : FixHints.InFramework),
+            Fix = stretch.Hint?.Fix ?? (symbols.IsUserCode ? FixHints.Generic : FixHints.InFramework),
             Timestamp = f.Timestamp,
         };
+    }
+
+    // Main's first step holds the runtime's and the framework's startup too (loading, type initialization, host
+    // building): reported only for a blocking call, or for the one call of the user's inside an async method Main
+    // called. One call of the user's in Main itself (CreateHostBuilder().Build()) is most often just startup.
+    private static bool NamesStartupCause(Stretch stretch) =>
+        stretch.Hint is { Kind: HintKind.Blocking } || (stretch.Callers.Count > 0 && stretch.Hint is { Kind: HintKind.UserCall });
+
+    // A method reported in its first step was created where its caller called it: from the caller's IL if the
+    // caller is the user's, else from whatever awaits it; failing both, as any task, from its creation record.
+    private SourceLine? CalledFrom(Stretch stretch, StepFinding f)
+    {
+        if (stretch.Callers.Count == 0)
+            return null; // Main's own first step
+        var (caller, callLine) = stretch.Callers[^1];
+        if (caller.IsUserCode && callLine is { } at)
+            return new SourceLine(at.File, at.Line, caller.Name);
+        if (stretch.Box is { } box && AwaitedBy(box, f) is [_, var awaiter, ..] && awaiter.Box.Symbols is { IsUserCode: true } symbols
+            && symbols.AwaitLocation(awaiter.State) is { } awaitedAt)
+            return new SourceLine(awaitedAt.File, awaitedAt.Line, symbols.Name);
+        return creationSites.Resolve(stretch.Box?.Record, stretch.Symbols.Kickoff, null);
+    }
+
+    // The async stack of a method reported in its first step. With a box: it, then what awaited it as the boxes
+    // the step created say (each state read as the step ended), then the step's own stack if the step's method
+    // awaited the last of them. Without one (found from the caller's IL): the step's stack, the step's method at
+    // the call it made, then each method called down to it. The method itself at the location.
+    private static List<AsyncStackFrame> FirstStepFrames(StepFinding f, Stretch stretch, SourceLine? location)
+    {
+        var frames = new List<AsyncStackFrame>();
+        if (stretch.Box is { } box)
+        {
+            var chain = AwaitedBy(box, f);
+            if (chain[^1].Record.AwaiterId is var top && top != 0 && top == f.TaskId)
+                frames.AddRange(StepFramesParked(f));
+            for (var i = chain.Count - 1; i > 0; i--)
+            {
+                var at = chain[i].Box.Symbols.AwaitLocation(chain[i].State);
+                frames.Add(new AsyncStackFrame(chain[i].Box.Symbols.Name, at?.File, at?.Line));
+            }
+        }
+        else
+        {
+            frames.AddRange(Frames(f.Stack));
+            if (frames.Count > 0)
+                frames.RemoveAt(frames.Count - 1);
+            foreach (var (method, callLine) in stretch.Callers)
+                frames.Add(new AsyncStackFrame(method.Name, callLine?.File, callLine?.Line));
+        }
+        frames.Add(new AsyncStackFrame(stretch.Symbols.Name, location?.File, location?.Line));
+        return frames;
+    }
+
+    // The step's own stack, its method shown at the await it stopped at (read while the step ran, it shows where it resumed).
+    private static IEnumerable<AsyncStackFrame> StepFramesParked(StepFinding f)
+    {
+        var frames = Frames(f.Stack).ToList();
+        if (frames.Count > 0 && AsyncMethodSymbols.For(f.StateMachine).AwaitLocation(f.StoppedState) is { } parked)
+            frames[^1] = frames[^1] with { File = parked.File, Line = parked.Line };
+        return frames;
+    }
+
+    // A box the step created, then the one that awaited it, and so on, as far as the step created them.
+    private static List<FirstStep> AwaitedBy(FirstStep first, StepFinding f)
+    {
+        var chain = new List<FirstStep> { first };
+        while (chain.Count < 64 && f.FirstSteps.FirstOrDefault(s => s.Record.Id == chain[^1].Record.AwaiterId) is { } next && !chain.Contains(next))
+            chain.Add(next);
+        return chain;
     }
 
     private AsyncReport Wait(WaitFinding f)

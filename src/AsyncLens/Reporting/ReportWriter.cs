@@ -113,7 +113,7 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
             Write($"asynclens: debug mode switched itself off after an internal error ({failure.Exception.GetType().Name}: {failure.Exception.Message}); the app is unaffected\n");
             return;
         }
-        AsyncReport report;
+        AsyncReport? report;
         try
         {
             report = _builder.Build(finding);
@@ -123,6 +123,8 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
             Write($"asynclens: could not build a report for task {finding.TaskId}: {ex.GetType().Name}: {ex.Message}\n");
             return;
         }
+        if (report is null)
+            return;
         Write(_format == AsyncReportFormat.Json ? JsonFormatter.Format(report) : TextFormatter.Format(report) + "\n");
         if (_onReport is not null)
         {

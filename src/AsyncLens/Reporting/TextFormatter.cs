@@ -20,7 +20,7 @@ internal static class TextFormatter
                     Line(sb, "at", at);
                 if (r.ResumedAt is { } from)
                 {
-                    sb.Append("  ").Append(r.Ongoing ? "running since " : "ran from ").Append(Where(from)).Append(" (resumed here)");
+                    sb.Append("  ").Append(r.Ongoing ? "running since " : "ran from ").Append(Where(from)).Append(r.FirstStep ? " (started here)" : " (resumed here)");
                     if (r.StoppedAt is { } to)
                         sb.Append(" to ").Append(Where(to)).Append(r.StoppedAt.Line == r.ResumedAt.Line ? " (parked here again)" : " (stopped here)");
                     sb.Append('\n');

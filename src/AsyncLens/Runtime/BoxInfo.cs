@@ -110,6 +110,25 @@ internal sealed class BoxInfo
         return new BoxInfo(boxType, smField, stateField is null ? _ => UnknownState : CompileStateReader(boxType, smField, stateField));
     }
 
+    /// <summary>
+    /// The state of a box whose type may not have been seen yet, read once through reflection: building its
+    /// <see cref="BoxInfo"/> compiles a reader (milliseconds, cold), in which time the method may move on.
+    /// </summary>
+    public static int ReadStateOnce(object task)
+    {
+        try
+        {
+            return task.GetType().GetField("StateMachine", BindingFlags.Instance | BindingFlags.Public)?.GetValue(task) is { } sm
+                && sm.GetType().GetField("<>1__state", FieldAccessor.Instance)?.GetValue(sm) is int state
+                ? state
+                : UnknownState;
+        }
+        catch (Exception ex) when (ex is FieldAccessException or ArgumentException or TargetException)
+        {
+            return UnknownState;
+        }
+    }
+
     private static Func<object, int> CompileStateReader(Type boxType, FieldInfo smField, FieldInfo stateField)
     {
         try

@@ -13,6 +13,12 @@ internal enum FrameKind : byte
 
     /// <summary>The runtime running a completed task's continuations inline.</summary>
     Notification,
+
+    /// <summary>
+    /// The thread that switched debug mode on, from then until it first blocks on a task: with a startup hook,
+    /// async Main's first step (no event brackets it: Main's box does not exist before its first await).
+    /// </summary>
+    Prelude,
 }
 
 /// <summary>
@@ -35,6 +41,9 @@ internal sealed class Frame
 
     /// <summary>This thread's JIT compilation time when the step began: time the runtime, not the step's code, spent.</summary>
     public long JitStart { get; private set; }
+
+    /// <summary>For a <see cref="FrameKind.Prelude"/>: the process's JIT compilation time when it began (it may end on another thread).</summary>
+    public long ProcessJitStart { get; private set; }
 
     /// <summary>The process's GC pause time when the step began (see <see cref="RuntimeTime"/>).</summary>
     public long GcStart { get; private set; }
@@ -67,6 +76,13 @@ internal sealed class Frame
 
     public TaskRecord? Record { get; private set; }
 
+    /// <summary>
+    /// The first task created while this frame was the thread's innermost one; later ones follow through
+    /// <see cref="TaskRecord.NextSibling"/>. An async method called from the step runs its first step inside this
+    /// one and creates its box only at its first await: these records say which ones did.
+    /// </summary>
+    public TaskRecord? FirstCreated;
+
     /// <summary>The async stack the watchdog captured while this step ran (parents are gone once it completes).</summary>
     public CapturedStack? Captured;
 
@@ -94,11 +110,14 @@ internal sealed class Frame
         StoppedState = BoxInfo.UnknownState;
         RunDelayStart = RunQueue.Unavailable;
         Record = record;
-        if (kind == FrameKind.AsyncStep)
+        FirstCreated = null;
+        if (kind is FrameKind.AsyncStep or FrameKind.Prelude)
         {
             JitStart = RuntimeTime.JitOnThisThread;
             GcStart = RuntimeTime.GcPauses;
         }
+        if (kind == FrameKind.Prelude)
+            ProcessJitStart = RuntimeTime.JitInProcess;
         Captured = null;
         HungReported = false;
         _slowReported = 0;
@@ -110,6 +129,7 @@ internal sealed class Frame
         Volatile.Write(ref _version, _version + 1); // even: free
         Task = null;
         Record = null;
+        FirstCreated = null;
         Captured = null;
     }
 }
@@ -126,6 +146,8 @@ internal sealed record CapturedStack(int FrameVersion, RawAsyncStack Stack);
 internal static class RuntimeTime
 {
     public static long JitOnThisThread => System.Runtime.JitInfo.GetCompilationTime(currentThread: true).Ticks;
+
+    public static long JitInProcess => System.Runtime.JitInfo.GetCompilationTime(currentThread: false).Ticks;
 
     public static long GcPauses => GC.GetTotalPauseDuration().Ticks;
 

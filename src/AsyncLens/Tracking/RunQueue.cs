@@ -63,7 +63,13 @@ internal static class RunQueue
     }
 
     /// <summary>Total run-queue delay read through <paramref name="handle"/>, in <see cref="TimeSpan"/> ticks.</summary>
-    public static long Read(SafeFileHandle handle)
+    public static long Read(SafeFileHandle handle) => ReadBoth(handle).Waited;
+
+    /// <summary>
+    /// Time the thread has run on a CPU and time it has waited for one, read through <paramref name="handle"/>, in
+    /// <see cref="TimeSpan"/> ticks (<see cref="Unavailable"/> where unknown).
+    /// </summary>
+    public static (long OnCpu, long Waited) ReadBoth(SafeFileHandle handle)
     {
         Span<byte> buffer = stackalloc byte[96];
         try
@@ -73,19 +79,19 @@ internal static class RunQueue
             var text = buffer[..read];
             var first = text.IndexOf((byte)' ');
             if (first < 0)
-                return Unavailable;
+                return (Unavailable, Unavailable);
             var rest = text[(first + 1)..];
             var second = rest.IndexOf((byte)' ');
-            var number = second < 0 ? rest : rest[..second];
-            return long.TryParse(System.Text.Encoding.ASCII.GetString(number), NumberStyles.None, CultureInfo.InvariantCulture, out var ns)
-                ? ns / 100
-                : Unavailable;
+            return (Ticks(text[..first]), Ticks(second < 0 ? rest : rest[..second]));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return Unavailable; // the thread exited
+            return (Unavailable, Unavailable); // the thread exited
         }
     }
+
+    private static long Ticks(ReadOnlySpan<byte> nanoseconds) =>
+        long.TryParse(System.Text.Encoding.ASCII.GetString(nanoseconds), NumberStyles.None, CultureInfo.InvariantCulture, out var ns) ? ns / 100 : Unavailable;
 
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int GetTid();

@@ -22,6 +22,41 @@ public sealed class HealthyProgramTests
     }
 }
 
+/// <summary>A process that stands still (a vCPU taken away, swapping, SIGSTOP) does not make its steps slow.</summary>
+public sealed class StallTests
+{
+    [Fact]
+    public void Steps_the_whole_process_was_stopped_in_are_not_slow()
+    {
+        Task? stopper = null;
+        var result = ChildProcess.DotnetInteractive(
+            [Repo.Program("Healthy"), "steps"],
+            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" },
+            line =>
+            {
+                if (line.StartsWith("steps ", StringComparison.Ordinal) && int.TryParse(line["steps ".Length..], out var pid))
+                    stopper = Task.Run(() => StopFiveTimes(pid));
+            });
+        stopper?.Wait();
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("steps done", result.Stdout);
+        Assert.NotNull(stopper);
+        Assert.True(result.Stderr.Length == 0, "expected no report:\n" + result.Stderr);
+    }
+
+    // Each stop lands inside a 40 ms step: without the correction, every one is a 300 ms slow step.
+    private static void StopFiveTimes(int pid)
+    {
+        for (var i = 0; i < 5; i++)
+        {
+            Thread.Sleep(400);
+            Signals.Send("-STOP", pid);
+            Thread.Sleep(300);
+            Signals.Send("-CONT", pid);
+        }
+    }
+}
+
 /// <summary>Bounded memory: no growth with completed tasks.</summary>
 public sealed class ChurnTests
 {

@@ -25,7 +25,7 @@ public sealed class TextReportTests
               created at {file}:{s_at.Line("slow.created")} in SlowStep.RunAsync()
               async stack (root first):
                 Program.Main(string[]) at {program}:1
-                Runner.RunAsync(string[]) at {runner}:30
+                Runner.RunAsync(string[]) at {runner}:{s_at.Line("runner.await")}
                 SlowStep.RunAsync() at {file}:{s_at.Line("slow.created")}
                 SlowStep.HandleAsync(int) at {file}:{s_at.Line("slow.resumed")}
               fix: `Thread.Sleep` blocks the thread: use `await Task.Delay(...)`

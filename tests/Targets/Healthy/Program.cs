@@ -17,6 +17,21 @@ if (args is ["churn"])
     }
     return;
 }
+// "steps": 40 ms steps back to back for about 5 s. Healthy, and long enough that a stop of the whole process
+// (SIGSTOP, as a hypervisor taking the CPU away would) lands inside one.
+if (args is ["steps"])
+{
+    Console.WriteLine($"steps {Environment.ProcessId}");
+    for (var i = 0; i < 120; i++)
+    {
+        await Task.Yield();
+        var step = System.Diagnostics.Stopwatch.StartNew();
+        while (step.ElapsedMilliseconds < 40)
+            Thread.SpinWait(100);
+    }
+    Console.WriteLine("steps done");
+    return;
+}
 var sw = System.Diagnostics.Stopwatch.StartNew();
 for (var round = 0; round < 3; round++)
 {
