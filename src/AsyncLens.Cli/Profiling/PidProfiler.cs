@@ -37,13 +37,11 @@ internal static class PidProfiler
             Console.Error.WriteLine(duration is null
                 ? $"asynclens: profiling process {pid} ({name}) until Ctrl+C or its exit"
                 : $"asynclens: profiling process {pid} ({name}) for {durationText}");
-            var started = DateTime.UtcNow;
-            var deadline = duration is { } d ? started + d : DateTime.MaxValue;
+            var deadline = duration is { } d ? DateTime.UtcNow + d : DateTime.MaxValue;
             // The reader ends by itself only when the stream does: the process exited (or its runtime closed the session).
             var ended = false;
             while (!stop.IsSet && !(ended = session.WaitForEnd(TimeSpan.Zero)) && DateTime.UtcNow < deadline)
                 stop.Wait(Min(deadline - DateTime.UtcNow, TimeSpan.FromMilliseconds(100)));
-            var elapsed = DateTime.UtcNow - started;
             var profile = session.Stop();
             Write(profile, path, format);
             if (session.EventsLost > 0)
@@ -53,13 +51,14 @@ internal static class PidProfiler
             }
             if (session.Ambiguous.Count > 0)
             {
-                Console.Error.WriteLine($"asynclens: {session.Ambiguous.Count} name{(session.Ambiguous.Count == 1 ? "" : "s")} of the events match several methods of the process, "
+                var one = session.Ambiguous.Count == 1;
+                Console.Error.WriteLine($"asynclens: {session.Ambiguous.Count} name{(one ? "" : "s")} of the events {(one ? "matches" : "match")} several methods of the process, "
                     + "listed as '... (ambiguous)': the events name a state machine by its type's short name only");
             }
             if (ended && !Target.IsRunning(pid))
             {
                 throw new CliException(string.Create(CultureInfo.InvariantCulture,
-                    $"process {pid} exited after {elapsed.TotalSeconds:0.0} s of profiling{(duration is null ? "" : $", before --duration {durationText} was up")}: the profile of what ran was written"));
+                    $"process {pid} exited after {profile.Duration.TotalSeconds:0.0} s of profiling{(duration is null ? "" : $", before --duration {durationText} was up")}: the profile of what ran was written"));
             }
             if (ended || session.ReadFailure is not null)
                 throw new CliException($"the event stream of process {pid} ended early ({session.ReadFailure?.Message ?? "closed by the process"}): the profile of what was read was written");

@@ -96,7 +96,8 @@ internal sealed class ProfileSession : IDisposable
     /// </summary>
     public AsyncProfile Stop()
     {
-        var stoppedAt = _since.Elapsed;
+        // A stream that ended by itself (the process exited) ends at its last event; else now is when it was stopped.
+        var stoppedAt = _reader.IsAlive ? _since.Elapsed.Ticks : 0;
         if (_reader.IsAlive)
         {
             try
@@ -110,7 +111,7 @@ internal sealed class ProfileSession : IDisposable
                 _session.Dispose();
             _reader.Join(TimeSpan.FromSeconds(5));
         }
-        return _accounting.Stop(Math.Max(Volatile.Read(ref _last), stoppedAt.Ticks));
+        return _accounting.Stop(Math.Max(Volatile.Read(ref _last), stoppedAt));
     }
 
     public void Dispose()

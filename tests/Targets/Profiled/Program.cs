@@ -6,9 +6,9 @@ using AsyncLens;
 //   inprocess  AsyncProfiler.Start(), the workload, Stop(), the profile written to stdout in FORMAT
 //   early      exits with code 3 after 0.3 s (for --duration 10s: a program that ends early)
 //   serve      the workload, then waits forever (for --duration: asynclens ends it)
-//   attach     for asynclens profile --pid: prints "ready PID", runs the workload at a line on stdin, prints
-//              "done", and exits at the next line (or at the end of stdin). AsyncLens is never loaded in it.
-var mode = args.Length > 0 ? args[0] : "hook";
+//   attach     for asynclens profile --pid: prints "ready PID", runs the workload (and the twins) at a line on stdin,
+//              prints "done", and exits at the next line (or at the end of stdin). AsyncLens is never loaded in it.
+var mode = args.Length > 0 ? args[0] : "hook"; // @profiled.main
 switch (mode)
 {
     case "inprocess":
@@ -18,6 +18,8 @@ switch (mode)
         Console.WriteLine($"ready {Environment.ProcessId}");
         Console.ReadLine();
         await Workload.RunAsync();
+        await Twins.First.PingAsync();
+        await Twins.Second.PingAsync(10);
         Console.WriteLine("done");
         Console.ReadLine();
         return 0;
@@ -81,5 +83,20 @@ internal static class Workload
         await File.WriteAllTextAsync(path, new string('x', 100_000));
         _ = await File.ReadAllTextAsync(path);
         File.Delete(path);
+    }
+}
+
+// Two async methods whose state machines share one short name, <PingAsync>d__0 (each is its class's first method):
+// the events name a box by that alone, so from outside they cannot be told apart.
+internal static class Twins
+{
+    public static class First
+    {
+        public static async Task PingAsync() => await Task.Delay(10);
+    }
+
+    public static class Second
+    {
+        public static async Task PingAsync(int ms) => await Task.Delay(ms);
     }
 }
