@@ -21,6 +21,8 @@ internal sealed class ProfileAccounting
     private readonly object _gate = new();
     private readonly Dictionary<int, Invocation> _live = [];
     private readonly CallNode _root = new(null, null);
+    private readonly List<ProfiledMethod> _path = [];
+    private readonly HashSet<Invocation> _visited = [];
     private readonly long _start;
     private long _stopped;
 
@@ -153,11 +155,16 @@ internal sealed class ProfileAccounting
         return invocation.CreatorId != 0 && _live.TryGetValue(invocation.CreatorId, out var creator) && creator != invocation ? creator : null;
     }
 
+    // Under _gate: the path of awaiters, root first. A cycle (or a chain past MaxDepth) is cut where it repeats.
     private CallNode NodeFor(Invocation invocation, ProfiledMethod method)
     {
-        var path = new List<ProfiledMethod> { method };
-        var seen = new HashSet<Invocation> { invocation };
-        for (var up = Parent(invocation); up is not null && path.Count < MaxDepth && seen.Add(up); up = Parent(up))
+        var path = _path;
+        var visited = _visited;
+        path.Clear();
+        visited.Clear();
+        path.Add(method);
+        visited.Add(invocation);
+        for (var up = Parent(invocation); up is not null && path.Count < MaxDepth && visited.Add(up); up = Parent(up))
         {
             var upMethod = MethodOf(up);
             if (_includeFramework || upMethod.IsUser)
@@ -173,7 +180,18 @@ internal sealed class ProfileAccounting
     // completion, and when a method it awaits completes.
     private object? Resolve(Invocation invocation) => invocation.Code ??= _names.CodeOf(invocation.Id);
 
-    private ProfiledMethod MethodOf(Invocation invocation) => _names.MethodOf(Resolve(invocation), invocation.OperationName);
+    // Kept once the code is known (the code decides the name for good); a name from the operation name alone may
+    // still change (outside the process, with the modules loaded meanwhile).
+    private ProfiledMethod MethodOf(Invocation invocation)
+    {
+        if (invocation.Method is { } known)
+            return known;
+        var code = Resolve(invocation);
+        var method = _names.MethodOf(code, invocation.OperationName);
+        if (code is not null)
+            invocation.Method = method;
+        return method;
+    }
 
     /// <summary>One running step of an invocation (null: a step of something that is not an async method), and the time of the steps nested in it.</summary>
     internal readonly record struct Step(Invocation? Invocation, long Start, long Child = 0);
@@ -188,6 +206,8 @@ internal sealed class ProfileAccounting
 
         /// <summary>What <see cref="IProfileNames.CodeOf"/> gave once a step of it ran (in process: its box or delegate method).</summary>
         public object? Code;
+
+        public ProfiledMethod? Method;
 
         public int AwaiterId;
 

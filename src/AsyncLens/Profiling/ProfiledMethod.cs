@@ -8,6 +8,21 @@ internal sealed record ProfiledMethod(string Name, string? File, int Line, bool 
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<object, ProfiledMethod> s_cache = new();
 
+    // A key of the call tree's dictionaries, looked up at every level of every completed call: hashing its name and
+    // file each time was most of the accounting's cost. Equal records still match (a name resolved twice).
+    private int _hash;
+
+    public bool Equals(ProfiledMethod? other) =>
+        ReferenceEquals(this, other) || other is not null && GetHashCode() == other.GetHashCode()
+        && Line == other.Line && IsUser == other.IsUser && string.Equals(Name, other.Name, StringComparison.Ordinal) && string.Equals(File, other.File, StringComparison.Ordinal);
+
+    public override int GetHashCode()
+    {
+        if (_hash == 0)
+            _hash = HashCode.Combine(StringComparer.Ordinal.GetHashCode(Name), File is null ? 0 : StringComparer.Ordinal.GetHashCode(File), Line, IsUser) | 1;
+        return _hash;
+    }
+
     public static ProfiledMethod Of(object? code, string? operationName)
     {
         if (code is null)
