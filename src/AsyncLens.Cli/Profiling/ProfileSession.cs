@@ -147,17 +147,26 @@ internal sealed class ProfileSession : IDisposable
         return now;
     }
 
-    // The modules loaded so far, as the runtime lists them at the end of a session that asks for the loader rundown alone.
+    // The modules loaded so far, as the runtime lists them at the end of a session that asks for the loader rundown
+    // alone (.NET 9 and later); an older runtime does the whole rundown (every method too: slower, once).
     private static List<string> LoadedModules(DiagnosticsClient client)
     {
         var modules = new List<string>();
-        var config = new EventPipeSessionConfiguration(
-            [new EventPipeProvider(RuntimeProvider, EventLevel.Informational, 0)], circularBufferSizeMB: 16, rundownKeyword: LoaderKeyword | EndRundownKeyword, requestStackwalk: false);
-        using var session = client.StartEventPipeSession(config);
-        using var source = new EventPipeEventSource(session.EventStream);
+        var providers = new[] { new EventPipeProvider(RuntimeProvider, EventLevel.Informational, 0) };
+        EventPipeSession session;
+        try
+        {
+            session = client.StartEventPipeSession(new EventPipeSessionConfiguration(providers, circularBufferSizeMB: 16, rundownKeyword: LoaderKeyword | EndRundownKeyword, requestStackwalk: false));
+        }
+        catch (UnsupportedCommandException)
+        {
+            session = client.StartEventPipeSession(new EventPipeSessionConfiguration(providers, circularBufferSizeMB: 64, requestRundown: true, requestStackwalk: false));
+        }
+        using var rundown = session;
+        using var source = new EventPipeEventSource(rundown.EventStream);
         new ClrRundownTraceEventParser(source).LoaderModuleDCStop += e => modules.Add(e.ModuleILPath);
         var reading = Task.Run(source.Process);
-        session.Stop();
+        rundown.Stop();
         if (!reading.Wait(TimeSpan.FromSeconds(30)))
             throw new TimeoutException("the process did not list its modules within 30 s");
         return modules;
