@@ -34,15 +34,13 @@ internal sealed class AttachedProfile : IDisposable
         _ = _target.StandardError.ReadToEndAsync();
         _ = Task.Run(async () =>
         {
-            while (await _target.StandardOutput.ReadLineAsync() is { } line)
+            await ChildProcess.ReadLinesAsync(_target.StandardOutput, _targetOutput, line =>
             {
-                lock (_targetOutput)
-                    _targetOutput.Append(line).Append('\n');
                 if (line.StartsWith("ready ", StringComparison.Ordinal))
                     _ready.TrySetResult(int.Parse(line["ready ".Length..], CultureInfo.InvariantCulture));
                 if (line == "done")
                     _done.TrySetResult();
-            }
+            });
             _ready.TrySetException(new InvalidOperationException("Profiled ended before it was ready:\n" + _targetOutput));
             _done.TrySetException(new InvalidOperationException("Profiled ended before its workload was done:\n" + _targetOutput));
         });
@@ -66,13 +64,11 @@ internal sealed class AttachedProfile : IDisposable
         _cliStdout = _cli.StandardOutput.ReadToEndAsync();
         _cliStderrRead = Task.Run(async () =>
         {
-            while (await _cli.StandardError.ReadLineAsync() is { } line)
+            await ChildProcess.ReadLinesAsync(_cli.StandardError, _cliStderr, line =>
             {
-                lock (_cliStderr)
-                    _cliStderr.Append(line).Append('\n');
                 if (line.StartsWith("asynclens: profiling process ", StringComparison.Ordinal))
                     _profiling.TrySetResult();
-            }
+            });
             _profiling.TrySetResult();
         });
         Assert.True(_profiling.Task.Wait(TimeSpan.FromSeconds(60)), "asynclens did not start profiling in 60 s");
