@@ -117,6 +117,7 @@ internal sealed class ProfileSession : IDisposable
     public void Dispose()
     {
         _session.Dispose();
+        _source.Dispose();
         _symbols.Dispose();
     }
 
