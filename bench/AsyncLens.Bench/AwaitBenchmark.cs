@@ -8,11 +8,18 @@ namespace AsyncLens.Bench;
 /// The await micro-benchmark: <c>await Mid()</c> in a loop, where <c>Mid</c> awaits <c>Leaf</c> and
 /// <c>Leaf</c> awaits <c>Task.Yield()</c>, so every iteration suspends for real and resumes on the
 /// thread pool through two async methods. The same shape as bench/python/asyncio_await.py.
+/// The <c>work</c> shape is the same loop with real work in every step (<see cref="Request"/>), for a profiler's
+/// overhead where the awaits are not all there is.
 /// </summary>
 internal static class AwaitBenchmark
 {
-    public static async Task<string> RunAsync(int warmupMs, int rounds, int roundMs)
+    private static readonly byte[] s_payload = new byte[16 * 1024];
+    private static readonly byte[] s_digest = new byte[32];
+
+    public static async Task<string> RunAsync(int warmupMs, int rounds, int roundMs, bool work = false)
     {
+        Func<long, Task> loop = work ? WorkLoop : Loop;
+        long total = 0;
         // Warm-up until the JIT has settled: in debug mode tiered compilation recompiles several
         // hundred methods (the engine's and the runtime's event paths) for 2-3 s after Enable(), and
         // awaits cost several times their steady-state price meanwhile. The last slice sizes the rounds.
@@ -30,9 +37,10 @@ internal static class AwaitBenchmark
             long done = 0;
             while (slice.ElapsedMilliseconds < SliceMs)
             {
-                await Loop(200);
+                await loop(200);
                 done += 200;
             }
+            total += done;
             sliceUs = slice.Elapsed.TotalMicroseconds / done;
             quietSlices = JitInfo.GetCompiledMethodCount() - methods < QuietMethods ? quietSlices + 1 : 0;
         }
@@ -45,7 +53,8 @@ internal static class AwaitBenchmark
         {
             var (gcs, cpu, methods) = (GC.CollectionCount(0), Environment.CpuUsage.TotalTime, JitInfo.GetCompiledMethodCount());
             var watch = Stopwatch.StartNew();
-            await Loop(iterations);
+            await loop(iterations);
+            total += iterations;
             var elapsed = watch.Elapsed;
             perIteration.Add(elapsed.TotalMicroseconds / iterations);
             detail.Add(string.Create(CultureInfo.InvariantCulture,
@@ -55,7 +64,7 @@ internal static class AwaitBenchmark
         // for a closer look: the scripts keep standard error in their log directory.
         Console.Error.WriteLine("AsyncLens.Bench: rounds: " + string.Join(' ', detail));
         return string.Create(CultureInfo.InvariantCulture,
-            $"best_us={perIteration.Min():F3} median_us={Stats.Median(perIteration):F3} rounds={rounds} iterations={iterations} warmup_s={warmup.Elapsed.TotalSeconds:F1} jit_settled={(settled ? "yes" : "no")}");
+            $"best_us={perIteration.Min():F3} median_us={Stats.Median(perIteration):F3} rounds={rounds} iterations={iterations} warmup_s={warmup.Elapsed.TotalSeconds:F1} jit_settled={(settled ? "yes" : "no")} total_iterations={total}");
     }
 
     private static async Task Loop(long iterations)
@@ -73,4 +82,32 @@ internal static class AwaitBenchmark
     {
         await Task.Yield();
     }
+
+    private static async Task WorkLoop(long iterations)
+    {
+        for (long i = 0; i < iterations; i++)
+            await Request();
+    }
+
+    // Three async methods, two real suspensions, SHA-256 of 16 KB in three steps (OpenSSL's, as Python's hashlib).
+    private static async Task Request()
+    {
+        await Parse();
+        Hash();
+        await Store();
+    }
+
+    private static async Task Parse()
+    {
+        await Task.Yield();
+        Hash();
+    }
+
+    private static async Task Store()
+    {
+        await Task.Yield();
+        Hash();
+    }
+
+    private static void Hash() => System.Security.Cryptography.SHA256.HashData(s_payload, s_digest);
 }

@@ -12,6 +12,7 @@ internal static class Program
     private const string Usage = """
         usage: AsyncLens.Bench <workload> <mode> [options]
           workload  await     2 nested async methods, Task.Yield at the leaf: µs per `await Mid()`
+                    work      3 async methods, 2 Task.Yield, SHA-256 of 16 KB in 3 steps: µs per `await Request()`
                     service   64 concurrent simulated requests (nested awaits, semaphore, channel, JSON, SHA-256)
                     snapshot  N pending requests (--tasks N), then the task inventory timed: snapshot and dumps
           mode      off       debug mode off
@@ -22,6 +23,8 @@ internal static class Program
           options   --warmup-ms N  --rounds N  --round-ms N  (both workloads; --warmup-ms is the
                                   most the warm-up may take: it ends once the JIT has settled)
                     --concurrency N  --payload-kb N            (service)
+                    --wait-for-attach 1  print "ready PID" and wait for a line on stdin before
+                                  anything else (for asynclens profile --pid)
         """;
 
     public static async Task<int> Main(string[] args)
@@ -29,7 +32,7 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "service" or "snapshot"))
+        if (workload is not ("await" or "work" or "service" or "snapshot"))
             return Fail($"unknown workload '{workload}'");
         if (args[1] is not ("off" or "on" or "tasks" or "listener" or "tpl-quiet"))
             return Fail($"unknown mode '{args[1]}'");
@@ -49,10 +52,10 @@ internal static class Program
             var (count, rounds) = (Take(options, "tasks", 100_000), Take(options, "rounds", 3));
             run = () => SnapshotBenchmark.RunAsync(count, rounds);
         }
-        else if (workload == "await")
+        else if (workload is "await" or "work")
         {
             var (warmupMs, rounds, roundMs) = (Take(options, "warmup-ms", 8000), Take(options, "rounds", 10), Take(options, "round-ms", 150));
-            run = () => AwaitBenchmark.RunAsync(warmupMs, rounds, roundMs);
+            run = () => AwaitBenchmark.RunAsync(warmupMs, rounds, roundMs, work: workload == "work");
         }
         else
         {
@@ -60,8 +63,14 @@ internal static class Program
             var (concurrency, payloadKb) = (Take(options, "concurrency", 64), Take(options, "payload-kb", 16));
             run = () => ServiceBenchmark.RunAsync(warmupMs, rounds, roundMs, concurrency, payloadKb);
         }
+        var waitForAttach = Take(options, "wait-for-attach", 0) == 1;
         if (options.Count > 0)
             return Fail("unknown option(s): " + string.Join(", ", options.Keys.Select(k => "--" + k)));
+        if (waitForAttach)
+        {
+            Console.WriteLine(FormattableString.Invariant($"ready {Environment.ProcessId}"));
+            Console.ReadLine();
+        }
 
         using var debug = on ? DebugModeCapture.Start() : null;
         using var floor = RuntimeFloor.Start(args[1]);

@@ -29,6 +29,11 @@ public sealed class CliErrorTests
         { ["profile", "-o", "/no/such/dir/p.callgrind", "--", "x.dll"], "asynclens: cannot write the profile to '/no/such/dir/p.callgrind': directory '/no/such/dir' does not exist" },
         { ["profile", "--format", "pprof", "--", "x.dll"], "asynclens: Argument 'pprof' not recognized. Must be one of:\n\t'callgrind'\n\t'speedscope'\n\t'text' (see 'asynclens profile --help')" },
         { ["profile", "--", "/no/such/app.dll"], "asynclens: cannot start '/no/such/app.dll': no such file" },
+        { ["profile", "--pid", "4194000"], "asynclens: no process with id 4194000" },
+        { ["profile", "--pid", "1", "--", "x.dll"], "asynclens: give a program to run or --pid PID, not both (see 'asynclens profile --help')" },
+        { ["profile"], "asynclens: give a program to run (after --) or --pid PID (see 'asynclens profile --help')" },
+        { ["profile", "--pid", "12x"], "asynclens: '12x' is not a process id (a number, as ps or dotnet-trace ps shows it) (see 'asynclens profile --help')" },
+        { ["profile", "--pid", "1", "-o", "/no/such/dir/p.txt"], "asynclens: cannot write the profile to '/no/such/dir/p.txt': directory '/no/such/dir' does not exist" },
         { ["frobnicate"], "asynclens: Unrecognized command or argument 'frobnicate'. (see 'asynclens --help')" },
     };
 

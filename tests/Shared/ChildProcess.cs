@@ -73,12 +73,22 @@ internal static class ChildProcess
     private static async Task<string> ReadLinesAsync(Process process, Action<string> onLine)
     {
         var all = new StringBuilder();
-        while (await process.StandardOutput.ReadLineAsync() is { } line)
+        await ReadLinesAsync(process.StandardOutput, all, onLine);
+        return all.ToString();
+    }
+
+    /// <summary>
+    /// Reads <paramref name="reader"/> (a child's stdout or stderr) to its end, appending each line to
+    /// <paramref name="into"/> (under its lock: readable while this runs) and then calling <paramref name="onLine"/>.
+    /// </summary>
+    public static async Task ReadLinesAsync(TextReader reader, StringBuilder into, Action<string> onLine)
+    {
+        while (await reader.ReadLineAsync() is { } line)
         {
-            all.Append(line).Append('\n');
+            lock (into)
+                into.Append(line).Append('\n');
             onLine(line);
         }
-        return all.ToString();
     }
 
     public static string DotnetPath()

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using AsyncLens.Cli.Hosting;
+using AsyncLens.Cli.Profiling;
 
 namespace AsyncLens.Cli.Commands;
 
@@ -8,6 +9,7 @@ namespace AsyncLens.Cli.Commands;
 /// <c>asynclens profile [--duration 10s] [-o FILE] [--format callgrind|speedscope|text] [--include-framework] -- &lt;program&gt; [args]</c>:
 /// runs a program with the async profiler switched on through the startup hook, and has it write its profile
 /// when it exits (or when the duration is up: then the program is sent SIGTERM).
+/// <c>asynclens profile --pid PID [...]</c>: profiles a running process from outside, over EventPipe (<see cref="PidProfiler"/>).
 /// </summary>
 internal static class ProfileCommand
 {
@@ -15,7 +17,7 @@ internal static class ProfileCommand
     {
         var duration = new Option<string?>("--duration")
         {
-            Description = "Profile this long (e.g. 10s, 500ms, 2m), then write the profile and stop the program (SIGTERM); without it, until the program exits",
+            Description = "Profile this long (e.g. 10s, 500ms, 2m), then write the profile and stop the program (SIGTERM; with --pid the process runs on); without it, until the program exits (with --pid: until Ctrl+C or its exit)",
             HelpName = "duration",
         };
         duration.Validators.Add(r =>
@@ -38,16 +40,30 @@ internal static class ProfileCommand
         {
             Description = "List the framework's async methods (System.*, Microsoft.*) instead of folding them into the user method that awaited them",
         };
+        var pid = new Option<int?>("--pid")
+        {
+            Description = "Profile this running .NET process instead, from outside (EventPipe: nothing to install in it, no restart), until Ctrl+C, --duration or its exit",
+            HelpName = "pid",
+            CustomParser = InspectOptions.ParsePid,
+        };
         var program = new Argument<string[]>("program")
         {
             Description = "The program and its arguments: an app (./MyApp), its dll (MyApp.dll), or dotnet MyApp.dll. Put -- before it",
-            Arity = ArgumentArity.OneOrMore,
+            Arity = ArgumentArity.ZeroOrMore,
         };
         var command = new Command("profile",
-            "Profile the async methods of a .NET program, with no change to it: per method, calls, wall time (start to completion), on-thread time, awaiting time, and who awaited whom. Writes callgrind, speedscope or a table.")
+            "Profile the async methods of a .NET program, with no change to it: per method, calls, wall time (start to completion), on-thread time, awaiting time, and who awaited whom. Writes callgrind, speedscope or a table. "
+            + "Runs the program, or profiles a running process with --pid.")
         {
-            duration, output, format, framework, program,
+            duration, output, format, framework, pid, program,
         };
+        command.Validators.Add(r =>
+        {
+            var attach = r.GetResult(pid) is not null;
+            var run = r.GetResult(program) is { Tokens.Count: > 0 };
+            if (attach == run)
+                r.AddError(attach ? "give a program to run or --pid PID, not both" : "give a program to run (after --) or --pid PID");
+        });
         command.SetAction(parse =>
         {
             TimeSpan? limit = parse.GetValue(duration) is { } text && Durations.TryParse(text, out var d) ? d : null;
@@ -55,6 +71,8 @@ internal static class ProfileCommand
             var shape = parse.GetValue(format) ?? FormatFor(path);
             if (path is not null)
                 CheckWritable(path);
+            if (parse.GetValue(pid) is { } id)
+                return PidProfiler.Run(id, limit, parse.GetValue(duration) ?? "", path, Enum.Parse<AsyncProfileFormat>(shape, ignoreCase: true), parse.GetValue(framework));
             var env = new Dictionary<string, string?>
             {
                 ["ASYNCLENS_PROFILE"] = "1",

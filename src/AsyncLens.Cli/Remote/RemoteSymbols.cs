@@ -18,35 +18,49 @@ internal sealed class RemoteSymbols : IDisposable
     private readonly Dictionary<ulong, Type?> _types = [];
     private readonly Dictionary<ulong, AwaitLines> _awaitLines = [];
     private readonly Dictionary<(string, int), string> _methodNames = [];
+    private readonly Dictionary<string, string> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly string[] _paths = [];
     private readonly Dictionary<Assembly, Dictionary<int, Type>> _typesByToken = [];
 
     public RemoteSymbols(ClrRuntime runtime)
+        : this(runtime.EnumerateModules().Where(m => !m.IsDynamic).Select(m => m.Name ?? ""))
     {
-        var paths = new List<string>();
-        foreach (var module in runtime.EnumerateModules())
-        {
-            if (module.Name is { Length: > 0 } path && !module.IsDynamic && File.Exists(path))
-                paths.Add(path);
-        }
+    }
+
+    /// <summary>
+    /// The names and lines of a process whose loaded modules are these files (<c>asynclens profile --pid</c> learns
+    /// them from the runtime's events, with nothing stopped); more can be added with <see cref="AddModule"/>.
+    /// </summary>
+    public RemoteSymbols(IEnumerable<string> modulePaths)
+    {
+        var paths = modulePaths.Where(p => p.Length > 0 && File.Exists(p)).ToList();
         // The framework directory whole: parameter types come from assemblies the process may not have loaded.
         var coreLib = paths.FirstOrDefault(p => Path.GetFileName(p) == "System.Private.CoreLib.dll");
         if (coreLib is null)
             return;
         paths.AddRange(Directory.EnumerateFiles(Path.GetDirectoryName(coreLib)!, "*.dll"));
-        var byName = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var path in paths)
-            byName.TryAdd(Path.GetFileName(path), path);
+            _byName.TryAdd(Path.GetFileName(path), path);
         try
         {
-                _paths = [.. byName.Values];
-            _context = new MetadataLoadContext(new PathAssemblyResolver(byName.Values), "System.Private.CoreLib");
+            _paths = [.. _byName.Values];
+            _context = new MetadataLoadContext(new KnownFiles(_byName), "System.Private.CoreLib");
         }
         catch (Exception ex) when (ex is IOException or BadImageFormatException or FileLoadException)
         {
             _context = null;
         }
     }
+
+    /// <summary>A module the process loaded later: its types can be named, and assemblies that reference it resolve it.</summary>
+    public void AddModule(string path)
+    {
+        if (path.Length > 0 && File.Exists(path))
+            _byName.TryAdd(Path.GetFileName(path), path);
+    }
+
+    /// <summary>Every type the module at <paramref name="path"/> defines (none when it cannot be read).</summary>
+    public IEnumerable<Type> TypesIn(string path) => Assembly(path) is { } asm ? TypesOf(asm).Values : [];
 
     /// <summary>The async method a state machine type runs, as a person reads it: <c>Shop.FetchUser(int)</c>.</summary>
     public string StateMachineName(ClrType stateMachine) =>
@@ -174,7 +188,9 @@ internal sealed class RemoteSymbols : IDisposable
     }
 
     // A MetadataLoadContext resolves no tokens: each assembly's types are indexed by token once.
-    private Type? TypeByToken(Assembly asm, int token)
+    private Type? TypeByToken(Assembly asm, int token) => TypesOf(asm).GetValueOrDefault(token);
+
+    private Dictionary<int, Type> TypesOf(Assembly asm)
     {
         if (!_typesByToken.TryGetValue(asm, out var types))
         {
@@ -198,7 +214,7 @@ internal sealed class RemoteSymbols : IDisposable
                     types[t.MetadataToken] = t;
             }
         }
-        return types.GetValueOrDefault(token);
+        return types;
     }
 
     private static MethodBase? MethodByToken(Type type, int token)
@@ -217,7 +233,8 @@ internal sealed class RemoteSymbols : IDisposable
         return asm;
     }
 
-    private static T? Try<T>(Func<T?> read) where T : class
+    /// <summary>What a read of metadata gives, or null when the file or the type cannot be read (a missing reference, a bad image).</summary>
+    internal static T? Try<T>(Func<T?> read) where T : class
     {
         try
         {
@@ -269,5 +286,12 @@ internal sealed class RemoteSymbols : IDisposable
                 return new AwaitLines([], null);
             return new AwaitLines(symbols.AsyncStepping(moveNext.MetadataToken) ?? [], symbols.SequencePoints(moveNext.MetadataToken));
         }
+    }
+
+    /// <summary>Resolves an assembly reference by file name among the process's files (which <see cref="AddModule"/> can add to).</summary>
+    private sealed class KnownFiles(Dictionary<string, string> byName) : MetadataAssemblyResolver
+    {
+        public override Assembly? Resolve(MetadataLoadContext context, AssemblyName assemblyName) =>
+            assemblyName.Name is { } name && byName.TryGetValue(name + ".dll", out var path) ? context.LoadFromAssemblyPath(path) : null;
     }
 }

@@ -196,7 +196,8 @@ internal sealed class Target : IDisposable
         return new CliException($"cannot attach to process {pid} ({name}): {message}");
     }
 
-    private static string? ProcessName(int pid)
+    /// <summary>The name of a running process, or null when there is none with that id.</summary>
+    public static string? ProcessName(int pid)
     {
         if (pid <= 0)
             return null;

@@ -59,12 +59,15 @@ internal static class ProfileHook
             }
             using (var writer = new StreamWriter(path, append: false))
                 profile.Write(writer, format);
-            errors.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"asynclens: profile of {profile.Duration.TotalSeconds:0.000} s ({profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}) written to {path}"));
+            errors.WriteLine(Written(profile, path));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException)
         {
             errors.WriteLine($"asynclens: the profile could not be written: {ex.Message}");
         }
     }
+
+    /// <summary>The line that says where a profile went (also <c>asynclens profile --pid</c>'s).</summary>
+    internal static string Written(AsyncProfile profile, string path) => string.Create(CultureInfo.InvariantCulture,
+        $"asynclens: profile of {profile.Duration.TotalSeconds:0.000} s ({profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}) written to {path}");
 }

@@ -34,13 +34,11 @@ internal sealed class ParkedChains : IDisposable
         var parked = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         _stdout = Task.Run(async () =>
         {
-            while (await _process.StandardOutput.ReadLineAsync() is { } line)
+            await ChildProcess.ReadLinesAsync(_process.StandardOutput, _output, line =>
             {
-                lock (_output)
-                    _output.Append(line).Append('\n');
                 if (line.StartsWith("parked ", StringComparison.Ordinal))
                     parked.TrySetResult(int.Parse(line["parked ".Length..], CultureInfo.InvariantCulture));
-            }
+            });
             parked.TrySetException(new InvalidOperationException("Chains ended before it parked:\n" + _output));
         });
         if (!parked.Task.Wait(TimeSpan.FromSeconds(60)))

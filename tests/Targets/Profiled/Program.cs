@@ -1,19 +1,27 @@
 using System.Diagnostics;
 using AsyncLens;
 
-// Profiled [hook | inprocess FORMAT | early]: async methods whose times are known by construction.
+// Profiled [hook | inprocess FORMAT | early | serve | attach]: async methods whose times are known by construction.
 //   hook       the workload alone (asynclens profile -- Profiled.dll hook profiles it from outside the code)
 //   inprocess  AsyncProfiler.Start(), the workload, Stop(), the profile written to stdout in FORMAT
 //   early      exits with code 3 after 0.3 s (for --duration 10s: a program that ends early)
 //   serve      the workload, then waits forever (for --duration: asynclens ends it)
-var mode = args.Length > 0 ? args[0] : "hook";
+//   attach     for asynclens profile --pid: prints "ready PID", runs the workload (and the twins) at a line on stdin,
+//              prints "done", and exits at the next line (or at the end of stdin). AsyncLens is never loaded in it.
+var mode = args.Length > 0 ? args[0] : "hook"; // @profiled.main
 switch (mode)
 {
     case "inprocess":
-        AsyncProfiler.Start();
+        await InProcess.ProfileAsync(args.Length > 1 ? args[1] : "Text");
+        return 0;
+    case "attach":
+        Console.WriteLine($"ready {Environment.ProcessId}");
+        Console.ReadLine();
         await Workload.RunAsync();
-        var profile = AsyncProfiler.Stop();
-        profile.Write(Console.Out, Enum.Parse<AsyncProfileFormat>(args.Length > 1 ? args[1] : "Text", ignoreCase: true));
+        await Twins.First.PingAsync();
+        await Twins.Second.PingAsync(10);
+        Console.WriteLine("done");
+        Console.ReadLine();
         return 0;
     case "early":
         await Task.Delay(300);
@@ -26,6 +34,18 @@ switch (mode)
     default:
         await Workload.RunAsync();
         return 0;
+}
+
+// Apart from Main, so that the modes that do not use it never load AsyncLens (the JIT would, compiling Main).
+internal static class InProcess
+{
+    public static async Task ProfileAsync(string format)
+    {
+        AsyncProfiler.Start();
+        await Workload.RunAsync();
+        var profile = AsyncProfiler.Stop();
+        profile.Write(Console.Out, Enum.Parse<AsyncProfileFormat>(format, ignoreCase: true));
+    }
 }
 
 internal static class Workload
@@ -63,5 +83,20 @@ internal static class Workload
         await File.WriteAllTextAsync(path, new string('x', 100_000));
         _ = await File.ReadAllTextAsync(path);
         File.Delete(path);
+    }
+}
+
+// Two async methods whose state machines share one short name, <PingAsync>d__0 (each is its class's first method):
+// the events name a box by that alone, so from outside they cannot be told apart.
+internal static class Twins
+{
+    public static class First
+    {
+        public static async Task PingAsync() => await Task.Delay(10);
+    }
+
+    public static class Second
+    {
+        public static async Task PingAsync(int ms) => await Task.Delay(ms);
     }
 }
