@@ -42,7 +42,7 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
                 ? captured.Stack
                 : RawAsyncStack.Capture(task, frame.ResumedState);
             sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState, stopped,
-                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = firstSteps });
+                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = firstSteps, WarmUp = WarmingUp(frame, box, now) });
         }
         finally
         {
@@ -214,6 +214,15 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         var state = box.ReadState(task);
         return state >= 0 && !task.IsCompleted ? state : BoxInfo.UnknownState;
     }
+
+    // A framework method's step (Kestrel's request loop, say) in the process's first seconds runs code being loaded
+    // and compiled on several threads at once, and waits for the others' type loading and compilation: measured on
+    // the first requests of an ASP.NET service, 190-220 ms steps with no wait for a CPU, a fifth of them compilation.
+    // Such a step is reported only if it ran a method of the user's that blocked (see StepFinding.WarmUp). It counts
+    // as warming up when the process compiled code for a tenth of its time or more; steps of the user's own methods
+    // are judged as always.
+    private static bool WarmingUp(Frame frame, BoxInfo box, long now) =>
+        !box.IsUserCode && frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
 
     // Time in the step that stopped every thread, the step's with them: GC pauses and process stalls. It decides
     // whether the step counts as slow, and is not taken off the duration reported.

@@ -33,6 +33,15 @@ internal sealed record StepFinding(
     /// code names a blocking call or one call of the user's.
     /// </summary>
     public bool Startup { get; init; }
+
+    /// <summary>
+    /// A step of a framework method while the process was busy loading and compiling code: reported only where it
+    /// ran the first step of a method of the user's that made a blocking call.
+    /// </summary>
+    public bool WarmUp { get; init; }
+
+    /// <summary>A gap in the step is evidence only for a blocking call (see <see cref="Startup"/>, <see cref="WarmUp"/>).</summary>
+    public bool OnlyBlockingCauses => Startup || WarmUp;
 }
 
 /// <summary>

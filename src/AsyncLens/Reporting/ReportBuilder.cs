@@ -22,7 +22,7 @@ internal sealed class ReportBuilder(CreationSites creationSites)
     private AsyncReport? Step(StepFinding f)
     {
         var stretch = StretchLocator.Locate(f);
-        if (f.Startup && !NamesStartupCause(stretch))
+        if ((f.Startup && !NamesStartupCause(stretch)) || (f.WarmUp && !(stretch.Callers.Count > 0 && stretch.Hint is { Kind: HintKind.Blocking })))
             return null;
         var symbols = stretch.Symbols;
         var resumedAt = Line(stretch.ResumedAt);

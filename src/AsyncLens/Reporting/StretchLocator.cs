@@ -70,8 +70,8 @@ internal static class StretchLocator
         var parked = first is null ? -2 : first.State >= 0 ? first.State : 0;
         var hint = Hint(symbols, -1, parked);
         // A gap is evidence only with a cause in the method's own code; in Main's first step, which also holds the
-        // process's startup, only with a blocking call.
-        if (viaGap && (hint is not { AsyncCallee: null } || (f.Startup && hint.Kind != HintKind.Blocking)))
+        // process's startup, and in a framework step while the process warms up, only with a blocking call.
+        if (viaGap && (hint is not { AsyncCallee: null } || (f.OnlyBlockingCauses && hint.Kind != HintKind.Blocking)))
             return null;
         if (first is not null)
             used.Add(first);

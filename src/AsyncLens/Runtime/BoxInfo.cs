@@ -32,11 +32,15 @@ internal sealed class BoxInfo
         _stateMachineField = stateMachineField;
         StateMachineType = stateMachineField.FieldType;
         _readState = readState;
+        IsUserCode = CodeOrigin.IsUserCode(StateMachineType.Assembly);
         IsIterator = StateMachineType.GetField("<>v__promiseOfValueOrEnd", FieldAccessor.Instance) is not null;
         AwaitsOnlyYield = AwaitedObjects.OnlyYield(StateMachineType);
     }
 
     public Type StateMachineType { get; }
+
+    /// <summary>The async method is the user's, not the framework's (see <see cref="CodeOrigin"/>).</summary>
+    public bool IsUserCode { get; }
 
     /// <summary>An async iterator (<c>IAsyncEnumerable</c>): states below -2 are paused at a <c>yield return</c>.</summary>
     public bool IsIterator { get; }

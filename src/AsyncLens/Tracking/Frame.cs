@@ -42,7 +42,10 @@ internal sealed class Frame
     /// <summary>This thread's JIT compilation time when the step began: time the runtime, not the step's code, spent.</summary>
     public long JitStart { get; private set; }
 
-    /// <summary>For a <see cref="FrameKind.Prelude"/>: the process's JIT compilation time when it began (it may end on another thread).</summary>
+    /// <summary>
+    /// The process's JIT compilation time when it began: for a <see cref="FrameKind.Prelude"/> (it may end on another
+    /// thread) and for a step of a framework method (see <see cref="Detection.SlowSteps"/>); else 0.
+    /// </summary>
     public long ProcessJitStart { get; private set; }
 
     /// <summary>The process's GC pause time when the step began (see <see cref="RuntimeTime"/>).</summary>
@@ -116,8 +119,7 @@ internal sealed class Frame
             JitStart = RuntimeTime.JitOnThisThread;
             GcStart = RuntimeTime.GcPauses;
         }
-        if (kind == FrameKind.Prelude)
-            ProcessJitStart = RuntimeTime.JitInProcess;
+        ProcessJitStart = kind == FrameKind.Prelude || box is { IsUserCode: false } ? RuntimeTime.JitInProcess : 0;
         Captured = null;
         HungReported = false;
         _slowReported = 0;
