@@ -70,13 +70,17 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             origin = TaskOrigin.Delegate;
         else
             return;
-        var tracker = ThreadTracker.Current;
+        var tracker = Tracker();
         var frame = tracker.Top;
         var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
         var sample = _samples.For(creator?.CreatorCode, creator?.ResumedState ?? 0, operationName);
         var record = new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample);
         if (frame is not null)
+        {
             frame.FirstCreated ??= record;
+            if (frame.Kind == FrameKind.Request)
+                frame.LastCreation = now;
+        }
         if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
             previous.Link(record);
         tracker.LastCreated = record;
@@ -87,7 +91,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     public void OnOperationEnd(int taskId, int status, long now)
     {
         var record = _table.Remove(taskId);
-        if (ThreadTracker.Current.Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
+        if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
             step.StoppedState = -2;
         _waits.OnTaskCompleted(taskId, now);
         if (status == StatusError)
@@ -97,7 +101,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     public void OnWorkBegin(int taskId, int work, long now)
     {
-        var tracker = ThreadTracker.Current;
+        var tracker = Tracker();
         _waits.OnThreadEvent(tracker, now);
         var frame = tracker.Push();
         if (work != ExecutionWork)
@@ -120,7 +124,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     public void OnWorkEnd(long now)
     {
-        var tracker = ThreadTracker.Current;
+        var tracker = Tracker();
         _waits.OnThreadEvent(tracker, now);
         if (tracker.Top is not { } frame)
             return;
@@ -136,7 +140,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         if (behavior == SynchronousWait)
         {
-            var tracker = ThreadTracker.Current;
+            var tracker = Tracker();
             if (tracker.Top is { Kind: FrameKind.Prelude } prelude)
             {
                 _steps.OnPreludeEnd(tracker, prelude, _registry.Find(taskId), now);
@@ -149,9 +153,52 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         {
             if (_table.Find(taskId) is { } record)
                 record.AwaiterId = continueWithTaskId;
-            if (ThreadTracker.Current.Top is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step && step.TaskId == continueWithTaskId)
+            if (Tracker().Top is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step && step.TaskId == continueWithTaskId)
                 step.StoppedState = box.ReadState(task);
         }
+    }
+
+    public bool WatchesRequests => true;
+
+    /// <summary>
+    /// ASP.NET Core begins a request. Outside any step on a pool thread (the first request on a connection, run
+    /// from a work item of Kestrel's), a request frame stands for the stretch no event brackets.
+    /// </summary>
+    public void OnRequestStart(long now)
+    {
+        var tracker = Tracker();
+        if (tracker.Top is { Kind: FrameKind.Request } previous)
+            EndRequest(tracker, previous);
+        if (tracker.Depth > 0 || !tracker.IsPoolThread)
+            return;
+        var frame = tracker.Push();
+        frame.Enter(0, FrameKind.Request, now, null, null, null, BoxInfo.UnknownState, null);
+        frame.RunDelayStart = tracker.RunDelayBaseline(now);
+        frame.WorkItem = WorkItems.CompletedOnThisThread();
+    }
+
+    // The calling thread's tracker. A request frame on top is judged as soon as the boxes it created are in the
+    // registry (the next event), and dropped once its thread has completed the work item it began in.
+    private ThreadTracker Tracker()
+    {
+        var tracker = ThreadTracker.Current;
+        if (tracker.Top is { Kind: FrameKind.Request } request)
+        {
+            if (request.LastCreation > request.JudgedUpTo)
+            {
+                request.JudgedUpTo = request.LastCreation;
+                _steps.OnRequestStretch(tracker, request, request.LastCreation);
+            }
+            if (WorkItems.CompletedOnThisThread() != request.WorkItem)
+                EndRequest(tracker, request);
+        }
+        return tracker;
+    }
+
+    private static void EndRequest(ThreadTracker tracker, Frame request)
+    {
+        tracker.Pop();
+        request.Exit();
     }
 
     // The thread switching debug mode on (with a startup hook: the main thread, before Main) runs code no event

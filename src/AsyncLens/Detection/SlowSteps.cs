@@ -84,7 +84,29 @@ internal sealed class SlowSteps(DetectionSettings settings, IFindingSink sink, T
         if (stateMachine is null || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
             return;
         sink.Add(new StepFinding(waited?.Id ?? 0, time.GetUtcNow(), tracker.ThreadId, stateMachine, -1, stopped,
-            DetectionSettings.Seconds(own), Ongoing: false, stack, null) { FirstSteps = firstSteps, Startup = true });
+            DetectionSettings.Seconds(own), Ongoing: false, stack, null) { FirstSteps = firstSteps, Unbracketed = true });
+    }
+
+    /// <summary>
+    /// A request stretch (see <see cref="FrameKind.Request"/>) up to <paramref name="end"/>, its last task creation:
+    /// slow, it is reported as the first step of the user's async method whose box it created after a gap of at
+    /// least half its time (what ran before that method's first await), if that first step names a blocking call.
+    /// </summary>
+    public void OnRequestStretch(ThreadTracker tracker, Frame frame, long end)
+    {
+        if (frame.Kind != FrameKind.Request || frame.SlowReported || OwnTime(frame, end) < settings.SlowTicks)
+            return;
+        var firstSteps = FirstSteps(frame);
+        var own = OwnTime(frame, end) - (RuntimeTime.JitOnThisThread - frame.JitStart) - Preempted(frame, tracker.OwnRunDelay());
+        stalls.CatchUp(end);
+        if (own - NotItsOwn(frame, end) < settings.SlowTicks)
+            return;
+        var first = firstSteps.Where(s => s.GapTicks * 2 >= own).MaxBy(s => s.GapTicks);
+        if (first is null || !frame.TryClaimSlowReport())
+            return;
+        sink.Add(new StepFinding(first.Record.Id, time.GetUtcNow(), tracker.ThreadId, first.Box.StateMachineType, -1,
+            first.State >= 0 ? first.State : BoxInfo.UnknownState, DetectionSettings.Seconds(own), Ongoing: false,
+            RawAsyncStack.Capture(first.Task, first.State), first.Record) { FirstSteps = firstSteps, Unbracketed = true });
     }
 
     /// <summary>

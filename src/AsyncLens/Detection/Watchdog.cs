@@ -51,17 +51,20 @@ internal sealed class Watchdog : IDisposable
         using var schedstat = RunQueue.OpenOwn();
         var period = _settings.TickPeriod.Ticks;
         _stalls.Period = period;
-        var (woke, own) = (DetectionSettings.Now, OwnTime(schedstat));
-        while (!_stop.Wait(_settings.TickPeriod))
+        while (true)
         {
+            // Only the sleep is measured: in its tick's work this thread may wait on locks (type loading, another
+            // thread's compilation), which no other thread's step has to share.
+            var (asleep, own) = (DetectionSettings.Now, OwnTime(schedstat));
+            if (_stop.Wait(_settings.TickPeriod))
+                return;
             try
             {
-                // From one wake-up to the next: the period asleep, plus this thread's own time (on a CPU, waiting
-                // for one, stopped by a GC). The rest is time the process stood still.
+                // The period asleep, plus this thread's own time meanwhile (on a CPU, waiting for one, stopped by a
+                // GC): the rest is time the process stood still.
                 var now = DetectionSettings.Now;
                 var ownNow = OwnTime(schedstat);
-                _stalls.OnWake(woke, now, period, own < 0 || ownNow < 0 ? long.MaxValue : ownNow - own);
-                (woke, own) = (now, ownNow);
+                _stalls.OnWake(asleep, now, period, own < 0 || ownNow < 0 ? long.MaxValue : ownNow - own);
                 _steps.Tick(now);
                 _waits.Tick(now);
                 _faults.Tick(now);

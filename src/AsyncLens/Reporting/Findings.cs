@@ -28,11 +28,13 @@ internal sealed record StepFinding(
     public IReadOnlyList<FirstStep> FirstSteps { get; init; } = [];
 
     /// <summary>
-    /// The stretch the thread that switched debug mode on ran before it first blocked on a task: the first step of
-    /// async Main. Startup work of the runtime and the framework is in it too, so it is reported only where its
-    /// code names a blocking call or one call of the user's.
+    /// A stretch no step brackets, reported as the first step of <see cref="StateMachine"/>: what the thread that
+    /// switched debug mode on ran before it first blocked on a task (async Main's first step), or the start of an
+    /// ASP.NET Core request that began outside any step (the first request on a connection). The framework's own
+    /// work is in it too (startup, request parsing), so it is reported only where its code names a blocking call,
+    /// or one call of the user's inside an async method it called.
     /// </summary>
-    public bool Startup { get; init; }
+    public bool Unbracketed { get; init; }
 
     /// <summary>
     /// A step of a framework method while the process was busy loading and compiling code: reported only where it
@@ -40,8 +42,8 @@ internal sealed record StepFinding(
     /// </summary>
     public bool WarmUp { get; init; }
 
-    /// <summary>A gap in the step is evidence only for a blocking call (see <see cref="Startup"/>, <see cref="WarmUp"/>).</summary>
-    public bool OnlyBlockingCauses => Startup || WarmUp;
+    /// <summary>A gap in the step is evidence only for a blocking call (see <see cref="Unbracketed"/>, <see cref="WarmUp"/>).</summary>
+    public bool OnlyBlockingCauses => Unbracketed || WarmUp;
 }
 
 /// <summary>

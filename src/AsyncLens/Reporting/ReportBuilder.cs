@@ -9,7 +9,7 @@ namespace AsyncLens.Reporting;
 /// <summary>Turns a <see cref="Finding"/> into an <see cref="AsyncReport"/>: names, lines, creation site, fix.</summary>
 internal sealed class ReportBuilder(CreationSites creationSites)
 {
-    /// <summary>The report, or null when the finding turns out to name nothing worth one (see <see cref="StepFinding.Startup"/>).</summary>
+    /// <summary>The report, or null when the finding turns out to name nothing worth one (see <see cref="StepFinding.Unbracketed"/>).</summary>
     public AsyncReport? Build(Finding finding) => finding switch
     {
         StepFinding step => Step(step),
@@ -22,7 +22,7 @@ internal sealed class ReportBuilder(CreationSites creationSites)
     private AsyncReport? Step(StepFinding f)
     {
         var stretch = StretchLocator.Locate(f);
-        if ((f.Startup && !NamesStartupCause(stretch)) || (f.WarmUp && !(stretch.Callers.Count > 0 && stretch.Hint is { Kind: HintKind.Blocking })))
+        if ((f.Unbracketed && !NamesUnbracketedCause(stretch)) || (f.WarmUp && !(stretch.Callers.Count > 0 && stretch.Hint is { Kind: HintKind.Blocking })))
             return null;
         var symbols = stretch.Symbols;
         var resumedAt = Line(stretch.ResumedAt);
@@ -46,17 +46,18 @@ internal sealed class ReportBuilder(CreationSites creationSites)
             CreatedAt = stretch.FirstStep ? CalledFrom(stretch, f) : creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
             DurationSeconds = Math.Round(f.Seconds, 3),
             Ongoing = f.Ongoing,
-            AsyncStack = stretch.Callers.Count > 0 ? FirstStepFrames(f, stretch, location) : Frames(f.Stack),
+            AsyncStack = stretch.Callers.Count > 0 ? FirstStepFrames(f, stretch, location) : stretch.FirstStep ? AtLocation(Frames(f.Stack), location) : Frames(f.Stack),
             Message = message,
             Fix = stretch.Hint?.Fix ?? (symbols.IsUserCode ? FixHints.Generic : FixHints.InFramework),
             Timestamp = f.Timestamp,
         };
     }
 
-    // Main's first step holds the runtime's and the framework's startup too (loading, type initialization, host
-    // building): reported only for a blocking call, or for the one call of the user's inside an async method Main
-    // called. One call of the user's in Main itself (CreateHostBuilder().Build()) is most often just startup.
-    private static bool NamesStartupCause(Stretch stretch) =>
+    // An unbracketed stretch holds the framework's own work too (Main's first step: loading, type initialization,
+    // host building; a request's start: parsing it): reported only for a blocking call, or for the one call of the
+    // user's inside an async method it called. One call of the user's in Main itself (CreateHostBuilder().Build())
+    // is most often just startup.
+    private static bool NamesUnbracketedCause(Stretch stretch) =>
         stretch.Hint is { Kind: HintKind.Blocking } || (stretch.Callers.Count > 0 && stretch.Hint is { Kind: HintKind.UserCall });
 
     // A method reported in its first step was created where its caller called it: from the caller's IL if the
@@ -64,7 +65,7 @@ internal sealed class ReportBuilder(CreationSites creationSites)
     private SourceLine? CalledFrom(Stretch stretch, StepFinding f)
     {
         if (stretch.Callers.Count == 0)
-            return null; // Main's own first step
+            return creationSites.Resolve(f.Record, stretch.Symbols.Kickoff, f.Stack); // the stretch's own method
         var (caller, callLine) = stretch.Callers[^1];
         if (caller.IsUserCode && callLine is { } at)
             return new SourceLine(at.File, at.Line, caller.Name);
@@ -103,6 +104,10 @@ internal sealed class ReportBuilder(CreationSites creationSites)
         frames.Add(new AsyncStackFrame(stretch.Symbols.Name, location?.File, location?.Line));
         return frames;
     }
+
+    // The stack with its leaf, a method reported in its first step, shown where it spent the time.
+    private static IReadOnlyList<AsyncStackFrame> AtLocation(IReadOnlyList<AsyncStackFrame> frames, SourceLine? location) =>
+        frames.Count == 0 || location is null ? frames : [.. frames.Take(frames.Count - 1), frames[^1] with { File = location.File, Line = location.Line }];
 
     // The step's own stack, its method shown at the await it stopped at (read while the step ran, it shows where it resumed).
     private static IEnumerable<AsyncStackFrame> StepFramesParked(StepFinding f)

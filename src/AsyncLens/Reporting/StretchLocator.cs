@@ -21,14 +21,14 @@ internal static class StretchLocator
     public static Stretch Locate(StepFinding f)
     {
         var symbols = AsyncMethodSymbols.For(f.StateMachine);
-        // Main's first step (Startup) is read up to the await it parked at, or to its first await if it moved on.
-        var stopped = f.Ongoing ? -2 : f.Startup && f.StoppedState == BoxInfo.UnknownState ? 0 : f.StoppedState;
-        var root = new Stretch(symbols, f.TaskId, FirstStep: f.Startup,
+        // An unbracketed stretch is read up to the await its method parked at, or to its first await if it moved on.
+        var stopped = f.Ongoing ? -2 : f.Unbracketed && f.StoppedState == BoxInfo.UnknownState ? 0 : f.StoppedState;
+        var root = new Stretch(symbols, f.TaskId, FirstStep: f.Unbracketed,
             symbols.AwaitLocation(f.ResumedState) ?? symbols.StartLocation,
             f.Ongoing ? null : stopped == -2 ? symbols.EndLocation : symbols.AwaitLocation(stopped),
             Hint(symbols, f.ResumedState, stopped), [], null);
         var path = new List<Stretch> { root };
-        var used = new HashSet<FirstStep>();
+        var used = new HashSet<FirstStep>(f.FirstSteps.Where(s => s.Record.Id == f.TaskId)); // the root's own box
         while (path.Count <= MaxDepth && Next(path[^1], f, used) is { } next)
             path.Add(next);
         // The deepest stretch whose own code names a cause; else the step's own.

@@ -19,6 +19,12 @@ internal enum FrameKind : byte
     /// async Main's first step (no event brackets it: Main's box does not exist before its first await).
     /// </summary>
     Prelude,
+
+    /// <summary>
+    /// An ASP.NET Core request whose processing began on a thread-pool thread outside any step (the first request
+    /// on a connection starts in a work item of Kestrel's, not in a task): from its start until that work item ends.
+    /// </summary>
+    Request,
 }
 
 /// <summary>
@@ -86,12 +92,22 @@ internal sealed class Frame
     /// </summary>
     public TaskRecord? FirstCreated;
 
+    /// <summary>For a <see cref="FrameKind.Request"/>: when the last task was created in it, and when it was last judged.</summary>
+    public long LastCreation;
+
+    public long JudgedUpTo;
+
+    /// <summary>For a <see cref="FrameKind.Request"/>: the work items its thread had completed when it began.</summary>
+    public long WorkItem;
+
     /// <summary>The async stack the watchdog captured while this step ran (parents are gone once it completes).</summary>
     public CapturedStack? Captured;
 
     public bool HungReported;
 
     private int _slowReported;
+
+    public bool SlowReported => Volatile.Read(ref _slowReported) != 0;
 
     /// <summary>Claims the slow-step report for this frame: true once, for whoever (step end or exit) asks first.</summary>
     public bool TryClaimSlowReport() => Interlocked.Exchange(ref _slowReported, 1) == 0;
@@ -114,7 +130,8 @@ internal sealed class Frame
         RunDelayStart = RunQueue.Unavailable;
         Record = record;
         FirstCreated = null;
-        if (kind is FrameKind.AsyncStep or FrameKind.Prelude)
+        LastCreation = JudgedUpTo = 0;
+        if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request)
         {
             JitStart = RuntimeTime.JitOnThisThread;
             GcStart = RuntimeTime.GcPauses;

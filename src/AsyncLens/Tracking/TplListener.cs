@@ -7,12 +7,16 @@ namespace AsyncLens.Tracking;
 /// thread that raised them, and hands them to the engine. Keywords: TaskTransfer (TaskWaitBegin: awaits
 /// and synchronous waits; unlike Tasks it does not add TaskStarted for every delegate task),
 /// AsyncCausalityOperation (task creation and completion) and AsyncCausalitySynchronousWork (the begin
-/// and end of every step). See docs/how-it-works.md.
+/// and end of every step). See docs/how-it-works.md. For an engine that asks, also ASP.NET Core's
+/// RequestStart (Microsoft.AspNetCore.Hosting), raised on the thread that begins processing a request.
 /// </summary>
 internal sealed class TplListener : EventListener
 {
     public const string SourceName = "System.Threading.Tasks.TplEventSource";
     public const EventKeywords Keywords = (EventKeywords)(0x1 | 0x8 | 0x20);
+
+    public const string HostingSourceName = "Microsoft.AspNetCore.Hosting";
+    private const int HostingRequestStart = 3; // TPL's own event 3 (ParallelInvokeBegin) is under a keyword not asked for
 
     private const int TaskWaitBegin = 10;
     private const int TraceOperationBegin = 14;
@@ -45,6 +49,8 @@ internal sealed class TplListener : EventListener
     {
         if (eventSource.Name == SourceName)
             EnableEvents(eventSource, EventLevel.Informational, Keywords);
+        else if (eventSource.Name == HostingSourceName && (_engine ?? t_constructing) is { WatchesRequests: true })
+            EnableEvents(eventSource, EventLevel.Informational);
     }
 
     protected override void OnEventWritten(EventWrittenEventArgs e)
@@ -77,6 +83,9 @@ internal sealed class TplListener : EventListener
                 case TaskWaitBegin when e.Payload is { Count: >= 5 } p:
                     engine.OnTaskWaitBegin(Int(p[2]), Int(p[3]), Int(p[4]), now);
                     break;
+                case HostingRequestStart when e.EventSource.Name == HostingSourceName:
+                    engine.OnRequestStart(now);
+                    break;
             }
         }
         catch (Exception ex)
@@ -102,4 +111,12 @@ internal interface IEngineEvents
     void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId, long now);
 
     void Fail(Exception exception);
+
+    /// <summary>Whether the engine wants <see cref="OnRequestStart"/>.</summary>
+    bool WatchesRequests => false;
+
+    /// <summary>ASP.NET Core began processing a request on this thread.</summary>
+    void OnRequestStart(long now)
+    {
+    }
 }
