@@ -55,6 +55,7 @@ public abstract class BugScenarioFacts
             "blocking-wait Deadlock.WaitForGate(Task)",
             "hung-step HungStep.RebuildAsync()",
             "pending-collected Collected.WaitForReplyAsync(TaskCompletionSource<string>)",
+            "slow-step BusyLoop.ChecksumAsync(byte[])",
             "slow-step FirstStep.LoadProfileAsync(int)",
             "slow-step HungStep.RebuildAsync()",
             "slow-step NeverAwaits.HandleAsync(byte[])",
@@ -110,6 +111,17 @@ public abstract class BugScenarioFacts
             [$"FirstStep.RunAsync() at {At("firststep.created")}", $"FirstStep.LoadProfileAsync(int) at {At("firststep.location")}"],
             r.Stack().TakeLast(2));
         Assert.Contains("await Task.Delay", r.GetProperty("fix").GetString());
+    }
+
+    [Fact]
+    public void Slow_step_that_spins_in_a_loop_of_its_own_points_at_the_loop()
+    {
+        var r = Single("slow-step", "BusyLoop.ChecksumAsync(byte[])");
+        Assert.Equal(At("busyloop.location"), r.At("location"));
+        Assert.Equal(At("busyloop.resumed"), r.At("resumedAt"));
+        Assert.Equal(At("busyloop.stopped"), r.At("stoppedAt"));
+        Assert.Equal(At("busyloop.created"), r.At("createdAt"));
+        Assert.StartsWith("this loop runs on the async path", r.GetProperty("fix").GetString());
     }
 
     [Fact]

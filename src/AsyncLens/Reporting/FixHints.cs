@@ -36,8 +36,15 @@ internal static class FixHints
         "System.Console", "System.IO.TextWriter", "System.IO.StreamWriter", "System.Diagnostics.Debug", "System.Diagnostics.Trace",
     ];
 
-    /// <summary>The call in <paramref name="range"/> of <paramref name="method"/> that most likely blocked, with a fix.</summary>
-    public static Hint? ForStretch(MethodBase method, IlRanges range)
+    public const string Loop =
+        "this loop runs on the async path for the whole stretch without awaiting: if it is CPU-bound, move it off with "
+        + "`await Task.Run(() => ...)`; if it waits for something, await it instead";
+
+    /// <summary>
+    /// The call in <paramref name="range"/> of <paramref name="method"/> that most likely blocked, with a fix; failing
+    /// any, a loop within the range that does not await (<paramref name="awaitsBetween"/>), where CPU-bound work spins.
+    /// </summary>
+    public static Hint? ForStretch(MethodBase method, IlRanges range, Func<int, int, bool>? awaitsBetween = null)
     {
         Hint? twinHint = null;
         IlCall? userCall = null;
@@ -50,9 +57,9 @@ internal static class FixHints
                 continue;
             var target = call.Target;
             if (KnownBlocking(target) is { } fix)
-                return new Hint(call, Describe(target), fix) { Kind = HintKind.Blocking };
+                return new Hint(call.Offset, Describe(target), fix) { Kind = HintKind.Blocking };
             if (twinHint is null && AsyncTwin(target) is { } twin)
-                twinHint = new Hint(call, Describe(target), $"`{Describe(target)}` blocks the thread: use `await {twin}(...)`") { Kind = HintKind.AsyncTwin };
+                twinHint = new Hint(call.Offset, Describe(target), $"`{Describe(target)}` blocks the thread: use `await {twin}(...)`") { Kind = HintKind.AsyncTwin };
             if (CodeOrigin.IsUserCode(target) && IsPlainUserMethod(target))
             {
                 userCalls++;
@@ -69,7 +76,7 @@ internal static class FixHints
         if (userCalls == 1 && userCall is { } only)
         {
             var name = MethodNames.Format(only.Target);
-            return new Hint(only, name,
+            return new Hint(only.Offset, name,
                 $"`{name}` runs on the async path for the whole stretch: if it is CPU-bound, move it off with `await Task.Run(() => ...)`; if it does I/O, call its async API")
             {
                 Kind = HintKind.UserCall,
@@ -80,13 +87,21 @@ internal static class FixHints
             // An async method runs synchronously until its first await that does not complete at once:
             // its blocking code then runs inside this step.
             var name = MethodNames.Format(inner.Target);
-            return new Hint(inner, name,
+            return new Hint(inner.Offset, name,
                 $"the time was spent inside `{name}` before it first awaited something incomplete: look there for blocking or CPU-bound code, "
                 + "and move it off the async path with `await Task.Run(() => ...)` or call the async API")
             {
                 Kind = HintKind.AsyncCallee,
                 AsyncCallee = inner.Target,
             };
+        }
+        if (userCalls == 0 && asyncCalls == 0 && awaitsBetween is not null)
+        {
+            foreach (var loop in MethodSymbols.Loops(method))
+            {
+                if (range.Contains(loop.Head) && range.Contains(loop.BackEdge) && !awaitsBetween(loop.Head, loop.BackEdge))
+                    return new Hint(loop.BackEdge, "a loop", Loop) { Kind = HintKind.Loop }; // its condition: the for / while line
+            }
         }
         return null;
     }
@@ -147,8 +162,8 @@ internal static class FixHints
     }
 }
 
-/// <summary>The call a fix is about, the callee's short name, and the fix.</summary>
-internal sealed record Hint(IlCall Call, string Callee, string Fix)
+/// <summary>The IL offset a fix is about (a call, or the head of a loop), the callee's short name, and the fix.</summary>
+internal sealed record Hint(int Offset, string Callee, string Fix)
 {
     public HintKind Kind { get; init; }
 
@@ -173,4 +188,7 @@ internal enum HintKind : byte
 
     /// <summary>The one call of the user's is to an async method: see <see cref="Hint.AsyncCallee"/>.</summary>
     AsyncCallee,
+
+    /// <summary>No call names anything, but the stretch holds a loop that does not await.</summary>
+    Loop,
 }

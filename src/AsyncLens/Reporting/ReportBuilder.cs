@@ -26,7 +26,7 @@ internal sealed class ReportBuilder(CreationSites creationSites)
             return null;
         var symbols = stretch.Symbols;
         var resumedAt = Line(stretch.ResumedAt);
-        var location = stretch.Hint is not null && symbols.LineAt(stretch.Hint.Call.Offset) is { } callLine ? Line(callLine) : resumedAt;
+        var location = stretch.Hint is not null && symbols.LineAt(stretch.Hint.Offset) is { } callLine ? Line(callLine) : resumedAt;
         var seconds = Seconds(f.Seconds);
         var since = stretch.FirstStep ? ", from its start" : "";
         var task = stretch.TaskId == 0 ? "" : $" (task {stretch.TaskId})"; // 0: it never awaited, so no task was made
@@ -58,7 +58,7 @@ internal sealed class ReportBuilder(CreationSites creationSites)
     // user's inside an async method it called. One call of the user's in Main itself (CreateHostBuilder().Build())
     // is most often just startup.
     private static bool NamesUnbracketedCause(Stretch stretch) =>
-        stretch.Hint is { Kind: HintKind.Blocking } || (stretch.Callers.Count > 0 && stretch.Hint is { Kind: HintKind.UserCall });
+        stretch.Hint is { Kind: HintKind.Blocking } || (stretch.Callers.Count > 0 && stretch.Hint is { Kind: HintKind.UserCall or HintKind.Loop });
 
     // A method reported in its first step was created where its caller called it: from the caller's IL if the
     // caller is the user's, else from whatever awaits it; failing both, as any task, from its creation record.

@@ -76,13 +76,13 @@ internal static class StretchLocator
         if (first is not null)
             used.Add(first);
         var stoppedAt = first is not null ? symbols.AwaitLocation(parked) : f.Ongoing ? null : symbols.EndLocation;
-        var callLine = viaGap ? null : at.Symbols.LineAt(at.Hint!.Call.Offset);
+        var callLine = viaGap ? null : at.Symbols.LineAt(at.Hint!.Offset);
         return new Stretch(symbols, first?.Record.Id ?? 0, FirstStep: true, symbols.StartLocation, stoppedAt, hint,
             [.. at.Callers, (at.Symbols, callLine)], first);
     }
 
     private static Hint? Hint(AsyncMethodSymbols symbols, int resumedState, int stoppedState) =>
-        symbols.MoveNext is { } moveNext ? FixHints.ForStretch(moveNext, symbols.StepRange(resumedState, stoppedState)) : null;
+        symbols.MoveNext is { } moveNext ? FixHints.ForStretch(moveNext, symbols.StepRange(resumedState, stoppedState), symbols.AwaitsBetween) : null;
 
     private static Type Definition(Type type) => type.IsGenericType ? type.GetGenericTypeDefinition() : type;
 }

@@ -64,6 +64,9 @@ internal sealed class AsyncMethodSymbols
         return IlRanges.Between(start, end);
     }
 
+    /// <summary>True when an await yields between IL offsets <paramref name="from"/> and <paramref name="to"/> (a loop that awaits).</summary>
+    public bool AwaitsBetween(int from, int to) => _awaits.Any(a => a.YieldOffset >= from && a.YieldOffset <= to);
+
     /// <summary>The IL that runs before the await of <paramref name="state"/>, back to the previous await's resume point.</summary>
     public IlRanges RangeBefore(int state)
     {

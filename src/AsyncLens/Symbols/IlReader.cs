@@ -30,21 +30,55 @@ internal static class IlReader
     /// <summary>Every call, callvirt, newobj, ldftn and ldvirtftn in the body, with its resolved target.</summary>
     public static IReadOnlyList<IlCall> Calls(MethodBase method)
     {
-        byte[]? il;
-        try
-        {
-            il = method.GetMethodBody()?.GetILAsByteArray();
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException or BadImageFormatException)
-        {
+        if (Body(method) is not { } il)
             return [];
-        }
-        if (il is null)
-            return [];
-
         var typeArgs = method.DeclaringType is { IsGenericType: true } t ? t.GetGenericArguments() : null;
         var methodArgs = method.IsGenericMethod ? method.GetGenericArguments() : null;
         var calls = new List<IlCall>();
+        Walk(il, (offset, op, operand) =>
+        {
+            if (op.OperandType == OperandType.InlineMethod && operand + 4 <= il.Length
+                && Resolve(method.Module, BitConverter.ToInt32(il, operand), typeArgs, methodArgs) is { } target)
+                calls.Add(new IlCall(offset, op.Value == OpCodes.Ldftn.Value || op.Value == OpCodes.Ldvirtftn.Value, target));
+        });
+        return calls;
+    }
+
+    /// <summary>Every branch back to an earlier offset (a loop), with the offset it goes back to.</summary>
+    public static IReadOnlyList<IlLoop> Loops(MethodBase method)
+    {
+        if (Body(method) is not { } il)
+            return [];
+        var loops = new List<IlLoop>();
+        Walk(il, (offset, op, operand) =>
+        {
+            var target = op.OperandType switch
+            {
+                OperandType.ShortInlineBrTarget when operand + 1 <= il.Length => operand + 1 + (sbyte)il[operand],
+                OperandType.InlineBrTarget when operand + 4 <= il.Length => operand + 4 + BitConverter.ToInt32(il, operand),
+                _ => int.MaxValue,
+            };
+            if (target <= offset)
+                loops.Add(new IlLoop(target, offset));
+        });
+        return loops;
+    }
+
+    private static byte[]? Body(MethodBase method)
+    {
+        try
+        {
+            return method.GetMethodBody()?.GetILAsByteArray();
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or NotSupportedException or BadImageFormatException)
+        {
+            return null;
+        }
+    }
+
+    // Calls visit(offset, opcode, offset of its operand) for each instruction, in order.
+    private static void Walk(byte[] il, Action<int, OpCode, int> visit)
+    {
         var pos = 0;
         while (pos < il.Length)
         {
@@ -63,17 +97,9 @@ internal static class IlReader
             }
             if (op.Size == 0)
                 break; // not an opcode: stop rather than misread the rest
-
-            if (op.OperandType == OperandType.InlineMethod && pos + 4 <= il.Length)
-            {
-                var token = BitConverter.ToInt32(il, pos);
-                var target = Resolve(method.Module, token, typeArgs, methodArgs);
-                if (target is not null)
-                    calls.Add(new IlCall(offset, op.Value == OpCodes.Ldftn.Value || op.Value == OpCodes.Ldvirtftn.Value, target));
-            }
+            visit(offset, op, pos);
             pos += OperandSize(op.OperandType, il, pos);
         }
-        return calls;
     }
 
     private static MethodBase? Resolve(Module module, int token, Type[]? typeArgs, Type[]? methodArgs)
@@ -101,3 +127,6 @@ internal static class IlReader
 
 /// <summary>A call (or a delegate creation, <see cref="TakesAddress"/>) at an IL offset.</summary>
 internal readonly record struct IlCall(int Offset, bool TakesAddress, MethodBase Target);
+
+/// <summary>A loop: a branch at <paramref name="BackEdge"/> back to <paramref name="Head"/>.</summary>
+internal readonly record struct IlLoop(int Head, int BackEdge);

@@ -7,6 +7,7 @@ namespace AsyncLens.Symbols;
 internal static class MethodSymbols
 {
     private static readonly ConcurrentDictionary<MethodBase, IReadOnlyList<IlCall>> s_calls = new();
+    private static readonly ConcurrentDictionary<MethodBase, IReadOnlyList<IlLoop>> s_loops = new();
 
     public static SequencePointTable? Lines(MethodBase method) =>
         method.Module.Assembly is { } asm ? AssemblySymbols.For(asm)?.SequencePoints(method) : null;
@@ -15,6 +16,8 @@ internal static class MethodSymbols
         ilOffset < 0 ? null : Lines(method)?.At(ilOffset);
 
     public static IReadOnlyList<IlCall> Calls(MethodBase method) => s_calls.GetOrAdd(method, IlReader.Calls);
+
+    public static IReadOnlyList<IlLoop> Loops(MethodBase method) => s_loops.GetOrAdd(method, IlReader.Loops);
 
     /// <summary>True when both name the same method definition, whatever the generic instantiation.</summary>
     public static bool SameDefinition(MethodBase a, MethodBase b) =>

@@ -15,6 +15,7 @@ public static class Runner
         ["collected"] = Collected.RunAsync,
         ["first-step"] = FirstStep.RunAsync,
         ["never-awaits"] = NeverAwaits.RunAsync,
+        ["busy-loop"] = BusyLoop.RunAsync,
         ["threshold"] = Threshold.RunAsync,
         ["main-first-step"] = MainFirstStep.RunAsync,
     };
