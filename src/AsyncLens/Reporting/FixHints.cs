@@ -95,7 +95,8 @@ internal static class FixHints
                 AsyncCallee = inner.Target,
             };
         }
-        if (userCalls == 0 && asyncCalls == 0 && awaitsBetween is not null)
+        // The framework's own loops (Kestrel's request loop) say nothing to the user: only loops in the user's code.
+        if (userCalls == 0 && asyncCalls == 0 && awaitsBetween is not null && CodeOrigin.IsUserCode(method))
         {
             foreach (var loop in MethodSymbols.Loops(method))
             {
