@@ -144,8 +144,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             if (tracker.Top is { Kind: FrameKind.Prelude } prelude)
             {
                 _steps.OnPreludeEnd(tracker, prelude, _registry.Find(taskId), now);
-                tracker.Pop();
-                prelude.Exit();
+                Drop(tracker, prelude);
             }
             _waits.OnWaitBegin(tracker, taskId, now);
         }
@@ -168,13 +167,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         var tracker = Tracker();
         if (tracker.Top is { Kind: FrameKind.Request } previous)
-            EndRequest(tracker, previous);
-        if (tracker.Depth > 0 || !tracker.IsPoolThread)
-            return;
-        var frame = tracker.Push();
-        frame.Enter(0, FrameKind.Request, now, null, null, null, BoxInfo.UnknownState, null);
-        frame.RunDelayStart = tracker.RunDelayBaseline(now);
-        frame.WorkItem = WorkItems.CompletedOnThisThread();
+            Drop(tracker, previous);
+        if (tracker.Depth == 0 && tracker.IsPoolThread)
+            StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
     }
 
     // The calling thread's tracker. A request frame on top is judged as soon as the boxes it created are in the
@@ -190,15 +185,25 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
                 _steps.OnRequestStretch(tracker, request, request.LastCreation);
             }
             if (WorkItems.CompletedOnThisThread() != request.WorkItem)
-                EndRequest(tracker, request);
+                Drop(tracker, request);
         }
         return tracker;
     }
 
-    private static void EndRequest(ThreadTracker tracker, Frame request)
+    // A frame standing in for a stretch no event brackets (see FrameKind.Prelude, FrameKind.Request), pushed with
+    // the baselines a step's frame gets; and taken off again, on its own thread, when that stretch is over.
+    private static Frame StandIn(ThreadTracker tracker, FrameKind kind, long now)
+    {
+        var frame = tracker.Push();
+        frame.Enter(0, kind, now, null, null, null, BoxInfo.UnknownState, null);
+        frame.RunDelayStart = tracker.RunDelayBaseline(now);
+        return frame;
+    }
+
+    private static void Drop(ThreadTracker tracker, Frame standIn)
     {
         tracker.Pop();
-        request.Exit();
+        standIn.Exit();
     }
 
     // The thread switching debug mode on (with a startup hook: the main thread, before Main) runs code no event
@@ -209,10 +214,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         if (ThreadTracker.IsEngineThread || tracker.Depth > 0)
             return;
         SlowSteps.PrepareForPrelude();
-        var now = DetectionSettings.Now;
-        var frame = tracker.Push();
-        frame.Enter(0, FrameKind.Prelude, now, null, null, null, BoxInfo.UnknownState, null);
-        frame.RunDelayStart = tracker.RunDelayBaseline(now);
+        StandIn(tracker, FrameKind.Prelude, DetectionSettings.Now);
     }
 
     public void Fail(Exception exception)
