@@ -2,6 +2,7 @@ using AsyncLens.Detection;
 using AsyncLens.Inventory;
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
 
 namespace AsyncLens;
@@ -92,7 +93,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         var record = _table.Remove(taskId);
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
-            step.StoppedState = -2;
+            step.StoppedState = AsyncState.Done;
         _waits.OnTaskCompleted(taskId, now);
         if (status == StatusError)
             _faults.OnFaulted(taskId, record, now);
@@ -106,7 +107,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var frame = tracker.Push();
         if (work != ExecutionWork)
         {
-            frame.Enter(taskId, FrameKind.Notification, now, null, null, null, BoxInfo.UnknownState, null);
+            frame.Enter(taskId, FrameKind.Notification, now, null, null, null, AsyncState.Unknown, null);
             return;
         }
         var record = _table.Find(taskId);
@@ -119,7 +120,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         }
         var delegateTask = record?.Origin == TaskOrigin.Delegate ? _registry.Find(taskId) : null;
         var code = delegateTask is null ? null : TaskInternals.Action(delegateTask)?.Method;
-        frame.Enter(taskId, FrameKind.Delegate, now, delegateTask, null, code, BoxInfo.UnknownState, record);
+        frame.Enter(taskId, FrameKind.Delegate, now, delegateTask, null, code, AsyncState.Unknown, record);
     }
 
     public void OnWorkEnd(long now)
@@ -195,7 +196,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private static Frame StandIn(ThreadTracker tracker, FrameKind kind, long now)
     {
         var frame = tracker.Push();
-        frame.Enter(0, kind, now, null, null, null, BoxInfo.UnknownState, null);
+        frame.Enter(0, kind, now, null, null, null, AsyncState.Unknown, null);
         frame.RunDelayStart = tracker.RunDelayBaseline(now);
         return frame;
     }

@@ -1,4 +1,5 @@
 using AsyncLens.Inventory;
+using AsyncLens.Runtime.Layout;
 using Microsoft.Diagnostics.Runtime;
 
 namespace AsyncLens.Cli.Remote;
@@ -13,10 +14,6 @@ namespace AsyncLens.Cli.Remote;
 /// </summary>
 internal sealed class HeapTasks
 {
-    // Task.m_stateFlags: TASK_STATE_STARTED, _DELEGATE_INVOKED, and the three completed states.
-    private const int Started = 0x10000;
-    private const int DelegateInvoked = 0x20000;
-    private const int Completed = 0x1000000 | 0x200000 | 0x400000;
     private const int MaxNodes = 2_000_000;
 
     private readonly ClrHeap _heap;
@@ -24,8 +21,10 @@ internal sealed class HeapTasks
     private readonly Dictionary<ulong, TypeLayout> _layouts = [];
     private readonly Dictionary<ulong, int> _byAddress = [];
     private readonly List<TaskNode> _nodes = [];
-    private readonly List<TypeLayout> _nodeLayouts = []; // the layout of each node's object, by index
+    private readonly List<TypeLayout?> _nodeLayouts = []; // the layout of each node's object, by index (none for a thread)
     private readonly List<(int Parent, int Child)> _edges = [];
+    private readonly Dictionary<ulong, int> _blockedOn = []; // the event a blocked thread sleeps on -> the node it waits for
+    private readonly List<ulong> _blockedScratch = [];
     private readonly ClrInstanceField? _stateFlags;
     private readonly ClrInstanceField? _continuation;
     private readonly ClrInstanceField? _action;
@@ -36,13 +35,13 @@ internal sealed class HeapTasks
     {
         _heap = runtime.Heap;
         _symbols = symbols;
-        var task = _heap.GetTypeByName("System.Threading.Tasks.Task") ?? throw new NoTaskTypeException();
-        _stateFlags = task.GetFieldByName("m_stateFlags");
-        _continuation = task.GetFieldByName("m_continuationObject");
-        _action = task.GetFieldByName("m_action");
-        _taskId = task.GetFieldByName("m_taskId");
+        var task = _heap.GetTypeByName(TaskLayout.Type) ?? throw new NoTaskTypeException();
+        _stateFlags = task.GetFieldByName(TaskLayout.StateFlags);
+        _continuation = task.GetFieldByName(TaskLayout.ContinuationObject);
+        _action = task.GetFieldByName(TaskLayout.Action);
+        _taskId = task.GetFieldByName(TaskLayout.TaskId);
         if (_stateFlags is null || _continuation is null)
-            throw new CliException("the target's Task has no m_stateFlags / m_continuationObject (a .NET version AsyncLens does not read)");
+            throw new CliException($"the target's Task has no {TaskLayout.StateFlags} / {TaskLayout.ContinuationObject} (a .NET version AsyncLens does not read)");
     }
 
     /// <summary>How many objects the heap walk looked at (for --verbose timings).</summary>
@@ -65,19 +64,35 @@ internal sealed class HeapTasks
         }
         for (var i = 0; i < reader._nodes.Count && reader._nodes.Count < MaxNodes; i++)
             reader.Expand(i);
+        if (reader._blockedOn.Count > 0)
+            BlockedThreads.Link(runtime, symbols, reader, reader._blockedOn);
         return (TaskGraph.FromParts(reader._nodes, reader._edges), reader);
     }
 
     /// <summary>The node read from the object at <paramref name="address"/>, if it is pending work.</summary>
     public TaskNode? NodeAt(ulong address) => _byAddress.TryGetValue(address, out var index) ? _nodes[index] : null;
 
-    private bool IsCompleted(ulong task) => (_stateFlags!.Read<int>(task, false) & Completed) != 0;
+    /// <summary>Adds a thread blocked waiting for the node at <paramref name="waited"/>, and the running work (if any) whose step it blocks.</summary>
+    public void AddBlockedThread(NodeText text, int waited, TaskNode? running)
+    {
+        var index = _nodes.Count;
+        _nodes.Add(new TaskNode(0UL, _nextSyntheticId--, NodeKind.Thread, index) { Description = text, KindName = "thread", StateName = "blocked" });
+        _nodeLayouts.Add(null);
+        _edges.Add((index, waited));
+        if (running is not null)
+            _edges.Add((running.Index, index));
+    }
+
+    /// <summary>The state machine fields of an async method's node (null for other nodes).</summary>
+    public StateMachineFields? FieldsOf(TaskNode node) => _nodeLayouts[node.Index]?.Box?.Fields((ulong)node.Target);
+
+    private bool IsCompleted(ulong task) => TaskLayout.Flags.IsCompleted(_stateFlags!.Read<int>(task, false));
 
     private TypeLayout Layout(ClrObject obj)
     {
         var type = obj.Type!;
         if (!_layouts.TryGetValue(type.MethodTable, out var layout))
-            _layouts[type.MethodTable] = layout = new TypeLayout(type, obj, _symbols);
+            _layouts[type.MethodTable] = layout = new TypeLayout(type, _symbols);
         return layout;
     }
 
@@ -94,28 +109,30 @@ internal sealed class HeapTasks
             return index;
         index = _nodes.Count;
         var id = layout.IsTask && _taskId?.Read<int>(obj.Address, false) is int taskId and > 0 ? taskId : _nextSyntheticId--;
-        _nodes.Add(layout.Box is { } boxLayout ? MethodNode(obj, layout, boxLayout, id, index) : OtherNode(obj, layout, id, index));
+        _nodes.Add(layout.Box is { } boxLayout ? MethodNode(obj, layout, boxLayout.Fields(obj.Address), id, index) : OtherNode(obj, layout, id, index));
         _nodeLayouts.Add(layout);
         _byAddress[obj.Address] = index;
         return index;
     }
 
-    private TaskNode MethodNode(ClrObject obj, TypeLayout layout, BoxLayout box, long id, int index)
+    // A box whose class state machine is gone (fields null) completed while the read ran into it: named, no state.
+    private TaskNode MethodNode(ClrObject obj, TypeLayout layout, StateMachineFields? fields, long id, int index)
     {
-        var state = box.State(obj.Address);
+        var state = fields?.State(obj.Address) ?? AsyncState.Unknown;
+        var iterator = fields?.IsIterator == true;
         var note = state switch
         {
-            -1 => "running",
-            >= 0 when box.AwaitsOnlyYield => "awaiting Task.Yield",
-            < -2 when box.IsIterator => "paused at yield return",
+            AsyncState.Running => "running",
+            _ when AsyncState.IsParked(state) && fields!.AwaitsOnlyYield => "awaiting Task.Yield",
+            _ when AsyncState.IsPausedIterator(state) && iterator => "paused at yield return",
             _ => null,
         };
         return new TaskNode(obj.Address, id, NodeKind.AsyncMethod, index)
         {
             State = state,
-            Description = new NodeText(box.Name, state >= 0 ? box.AwaitLine(state) : null, note),
-            KindName = box.IsIterator ? "async-iterator" : layout.IsTask ? "async-method" : "pooled-async-method",
-            AwaitsYield = box.AwaitsOnlyYield,
+            Description = new NodeText(fields?.Name ?? layout.Box!.Name, AsyncState.IsParked(state) ? fields!.AwaitLine(state) : null, note),
+            KindName = iterator ? "async-iterator" : layout.IsTask ? "async-method" : "pooled-async-method",
+            AwaitsYield = fields?.AwaitsOnlyYield == true,
         };
     }
 
@@ -125,14 +142,14 @@ internal sealed class HeapTasks
         {
             // A delegate task: Task.Run, Task.Factory.StartNew, ContinueWith.
             var flags = _stateFlags!.Read<int>(obj.Address, false);
-            var running = (flags & (Started | DelegateInvoked)) == (Started | DelegateInvoked);
+            var state = TaskLayout.Flags.IsRunning(flags) ? "running" : TaskLayout.Flags.IsWaitingForActivation(flags) ? "waiting" : "queued";
             var target = Delegate(action);
-            var label = $"{(layout.IsContinuation ? "Task.ContinueWith" : "Task.Run")}({(target is null ? "?" : _symbols.MethodName(target))})";
+            var label = NodeLabels.DelegateLabel(layout.IsContinueWith, target is null ? "?" : _symbols.MethodName(target));
             return new TaskNode(obj.Address, id, NodeKind.DelegateTask, index)
             {
                 Label = label,
-                Description = new NodeText(label, target is null ? null : RemoteSymbols.LineAt(target, 0), running ? "running" : "queued"),
-                StateName = running ? "running" : "queued",
+                Description = new NodeText(label, target is null ? null : RemoteSymbols.LineAt(target, 0), NodeTexts.DelegateNote(state)),
+                StateName = state,
             };
         }
         var tasks = layout.Kind == NodeKind.Combinator ? CombinatorTasks(obj.Address, layout) : null;
@@ -160,26 +177,31 @@ internal sealed class HeapTasks
     {
         var node = _nodes[index];
         var address = (ulong)node.Target;
-        var layout = _nodeLayouts[index];
-        var blocked = false;
+        var layout = _nodeLayouts[index]!;
+        var blockedOn = _blockedScratch;
+        blockedOn.Clear();
         var awaiters = new List<ClrObject>(2);
         if (layout.IsTask)
         {
-            Resolve(_continuation!.ReadObject(address, false), awaiters, ref blocked, 0);
+            Resolve(_continuation!.ReadObject(address, false), awaiters, blockedOn, 0);
             // An async iterator's consumer waits on the iterator's promise, not on its box.
-            if (awaiters.Count == 0 && layout.Box is { IsIterator: true } iterator && iterator.StateMachineObject(address) is { IsNull: false } sm)
-                Resolve(ContinuationState(sm), awaiters, ref blocked, 0);
+            if (awaiters.Count == 0 && layout.Box?.Fields(address) is { IsIterator: true } iterator && iterator.StateMachineObject(address) is { IsNull: false } sm)
+                Resolve(ContinuationState(sm), awaiters, blockedOn, 0);
         }
         else
         {
-            Resolve(layout.ContinuationState?.ReadObject(address) ?? default, awaiters, ref blocked, 0);
+            Resolve(layout.ContinuationState?.ReadObject(address) ?? default, awaiters, blockedOn, 0);
         }
         foreach (var awaiter in awaiters)
             _edges.Add((Node(awaiter), index));
-        if (blocked && !(layout.Box is { } entry && entry.IsAsyncEntryPoint))
+        if (blockedOn.Count > 0 && layout.Box?.Fields(address) is not { IsAsyncEntryPoint: true })
+        {
             node.BlockedThreadWaits = true;
+            foreach (var wait in blockedOn)
+                _blockedOn[wait] = index;
+        }
 
-        if (layout.Box is { } box && node.State >= 0 && box.Awaited(address) is { IsNull: false, Type: not null } awaited && !IsCompletedTask(awaited))
+        if (AsyncState.IsParked(node.State) && layout.Box?.Fields(address)?.Awaited(address) is { IsNull: false, Type: not null } awaited && !IsCompletedTask(awaited))
             _edges.Add((index, Node(awaited)));
         if (node.Kind == NodeKind.Combinator && CombinatorTasks(address, layout) is { } tasks)
         {
@@ -194,7 +216,7 @@ internal sealed class HeapTasks
     private bool IsCompletedTask(ClrObject obj) => Layout(obj).IsTask && IsCompleted(obj.Address);
 
     // Who waits, the way the engine's Awaiters resolves a continuation (see src/AsyncLens/Runtime/Awaiters.cs).
-    private void Resolve(ClrObject continuation, List<ClrObject> into, ref bool blocked, int depth)
+    private void Resolve(ClrObject continuation, List<ClrObject> into, List<ulong> blockedOn, int depth)
     {
         if (continuation.IsNull || continuation.Type is null || depth > 8)
             return;
@@ -211,11 +233,11 @@ internal sealed class HeapTasks
                     if (targetLayout.Continuation == ContinuationKind.Work)
                         into.Add(target);
                     else if (targetLayout.Continuation == ContinuationKind.Wrapper)
-                        Resolve(targetLayout.Inner!.ReadObject(target.Address, false), into, ref blocked, depth + 1);
+                        Resolve(targetLayout.Inner!.ReadObject(target.Address, false), into, blockedOn, depth + 1);
                 }
                 break;
             case ContinuationKind.Wrapper or ContinuationKind.AwaitContinuation or ContinuationKind.ContinueWith:
-                Resolve(layout.Inner!.ReadObject(continuation.Address, false), into, ref blocked, depth + 1);
+                Resolve(layout.Inner!.ReadObject(continuation.Address, false), into, blockedOn, depth + 1);
                 break;
             case ContinuationKind.List:
                 var items = layout.Inner!.ReadObject(continuation.Address, false);
@@ -224,11 +246,11 @@ internal sealed class HeapTasks
                 {
                     var array = items.AsArray();
                     for (var i = 0; i < Math.Min(size, array.Length); i++)
-                        Resolve(array.GetObjectValue(i), into, ref blocked, depth + 1);
+                        Resolve(array.GetObjectValue(i), into, blockedOn, depth + 1);
                 }
                 break;
             case ContinuationKind.SynchronousWait:
-                blocked = true;
+                blockedOn.Add(continuation.Address);
                 break;
         }
     }

@@ -1,4 +1,5 @@
 using System.Reflection;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
 using Microsoft.Diagnostics.Runtime;
 
@@ -9,13 +10,16 @@ namespace AsyncLens.Cli.Remote;
 /// metadata (a MetadataLoadContext: nothing of theirs runs here), so the engine's own name formatting
 /// applies unchanged (<c>Shop.FetchUser(int)</c>, lambdas, local functions, generics), and their portable
 /// PDBs (embedded or next to them) through the engine's symbol reader. A module whose file is gone (a dump
-/// from another machine) still gets a name, from the runtime's type name, without lines.
+/// from another machine) still gets a name, from the runtime's type name, without lines. Generic code shared by
+/// reference types reads as <c>System.__Canon</c> in the runtime's names: an exact instantiation is taken from an
+/// object's own type (a box's type names its state machine exactly); where there is none, the definition's
+/// parameters are shown (<c>HttpProtocol.ProcessRequests&lt;TContext&gt;</c>), never <c>__Canon</c>.
 /// </summary>
 internal sealed class RemoteSymbols : IDisposable
 {
     private readonly MetadataLoadContext? _context;
     private readonly Dictionary<string, Assembly?> _assemblies = new(StringComparer.Ordinal);
-    private readonly Dictionary<ulong, Type?> _types = [];
+    private readonly Dictionary<(ulong Module, string Name), Type?> _types = [];
     private readonly Dictionary<ulong, AwaitLines> _awaitLines = [];
     private readonly Dictionary<(string, int), string> _methodNames = [];
     private readonly Dictionary<string, string> _byName = new(StringComparer.OrdinalIgnoreCase);
@@ -63,8 +67,13 @@ internal sealed class RemoteSymbols : IDisposable
     public IEnumerable<Type> TypesIn(string path) => Assembly(path) is { } asm ? TypesOf(asm).Values : [];
 
     /// <summary>The async method a state machine type runs, as a person reads it: <c>Shop.FetchUser(int)</c>.</summary>
-    public string StateMachineName(ClrType stateMachine) =>
-        TypeOf(stateMachine) is { } type ? Try(() => MethodNames.ForStateMachine(type)) ?? Fallback(stateMachine.Name) : Fallback(stateMachine.Name);
+    /// <param name="stateMachine">Its type (module and token; its name may be shared code's), if known.</param>
+    /// <param name="exactName">Its exact name (a box's type spells it), if known.</param>
+    public string StateMachineName(ClrType? stateMachine, string? exactName)
+    {
+        var name = exactName ?? stateMachine?.Name;
+        return stateMachine is not null && TypeOf(stateMachine, name) is { } type ? Try(() => MethodNames.ForStateMachine(type)) ?? Fallback(name) : Fallback(name);
+    }
 
     /// <summary>True for the compiler's async entry point (<c>async Task Main</c>), which the main thread always waits for.</summary>
     public bool IsAsyncEntryPoint(ClrType stateMachine) =>
@@ -106,74 +115,49 @@ internal sealed class RemoteSymbols : IDisposable
 
     public void Dispose() => _context?.Dispose();
 
-    private Type? TypeOf(ClrType clrType)
+    // The type by its module and token, instantiated as its runtime name says (the definition where it cannot be).
+    private Type? TypeOf(ClrType clrType, string? name = null)
     {
-        if (_types.TryGetValue(clrType.MethodTable, out var known))
+        name ??= clrType.Name ?? "";
+        var key = (clrType.Module?.Address ?? 0, name);
+        if (_types.TryGetValue(key, out var known))
             return known;
         Type? type = null;
         if (clrType.Module?.Name is { Length: > 0 } module && Assembly(module) is { } asm)
         {
             type = TypeByToken(asm, clrType.MetadataToken);
-            if (type is { IsGenericTypeDefinition: true } definition && GenericArguments(clrType.Name) is { Count: > 0 } names)
+            if (type is { IsGenericTypeDefinition: true } definition && RemoteTypeNames.Parse(name).Arguments is { Count: > 0 } names)
             {
                 var args = names.Select(ByName).ToArray();
                 if (args.Length == definition.GetGenericArguments().Length && args.All(a => a is not null))
                     type = Try(() => definition.MakeGenericType(args!)) ?? definition;
             }
         }
-        _types[clrType.MethodTable] = type;
+        _types[key] = type;
         return type;
     }
 
-    // "Outer+Inner+<LoadAsync>d__0<System.Guid>" -> ["System.Guid"]: the runtime's spelling of an instantiation.
-    private static List<string>? GenericArguments(string? name)
-    {
-        if (name is null || !name.EndsWith('>'))
-            return null;
-        var depth = 0;
-        for (var i = name.Length - 1; i >= 0; i--)
-        {
-            depth += name[i] == '>' ? 1 : name[i] == '<' ? -1 : 0;
-            if (depth != 0)
-                continue;
-            if (i == 0 || name[i - 1] is '+' or '.')
-                return null; // a compiler-made name (<Main>d__0), not arguments
-            return Split(name[(i + 1)..^1]);
-        }
-        return null;
-    }
-
-    private static List<string> Split(string list)
-    {
-        var parts = new List<string>();
-        var depth = 0;
-        var start = 0;
-        for (var i = 0; i < list.Length; i++)
-        {
-            depth += list[i] is '<' or '[' ? 1 : list[i] is '>' or ']' ? -1 : 0;
-            if (list[i] == ',' && depth == 0)
-            {
-                parts.Add(list[start..i].Trim());
-                start = i + 1;
-            }
-        }
-        parts.Add(list[start..].Trim());
-        return parts;
-    }
-
-    // A type argument by its runtime name, looked for in every assembly of the process.
+    // A type argument by its runtime name, looked for in every assembly of the process; never shared code's __Canon.
     private Type? ByName(string name)
+    {
+        if (_context is null || name == RemoteTypeNames.Canon)
+            return null;
+        var (definition, arguments, array) = RemoteTypeNames.Parse(name);
+        if (array.Length > 0)
+            return ByName(name[..^array.Length]) is { } element ? Try(() => array == "[]" ? element.MakeArrayType() : element.MakeArrayType(array.Length - 1)) : null;
+        if (arguments.Count > 0)
+        {
+            var open = Find(definition);
+            var args = arguments.Select(ByName).ToArray();
+            return open is not null && args.All(a => a is not null) ? Try(() => open.MakeGenericType(args!)) : null;
+        }
+        return Find(definition);
+    }
+
+    private Type? Find(string name)
     {
         if (_context is null)
             return null;
-        if (GenericArguments(name) is { Count: > 0 } inner)
-        {
-            var open = ByName($"{name[..name.IndexOf('<', StringComparison.Ordinal)]}`{inner.Count}");
-            var args = inner.Select(ByName).ToArray();
-            return open is not null && args.All(a => a is not null) ? Try(() => open.MakeGenericType(args!)) : null;
-        }
-        if (name.EndsWith("[]", StringComparison.Ordinal))
-            return ByName(name[..^2])?.MakeArrayType();
         foreach (var asm in _context.GetAssemblies())
         {
             if (Try(() => asm.GetType(name)) is { } found)
@@ -248,10 +232,11 @@ internal sealed class RemoteSymbols : IDisposable
     }
 
     // "Shop+<FetchUser>d__3" -> "Shop.FetchUser": the name at least, when the file cannot be read.
-    private static string Fallback(string? typeName)
+    private static string Fallback(string? runtimeName)
     {
-        if (typeName is null)
+        if (runtimeName is null)
             return "(unknown)";
+        var typeName = RuntimeNames.Definition(runtimeName);
         var plus = typeName.LastIndexOf('+');
         var generated = plus >= 0 ? typeName[(plus + 1)..] : typeName;
         var owner = plus >= 0 ? Short(typeName[..plus]) : "";
@@ -260,7 +245,9 @@ internal sealed class RemoteSymbols : IDisposable
         return owner.Length > 0 ? $"{owner}.{method}" : method;
     }
 
-    private static string Signature(ClrMethod method) => method.Signature ?? method.Name ?? "(unknown method)";
+    // The runtime's own spelling, shared code's System.__Canon arguments left out (they name no type anybody wrote).
+    private static string Signature(ClrMethod method) =>
+        System.Text.RegularExpressions.Regex.Replace(method.Signature ?? method.Name ?? "(unknown method)", @"\[\[System\.__Canon[^\]]*\]\]|System\.__Canon", "");
 
     // The name without its namespace; generic arguments kept as the runtime spells them.
     private static string Short(string? name)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Detection;
@@ -121,7 +122,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
                 case { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step:
                     return new StepContext(step.TaskId, box, null, step.ResumedState, RawAsyncStack.Capture(task, step.ResumedState), step.Record);
                 case { Kind: FrameKind.Delegate, Task: { } task } run:
-                    return new StepContext(run.TaskId, null, run.Code, BoxInfo.UnknownState, RawAsyncStack.Capture(task), run.Record);
+                    return new StepContext(run.TaskId, null, run.Code, AsyncState.Unknown, RawAsyncStack.Capture(task), run.Record);
             }
         }
         return null;

@@ -1,5 +1,6 @@
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Detection;
@@ -23,7 +24,7 @@ internal sealed class PendingCollected(IFindingSink sink, TaskRegistry registry,
         {
             var record = table.Remove(entry.Id);
             // Parked at an await (state N >= 0); an async iterator abandoned at a yield return is not this bug.
-            if (entry.Box is not null && entry.LastState >= 0)
+            if (entry.Box is not null && AsyncState.IsParked(entry.LastState))
                 boxes[entry.Id] = (entry, record);
         }
         var awaiting = new HashSet<int>();

@@ -1,5 +1,6 @@
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Detection;
@@ -21,7 +22,7 @@ internal sealed partial class SlowSteps
         if (frame.Kind != FrameKind.Prelude || OwnTime(frame, now) < settings.SlowTicks)
             return;
         // Read first: Main (and the methods it started) go on on other threads, and may resume or complete.
-        var stopped = waited is null ? -2 : BoxInfo.ReadStateOnce(waited) is var parked and >= 0 ? parked : BoxInfo.UnknownState;
+        var stopped = waited is null ? AsyncState.Done : BoxInfo.ReadStateOnce(waited) is var parked && AsyncState.IsParked(parked) ? parked : AsyncState.Unknown;
         var firstSteps = FirstSteps(frame);
         var mainBox = waited is null ? null : BoxInfo.Of(waited);
         stalls.CatchUp(now);
@@ -66,7 +67,7 @@ internal sealed partial class SlowSteps
         if (first is null || !frame.TryClaimSlowReport())
             return;
         sink.Add(new StepFinding(first.Record.Id, time.GetUtcNow(), tracker.ThreadId, first.Box.StateMachineType, -1,
-            first.State >= 0 ? first.State : BoxInfo.UnknownState, DetectionSettings.Seconds(own), Ongoing: false,
+            AsyncState.IsParked(first.State) ? first.State : AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false,
             RawAsyncStack.Capture(first.Task, first.State), first.Record) { FirstSteps = firstSteps, Unbracketed = true });
     }
 

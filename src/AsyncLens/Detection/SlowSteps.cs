@@ -1,5 +1,6 @@
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Detection;
@@ -147,10 +148,10 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // box's state now, unless another thread already took it further (running: -1; completed: cleared to 0).
     private static int StoppedState(Frame frame, Task task, BoxInfo box)
     {
-        if (frame.StoppedState != BoxInfo.UnknownState)
+        if (frame.StoppedState != AsyncState.Unknown)
             return frame.StoppedState;
         var state = box.ReadState(task);
-        return state >= 0 && !task.IsCompleted ? state : BoxInfo.UnknownState;
+        return AsyncState.IsParked(state) && !task.IsCompleted ? state : AsyncState.Unknown;
     }
 
     // A framework method's step (Kestrel's request loop, say) in the process's first seconds runs code being loaded

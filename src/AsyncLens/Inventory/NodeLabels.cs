@@ -2,14 +2,19 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Inventory;
 
-/// <summary>Names what a node is when it is not an async method: the API that made it, as a person knows it.</summary>
+/// <summary>
+/// Names what a node is when it is not an async method: the API that made it, as a person knows it. The decision is
+/// made on the runtime's type names (<see cref="ByDefinition"/>), so the out-of-process reader, which has only names,
+/// makes the same one.
+/// </summary>
 internal static class NodeLabels
 {
-    private static readonly Type? s_socketSource = Type.GetType("System.Net.Sockets.Socket+AwaitableSocketAsyncEventArgs, System.Net.Sockets");
+    private static readonly Type? s_socketSource = Type.GetType($"{AwaitedLayout.SocketOperationType}, {AwaitedLayout.SocketsAssembly}");
 
     // A snapshot classifies every node; what a type is never changes, so it is worked out once per type.
     private static readonly ConcurrentDictionary<Type, (NodeKind Kind, string? Label)> s_byType = new();
@@ -23,41 +28,52 @@ internal static class NodeLabels
             return (NodeKind.AsyncMethod, null);
         if (target is Task task && TaskInternals.Action(task) is { } action)
         {
-            var name = task.GetType().Name;
-            var continuation = name.StartsWith("ContinuationTask", StringComparison.Ordinal) || name.StartsWith("ContinuationResultTask", StringComparison.Ordinal);
-            return (NodeKind.DelegateTask, s_delegateLabels.GetOrAdd((continuation, action.Method),
-                static key => $"{(key.Item1 ? "Task.ContinueWith" : "Task.Run")}({MethodNames.Format(key.Item2)})"));
+            return (NodeKind.DelegateTask, s_delegateLabels.GetOrAdd((IsContinueWith(RuntimeNames.Definition(task.GetType())), action.Method),
+                static key => DelegateLabel(key.Item1, MethodNames.Format(key.Item2))));
         }
-        return s_byType.GetOrAdd(target.GetType(), ClassifyType);
+        return s_byType.GetOrAdd(target.GetType(), static type =>
+        {
+            var (kind, label) = ByDefinition(RuntimeNames.Definition(type), typeof(Task).IsAssignableFrom(type), s_socketSource?.IsAssignableFrom(type) == true);
+            return (kind, label ?? TypeNames.Format(type));
+        });
     }
 
-    private static (NodeKind Kind, string? Label) ClassifyType(Type type)
+    /// <summary>
+    /// What a runtime type (by <see cref="RuntimeNames.Definition(string)"/>) is in the graph, and the API a person
+    /// knows it by; the label is null for types with no such name (the caller spells the type).
+    /// </summary>
+    public static (NodeKind Kind, string? Label) ByDefinition(string definition, bool isTask, bool isSocketOperation)
     {
-        if (typeof(Task).IsAssignableFrom(type))
+        if (isTask)
         {
-            var name = type.IsGenericType ? type.GetGenericTypeDefinition().Name : type.Name;
-            return name switch
+            return definition switch
             {
-                "WhenAllPromise" or "WhenAllPromise`1" => (NodeKind.Combinator, "Task.WhenAll"),
-                "TwoTaskWhenAnyPromise`1" or "WhenAnyPromise`1" => (NodeKind.Combinator, "Task.WhenAny"),
-                "UnwrapPromise`1" => (NodeKind.Combinator, "Task.Run"),
-                "DelayPromise" or "DelayPromiseWithCancellation" => (NodeKind.Awaited, "Task.Delay"),
-                "TaskNode" when type.DeclaringType == typeof(SemaphoreSlim) => (NodeKind.Awaited, "SemaphoreSlim.WaitAsync"),
-                _ when type == typeof(Task) || type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Task<>) => (NodeKind.Awaited, "TaskCompletionSource"),
-                _ => (NodeKind.Awaited, TypeNames.Format(type)),
+                AwaitedLayout.WhenAllType => (NodeKind.Combinator, "Task.WhenAll"),
+                AwaitedLayout.WhenAnyOfTwoType or AwaitedLayout.WhenAnyType => (NodeKind.Combinator, "Task.WhenAny"),
+                AwaitedLayout.UnwrapType => (NodeKind.Combinator, "Task.Run"),
+                AwaitedLayout.DelayType or AwaitedLayout.DelayWithCancellationType => (NodeKind.Awaited, "Task.Delay"),
+                AwaitedLayout.SemaphoreWaiterType => (NodeKind.Awaited, "SemaphoreSlim.WaitAsync"),
+                TaskLayout.Type => (NodeKind.Awaited, "TaskCompletionSource"), // Task and Task<T>: a promise completed by hand
+                _ => (NodeKind.Awaited, null),
             };
         }
-        if (s_socketSource is not null && s_socketSource.IsAssignableFrom(type))
+        if (isSocketOperation)
             return (NodeKind.Awaited, "socket I/O");
-        var typeName = type.IsGenericType ? type.GetGenericTypeDefinition().Name : type.Name;
-        return typeName switch
+        return definition switch
         {
-            "BlockedReadAsyncOperation`1" => (NodeKind.Awaited, "ChannelReader.ReadAsync"),
-            "BlockedWriteAsyncOperation`1" => (NodeKind.Awaited, "ChannelWriter.WriteAsync"),
-            "WaitingReadAsyncOperation" or "WaitingWriteAsyncOperation" => (NodeKind.Awaited, $"Channel{(typeName.StartsWith("WaitingRead", StringComparison.Ordinal) ? "Reader.WaitToReadAsync" : "Writer.WaitToWriteAsync")}"),
-            _ => (NodeKind.Awaited, TypeNames.Format(type)),
+            AwaitedLayout.ChannelBlockedReadType => (NodeKind.Awaited, "ChannelReader.ReadAsync"),
+            AwaitedLayout.ChannelBlockedWriteType => (NodeKind.Awaited, "ChannelWriter.WriteAsync"),
+            AwaitedLayout.ChannelWaitingReadType => (NodeKind.Awaited, "ChannelReader.WaitToReadAsync"),
+            AwaitedLayout.ChannelWaitingWriteType => (NodeKind.Awaited, "ChannelWriter.WaitToWriteAsync"),
+            _ => (NodeKind.Awaited, null),
         };
     }
+
+    /// <summary>A task <c>ContinueWith</c> made (a delegate task that runs once the task it continues completes).</summary>
+    public static bool IsContinueWith(string definition) => Array.IndexOf(AwaitedLayout.ContinueWithTaskTypes, definition) >= 0;
+
+    /// <summary><c>Task.Run(Shop.Load()+() =&gt; { })</c>, <c>Task.ContinueWith(...)</c>.</summary>
+    public static string DelegateLabel(bool continueWith, string method) => $"{(continueWith ? "Task.ContinueWith" : "Task.Run")}({method})";
 
     /// <summary>An async iterator's state machine stands for the box that runs it (its builder's <c>m_task</c>), when it has one.</summary>
     public static object IteratorBox(object iterator)
@@ -74,11 +90,11 @@ internal static class NodeLabels
 
     public static bool IsIteratorStateMachine(object o) => o is IAsyncStateMachine && IteratorBoxReader(o.GetType()) is not null;
 
-    // An async iterator's builder (<>t__builder, an AsyncIteratorMethodBuilder) keeps the box in m_task.
+    // An async iterator's builder keeps the box.
     private static Func<object, object?>? IteratorBoxReader(Type type) => s_iteratorBoxes.GetOrAdd(type, static t =>
-        t.GetField("<>v__promiseOfValueOrEnd", FieldAccessor.Instance) is not null
-        && t.GetField("<>t__builder", FieldAccessor.Instance) is { } builder
-        && builder.FieldType.GetField("m_task", FieldAccessor.Instance) is { } box
+        t.GetField(StateMachineLayout.IteratorPromise, FieldAccessor.Instance) is not null
+        && t.GetField(StateMachineLayout.Builder, FieldAccessor.Instance) is { } builder
+        && builder.FieldType.GetField(StateMachineLayout.IteratorBuilderTask, FieldAccessor.Instance) is { } box
             ? FieldAccessor.PathReader(t, [builder, box])
             : null);
 }

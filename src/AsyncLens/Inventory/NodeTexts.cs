@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Reflection;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Inventory;
@@ -22,20 +23,18 @@ internal readonly record struct NodeText(string Title, SourceLine? At, string? N
 /// </summary>
 internal sealed class NodeTextCache
 {
-    private readonly Dictionary<(BoxInfo, int), (NodeText Text, string Line)> _methods = [];
+    private readonly Dictionary<(BoxInfo, int, bool), (NodeText Text, string Line)> _methods = [];
     private readonly Dictionary<NodeText, string> _described = [];
 
     public NodeText Of(TaskNode node) => node.Kind == NodeKind.AsyncMethod && node.Description is null ? Method(node).Text : NodeTexts.Of(node);
 
-    /// <summary>The text as a line: with what a thread or a cycle does to it.</summary>
+    /// <summary>The text as a line: with who else waits for it (<see cref="NodeTexts.Marks"/>).</summary>
     public string Line(TaskNode node)
     {
         var line = node.Description is { } described ? Described(described)
             : node.Kind == NodeKind.AsyncMethod ? Method(node).Line
             : NodeTexts.Of(node).ToString();
-        return node.BlockedThreadWaits || node.InCycle
-            ? line + (node.BlockedThreadWaits ? " <- a thread is blocked waiting for it" : "") + (node.InCycle ? " <- in an await cycle: a deadlock" : "")
-            : line;
+        return line + NodeTexts.Marks(node);
     }
 
     private string Described(NodeText text)
@@ -47,7 +46,7 @@ internal sealed class NodeTextCache
 
     private (NodeText Text, string Line) Method(TaskNode node)
     {
-        var key = (node.Box!, node.State);
+        var key = (node.Box!, node.State, node.Resuming);
         if (!_methods.TryGetValue(key, out var entry))
         {
             var text = NodeTexts.Of(node);
@@ -70,10 +69,10 @@ internal static class NodeTexts
         {
             case NodeKind.AsyncMethod:
                 var symbols = node.Box!.Symbols;
-                var at = node.State >= 0 && symbols.AwaitLocation(node.State) is { } l ? new SourceLine(l.File, l.Line) : null;
+                var at = AsyncState.IsParked(node.State) && symbols.AwaitLocation(node.State) is { } l ? new SourceLine(l.File, l.Line) : null;
                 return new NodeText(symbols.Name, at, Note(node));
             case NodeKind.DelegateTask:
-                return new NodeText(node.Label ?? "Task.Run", DelegateLine(node.DelegateMethod), node.Target is Task { Status: TaskStatus.Running } ? "running" : "queued");
+                return new NodeText(node.Label ?? "Task.Run", DelegateLine(node.DelegateMethod), DelegateNote(StateOf(node)));
             case NodeKind.Combinator:
                 return new NodeText(CombinatorTitle(node), null, null);
             default:
@@ -84,6 +83,32 @@ internal static class NodeTexts
     private static SourceLine? DelegateLine(MethodInfo? method) =>
         method is null ? null : s_delegateLines.GetOrAdd(method, static m => MethodSymbols.LineAt(m, 0) is { } l ? new SourceLine(l.File, l.Line) : null);
 
+    /// <summary>
+    /// What the line of a node adds about who waits for it: <c> &lt;- one task awaited by 20</c> (a task awaited by
+    /// several is printed under each of them, or once under their group, and is still one task),
+    /// <c>a thread is blocked waiting for it</c>, <c>in an await cycle: a deadlock</c>. Empty for most.
+    /// </summary>
+    public static string Marks(TaskNode node)
+    {
+        var shared = node.AwaitedBy.Count > 1;
+        if (!shared && !node.BlockedThreadWaits && !node.InCycle)
+            return "";
+        var marks = new List<string>(3);
+        if (shared)
+            marks.Add(Shared(node.AwaitedBy.Count));
+        if (node.BlockedThreadWaits)
+            marks.Add("a thread is blocked waiting for it");
+        if (node.InCycle)
+            marks.Add("in an await cycle: a deadlock");
+        return " <- " + string.Join("; ", marks);
+    }
+
+    /// <summary>The note of a method parked on a task that has just completed (its continuation is about to run).</summary>
+    public const string Resuming = "resuming";
+
+    /// <summary>"one task awaited by 20".</summary>
+    public static string Shared(int awaiters) => string.Create(CultureInfo.InvariantCulture, $"one task awaited by {awaiters}");
+
     public static string KindOf(TaskNode node) => node.KindName ?? node.Kind switch
     {
         NodeKind.AsyncMethod when node.IsIterator => "async-iterator",
@@ -91,24 +116,35 @@ internal static class NodeTexts
         NodeKind.AsyncMethod => "async-method",
         NodeKind.DelegateTask => "delegate-task",
         NodeKind.Combinator => "combinator",
+        NodeKind.Thread => "thread",
         _ => "awaited",
     };
 
     public static string StateOf(TaskNode node) => node.StateName ?? node.Kind switch
     {
-        NodeKind.AsyncMethod when node.State == -1 => "running",
-        NodeKind.AsyncMethod when node.State >= 0 => "parked",
+        NodeKind.AsyncMethod when node.State == AsyncState.Running => "running",
+        NodeKind.AsyncMethod when AsyncState.IsParked(node.State) => "parked",
         NodeKind.AsyncMethod when node.IsIterator => "paused",
         NodeKind.AsyncMethod => "pending",
-        NodeKind.DelegateTask => node.Target is Task { Status: TaskStatus.Running } ? "running" : "queued",
+        NodeKind.DelegateTask => node.Target switch
+        {
+            Task { Status: TaskStatus.Running } => "running",
+            Task { Status: TaskStatus.WaitingForActivation } => "waiting", // a ContinueWith task whose antecedent is pending
+            _ => "queued",
+        },
+        NodeKind.Thread => "blocked",
         _ => "pending",
     };
 
+    /// <summary>A delegate task's note: <c>running</c>, <c>queued</c>, or (ContinueWith) <c>waiting for the task it continues</c>.</summary>
+    public static string DelegateNote(string state) => state == "waiting" ? "waiting for the task it continues" : state;
+
     private static string? Note(TaskNode node) => node.State switch
     {
-        -1 => "running",
-        >= 0 when node.AwaitsYield => "awaiting Task.Yield",
-        < -2 when node.IsIterator => "paused at yield return",
+        AsyncState.Running => "running",
+        var s when AsyncState.IsParked(s) && node.Resuming => Resuming,
+        var s when AsyncState.IsParked(s) && node.AwaitsYield => "awaiting Task.Yield",
+        var s when AsyncState.IsPausedIterator(s) && node.IsIterator => "paused at yield return",
         _ => null,
     };
 

@@ -1,5 +1,6 @@
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Inventory;
@@ -35,7 +36,7 @@ internal sealed class PendingTasks(Func<int, TaskRecord?>? records, CreationSite
                 Kind = NodeTexts.KindOf(node),
                 Method = text.Title,
                 State = NodeTexts.StateOf(node),
-                AwaitIndex = node.Kind == NodeKind.AsyncMethod && node.State >= 0 ? node.State : null,
+                AwaitIndex = node.Kind == NodeKind.AsyncMethod && AsyncState.IsParked(node.State) ? node.State : null,
                 ParkedAt = node.Kind == NodeKind.AsyncMethod ? text.At : null, // a delegate's line is where it starts, not an await
                 Awaiting = awaiting,
                 AwaitedBy = awaitedBy,

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Inventory;
 
@@ -15,7 +16,7 @@ internal sealed class TaskGraph
 {
     private const int MaxNodes = 2_000_000;
 
-    private static readonly FieldInfo? s_whenAllRemaining = typeof(Task).Assembly.GetType("System.Threading.Tasks.Task+WhenAllPromise")?.GetField("_remainingToComplete", FieldAccessor.Instance);
+    private static readonly FieldInfo? s_whenAllRemaining = typeof(Task).Assembly.GetType(AwaitedLayout.WhenAllType)?.GetField(AwaitedLayout.WhenAllRemaining, FieldAccessor.Instance);
     private static readonly ConcurrentDictionary<Type, Func<object, IReadOnlyList<Task?>?>?> s_combinators = new();
     private static readonly Type? s_entryType = System.Reflection.Assembly.GetEntryAssembly()?.EntryPoint is { Name: "<Main>" } entry ? entry.DeclaringType : null;
 
@@ -51,8 +52,8 @@ internal sealed class TaskGraph
             if (!task.IsCompleted)
                 graph.Node(task);
         }
-        for (var i = 0; i < graph._nodes.Count && graph._nodes.Count < MaxNodes; i++)
-            graph.Expand(graph._nodes[i]);
+        graph.ExpandFrom(0);
+        graph.Settle();
         graph.LayOutEdges();
         return graph;
     }
@@ -122,7 +123,7 @@ internal sealed class TaskGraph
         node = new TaskNode(target, target is Task t ? t.Id : _nextSyntheticId--, kind, _nodes.Count)
         {
             Box = box,
-            State = box?.ReadState(target) ?? BoxInfo.UnknownState,
+            State = box?.ReadState(target) ?? AsyncState.Unknown,
             DelegateMethod = kind == NodeKind.DelegateTask && target is Task task ? TaskInternals.Action(task)?.Method : null,
             Label = label,
             AwaitsYield = box is { AwaitsOnlyYield: true },
@@ -142,7 +143,7 @@ internal sealed class TaskGraph
     /// </summary>
     private static object? AwaitedConsistently(TaskNode node)
     {
-        for (var attempt = 0; attempt < 3 && node.State >= 0; attempt++)
+        for (var attempt = 0; attempt < 3 && AsyncState.IsParked(node.State); attempt++)
         {
             var awaited = node.Box!.Awaited(node.Target);
             var state = node.Box.ReadState(node.Target);
@@ -159,6 +160,56 @@ internal sealed class TaskGraph
         s_entryType is not null && node.Box?.Symbols.Kickoff is { } kickoff && kickoff.DeclaringType == s_entryType
         && kickoff.Name is "Main" or "<Main>$";
 
+    private void ExpandFrom(int first)
+    {
+        for (var i = first; i < _nodes.Count && _nodes.Count < MaxNodes; i++)
+            Expand(_nodes[i]);
+    }
+
+    /// <summary>
+    /// The app ran on while the graph was read (a busy service finishes requests during it): a method that moved to
+    /// another await since it was read is read again, with what it awaits now; work that completed meanwhile is left
+    /// out, with its edges. Without this a request that finished during the read showed as orphan one-frame stacks,
+    /// and one that moved showed as a chain cut in two.
+    /// </summary>
+    private void Settle()
+    {
+        var read = _nodes.Count;
+        for (var i = 0; i < read; i++)
+        {
+            var node = _nodes[i];
+            if (node.Kind != NodeKind.AsyncMethod || node.Target is Task { IsCompleted: true })
+                continue;
+            var now = node.Box!.ReadState(node.Target);
+            if (now == node.State || now == AsyncState.Unknown)
+                continue;
+            node.State = now;
+            node.Resuming = false;
+            Expand(node);
+        }
+        ExpandFrom(read);
+        var keep = new int[_nodes.Count];
+        var kept = new List<TaskNode>(_nodes.Count);
+        foreach (var node in _nodes)
+        {
+            // A class state machine (Debug builds) is dropped from its box on completion: its state is then unreadable.
+            var done = node.Target is Task { IsCompleted: true }
+                || node.Box is not null && node.State != AsyncState.Unknown && node.Box.ReadState(node.Target) == AsyncState.Unknown;
+            keep[node.Index] = done ? -1 : kept.Count;
+            if (!done)
+                kept.Add(node);
+        }
+        if (kept.Count == _nodes.Count)
+            return;
+        _nodes.Clear();
+        _nodes.AddRange(kept);
+        for (var i = 0; i < _nodes.Count; i++)
+            _nodes[i].Index = i;
+        _edges.RemoveAll(e => keep[e.Parent] < 0 || keep[e.Child] < 0);
+        for (var i = 0; i < _edges.Count; i++)
+            _edges[i] = (keep[_edges[i].Parent], keep[_edges[i].Child]);
+    }
+
     private void Expand(TaskNode node)
     {
         _awaiters.Clear();
@@ -170,8 +221,13 @@ internal sealed class TaskGraph
             else if (awaiter.Kind == AwaiterKind.SynchronousWait && !IsAsyncEntryPoint(node))
                 node.BlockedThreadWaits = true;
         }
-        if (node.Kind == NodeKind.AsyncMethod && AwaitedConsistently(node) is { } awaited && !IsCompleted(awaited))
-            Link(node, Node(awaited));
+        if (node.Kind == NodeKind.AsyncMethod && AwaitedConsistently(node) is { } awaited)
+        {
+            if (IsCompleted(awaited))
+                node.Resuming = true;
+            else
+                Link(node, Node(awaited));
+        }
         if (node.Kind == NodeKind.Combinator && CombinatorTasks(node.Target) is { } tasks)
         {
             foreach (var task in tasks)
@@ -230,9 +286,9 @@ internal sealed class TaskGraph
         {
             if (!type.IsGenericType || !typeof(Task).IsAssignableFrom(type))
                 return null;
-            if (FieldAccessor.Reader<Task?[]?>(type, "m_tasks") is { } all)
+            if (FieldAccessor.Reader<Task?[]?>(type, AwaitedLayout.WhenAllTasks) is { } all)
                 return all;
-            if (FieldAccessor.Reader<Task?>(type, "_task1") is { } first && FieldAccessor.Reader<Task?>(type, "_task2") is { } second)
+            if (FieldAccessor.Reader<Task?>(type, AwaitedLayout.WhenAnyFirst) is { } first && FieldAccessor.Reader<Task?>(type, AwaitedLayout.WhenAnySecond) is { } second)
                 return o => first(o) is { } one ? [one, second(o)] : null;
             return null;
         });

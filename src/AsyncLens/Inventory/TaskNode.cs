@@ -1,5 +1,6 @@
 using System.Reflection;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Inventory;
 
@@ -16,6 +17,9 @@ internal enum NodeKind : byte
 
     /// <summary>Something awaited that is not code: Task.Delay, a TaskCompletionSource, a semaphore, a socket.</summary>
     Awaited,
+
+    /// <summary>A thread blocked in <c>.Result</c> / <c>.Wait()</c>: it waits for the task it awaits (known only from outside, where stacks can be read).</summary>
+    Thread,
 }
 
 /// <summary>
@@ -25,7 +29,7 @@ internal enum NodeKind : byte
 internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
 {
     /// <summary>Its position in <see cref="TaskGraph.Nodes"/>.</summary>
-    public int Index { get; } = index;
+    public int Index { get; internal set; } = index;
 
     public object Target { get; } = target;
 
@@ -36,8 +40,8 @@ internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
 
     public BoxInfo? Box { get; init; }
 
-    /// <summary>The state machine's state: -1 running, N parked at await N, below -2 an iterator paused at yield return.</summary>
-    public int State { get; set; } = BoxInfo.UnknownState;
+    /// <summary>The state machine's state (<see cref="AsyncState"/>).</summary>
+    public int State { get; set; } = AsyncState.Unknown;
 
     public MethodInfo? DelegateMethod { get; init; }
 
@@ -51,6 +55,9 @@ internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
 
     /// <summary>True when the method awaits <c>Task.Yield()</c> (it is about to run again).</summary>
     public bool AwaitsYield { get; init; }
+
+    /// <summary>Parked on a task that has completed: its continuation is about to run (or queued to).</summary>
+    public bool Resuming { get; set; }
 
     public ArraySegment<TaskNode> Awaits { get; set; } = ArraySegment<TaskNode>.Empty;
 
@@ -66,14 +73,15 @@ internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
     /// For a node read from another process (asynclens ps / pstree / stacks): its text, kind and state as worked
     /// out by the reader, which has no live object to ask. <see cref="Target"/> is then the object's address.
     /// </summary>
-    public NodeText? Description { get; init; }
+    public NodeText? Description { get; set; }
 
     public string? KindName { get; init; }
 
     public string? StateName { get; init; }
 
-    /// <summary>An async iterator's box (its states below -2 are "paused at yield return").</summary>
+    /// <summary>An async iterator's box (<see cref="AsyncState.IsPausedIterator"/>).</summary>
     public bool IsIterator => Box?.IsIterator ?? KindName == "async-iterator";
 
-    public bool IsCode => Kind is NodeKind.AsyncMethod or NodeKind.DelegateTask or NodeKind.Combinator;
+    /// <summary>It waits for something: async work, or a thread (what nothing awaits is where a tree or stack starts).</summary>
+    public bool IsCode => Kind is NodeKind.AsyncMethod or NodeKind.DelegateTask or NodeKind.Combinator or NodeKind.Thread;
 }

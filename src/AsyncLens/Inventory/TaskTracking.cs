@@ -1,4 +1,5 @@
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Inventory;
@@ -39,7 +40,7 @@ internal sealed class TaskTracking : IDisposable
                 continue;
             if (task.IsCompleted)
                 Registry.Completed(entry.Id);
-            else if (entry.Box is { } box && box.ReadState(task) is var state and >= 0)
+            else if (entry.Box is { } box && box.ReadState(task) is var state && AsyncState.IsParked(state))
                 entry.LastState = state;
         }
     }

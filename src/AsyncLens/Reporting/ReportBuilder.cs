@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Reporting;
@@ -145,7 +146,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
                 continue;
             }
             var symbols = raw.Box.Symbols;
-            var at = raw.State == -2 ? symbols.EndLocation : symbols.AwaitLocation(raw.State) ?? (raw.State == -1 ? symbols.StartLocation : null);
+            var at = raw.State == AsyncState.Done ? symbols.EndLocation : symbols.AwaitLocation(raw.State) ?? (raw.State == AsyncState.Running ? symbols.StartLocation : null);
             frames.Add(new AsyncStackFrame(symbols.Name, at?.File, at?.Line));
         }
         return frames;

@@ -1,6 +1,7 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Reporting;
@@ -22,10 +23,10 @@ internal static class StretchLocator
     {
         var symbols = AsyncMethodSymbols.For(f.StateMachine);
         // An unbracketed stretch is read up to the await its method parked at, or to its first await if it moved on.
-        var stopped = f.Ongoing ? -2 : f.Unbracketed && f.StoppedState == BoxInfo.UnknownState ? 0 : f.StoppedState;
+        var stopped = f.Ongoing ? AsyncState.Done : f.Unbracketed && f.StoppedState == AsyncState.Unknown ? 0 : f.StoppedState;
         var root = new Stretch(symbols, f.TaskId, FirstStep: f.Unbracketed,
             symbols.AwaitLocation(f.ResumedState) ?? symbols.StartLocation,
-            f.Ongoing ? null : stopped == -2 ? symbols.EndLocation : symbols.AwaitLocation(stopped),
+            f.Ongoing ? null : stopped == AsyncState.Done ? symbols.EndLocation : symbols.AwaitLocation(stopped),
             Hint(symbols, f.ResumedState, stopped), [], null);
         var path = new List<Stretch> { root };
         var used = new HashSet<FirstStep>(f.FirstSteps.Where(s => s.Record.Id == f.TaskId)); // the root's own box
@@ -67,7 +68,7 @@ internal static class StretchLocator
     {
         // Its first step: from its start to the await it parked at (read at the step's end: if it had moved on
         // by then, most likely its first await); without a box it ran to completion, or still runs.
-        var parked = first is null ? -2 : first.State >= 0 ? first.State : 0;
+        var parked = first is null ? AsyncState.Done : AsyncState.IsParked(first.State) ? first.State : 0;
         var hint = Hint(symbols, -1, parked);
         // A gap is evidence only with a cause in the method's own code; in Main's first step, which also holds the
         // process's startup, and in a framework step while the process warms up, only with a blocking call.

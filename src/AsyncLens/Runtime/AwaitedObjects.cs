@@ -1,15 +1,14 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Runtime;
 
 /// <summary>
-/// What a parked state machine awaits, read from its awaiter field: the compiler stores the awaiter of the
-/// await it suspends on in a <c>&lt;&gt;u__N</c> field and clears it on resuming, so at most one is set.
-/// A <c>TaskAwaiter</c> holds the task (<c>m_task</c>); a <c>ValueTaskAwaiter</c> its value task, whose
-/// <c>_obj</c> is a task or an <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/>. The readers
-/// are compiled once per box type and read in place: a snapshot of 100,000 boxes copies nothing.
+/// What a parked state machine awaits, read from its awaiter field (<see cref="AwaiterLayout"/>): a task, or an
+/// <see cref="System.Threading.Tasks.Sources.IValueTaskSource"/>. The readers are compiled once per box type and
+/// read in place: a snapshot of 100,000 boxes copies nothing.
 /// </summary>
 internal static class AwaitedObjects
 {
@@ -24,11 +23,11 @@ internal static class AwaitedObjects
             var type = field.FieldType;
             if (type == typeof(YieldAwaitable.YieldAwaiter))
                 continue; // a default YieldAwaiter is indistinguishable from a live one: see AwaitsYield
-            if (type.GetField("m_task", FieldAccessor.Instance) is { } task)
+            if (type.GetField(AwaiterLayout.Task, FieldAccessor.Instance) is { } task)
             {
                 readers.Add(FieldAccessor.PathReader(boxType, [stateMachine, field, task]));
             }
-            else if (type.GetField("_value", FieldAccessor.Instance) is { } value && value.FieldType.GetField("_obj", FieldAccessor.Instance) is { } obj)
+            else if (type.GetField(AwaiterLayout.ValueTask, FieldAccessor.Instance) is { } value && value.FieldType.GetField(AwaiterLayout.ValueTaskObject, FieldAccessor.Instance) is { } obj)
             {
                 readers.Add(FieldAccessor.PathReader(boxType, [stateMachine, field, value, obj]));
             }
@@ -48,7 +47,7 @@ internal static class AwaitedObjects
         AwaiterFields(stateMachine) is [var only] && only.FieldType == typeof(YieldAwaitable.YieldAwaiter);
 
     private static FieldInfo[] AwaiterFields(Type stateMachine) =>
-        stateMachine.GetFields(FieldAccessor.Instance).Where(f => f.Name.StartsWith("<>u__", StringComparison.Ordinal)).ToArray();
+        stateMachine.GetFields(FieldAccessor.Instance).Where(f => f.Name.StartsWith(StateMachineLayout.AwaiterPrefix, StringComparison.Ordinal)).ToArray();
 
     private static object? Unwrap(object awaiter) => s_unwrappers.GetOrAdd(awaiter.GetType(), Unwrapper)(awaiter);
 
@@ -56,11 +55,11 @@ internal static class AwaitedObjects
     {
         if (awaiter == typeof(YieldAwaitable.YieldAwaiter))
             return _ => null;
-        var task = awaiter.GetField("m_task", FieldAccessor.Instance);
+        var task = awaiter.GetField(AwaiterLayout.Task, FieldAccessor.Instance);
         if (task is not null)
             return a => task.GetValue(a);
-        var value = awaiter.GetField("_value", FieldAccessor.Instance);
-        var obj = value?.FieldType.GetField("_obj", FieldAccessor.Instance);
+        var value = awaiter.GetField(AwaiterLayout.ValueTask, FieldAccessor.Instance);
+        var obj = value?.FieldType.GetField(AwaiterLayout.ValueTaskObject, FieldAccessor.Instance);
         if (value is not null && obj is not null)
             return a => value.GetValue(a) is { } vt ? obj.GetValue(vt) : null;
         return a => awaiter.IsValueType ? null : a;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Runtime;
 
@@ -11,14 +12,14 @@ namespace AsyncLens.Runtime;
 /// </summary>
 internal static class Awaiters
 {
-    private static readonly Type? s_wrapperType = typeof(AsyncTaskMethodBuilder).Assembly.GetType("System.Runtime.CompilerServices.AsyncMethodBuilderCore+ContinuationWrapper");
-    private static readonly Func<object, Action?>? s_wrapperContinuation = FieldAccessor.Reader<Action?>(s_wrapperType, "_continuation");
-    private static readonly Type? s_awaitContinuationType = typeof(Task).Assembly.GetType("System.Threading.Tasks.AwaitTaskContinuation");
-    private static readonly Func<object, Action?>? s_awaitContinuationAction = FieldAccessor.Reader<Action?>(s_awaitContinuationType, "m_action");
-    private static readonly Type? s_continueWithType = typeof(Task).Assembly.GetType("System.Threading.Tasks.ContinueWithTaskContinuation");
-    private static readonly Func<object, Task?>? s_continueWithTask = FieldAccessor.Reader<Task?>(s_continueWithType, "m_task");
-    private static readonly Type? s_syncWaiterType = typeof(Task).Assembly.GetType("System.Threading.Tasks.Task+SetOnInvokeMres");
-    private static readonly Type? s_boxInterface = typeof(AsyncTaskMethodBuilder).Assembly.GetType("System.Runtime.CompilerServices.IAsyncStateMachineBox");
+    private static readonly Type? s_wrapperType = typeof(AsyncTaskMethodBuilder).Assembly.GetType(ContinuationLayout.WrapperType);
+    private static readonly Func<object, Action?>? s_wrapperContinuation = FieldAccessor.Reader<Action?>(s_wrapperType, ContinuationLayout.WrapperContinuation);
+    private static readonly Type? s_awaitContinuationType = typeof(Task).Assembly.GetType(ContinuationLayout.AwaitContinuationType);
+    private static readonly Func<object, Action?>? s_awaitContinuationAction = FieldAccessor.Reader<Action?>(s_awaitContinuationType, ContinuationLayout.AwaitContinuationAction);
+    private static readonly Type? s_continueWithType = typeof(Task).Assembly.GetType(ContinuationLayout.ContinueWithType);
+    private static readonly Func<object, Task?>? s_continueWithTask = FieldAccessor.Reader<Task?>(s_continueWithType, ContinuationLayout.ContinueWithTask);
+    private static readonly Type? s_syncWaiterType = typeof(Task).Assembly.GetType(ContinuationLayout.SynchronousWaitType);
+    private static readonly Type? s_boxInterface = typeof(AsyncTaskMethodBuilder).Assembly.GetType(StateMachineLayout.BoxInterface);
 
     /// <summary>Adds what waits for <paramref name="node"/> (a task or a value-task source) to <paramref name="into"/>.</summary>
     public static void Of(object node, List<Awaiter> into)

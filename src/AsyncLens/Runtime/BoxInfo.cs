@@ -2,18 +2,17 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using System.Reflection.Emit;
 using System.Runtime.CompilerServices;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Runtime;
 
 /// <summary>
-/// An async method box type (<c>AsyncTaskMethodBuilder&lt;T&gt;.AsyncStateMachineBox&lt;TStateMachine&gt;</c>)
-/// and a compiled reader of its state machine's <c>&lt;&gt;1__state</c>: -1 running, -2 done, N parked at await N.
+/// An async method box type (<see cref="StateMachineLayout"/>) and a compiled reader of its state machine's
+/// state (<see cref="AsyncState"/>).
 /// </summary>
 internal sealed class BoxInfo
 {
-    public const int UnknownState = int.MinValue;
-
     private static readonly ConcurrentDictionary<Type, BoxInfo?> s_cache = new();
 
     [ThreadStatic] private static Type? t_lastType;
@@ -33,7 +32,7 @@ internal sealed class BoxInfo
         StateMachineType = stateMachineField.FieldType;
         _readState = readState;
         IsUserCode = CodeOrigin.IsUserCode(StateMachineType.Assembly);
-        IsIterator = StateMachineType.GetField("<>v__promiseOfValueOrEnd", FieldAccessor.Instance) is not null;
+        IsIterator = StateMachineType.GetField(StateMachineLayout.IteratorPromise, FieldAccessor.Instance) is not null;
         AwaitsOnlyYield = AwaitedObjects.OnlyYield(StateMachineType);
     }
 
@@ -59,7 +58,7 @@ internal sealed class BoxInfo
         }
         catch (Exception ex) when (ex is NullReferenceException or InvalidCastException)
         {
-            return UnknownState;
+            return AsyncState.Unknown;
         }
     }
 
@@ -107,11 +106,11 @@ internal sealed class BoxInfo
 
     private static BoxInfo? Create(Type boxType)
     {
-        var smField = boxType.GetField("StateMachine", BindingFlags.Instance | BindingFlags.Public);
+        var smField = boxType.GetField(StateMachineLayout.BoxStateMachine, BindingFlags.Instance | BindingFlags.Public);
         if (smField is null || !typeof(IAsyncStateMachine).IsAssignableFrom(smField.FieldType))
             return null;
-        var stateField = smField.FieldType.GetField("<>1__state", FieldAccessor.Instance);
-        return new BoxInfo(boxType, smField, stateField is null ? _ => UnknownState : CompileStateReader(boxType, smField, stateField));
+        var stateField = smField.FieldType.GetField(StateMachineLayout.State, FieldAccessor.Instance);
+        return new BoxInfo(boxType, smField, stateField is null ? _ => AsyncState.Unknown : CompileStateReader(boxType, smField, stateField));
     }
 
     /// <summary>
@@ -122,14 +121,14 @@ internal sealed class BoxInfo
     {
         try
         {
-            return task.GetType().GetField("StateMachine", BindingFlags.Instance | BindingFlags.Public)?.GetValue(task) is { } sm
-                && sm.GetType().GetField("<>1__state", FieldAccessor.Instance)?.GetValue(sm) is int state
+            return task.GetType().GetField(StateMachineLayout.BoxStateMachine, BindingFlags.Instance | BindingFlags.Public)?.GetValue(task) is { } sm
+                && sm.GetType().GetField(StateMachineLayout.State, FieldAccessor.Instance)?.GetValue(sm) is int state
                 ? state
-                : UnknownState;
+                : AsyncState.Unknown;
         }
         catch (Exception ex) when (ex is FieldAccessException or ArgumentException or TargetException)
         {
-            return UnknownState;
+            return AsyncState.Unknown;
         }
     }
 
@@ -149,7 +148,7 @@ internal sealed class BoxInfo
         }
         catch (Exception ex) when (ex is InvalidProgramException or NotSupportedException or MemberAccessException)
         {
-            return box => smField.GetValue(box) is { } sm && stateField.GetValue(sm) is int s ? s : UnknownState;
+            return box => smField.GetValue(box) is { } sm && stateField.GetValue(sm) is int s ? s : AsyncState.Unknown;
         }
     }
 }

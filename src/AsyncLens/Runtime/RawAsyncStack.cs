@@ -1,3 +1,5 @@
+using AsyncLens.Runtime.Layout;
+
 namespace AsyncLens.Runtime;
 
 /// <summary>
@@ -33,7 +35,7 @@ internal sealed class RawAsyncStack
         while (current is not null && frames.Count < MaxDepth && seen.Add(current))
         {
             var box = BoxInfo.Of(current);
-            var state = box is null ? BoxInfo.UnknownState : frames.Count == 0 && leafState is { } s ? s : box.ReadState(current);
+            var state = box is null ? AsyncState.Unknown : frames.Count == 0 && leafState is { } s ? s : box.ReadState(current);
             var task = current as Task;
             frames.Add(new RawFrame(task?.Id ?? 0, box, state, box is null ? current.GetType() : null, box is null && task is not null ? TaskInternals.Action(task)?.Method : null));
             awaiters.Clear();

@@ -1,24 +1,26 @@
 using System.Reflection;
 using System.Runtime.ExceptionServices;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Runtime;
 
 /// <summary>
 /// Private fields of <see cref="Task"/> that say who waits for a task and whether its
-/// exception was observed. Present in .NET 10; when one is missing the feature that needs
+/// exception was observed (<see cref="TaskLayout"/>). When one is missing the feature that needs
 /// it goes quiet rather than failing.
 /// </summary>
 internal static class TaskInternals
 {
-    private static readonly Func<object, object?>? s_continuation = FieldAccessor.Reader<object?>(typeof(Task), "m_continuationObject");
-    private static readonly Func<object, object?>? s_action = FieldAccessor.Reader<object?>(typeof(Task), "m_action");
-    private static readonly Func<object, object?>? s_contingent = FieldAccessor.Reader<object?>(typeof(Task), "m_contingentProperties");
-    private static readonly object? s_completionSentinel = typeof(Task).GetField("s_taskCompletionSentinel", FieldAccessor.Static)?.GetValue(null);
+    private static readonly Func<object, object?>? s_continuation = FieldAccessor.Reader<object?>(typeof(Task), TaskLayout.ContinuationObject);
+    private static readonly Func<object, object?>? s_action = FieldAccessor.Reader<object?>(typeof(Task), TaskLayout.Action);
+    private static readonly Func<object, int>? s_flags = FieldAccessor.Reader<int>(typeof(Task), TaskLayout.StateFlags);
+    private static readonly Func<object, object?>? s_contingent = FieldAccessor.Reader<object?>(typeof(Task), TaskLayout.ContingentProperties);
+    private static readonly object? s_completionSentinel = typeof(Task).GetField(TaskLayout.CompletionSentinel, FieldAccessor.Static)?.GetValue(null);
 
-    private static readonly FieldInfo? s_holderField = typeof(Task).Assembly.GetType("System.Threading.Tasks.Task+ContingentProperties")?.GetField("m_exceptionsHolder", FieldAccessor.Instance);
-    private static readonly Type? s_holderType = typeof(Task).Assembly.GetType("System.Threading.Tasks.TaskExceptionHolder");
-    private static readonly FieldInfo? s_isHandled = s_holderType?.GetField("m_isHandled", FieldAccessor.Instance);
-    private static readonly FieldInfo? s_faultExceptions = s_holderType?.GetField("m_faultExceptions", FieldAccessor.Instance);
+    private static readonly FieldInfo? s_holderField = typeof(Task).Assembly.GetType(TaskLayout.ContingentPropertiesType)?.GetField(TaskLayout.ExceptionsHolder, FieldAccessor.Instance);
+    private static readonly Type? s_holderType = typeof(Task).Assembly.GetType(TaskLayout.ExceptionHolderType);
+    private static readonly FieldInfo? s_isHandled = s_holderType?.GetField(TaskLayout.ExceptionHandled, FieldAccessor.Instance);
+    private static readonly FieldInfo? s_faultExceptions = s_holderType?.GetField(TaskLayout.FaultExceptions, FieldAccessor.Instance);
 
     public static bool IsAvailable => s_continuation is not null;
 
@@ -31,6 +33,9 @@ internal static class TaskInternals
 
     /// <summary>The delegate a <c>Task.Run</c> / <c>ContinueWith</c> task runs.</summary>
     public static Delegate? Action(Task task) => s_action?.Invoke(task) as Delegate;
+
+    /// <summary>The task's <see cref="TaskLayout.Flags"/> (0 when the field is missing).</summary>
+    public static int Flags(Task task) => s_flags?.Invoke(task) ?? 0;
 
     /// <summary>True once someone awaited the faulted task, read its Result or its Exception.</summary>
     public static bool ExceptionObserved(Task task)

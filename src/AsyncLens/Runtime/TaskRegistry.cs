@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Runtime;
 
@@ -15,8 +16,8 @@ namespace AsyncLens.Runtime;
 /// </summary>
 internal sealed class TaskRegistry : IDisposable
 {
-    private static readonly FieldInfo? s_enabledField = typeof(Task).GetField("s_asyncDebuggingEnabled", FieldAccessor.Static);
-    private static readonly FieldInfo? s_tasksField = typeof(Task).GetField("s_currentActiveTasks", FieldAccessor.Static);
+    private static readonly FieldInfo? s_enabledField = typeof(Task).GetField(TaskLayout.AsyncDebuggingEnabled, FieldAccessor.Static);
+    private static readonly FieldInfo? s_tasksField = typeof(Task).GetField(TaskLayout.ActiveTasks, FieldAccessor.Static);
 
     private readonly Dictionary<int, Task> _runtimeTasks;
     private readonly Dictionary<int, WeakTask> _weak = new();
@@ -196,7 +197,7 @@ internal sealed class WeakTask
     public BoxInfo? Box { get; }
 
     /// <summary>The await the box was last seen parked on (read at each sweep and each step end).</summary>
-    public int LastState { get; set; } = BoxInfo.UnknownState;
+    public int LastState { get; set; } = AsyncState.Unknown;
 
     /// <summary>The id of the task that awaits this one, when known.</summary>
     public int AwaiterId { get; set; }

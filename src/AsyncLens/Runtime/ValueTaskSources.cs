@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Reflection;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Runtime;
 
@@ -19,7 +20,7 @@ internal static class ValueTaskSources
     private static Func<object, object?>? Reader(Type type)
     {
         // The source's own field (channels' AsyncOperation, sockets' AwaitableSocketAsyncEventArgs)...
-        if (FindField(type, "_continuationState") is { } own)
+        if (FindField(type, AwaitedLayout.ContinuationState) is { } own)
             return o => own.GetValue(o);
         // ...or inside a ManualResetValueTaskSourceCore<T> it holds (pooled boxes: _valueTaskSource;
         // async iterators: <>v__promiseOfValueOrEnd).
@@ -28,7 +29,7 @@ internal static class ValueTaskSources
             foreach (var core in t.GetFields(FieldAccessor.Instance | BindingFlags.DeclaredOnly))
             {
                 if (core.FieldType.IsGenericType && core.FieldType.GetGenericTypeDefinition() == typeof(System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore<>)
-                    && core.FieldType.GetField("_continuationState", FieldAccessor.Instance) is { } state)
+                    && core.FieldType.GetField(AwaitedLayout.ContinuationState, FieldAccessor.Instance) is { } state)
                 {
                     return o => core.GetValue(o) is { } boxedCore ? state.GetValue(boxedCore) : null;
                 }

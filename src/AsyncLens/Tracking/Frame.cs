@@ -1,5 +1,6 @@
 using System.Reflection;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Tracking;
 
@@ -78,10 +79,10 @@ internal sealed class Frame
 
     /// <summary>
     /// Where the step stopped, noted on the step's own thread as it happened: the await it parked on
-    /// (TaskWaitBegin), or -2 when it completed the method (TraceOperationEnd). Reading the box at the
+    /// (TaskWaitBegin), or <see cref="AsyncState.Done"/> when it completed the method (TraceOperationEnd). Reading the box at the
     /// step's end instead races with another thread that may already have resumed it.
     /// </summary>
-    public int StoppedState = BoxInfo.UnknownState;
+    public int StoppedState = AsyncState.Unknown;
 
     public TaskRecord? Record { get; private set; }
 
@@ -126,7 +127,7 @@ internal sealed class Frame
         Box = box;
         Code = code;
         ResumedState = resumedState;
-        StoppedState = BoxInfo.UnknownState;
+        StoppedState = AsyncState.Unknown;
         RunDelayStart = RunQueue.Unavailable;
         Record = record;
         FirstCreated = null;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using AsyncLens.Reporting;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Tracking;
 
@@ -18,7 +19,7 @@ internal sealed class SyncWait
         FrameVersion = frame?.Version ?? 0;
         Step = step;
         WaitedTask = waitedTask;
-        WaitedState = waitedTask is not null && Runtime.BoxInfo.Of(waitedTask) is { } box ? box.ReadState(waitedTask) : Runtime.BoxInfo.UnknownState;
+        WaitedState = waitedTask is not null && Runtime.BoxInfo.Of(waitedTask) is { } box ? box.ReadState(waitedTask) : AsyncState.Unknown;
     }
 
     public int TaskId { get; }

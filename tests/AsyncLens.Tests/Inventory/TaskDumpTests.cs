@@ -52,7 +52,7 @@ public sealed partial class TaskDumpTests
 
             Program.Main(string[]) (running)
 
-            {{ChainsTrees.Scenario(At)}}
+            {{ChainsTrees.Scenario(At, outside: false)}}
             """,
             body);
     }
@@ -79,7 +79,7 @@ public sealed partial class TaskDumpTests
                 Task.WhenAll (3 pending)
                 Server.HandleAsync(int) at {{At("chains.handle-fetch")}}
                 Store.FetchAsync(int) at {{At("chains.fetch")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Cycle.WaitForAsync(Task, Func<Task>) at {{At("chains.cycle")}}
@@ -94,7 +94,7 @@ public sealed partial class TaskDumpTests
                 Task.WhenAll (12 pending)
                 Feeds.ConsumeAsync() at {{At("chains.consume")}}
                 Feeds.ReadAsync() at {{At("chains.feed")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
@@ -104,20 +104,20 @@ public sealed partial class TaskDumpTests
             x1
                 Task.WhenAll (12 pending)
                 Outer.Inner.LoadAsync<Guid>() at {{At("chains.generic")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
                 Pooled.CallerAsync() at {{At("chains.pooled-caller")}}
                 Pooled.WaitAsync() at {{At("chains.pooled")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
                 Recursive.DescendAsync(int) at {{At("chains.recursion")}}
                 ... the same frame 2 more times (recursion)
                 Recursive.DescendAsync(int) at {{At("chains.recursion-bottom")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
@@ -129,32 +129,32 @@ public sealed partial class TaskDumpTests
             x1
                 Task.WhenAll (12 pending)
                 Shapes.ConfiguredAsync() at {{At("chains.configured")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
                 Shapes.LambdaAndLocalAsync() at {{At("chains.shapes")}}
                 Task.WhenAll (2 pending)
                 Shapes.LambdaAndLocalAsync()+(int) => { } at {{At("chains.lambda")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
                 Shapes.LambdaAndLocalAsync() at {{At("chains.shapes")}}
                 Task.WhenAll (2 pending)
                 Shapes.LambdaAndLocalAsync()+LocalAsync(string) at {{At("chains.local")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
                 Shapes.ValueTaskAsync() at {{At("chains.valuetask")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)
                 Task.Run
                 Scenario.Start()+() => { } at {{At("chains.run-lambda")}}
-                awaiting TaskCompletionSource
+                awaiting TaskCompletionSource <- one task awaited by 11
 
             x1
                 Task.WhenAll (12 pending)

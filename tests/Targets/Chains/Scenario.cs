@@ -35,7 +35,7 @@ public static class Scenario
             Task.Run(() =>
             { // @chains.run-blocking (a delegate is shown at its first line)
                 Interlocked.Increment(ref s_started);
-                Gate.Wait();
+                Gate.Wait(); // @chains.run-blocking-wait
             }),
         };
         Cycle.Start();

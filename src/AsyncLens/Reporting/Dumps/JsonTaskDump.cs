@@ -38,10 +38,12 @@ internal static class JsonTaskDump
                 foreach (var frame in stack.Frames)
                 {
                     w.WriteStartObject();
-                    w.WriteString("method", frame.Title);
-                    Location(w, frame.At);
-                    if (frame.Note is not null)
-                        w.WriteString("note", frame.Note);
+                    w.WriteString("method", frame.Text.Title);
+                    Location(w, frame.Text.At);
+                    if (frame.Text.Note is not null)
+                        w.WriteString("note", frame.Text.Note);
+                    if (frame.Awaiters > 1)
+                        w.WriteNumber("awaiters", frame.Awaiters);
                     w.WriteEndObject();
                 }
                 w.WriteEndArray();

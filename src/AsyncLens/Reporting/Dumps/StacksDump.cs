@@ -1,14 +1,20 @@
 using System.Globalization;
 using AsyncLens.Inventory;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Reporting.Dumps;
 
 /// <summary>
-/// The <c>stacks</c> dump: one async stack per leaf (async work that awaits no other code), root to leaf,
-/// each frame <c>Method at File.cs:line</c>, then what the leaf awaits. Identical stacks print once with <c>xN</c>.
+/// The <c>stacks</c> dump: one async stack per chain of awaiters from a root down to a leaf (async work that awaits
+/// no other code), root to leaf, each frame <c>Method at File.cs:line</c>, then what the leaf awaits. A task several
+/// await (fan-in) ends, or sits in, one stack per awaiter, marked <c>&lt;- one task awaited by N</c> in each.
+/// Identical stacks print once with <c>xN</c>.
 /// </summary>
 internal static class StacksDump
 {
+    /// <summary>Stacks through one node at most (fan-in over fan-in multiplies them); past it, the rest are left out.</summary>
+    private const int MaxPathsPerNode = 10_000;
+
     public static void Write(TextWriter writer, TaskGraph graph, DumpHeader header)
     {
         var stacks = Coalesce(graph, new Subtrees());
@@ -34,25 +40,27 @@ internal static class StacksDump
         }
     }
 
-    /// <summary>Every distinct stack with how many leaves share it: most numerous first. An await cycle has no leaf: it is one stack of its own.</summary>
+    /// <summary>Every distinct stack with how many chains share it: most numerous first. An await cycle has no leaf: it is one stack of its own.</summary>
     public static List<CoalescedStack> Coalesce(TaskGraph graph, Subtrees subtrees)
     {
         var paths = new Paths(subtrees);
         var stacks = new Dictionary<(int Path, string Awaiting), CoalescedStack>();
-        void Add(TaskNode leaf, int path, string awaiting)
+        void Add(TaskNode leaf, int path, int chains, string awaiting)
         {
-            if (stacks.TryGetValue((path, awaiting), out var existing))
-                existing.Add(leaf);
-            else
-                stacks[(path, awaiting)] = new CoalescedStack(paths.Frames(path), awaiting, leaf);
+            if (!stacks.TryGetValue((path, awaiting), out var stack))
+                stacks[(path, awaiting)] = stack = new CoalescedStack(paths.Frames(path), awaiting);
+            stack.Add(leaf, chains);
         }
         foreach (var leaf in graph.Nodes)
         {
-            if (leaf.IsCode && !AwaitsCode(leaf))
-                Add(leaf, paths.Of(leaf), Awaiting(leaf, subtrees));
+            if (!leaf.IsCode || AwaitsCode(leaf))
+                continue;
+            var awaiting = Awaiting(leaf, subtrees);
+            foreach (var (path, chains) in paths.Of(leaf))
+                Add(leaf, path, chains, awaiting);
         }
         foreach (var start in graph.Roots.Where(r => r.InCycle))
-            Add(start, paths.Intern(Cycle(start), Paths.None), $"awaiting {subtrees.Text(start).Title} again: an await cycle (a deadlock)");
+            Add(start, paths.Intern(Cycle(start), Paths.None), 1, $"awaiting {subtrees.Text(start).Title} again: an await cycle (a deadlock)");
         return stacks.Values.OrderByDescending(s => s.Count)
             .ThenBy(s => string.Join("\n", s.Frames) + "\n" + s.Awaiting, StringComparer.Ordinal)
             .ToList();
@@ -80,53 +88,79 @@ internal static class StacksDump
 
     /// <summary>
     /// Stacks as numbers: a stack is its parent stack plus one frame, so 100,000 leaves under the same
-    /// callers share every number above them and each node is walked once.
+    /// callers share every number above them and each node is walked once. A node awaited by several has one
+    /// stack per awaiter's stack.
     /// </summary>
     private sealed class Paths(Subtrees subtrees)
     {
         public const int None = -1;
 
-        private readonly Dictionary<TaskNode, int> _ofNode = new(ReferenceEqualityComparer.Instance);
-        private readonly Dictionary<(int Parent, NodeText Frame), int> _ids = [];
-        private readonly List<(int Parent, NodeText Frame)> _byId = [];
+        private readonly Dictionary<TaskNode, (int Path, int Chains)[]> _ofNode = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<(int Parent, StackFrame Frame), int> _ids = [];
+        private readonly List<(int Parent, StackFrame Frame)> _byId = [];
 
-        /// <summary>The stack of <paramref name="leaf"/>: up through the first awaiter of each node, to a root or back to itself.</summary>
-        public int Of(TaskNode leaf)
+        /// <summary>
+        /// The stacks of <paramref name="leaf"/>, and through how many chains of awaiters each: up through every
+        /// awaiter of each node, to a root (identical chains are one stack, counted). An awaiter already on the way
+        /// up (an await cycle) ends the way there, as a root does. Walked with a stack of its own.
+        /// </summary>
+        public (int Path, int Chains)[] Of(TaskNode leaf)
         {
-            var up = new List<TaskNode>();
-            var seen = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance);
-            var parent = None;
-            for (var node = leaf; node is not null && seen.Add(node); node = node.AwaitedBy.Count > 0 ? node.AwaitedBy[0] : null)
+            var open = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance);
+            var work = new Stack<(TaskNode Node, bool ParentsDone)>();
+            work.Push((leaf, false));
+            while (work.Count > 0)
             {
-                if (_ofNode.TryGetValue(node, out var known))
+                var (node, parentsDone) = work.Pop();
+                if (_ofNode.ContainsKey(node))
+                    continue;
+                if (!parentsDone)
                 {
-                    parent = known;
-                    break;
+                    open.Add(node);
+                    work.Push((node, true));
+                    foreach (var parent in node.AwaitedBy)
+                    {
+                        if (!_ofNode.ContainsKey(parent) && !open.Contains(parent))
+                            work.Push((parent, false));
+                    }
+                    continue;
                 }
-                up.Add(node);
+                var frame = new StackFrame(subtrees.Text(node), node.AwaitedBy.Count);
+                var chains = new Dictionary<int, int>();
+                foreach (var parent in node.AwaitedBy)
+                {
+                    foreach (var (above, count) in _ofNode.TryGetValue(parent, out var known) ? known : [])
+                    {
+                        var path = Intern(above, frame);
+                        if (chains.Count < MaxPathsPerNode || chains.ContainsKey(path))
+                            chains[path] = (int)Math.Min(int.MaxValue, (long)chains.GetValueOrDefault(path) + count);
+                    }
+                }
+                if (chains.Count == 0)
+                    chains[Intern(None, frame)] = 1; // a root, or an awaiter cycle closing here
+                _ofNode[node] = [.. chains.Select(c => (c.Key, c.Value))];
+                open.Remove(node);
             }
-            for (var i = up.Count - 1; i >= 0; i--)
-                _ofNode[up[i]] = parent = Intern(parent, subtrees.Text(up[i]));
-            return parent;
+            return _ofNode[leaf];
         }
 
         public int Intern(List<TaskNode> rootFirst, int parent)
         {
             foreach (var node in rootFirst)
-                parent = Intern(parent, subtrees.Text(node));
+                parent = Intern(parent, new StackFrame(subtrees.Text(node), 0));
             return parent;
         }
 
-        public List<NodeText> Frames(int id)
+        public List<StackFrame> Frames(int id)
         {
-            var frames = new List<NodeText>();
+            var frames = new List<StackFrame>();
             for (; id != None; id = _byId[id].Parent)
                 frames.Add(_byId[id].Frame);
             frames.Reverse();
             return frames;
         }
 
-        private int Intern(int parent, NodeText frame)
+        private int Intern(int parent, StackFrame frame)
         {
             if (!_ids.TryGetValue((parent, frame), out var id))
             {
@@ -140,7 +174,7 @@ internal static class StacksDump
     private static string Awaiting(TaskNode leaf, Subtrees subtrees)
     {
         var what = leaf.Awaits.Count == 1 && !leaf.BlockedThreadWaits
-            ? subtrees.Awaiting(subtrees.Text(leaf.Awaits[0]).Title)
+            ? subtrees.Awaiting(subtrees.Text(leaf.Awaits[0]).Title + (leaf.Awaits[0].AwaitedBy.Count > 1 ? " <- " + NodeTexts.Shared(leaf.Awaits[0].AwaitedBy.Count) : ""))
             : leaf.Awaits.Count > 0
             ? "awaiting " + string.Join(", ", leaf.Awaits.Select(a => subtrees.Text(a).Title).Order(StringComparer.Ordinal))
             : leaf.Kind switch
@@ -148,9 +182,9 @@ internal static class StacksDump
                 NodeKind.DelegateTask or NodeKind.Combinator => NodeTexts.StateOf(leaf),
                 _ => leaf.State switch
                 {
-                    -1 => "running",
-                    >= 0 when leaf.AwaitsYield => "awaiting Task.Yield",
-                    >= 0 => "awaiting something that is not a task (a custom awaiter)",
+                    AsyncState.Running => "running",
+                    var s when AsyncState.IsParked(s) => leaf.Resuming ? "resuming: what it awaited has completed"
+                        : leaf.AwaitsYield ? "awaiting Task.Yield" : "awaiting something that is not a task (a custom awaiter)",
                     _ when leaf.IsIterator => "paused at yield return",
                     _ => "waiting",
                 },
@@ -159,16 +193,27 @@ internal static class StacksDump
     }
 }
 
-/// <summary>A distinct async stack and the leaves that share it.</summary>
-internal sealed class CoalescedStack(List<NodeText> frames, string awaiting, TaskNode first)
+/// <summary>One frame of an async stack: a node's text, and how many await it (more than one: a task several await).</summary>
+internal readonly record struct StackFrame(NodeText Text, int Awaiters)
 {
-    public List<NodeText> Frames { get; } = frames;
+    public override string ToString() => Awaiters > 1 ? $"{Text} <- {NodeTexts.Shared(Awaiters)}" : Text.ToString();
+}
+
+/// <summary>A distinct async stack, how many chains of awaiters read as it, and the leaves that end them.</summary>
+internal sealed class CoalescedStack(List<StackFrame> frames, string awaiting)
+{
+    public List<StackFrame> Frames { get; } = frames;
 
     public string Awaiting { get; } = awaiting;
 
-    public List<TaskNode> Leaves { get; } = [first];
+    public List<TaskNode> Leaves { get; } = [];
 
-    public int Count => Leaves.Count;
+    /// <summary>Chains of awaiters: a leaf awaited by 20 (through a task 20 await) counts 20.</summary>
+    public int Count { get; private set; }
 
-    public void Add(TaskNode leaf) => Leaves.Add(leaf);
+    public void Add(TaskNode leaf, int chains)
+    {
+        Leaves.Add(leaf);
+        Count = (int)Math.Min(int.MaxValue, (long)Count + chains);
+    }
 }

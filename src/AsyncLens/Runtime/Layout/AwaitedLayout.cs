@@ -1,0 +1,112 @@
+namespace AsyncLens.Runtime.Layout;
+
+/// <summary>
+/// The runtime's tasks and value-task sources that are not async methods: combinators (and the tasks they hold),
+/// promises that stand for something awaited (a delay, a semaphore), <c>ContinueWith</c> tasks, and the sources a
+/// <c>ValueTask</c> awaits (channel operations, sockets), which keep their awaiter in a continuation state.
+/// </summary>
+internal static class AwaitedLayout
+{
+    /// <summary><c>Task.WhenAll(Task[])</c> (keeps only a count) and <c>Task.WhenAll&lt;T&gt;</c> (keeps its tasks).</summary>
+    public const string WhenAllType = "System.Threading.Tasks.Task+WhenAllPromise";
+
+    /// <summary>int, in the non-generic <see cref="WhenAllType"/>: how many of its tasks are still pending.</summary>
+    public const string WhenAllRemaining = "_remainingToComplete";
+
+    /// <summary>Task[], in the generic <see cref="WhenAllType"/>.</summary>
+    public const string WhenAllTasks = "m_tasks";
+
+    /// <summary><c>Task.WhenAny</c> of two: keeps both.</summary>
+    public const string WhenAnyOfTwoType = "System.Threading.Tasks.Task+TwoTaskWhenAnyPromise";
+
+    public const string WhenAnyFirst = "_task1";
+
+    public const string WhenAnySecond = "_task2";
+
+    /// <summary><c>Task.WhenAny</c> of more than two (and <c>TaskFactory.ContinueWhenAny</c>).</summary>
+    public const string WhenAnyType = "System.Threading.Tasks.TaskFactory+CompleteOnInvokePromise";
+
+    /// <summary><c>Task.Run(async () => ...)</c>'s proxy for the inner task.</summary>
+    public const string UnwrapType = "System.Threading.Tasks.UnwrapPromise";
+
+    public const string DelayType = "System.Threading.Tasks.Task+DelayPromise";
+
+    public const string DelayWithCancellationType = "System.Threading.Tasks.Task+DelayPromiseWithCancellation";
+
+    /// <summary>The task of one <c>SemaphoreSlim.WaitAsync</c> waiter.</summary>
+    public const string SemaphoreWaiterType = "System.Threading.SemaphoreSlim+TaskNode";
+
+    /// <summary>The tasks <c>ContinueWith</c> creates (delegate tasks that wait for the task they continue).</summary>
+    public static readonly string[] ContinueWithTaskTypes =
+    [
+        "System.Threading.Tasks.ContinuationTaskFromTask",
+        "System.Threading.Tasks.ContinuationResultTaskFromTask",
+        "System.Threading.Tasks.ContinuationTaskFromResultTask",
+        "System.Threading.Tasks.ContinuationResultTaskFromResultTask",
+    ];
+
+    /// <summary>Task, in a ContinueWith task: the task it continues.</summary>
+    public const string ContinueWithAntecedent = "m_antecedent";
+
+    /// <summary>A value-task source's own field holding its awaiter's state (the awaiting box, when a box awaits it).</summary>
+    public const string ContinuationState = "_continuationState";
+
+    /// <summary>The core most value-task sources embed (pooled boxes, async iterators, sockets), with its own <see cref="ContinuationState"/>.</summary>
+    public const string SourceCoreType = "System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore";
+
+    public const string ChannelsAssembly = "System.Threading.Channels";
+
+    public const string ChannelOperationType = "System.Threading.Channels.AsyncOperation";
+
+    public const string ChannelBlockedReadType = "System.Threading.Channels.BlockedReadAsyncOperation";
+
+    public const string ChannelBlockedWriteType = "System.Threading.Channels.BlockedWriteAsyncOperation";
+
+    public const string ChannelWaitingReadType = "System.Threading.Channels.WaitingReadAsyncOperation";
+
+    public const string ChannelWaitingWriteType = "System.Threading.Channels.WaitingWriteAsyncOperation";
+
+    public const string SocketsAssembly = "System.Net.Sockets";
+
+    /// <summary>A socket's pending receive, send or accept (a value-task source).</summary>
+    public const string SocketOperationType = "System.Net.Sockets.Socket+AwaitableSocketAsyncEventArgs";
+
+    internal static IEnumerable<RuntimeType> Types =>
+    [
+        new(WhenAllType, WhenAllRemaining, WhenAllTasks),
+        new(WhenAnyOfTwoType, WhenAnyFirst, WhenAnySecond),
+        new(WhenAnyType),
+        new(UnwrapType),
+        new(DelayType),
+        new(DelayWithCancellationType),
+        new(SemaphoreWaiterType),
+        .. ContinueWithTaskTypes.Select(name => new RuntimeType(name, ContinueWithAntecedent)),
+        new(SourceCoreType, ContinuationState),
+        new(ChannelsAssembly, ChannelOperationType, [ContinuationState]),
+        new(ChannelsAssembly, ChannelBlockedReadType, []),
+        new(ChannelsAssembly, ChannelBlockedWriteType, []),
+        new(ChannelsAssembly, ChannelWaitingReadType, []),
+        new(ChannelsAssembly, ChannelWaitingWriteType, []),
+        new(SocketsAssembly, SocketOperationType, []),
+    ];
+}
+
+/// <summary>The thread pool's per-thread count of completed work items (when it changes, the work item that was running ended).</summary>
+internal static class ThreadPoolLayout
+{
+    public const string PoolType = "System.Threading.PortableThreadPool";
+
+    /// <summary>static, thread-local: this thread's <see cref="CounterNodeType"/>.</summary>
+    public const string CompletionCounter = "t_completionCountObject";
+
+    public const string CounterNodeType = "System.Threading.ThreadInt64PersistentCounter+ThreadLocalNode";
+
+    /// <summary>uint, in <see cref="CounterNodeType"/>.</summary>
+    public const string Count = "_count";
+
+    internal static IEnumerable<RuntimeType> Types =>
+    [
+        new(RuntimeLayout.CoreLib, PoolType, [], [CompletionCounter]),
+        new(CounterNodeType, Count),
+    ];
+}
