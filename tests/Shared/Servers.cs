@@ -60,9 +60,13 @@ internal static class Servers
             throw new InvalidOperationException($"{what} did not start:\n{output}");
     }
 
-    internal static Process StartServer(string program, IEnumerable<string> args, StringBuilder output, string? user = null)
+    /// <summary>
+    /// Starts a server (as <paramref name="user"/>: setpriv execs it, so the process is the server itself), and a
+    /// watcher that sends it <paramref name="stopSignal"/> once this test process is gone, however it ended.
+    /// </summary>
+    internal static Process StartServer(string program, IEnumerable<string> args, StringBuilder output, string stopSignal, string? user = null)
     {
-        var start = user is null ? new ProcessStartInfo(program) : new ProcessStartInfo("runuser", ["-u", user, "--", program]);
+        var start = user is null ? new ProcessStartInfo(program) : new ProcessStartInfo("setpriv", [$"--reuid={user}", $"--regid={user}", "--init-groups", program]);
         foreach (var arg in args)
             start.ArgumentList.Add(arg);
         start.UseShellExecute = false;
@@ -71,7 +75,32 @@ internal static class Servers
         var process = Process.Start(start)!;
         _ = ChildProcess.ReadLinesAsync(process.StandardOutput, output, _ => { });
         _ = ChildProcess.ReadLinesAsync(process.StandardError, output, _ => { });
+        var watcher = new ProcessStartInfo("setsid",
+            ["sh", "-c", $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 0.5; done; kill -{stopSignal} {process.Id} 2>/dev/null"])
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        Process.Start(watcher)?.Dispose();
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(process, stopSignal);
         return process;
+    }
+
+    private static void Stop(Process server, string signal)
+    {
+        try
+        {
+            if (server.HasExited)
+                return;
+            ChildProcess.Run("kill", [$"-{signal}", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], timed: false);
+            if (!server.WaitForExit(5000))
+                server.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+        }
     }
 
     private static FileStream InstallLock()
@@ -110,8 +139,8 @@ internal sealed class PostgresServer
         var data = Path.Combine(dir.FullName, "data");
         if (user is not null)
             Chown(dir.FullName, user);
-        var init = ChildProcess.Run(user is null ? Path.Combine(bin, "initdb") : "runuser",
-            [.. user is null ? [] : new[] { "-u", user, "--", Path.Combine(bin, "initdb") }, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
+        var init = ChildProcess.Run(user is null ? Path.Combine(bin, "initdb") : "setpriv",
+            [.. user is null ? [] : new[] { $"--reuid={user}", $"--regid={user}", "--init-groups", Path.Combine(bin, "initdb") }, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync"],
             timeout: TimeSpan.FromMinutes(2), timed: false);
         if (init.ExitCode != 0)
             throw new InvalidOperationException($"initdb failed: {init}");
@@ -120,8 +149,8 @@ internal sealed class PostgresServer
         var server = Servers.StartServer(Path.Combine(bin, "postgres"),
             ["-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-k", dir.FullName,
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"],
-            output, user);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop(server, dir.FullName);
+            output, stopSignal: "INT", user); // SIGINT: a fast shutdown, backends with it
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => RemoveWhenStopped(server, dir.FullName);
         Servers.WaitUntilReady(server, output, "ready to accept connections", "PostgreSQL");
         return new PostgresServer($"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true;Timeout=30");
     }
@@ -144,18 +173,12 @@ internal sealed class PostgresServer
             throw new InvalidOperationException($"chown {user} {path}: {chown.Stderr}");
     }
 
-    // postgres ends on SIGINT (fast shutdown) and its backends with it.
-    private static void Stop(Process server, string dir)
+    private static void RemoveWhenStopped(Process server, string dir)
     {
         try
         {
-            if (!server.HasExited)
-            {
-                ChildProcess.Run("kill", ["-INT", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], timed: false);
-                if (!server.WaitForExit(5000))
-                    server.Kill(entireProcessTree: true);
-            }
-            Directory.Delete(dir, recursive: true);
+            if (server.WaitForExit(5000))
+                Directory.Delete(dir, recursive: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
         {
@@ -204,12 +227,7 @@ internal sealed class RedisServer
         var server = Servers.StartServer(program,
             ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
              "--dir", Path.GetTempPath()],
-            output);
-        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-        {
-            if (!server.HasExited)
-                server.Kill();
-        };
+            output, stopSignal: "TERM");
         Servers.WaitUntilReady(server, output, "Ready to accept connections", "redis-server");
         return new RedisServer($"127.0.0.1:{port}");
     }
