@@ -21,7 +21,7 @@ internal static class ThreadsCommand
             "Print every managed thread's stack of a running .NET process (or of a core dump), with lines, and for a thread running an async step, which async method and its async stack.",
             (parse, target, symbols) =>
             {
-                List<ThreadStack> threads;
+                ThreadRead threads;
                 TaskGraph graph;
                 HeapTasks reader;
                 try
@@ -47,17 +47,21 @@ internal static class ThreadsCommand
             });
     }
 
-    public static void WriteText(TextWriter writer, int pid, DateTimeOffset now, IReadOnlyList<ThreadStack> threads)
+    public static void WriteText(TextWriter writer, int pid, DateTimeOffset now, ThreadRead read)
     {
+        var threads = read.Threads;
         var busy = threads.Count(t => t.AsyncStep is not null);
+        var ours = read.AsyncLensThreads > 0 ? string.Create(CultureInfo.InvariantCulture, $", {read.AsyncLensThreads} of AsyncLens's own not shown") : "";
         writer.Write(string.Create(CultureInfo.InvariantCulture,
-            $"asynclens: {threads.Count} managed thread{(threads.Count == 1 ? "" : "s")}, {busy} running an async step (pid {pid}, {now.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ})\n"));
+            $"asynclens: {threads.Count} managed thread{(threads.Count == 1 ? "" : "s")}, {busy} running an async step{ours} (pid {pid}, {now.UtcDateTime:yyyy-MM-ddTHH:mm:ssZ})\n"));
         foreach (var thread in threads)
         {
             writer.Write("\n");
             var title = string.Create(CultureInfo.InvariantCulture, $"Thread {thread.ManagedId} (os {thread.OsId}{(thread.IsFinalizer ? ", finalizer" : "")})");
             if (thread.AsyncStep is { } step)
                 title += ": running a step of " + step.Description?.Title;
+            else if (thread.InNativeCode)
+                title += ": in native code (its callers found on its stack)";
             writer.Write(title + "\n");
             if (thread.Frames.Count == 0)
                 writer.Write("    (no managed frames)\n");
@@ -85,14 +89,16 @@ internal static class ThreadsCommand
         return chain;
     }
 
-    public static void WriteJson(TextWriter writer, int pid, DateTimeOffset now, IReadOnlyList<ThreadStack> threads)
+    public static void WriteJson(TextWriter writer, int pid, DateTimeOffset now, ThreadRead read)
     {
+        var threads = read.Threads;
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             w.WriteNumber("pid", pid);
             w.WriteString("timestamp", now.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+            w.WriteNumber("asyncLensThreads", read.AsyncLensThreads);
             w.WriteStartArray("threads");
             foreach (var thread in threads)
             {
@@ -100,9 +106,10 @@ internal static class ThreadsCommand
                 w.WriteNumber("managedId", thread.ManagedId);
                 w.WriteNumber("osId", thread.OsId);
                 w.WriteBoolean("finalizer", thread.IsFinalizer);
+                w.WriteBoolean("inNativeCode", thread.InNativeCode);
                 w.WriteStartArray("frames");
                 foreach (var frame in thread.Frames)
-                    Frame(w, frame.Method, frame.At);
+                    Frame(w, frame.Method, frame.At, frame.Native);
                 w.WriteEndArray();
                 if (thread.AsyncStep is { } step)
                 {
@@ -130,11 +137,13 @@ internal static class ThreadsCommand
         writer.Write(System.Text.Encoding.UTF8.GetString(stream.ToArray()) + "\n");
     }
 
-    private static void Frame(Utf8JsonWriter w, string method, SourceLine? at)
+    private static void Frame(Utf8JsonWriter w, string method, SourceLine? at, bool native = false)
     {
         w.WriteStartObject();
         w.WriteString("method", method);
         JsonTaskDump.Location(w, at);
+        if (native)
+            w.WriteBoolean("native", true);
         w.WriteEndObject();
     }
 }

@@ -64,21 +64,22 @@ internal enum ContinuationKind
 /// </summary>
 internal sealed class TypeLayout
 {
+    private readonly ClrType _type;
+    private readonly RemoteSymbols _symbols;
+    private string? _label;
+
     public TypeLayout(ClrType type, RemoteSymbols symbols)
     {
+        _type = type;
+        _symbols = symbols;
         var definition = RuntimeNames.Definition(type.Name);
         IsTask = Derives(type, TaskLayout.Type);
         if (type.GetFieldByName(StateMachineLayout.BoxStateMachine) is { } stateMachine && (IsTask || definition == StateMachineLayout.PooledBoxType))
             Box = new BoxLayout(stateMachine, type.Name, symbols);
         if (Box is not null)
-        {
             Kind = NodeKind.AsyncMethod;
-        }
         else
-        {
-            var (kind, label) = NodeLabels.ByDefinition(definition, IsTask, !IsTask && Derives(type, AwaitedLayout.SocketOperationType));
-            (Kind, Label) = (kind, label ?? symbols.TypeName(type));
-        }
+            (Kind, _label) = NodeLabels.ByDefinition(definition, IsTask, !IsTask && Derives(type, AwaitedLayout.SocketOperationType));
         IsContinueWith = NodeLabels.IsContinueWith(definition);
         if (definition == AwaitedLayout.WhenAllType)
             Remaining = type.GetFieldByName(AwaitedLayout.WhenAllRemaining);
@@ -119,7 +120,8 @@ internal sealed class TypeLayout
     /// <summary>What a task of this type is, before looking at the object (a delegate task is told by its m_action).</summary>
     public NodeKind Kind { get; }
 
-    public string? Label { get; }
+    /// <summary>What a node of this type is called (the type as C# spells it, where the runtime has no better name): worked out when a node needs it.</summary>
+    public string? Label => Kind == NodeKind.AsyncMethod ? null : _label ??= _symbols.TypeName(_type);
 
     /// <summary>A task <c>ContinueWith</c> made.</summary>
     public bool IsContinueWith { get; }

@@ -4,8 +4,11 @@ using Microsoft.Diagnostics.Runtime;
 
 namespace AsyncLens.Cli.Remote;
 
-/// <summary>One frame of a thread's stack: the method as a person reads it, its line where the PDB says, and its module's file name.</summary>
-internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null)
+/// <summary>
+/// One frame of a thread's stack: the method as a person reads it, its line where the PDB says, its module's file
+/// name, and (for the function a thread is in when it runs native code) the native library.
+/// </summary>
+internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false)
 {
     public override string ToString() => At is null ? Method : $"{Method} at {At.File}:{At.Line}";
 }
@@ -13,25 +16,86 @@ internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module
 /// <summary>
 /// A managed thread's stack, top first (like <c>py-spy dump</c>), and the async method whose step it is
 /// running, if any: its box is on the thread's stack (a GC root of the MoveNext frame) in state -1.
+/// <paramref name="InNativeCode"/>: stopped in native code the runtime cannot unwind (<see cref="NativeFrames"/>).
 /// </summary>
-internal sealed record ThreadStack(int ManagedId, uint OsId, bool IsFinalizer, IReadOnlyList<ThreadFrame> Frames, TaskNode? AsyncStep);
+internal sealed record ThreadStack(int ManagedId, uint OsId, bool IsFinalizer, IReadOnlyList<ThreadFrame> Frames, TaskNode? AsyncStep, bool InNativeCode = false);
+
+/// <summary>The threads of the process, without AsyncLens's own (the engine's threads, in a process running it), counted apart.</summary>
+internal sealed record ThreadRead(List<ThreadStack> Threads, int AsyncLensThreads);
 
 internal static class ThreadStacks
 {
     private const int MaxFrames = 300;
 
-    public static List<ThreadStack> Read(ClrRuntime runtime, RemoteSymbols symbols, HeapTasks tasks)
+    private const string EngineModule = "AsyncLens.Engine.dll";
+
+    public static ThreadRead Read(ClrRuntime runtime, RemoteSymbols symbols, HeapTasks tasks)
     {
         var threads = new List<ThreadStack>();
+        var ours = 0;
         foreach (var thread in runtime.Threads)
         {
             if (!thread.IsAlive)
                 continue;
             var frames = Frames(thread, symbols, out var moveNexts);
-            threads.Add(new ThreadStack(thread.ManagedThreadId, thread.OSThreadId, thread.IsFinalizer, frames, moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null));
+            var native = frames.Count == 0 ? NativeFrames.Read(runtime, thread) : null;
+            if (native is { } found)
+                frames = [new ThreadFrame(found.Native, null, null, Native: true), .. Callers(found.Callers, symbols)];
+            if (IsAsyncLens(frames))
+            {
+                ours++;
+                continue;
+            }
+            threads.Add(new ThreadStack(thread.ManagedThreadId, thread.OSThreadId, thread.IsFinalizer, frames,
+                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null));
         }
         threads.Sort((a, b) => a.ManagedId.CompareTo(b.ManagedId));
-        return threads;
+        return new ThreadRead(threads, ours);
+    }
+
+    // A thread AsyncLens started (in a process running it): its entry point is the engine's, only the runtime's own
+    // code under it (Thread.StartCallback).
+    private static bool IsAsyncLens(List<ThreadFrame> frames)
+    {
+        var entry = frames.FindLastIndex(f => f.Module != "System.Private.CoreLib.dll");
+        return entry >= 0 && frames[entry].Module == EngineModule;
+    }
+
+    // Managed frames found under native code: the instruction before each return address is its call.
+    private static IEnumerable<ThreadFrame> Callers(List<(ClrMethod Method, ulong ReturnAddress)> callers, RemoteSymbols symbols)
+    {
+        ThreadFrame? previous = null;
+        ulong previousAddress = 0;
+        foreach (var (method, returnAddress) in callers)
+        {
+            var frame = Frame(method, returnAddress - 1, symbols);
+            // Code that tiered up in the middle of a loop (on-stack replacement) runs on top of its first version:
+            // two return addresses into the same line of the same method, which is one frame to the person reading
+            // (a recursion returns twice to the same address).
+            var tieredUp = previous is not null && previous.Method == frame.Method && previousAddress != returnAddress
+                && (previous.At == frame.At || previous.At is null || frame.At is null);
+            previousAddress = returnAddress;
+            if (tieredUp)
+                continue;
+            yield return previous = frame;
+        }
+    }
+
+    // A frame of AsyncLens's code (its engine running on an app thread) is named without the source paths of the machine it was built on.
+    private static ThreadFrame Frame(ClrMethod method, ulong ip, RemoteSymbols symbols)
+    {
+        var module = Path.GetFileName(method.Type?.Module?.Name);
+        return module == EngineModule
+            ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module)
+            : new ThreadFrame(symbols.MethodName(method), InCurrentCode(method, ip) ? RemoteSymbols.LineAt(method, method.GetILOffset(ip)) : null, module);
+    }
+
+    // The runtime gives the IL map of a method's current code only: an address in another version of it (the loop a
+    // long call entered before the method was compiled again, on-stack replacement) would map to a wrong line.
+    private static bool InCurrentCode(ClrMethod method, ulong ip)
+    {
+        var code = method.HotColdInfo;
+        return ip >= code.HotStart && ip < code.HotStart + code.HotSize || code.ColdSize > 0 && ip >= code.ColdStart && ip < code.ColdStart + code.ColdSize;
     }
 
     /// <summary>The thread's managed frames, top first, and the state machine types whose <c>MoveNext</c> is among them.</summary>
@@ -49,8 +113,7 @@ internal static class ThreadStacks
                 break;
             }
             // A caller's instruction pointer is its return address: the call is the instruction before it.
-            var ip = frames.Count == 0 ? frame.InstructionPointer : frame.InstructionPointer - 1;
-            frames.Add(new ThreadFrame(symbols.MethodName(method), RemoteSymbols.LineAt(method, method.GetILOffset(ip)), Path.GetFileName(method.Type?.Module?.Name)));
+            frames.Add(Frame(method, frames.Count == 0 ? frame.InstructionPointer : frame.InstructionPointer - 1, symbols));
             if (method.Name == "MoveNext" && method.Type is { } type)
                 moveNexts.Add((type.MetadataToken, type.Module?.Address ?? 0));
         }

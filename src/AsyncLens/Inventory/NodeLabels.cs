@@ -52,6 +52,7 @@ internal static class NodeLabels
                 AwaitedLayout.WhenAnyOfTwoType or AwaitedLayout.WhenAnyType => (NodeKind.Combinator, "Task.WhenAny"),
                 AwaitedLayout.UnwrapType => (NodeKind.Combinator, "Task.Run"),
                 AwaitedLayout.DelayType or AwaitedLayout.DelayWithCancellationType => (NodeKind.Awaited, "Task.Delay"),
+                AwaitedLayout.WaitAsyncType => (NodeKind.Awaited, "Task.WaitAsync"),
                 AwaitedLayout.SemaphoreWaiterType => (NodeKind.Awaited, "SemaphoreSlim.WaitAsync"),
                 TaskLayout.Type => (NodeKind.Awaited, "TaskCompletionSource"), // Task and Task<T>: a promise completed by hand
                 _ => (NodeKind.Awaited, null),

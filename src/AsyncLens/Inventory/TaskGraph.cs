@@ -168,24 +168,34 @@ internal sealed class TaskGraph
 
     /// <summary>
     /// The app ran on while the graph was read (a busy service finishes requests during it): a method that moved to
-    /// another await since it was read is read again, with what it awaits now; work that completed meanwhile is left
-    /// out, with its edges. Without this a request that finished during the read showed as orphan one-frame stacks,
-    /// and one that moved showed as a chain cut in two.
+    /// another await since it was read is read again, with what it awaits now, and so is work nothing awaited then
+    /// (its caller may have awaited it since); work that completed meanwhile is left out, with its edges. Without
+    /// this a request that finished during the read showed as orphan one-frame stacks, and one that moved or was
+    /// still forming showed as a chain cut in two.
     /// </summary>
     private void Settle()
     {
         var read = _nodes.Count;
+        var awaited = new bool[read];
+        foreach (var (_, child) in _edges)
+            awaited[child] = true;
         for (var i = 0; i < read; i++)
         {
             var node = _nodes[i];
-            if (node.Kind != NodeKind.AsyncMethod || node.Target is Task { IsCompleted: true })
+            if (node.Target is Task { IsCompleted: true })
                 continue;
-            var now = node.Box!.ReadState(node.Target);
-            if (now == node.State || now == AsyncState.Unknown)
-                continue;
-            node.State = now;
-            node.Resuming = false;
-            Expand(node);
+            var now = node.Box?.ReadState(node.Target) ?? node.State;
+            if (now != node.State && now != AsyncState.Unknown)
+            {
+                node.State = now;
+                node.Resuming = false;
+                Expand(node);
+            }
+            else if (!awaited[i] && node.IsCode)
+            {
+                // Read while its caller had not awaited it yet (the caller's box is made when it first awaits).
+                Expand(node);
+            }
         }
         ExpandFrom(read);
         var keep = new int[_nodes.Count];

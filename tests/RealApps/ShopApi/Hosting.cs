@@ -13,7 +13,7 @@ internal sealed class RequestTiming(RequestDelegate next)
             context.Response.Headers["X-Elapsed-Ms"] = clock.ElapsedMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
             return Task.CompletedTask;
         });
-        await next(context);
+        await next(context); // @shop.timing.next
     }
 }
 

@@ -3,7 +3,8 @@
 //   SHOP_PG      a PostgreSQL connection string: maps /orders/* (Npgsql + Dapper); without it they answer 503
 //   SHOP_REFRESH the BackgroundService's period in ms (default 200)
 // Healthy endpoints: /health, /product/{id}, /products?ids=1,2,3, /catalog/stream, /config, /orders/{id}.
-// Endpoints under /bug/ are seeded bugs at lines marked "// @tag"; /park and /release hold requests in flight.
+// Endpoints under /bug/ are seeded bugs at lines marked "// @tag"; /park and /release hold requests in flight
+// (/park/sync blocks its thread on the parked task, /park/then continues it with ContinueWith).
 using ShopApi;
 
 var inventory = await InventoryBackend.StartAsync();
@@ -26,10 +27,13 @@ app.MapGet("/health", () => "ok");
 app.MapGet("/product/{id:int}", Catalog.GetProductAsync);
 app.MapGet("/products", Catalog.GetProductsAsync);
 app.MapGet("/catalog/stream", Catalog.StreamAsync);
-app.MapGet("/config", async (ConfigCache cache) => await cache.GetAsync());
+app.MapGet("/config", async (ConfigCache cache) => await cache.GetAsync()); // @shop.config.get
 app.MapGet("/orders/{id:int}", Orders.GetOrderAsync);
 app.MapGet("/orders/{id:int}/total", Orders.GetTotalAsync);
 app.MapGet("/park", (Parking parking, CancellationToken aborted) => parking.WaitAsync(aborted));
+app.MapGet("/park/sync", (Parking parking, CancellationToken aborted) => parking.WaitAsync(aborted).Result); // @shop.park.sync
+app.MapGet("/park/then", (Parking parking, CancellationToken aborted) =>
+    parking.WaitAsync(aborted).ContinueWith(parked => parked.Result.ToUpperInvariant(), TaskScheduler.Default)); // @shop.park.then
 app.MapPost("/release", (Parking parking) => parking.ReleaseAll());
 
 // Seeded bugs.
@@ -37,6 +41,7 @@ app.MapGet("/bug/sync-stock/{id:int}", (int id, InventoryClient stock) =>
     stock.GetStockAsync(id, delayMs: 300).Result); // @shop.sync-stock.wait
 app.MapGet("/bug/hash/{kb:int}", Reports.HashCatalogAsync);
 app.MapGet("/bug/spin/{ms:int}", Reports.SpinAsync);
+app.MapGet("/bug/interest/{ms:int}", Reports.InterestTable);
 app.MapGet("/bug/branch/{mode}", Reports.ExportAsync);
 app.MapPost("/bug/reindex", (SearchIndex search) =>
 {

@@ -32,6 +32,19 @@ internal static class Reports
         return x.ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    // Compound interest over a table of rates, for the time asked, on the request thread: Math.Pow and the remainder
+    // of doubles run in the C library's libm, outside managed code.
+    public static string InterestTable(int ms, CancellationToken aborted)
+    {
+        var clock = Stopwatch.StartNew();
+        var total = 0.0;
+        while (clock.ElapsedMilliseconds < ms && !aborted.IsCancellationRequested)
+        {
+            for (var rate = 1; rate <= 1000; rate++) total += Math.Pow(1 + rate / 1e4, 30) % 1.0; // @shop.interest.pow
+        }
+        return total.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     // Two branches with different slow calls: only the branch that ran may be named.
     public static async Task<string> ExportAsync(string mode, InventoryClient inventory)
     {

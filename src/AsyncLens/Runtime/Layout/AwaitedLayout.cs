@@ -29,6 +29,9 @@ internal static class AwaitedLayout
     /// <summary><c>Task.Run(async () => ...)</c>'s proxy for the inner task.</summary>
     public const string UnwrapType = "System.Threading.Tasks.UnwrapPromise";
 
+    /// <summary><c>task.WaitAsync(cancellationToken or timeout)</c>: a task completing with the one it waits for, or on cancellation.</summary>
+    public const string WaitAsyncType = "System.Threading.Tasks.Task+CancellationPromise";
+
     public const string DelayType = "System.Threading.Tasks.Task+DelayPromise";
 
     public const string DelayWithCancellationType = "System.Threading.Tasks.Task+DelayPromiseWithCancellation";
@@ -77,6 +80,7 @@ internal static class AwaitedLayout
         new(WhenAnyOfTwoType, WhenAnyFirst, WhenAnySecond),
         new(WhenAnyType),
         new(UnwrapType),
+        new(WaitAsyncType),
         new(DelayType),
         new(DelayWithCancellationType),
         new(SemaphoreWaiterType),

@@ -1,0 +1,89 @@
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Tests.Inventory;
+
+/// <summary>
+/// <c>kill -USR1</c> on tests/RealApps/ShopApi under the startup hook while it serves a stream of requests (each a
+/// call to its stock service) and holds two parked: the dump is taken while requests start and finish around it. Each
+/// request in flight is one whole chain from Kestrel's connection down, and identical chains are one stack: a request
+/// that finished or moved during the read is not left behind as an orphan stack of one frame or a chain cut in two.
+/// </summary>
+public sealed class BusyAppDumpTests
+{
+    // Frames that are never where a request's chain starts: a stack starting with one lost its callers.
+    private static readonly string[] s_middle =
+        ["HttpConnection.ProcessRequestsAsync", "HttpProtocol.ProcessRequests", "RequestTiming.", "RequestDelegateFactory.", "Catalog.", "InventoryClient.", "Parking."];
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public async Task A_dump_of_a_busy_web_app_has_each_request_once_as_a_whole_chain(string configuration)
+    {
+        using var dir = new TempDirectory("asynclens-busy-");
+        var output = dir.File("dump.txt");
+        using var shop = new RunningApp("ShopApi", configuration, new Dictionary<string, string?>
+        {
+            ["DOTNET_STARTUP_HOOKS"] = Repo.Engine,
+            ["ASYNCLENS_TASKS"] = "1",
+            ["ASYNCLENS_OUTPUT"] = output,
+        });
+        await shop.GetAsync("/health"); // the first request waits for the routes to be built: its chain has a frame more
+        shop.Start("/park");
+        shop.Start("/park");
+        // Both parked before the load starts (a dump of the quiet app shows them): what follows is about the load.
+        for (var wait = 0; wait < 30 && !Dumps(output).Any(d => d.Contains("\nx2\n    KestrelConnection", StringComparison.Ordinal)); wait++)
+        {
+            var before = Dumps(output).Count;
+            Signals.Send("-USR1", shop.Pid);
+            for (var written = 0; written < 50 && Dumps(output).Count == before; written++)
+                await Task.Delay(100);
+        }
+        var quiet = Dumps(output).Count;
+        using var stop = new CancellationTokenSource();
+        var load = Enumerable.Range(1, 8).Select(worker => Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+                await shop.GetAsync($"/product/{worker * 100 + i % 50}");
+        })).ToArray();
+        await Task.Delay(1500);
+        const int dumps = 6;
+        for (var i = 0; i < dumps; i++)
+        {
+            Signals.Send("-USR1", shop.Pid);
+            for (var wait = 0; wait < 100 && Dumps(output).Count <= quiet + i; wait++)
+                await Task.Delay(100);
+        }
+        stop.Cancel();
+        await Task.WhenAll(load);
+
+        var all = Dumps(output).Skip(quiet).ToList();
+        Assert.True(all.Count == dumps, $"expected {dumps} dumps:\n{File.ReadAllText(output)}\n{shop.Output}");
+        foreach (var dump in all)
+        {
+            var stacks = Stacks(dump);
+            Assert.False(stacks.Any(s => s_middle.Any(m => s.Frames[0].StartsWith(m, StringComparison.Ordinal))), "a stack lost its callers:\n" + dump);
+            var parked = stacks.Where(s => s.Frames.Any(f => f.StartsWith("Parking.WaitAsync(CancellationToken)", StringComparison.Ordinal))).ToList();
+            Assert.True(parked is [{ Count: 2 } only] && only.Frames[0] == "KestrelConnection<ConnectionContext>.ExecuteAsync()", "the two parked requests are not one stack:\n" + dump);
+        }
+    }
+
+    private static List<string> Dumps(string path)
+    {
+        var text = File.Exists(path) ? File.ReadAllText(path) : "";
+        var dumps = new List<string>();
+        foreach (var part in text.Split("asynclens: ", StringSplitOptions.RemoveEmptyEntries))
+        {
+            // A dump is written in one piece: one still being written has not reached its last stack's end.
+            if (part.Contains(" async stacks (pid ", StringComparison.Ordinal) && part.EndsWith('\n'))
+                dumps.Add("asynclens: " + part);
+        }
+        return dumps;
+    }
+
+    private static List<(int Count, List<string> Frames)> Stacks(string dump) =>
+        dump.Split("\n\n").Skip(1).Select(block => block.Trim('\n').Split('\n')).Where(lines => lines.Length >= 2 && lines[0].StartsWith('x'))
+            .Select(lines => (int.Parse(lines[0][1..], System.Globalization.CultureInfo.InvariantCulture), lines[1..^1].Select(l => l.Trim()).ToList()))
+            .Where(s => s.Item2.Count > 0)
+            .ToList();
+}
