@@ -8,8 +8,8 @@ namespace AsyncLens.Cli.Tests.Remote;
 /// <c>asynclens pstree / stacks PID</c> on tests/RealApps/ShopApi, an ASP.NET Core app with no AsyncLens in it, in its
 /// Debug and Release builds, after traffic: requests that completed (their boxes still on the heap; a Debug build's
 /// no longer hold their state machine), then requests held in flight: twenty awaiting one configuration load (fan-in),
-/// parked requests, one continued with ContinueWith, one blocking its thread in <c>.Result</c>. Every method is named
-/// exactly (never <c>__Canon</c>), with its line.
+/// parked requests (one in a generic method), one continued with ContinueWith, one blocking its thread in
+/// <c>.Result</c>. Every method is named exactly (never <c>__Canon</c>), with its line.
 /// </summary>
 public sealed class RealAppReadTests
 {
@@ -43,6 +43,7 @@ public sealed class RealAppReadTests
         shop.Start("/park");
         shop.Start("/park");
         shop.Start("/park/then");
+        shop.Start("/park/product/7");
         shop.Start("/park/sync");
         for (var i = 0; i < 20; i++)
             shop.Start("/config");
@@ -73,6 +74,15 @@ public sealed class RealAppReadTests
             RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}
             RequestDelegateFactory.ExecuteTaskOfString(Task<string>, HttpContext)+ExecuteAwaited(Task<string>, HttpContext)
             Task.ContinueWith(Program.Main(string[])+(Task<string>) => {"{ }"}) at {At("shop.park.then")} (waiting for the task it continues)
+            Parking.WaitAsync(CancellationToken) at {At("shop.park.wait")}
+            Task.WaitAsync
+            """), tree);
+        Has(Tree(
+            $"""
+            {Kestrel}
+            RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}
+            RequestDelegateFactory.ExecuteTaskOfTFast<T>(Task<T>, HttpContext, JsonTypeInfo<T>)+ExecuteAwaited(Task<Product>, HttpContext, JsonTypeInfo<Product>)
+            Parking.HoldAsync<Product>(Product, CancellationToken) at {At("shop.park.hold")}
             Parking.WaitAsync(CancellationToken) at {At("shop.park.wait")}
             Task.WaitAsync
             """), tree);

@@ -54,6 +54,13 @@ internal sealed class Parking
         return "released";
     }
 
+    // Any response held the same way, whatever its type (a generic method: one code for every reference type).
+    public async Task<T> HoldAsync<T>(T response, CancellationToken aborted)
+    {
+        await WaitAsync(aborted); // @shop.park.hold
+        return response;
+    }
+
     public int ReleaseAll()
     {
         Interlocked.Exchange(ref _gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult();

@@ -31,6 +31,7 @@ app.MapGet("/config", async (ConfigCache cache) => await cache.GetAsync()); // @
 app.MapGet("/orders/{id:int}", Orders.GetOrderAsync);
 app.MapGet("/orders/{id:int}/total", Orders.GetTotalAsync);
 app.MapGet("/park", (Parking parking, CancellationToken aborted) => parking.WaitAsync(aborted));
+app.MapGet("/park/product/{id:int}", (int id, Parking parking, CancellationToken aborted) => parking.HoldAsync(new Product(id, "held", 0), aborted));
 app.MapGet("/park/sync", (Parking parking, CancellationToken aborted) => parking.WaitAsync(aborted).Result); // @shop.park.sync
 app.MapGet("/park/then", (Parking parking, CancellationToken aborted) =>
     parking.WaitAsync(aborted).ContinueWith(parked => parked.Result.ToUpperInvariant(), TaskScheduler.Default)); // @shop.park.then
