@@ -5,12 +5,16 @@ namespace AsyncLens.Tests.Inventory;
 
 /// <summary>
 /// <c>kill -USR1</c> on tests/RealApps/ShopApi under the startup hook while it serves a stream of requests (each a
-/// call to its stock service) and holds two parked: the dump is taken while requests start and finish around it. Each
-/// request in flight is one whole chain from Kestrel's connection down, and identical chains are one stack: a request
-/// that finished or moved during the read is not left behind as an orphan stack of one frame or a chain cut in two.
+/// call to its stock service) and holds some in flight (two parked, one continued with ContinueWith, three awaiting
+/// one configuration load): the dump is taken while requests start and finish around it. Each request in flight is
+/// one whole chain from Kestrel's connection down, and identical chains are one stack: a request that finished or
+/// moved during the read is not left behind as an orphan stack of one frame or a chain cut in two. The load three
+/// requests await is one task, marked so; the ContinueWith task waits for the task it continues.
 /// </summary>
 public sealed class BusyAppDumpTests
 {
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "ShopApi"));
+
     // Frames that are never where a request's chain starts: a stack starting with one lost its callers.
     private static readonly string[] s_middle =
         ["HttpConnection.ProcessRequestsAsync", "HttpProtocol.ProcessRequests", "RequestTiming.", "RequestDelegateFactory.", "Catalog.", "InventoryClient.", "Parking."];
@@ -27,12 +31,18 @@ public sealed class BusyAppDumpTests
             ["DOTNET_STARTUP_HOOKS"] = Repo.Engine,
             ["ASYNCLENS_TASKS"] = "1",
             ["ASYNCLENS_OUTPUT"] = output,
+            ["SHOP_CONFIG_SECONDS"] = "600",
         });
+        var load3 = $"ConfigCache.LoadAsync() at {s_at["shop.config.load"].File}:{s_at.Line("shop.config.load")} <- one task awaited by 3";
+        var then = $"Task.ContinueWith(Program.Main(string[])+(Task<string>) => {{ }}) at {s_at["shop.park.then"].File}:{s_at.Line("shop.park.then")} (waiting for the task it continues)";
         await shop.GetAsync("/health"); // the first request waits for the routes to be built: its chain has a frame more
         shop.Start("/park");
         shop.Start("/park");
-        // Both parked before the load starts (a dump of the quiet app shows them): what follows is about the load.
-        for (var wait = 0; wait < 30 && !Dumps(output).Any(d => d.Contains("\nx2\n    KestrelConnection", StringComparison.Ordinal)); wait++)
+        shop.Start("/park/then");
+        for (var i = 0; i < 3; i++)
+            shop.Start("/config");
+        // All held before the load starts (a dump of the quiet app shows them): what follows is about the load.
+        for (var wait = 0; wait < 30 && !Dumps(output).Any(d => d.Contains("\nx2\n    KestrelConnection", StringComparison.Ordinal) && d.Contains(load3, StringComparison.Ordinal) && d.Contains(then, StringComparison.Ordinal)); wait++)
         {
             var before = Dumps(output).Count;
             Signals.Send("-USR1", shop.Pid);
@@ -63,8 +73,10 @@ public sealed class BusyAppDumpTests
         {
             var stacks = Stacks(dump);
             Assert.False(stacks.Any(s => s_middle.Any(m => s.Frames[0].StartsWith(m, StringComparison.Ordinal))), "a stack lost its callers:\n" + dump);
-            var parked = stacks.Where(s => s.Frames.Any(f => f.StartsWith("Parking.WaitAsync(CancellationToken)", StringComparison.Ordinal))).ToList();
+            var parked = stacks.Where(s => s.Frames.Any(f => f.StartsWith("Parking.WaitAsync(CancellationToken)", StringComparison.Ordinal)) && !s.Frames.Contains(then)).ToList();
             Assert.True(parked is [{ Count: 2 } only] && only.Frames[0] == "KestrelConnection<ConnectionContext>.ExecuteAsync()", "the two parked requests are not one stack:\n" + dump);
+            Assert.True(stacks.Count(s => s.Count == 3 && s.Frames[^1] == load3 && s.Frames[0] == "KestrelConnection<ConnectionContext>.ExecuteAsync()") == 1, "the three requests awaiting one load:\n" + dump);
+            Assert.True(stacks.Count(s => s.Count == 1 && s.Frames.Contains(then)) == 1, "the ContinueWith request:\n" + dump);
         }
     }
 

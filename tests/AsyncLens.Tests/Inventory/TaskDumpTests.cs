@@ -15,6 +15,9 @@ public sealed partial class TaskDumpTests
 {
     private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Chains"));
 
+    // The gate most chains wait for: one task, awaited by eleven methods.
+    private const string Gate = "awaiting TaskCompletionSource <- one task awaited by 11";
+
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 
     private static int Line(string tag) => s_at.Line(tag);
@@ -79,7 +82,7 @@ public sealed partial class TaskDumpTests
                 Task.WhenAll (3 pending)
                 Server.HandleAsync(int) at {{At("chains.handle-fetch")}}
                 Store.FetchAsync(int) at {{At("chains.fetch")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Cycle.WaitForAsync(Task, Func<Task>) at {{At("chains.cycle")}}
@@ -94,7 +97,7 @@ public sealed partial class TaskDumpTests
                 Task.WhenAll (12 pending)
                 Feeds.ConsumeAsync() at {{At("chains.consume")}}
                 Feeds.ReadAsync() at {{At("chains.feed")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
@@ -104,20 +107,20 @@ public sealed partial class TaskDumpTests
             x1
                 Task.WhenAll (12 pending)
                 Outer.Inner.LoadAsync<Guid>() at {{At("chains.generic")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
                 Pooled.CallerAsync() at {{At("chains.pooled-caller")}}
                 Pooled.WaitAsync() at {{At("chains.pooled")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
                 Recursive.DescendAsync(int) at {{At("chains.recursion")}}
                 ... the same frame 2 more times (recursion)
                 Recursive.DescendAsync(int) at {{At("chains.recursion-bottom")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
@@ -129,32 +132,32 @@ public sealed partial class TaskDumpTests
             x1
                 Task.WhenAll (12 pending)
                 Shapes.ConfiguredAsync() at {{At("chains.configured")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
                 Shapes.LambdaAndLocalAsync() at {{At("chains.shapes")}}
                 Task.WhenAll (2 pending)
                 Shapes.LambdaAndLocalAsync()+(int) => { } at {{At("chains.lambda")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
                 Shapes.LambdaAndLocalAsync() at {{At("chains.shapes")}}
                 Task.WhenAll (2 pending)
                 Shapes.LambdaAndLocalAsync()+LocalAsync(string) at {{At("chains.local")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
                 Shapes.ValueTaskAsync() at {{At("chains.valuetask")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)
                 Task.Run
                 Scenario.Start()+() => { } at {{At("chains.run-lambda")}}
-                awaiting TaskCompletionSource <- one task awaited by 11
+                {{Gate}}
 
             x1
                 Task.WhenAll (12 pending)

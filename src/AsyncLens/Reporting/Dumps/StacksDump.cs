@@ -126,6 +126,16 @@ internal static class StacksDump
                     continue;
                 }
                 var frame = new StackFrame(subtrees.Text(node), node.AwaitedBy.Count);
+                if (node.AwaitedBy.Count == 1 && _ofNode.TryGetValue(node.AwaitedBy[0], out var single))
+                {
+                    // Most nodes have one awaiter: its stacks, each one frame longer (distinct stacks stay distinct).
+                    var extended = new (int Path, int Chains)[single.Length];
+                    for (var i = 0; i < single.Length; i++)
+                        extended[i] = (Intern(single[i].Path, frame), single[i].Chains);
+                    _ofNode[node] = extended;
+                    open.Remove(node);
+                    continue;
+                }
                 var chains = new Dictionary<int, int>();
                 foreach (var parent in node.AwaitedBy)
                 {
