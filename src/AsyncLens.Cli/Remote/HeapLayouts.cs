@@ -67,6 +67,8 @@ internal sealed class TypeLayout
     private readonly ClrType _type;
     private readonly RemoteSymbols _symbols;
     private string? _label;
+    private FieldPath? _continuationState;
+    private bool _continuationStateKnown;
 
     public TypeLayout(ClrType type, RemoteSymbols symbols)
     {
@@ -107,7 +109,6 @@ internal sealed class TypeLayout
         if (Continuation is ContinuationKind.Delegate or ContinuationKind.Wrapper or ContinuationKind.AwaitContinuation or ContinuationKind.ContinueWith or ContinuationKind.List
             && (Inner ?? DelegateTarget) is null)
             Continuation = ContinuationKind.None;
-        ContinuationState = ContinuationStatePath(type);
         if (type.GetFieldByName(StateMachineLayout.IteratorPromise) is not null && type.GetFieldByName(StateMachineLayout.Builder) is { Type: { } builderType } builder
             && builderType.GetFieldByName(StateMachineLayout.IteratorBuilderTask) is { } boxField)
             IteratorBox = new FieldPath(builder, boxField);
@@ -143,7 +144,20 @@ internal sealed class TypeLayout
     public ClrInstanceField? Size { get; }
 
     /// <summary>For a value-task source: where it keeps its continuation state (the awaiting box).</summary>
-    public FieldPath? ContinuationState { get; }
+    /// <remarks>Worked out on first use: it resolves the type of fields, which costs the runtime's DAC about 2 ms
+    /// per type, and few of the thousand types of a web app's heap are ever asked.</remarks>
+    public FieldPath? ContinuationState
+    {
+        get
+        {
+            if (!_continuationStateKnown)
+            {
+                _continuationState = ContinuationStatePath(_type);
+                _continuationStateKnown = true;
+            }
+            return _continuationState;
+        }
+    }
 
     /// <summary>For an async iterator's state machine: its builder's box.</summary>
     public FieldPath? IteratorBox { get; }
@@ -165,7 +179,7 @@ internal sealed class TypeLayout
             return new FieldPath(own);
         foreach (var field in type.Fields)
         {
-            if (field.Type is { } fieldType && RuntimeNames.Definition(fieldType.Name) == AwaitedLayout.SourceCoreType
+            if (field.ElementType == ClrElementType.Struct && field.Type is { } fieldType && RuntimeNames.Definition(fieldType.Name) == AwaitedLayout.SourceCoreType
                 && fieldType.GetFieldByName(AwaitedLayout.ContinuationState) is { } state)
                 return new FieldPath(field, state);
         }

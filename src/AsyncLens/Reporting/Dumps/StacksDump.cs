@@ -95,64 +95,69 @@ internal static class StacksDump
     {
         public const int None = -1;
 
-        private readonly Dictionary<TaskNode, (int Path, int Chains)[]> _ofNode = new(ReferenceEqualityComparer.Instance);
+        // A node's stacks: most nodes have one, through one chain (_one); the others, each with its chains (_many).
+        private readonly Dictionary<TaskNode, int> _one = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<TaskNode, (int Path, int Chains)[]> _many = new(ReferenceEqualityComparer.Instance);
         private readonly Dictionary<(int Parent, StackFrame Frame), int> _ids = [];
         private readonly List<(int Parent, StackFrame Frame)> _byId = [];
+        private readonly HashSet<TaskNode> _open = new(ReferenceEqualityComparer.Instance);
+        private readonly Stack<(TaskNode Node, bool ParentsDone)> _work = new();
 
         /// <summary>
         /// The stacks of <paramref name="leaf"/>, and through how many chains of awaiters each: up through every
         /// awaiter of each node, to a root (identical chains are one stack, counted). An awaiter already on the way
         /// up (an await cycle) ends the way there, as a root does. Walked with a stack of its own.
         /// </summary>
-        public (int Path, int Chains)[] Of(TaskNode leaf)
+        public IEnumerable<(int Path, int Chains)> Of(TaskNode leaf)
         {
-            var open = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance);
-            var work = new Stack<(TaskNode Node, bool ParentsDone)>();
-            work.Push((leaf, false));
-            while (work.Count > 0)
+            _work.Push((leaf, false));
+            while (_work.Count > 0)
             {
-                var (node, parentsDone) = work.Pop();
-                if (_ofNode.ContainsKey(node))
+                var (node, parentsDone) = _work.Pop();
+                if (Known(node))
                     continue;
                 if (!parentsDone)
                 {
-                    open.Add(node);
-                    work.Push((node, true));
+                    _open.Add(node);
+                    _work.Push((node, true));
                     foreach (var parent in node.AwaitedBy)
                     {
-                        if (!_ofNode.ContainsKey(parent) && !open.Contains(parent))
-                            work.Push((parent, false));
+                        if (!Known(parent) && !_open.Contains(parent))
+                            _work.Push((parent, false));
                     }
                     continue;
                 }
+                _open.Remove(node);
                 var frame = new StackFrame(subtrees.Text(node), node.AwaitedBy.Count);
-                if (node.AwaitedBy.Count == 1 && _ofNode.TryGetValue(node.AwaitedBy[0], out var single))
+                if (node.AwaitedBy.Count == 1 && _one.TryGetValue(node.AwaitedBy[0], out var above))
                 {
-                    // Most nodes have one awaiter: its stacks, each one frame longer (distinct stacks stay distinct).
-                    var extended = new (int Path, int Chains)[single.Length];
-                    for (var i = 0; i < single.Length; i++)
-                        extended[i] = (Intern(single[i].Path, frame), single[i].Chains);
-                    _ofNode[node] = extended;
-                    open.Remove(node);
+                    _one[node] = Intern(above, frame);
                     continue;
                 }
                 var chains = new Dictionary<int, int>();
                 foreach (var parent in node.AwaitedBy)
                 {
-                    foreach (var (above, count) in _ofNode.TryGetValue(parent, out var known) ? known : [])
+                    foreach (var (path, count) in PathsOf(parent))
                     {
-                        var path = Intern(above, frame);
-                        if (chains.Count < MaxPathsPerNode || chains.ContainsKey(path))
-                            chains[path] = (int)Math.Min(int.MaxValue, (long)chains.GetValueOrDefault(path) + count);
+                        var longer = Intern(path, frame);
+                        if (chains.Count < MaxPathsPerNode || chains.ContainsKey(longer))
+                            chains[longer] = (int)Math.Min(int.MaxValue, (long)chains.GetValueOrDefault(longer) + count);
                     }
                 }
                 if (chains.Count == 0)
-                    chains[Intern(None, frame)] = 1; // a root, or an awaiter cycle closing here
-                _ofNode[node] = [.. chains.Select(c => (c.Key, c.Value))];
-                open.Remove(node);
+                    _one[node] = Intern(None, frame); // a root, or an awaiter cycle closing here
+                else if (chains.Count == 1 && chains.First() is { Value: 1 } only)
+                    _one[node] = only.Key;
+                else
+                    _many[node] = [.. chains.Select(c => (c.Key, c.Value))];
             }
-            return _ofNode[leaf];
+            return PathsOf(leaf);
         }
+
+        private bool Known(TaskNode node) => _one.ContainsKey(node) || _many.ContainsKey(node);
+
+        private IEnumerable<(int Path, int Chains)> PathsOf(TaskNode node) =>
+            _one.TryGetValue(node, out var path) ? [(path, 1)] : _many.TryGetValue(node, out var paths) ? paths : [];
 
         public int Intern(List<TaskNode> rootFirst, int parent)
         {
