@@ -6,7 +6,7 @@ namespace AsyncLens.Hosting;
 /// The profiler's environment switches, read by the startup hook (<c>asynclens profile</c> sets them):
 /// <c>ASYNCLENS_PROFILE=1</c>, <c>ASYNCLENS_PROFILE_OUTPUT</c> (a file; standard error without it),
 /// <c>ASYNCLENS_PROFILE_FORMAT</c> (text|callgrind|speedscope), <c>ASYNCLENS_PROFILE_DURATION_MS</c> (stop and
-/// write after this long), <c>ASYNCLENS_PROFILE_FRAMEWORK=1</c> (list framework methods). The profile is written
+/// write after this long), <c>ASYNCLENS_PROFILE_FRAMEWORK=1</c> (list framework methods), <c>ASYNCLENS_PROFILE_PACKAGES=1</c> (list package methods). The profile is written
 /// once: when the duration is up, or when the process exits (normally, by SIGTERM, or by an unhandled exception).
 /// </summary>
 internal static class ProfileHook
@@ -16,6 +16,7 @@ internal static class ProfileHook
     public const string FormatVariable = "ASYNCLENS_PROFILE_FORMAT";
     public const string DurationVariable = "ASYNCLENS_PROFILE_DURATION_MS";
     public const string FrameworkVariable = "ASYNCLENS_PROFILE_FRAMEWORK";
+    public const string PackagesVariable = "ASYNCLENS_PROFILE_PACKAGES";
 
     private static int s_written;
     private static Timer? s_timer;
@@ -31,7 +32,7 @@ internal static class ProfileHook
             format = AsyncProfileFormat.Text;
         }
         var output = env(OutputVariable) is { Length: > 0 } path ? path : null;
-        AsyncProfiler.Start(new AsyncProfilerOptions { IncludeFramework = HookSettings.IsOn(env(FrameworkVariable)) });
+        AsyncProfiler.Start(new AsyncProfilerOptions { IncludeFramework = HookSettings.IsOn(env(FrameworkVariable)), IncludePackages = HookSettings.IsOn(env(PackagesVariable)) });
         AppDomain.CurrentDomain.ProcessExit += (_, _) => Write(output, format, errors);
         AppDomain.CurrentDomain.UnhandledException += (_, _) => Write(output, format, errors);
         if (env(DurationVariable) is { Length: > 0 } duration)

@@ -9,12 +9,13 @@ namespace AsyncLens;
 /// </summary>
 public sealed class AsyncProfile
 {
-    internal AsyncProfile(TimeSpan duration, IReadOnlyList<AsyncMethodProfile> methods, IReadOnlyList<AsyncCallProfile> calls, CallNode root)
+    internal AsyncProfile(TimeSpan duration, IReadOnlyList<AsyncMethodProfile> methods, IReadOnlyList<AsyncCallProfile> calls, CallNode root, OutsideFigures outside)
     {
         Duration = duration;
         Methods = methods;
         Calls = calls;
         Root = root;
+        Outside = outside;
     }
 
     /// <summary>How long the profiler ran.</summary>
@@ -27,6 +28,9 @@ public sealed class AsyncProfile
     public IReadOnlyList<AsyncCallProfile> Calls { get; }
 
     internal CallNode Root { get; }
+
+    /// <summary>Folded code with no listed method above it (its calls are in no row).</summary>
+    internal OutsideFigures Outside { get; }
 
     /// <summary>Writes the profile: <c>text</c> (a sorted table), <c>callgrind</c> (callgrind_annotate, KCachegrind) or <c>speedscope</c> (JSON).</summary>
     public void Write(TextWriter writer, AsyncProfileFormat format)
@@ -47,7 +51,7 @@ public sealed class AsyncProfile
         writer.Flush();
     }
 
-    internal static AsyncProfile From(CallNode root, TimeSpan duration, bool includeFramework)
+    internal static AsyncProfile From(CallNode root, TimeSpan duration, OutsideFigures outside)
     {
         var methods = new Dictionary<ProfiledMethod, AsyncMethodProfile>();
         var calls = new Dictionary<(ProfiledMethod, ProfiledMethod), AsyncCallProfile>();
@@ -84,7 +88,7 @@ public sealed class AsyncProfile
         return new AsyncProfile(duration,
             [.. methods.Values.OrderByDescending(m => m.Wall).ThenBy(m => m.Method, StringComparer.Ordinal)],
             [.. calls.Values.OrderByDescending(c => c.Wall).ThenBy(c => c.Caller, StringComparer.Ordinal).ThenBy(c => c.Callee, StringComparer.Ordinal)],
-            root);
+            root, outside);
     }
 
     private static bool OnPathAbove(CallNode node, ProfiledMethod method)
