@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using AsyncLens.Cli.Hosting;
 using AsyncLens.Cli.Profiling;
 using AsyncLens.Profiling;
@@ -92,6 +93,17 @@ internal static class ProfileCommand
             var ran = DebuggedProcess.Run(parse.GetValue(program)!, env, limit is { } wait ? wait + TimeSpan.FromSeconds(1) : null);
             if (path is not null && (!File.Exists(path) || File.GetLastWriteTimeUtc(path) < startedAt))
                 throw new CliException($"no profile was written to '{path}': the program ended without running its exit handlers (exit code {ran.ExitCode}: killed, or crashed in native code)");
+            if (ran.Signal is PosixSignal.SIGINT or PosixSignal.SIGTERM)
+            {
+                // The program wrote what it collected when the signal reached it (Ctrl+C reaches the whole process group;
+                // a SIGTERM to asynclens is passed on). The exit code is the signal's, as a shell's.
+                var interrupted = ran.Signal == PosixSignal.SIGINT;
+                var code = interrupted ? 130 : 143;
+                var how = interrupted ? "interrupted (Ctrl+C)" : "stopped by SIGTERM";
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"asynclens: {how} after {ran.Elapsed.TotalSeconds:0.0} s (the program's exit code: {ran.ExitCode}): the profile of what ran was written{(path is null ? "" : $" to {path}")}"));
+                return code;
+            }
             if (limit is { } expected && !ran.Stopped && ran.Elapsed < expected)
             {
                 throw new CliException(string.Create(CultureInfo.InvariantCulture,

@@ -66,6 +66,8 @@ internal sealed class TargetMethodNames(RemoteSymbols symbols) : IProfileNames
             _ambiguous.Add(operationName);
         var method = methods.Count switch
         {
+            // A delegate is looked for in the app's modules (its own and its packages'): one not there is the framework's.
+            0 when kind is OperationKind.Delegate or OperationKind.ContinueWith => ProfiledMethod.Unresolved(operationName) with { Origin = CodeKind.Framework },
             0 => ProfiledMethod.Unresolved(operationName),
             1 => methods[0],
             _ => ProfiledMethod.Ambiguous(operationName, methods),

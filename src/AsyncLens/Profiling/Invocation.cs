@@ -32,6 +32,11 @@ internal sealed class Invocation(int id, long start, string? operationName, Oper
     /// <summary>The method (or delegate task) whose step was running on the thread that created it.</summary>
     public Invocation? Creator;
 
+    /// <summary>The thread it was created on, and the stretch of that thread's code it was created in.</summary>
+    public ThreadSteps? CreatedOn;
+
+    public long CreatedIn;
+
     /// <summary>For a delegate task: the last async method box created in its step (an async lambda the task runs).</summary>
     public Invocation? LastBox;
 

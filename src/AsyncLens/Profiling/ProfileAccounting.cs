@@ -57,9 +57,18 @@ internal sealed class ProfileAccounting
         var creator = steps.Running;
         lock (_gate)
         {
-            var invocation = _live[taskId] = new Invocation(taskId, now, operationName, kind) { Creator = creator };
+            var invocation = _live[taskId] = new Invocation(taskId, now, operationName, kind) { Creator = creator, CreatedOn = steps, CreatedIn = steps.Stretch };
             if (kind == OperationKind.AsyncMethod && creator is { Kind: OperationKind.Delegate or OperationKind.ContinueWith })
                 creator.LastBox = invocation;
+            // Task.WhenAll over calls that completed already takes no continuation on them: no Join will say so.
+            if (kind == OperationKind.Promise && steps.HasEarly && operationName is "Task.WhenAll" or "Task.WhenAny")
+            {
+                foreach (var early in steps.Early!)
+                {
+                    if (early.CreatedIn == steps.Stretch)
+                        early.JoinedInto ??= invocation;
+                }
+            }
         }
     }
 
@@ -69,10 +78,12 @@ internal sealed class ProfileAccounting
         {
             // The runtime runs the continuations of what just completed: a promise that joins it says so in there.
             steps.Completed = null;
+            RecordEarly(steps);
             steps.Push(new Step(null, now, Completing: completed));
             return;
         }
         Flush(steps);
+        RecordEarly(steps);
         Invocation? invocation = null;
         if (work == ExecutionWork)
         {
@@ -103,11 +114,14 @@ internal sealed class ProfileAccounting
     public void WorkEnd(ThreadSteps steps, long now)
     {
         Flush(steps);
+        RecordEarly(steps);
         if (steps.Count == 0)
             return;
         var step = steps.Pop();
+        // A method's step is all nested time for the step it ran in; another frame (a completion notification) only
+        // the method steps it held.
         var nested = step.Invocation is null ? step.Child : now - step.Start;
-        if (step.Invocation is { } invocation)
+        if (step.Invocation is { } invocation && !step.Ended)
             Interlocked.Add(ref invocation.OnThread, Math.Max(0, now - step.Start - step.Child));
         if (steps.Count > 0)
             steps.AddChild(nested);
@@ -166,11 +180,11 @@ internal sealed class ProfileAccounting
             _names.Completed(taskId);
         }
         // A method completes inside its last step: that step's time so far is its own (the rest, after this, is tiny).
-        if (steps.Count > 0 && steps.Top.Invocation == invocation)
+        if (steps.Count > 0 && steps.Top.Invocation == invocation && !steps.Top.Ended)
         {
             var step = steps.Top;
             Interlocked.Add(ref invocation.OnThread, Math.Max(0, now - step.Start - step.Child));
-            steps.ReplaceTop(new Step(null, now));
+            steps.ReplaceTop(step with { Ended = true });
         }
         steps.Completed = invocation;
     }
@@ -202,11 +216,27 @@ internal sealed class ProfileAccounting
         }
     }
 
+    // The stretch the early calls were created in ends: whatever promise they were presumed in is known by now.
+    private void RecordEarly(ThreadSteps steps)
+    {
+        if (!steps.HasEarly)
+            return;
+        List<Invocation> early;
+        lock (_gate)
+        {
+            early = steps.Early!;
+            steps.Early = null;
+            steps.HasEarly = false;
+        }
+        foreach (var invocation in early)
+            Record(invocation, early: true);
+    }
+
     private Invocation StartedBefore(int taskId) => new(taskId, _start, null, OperationKind.AsyncMethod) { StartedBefore = true };
 
     // The times of a call go to its node in the call tree (the path of its callers), or, when the profile folds its
     // code, to the listed call above it.
-    private void Record(Invocation invocation)
+    private void Record(Invocation invocation, bool early = false)
     {
         lock (_gate)
         {
@@ -214,9 +244,21 @@ internal sealed class ProfileAccounting
                 return;
             if (_stopped == 0 && invocation.End == 0)
                 return;
-            _live.Remove(invocation.Id);
             if (invocation.Kind == OperationKind.Promise || MergeIntoBox(invocation))
+            {
+                _live.Remove(invocation.Id);
                 return;
+            }
+            // Completed before anything awaited it, while the code that made it still runs: it may be about to be put in a
+            // Task.WhenAll, which takes no continuation on a completed task. Recorded when that stretch of code ends.
+            if (!early && _stopped == 0 && invocation is { Awaiter: null, JoinedInto: null, Kind: not OperationKind.Promise, CreatedOn: { } thread }
+                && thread.Stretch == invocation.CreatedIn)
+            {
+                (thread.Early ??= []).Add(invocation);
+                thread.HasEarly = true;
+                return;
+            }
+            _live.Remove(invocation.Id);
             var identity = invocation.MergedFrom ?? invocation;
             var method = KeyOf(identity);
             var pending = invocation.End == 0;
@@ -252,6 +294,7 @@ internal sealed class ProfileAccounting
                 task.Anchor = invocation.Anchor;
             // What is below it finds its path through its anchor from now on: nothing above it is held any longer.
             invocation.Awaiter = invocation.JoinedInto = invocation.Creator = invocation.LastBox = invocation.Awaited = invocation.MergedFrom = null;
+            invocation.CreatedOn = null;
         }
     }
 

@@ -15,10 +15,26 @@ internal sealed class ThreadSteps
     /// <summary>Completed on this thread, not recorded yet: its continuations may still say which promise it joins.</summary>
     public Invocation? Completed { get; set; }
 
-    public void Push(Step step) => _steps.Add(step);
+    /// <summary>Changes at every step's begin and end: the stretch of code a call was created in is still running while it has not.</summary>
+    public long Stretch { get; private set; }
+
+    /// <summary>
+    /// Calls created in this thread's current stretch that completed before anything awaited them or joined them into a
+    /// promise (under the accounting's lock): a <c>Task.WhenAll</c> made later in the stretch is presumed to be over them.
+    /// </summary>
+    public List<Invocation>? Early;
+
+    public volatile bool HasEarly;
+
+    public void Push(Step step)
+    {
+        Stretch++;
+        _steps.Add(step);
+    }
 
     public Step Pop()
     {
+        Stretch++;
         var top = _steps[^1];
         _steps.RemoveAt(_steps.Count - 1);
         return top;
@@ -26,8 +42,8 @@ internal sealed class ThreadSteps
 
     public void ReplaceTop(Step step) => _steps[^1] = step;
 
-    /// <summary>The invocation of the innermost step that runs one (an async method or delegate task), if any.</summary>
-    public Invocation? Running => _steps.Count > 0 ? _steps[^1].Invocation : null;
+    /// <summary>The invocation whose code the innermost step runs (an async method or delegate task), if any.</summary>
+    public Invocation? Running => _steps.Count > 0 && !_steps[^1].Ended ? _steps[^1].Invocation : null;
 
     /// <summary>Adds the time of a step that ran nested in the innermost one.</summary>
     public void AddChild(long ticks) => _steps[^1] = _steps[^1] with { Child = _steps[^1].Child + ticks };
@@ -35,6 +51,7 @@ internal sealed class ThreadSteps
 
 /// <summary>
 /// One open step: of an invocation (its code runs), or of nothing the profile follows (null); <see cref="Completing"/>:
-/// the runtime runs the continuations of that completed call (a completion notification).
+/// the runtime runs the continuations of that completed call (a completion notification). <see cref="Ended"/>: the
+/// invocation completed in this step and its time was counted then.
 /// </summary>
-internal readonly record struct Step(Invocation? Invocation, long Start, long Child = 0, Invocation? Completing = null);
+internal readonly record struct Step(Invocation? Invocation, long Start, long Child = 0, Invocation? Completing = null, bool Ended = false);
