@@ -156,7 +156,9 @@ internal sealed class ProfileAccounting
         lock (_gate)
         {
             var listed = child.Kind == OperationKind.Promise ? child.JoinedListed : Listed(KeyOf(child.MergedFrom ?? child));
-            if (_live.TryGetValue(taskId, out var promise) && promise != child)
+            // A promise made over tasks that completed already takes them in as it is made, in the stretch that makes it:
+            // those Joins name no task (the notification frame around them, if any, is another task's).
+            if (_live.TryGetValue(taskId, out var promise) && promise != child && !(promise.CreatedOn == steps && promise.CreatedIn == steps.Stretch))
             {
                 child.JoinedInto ??= promise;
                 promise.JoinedListed |= listed;

@@ -71,8 +71,9 @@ internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IDisposable
     {
         BoxInfo box => CodeOrigin.Kind(box.StateMachineType.Assembly),
         MethodInfo { DeclaringType: { } type } => CodeOrigin.Kind(type.Assembly),
-        null when operationName is null => CodeKind.Unknown,
-        _ => ProfiledMethod.Of(code, operationName).Origin,
+        // In process every live task's code is found in the runtime's registry: one that was not (it completed as the
+        // profile stopped) is not known to be the user's.
+        _ => CodeKind.Unknown,
     };
 
     bool IProfileNames.Runs(object? taskCode, string? taskOperation, object? boxCode, string? boxOperation) =>

@@ -9,7 +9,8 @@ namespace Storefront;
 /// with <c>using var call = Calls.Enter("Name")</c>. A call is counted when it first waits: the moment it suspends,
 /// control leaves it without it having ended, and the runtime puts its caller's ExecutionContext back on the thread
 /// (this AsyncLocal's change handler sees that). A call that ends without waiting (a cache hit) is counted apart: no
-/// event of the runtime marks it. Its caller is the counted call whose code called it (it flows with the context).
+/// event of the runtime marks it. Its caller is the counted call whose code called it (it flows with the context); the
+/// edge is counted once both have waited (a caller that never waits is no call the runtime shows, as its callee's caller).
 /// </summary>
 internal static class Calls
 {
@@ -60,26 +61,50 @@ internal static class Calls
 
     internal sealed class Call(string name, Call? caller) : IDisposable
     {
-        private int _waited;
+        private readonly List<string> _callees = [];
+        private bool _waited;
 
         public bool Ended { get; private set; }
 
         public void Waited()
         {
-            if (Interlocked.Exchange(ref _waited, 1) != 0)
-                return;
+            lock (_callees)
+            {
+                if (_waited)
+                    return;
+                _waited = true;
+                foreach (var callee in _callees)
+                    Edge(callee);
+                _callees.Clear();
+            }
             s_waited.AddOrUpdate(name, 1, static (_, n) => n + 1);
-            if (caller is not null)
-                s_edges.AddOrUpdate($"{caller.Name} -> {name}", 1, static (_, n) => n + 1);
+            caller?.CalleeWaited(name);
         }
+
+        private void CalleeWaited(string callee)
+        {
+            lock (_callees)
+            {
+                if (_waited)
+                    Edge(callee);
+                else
+                    _callees.Add(callee);
+            }
+        }
+
+        private void Edge(string callee) => s_edges.AddOrUpdate($"{name} -> {callee}", 1, static (_, n) => n + 1);
 
         public string Name => name;
 
         public void Dispose()
         {
             Ended = true;
-            if (Volatile.Read(ref _waited) == 0)
-                s_synchronous.AddOrUpdate(name, 1, static (_, n) => n + 1);
+            lock (_callees)
+            {
+                if (_waited)
+                    return;
+            }
+            s_synchronous.AddOrUpdate(name, 1, static (_, n) => n + 1);
         }
     }
 }
