@@ -190,8 +190,8 @@ public sealed partial class TaskDumpTests
             2 x async-method | Server.HandleAsync(int) | parked | {{Line("chains.handle-fetch")}} | Store.FetchAsync(int) | root=False | awaitedBy=1
             1 x async-method | Server.ServeAsync() | parked | {{Line("chains.serve")}} | Task.WhenAll (3 pending) | root=False | awaitedBy=1
             1 x async-method | Shapes.ConfiguredAsync() | parked | {{Line("chains.configured")}} | TaskCompletionSource | root=False | awaitedBy=1
-            1 x async-method | Shapes.LambdaAndLocalAsync() | parked | {{Line("chains.shapes")}} | Task.WhenAll (2 pending) | root=False | awaitedBy=1
             1 x async-method | Shapes.LambdaAndLocalAsync lambda at {{Lambda("chains.lambda")}} | parked | {{Line("chains.lambda")}} | TaskCompletionSource | root=False | awaitedBy=1
+            1 x async-method | Shapes.LambdaAndLocalAsync() | parked | {{Line("chains.shapes")}} | Task.WhenAll (2 pending) | root=False | awaitedBy=1
             1 x async-method | Shapes.LambdaAndLocalAsync()+LocalAsync(string) | parked | {{Line("chains.local")}} | TaskCompletionSource | root=False | awaitedBy=1
             1 x async-method | Shapes.ValueTaskAsync() | parked | {{Line("chains.valuetask")}} | TaskCompletionSource | root=False | awaitedBy=1
             2 x async-method | Store.FetchAsync(int) | parked | {{Line("chains.fetch")}} | TaskCompletionSource | root=False | awaitedBy=1
