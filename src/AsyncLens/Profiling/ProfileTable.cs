@@ -6,7 +6,7 @@ namespace AsyncLens.Profiling;
 /// <summary>
 /// The text form of a profile: a table of methods and the call graph, each fitted to a width (the terminal's, or
 /// <see cref="DefaultWidth"/>): when a table is wider, its figure headers take two lines, then its name columns are
-/// cut from the left (the end of a name, the method and its parameters, is what tells it apart) with an ellipsis.
+/// shortened (<see cref="Fit"/>).
 /// </summary>
 internal static class ProfileTable
 {
@@ -22,8 +22,8 @@ internal static class ProfileTable
     public static void Write(TextWriter writer, AsyncProfile profile, int width)
     {
         writer.Write(Invariant($"asynclens profile: {profile.Duration.TotalSeconds:0.000} s, {profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}") + "\n");
-        Wrap(writer, "wall: start to completion (from its first await that waits); on-thread: its own steps; awaiting: wall less on-thread (incl.)", width);
-        Wrap(writer, "calls: those that waited (a call that completes without waiting raises no event); framework and package code folded into yours", width);
+        Wrap(writer, "wall: from its first await that waits to completion; on-thread: its own steps; awaiting: wall less incl. on-thread", width);
+        Wrap(writer, "calls: those that waited (a call done without waiting raises no event); framework and package code: folded into yours", width);
         if (profile.Methods.Count > 0)
         {
             var rows = new List<string[]>();
@@ -179,8 +179,26 @@ internal static class ProfileTable
         writer.Write(line.Append('\n').ToString());
     }
 
-    // A name too long for its column keeps its end: "…OffloadAsync lambda at Program.cs:52)".
-    private static string Fit(string cell, int width) => cell.Length <= width ? cell : "…" + cell[(cell.Length - width + 1)..];
+    // A name too long for its column is shortened where it says least: a lambda's " at File.cs:31" (the AT column says
+    // it), then its parameter types, "Tracing.SendAsync(…)", inside Task.Run(...) too; what is still too long keeps
+    // its end, "…Orders.PlaceAsync(…)".
+    private static string Fit(string cell, int width)
+    {
+        if (cell.Length <= width)
+            return cell;
+        foreach (var wrapper in new[] { "Task.Run(", "Task.ContinueWith(" })
+        {
+            if (cell.StartsWith(wrapper, StringComparison.Ordinal) && cell.EndsWith(')') && width > wrapper.Length + 2)
+                return wrapper + Fit(cell[wrapper.Length..^1], width - wrapper.Length - 1) + ")";
+        }
+        var at = cell.LastIndexOf(" lambda at ", StringComparison.Ordinal);
+        if (at > 0)
+            return Fit(cell[..(at + " lambda".Length)], width);
+        var open = cell.EndsWith(')') ? cell.IndexOf('(', StringComparison.Ordinal) : -1;
+        if (open > 0 && open < cell.Length - 2)
+            return Fit(cell[..(open + 1)] + "…)", width);
+        return "…" + cell[(cell.Length - width + 1)..];
+    }
 
     private static string Seconds(TimeSpan time) => Invariant($"{time.TotalSeconds:0.000}");
 
