@@ -5,10 +5,9 @@ using AsyncLens.Symbols;
 namespace AsyncLens.Profiling;
 
 /// <summary>
-/// An async method (or a delegate task's method) as the profile names it, with the line it starts at and whose code it
-/// is. <see cref="Delegate"/>: for a delegate task (<c>Task.Run(...)</c>), the method it runs, named as itself.
+/// An async method (or a delegate task's method) as the profile names it, with the line it starts at and whose code it is.
 /// </summary>
-internal sealed record ProfiledMethod(string Name, string? File, int Line, CodeKind Origin, ProfiledMethod? Delegate = null)
+internal sealed record ProfiledMethod(string Name, string? File, int Line, CodeKind Origin)
 {
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<object, ProfiledMethod> s_cache = new();
 
@@ -70,8 +69,7 @@ internal sealed record ProfiledMethod(string Name, string? File, int Line, CodeK
     {
         var first = MethodNames.FirstLine(method);
         var kind = method.DeclaringType?.Assembly is { } assembly ? CodeOrigin.Kind(assembly) : CodeKind.Framework;
-        var itself = new ProfiledMethod(MethodNames.Format(method), first?.File, first?.Line ?? 0, kind);
-        return new ProfiledMethod($"{(continueWith ? "Task.ContinueWith" : "Task.Run")}({itself.Name})", itself.File, itself.Line, kind, itself);
+        return new ProfiledMethod($"{(continueWith ? "Task.ContinueWith" : "Task.Run")}({MethodNames.Format(method)})", first?.File, first?.Line ?? 0, kind);
     }
 
     /// <summary>
