@@ -34,7 +34,8 @@ internal sealed class ProfileAccounting
     private readonly Dictionary<int, Invocation> _live = [];
     private readonly CallNode _root = new(null, null);
     private readonly List<MethodKey> _path = [];
-    private readonly Dictionary<(object, bool), MethodKey> _keys = [];
+    private readonly Dictionary<object, MethodKey> _keys = [];
+    private readonly Dictionary<object, MethodKey> _continueWithKeys = [];
     private readonly HashSet<Invocation> _visited = [];
     private readonly OutsideFigures _outside = new();
     private readonly long _start;
@@ -87,26 +88,17 @@ internal sealed class ProfileAccounting
         Invocation? invocation = null;
         if (work == ExecutionWork)
         {
-            long since;
-            Invocation? awaited;
             lock (_gate)
             {
                 if (!_live.TryGetValue(taskId, out invocation))
                     _live[taskId] = invocation = StartedBefore(taskId);
-                since = invocation.AwaitingSince;
-                awaited = invocation.Awaited;
+                // It resumes: the time it was parked on a listed callee is not its own.
+                if (invocation.AwaitingSince != 0 && Counts(invocation.Awaited))
+                    invocation.ChildWall += Math.Max(0, now - invocation.AwaitingSince);
                 invocation.AwaitingSince = 0;
                 invocation.Awaited = null;
             }
             Resolve(invocation);
-            if (since != 0)
-            {
-                lock (_gate)
-                {
-                    if (Counts(awaited))
-                        invocation.ChildWall += Math.Max(0, now - since);
-                }
-            }
         }
         steps.Push(new Step(invocation, now));
     }
@@ -378,10 +370,10 @@ internal sealed class ProfileAccounting
         if (invocation.Key is { } known)
             return known;
         var code = Resolve(invocation);
-        var continueWith = invocation.Kind == OperationKind.ContinueWith;
+        var keys = invocation.Kind == OperationKind.ContinueWith ? _continueWithKeys : _keys;
         object identity = code ?? invocation.OperationName ?? (object)_keys;
-        if (!_keys.TryGetValue((identity, continueWith), out var key))
-            _keys[(identity, continueWith)] = key = new MethodKey(code, invocation.OperationName, _names.KindOf(code, invocation.OperationName));
+        if (!keys.TryGetValue(identity, out var key))
+            keys[identity] = key = new MethodKey(code, invocation.OperationName, _names.KindOf(code, invocation.OperationName));
         if (code is not null)
             invocation.Key = key;
         return key;
