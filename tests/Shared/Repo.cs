@@ -18,6 +18,18 @@ internal static class Repo
 
     public static string Program(string project) => Artifact(project, project + ".dll");
 
+    /// <summary>
+    /// A program built in <paramref name="configuration"/> (<c>Debug</c> or <c>Release</c>): the real-application
+    /// targets are built in both, since what a reader sees depends on it (class or struct state machines, inlining).
+    /// </summary>
+    public static string Program(string project, string configuration)
+    {
+        var path = Path.Combine(Root, "artifacts", "bin", project, configuration.ToLowerInvariant(), project + ".dll");
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path} is missing: build the tests first (dotnet build AsyncLens.slnx)", path);
+        return path;
+    }
+
     public static string Cli => Artifact("AsyncLens.Cli", "asynclens.dll");
 
     public static string Engine => Artifact("AsyncLens", "AsyncLens.Engine.dll");

@@ -1,0 +1,101 @@
+using Dapper;
+using Npgsql;
+using StackExchange.Redis;
+
+namespace DbWorker;
+
+/// <summary>One seeded bug per scenario, at the lines marked "// @tag".</summary>
+internal static class Bugs
+{
+    // The pool is warm, so opening and beginning complete synchronously; then a blocking count (0.3 s).
+    public static async Task CountSyncAsync(Databases db)
+    {
+        await Schema.CreateAsync(db.Postgres);
+        for (var i = 0; i < 3; i++)
+            Console.WriteLine($"count {await CountVisitsAsync(db.Postgres)}");
+    }
+
+    private static async Task<long> CountVisitsAsync(NpgsqlDataSource postgres)
+    {
+        await using var connection = await postgres.OpenConnectionAsync(); // @db.count.open
+        await using var transaction = await connection.BeginTransactionAsync();
+        var count = connection.ExecuteScalar<long>("select count(*) from visits, pg_sleep(0.3)", transaction: transaction); // @db.count.query
+        await transaction.CommitAsync();
+        return count;
+    }
+
+    // A synchronous Redis read inside an async method, while the server holds clients for 0.3 s.
+    public static async Task RedisSyncAsync(Databases db)
+    {
+        await db.Cache.StringSetAsync("profile:42", "Ada");
+        Console.WriteLine($"profile {await LoadProfileAsync(db)}");
+    }
+
+    private static async Task<string?> LoadProfileAsync(Databases db)
+    {
+        var server = db.Redis.GetServer(db.Redis.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "300", "ALL"); // @db.redis.pause
+        var profile = db.Cache.StringGet("profile:42"); // @db.redis.get
+        await db.Cache.KeyExpireAsync("profile:42", TimeSpan.FromMinutes(1));
+        return profile;
+    }
+
+    // Fire and forget: the update fails (no such table) and nobody looks at why.
+    public static async Task PgUnobservedAsync(Databases db)
+    {
+        _ = MarkShippedAsync(db.Postgres, 7); // @db.unobserved.forget
+        await Task.Delay(1500);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        await Task.Delay(1500);
+    }
+
+    private static async Task MarkShippedAsync(NpgsqlDataSource postgres, int orderId)
+    {
+        await using var connection = await postgres.OpenConnectionAsync();
+        await connection.ExecuteAsync("update shipments set shipped = true where order_id = @orderId", new { orderId }); // @db.unobserved.query
+    }
+
+    // Redis in use, then the worker dies of an unhandled exception: the crash is the only report due.
+    public static async Task RedisCrashAsync(Databases db)
+    {
+        await db.Cache.StringSetAsync("job:1", "running");
+        await Task.Delay(200);
+        throw new InvalidOperationException("job 1 has no handler"); // @db.crash.throw
+    }
+}
+
+/// <summary>Work held in flight for an outside read: a long query, a LISTEN, a Redis subscriber.</summary>
+internal static class Parked
+{
+    public static async Task RunAsync(Databases db)
+    {
+        var query = SleepQueryAsync(db.Postgres);
+        var listen = ListenAsync(db.Postgres);
+        var jobs = await db.Redis.GetSubscriber().SubscribeAsync(RedisChannel.Literal("jobs"));
+        var job = NextJobAsync(jobs);
+        Console.WriteLine($"parked {Environment.ProcessId}");
+        await Task.Run(Console.ReadLine);
+        await jobs.UnsubscribeAsync();
+        await Task.WhenAny(Task.WhenAll(query, listen, job), Task.Delay(100));
+    }
+
+    private static async Task SleepQueryAsync(NpgsqlDataSource postgres)
+    {
+        await using var connection = await postgres.OpenConnectionAsync();
+        await connection.ExecuteAsync("select pg_sleep(3600)"); // @db.parked.query
+    }
+
+    private static async Task ListenAsync(NpgsqlDataSource postgres)
+    {
+        await using var connection = await postgres.OpenConnectionAsync();
+        await connection.ExecuteAsync("listen orders");
+        await connection.WaitAsync(); // @db.parked.listen
+    }
+
+    private static async Task<string?> NextJobAsync(ChannelMessageQueue jobs)
+    {
+        var message = await jobs.ReadAsync(); // @db.parked.job
+        return message.Message;
+    }
+}

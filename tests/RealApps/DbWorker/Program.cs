@@ -1,0 +1,34 @@
+// DbWorker: a background worker over PostgreSQL (Npgsql + Dapper) and Redis (StackExchange.Redis).
+//   dotnet DbWorker.dll SCENARIO      with DB_PG (an Npgsql connection string) and DB_REDIS (host:port)
+// Scenarios: healthy (silent under debug mode), and one seeded bug each: count-sync, redis-sync, pg-unobserved,
+// redis-crash. "parked" holds queries and Redis calls in flight, prints "parked PID", and ends at a line on stdin.
+using DbWorker;
+
+var scenario = args.FirstOrDefault() ?? "healthy";
+await using var db = await Databases.ConnectAsync();
+switch (scenario)
+{
+    case "healthy":
+        await Healthy.RunAsync(db);
+        break;
+    case "count-sync":
+        await Bugs.CountSyncAsync(db);
+        break;
+    case "redis-sync":
+        await Bugs.RedisSyncAsync(db);
+        break;
+    case "pg-unobserved":
+        await Bugs.PgUnobservedAsync(db);
+        break;
+    case "redis-crash":
+        await Bugs.RedisCrashAsync(db);
+        break;
+    case "parked":
+        await Parked.RunAsync(db);
+        break;
+    default:
+        Console.Error.WriteLine($"unknown scenario '{scenario}'");
+        return 2;
+}
+Console.WriteLine($"{scenario} finished");
+return 0;

@@ -1,0 +1,24 @@
+// Pipelines: an ingest pipeline built on System.Threading.Channels, Parallel.ForEachAsync, PeriodicTimer and
+// async iterators. Healthy: under debug mode it must stay silent.
+//   dotnet Pipelines.dll [healthy]        the pipeline, a few seconds
+//   dotnet Pipelines.dll yield N          N tasks that each yield once, started in batches of 10,000
+//   dotnet Pipelines.dll parked           stages parked (channel reads, timer, workers), "parked PID", ends at a line on stdin
+using Pipelines;
+
+switch (args)
+{
+    case [] or ["healthy"]:
+        await Ingest.RunAsync(records: 20_000);
+        break;
+    case ["yield", var n]:
+        Console.WriteLine($"yielded {await Batches.YieldAsync(int.Parse(n, System.Globalization.CultureInfo.InvariantCulture))}");
+        break;
+    case ["parked"]:
+        await Ingest.ParkAsync();
+        break;
+    default:
+        Console.Error.WriteLine("usage: Pipelines [healthy | yield N | parked]");
+        return 2;
+}
+Console.WriteLine("pipelines finished");
+return 0;
