@@ -88,12 +88,7 @@ if [[ "$web" == no ]]; then
     exec 3>"$logs/target.in"
     stop_target() { # on any exit: a target still running is ended (a line, then SIGKILL after 20 s)
         exec 3>&-
-        for _ in $(seq 200); do
-            kill -0 "$target" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$target" 2>/dev/null || true
-        wait "$target" 2>/dev/null || true
+        end_process "$target"
     }
     trap stop_target EXIT
 
@@ -166,12 +161,7 @@ else
     stop_server() { # on any exit: the long polls closed, the server stopped (SIGTERM, then SIGKILL after 20 s)
         [[ -n "$polls" ]] && { exec 4>&-; wait "$polls" 2>/dev/null || true; }
         kill -TERM "$target" 2>/dev/null || true
-        for _ in $(seq 200); do
-            kill -0 "$target" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$target" 2>/dev/null || true
-        wait "$target" 2>/dev/null || true
+        end_process "$target"
     }
     trap stop_server EXIT
     url=""
