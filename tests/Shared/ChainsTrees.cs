@@ -14,11 +14,11 @@ internal static class ChainsTrees
         var gate = outside ? "TaskCompletionSource <- one task awaited by 12; a thread is blocked waiting for it" : "TaskCompletionSource <- one task awaited by 11; a thread is blocked waiting for it";
         var blocking = outside
             ? $$"""
-              └── Task.Run(Scenario.Start()+() => { }) at {{at("chains.run-blocking")}} (running)
-                  └── Thread N, blocked in Scenario.Start()+() => { } at {{at("chains.run-blocking-wait")}}
+              └── Task.Run(Scenario.Start lambda at {{Path.GetFileName(at("chains.run-blocking"))}}) at {{at("chains.run-blocking")}} (running)
+                  └── Thread N, blocked in Scenario.Start lambda at {{Path.GetFileName(at("chains.run-blocking"))}} at {{at("chains.run-blocking-wait")}}
                       └── {{gate}}
               """
-            : $"└── Task.Run(Scenario.Start()+() => {{ }}) at {at("chains.run-blocking")} (running)";
+            : $"└── Task.Run(Scenario.Start lambda at {Path.GetFileName(at("chains.run-blocking"))}) at {at("chains.run-blocking")} (running)";
         return $$"""
         Task.WhenAll (12 pending)
         ├── Feeds.ConsumeAsync() at {{at("chains.consume")}}
@@ -52,14 +52,14 @@ internal static class ChainsTrees
         │   └── {{gate}}
         ├── Shapes.LambdaAndLocalAsync() at {{at("chains.shapes")}}
         │   └── Task.WhenAll (2 pending)
-        │       ├── Shapes.LambdaAndLocalAsync()+(int) => { } at {{at("chains.lambda")}}
+        │       ├── Shapes.LambdaAndLocalAsync lambda at {{Path.GetFileName(at("chains.lambda"))}} at {{at("chains.lambda")}}
         │       │   └── {{gate}}
         │       └── Shapes.LambdaAndLocalAsync()+LocalAsync(string) at {{at("chains.local")}}
         │           └── {{gate}}
         ├── Shapes.ValueTaskAsync() at {{at("chains.valuetask")}}
         │   └── {{gate}}
         ├── Task.Run
-        │   └── Scenario.Start()+() => { } at {{at("chains.run-lambda")}}
+        │   └── Scenario.Start lambda at {{Path.GetFileName(at("chains.run-lambda.body"))}} at {{at("chains.run-lambda")}}
         │       └── {{gate}}
         {{blocking}}
         """;
