@@ -17,6 +17,9 @@ public sealed class RealAppReadTests
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 
+    // A lambda of Program.cs (top-level statements) as it is named: by its method and line.
+    private static string Lambda(string tag) => $"Program.Main lambda at {Path.GetFileName(s_at[tag].File)}:{s_at[tag].Line}";
+
     private const string Kestrel =
         """
         KestrelConnection<ConnectionContext>.ExecuteAsync()
@@ -55,7 +58,7 @@ public sealed class RealAppReadTests
             {Below(Kestrel)}
             RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}
             RequestDelegateFactory.ExecuteTaskOfT<T>(Task<T>, HttpContext, JsonTypeInfo<T>)+ExecuteAwaited(Task<Dictionary<string, string>>, HttpContext, JsonTypeInfo<Dictionary<string, string>>)
-            Program.Main(string[])+(ConfigCache) => {"{ }"} at {At("shop.config.get")}
+            {Lambda("shop.config.get")} at {At("shop.config.get")}
             ConfigCache.LoadAsync() at {At("shop.config.load")} <- one task awaited by 20
             Task.Delay
             """), tree);
@@ -73,7 +76,7 @@ public sealed class RealAppReadTests
             {Kestrel}
             RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}
             RequestDelegateFactory.ExecuteTaskOfString(Task<string>, HttpContext)+ExecuteAwaited(Task<string>, HttpContext)
-            Task.ContinueWith(Program.Main(string[])+(Task<string>) => {"{ }"}) at {At("shop.park.then")} (waiting for the task it continues)
+            Task.ContinueWith({Lambda("shop.park.then")}) at {At("shop.park.then")} (waiting for the task it continues)
             Parking.WaitAsync(CancellationToken) at {At("shop.park.wait")}
             Task.WaitAsync
             """), tree);
@@ -104,7 +107,7 @@ public sealed class RealAppReadTests
             {Indented(Kestrel)}
                 RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}
                 RequestDelegateFactory.ExecuteTaskOfT<T>(Task<T>, HttpContext, JsonTypeInfo<T>)+ExecuteAwaited(Task<Dictionary<string, string>>, HttpContext, JsonTypeInfo<Dictionary<string, string>>)
-                Program.Main(string[])+(ConfigCache) => {"{ }"} at {At("shop.config.get")}
+                {Lambda("shop.config.get")} at {At("shop.config.get")}
                 ConfigCache.LoadAsync() at {At("shop.config.load")} <- one task awaited by 20
                 awaiting Task.Delay
 
@@ -125,7 +128,7 @@ public sealed class RealAppReadTests
     // Where the thread blocks in /park/sync: the handler's lambda, which a Release build inlines into ASP.NET Core's
     // compiled request delegate (a dynamic method, no line): there the nearest frame with a line is the middleware.
     private static string BlockedThread(string configuration) => configuration == "Debug"
-        ? $"Thread N, blocked in Program.Main(string[])+(Parking, CancellationToken) => {{ }} at {At("shop.park.sync")}"
+        ? $"Thread N, blocked in {Lambda("shop.park.sync")} at {At("shop.park.sync")}"
         : $"Thread N, blocked in RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}";
 
     // Reads the process until everything sent is held (a busy machine may take a moment to get there).

@@ -34,7 +34,7 @@ public sealed class BusyAppDumpTests
             ["SHOP_CONFIG_SECONDS"] = "600",
         });
         var load3 = $"ConfigCache.LoadAsync() at {s_at["shop.config.load"].File}:{s_at.Line("shop.config.load")} <- one task awaited by 3";
-        var then = $"Task.ContinueWith(Program.Main(string[])+(Task<string>) => {{ }}) at {s_at["shop.park.then"].File}:{s_at.Line("shop.park.then")} (waiting for the task it continues)";
+        var then = $"Task.ContinueWith(Program.Main lambda at Program.cs:{s_at.Line("shop.park.then")}) at {s_at["shop.park.then"].File}:{s_at.Line("shop.park.then")} (waiting for the task it continues)";
         await shop.GetAsync("/health"); // the first request waits for the routes to be built: its chain has a frame more
         shop.Start("/park");
         shop.Start("/park");
