@@ -28,7 +28,7 @@ public sealed class WebReadsTests
         $"    Endpoints.UpdatesAsync(int, OrderFeed, CancellationToken) at {At("web-reads.handler")}",
         $"    OrderFeed.NextChangeAsync(int, CancellationToken) at {At("web-reads.next")}",
         $"    OrderFeed.WaitForChangeAsync(int, CancellationToken) at {At("web-reads.wait")}",
-        "    awaiting Task.CancellationPromise<VoidTaskResult>",
+        "    awaiting Task.WaitAsync",
     ];
 
     [Fact]
