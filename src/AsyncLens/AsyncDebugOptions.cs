@@ -30,6 +30,9 @@ public sealed record AsyncDebugOptions
     /// <summary>Time source for report timestamps.</summary>
     public TimeProvider? TimeProvider { get; init; }
 
+    /// <summary>What <see cref="Output"/> is, for the line that says reports could not be written to it (the file the startup hook opened).</summary>
+    internal string? OutputName { get; init; }
+
     internal void Validate()
     {
         if (SlowStepThreshold <= TimeSpan.Zero)

@@ -42,7 +42,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         tracking.Keep = (id, task) => BoxInfo.Of(task) is null ? !task.IsCompleted : _table.Find(id) is not null;
         var sites = new CreationSites(registry.Find);
         Inventory = new TaskInventory(tracking, id => _table.Find(id), sites);
-        _writer = new ReportWriter(output, options.Format, options.OnReport, new ReportBuilder(sites));
+        _writer = new ReportWriter(output, OutputName(options, output), options.Format, options.OnReport, new ReportBuilder(sites));
         var stalls = new Stalls();
         _steps = new SlowSteps(settings, _writer, time, registry.Find, stalls);
         _waits = new BlockingWaits(settings, _writer, registry, time);
@@ -300,7 +300,15 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _faults.Flush();
         _writer.Flush(TimeSpan.FromSeconds(3));
+        // Reports that could not be written are a failure the exit code must carry (a CI job reading the file
+        // would otherwise see none and pass). The app's own failure code is left as it is.
+        if (_writer.LostReports > 0 && Environment.ExitCode == 0)
+            Environment.ExitCode = ReportWriter.LostReportsExitCode;
     }
+
+    // Standard error is not named (nothing can be said when it fails); a file, or a writer given in code, is.
+    private static string? OutputName(AsyncDebugOptions options, TextWriter output) =>
+        options.OutputName ?? (ReferenceEquals(output, Console.Error) ? null : "the report output (AsyncDebugOptions.Output)");
 
     private void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e) => OnProcessExit(sender, e);
 }

@@ -60,11 +60,7 @@ internal sealed class DebugOptions
         Durations.TryParse(parse.GetValue(Slow) ?? "100ms", out var slow);
         var output = parse.GetValue(Output);
         if (output is not null)
-        {
-            var dir = Path.GetDirectoryName(Path.GetFullPath(output));
-            if (dir is null || !Directory.Exists(dir))
-                throw new CliException($"cannot write reports to '{output}': directory '{dir}' does not exist");
-        }
+            OutputFiles.CheckWritable(output, "reports");
         return new DebugSettings(slow, parse.GetValue(Format) ?? "text", output, parse.GetValue(DumpFormat) ?? "stacks");
     }
 }

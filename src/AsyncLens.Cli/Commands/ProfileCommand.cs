@@ -46,11 +46,7 @@ internal static class ProfileCommand
             HelpName = "pid",
             CustomParser = InspectOptions.ParsePid,
         };
-        var program = new Argument<string[]>("program")
-        {
-            Description = "The program and its arguments: an app (./MyApp), its dll (MyApp.dll), or dotnet MyApp.dll. Put -- before it",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
+        var program = ProgramArgument.Create(ArgumentArity.ZeroOrMore);
         var command = new Command("profile",
             "Profile the async methods of a .NET program, with no change to it: per method, calls, wall time (start to completion), on-thread time, awaiting time, and who awaited whom. Writes callgrind, speedscope or a table. "
             + "Runs the program, or profiles a running process with --pid.")
@@ -70,7 +66,7 @@ internal static class ProfileCommand
             var path = parse.GetValue(output) is { } o ? Path.GetFullPath(o) : null;
             var shape = parse.GetValue(format) ?? FormatFor(path);
             if (path is not null)
-                CheckWritable(path);
+                OutputFiles.CheckWritable(path, "the profile");
             if (parse.GetValue(pid) is { } id)
                 return PidProfiler.Run(id, limit, parse.GetValue(duration) ?? "", path, Enum.Parse<AsyncProfileFormat>(shape, ignoreCase: true), parse.GetValue(framework));
             var env = new Dictionary<string, string?>
@@ -99,25 +95,4 @@ internal static class ProfileCommand
         : path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) ? "speedscope"
         : path.EndsWith(".txt", StringComparison.OrdinalIgnoreCase) ? "text"
         : "callgrind";
-
-    // Fails now, in one line, rather than after the program ran.
-    private static void CheckWritable(string path)
-    {
-        var dir = Path.GetDirectoryName(path);
-        if (dir is null || !Directory.Exists(dir))
-            throw new CliException($"cannot write the profile to '{path}': directory '{dir}' does not exist");
-        var existed = File.Exists(path);
-        try
-        {
-            using (new FileStream(path, FileMode.OpenOrCreate, FileAccess.Write))
-            {
-            }
-            if (!existed)
-                File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new CliException($"cannot write the profile to '{path}': {ex.Message}");
-        }
-    }
 }

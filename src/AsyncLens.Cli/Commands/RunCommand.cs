@@ -9,11 +9,7 @@ internal static class RunCommand
     public static Command Create()
     {
         var options = new DebugOptions();
-        var program = new Argument<string[]>("program")
-        {
-            Description = "The program and its arguments: an app (./MyApp), its dll (MyApp.dll), or dotnet MyApp.dll. Put -- before it",
-            Arity = ArgumentArity.OneOrMore,
-        };
+        var program = ProgramArgument.Create(ArgumentArity.OneOrMore);
         var command = new Command("run", "Run a .NET program under async debug mode, with no change to it (the engine is injected as a startup hook). Exits with the program's exit code.");
         options.AddTo(command);
         command.Add(program);

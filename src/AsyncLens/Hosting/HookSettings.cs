@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Reflection;
 
 namespace AsyncLens.Hosting;
 
@@ -19,27 +18,26 @@ internal static class HookSettings
     public const string TasksVariable = "ASYNCLENS_TASKS";
     public const string DumpFormatVariable = "ASYNCLENS_DUMP_FORMAT";
 
-    // The SDK and compiler inherit the environment of `dotnet run`; debug mode is for the app.
-    private static readonly HashSet<string> s_toolProcesses = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "dotnet", "MSBuild", "VBCSCompiler", "csc", "vbc", "NuGet.Build.Tasks.Console",
-    };
-
     public static void StartFromEnvironment(Func<string, string?> env, TextWriter errors)
     {
         var debug = IsOn(env(DebugVariable));
         if (!debug && !IsOn(env(TasksVariable)))
             return;
-        if (IsToolProcess())
+        if (ToolProcesses.IsToolProcess())
+        {
+            ToolProcesses.Explain(errors);
             return;
+        }
         var options = Parse(env, errors, out var outputPath);
         TextWriter output = errors;
+        string? outputName = null;
         if (outputPath is not null)
         {
             try
             {
                 var stream = new FileStream(outputPath, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete);
                 output = TextWriter.Synchronized(new StreamWriter(stream) { AutoFlush = true });
+                outputName = $"'{outputPath}'";
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
             {
@@ -47,14 +45,10 @@ internal static class HookSettings
             }
         }
         if (debug)
-            AsyncDebug.Enable(options with { Output = output });
+            AsyncDebug.Enable(options with { Output = output, OutputName = outputName });
         else
             AsyncDebug.TrackTasks(dumpOnSignal: true, output, options.DumpFormat);
     }
-
-    /// <summary>The SDK's own processes (dotnet run's build), which inherit the variables meant for the app.</summary>
-    public static bool IsToolProcess() =>
-        Assembly.GetEntryAssembly()?.GetName().Name is { } entry && s_toolProcesses.Contains(entry);
 
     public static AsyncDebugOptions Parse(Func<string, string?> env, TextWriter errors, out string? outputPath)
     {

@@ -22,8 +22,13 @@ internal static class ProfileHook
 
     public static void StartFromEnvironment(Func<string, string?> env, TextWriter errors)
     {
-        if (!HookSettings.IsOn(env(ProfileVariable)) || HookSettings.IsToolProcess())
+        if (!HookSettings.IsOn(env(ProfileVariable)))
             return;
+        if (ToolProcesses.IsToolProcess())
+        {
+            ToolProcesses.Explain(errors);
+            return;
+        }
         var format = AsyncProfileFormat.Text;
         if (env(FormatVariable) is { Length: > 0 } text && !Enum.TryParse(text, ignoreCase: true, out format) || !Enum.IsDefined(format))
         {

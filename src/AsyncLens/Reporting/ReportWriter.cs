@@ -6,14 +6,21 @@ namespace AsyncLens.Reporting;
 /// <summary>
 /// Builds and writes reports on its own thread. App threads only enqueue a finding; a full queue
 /// drops (and counts) rather than blocks, and a stalled output (a pipe nobody reads) stalls only
-/// this thread, never the app.
+/// this thread, never the app. Reports a named output (a file) refuses are counted and said once on
+/// standard error; the process then exits with <see cref="LostReportsExitCode"/>.
 /// </summary>
 internal sealed class ReportWriter : IFindingSink, IDisposable
 {
+    /// <summary>EX_IOERR (sysexits.h): the exit code of a process whose reports could not be written.</summary>
+    public const int LostReportsExitCode = 74;
+
     private const int Capacity = 1024;
 
     private readonly Queue<Finding> _queue = new();
     private readonly TextWriter _output;
+    private readonly string? _outputName;
+    private int _lost;
+    private bool _toldLost;
     private readonly AsyncReportFormat _format;
     private readonly Action<AsyncReport>? _onReport;
     private readonly Thread _thread;
@@ -23,10 +30,16 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
 
     private readonly ReportBuilder _builder;
 
-    public ReportWriter(TextWriter output, AsyncReportFormat format, Action<AsyncReport>? onReport, ReportBuilder builder)
+    /// <param name="output">Where reports go.</param>
+    /// <param name="outputName">What <paramref name="output"/> is, for the line saying reports were lost; null for standard error.</param>
+    /// <param name="format">Text or JSON.</param>
+    /// <param name="onReport">The user's callback, after each report is written.</param>
+    /// <param name="builder">Findings to reports.</param>
+    public ReportWriter(TextWriter output, string? outputName, AsyncReportFormat format, Action<AsyncReport>? onReport, ReportBuilder builder)
     {
         _builder = builder;
         _output = output;
+        _outputName = outputName;
         _format = format;
         _onReport = onReport;
         _thread = new Thread(Run) { IsBackground = true, Name = "AsyncLens reporter" };
@@ -48,6 +61,9 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
             Monitor.Pulse(_queue);
         }
     }
+
+    /// <summary>Reports that a named output refused (disk full, file gone read-only).</summary>
+    public int LostReports => Volatile.Read(ref _lost);
 
     /// <summary>Waits (up to <paramref name="timeout"/>) until everything queued so far is written.</summary>
     public void Flush(TimeSpan timeout)
@@ -125,7 +141,8 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         }
         if (report is null)
             return;
-        Write(_format == AsyncReportFormat.Json ? JsonFormatter.Format(report) : TextFormatter.Format(report) + "\n");
+        if (!Write(_format == AsyncReportFormat.Json ? JsonFormatter.Format(report) : TextFormatter.Format(report) + "\n") && _outputName is not null)
+            Interlocked.Increment(ref _lost);
         if (_onReport is not null)
         {
             try
@@ -139,16 +156,30 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         }
     }
 
-    private void Write(string text)
+    private bool Write(string text)
     {
         try
         {
             _output.Write(text);
             _output.Flush();
+            return true;
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or UnauthorizedAccessException)
         {
-            // The output is gone (closed pipe, disk full): the app goes on without reports.
+            // The output is gone (disk full, closed pipe): the app goes on without reports. A file's failure is
+            // said once, where the user looks; standard error's cannot be.
+            if (_outputName is not null && !_toldLost)
+            {
+                _toldLost = true;
+                try
+                {
+                    Console.Error.WriteLine($"asynclens: cannot write reports to {_outputName} ({ex.Message}): reports are lost from now on, and the process will exit with code {LostReportsExitCode}");
+                }
+                catch (IOException)
+                {
+                }
+            }
+            return false;
         }
     }
 }
