@@ -41,11 +41,11 @@ internal static class StretchLocator
             path.Add(root);
         while (path.Count <= MaxDepth && Next(path.Count > 0 ? path[^1] : null, e, used) is { } next)
             path.Add(next);
-        // The deepest stretch whose own code names a cause, or the handler the time went to; else the step's own.
+        // The deepest stretch whose own code names a cause; else the step's own.
         var found = root;
         for (var i = path.Count - 1; i >= 0; i--)
         {
-            if (path[i] != root && (path[i].Hint is { AsyncCallee: null } || path[i].How == Found.Handler))
+            if (path[i] != root && path[i].Hint is { AsyncCallee: null })
             {
                 found = path[i];
                 break;
@@ -59,11 +59,11 @@ internal static class StretchLocator
     // call, or one call of the user's or a loop inside an async method it called (one call of the user's in Main
     // itself, CreateHostBuilder().Build(), is most often just startup). A framework step while the process warms
     // up: a blocking call in a method of the user's it ran. A request's handler, found by its endpoint, held the time
-    // after the match: it is reported, but while the process warms up only where its code names a cause.
+    // after the match: it is reported where its code names a cause (while the process warms up, a blocking call).
     private static bool EnoughEvidence(StretchEvidence e, Stretch stretch)
     {
         if (stretch.How == Found.Handler)
-            return !e.WarmUp || stretch.Hint is { AsyncCallee: null };
+            return stretch.Hint is { AsyncCallee: null } hint && (!e.WarmUp || hint.Kind == HintKind.Blocking);
         var called = stretch.Callers.Count > 0;
         if (e.Unbracketed)
             return stretch.Hint is { Kind: HintKind.Blocking } || (called && stretch.Hint is { Kind: HintKind.UserCall or HintKind.Loop });
@@ -111,12 +111,11 @@ internal static class StretchLocator
         var hint = Hint(code, -1, parked, e, ongoing);
         // A gap is evidence only with a cause in the method's own code; in Main's first step, which also holds the
         // process's startup, and in a framework step while the process warms up, only with a blocking call. A handler
-        // ran for the time after its endpoint matched: it is where the time went, named even where its code does not
-        // tell which call; but while the process warms up (its own compilation is taken off, not the waits for
-        // others'), only where its code names a cause.
+        // ran for the time after its endpoint matched: it is followed for a cause in its code or in an async method it
+        // called (while the process warms up, a blocking call).
         if (how == Found.AfterGap && (hint is not { AsyncCallee: null } || (e.OnlyBlockingCauses && hint.Kind != HintKind.Blocking)))
             return null;
-        if (how == Found.Handler && e.WarmUp && hint is null)
+        if (how == Found.Handler && (hint is null || (e.WarmUp && hint.Kind is not (HintKind.Blocking or HintKind.AsyncCallee))))
             return null;
         if (first is not null)
             used.Boxes.Add(first);

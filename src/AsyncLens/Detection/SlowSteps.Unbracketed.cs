@@ -78,13 +78,18 @@ internal sealed partial class SlowSteps
         {
             FirstSteps = firstSteps,
             Unbracketed = true,
-            WarmUp = WarmingUp(frame, end),
+            WarmUp = CompiledMuch(frame, end),
         };
         var split = Split(frame, end, times);
         sink.Add(boxed
             ? Finding(tracker, first!.Record.Id, RawAsyncStack.Capture(task!, first.State), first.Record, evidence, frame, split, end)
             : Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, split, end));
     }
+
+    // A request (on its own thread) that compiled code for a tenth of its time or more ran code for the first time:
+    // its type loading and static constructors, not measured, are in its time too. The process-wide figure would not
+    // do: the runtime recompiles hot code (tiering) on a thread of its own while a CPU-heavy handler runs.
+    private static bool CompiledMuch(Frame frame, long end) => (RuntimeTime.JitOnThisThread - frame.JitStart) * 10 >= end - frame.Start;
 
     // The async stack of the step a request ran in (Kestrel's request loop), if it ran in one.
     private static RawAsyncStack StackBelow(ThreadTracker tracker, Frame frame)

@@ -231,7 +231,6 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         {
             FirstSteps = FirstSteps(frame),
             Unbracketed = true,
-            WarmUp = WarmingUp(frame, now),
         };
         sink.Add(Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, Split(frame, now, times), now));
     }
@@ -242,11 +241,8 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // Such a step is reported only if it ran a method of the user's that blocked (see StepFinding.WarmUp). It counts
     // as warming up when the process compiled code for a tenth of its time or more; steps of the user's own methods
     // are judged as always.
-    private static bool WarmingUp(Frame frame, BoxInfo box, long now) => !box.IsUserCode && WarmingUp(frame, now);
-
-    // The same, for a stretch standing in for a step (a request's, which runs the framework's code too).
-    private static bool WarmingUp(Frame frame, long now) =>
-        frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
+    private static bool WarmingUp(Frame frame, BoxInfo box, long now) =>
+        !box.IsUserCode && frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
 
     // Time in the step that stopped every thread, the step's with them: GC pauses and process stalls. It decides
     // whether the step counts as slow, and is not taken off the duration reported.

@@ -51,7 +51,7 @@ internal sealed class Frame
 
     /// <summary>
     /// The process's JIT compilation time when it began: for a <see cref="FrameKind.Prelude"/> (it may end on another
-    /// thread), a <see cref="FrameKind.Request"/> and a step of a framework method (see <see cref="Detection.SlowSteps"/>); else 0.
+    /// thread) and for a step of a framework method (see <see cref="Detection.SlowSteps"/>); else 0.
     /// </summary>
     public long ProcessJitStart { get; private set; }
 
@@ -166,7 +166,7 @@ internal sealed class Frame
             JitStart = RuntimeTime.JitOnThisThread;
             GcStart = RuntimeTime.GcPauses;
         }
-        ProcessJitStart = kind is FrameKind.Prelude or FrameKind.Request || box is { IsUserCode: false } ? RuntimeTime.JitInProcess : 0;
+        ProcessJitStart = kind == FrameKind.Prelude || box is { IsUserCode: false } ? RuntimeTime.JitInProcess : 0;
         Captured = null;
         HungReported = false;
         _slowReported = 0;
