@@ -61,6 +61,24 @@ public sealed class StretchLocatorTests
         Assert.Equal(0, whole.TaskId);
     }
 
+    [Fact]
+    public void A_box_created_after_a_gap_holding_most_of_the_step_is_where_its_time_went()
+    {
+        // The step's own code names nothing (its branches); the box of CountVisitsAsync came 0.29 s into a 0.3 s step,
+        // parked at its second await: its first step ran the blocking read.
+        var visits = new FirstStep(Record(31), Machine(nameof(Samples.CountVisitsAsync)), State: 1, GapTicks: 2_900_000);
+        var step = Evidence(nameof(Samples.ExportAsync), 0, -2, Blocked) with { FirstSteps = [visits] };
+        var stretch = Locate(step);
+        Assert.Equal(Found.AfterGap, stretch.How);
+        Assert.Equal(31, stretch.TaskId);
+        Assert.Equal(Line("sample.visits.read"), LocationLine(stretch));
+        Assert.Null(Assert.Single(stretch.Callers).CallLine);
+
+        // A short gap is no evidence; in a stretch no step brackets (Main's first step), only a blocking call would be.
+        Assert.Null(Locate(step with { FirstSteps = [visits with { GapTicks = 500_000 }] }).Hint);
+        Assert.Null(StretchLocator.Locate(step with { Unbracketed = true }));
+    }
+
     [Theory]
     [InlineData("cpu", "sample.spin.loop", "Loop")]
     [InlineData("blocked", "sample.spin.read", "AsyncTwin")]
