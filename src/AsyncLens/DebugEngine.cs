@@ -28,6 +28,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly UnobservedExceptions _faults;
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
+    private readonly RequestEndpoints _endpoints;
     private int _failed;
     private int _disposed;
 
@@ -55,6 +56,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         StartPrelude();
         _listener = TplListener.Start(this);
+        _endpoints = RequestEndpoints.Start(OnEndpointMatched);
     }
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
@@ -116,6 +118,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             record.Box = box;
             frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
             frame.RunDelayStart = tracker.RunDelayBaseline(now);
+            frame.Measure(tracker.TimesBaseline(now));
             return;
         }
         var delegateTask = record?.Origin == TaskOrigin.Delegate ? _registry.Find(taskId) : null;
@@ -127,6 +130,12 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         var tracker = Tracker();
         _waits.OnThreadEvent(tracker, now);
+        // A request the step ran (see OnRequestStart) whose handler parked: what ran of it is over.
+        if (tracker.Top is { Kind: FrameKind.Request } request && tracker.Depth > 1)
+        {
+            _steps.OnRequestStretch(tracker, request, now);
+            Drop(tracker, request, now);
+        }
         if (tracker.Top is not { } frame)
             return;
         // Judged while still on the stack, so a process exit racing with this end sees it one way or the other.
@@ -145,8 +154,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             if (tracker.Top is { Kind: FrameKind.Prelude } prelude)
             {
                 _steps.OnPreludeEnd(tracker, prelude, _registry.Find(taskId), now);
-                Drop(tracker, prelude);
+                Drop(tracker, prelude, now);
             }
+            if (tracker.Top is { } top)
+                top.Waited = true;
             _waits.OnWaitBegin(tracker, taskId, now);
         }
         else if (continueWithTaskId != 0)
@@ -162,15 +173,42 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     /// <summary>
     /// ASP.NET Core begins a request. Outside any step on a pool thread (the first request on a connection, run
-    /// from a work item of Kestrel's), a request frame stands for the stretch no event brackets.
+    /// from a work item of Kestrel's), a request frame stands for the stretch no event brackets. Inside a step of the
+    /// framework's (Kestrel's request loop, which runs the next request of a kept-alive connection in the same step
+    /// when it has already arrived), one stands for the request's part of the step: each request is judged on its own.
     /// </summary>
     public void OnRequestStart(long now)
     {
         var tracker = Tracker();
         if (tracker.Top is { Kind: FrameKind.Request } previous)
-            Drop(tracker, previous);
-        if (tracker.Depth == 0 && tracker.IsPoolThread)
+            Drop(tracker, previous, now);
+        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep, Box.IsUserCode: false })
             StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
+    }
+
+    /// <summary>ASP.NET Core finished a request: a request frame standing for its start is judged, and taken off.</summary>
+    public void OnRequestStop(long now)
+    {
+        var tracker = Tracker();
+        if (tracker.Top is not { } top)
+            return;
+        if (top.Endpoint is not null)
+            top.RequestEndAt = now;
+        if (top.Kind == FrameKind.Request)
+        {
+            _steps.OnRequestStretch(tracker, top, now);
+            Drop(tracker, top, now);
+        }
+    }
+
+    // Routing matched a request to an endpoint on this thread: its handler runs next, inside the innermost frame.
+    private void OnEndpointMatched(object endpoint, long now)
+    {
+        if (Volatile.Read(ref _disposed) != 0 || Tracker().Top is not { } top)
+            return;
+        top.Endpoint = endpoint;
+        top.EndpointAt = now;
+        top.RequestEndAt = 0;
     }
 
     // The calling thread's tracker. A request frame on top is judged as soon as the boxes it created are in the
@@ -186,7 +224,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
                 _steps.OnRequestStretch(tracker, request, request.LastCreation);
             }
             if (WorkItems.CompletedOnThisThread() != request.WorkItem)
-                Drop(tracker, request);
+                Drop(tracker, request, DetectionSettings.Now);
         }
         return tracker;
     }
@@ -198,12 +236,16 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var frame = tracker.Push();
         frame.Enter(0, kind, now, null, null, null, AsyncState.Unknown, null);
         frame.RunDelayStart = tracker.RunDelayBaseline(now);
+        frame.Measure(tracker.TimesBaseline(now));
         return frame;
     }
 
-    private static void Drop(ThreadTracker tracker, Frame standIn)
+    // A request's part of a step is not the step's own time: it was judged on its own.
+    private static void Drop(ThreadTracker tracker, Frame standIn, long now)
     {
         tracker.Pop();
+        if (standIn.Kind == FrameKind.Request && tracker.Top is { } parent)
+            parent.ChildTicks += now - standIn.Start;
         standIn.Exit();
     }
 
@@ -233,6 +275,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         // As at exit: Disable() may run inside the continuation of a slow step whose end was not raised yet.
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
+        _endpoints.Dispose();
         _tracking.Keep = static (_, task) => !task.IsCompleted;
         AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
         TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;
@@ -246,8 +289,11 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     private void OnFirstChanceException(object? sender, System.Runtime.ExceptionServices.FirstChanceExceptionEventArgs e)
     {
-        if (!ThreadTracker.IsEngineThread)
-            _faults.OnFirstChance(e.Exception);
+        if (ThreadTracker.IsEngineThread)
+            return;
+        if (ThreadTracker.Existing?.Top is { } top)
+            top.Threw = true;
+        _faults.OnFirstChance(e.Exception);
     }
 
     private void OnProcessExit(object? sender, EventArgs e)

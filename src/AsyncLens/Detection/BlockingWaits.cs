@@ -104,7 +104,10 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
     }
 
     private WaitFinding Finding(SyncWait wait, long duration, bool ongoing) =>
-        new(wait.TaskId, time.GetUtcNow(), wait.Thread.ThreadId, wait.Stack, wait.WaitedTask, wait.WaitedState, DetectionSettings.Seconds(duration), ongoing, wait.Step);
+        new(wait.TaskId, time.GetUtcNow(), wait.Thread.ThreadId, wait.Stack, wait.WaitedTask, wait.WaitedState, DetectionSettings.Seconds(duration), ongoing, wait.Step)
+        {
+            Endpoint = wait.Endpoint,
+        };
 
     // A pool thread whose wait timed out goes back to the pool and blocks there, raising no event:
     // only trust "still blocked" while the frame it waited in is running, or on a thread that is not the pool's.

@@ -1,3 +1,4 @@
+using AsyncLens.Attribution;
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
@@ -8,7 +9,7 @@ namespace AsyncLens.Detection;
 /// <summary>
 /// Stretches no step brackets, judged from frames that stand in for one (see <see cref="FrameKind.Prelude"/>,
 /// <see cref="FrameKind.Request"/>): async Main's first step, and the start of an ASP.NET Core request that began
-/// outside any step. They are reported as the first step of a method of the user's (<see cref="StepFinding.Unbracketed"/>).
+/// outside any step. They are reported as the first step of a method of the user's (<see cref="StretchEvidence.Unbracketed"/>).
 /// </summary>
 internal sealed partial class SlowSteps
 {
@@ -29,7 +30,8 @@ internal sealed partial class SlowSteps
         // At exit (another thread), all the process's compilation since it began is taken off: more than its own.
         var onItsThread = tracker.Thread == Thread.CurrentThread;
         var jit = onItsThread ? RuntimeTime.JitOnThisThread - frame.JitStart : RuntimeTime.JitInProcess - frame.ProcessJitStart;
-        var own = OwnTime(frame, now) - jit - Preempted(frame, onItsThread ? tracker.OwnRunDelay() : RunQueue.Delay(tracker.OsThreadId));
+        var times = onItsThread ? tracker.OwnTimes() : RunQueue.Times(tracker.OsThreadId);
+        var own = OwnTime(frame, now) - jit - Preempted(frame, times.Waited);
         if (own - NotItsOwn(frame, now) < settings.SlowTicks || !frame.TryClaimSlowReport())
             return;
         Type? stateMachine;
@@ -45,30 +47,60 @@ internal sealed partial class SlowSteps
             return;
         if (stateMachine is null || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
             return;
-        sink.Add(new StepFinding(waited?.Id ?? 0, time.GetUtcNow(), tracker.ThreadId, stateMachine, -1, stopped,
-            DetectionSettings.Seconds(own), Ongoing: false, stack, null) { FirstSteps = firstSteps, Unbracketed = true });
+        var evidence = new StretchEvidence(stateMachine, -1, stopped, DetectionSettings.Seconds(own), Ongoing: false) { FirstSteps = firstSteps, Unbracketed = true };
+        sink.Add(Finding(tracker, waited?.Id ?? 0, stack, null, evidence, frame, Split(frame, now, times), now));
     }
 
     /// <summary>
-    /// A request stretch (see <see cref="FrameKind.Request"/>) up to <paramref name="end"/>, its last task creation:
-    /// slow, it is reported as the first step of the user's async method whose box it created after a gap of at
-    /// least half its time (what ran before that method's first await), if that first step names a blocking call.
+    /// A request stretch (see <see cref="FrameKind.Request"/>) up to <paramref name="end"/>, its last task creation or
+    /// the request's end: slow, it is reported as the first step of the user's async method whose box it created
+    /// after a gap of at least half its time (what ran before that method's first await), if that first step names a
+    /// blocking call; or, when the endpoint it matched held at least half its time, as its handler's first step.
     /// </summary>
     public void OnRequestStretch(ThreadTracker tracker, Frame frame, long end)
     {
         if (frame.Kind != FrameKind.Request || frame.SlowReported || OwnTime(frame, end) < settings.SlowTicks)
             return;
         var firstSteps = FirstSteps(frame);
-        var own = OwnTime(frame, end) - (RuntimeTime.JitOnThisThread - frame.JitStart) - Preempted(frame, tracker.OwnRunDelay());
+        var jit = RuntimeTime.JitOnThisThread - frame.JitStart;
+        var times = tracker.OwnTimes();
+        var own = OwnTime(frame, end) - jit - Preempted(frame, times.Waited);
         stalls.CatchUp(end);
         if (own - NotItsOwn(frame, end) < settings.SlowTicks)
             return;
         var first = firstSteps.Where(s => s.GapTicks * 2 >= own).MaxBy(s => s.GapTicks);
-        if (first is null || !frame.TryClaimSlowReport())
+        var task = first is null ? null : findTask(first.Record.Id);
+        if ((task is null && HandlerTicks(frame, end) * 2 < own) || !frame.TryClaimSlowReport())
             return;
-        sink.Add(new StepFinding(first.Record.Id, time.GetUtcNow(), tracker.ThreadId, first.Box.StateMachineType, -1,
-            AsyncState.IsParked(first.State) ? first.State : AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false,
-            RawAsyncStack.Capture(first.Task, first.State), first.Record) { FirstSteps = firstSteps, Unbracketed = true });
+        // Without a box of the user's, the stretch is known only by the handler it ran (below the step that ran it, if any).
+        var boxed = first is not null && task is not null;
+        var evidence = new StretchEvidence(boxed ? first!.StateMachine : null, -1, boxed && AsyncState.IsParked(first!.State) ? first.State : AsyncState.Unknown,
+            DetectionSettings.Seconds(own), Ongoing: false)
+        {
+            FirstSteps = firstSteps,
+            Unbracketed = true,
+            WarmUp = CompiledMuch(frame, end),
+        };
+        var split = Split(frame, end, times);
+        sink.Add(boxed
+            ? Finding(tracker, first!.Record.Id, RawAsyncStack.Capture(task!, first.State), first.Record, evidence, frame, split, end)
+            : Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, split, end));
+    }
+
+    // A request (on its own thread) that compiled code for a tenth of its time or more ran code for the first time:
+    // its type loading and static constructors, not measured, are in its time too. The process-wide figure would not
+    // do: the runtime recompiles hot code (tiering) on a thread of its own while a CPU-heavy handler runs.
+    private static bool CompiledMuch(Frame frame, long end) => (RuntimeTime.JitOnThisThread - frame.JitStart) * 10 >= end - frame.Start;
+
+    // The async stack of the step a request ran in (Kestrel's request loop), if it ran in one.
+    private static RawAsyncStack StackBelow(ThreadTracker tracker, Frame frame)
+    {
+        for (var i = tracker.Depth - 1; i > 0; i--)
+        {
+            if (tracker.FrameAt(i) == frame && tracker.FrameAt(i - 1) is { Kind: FrameKind.AsyncStep, Task: { } task } step)
+                return RawAsyncStack.Capture(task, step.ResumedState);
+        }
+        return RawAsyncStack.Empty;
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using AsyncLens.Attribution;
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
@@ -29,7 +30,8 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         if (own < settings.SlowTicks)
             return;
         var ownJit = RuntimeTime.JitOnThisThread - frame.JitStart;
-        own -= ownJit + Preempted(frame, tracker.OwnRunDelay());
+        var times = tracker.OwnTimes();
+        own -= ownJit + Preempted(frame, times.Waited);
         if (own < settings.SlowTicks)
             return;
         Interlocked.Increment(ref _inFlight);
@@ -44,8 +46,12 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var stack = frame.Captured is { } captured && captured.FrameVersion == frame.Version
                 ? captured.Stack
                 : RawAsyncStack.Capture(task, frame.ResumedState);
-            sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState, stopped,
-                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = firstSteps, WarmUp = WarmingUp(frame, box, now) });
+            var evidence = new StretchEvidence(box.StateMachineType, frame.ResumedState, stopped, DetectionSettings.Seconds(own), Ongoing: false)
+            {
+                FirstSteps = firstSteps,
+                WarmUp = WarmingUp(frame, box, now),
+            };
+            sink.Add(Finding(tracker, frame.TaskId, stack, frame.Record, evidence, frame, Split(frame, now, times), now));
         }
         finally
         {
@@ -61,6 +67,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var frame = InnermostStep(tracker);
             if (frame is null)
                 continue;
+            if (frame.Kind == FrameKind.Request)
+            {
+                TickRequest(tracker, frame, now);
+                continue;
+            }
             var version = frame.Version;
             var task = frame.Task;
             var box = frame.Box;
@@ -69,7 +80,8 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var own = OwnTime(frame, now);
             if (own < settings.SlowTicks / 2)
                 continue;
-            own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
+            var times = RunQueue.Times(tracker.OsThreadId);
+            own -= Preempted(frame, times.Waited);
             if (own >= settings.SlowTicks / 2 && frame.Captured is null)
             {
                 var stack = RawAsyncStack.Capture(task, frame.ResumedState);
@@ -83,8 +95,8 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             if (frame.Version != version)
                 continue;
             frame.HungReported = true;
-            sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState, -1,
-                DetectionSettings.Seconds(own), Ongoing: true, hungStack, frame.Record));
+            var evidence = new StretchEvidence(box.StateMachineType, frame.ResumedState, -1, DetectionSettings.Seconds(own), Ongoing: true);
+            sink.Add(Finding(tracker, frame.TaskId, hungStack, frame.Record, evidence, frame, Split(frame, now, times), now));
         }
     }
 
@@ -107,14 +119,18 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             {
                 if (tracker.FrameAt(i) is not { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame || (frame.Version & 1) == 0)
                     continue;
-                var own = OwnTime(frame, tracker.FrameAt(i + 1)?.Start ?? now);
-                if (own >= settings.SlowTicks)
-                    own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
-                if (own - NotItsOwn(frame, tracker.FrameAt(i + 1)?.Start ?? now) < settings.SlowTicks || !frame.TryClaimSlowReport())
+                var end = tracker.FrameAt(i + 1)?.Start ?? now;
+                var own = OwnTime(frame, end);
+                var times = own >= settings.SlowTicks ? RunQueue.Times(tracker.OsThreadId) : SchedTimes.Unavailable;
+                own -= Preempted(frame, times.Waited);
+                if (own - NotItsOwn(frame, end) < settings.SlowTicks || !frame.TryClaimSlowReport())
                     continue;
                 var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
-                sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState,
-                    StoppedState(frame, task, box), DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = FirstSteps(frame) });
+                var evidence = new StretchEvidence(box.StateMachineType, frame.ResumedState, StoppedState(frame, task, box), DetectionSettings.Seconds(own), Ongoing: false)
+                {
+                    FirstSteps = FirstSteps(frame),
+                };
+                sink.Add(Finding(tracker, frame.TaskId, stack, frame.Record, evidence, frame, Split(frame, end, times), end));
             }
         }
         for (var waited = 0; Volatile.Read(ref _inFlight) > 0 && waited < 500; waited++)
@@ -139,9 +155,54 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         foreach (var (record, task, state, gap) in created)
         {
             if (BoxInfo.Of(task) is { } box && Symbols.CodeOrigin.IsUserCode(box.StateMachineType.Assembly))
-                found.Add(new FirstStep(record, task, box, state, gap));
+                found.Add(new FirstStep(record, box.StateMachineType, state, gap));
         }
         return found;
+    }
+
+    // The finding for a stretch, with what it left behind besides its boxes, for the report to tell what ran: how its
+    // time split, a synchronous wait or an exception on its thread, the handler of the ASP.NET Core endpoint it matched.
+    private StepFinding Finding(ThreadTracker tracker, int taskId, RawAsyncStack stack, TaskRecord? record, StretchEvidence evidence, Frame frame, TimeSplit split, long end) =>
+        new(taskId, time.GetUtcNow(), tracker.ThreadId, stack, record, evidence with
+        {
+            TaskId = taskId,
+            Time = split,
+            Waited = frame.Waited,
+            Threw = frame.Threw,
+            Handler = frame.Endpoint is { } endpoint && RequestEndpoints.HandlerOf(endpoint) is { } handler ? new HandlerRun(handler, HandlerTicks(frame, end)) : null,
+        });
+
+    // The time from the endpoint's match to the first async method's box created after it (where the handler's first
+    // step, run inline, ended: the box of the method that first parked, then those of its callers), or to the
+    // request's end, or to the stretch's.
+    private static long HandlerTicks(Frame frame, long end)
+    {
+        if (frame.Endpoint is null)
+            return 0;
+        var until = frame.RequestEndAt > frame.EndpointAt ? frame.RequestEndAt : end;
+        for (var record = frame.FirstCreated; record is not null; record = record.NextSibling)
+        {
+            if (record.Origin == TaskOrigin.AsyncMethod && record.Created >= frame.EndpointAt)
+                return Math.Min(until, record.Created) - frame.EndpointAt;
+        }
+        return until - frame.EndpointAt;
+    }
+
+    // How a stretch's own time split between a CPU and being blocked: its thread's time on a CPU since it began (less
+    // the nested frames' time, counted as CPU), against its wall time less nested frames, waits reported on their own,
+    // time waiting for a CPU and GC pauses. Compiling (JIT) is computing here: it is measured in wall time, its own
+    // waits for a CPU in it, and taking it off would count them twice. A thread that never gave its CPU up was not
+    // blocked: what its figures do not explain was taken from it (a hypervisor's steal, throttling).
+    private static TimeSplit Split(Frame frame, long end, SchedTimes now)
+    {
+        if (frame.CpuStart < 0 || now.OnCpu < 0)
+            return TimeSplit.Unknown;
+        var wall = Math.Max(0, OwnTime(frame, end));
+        var onCpu = Math.Clamp(now.OnCpu - frame.CpuStart - frame.ChildTicks, 0, wall);
+        if (frame.SwitchesStart >= 0 && now.Switches == frame.SwitchesStart)
+            return new TimeSplit(Math.Max(1, wall - Math.Clamp(now.Waited - frame.WaitedStart, 0, wall)), 0);
+        var waited = frame.WaitedStart >= 0 && now.Waited >= 0 ? now.Waited - frame.WaitedStart : 0;
+        return new TimeSplit(onCpu, Math.Max(0, wall - onCpu - waited - RuntimeTime.GcSince(frame)));
     }
 
     // Noted as it happened if the step parked on a task or completed; otherwise (Task.Yield, custom awaiters) the
@@ -152,6 +213,27 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             return frame.StoppedState;
         var state = box.ReadState(task);
         return AsyncState.IsParked(state) && !task.IsCompleted ? state : AsyncState.Unknown;
+    }
+
+    // A request still running past the hung threshold, for the most part in the handler its endpoint matched: reported
+    // while it runs, once, as that handler's (it has no task or box of its own to stand for it).
+    private void TickRequest(ThreadTracker tracker, Frame frame, long now)
+    {
+        var version = frame.Version;
+        var own = OwnTime(frame, now);
+        if ((version & 1) == 0 || frame.HungReported || own < settings.HungTicks || tracker.Wait is { IsOpen: true } || HandlerTicks(frame, now) * 2 < own)
+            return;
+        var times = RunQueue.Times(tracker.OsThreadId);
+        own -= Preempted(frame, times.Waited);
+        if (own - NotItsOwn(frame, now) < settings.HungTicks || frame.Version != version)
+            return;
+        frame.HungReported = true;
+        var evidence = new StretchEvidence(null, -1, -1, DetectionSettings.Seconds(own), Ongoing: true)
+        {
+            FirstSteps = FirstSteps(frame),
+            Unbracketed = true,
+        };
+        sink.Add(Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, Split(frame, now, times), now));
     }
 
     // A framework method's step (Kestrel's request loop, say) in the process's first seconds runs code being loaded
@@ -176,11 +258,12 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     private static long OwnTime(Frame frame, long end) =>
         end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
 
+    // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it).
     private static Frame? InnermostStep(ThreadTracker tracker)
     {
         for (var i = tracker.Depth - 1; i >= 0; i--)
         {
-            if (tracker.FrameAt(i) is { Kind: FrameKind.AsyncStep } frame)
+            if (tracker.FrameAt(i) is { Kind: FrameKind.AsyncStep or FrameKind.Request } frame)
                 return frame;
         }
         return null;

@@ -1,39 +1,27 @@
+using AsyncLens.Attribution;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Reporting;
 
 /// <summary>
-/// The parts of a slow-step report about a method reported in its first step (<see cref="StretchLocator"/>): when
-/// such a finding has evidence enough, where the method was created, and its async stack.
+/// The parts of a slow-step report about a method reported in its first step (<see cref="StretchLocator"/>): where
+/// the method was created, and its async stack.
 /// </summary>
 internal sealed partial class ReportBuilder
 {
-    // Stretches that also hold the framework's own work need a cause named in the user's code. Unbracketed ones
-    // (Main's first step: loading, type initialization, host building; a request's start: parsing it): a blocking
-    // call, or one call of the user's or a loop inside an async method it called (one call of the user's in Main
-    // itself, CreateHostBuilder().Build(), is most often just startup). A framework step while the process warms
-    // up: a blocking call in a method of the user's it ran.
-    private static bool EnoughEvidence(StepFinding f, Stretch stretch)
-    {
-        var called = stretch.Callers.Count > 0;
-        if (f.Unbracketed)
-            return stretch.Hint is { Kind: HintKind.Blocking } || (called && stretch.Hint is { Kind: HintKind.UserCall or HintKind.Loop });
-        return !f.WarmUp || (called && stretch.Hint is { Kind: HintKind.Blocking });
-    }
-
     // A method reported in its first step was created where its caller called it: from the caller's IL if the
     // caller is the user's, else from whatever awaits it; failing both, as any task, from its creation record.
     private SourceLine? CalledFrom(Stretch stretch, StepFinding f)
     {
         if (stretch.Callers.Count == 0)
-            return creationSites.Resolve(f.Record, stretch.Symbols.Kickoff, f.Stack); // the stretch's own method
+            return creationSites.Resolve(f.Record, stretch.Code.Kickoff, f.Stack); // the stretch's own method
         var (caller, callLine) = stretch.Callers[^1];
         if (caller.IsUserCode && callLine is { } at)
             return new SourceLine(at.File, at.Line, caller.Name);
-        if (stretch.Box is { } box && AwaitedBy(box, f) is [_, var awaiter, ..] && awaiter.Box.Symbols is { IsUserCode: true } symbols
+        if (stretch.Box is { } box && AwaitedBy(box, f) is [_, var awaiter, ..] && awaiter.Symbols is { IsUserCode: true } symbols
             && symbols.AwaitLocation(awaiter.State) is { } awaitedAt)
             return new SourceLine(awaitedAt.File, awaitedAt.Line, symbols.Name);
-        return creationSites.Resolve(stretch.Box?.Record, stretch.Symbols.Kickoff, null);
+        return creationSites.Resolve(stretch.Box?.Record, stretch.Code.Kickoff, null);
     }
 
     // The async stack of a method reported in its first step. With a box: it, then what awaited it as the boxes
@@ -50,8 +38,8 @@ internal sealed partial class ReportBuilder
                 frames.AddRange(StepFramesParked(f));
             for (var i = chain.Count - 1; i > 0; i--)
             {
-                var at = chain[i].Box.Symbols.AwaitLocation(chain[i].State);
-                frames.Add(new AsyncStackFrame(chain[i].Box.Symbols.Name, at?.File, at?.Line));
+                var at = chain[i].Symbols.AwaitLocation(chain[i].State);
+                frames.Add(new AsyncStackFrame(chain[i].Symbols.Name, at?.File, at?.Line));
             }
         }
         else
@@ -62,19 +50,24 @@ internal sealed partial class ReportBuilder
             foreach (var (method, callLine) in stretch.Callers)
                 frames.Add(new AsyncStackFrame(method.Name, callLine?.File, callLine?.Line));
         }
-        frames.Add(new AsyncStackFrame(stretch.Symbols.Name, location?.File, location?.Line));
+        frames.Add(new AsyncStackFrame(stretch.Code.Name, location?.File, location?.Line));
         return frames;
     }
 
-    // The stack with its leaf, a method reported in its first step, shown where it spent the time.
-    private static IReadOnlyList<AsyncStackFrame> AtLocation(IReadOnlyList<AsyncStackFrame> frames, SourceLine? location) =>
-        frames.Count == 0 || location is null ? frames : [.. frames.Take(frames.Count - 1), frames[^1] with { File = location.File, Line = location.Line }];
+    // The stack with its leaf, a method reported in its first step, shown where it spent the time. A request's handler
+    // (found by its endpoint) is not in the stack of the step that ran it, if any: it is added as the leaf.
+    private static IReadOnlyList<AsyncStackFrame> AtLocation(IReadOnlyList<AsyncStackFrame> frames, Stretch stretch, SourceLine? location)
+    {
+        if (stretch.How == Found.Handler)
+            return [.. frames, new AsyncStackFrame(stretch.Code.Name, location?.File, location?.Line)];
+        return frames.Count == 0 || location is null ? frames : [.. frames.Take(frames.Count - 1), frames[^1] with { File = location.File, Line = location.Line }];
+    }
 
     // The step's own stack, its method shown at the await it stopped at (read while the step ran, it shows where it resumed).
     private static IEnumerable<AsyncStackFrame> StepFramesParked(StepFinding f)
     {
         var frames = Frames(f.Stack).ToList();
-        if (frames.Count > 0 && AsyncMethodSymbols.For(f.StateMachine).AwaitLocation(f.StoppedState) is { } parked)
+        if (frames.Count > 0 && f.Evidence.StateMachine is { } stateMachine && AsyncMethodSymbols.For(stateMachine).AwaitLocation(f.Evidence.StoppedState) is { } parked)
             frames[^1] = frames[^1] with { File = parked.File, Line = parked.Line };
         return frames;
     }
@@ -83,7 +76,7 @@ internal sealed partial class ReportBuilder
     private static List<FirstStep> AwaitedBy(FirstStep first, StepFinding f)
     {
         var chain = new List<FirstStep> { first };
-        while (chain.Count < 64 && f.FirstSteps.FirstOrDefault(s => s.Record.Id == chain[^1].Record.AwaiterId) is { } next && !chain.Contains(next))
+        while (chain.Count < 64 && f.Evidence.FirstSteps.FirstOrDefault(s => s.Record.Id == chain[^1].Record.AwaiterId) is { } next && !chain.Contains(next))
             chain.Add(next);
         return chain;
     }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using AsyncLens.Attribution;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
@@ -10,7 +11,7 @@ namespace AsyncLens.Reporting;
 /// <summary>Turns a <see cref="Finding"/> into an <see cref="AsyncReport"/>: names, lines, creation site, fix.</summary>
 internal sealed partial class ReportBuilder(CreationSites creationSites)
 {
-    /// <summary>The report, or null when the finding turns out to name nothing worth one (see <see cref="StepFinding.Unbracketed"/>).</summary>
+    /// <summary>The report, or null when the finding turns out to name nothing worth one (see <see cref="StretchEvidence.Unbracketed"/>).</summary>
     public AsyncReport? Build(Finding finding) => finding switch
     {
         StepFinding step => Step(step),
@@ -22,21 +23,21 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
 
     private AsyncReport? Step(StepFinding f)
     {
-        var stretch = StretchLocator.Locate(f);
-        if (!EnoughEvidence(f, stretch))
+        var e = f.Evidence;
+        if (StretchLocator.Locate(e) is not { } stretch)
             return null;
-        var symbols = stretch.Symbols;
+        var symbols = stretch.Code;
         var resumedAt = Line(stretch.ResumedAt);
         var location = stretch.Hint is not null && symbols.LineAt(stretch.Hint.Offset) is { } callLine ? Line(callLine) : resumedAt;
-        var seconds = Seconds(f.Seconds);
+        var seconds = Seconds(e.Seconds);
         var since = stretch.FirstStep ? ", from its start" : "";
         var task = stretch.TaskId == 0 ? "" : $" (task {stretch.TaskId})"; // 0: it never awaited, so no task was made
-        var message = f.Ongoing
+        var message = e.Ongoing
             ? $"{symbols.Name} has run {seconds} s on thread {f.ThreadId} without yielding{since}, and still is{task}"
             : $"{symbols.Name} ran {seconds} s on thread {f.ThreadId} without yielding{since}{task}";
         return new AsyncReport
         {
-            Kind = f.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
+            Kind = e.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
             TaskId = stretch.TaskId,
             ThreadId = f.ThreadId,
             Method = symbols.Name,
@@ -45,20 +46,24 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             StoppedAt = Line(stretch.StoppedAt),
             FirstStep = stretch.FirstStep,
             CreatedAt = stretch.FirstStep ? CalledFrom(stretch, f) : creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
-            DurationSeconds = Math.Round(f.Seconds, 3),
-            Ongoing = f.Ongoing,
-            AsyncStack = stretch.Callers.Count > 0 ? FirstStepFrames(f, stretch, location) : stretch.FirstStep ? AtLocation(Frames(f.Stack), location) : Frames(f.Stack),
+            DurationSeconds = Math.Round(e.Seconds, 3),
+            Ongoing = e.Ongoing,
+            AsyncStack = stretch.Callers.Count > 0 ? FirstStepFrames(f, stretch, location) : stretch.FirstStep ? AtLocation(Frames(f.Stack), stretch, location) : Frames(f.Stack),
             Message = message,
-            Fix = stretch.Hint?.Fix ?? (symbols.IsUserCode ? FixHints.Generic : FixHints.InFramework),
+            Fix = stretch.Hint?.Fix ?? (symbols.IsUserCode ? FixHints.Unnamed(e.Time) : FixHints.InFramework),
             Timestamp = f.Timestamp,
         };
     }
 
     private AsyncReport Wait(WaitFinding f)
     {
-        var waiter = FirstUserFrame(f.WaitStack);
+        var stack = f.WaitStack.Select(frame => (frame.GetMethod(), frame.GetILOffset())).ToList();
+        var waiter = WaitSites.Waiter(stack, Tracking.RequestEndpoints.HandlerOf(f.Endpoint));
         var location = waiter is { } w ? Line(MethodSymbols.LineAt(w.Method, w.ILOffset)) : null;
-        var method = f.Step?.Box is { } box ? box.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
+        // The method of the user's that waited is the one named, and the leaf of its stack, unless it is the step's
+        // own (Kestrel's request loop, or middleware of the user's, may have run a handler inline).
+        var own = f.Step?.Box is { } box && (waiter is null || box.Symbols.MoveNext is { } moveNext && MethodSymbols.SameDefinition(waiter.Value.Method, moveNext));
+        var method = own ? f.Step!.Box!.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
         var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId);
         var seconds = Seconds(f.Seconds);
         var message = f.Ongoing
@@ -74,7 +79,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             CreatedAt = f.Step is { } s ? creationSites.Resolve(s.Record, s.Box?.Symbols.Kickoff ?? s.Code, s.Stack) : null,
             DurationSeconds = Math.Round(f.Seconds, 3),
             Ongoing = f.Ongoing,
-            AsyncStack = f.Step is { } st ? Frames(st.Stack) : [],
+            AsyncStack = own || waiter is null || f.Step?.Code is not null ? (f.Step is { } st ? Frames(st.Stack) : []) : [.. f.Step is { } outer ? Frames(outer.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)],
             WaitingOn = target,
             Message = message,
             Fix = FixHints.BlockingWait,
@@ -172,16 +177,6 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         if (task is not null && TaskInternals.Action(task) is { } action)
             return new WaitTarget(id, $"task {id} ({MethodNames.Format(action.Method)})", null);
         return new WaitTarget(id, task is null ? $"task {id}" : $"task {id} ({CombinatorName(task.GetType())})", null);
-    }
-
-    private static (MethodBase Method, int ILOffset)? FirstUserFrame(StackFrame[] frames)
-    {
-        foreach (var frame in frames)
-        {
-            if (frame.GetMethod() is { } m && CodeOrigin.IsUserCode(m))
-                return (m, frame.GetILOffset());
-        }
-        return null;
     }
 
     private static SourceLine? ThrowSite(Exception ex)

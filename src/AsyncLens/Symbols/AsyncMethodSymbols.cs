@@ -41,6 +41,9 @@ internal sealed class AsyncMethodSymbols
 
     public bool HasLines => _lines is not null;
 
+    /// <summary>Where each await (state 0, 1, ...) yields and resumes, as IL offsets of <see cref="MoveNext"/>.</summary>
+    public IReadOnlyList<AwaitOffsets> Awaits => _awaits;
+
     /// <summary>The line of the await the method is parked on in <paramref name="state"/> (0, 1, ...).</summary>
     public SourceLocation? AwaitLocation(int state) =>
         state >= 0 && state < _awaits.Length ? _lines?.At(_awaits[state].YieldOffset) : null;

@@ -64,6 +64,34 @@ internal static class IlReader
         return loops;
     }
 
+    /// <summary>Every instruction of <paramref name="il"/> with its branch targets, in order (see <see cref="ControlFlow"/>).</summary>
+    public static IReadOnlyList<IlInstruction> Instructions(byte[] il)
+    {
+        var code = new List<IlInstruction>();
+        Walk(il, (offset, op, operand) =>
+        {
+            var next = operand + OperandSize(op.OperandType, il, operand);
+            int[] targets = op.OperandType switch
+            {
+                OperandType.ShortInlineBrTarget when operand + 1 <= il.Length => [operand + 1 + (sbyte)il[operand]],
+                OperandType.InlineBrTarget when operand + 4 <= il.Length => [operand + 4 + BitConverter.ToInt32(il, operand)],
+                OperandType.InlineSwitch when next <= il.Length => SwitchTargets(il, operand, next),
+                _ => [],
+            };
+            code.Add(new IlInstruction(offset, Math.Min(next, il.Length), op, targets));
+        });
+        return code;
+    }
+
+    private static int[] SwitchTargets(byte[] il, int operand, int next)
+    {
+        var count = BitConverter.ToInt32(il, operand);
+        var targets = new int[count];
+        for (var i = 0; i < count; i++)
+            targets[i] = next + BitConverter.ToInt32(il, operand + 4 + (4 * i));
+        return targets;
+    }
+
     private static byte[]? Body(MethodBase method)
     {
         try
@@ -130,3 +158,11 @@ internal readonly record struct IlCall(int Offset, bool TakesAddress, MethodBase
 
 /// <summary>A loop: a branch at <paramref name="BackEdge"/> back to <paramref name="Head"/>.</summary>
 internal readonly record struct IlLoop(int Head, int BackEdge);
+
+/// <summary>One IL instruction: where it is, where the next one starts, and where it may branch to.</summary>
+internal readonly record struct IlInstruction(int Offset, int Next, OpCode OpCode, int[] Targets)
+{
+    /// <summary>Control does not simply fall through to the next instruction (a branch, a return, a throw).</summary>
+    public bool EndsBlock => OpCode.FlowControl is FlowControl.Branch or FlowControl.Cond_Branch or FlowControl.Return or FlowControl.Throw
+        || OpCode.Value == OpCodes.Jmp.Value;
+}

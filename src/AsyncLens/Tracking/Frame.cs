@@ -23,7 +23,8 @@ internal enum FrameKind : byte
 
     /// <summary>
     /// An ASP.NET Core request whose processing began on a thread-pool thread outside any step (the first request
-    /// on a connection starts in a work item of Kestrel's, not in a task): from its start until that work item ends.
+    /// on a connection starts in a work item of Kestrel's, not in a task): from its start until that work item ends;
+    /// or a request run inside a step of the framework's (Kestrel's request loop), from its start to its end or the step's.
     /// </summary>
     Request,
 }
@@ -60,6 +61,32 @@ internal sealed class Frame
 
     /// <summary>The thread's run-queue delay when the step began (at most 10 ms old), or <see cref="RunQueue.Unavailable"/>.</summary>
     public long RunDelayStart = RunQueue.Unavailable;
+
+    /// <summary>
+    /// The thread's time on a CPU, voluntary switches and run-queue delay when the step began (at most 10 ms old), or
+    /// <see cref="RunQueue.Unavailable"/>: how the step's time split (see <see cref="Attribution.TimeSplit"/>).
+    /// </summary>
+    public long CpuStart = RunQueue.Unavailable;
+
+    public long SwitchesStart = RunQueue.Unavailable;
+
+    public long WaitedStart = RunQueue.Unavailable;
+
+    /// <summary>A synchronous wait on a task began on the thread while this frame was its innermost.</summary>
+    public bool Waited;
+
+    /// <summary>An exception was thrown on the thread while this frame was its innermost.</summary>
+    public bool Threw;
+
+    /// <summary>
+    /// The ASP.NET Core endpoint a request matched while this frame was the thread's innermost (its handler runs
+    /// next, inline, up to its first await that does not complete at once), when, and when that request ended here.
+    /// </summary>
+    public object? Endpoint;
+
+    public long EndpointAt;
+
+    public long RequestEndAt;
 
     /// <summary>Time spent in frames nested inside this one (inline continuations).</summary>
     public long ChildTicks;
@@ -128,7 +155,10 @@ internal sealed class Frame
         Code = code;
         ResumedState = resumedState;
         StoppedState = AsyncState.Unknown;
-        RunDelayStart = RunQueue.Unavailable;
+        RunDelayStart = CpuStart = SwitchesStart = WaitedStart = RunQueue.Unavailable;
+        Waited = Threw = false;
+        Endpoint = null;
+        EndpointAt = RequestEndAt = 0;
         Record = record;
         FirstCreated = null;
         LastCreation = JudgedUpTo = 0;
@@ -144,6 +174,9 @@ internal sealed class Frame
         Volatile.Write(ref _version, _version + 1); // odd: live (only the owning thread writes it)
     }
 
+    /// <summary>Takes <paramref name="times"/> as the figures the split of the frame's time is measured against.</summary>
+    public void Measure(SchedTimes times) => (CpuStart, SwitchesStart, WaitedStart) = (times.OnCpu, times.Switches, times.Waited);
+
     public void Exit()
     {
         Volatile.Write(ref _version, _version + 1); // even: free
@@ -151,6 +184,7 @@ internal sealed class Frame
         Record = null;
         FirstCreated = null;
         Captured = null;
+        Endpoint = null;
     }
 }
 

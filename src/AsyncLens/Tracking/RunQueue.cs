@@ -1,12 +1,14 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace AsyncLens.Tracking;
 
 /// <summary>
-/// How long a thread has waited for a CPU while runnable (Linux schedstat, "run_delay"). A step that was
-/// preempted on a busy machine did not hold its thread by its own doing; this time is taken off its duration.
+/// How long a thread has waited for a CPU while runnable (Linux schedstat, "run_delay"), and how long it has run on
+/// one. A step that was preempted on a busy machine did not hold its thread by its own doing; this time is taken off
+/// its duration. Its time on a CPU tells computing from being blocked (see <see cref="Attribution.TimeSplit"/>).
 /// A thread reads its own figure through a handle it keeps open (~1 µs a read); another thread's costs an
 /// open (~15 µs) and is read only for long steps.
 /// </summary>
@@ -47,18 +49,22 @@ internal static class RunQueue
     }
 
     /// <summary>Total run-queue delay of another thread, in <see cref="TimeSpan"/> ticks, or <see cref="Unavailable"/>.</summary>
-    public static long Delay(int osThreadId)
+    public static long Delay(int osThreadId) => Times(osThreadId).Waited;
+
+    /// <summary>Time another thread has run on a CPU and waited for one (see <see cref="ReadBoth"/>); its switches are not read.</summary>
+    public static SchedTimes Times(int osThreadId)
     {
         if (osThreadId == 0)
-            return Unavailable;
+            return SchedTimes.Unavailable;
         try
         {
             using var handle = File.OpenHandle($"/proc/self/task/{osThreadId}/schedstat");
-            return Read(handle);
+            var (onCpu, waited) = ReadBoth(handle);
+            return new SchedTimes(onCpu, waited, Unavailable);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return Unavailable; // the thread exited
+            return SchedTimes.Unavailable; // the thread exited
         }
     }
 
@@ -90,9 +96,52 @@ internal static class RunQueue
         }
     }
 
+    /// <summary>
+    /// How many times the calling thread gave up its CPU of its own accord (to sleep, wait for I/O or a lock:
+    /// getrusage's voluntary context switches), or <see cref="Unavailable"/>. Time a thread spent neither on a CPU nor
+    /// waiting for one, without ever giving its CPU up, was taken from it (a hypervisor's steal, CPU throttling): it
+    /// was not blocked.
+    /// </summary>
+    public static long VoluntarySwitches()
+    {
+        if (!s_supported)
+            return Unavailable;
+        try
+        {
+            var usage = default(Rusage);
+            return GetRusage(RusageThread, ref usage) == 0 ? usage[VoluntarySwitchesIndex] : Unavailable;
+        }
+        catch (Exception ex) when (ex is EntryPointNotFoundException or DllNotFoundException)
+        {
+            return Unavailable;
+        }
+    }
+
+    // struct rusage on 64-bit Linux: two timevals (4 longs), then 14 longs; ru_nvcsw is the 13th of those.
+    private const int RusageThread = 1;
+    private const int VoluntarySwitchesIndex = 16;
+
+    [InlineArray(18)]
+    private struct Rusage
+    {
+        private long _first;
+    }
+
+    [DllImport("libc", EntryPoint = "getrusage")]
+    private static extern int GetRusage(int who, ref Rusage usage);
+
     private static long Ticks(ReadOnlySpan<byte> nanoseconds) =>
         long.TryParse(System.Text.Encoding.ASCII.GetString(nanoseconds), NumberStyles.None, CultureInfo.InvariantCulture, out var ns) ? ns / 100 : Unavailable;
 
     [DllImport("libc", EntryPoint = "gettid")]
     private static extern int GetTid();
+}
+
+/// <summary>A thread's scheduler figures at a moment, in <see cref="TimeSpan"/> ticks (each <see cref="RunQueue.Unavailable"/> where unknown).</summary>
+/// <param name="OnCpu">Time it has run on a CPU.</param>
+/// <param name="Waited">Time it has waited for one while runnable.</param>
+/// <param name="Switches">Times it gave its CPU up of its own accord (see <see cref="RunQueue.VoluntarySwitches"/>).</param>
+internal readonly record struct SchedTimes(long OnCpu, long Waited, long Switches)
+{
+    public static readonly SchedTimes Unavailable = new(RunQueue.Unavailable, RunQueue.Unavailable, RunQueue.Unavailable);
 }

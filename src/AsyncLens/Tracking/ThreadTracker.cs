@@ -28,7 +28,10 @@ internal sealed class ThreadTracker
             _frames[i] = new Frame();
     }
 
-    public static ThreadTracker Current => t_current is { } t && t._generation == Volatile.Read(ref s_generation) ? t : Register();
+    public static ThreadTracker Current => Existing ?? Register();
+
+    /// <summary>The calling thread's tracker if it has one already (it raised an event since debug mode started).</summary>
+    public static ThreadTracker? Existing => t_current is { } t && t._generation == Volatile.Read(ref s_generation) ? t : null;
 
     /// <summary>True on AsyncLens's own threads, whose tasks and waits are not the app's.</summary>
     [ThreadStatic] public static bool IsEngineThread;
@@ -64,14 +67,43 @@ internal sealed class ThreadTracker
     }
 
     /// <summary>The calling thread's (this tracker's own) run-queue delay now.</summary>
-    public long OwnRunDelay()
+    public long OwnRunDelay() => Schedstat() is { } handle ? RunQueue.Read(handle) : RunQueue.Unavailable;
+
+    // The thread's time on a CPU and voluntary switches, refreshed at a step's start when older than SnapshotTicks.
+    private long _timesSnapshotAt = long.MinValue / 2;
+    private SchedTimes _timesSnapshot = SchedTimes.Unavailable;
+
+    /// <summary>
+    /// The scheduler figures to measure how a step starting now spends its time (see <see cref="Attribution.TimeSplit"/>):
+    /// read at most every 10 ms (a step may have up to 10 ms of earlier time counted in).
+    /// </summary>
+    public SchedTimes TimesBaseline(long now)
+    {
+        if (now - _timesSnapshotAt >= SnapshotTicks)
+        {
+            _timesSnapshot = OwnTimes();
+            _timesSnapshotAt = now;
+        }
+        return _timesSnapshot;
+    }
+
+    /// <summary>The calling thread's (this tracker's own) scheduler figures now.</summary>
+    public SchedTimes OwnTimes()
+    {
+        if (Schedstat() is not { } handle)
+            return SchedTimes.Unavailable;
+        var (onCpu, waited) = RunQueue.ReadBoth(handle);
+        return new SchedTimes(onCpu, waited, RunQueue.VoluntarySwitches());
+    }
+
+    private Microsoft.Win32.SafeHandles.SafeFileHandle? Schedstat()
     {
         if (!_schedstatOpened)
         {
             _schedstatOpened = true;
             _schedstat = RunQueue.OpenOwn();
         }
-        return _schedstat is null ? RunQueue.Unavailable : RunQueue.Read(_schedstat);
+        return _schedstat;
     }
 
     public int Depth => _depth;

@@ -8,7 +8,7 @@ namespace AsyncLens.Tracking;
 /// and synchronous waits; unlike Tasks it does not add TaskStarted for every delegate task),
 /// AsyncCausalityOperation (task creation and completion) and AsyncCausalitySynchronousWork (the begin
 /// and end of every step). See docs/how-it-works.md. For an engine that asks, also ASP.NET Core's
-/// RequestStart (Microsoft.AspNetCore.Hosting), raised on the thread that begins processing a request.
+/// RequestStart and RequestStop (Microsoft.AspNetCore.Hosting), raised on the thread that begins / ends processing a request.
 /// </summary>
 internal sealed class TplListener : EventListener
 {
@@ -19,7 +19,8 @@ internal sealed class TplListener : EventListener
     public const EventKeywords ProfilerKeywords = Keywords | (EventKeywords)0x10;
 
     public const string HostingSourceName = "Microsoft.AspNetCore.Hosting";
-    private const int HostingRequestStart = 3; // TPL's own event 3 (ParallelInvokeBegin) is under a keyword not asked for
+    private const int HostingRequestStart = 3; // TPL's own events 3 and 4 (ParallelInvokeBegin/End) are under a keyword not asked for
+    private const int HostingRequestStop = 4;
 
     private const int TaskWaitBegin = 10;
     private const int TraceOperationBegin = 14;
@@ -93,6 +94,9 @@ internal sealed class TplListener : EventListener
                 case HostingRequestStart when e.EventSource.Name == HostingSourceName:
                     engine.OnRequestStart(now);
                     break;
+                case HostingRequestStop when e.EventSource.Name == HostingSourceName:
+                    engine.OnRequestStop(now);
+                    break;
             }
         }
         catch (Exception ex)
@@ -132,6 +136,11 @@ internal interface IEngineEvents
 
     /// <summary>ASP.NET Core began processing a request on this thread.</summary>
     void OnRequestStart(long now)
+    {
+    }
+
+    /// <summary>ASP.NET Core finished a request on this thread.</summary>
+    void OnRequestStop(long now)
     {
     }
 }

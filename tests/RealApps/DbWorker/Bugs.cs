@@ -12,23 +12,23 @@ internal static class Bugs
     {
         await Schema.CreateAsync(db.Postgres);
         for (var i = 0; i < 3; i++)
-            Console.WriteLine($"count {await CountVisitsAsync(db.Postgres)}");
+            Console.WriteLine($"count {await CountVisitsAsync(db.Postgres)}"); // @db.count.call
     }
 
     private static async Task<long> CountVisitsAsync(NpgsqlDataSource postgres)
-    {
+    { // @db.count.start
         await using var connection = await postgres.OpenConnectionAsync(); // @db.count.open
         await using var transaction = await connection.BeginTransactionAsync();
         var count = connection.ExecuteScalar<long>("select count(*) from visits, pg_sleep(0.3)", transaction: transaction); // @db.count.query
-        await transaction.CommitAsync();
+        await transaction.CommitAsync(); // @db.count.stopped
         return count;
-    }
+    } // @db.count.end
 
     // A synchronous Redis read inside an async method, while the server holds clients for 0.3 s.
     public static async Task RedisSyncAsync(Databases db)
     {
         await db.Cache.StringSetAsync("profile:42", "Ada");
-        Console.WriteLine($"profile {await LoadProfileAsync(db)}");
+        Console.WriteLine($"profile {await LoadProfileAsync(db)}"); // @db.redis.call
     }
 
     private static async Task<string?> LoadProfileAsync(Databases db)
@@ -36,7 +36,7 @@ internal static class Bugs
         var server = db.Redis.GetServer(db.Redis.GetEndPoints()[0]);
         await server.ExecuteAsync("CLIENT", "PAUSE", "300", "ALL"); // @db.redis.pause
         var profile = db.Cache.StringGet("profile:42"); // @db.redis.get
-        await db.Cache.KeyExpireAsync("profile:42", TimeSpan.FromMinutes(1));
+        await db.Cache.KeyExpireAsync("profile:42", TimeSpan.FromMinutes(1)); // @db.redis.stopped
         return profile;
     }
 

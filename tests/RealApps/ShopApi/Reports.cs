@@ -11,26 +11,26 @@ internal static class Reports
 
     // CPU-bound hashing on the request thread; its only await completes synchronously (a warm cache).
     public static async Task<string> HashCatalogAsync(int kb, CatalogCache cache)
-    {
-        var data = await cache.GetAsync(kb);
+    { // @shop.hash.start
+        var data = await cache.GetAsync(kb); // @shop.hash.first
         var digest = Array.Empty<byte>();
         var clock = Stopwatch.StartNew();
         while (clock.ElapsedMilliseconds < 300)
             digest = SHA256.HashData(data); // @shop.hash.cpu
         return Convert.ToHexString(digest);
-    }
+    } // @shop.hash.end
 
     // Parses its options (quickly), then spins in a loop of its own for the time asked.
     public static async Task<string> SpinAsync(int ms, InventoryClient inventory)
     {
-        var available = await inventory.GetStockAsync(7);
+        var available = await inventory.GetStockAsync(7); // @shop.spin.resumed
         var options = JsonSerializer.Deserialize<Dictionary<string, int>>("""{"rounds": 3}""")!;
         var clock = Stopwatch.StartNew();
         var x = 0.0;
         while (clock.ElapsedMilliseconds < ms) // @shop.spin.loop
             x += Math.Sqrt(x + options["rounds"] + available);
         return x.ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
-    }
+    } // @shop.spin.end
 
     // Compound interest over a table of rates, for the time asked, on the request thread: Math.Pow and the remainder
     // of doubles run in the C library's libm, outside managed code.
@@ -48,7 +48,7 @@ internal static class Reports
     // Two branches with different slow calls: only the branch that ran may be named.
     public static async Task<string> ExportAsync(string mode, InventoryClient inventory)
     {
-        var available = await inventory.GetStockAsync(3);
+        var available = await inventory.GetStockAsync(3); // @shop.export.resumed
         string body;
         if (mode == "csv")
             body = Exporter.RenderCsv(available); // @shop.export.csv
@@ -64,7 +64,7 @@ internal static class Reports
                 break;
         }
         return $"{mode}: {body.Length} characters";
-    }
+    } // @shop.export.end
 }
 
 internal static class Exporter

@@ -1,0 +1,91 @@
+using System.Reflection;
+using AsyncLens.Symbols;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Attribution;
+
+/// <summary>
+/// What was recorded about one slow stretch, as data: where its method resumed and stopped, how its time split
+/// between running on a CPU and being blocked, and the traces what ran left behind (the boxes it created, a
+/// synchronous wait, an exception, the ASP.NET Core endpoint it matched). <see cref="StretchLocator"/> decides from
+/// it, and from the code's IL and lines, which code the time went to and which fix applies.
+/// </summary>
+/// <param name="StateMachine">The async method whose step it is; null for a stretch no method of the user's brackets (a request's start).</param>
+/// <param name="ResumedState">The await it resumed from (-1: the method's start).</param>
+/// <param name="StoppedState">The await it stopped at, <see cref="Runtime.Layout.AsyncState.Done"/> when it completed the method, <see cref="Runtime.Layout.AsyncState.Unknown"/> when not known.</param>
+/// <param name="Seconds">The stretch's own time.</param>
+/// <param name="Ongoing">Still running (a hung step): nothing is known to have run yet.</param>
+internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int StoppedState, double Seconds, bool Ongoing)
+{
+    /// <summary>The task of the step (0: none, as in a stretch no step brackets).</summary>
+    public int TaskId { get; init; }
+
+    /// <summary>Async methods of the user's whose box the stretch created: each ran its first step inside it.</summary>
+    public IReadOnlyList<FirstStep> FirstSteps { get; init; } = [];
+
+    /// <summary>
+    /// A stretch no step brackets, reported as the first step of <see cref="StateMachine"/>: what the thread that
+    /// switched debug mode on ran before it first blocked on a task (async Main's first step), or an ASP.NET Core
+    /// request (one that began outside any step, or ran inside a step of Kestrel's). The framework's own work is in it
+    /// too (startup, request parsing), so it is reported only where its code names a blocking call, or one call of the
+    /// user's inside an async method it called, or where the request's handler held its time.
+    /// </summary>
+    public bool Unbracketed { get; init; }
+
+    /// <summary>
+    /// A step of framework code, or a request, while the process was busy loading and compiling code: reported only
+    /// where it ran the first step of a method of the user's that made a blocking call (a handler: named a cause).
+    /// </summary>
+    public bool WarmUp { get; init; }
+
+    /// <summary>How the stretch's own time split between running on a CPU and being blocked.</summary>
+    public TimeSplit Time { get; init; } = TimeSplit.Unknown;
+
+    /// <summary>A synchronous wait on a task (<c>.Result</c>, <c>.Wait()</c>) began on its thread while it ran.</summary>
+    public bool Waited { get; init; }
+
+    /// <summary>An exception was thrown on its thread while it ran: exception handlers may have run.</summary>
+    public bool Threw { get; init; }
+
+    /// <summary>The ASP.NET Core handler whose endpoint matched while it ran, and the time from the match on.</summary>
+    public HandlerRun? Handler { get; init; }
+
+    /// <summary>A gap is evidence only for a blocking call (see <see cref="Unbracketed"/>, <see cref="WarmUp"/>).</summary>
+    public bool OnlyBlockingCauses => Unbracketed || WarmUp;
+}
+
+/// <summary>
+/// An async method called from a step that ran until its first await that did not complete at once, and
+/// parked there (its box created then, in <paramref name="State"/>; what awaits it is in its record).
+/// No event marks where that first step began, so its time is inside the calling step's: <paramref name="GapTicks"/>
+/// is the time from the previous task created in the step (or the step's start) to this box's creation, an upper
+/// bound of it.
+/// </summary>
+internal sealed record FirstStep(TaskRecord Record, Type StateMachine, int State, long GapTicks)
+{
+    public AsyncMethodSymbols Symbols => AsyncMethodSymbols.For(StateMachine);
+}
+
+/// <summary>
+/// ASP.NET Core matched a request to the endpoint of <paramref name="Method"/> in the stretch, which then ran it:
+/// <paramref name="Ticks"/> from the match to the first box created after it (where the handler's first step, run
+/// inline, ended) or to the request's end, an upper bound of the handler's first step.
+/// </summary>
+internal sealed record HandlerRun(MethodInfo Method, long Ticks);
+
+/// <summary>
+/// How a stretch's own time split: on a CPU (computing), or blocked (off any CPU, not waiting for one: in I/O, a
+/// sleep, a lock), from the thread's own scheduler figures. Unknown where they cannot be read.
+/// </summary>
+internal readonly record struct TimeSplit(long OnCpu, long Blocked)
+{
+    public static readonly TimeSplit Unknown = new(-1, -1);
+
+    public bool IsKnown => OnCpu >= 0 && Blocked >= 0 && OnCpu + Blocked > 0;
+
+    /// <summary>At least two thirds of the time on a CPU: the time went to computing.</summary>
+    public bool MostlyOnCpu => IsKnown && OnCpu >= 2 * Blocked;
+
+    /// <summary>At least two thirds of the time blocked: the time went to waiting (I/O, a sleep, a lock).</summary>
+    public bool MostlyBlocked => IsKnown && Blocked >= 2 * OnCpu;
+}

@@ -1,0 +1,190 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
+using AsyncLens.Symbols;
+
+namespace AsyncLens.Attribution;
+
+/// <summary>
+/// Where a slow stretch spent its time, and whether the evidence names it well enough to report: the one place that
+/// decides what a slow step is blamed on (Detection decides only that it was slow). It reads its input as data
+/// (<see cref="StretchEvidence"/>, the code's IL and lines), so each rule is tested on recorded stretches.
+/// First the step's own code: the call that ran and held the thread (<see cref="FixHints"/>). An async method called
+/// from the step runs its first step inside it, up to its first await that does not complete at once, and no event
+/// marks where that first step began. So when the step's own code names only a call to an async method of the
+/// user's; or names nothing while the step created the box of one of the user's async methods after a gap holding
+/// most of its time; or is the framework's, having run an ASP.NET Core handler for most of its time: the time most
+/// likely went to that method's first step. If that stretch names a cause of its own, that method is the one
+/// reported, from its first line to the await it parked at; and the same question is asked of it, a few levels down.
+/// </summary>
+internal static class StretchLocator
+{
+    private const int MaxDepth = 4;
+
+    /// <summary>The stretch to report, or null when the evidence names nothing worth a report.</summary>
+    public static Stretch? Locate(StretchEvidence e)
+    {
+        var used = new Followed(new HashSet<FirstStep>(e.FirstSteps.Where(s => s.Record.Id == e.TaskId))); // the root's own box
+        Stretch? root = null;
+        if (e.StateMachine is { } stateMachine)
+        {
+            var code = StretchCode.For(stateMachine);
+            // An unbracketed stretch is read up to the await its method parked at, or to its first await if it moved on.
+            var stopped = e.Unbracketed && e.StoppedState == AsyncState.Unknown ? 0 : e.StoppedState;
+            root = new Stretch(code, e.TaskId, FirstStep: e.Unbracketed,
+                code.AwaitLocation(e.ResumedState) ?? code.StartLocation,
+                e.Ongoing ? null : stopped == AsyncState.Done ? code.EndLocation : code.AwaitLocation(stopped),
+                Hint(code, e.ResumedState, stopped, e, ongoing: e.Ongoing), [], null);
+        }
+        var path = new List<Stretch>();
+        if (root is not null)
+            path.Add(root);
+        while (path.Count <= MaxDepth && Next(path.Count > 0 ? path[^1] : null, e, used) is { } next)
+            path.Add(next);
+        // The deepest stretch whose own code names a cause; else the step's own.
+        var found = root;
+        for (var i = path.Count - 1; i >= 0; i--)
+        {
+            if (path[i] != root && path[i].Hint is { AsyncCallee: null })
+            {
+                found = path[i];
+                break;
+            }
+        }
+        return found is not null && EnoughEvidence(e, found) ? found : null;
+    }
+
+    // Stretches that also hold the framework's own work need a cause named in the user's code. Unbracketed ones
+    // (Main's first step: loading, type initialization, host building; a request's start: parsing it): a blocking
+    // call, or one call of the user's or a loop inside an async method it called (one call of the user's in Main
+    // itself, CreateHostBuilder().Build(), is most often just startup). A framework step while the process warms
+    // up: a blocking call in a method of the user's it ran. A request's handler, found by its endpoint, held the time
+    // after the match: it is reported where its code names a cause (while the process warms up, a blocking call).
+    private static bool EnoughEvidence(StretchEvidence e, Stretch stretch)
+    {
+        if (stretch.How == Found.Handler)
+            return stretch.Hint is { AsyncCallee: null } hint && (!e.WarmUp || hint.Kind == HintKind.Blocking);
+        var called = stretch.Callers.Count > 0;
+        if (e.Unbracketed)
+            return stretch.Hint is { Kind: HintKind.Blocking } || (called && stretch.Hint is { Kind: HintKind.UserCall or HintKind.Loop });
+        return !e.WarmUp || (called && stretch.Hint is { Kind: HintKind.Blocking });
+    }
+
+    private static Stretch? Next(Stretch? at, StretchEvidence e, Followed used)
+    {
+        if (at?.Hint is { AsyncCallee: null })
+            return null; // a cause in its own code
+        // The async method the IL names, with its box if the step created one: followed even when its own first
+        // stretch names nothing, for what it called in turn.
+        if (at?.Hint?.AsyncCallee is { } callee)
+        {
+            if (callee.GetCustomAttribute<AsyncStateMachineAttribute>()?.StateMachineType is not { } type)
+                return null;
+            var named = e.FirstSteps.FirstOrDefault(s => !used.Boxes.Contains(s) && Definition(s.StateMachine) == Definition(type));
+            return Descend(at, e, used, StretchCode.For(named?.StateMachine ?? type), named, Found.Called);
+        }
+        // Else the boxes the step created after a gap of at least half its time, the longest gap first.
+        var floor = (long)(e.Seconds * TimeSpan.TicksPerSecond / 2);
+        foreach (var first in e.FirstSteps.Where(s => s.GapTicks >= floor && !used.Boxes.Contains(s)).OrderByDescending(s => s.GapTicks))
+        {
+            if (Descend(at, e, used, StretchCode.For(first.StateMachine), first, Found.AfterGap) is { } found)
+                return found;
+        }
+        // Else the ASP.NET Core handler it ran for at least half its time (a request's, or in a step of code that names
+        // nothing: Kestrel's request loop, a middleware that ran the rest of the pipeline inline); with its box if it parked.
+        if (e.Handler is { } handler && handler.Ticks >= floor && !used.Handler)
+        {
+            var code = StretchCode.For(handler.Method);
+            var box = code.Async is { } symbols ? e.FirstSteps.FirstOrDefault(s => !used.Boxes.Contains(s) && Definition(s.StateMachine) == Definition(symbols.StateMachineType)) : null;
+            used.Handler = true;
+            return Descend(at, e, used, code, box, Found.Handler);
+        }
+        return null;
+    }
+
+    private static Stretch? Descend(Stretch? at, StretchEvidence e, Followed used, StretchCode code, FirstStep? first, Found how)
+    {
+        // Its first step: from its start to the await it parked at (read at the step's end: if it had moved on
+        // by then, most likely its first await); without a box it ran to completion, or still runs.
+        var parked = first is null ? AsyncState.Done : AsyncState.IsParked(first.State) ? first.State : 0;
+        var ongoing = e.Ongoing && first is null;
+        var hint = Hint(code, -1, parked, e, ongoing);
+        // A gap is evidence only with a cause in the method's own code; in Main's first step, which also holds the
+        // process's startup, and in a framework step while the process warms up, only with a blocking call. A handler
+        // ran for the time after its endpoint matched: it is followed for a cause in its code or in an async method it
+        // called (while the process warms up, a blocking call).
+        if (how == Found.AfterGap && (hint is not { AsyncCallee: null } || (e.OnlyBlockingCauses && hint.Kind != HintKind.Blocking)))
+            return null;
+        if (how == Found.Handler && (hint is null || (e.WarmUp && hint.Kind is not (HintKind.Blocking or HintKind.AsyncCallee))))
+            return null;
+        if (first is not null)
+            used.Boxes.Add(first);
+        var stoppedAt = first is not null ? code.AwaitLocation(parked) : ongoing ? null : code.EndLocation;
+        var callLine = how != Found.Called || at is null ? null : at.Code.LineAt(at.Hint!.Offset);
+        IReadOnlyList<(StretchCode Method, SourceLocation? CallLine)> callers = at is null ? [] : [.. at.Callers, (at.Code, callLine)];
+        return new Stretch(code, first?.Record.Id ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first) { How = how };
+    }
+
+    private static Hint? Hint(StretchCode code, int resumedState, int stoppedState, StretchEvidence e, bool ongoing)
+    {
+        if (code.Paths(resumedState, stoppedState, ongoing, e.Threw) is not { } paths)
+            return null;
+        // A call whose method's box the stretch created ran: and so did what lies on every path through it.
+        foreach (var box in e.FirstSteps)
+        {
+            var sites = code.Body is { } body && box.Symbols.Kickoff is { } kickoff
+                ? MethodSymbols.Calls(body).Where(c => !c.TakesAddress && paths.MayHaveRun(c.Offset) && MethodSymbols.SameDefinition(c.Target, kickoff)).ToList()
+                : [];
+            if (sites.Count == 1)
+                paths = paths.Knowing(sites[0].Offset);
+        }
+        return FixHints.ForStretch(code, paths, e);
+    }
+
+    private static Type Definition(Type type) => type.IsGenericType ? type.GetGenericTypeDefinition() : type;
+
+    // What the walk down has followed already: boxes, and the handler.
+    private sealed class Followed(HashSet<FirstStep> boxes)
+    {
+        public HashSet<FirstStep> Boxes { get; } = boxes;
+
+        public bool Handler { get; set; }
+    }
+}
+
+/// <summary>
+/// The stretch a slow-step report is about: the step's own method, or (<see cref="FirstStep"/>) the first step of
+/// a method it called. <see cref="Callers"/> are the methods above it, each with the line it called the next one
+/// (null where the method was found from its box or its endpoint rather than from the caller's IL); <see cref="Box"/>
+/// is its box, when it had one.
+/// </summary>
+internal sealed record Stretch(
+    StretchCode Code,
+    int TaskId,
+    bool FirstStep,
+    SourceLocation? ResumedAt,
+    SourceLocation? StoppedAt,
+    Hint? Hint,
+    IReadOnlyList<(StretchCode Method, SourceLocation? CallLine)> Callers,
+    FirstStep? Box)
+{
+    /// <summary>How the stretch was found: the step's own, or a first step below it.</summary>
+    public Found How { get; init; } = Found.Own;
+}
+
+/// <summary>How the stretch a report is about was found.</summary>
+internal enum Found : byte
+{
+    /// <summary>The step's own code.</summary>
+    Own,
+
+    /// <summary>The first step of an async method the stretch's IL called.</summary>
+    Called,
+
+    /// <summary>The first step of a method whose box the step created after a gap holding most of its time.</summary>
+    AfterGap,
+
+    /// <summary>The ASP.NET Core handler whose endpoint matched in the stretch, run for most of its time.</summary>
+    Handler,
+}

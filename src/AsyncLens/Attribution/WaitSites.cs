@@ -1,0 +1,56 @@
+using System.Reflection;
+using AsyncLens.Symbols;
+
+namespace AsyncLens.Attribution;
+
+/// <summary>
+/// Which code of the user's made a blocking wait, from the stack taken on the waiting thread as the wait began: its
+/// first frame in the user's code. A method whose last act is the wait (<c>() => client.GetAsync(id).Result</c>)
+/// may be missing from that stack, the JIT having turned its call into a tail call: then the first frame of the
+/// user's is a caller further up, not at a wait. When that happens while an ASP.NET Core handler runs (its endpoint
+/// matched on the thread and the request is not over), the handler is the code that waited, at its wait call.
+/// </summary>
+internal static class WaitSites
+{
+    /// <summary>The method and IL offset that waited (offset -1: not known), or null. Frames of dynamic methods (no declaring type) are the framework's.</summary>
+    public static (MethodBase Method, int ILOffset)? Waiter(IReadOnlyList<(MethodBase? Method, int ILOffset)> stack, MethodInfo? handler)
+    {
+        (MethodBase Method, int ILOffset)? user = null;
+        foreach (var (method, offset) in stack)
+        {
+            if (method is not null && CodeOrigin.IsUserCode(method))
+            {
+                user = (method, offset);
+                break;
+            }
+        }
+        if (handler is null || stack.Any(f => f.Method is { DeclaringType: not null } m && MethodSymbols.SameDefinition(m, handler))
+            || user is { } u && WaitsAt(u.Method, u.ILOffset))
+            return user;
+        return (handler, WaitCall(handler) ?? -1);
+    }
+
+    // True when the call at (or just before) the offset is one that waits for a task.
+    private static bool WaitsAt(MethodBase method, int offset) =>
+        MethodSymbols.Calls(method).LastOrDefault(c => c.Offset <= offset) is { Target: var target } && Waits(target);
+
+    // The offset of the first call in the method that waits for a task.
+    private static int? WaitCall(MethodBase method) =>
+        MethodSymbols.Calls(method).Where(c => !c.TakesAddress && Waits(c.Target)).Select(c => (int?)c.Offset).FirstOrDefault();
+
+    private static bool Waits(MethodBase m)
+    {
+        if (m.DeclaringType is not { } type)
+            return false;
+        var name = (type.IsGenericType ? type.GetGenericTypeDefinition() : type).FullName;
+        return (name, m.Name) switch
+        {
+            ("System.Threading.Tasks.Task" or "System.Threading.Tasks.Task`1", "Wait" or "WaitAll" or "WaitAny" or "get_Result") => true,
+            ("System.Threading.Tasks.ValueTask`1", "get_Result") => true,
+            ("System.Runtime.CompilerServices.TaskAwaiter" or "System.Runtime.CompilerServices.TaskAwaiter`1"
+                or "System.Runtime.CompilerServices.ConfiguredTaskAwaitable+ConfiguredTaskAwaiter"
+                or "System.Runtime.CompilerServices.ConfiguredTaskAwaitable`1+ConfiguredTaskAwaiter", "GetResult") => true,
+            _ => false,
+        };
+    }
+}

@@ -1,0 +1,138 @@
+using System.Collections;
+using System.Diagnostics;
+using System.Linq.Expressions;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+
+namespace AsyncLens.Tracking;
+
+/// <summary>
+/// Which ASP.NET Core endpoint each request matched, as it happens, without referencing ASP.NET Core: routing writes
+/// <c>Microsoft.AspNetCore.Routing.EndpointMatched</c> (its HttpContext) to the <c>Microsoft.AspNetCore</c>
+/// DiagnosticListener on the request's thread, just before the endpoint's handler runs there, inline. A handler whose
+/// awaits all complete at once leaves no box and no event of its own: this is how a slow stretch of Kestrel's learns
+/// that its time went to the handler. Only that one event is asked for (the listener's other events, and the
+/// activity ASP.NET Core would start for a subscriber of <c>HttpRequestIn</c>, stay off). The endpoint object is
+/// kept; its handler's MethodInfo (endpoint metadata) is read only for a report.
+/// </summary>
+internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserver<KeyValuePair<string, object?>>, IDisposable
+{
+    private const string ListenerName = "Microsoft.AspNetCore";
+    private const string EndpointMatched = "Microsoft.AspNetCore.Routing.EndpointMatched";
+
+    private static readonly ConditionalWeakTable<object, StrongBox<MethodInfo?>> s_handlers = new();
+
+    private readonly Action<object, long> _onMatched;
+    private readonly List<IDisposable> _subscriptions = [];
+    private Getter? _getter;
+    private int _disposed;
+
+    private RequestEndpoints(Action<object, long> onMatched) => _onMatched = onMatched;
+
+    /// <summary>Calls <paramref name="onMatched"/>(endpoint, now) on each request's thread as routing matches it.</summary>
+    public static RequestEndpoints Start(Action<object, long> onMatched)
+    {
+        var endpoints = new RequestEndpoints(onMatched);
+        lock (endpoints._subscriptions)
+            endpoints._subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(endpoints));
+        return endpoints;
+    }
+
+    /// <summary>
+    /// The method an endpoint runs: a minimal API handler's MethodInfo in its metadata, or an MVC action's
+    /// (<c>ControllerActionDescriptor.MethodInfo</c>); null for anything else.
+    /// </summary>
+    public static MethodInfo? HandlerOf(object? endpoint)
+    {
+        if (endpoint is null)
+            return null;
+        return s_handlers.GetValue(endpoint, static e => new StrongBox<MethodInfo?>(Read(e))).Value;
+
+        static MethodInfo? Read(object endpoint)
+        {
+            try
+            {
+                if (endpoint.GetType().GetProperty("Metadata")?.GetValue(endpoint) is not IEnumerable metadata)
+                    return null;
+                foreach (var item in metadata)
+                {
+                    if (item is MethodInfo method)
+                        return method;
+                    if (item?.GetType().GetProperty("MethodInfo")?.GetValue(item) is MethodInfo action)
+                        return action;
+                }
+            }
+            catch (Exception ex) when (ex is TargetInvocationException or MemberAccessException or InvalidOperationException)
+            {
+            }
+            return null;
+        }
+    }
+
+    public void OnNext(DiagnosticListener listener)
+    {
+        if (listener.Name != ListenerName || Volatile.Read(ref _disposed) != 0)
+            return;
+        lock (_subscriptions)
+            _subscriptions.Add(listener.Subscribe(this, static (name, _, _) => name == EndpointMatched));
+    }
+
+    public void OnNext(KeyValuePair<string, object?> value)
+    {
+        if (value.Key != EndpointMatched || value.Value is not { } context || ThreadTracker.IsEngineThread)
+            return;
+        try
+        {
+            if (GetterFor(context) is { } get && get(context) is { } endpoint)
+                _onMatched(endpoint, DateTime.UtcNow.Ticks);
+        }
+        catch (Exception ex) when (ex is InvalidCastException or NullReferenceException or InvalidOperationException)
+        {
+        }
+    }
+
+    public void OnCompleted()
+    {
+    }
+
+    public void OnError(Exception error)
+    {
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        lock (_subscriptions)
+        {
+            foreach (var subscription in _subscriptions)
+                subscription.Dispose();
+            _subscriptions.Clear();
+        }
+    }
+
+    // HttpContext.GetEndpoint() (EndpointHttpContextExtensions, next to HttpContext in Http.Abstractions), compiled
+    // once for the app's HttpContext type.
+    private Func<object, object?>? GetterFor(object context)
+    {
+        var type = context.GetType();
+        if (Volatile.Read(ref _getter) is { } known && known.ContextType == type)
+            return known.GetEndpoint;
+        var baseType = type;
+        while (baseType is not null && baseType.FullName != "Microsoft.AspNetCore.Http.HttpContext")
+            baseType = baseType.BaseType;
+        var getEndpoint = baseType?.Assembly.GetType("Microsoft.AspNetCore.Http.EndpointHttpContextExtensions")
+            ?.GetMethod("GetEndpoint", BindingFlags.Public | BindingFlags.Static, [baseType]);
+        Func<object, object?>? compiled = null;
+        if (getEndpoint is not null)
+        {
+            var parameter = Expression.Parameter(typeof(object));
+            compiled = Expression.Lambda<Func<object, object?>>(
+                Expression.Convert(Expression.Call(getEndpoint, Expression.Convert(parameter, baseType!)), typeof(object)), parameter).Compile();
+        }
+        Volatile.Write(ref _getter, new Getter(type, compiled));
+        return compiled;
+    }
+
+    private sealed record Getter(Type ContextType, Func<object, object?>? GetEndpoint);
+}

@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+
+namespace AsyncLens.Tests.Attribution;
+
+// Code the attribution tests read the IL and lines of; it is never run. Lines a test expects carry "// @tag" markers.
+#pragma warning disable CA1822, CA1849, CA5394, IDE0060
+internal static class Samples
+{
+    // Two branches, each with a different slow call, then a switch: which branch ran, the IL does not say.
+    public static async Task<string> ExportAsync(string mode)
+    {
+        var rows = await CountAsync(); // @sample.export.resumed
+        string body;
+        if (mode == "csv")
+            body = RenderCsv(rows); // @sample.export.csv
+        else
+            body = File.ReadAllText(mode); // @sample.export.template
+        switch (mode)
+        {
+            case "csv":
+                body += Checksum(body);
+                break;
+            default:
+                body += File.ReadAllText("footer"); // @sample.export.footer
+                break;
+        }
+        return body;
+    } // @sample.export.end
+
+    // A blocking call before the branches: on every path, it ran.
+    public static async Task<string> LoadThenBranchAsync(string path, bool twice)
+    {
+        await Task.Yield();
+        var text = File.ReadAllText(path); // @sample.load.read
+        if (twice)
+            text += RenderCsv(text.Length); // @sample.load.branch
+        return text;
+    }
+
+    // The shape of a loop around an await that completes at once: resumed at the await, it runs the loop's end and
+    // comes back to the await; the code before the loop cannot run in that stretch.
+    public static async Task CountLoopAsync()
+    {
+        await PrepareAsync(); // @sample.loop.prepare
+        for (var i = 0; i < 3; i++)
+            Console.WriteLine($"count {await CountVisitsAsync()}"); // @sample.loop.await
+    }
+
+    private static async Task PrepareAsync()
+    {
+        await Task.Yield();
+        Thread.Sleep(10); // @sample.prepare.sleep
+    }
+
+    // An async method whose awaits complete at once, then a blocking read: its first step holds the time.
+    public static async Task<int> CountVisitsAsync()
+    { // @sample.visits.start
+        await using var stream = await OpenAsync();
+        var text = File.ReadAllText("visits"); // @sample.visits.read
+        await stream.FlushAsync(); // @sample.visits.stopped
+        return text.Length;
+    }
+
+    private static Task<MemoryStream> OpenAsync() => Task.FromResult(new MemoryStream());
+
+    // A call with an async twin, and a loop of the method's own: the time decides which held the thread.
+    public static async Task<double> ParseThenSpinAsync(string path, int ms)
+    {
+        await Task.Yield();
+        var limit = File.ReadAllText(path).Length; // @sample.spin.read
+        var clock = Stopwatch.StartNew();
+        var x = 0.0;
+        while (clock.ElapsedMilliseconds < ms + limit) // @sample.spin.loop
+            x += Math.Sqrt(x + 1);
+        return x;
+    }
+
+    // Hashing bytes in a loop: its async twin reads a stream, so this is computing, not I/O.
+    public static async Task<string> HashAsync(byte[] data)
+    { // @sample.hash.start
+        await Task.CompletedTask;
+        var digest = Array.Empty<byte>();
+        var clock = Stopwatch.StartNew();
+        while (clock.ElapsedMilliseconds < 300)
+            digest = SHA256.HashData(data); // @sample.hash.cpu
+        return Convert.ToHexString(digest);
+    } // @sample.hash.end
+
+    // Parses a small string: Deserialize(string) has no async twin taking a string.
+    public static async Task<int> ParseAsync(string json)
+    {
+        await Task.Yield();
+        return JsonSerializer.Deserialize<Dictionary<string, int>>(json)!.Count;
+    }
+
+    // A .Result that may or may not have blocked.
+    public static async Task<int> ResultAsync(Task<int> pending)
+    {
+        await Task.Yield();
+        var value = pending.Result; // @sample.result.wait
+        return value + RenderCsv(value).Length;
+    }
+
+    // A sleep in a try after a call that may throw, whose catch calls a method of the user's.
+    public static async Task<int> GuardedAsync(string key)
+    {
+        await Task.Yield();
+        try
+        {
+            Validate(key);
+            Thread.Sleep(200); // @sample.guarded.sleep
+            return 1;
+        }
+        catch (InvalidOperationException)
+        {
+            return RenderCsv(0).Length;
+        }
+    }
+
+    private static void Validate(string key) => ArgumentException.ThrowIfNullOrEmpty(key);
+
+    // A sleep inside a branch.
+    public static async Task MaybeSleepAsync(bool slow)
+    {
+        await Task.Yield();
+        if (slow)
+            Thread.Sleep(300); // @sample.maybe.sleep
+    }
+
+    // An ASP.NET Core-like handler: not async, blocking on a task in its last act.
+    public static int SyncHandler(Task<int> stock) => stock.Result; // @sample.handler.wait
+
+    private static Task<int> CountAsync() => Task.FromResult(3);
+
+    private static string RenderCsv(int rows) => new(',', rows);
+
+    private static string Checksum(string body) => body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>A store whose synchronous API extends its asynchronous one, as StackExchange.Redis's IDatabase does.</summary>
+internal interface IStoreAsync
+{
+    Task<string?> GetAsync(string key, int flags = 0);
+}
+
+internal interface IStore : IStoreAsync
+{
+    string? Get(string key, int flags = 0);
+}
+#pragma warning restore CA1822, CA1849, CA5394, IDE0060

@@ -1,0 +1,181 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using AsyncLens.Attribution;
+using AsyncLens.Testing;
+using AsyncLens.Tracking;
+using Xunit;
+
+namespace AsyncLens.Tests.Attribution;
+
+/// <summary>
+/// Which code a slow stretch is blamed on, and which fix it gets, decided from recorded evidence (states, how the time
+/// split, the boxes the stretch created, the endpoint it matched) over the IL and lines of <see cref="Samples"/>.
+/// </summary>
+public sealed class StretchLocatorTests
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "AsyncLens.Tests", "Attribution"));
+    private static readonly TimeSplit OnCpu = new(3_000_000, 0);
+    private static readonly TimeSplit Blocked = new(10_000, 3_000_000);
+
+    [Fact]
+    public void A_stretch_whose_branches_call_different_things_names_none_of_them()
+    {
+        var stretch = Locate(Evidence(nameof(Samples.ExportAsync), resumed: 0, stopped: -2, OnCpu));
+        Assert.Null(stretch.Hint);
+        Assert.Equal(Line("sample.export.resumed"), stretch.ResumedAt?.Line);
+        Assert.Equal(Line("sample.export.end"), stretch.StoppedAt?.Line);
+        Assert.Equal(FixHints.OnCpu, FixHints.Unnamed(OnCpu));
+        Assert.Null(Locate(Evidence(nameof(Samples.ExportAsync), 0, -2, Blocked)).Hint);
+        Assert.Equal(FixHints.Blocked, FixHints.Unnamed(Blocked));
+        Assert.Null(Locate(Evidence(nameof(Samples.ExportAsync), 0, -2, TimeSplit.Unknown)).Hint);
+        Assert.Equal(FixHints.Generic, FixHints.Unnamed(TimeSplit.Unknown));
+    }
+
+    [Fact]
+    public void A_blocking_call_on_every_path_is_named_whatever_the_branches_after_it()
+    {
+        var stretch = Locate(Evidence(nameof(Samples.LoadThenBranchAsync), 0, -2, Blocked));
+        Assert.Equal(Line("sample.load.read"), LocationLine(stretch));
+        Assert.Equal("`File.ReadAllText` blocks the thread: use `await File.ReadAllTextAsync(...)`", stretch.Hint!.Fix);
+    }
+
+    [Fact]
+    public void A_stretch_looping_back_to_its_await_runs_the_loop_only_and_its_time_went_to_the_async_method_called_there()
+    {
+        // Resumed at the await in the loop and parked there again: the await before the loop cannot have run.
+        var visits = new FirstStep(Record(21), Machine(nameof(Samples.CountVisitsAsync)), State: 1, GapTicks: 2_900_000);
+        var stretch = Locate(Evidence(nameof(Samples.CountLoopAsync), resumed: 1, stopped: 1, Blocked) with { FirstSteps = [visits] });
+        Assert.Equal("Samples.CountVisitsAsync()", stretch.Code.Name);
+        Assert.Equal(Found.Called, stretch.How);
+        Assert.True(stretch.FirstStep);
+        Assert.Equal(21, stretch.TaskId);
+        Assert.Equal(Line("sample.visits.read"), LocationLine(stretch));
+        Assert.Equal(Line("sample.visits.start"), stretch.ResumedAt?.Line);
+        Assert.Equal(Line("sample.visits.stopped"), stretch.StoppedAt?.Line);
+        Assert.Equal(Line("sample.loop.await"), Assert.Single(stretch.Callers).CallLine?.Line);
+
+        // Without its box (it ran to its end), the IL alone leads there too.
+        var whole = Locate(Evidence(nameof(Samples.CountLoopAsync), 1, 1, Blocked));
+        Assert.Equal("Samples.CountVisitsAsync()", whole.Code.Name);
+        Assert.Equal(Line("sample.visits.read"), LocationLine(whole));
+        Assert.Equal(0, whole.TaskId);
+    }
+
+    [Fact]
+    public void A_box_created_after_a_gap_holding_most_of_the_step_is_where_its_time_went()
+    {
+        // The step's own code names nothing (its branches); the box of CountVisitsAsync came 0.29 s into a 0.3 s step,
+        // parked at its second await: its first step ran the blocking read.
+        var visits = new FirstStep(Record(31), Machine(nameof(Samples.CountVisitsAsync)), State: 1, GapTicks: 2_900_000);
+        var step = Evidence(nameof(Samples.ExportAsync), 0, -2, Blocked) with { FirstSteps = [visits] };
+        var stretch = Locate(step);
+        Assert.Equal(Found.AfterGap, stretch.How);
+        Assert.Equal(31, stretch.TaskId);
+        Assert.Equal(Line("sample.visits.read"), LocationLine(stretch));
+        Assert.Null(Assert.Single(stretch.Callers).CallLine);
+
+        // A short gap is no evidence; in a stretch no step brackets (Main's first step), only a blocking call would be.
+        Assert.Null(Locate(step with { FirstSteps = [visits with { GapTicks = 500_000 }] }).Hint);
+        Assert.Null(StretchLocator.Locate(step with { Unbracketed = true }));
+    }
+
+    [Theory]
+    [InlineData("cpu", "sample.spin.loop", "Loop")]
+    [InlineData("blocked", "sample.spin.read", "AsyncTwin")]
+    [InlineData("unknown", "sample.spin.read", "AsyncTwin")]
+    public void The_time_decides_between_a_call_with_an_async_twin_and_a_loop_of_the_methods_own(string time, string expected, string kind)
+    {
+        var split = time switch { "cpu" => OnCpu, "blocked" => Blocked, _ => TimeSplit.Unknown };
+        var stretch = Locate(Evidence(nameof(Samples.ParseThenSpinAsync), 0, -2, split));
+        Assert.Equal(Line(expected), LocationLine(stretch));
+        Assert.Equal(kind, stretch.Hint!.Kind.ToString());
+        if (stretch.Hint.Kind == HintKind.Loop)
+            Assert.Equal(FixHints.Loop, stretch.Hint.Fix);
+    }
+
+    [Fact]
+    public void Hashing_bytes_in_a_loop_is_computing_and_gets_Task_Run()
+    {
+        var stretch = Locate(Evidence(nameof(Samples.HashAsync), -1, -2, OnCpu));
+        Assert.Equal(Line("sample.hash.cpu"), LocationLine(stretch));
+        Assert.Equal(HintKind.CpuBound, stretch.Hint!.Kind);
+        Assert.Equal(
+            "`SHA256.HashData` computes over data already in memory (its async twin `SHA256.HashDataAsync` reads a stream): CPU-bound work; "
+            + "move it off the async path with `await Task.Run(() => ...)`",
+            stretch.Hint.Fix);
+    }
+
+    [Fact]
+    public void A_Result_blocks_only_if_a_synchronous_wait_was_seen()
+    {
+        var waited = Locate(Evidence(nameof(Samples.ResultAsync), 0, -2, Blocked) with { Waited = true });
+        Assert.Equal(Line("sample.result.wait"), LocationLine(waited));
+        Assert.Equal(HintKind.Blocking, waited.Hint!.Kind);
+
+        // The task had completed: the one method of the user's the stretch called is left.
+        var completed = Locate(Evidence(nameof(Samples.ResultAsync), 0, -2, Blocked));
+        Assert.Equal(HintKind.UserCall, completed.Hint!.Kind);
+        Assert.Equal("Samples.RenderCsv(int)", completed.Hint.Callee);
+    }
+
+    [Fact]
+    public void A_call_after_one_that_may_have_thrown_ran_only_if_nothing_was_thrown()
+    {
+        var clean = Locate(Evidence(nameof(Samples.GuardedAsync), 0, -2, Blocked));
+        Assert.Equal(Line("sample.guarded.sleep"), LocationLine(clean));
+        Assert.Null(Locate(Evidence(nameof(Samples.GuardedAsync), 0, -2, Blocked) with { Threw = true }).Hint);
+    }
+
+    [Fact]
+    public void A_sleep_in_a_branch_is_named_when_the_time_says_it_ran_or_while_the_step_still_runs()
+    {
+        // Blocked for the stretch, with nothing else in it that blocks: the sleep ran. Computing, or not known: it may not have.
+        Assert.Equal(Line("sample.maybe.sleep"), LocationLine(Locate(Evidence(nameof(Samples.MaybeSleepAsync), 0, -2, Blocked))));
+        Assert.Null(Locate(Evidence(nameof(Samples.MaybeSleepAsync), 0, -2, OnCpu)).Hint);
+        Assert.Null(Locate(Evidence(nameof(Samples.MaybeSleepAsync), 0, -2, TimeSplit.Unknown)).Hint);
+        var hung = Locate(Evidence(nameof(Samples.MaybeSleepAsync), 0, -1, Blocked) with { Ongoing = true });
+        Assert.Equal(Line("sample.maybe.sleep"), LocationLine(hung));
+        Assert.Null(hung.StoppedAt);
+    }
+
+    [Fact]
+    public void A_request_stretch_with_no_box_of_the_users_is_blamed_on_the_handler_whose_endpoint_matched()
+    {
+        var handler = Kickoff(nameof(Samples.HashAsync));
+        var request = new StretchEvidence(null, -1, AsyncLens.Runtime.Layout.AsyncState.Unknown, 0.3, Ongoing: false)
+        {
+            Unbracketed = true,
+            Time = OnCpu,
+            Handler = new HandlerRun(handler, 2_900_000),
+        };
+        var stretch = Locate(request);
+        Assert.Equal("Samples.HashAsync(byte[])", stretch.Code.Name);
+        Assert.Equal(Found.Handler, stretch.How);
+        Assert.Equal(0, stretch.TaskId);
+        Assert.Equal(Line("sample.hash.cpu"), LocationLine(stretch));
+        Assert.Equal(Line("sample.hash.start"), stretch.ResumedAt?.Line);
+        Assert.Equal(Line("sample.hash.end"), stretch.StoppedAt?.Line);
+
+        // Not where its code does not tell which call (a busy machine slows handlers down too), nor while the process
+        // warms up (then only for a blocking call), nor when the handler held less than half the stretch.
+        Assert.Null(StretchLocator.Locate(request with { Time = TimeSplit.Unknown }));
+        Assert.Null(StretchLocator.Locate(request with { WarmUp = true }));
+        Assert.Null(StretchLocator.Locate(request with { Handler = new HandlerRun(handler, 1_000_000) }));
+    }
+
+    private static Stretch Locate(StretchEvidence evidence) => StretchLocator.Locate(evidence) ?? throw new Xunit.Sdk.XunitException("no stretch located");
+
+    private static StretchEvidence Evidence(string method, int resumed, int stopped, TimeSplit time) =>
+        new(Machine(method), resumed, stopped, 0.3, Ongoing: false) { Time = time, TaskId = 11 };
+
+    private static TaskRecord Record(int id) => new(id, TaskOrigin.AsyncMethod, 0, 1, null, null);
+
+    internal static Type Machine(string method) => Kickoff(method).GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType;
+
+    internal static MethodInfo Kickoff(string method) =>
+        typeof(Samples).GetMethod(method, BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)!;
+
+    private static int? LocationLine(Stretch stretch) => stretch.Hint is { } hint ? stretch.Code.LineAt(hint.Offset)?.Line : null;
+
+    internal static int Line(string tag) => s_at.Line(tag);
+}

@@ -1,0 +1,37 @@
+using System.Reflection;
+using AsyncLens.Attribution;
+using AsyncLens.Symbols;
+using Xunit;
+
+namespace AsyncLens.Tests.Attribution;
+
+/// <summary>
+/// The code that made a blocking wait: the first frame of the user's on the waiting thread's stack, or, when a
+/// handler's last act was the wait (a tail call took its frame away), the ASP.NET Core handler that was running.
+/// </summary>
+public sealed class WaitSitesTests
+{
+    private static readonly MethodInfo s_handler = StretchLocatorTests.Kickoff(nameof(Samples.SyncHandler));
+    private static readonly MethodInfo s_resultGetter = typeof(Task<int>).GetProperty(nameof(Task<int>.Result))!.GetMethod!;
+
+    [Fact]
+    public void The_first_frame_of_the_users_code_waited()
+    {
+        var caller = StretchLocatorTests.Kickoff(nameof(Samples.ResultAsync));
+        var waiter = WaitSites.Waiter([(s_resultGetter, 0), (caller, 12)], handler: null);
+        Assert.Equal((caller, 12), waiter);
+        Assert.Equal((s_handler, 3), WaitSites.Waiter([(s_resultGetter, 0), (s_handler, 3), (caller, 12)], s_handler));
+    }
+
+    [Fact]
+    public void A_handler_missing_from_the_stack_while_it_ran_is_the_code_that_waited_at_its_wait_call()
+    {
+        // Kestrel's loop and a middleware of the user's above the wait, at calls that do not wait: the handler ran
+        // in between, and its frame is gone.
+        var middleware = StretchLocatorTests.Machine(nameof(Samples.LoadThenBranchAsync)).GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!;
+        var waiter = WaitSites.Waiter([(s_resultGetter, 0), (typeof(Task).GetMethod(nameof(Task.Wait), Type.EmptyTypes), 0), (middleware, 40)], s_handler);
+        Assert.NotNull(waiter);
+        Assert.Equal(s_handler, waiter.Value.Method);
+        Assert.Equal(StretchLocatorTests.Line("sample.handler.wait"), MethodSymbols.LineAt(waiter.Value.Method, waiter.Value.ILOffset)?.Line);
+    }
+}

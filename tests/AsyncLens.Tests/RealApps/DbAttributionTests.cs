@@ -1,0 +1,73 @@
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Tests.RealApps;
+
+/// <summary>
+/// Debug mode on the database worker of the corpus (tests/RealApps/DbWorker: Npgsql + Dapper on PostgreSQL,
+/// StackExchange.Redis on redis-server), Debug and Release builds: a blocking database call inside an async method
+/// is named at its line, with its async twin as the fix.
+/// </summary>
+public sealed class DbAttributionTests
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "DbWorker"));
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_blocking_query_in_an_async_method_whose_awaits_completed_at_once_is_named_in_that_method(string configuration)
+    {
+        // Item 4: each call of CountVisitsAsync opens a pooled connection and begins a transaction (both complete at
+        // once), then counts with a blocking ExecuteScalar. The caller's stretch loops back to its await: the code
+        // before its loop (another async method) cannot have run in it. When a whole call completes at once (its
+        // commit too), the caller's stretch holds two calls, reported once: one to three reports, each the same.
+        var reports = Run(configuration, "count-sync");
+        var text = Reports.Describe(reports);
+        var counts = reports.Where(r => r.Method().StartsWith("Bugs.", StringComparison.Ordinal)).ToList();
+        Assert.True(counts.Count is >= 1 and <= 3, text);
+        foreach (var count in counts)
+        {
+            // A query held past the hung threshold on a busy machine is also reported while it runs, the same way.
+            Assert.True(count.Kind() is "slow-step" or "hung-step", count.GetRawText());
+            Assert.True(count.Method() == "Bugs.CountVisitsAsync(NpgsqlDataSource)", count.GetRawText());
+            Assert.True(count.GetProperty("firstStep").GetBoolean(), count.GetRawText());
+            Assert.True(count.At("location") == At("db.count.query"), count.GetRawText());
+            Assert.True(count.At("resumedAt") == At(configuration == "Debug" ? "db.count.start" : "db.count.open"), count.GetRawText());
+            // Parked at its commit, or (when that completed at once too) ran to its end; a hung step has not stopped.
+            Assert.True(count.Kind() == "hung-step" || count.At("stoppedAt") == At("db.count.stopped") || count.At("stoppedAt") == At("db.count.end"), count.GetRawText());
+            Assert.True(count.At("createdAt") == At("db.count.call"), count.GetRawText());
+            Assert.True(count.GetProperty("fix").GetString() == "`SqlMapper.ExecuteScalar` blocks the thread: use `await SqlMapper.ExecuteScalarAsync(...)`", count.GetRawText());
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_blocking_redis_read_is_named_with_its_twin_from_the_base_interface(string configuration)
+    {
+        // Item 6: IDatabase.StringGet's async twin is declared on IDatabaseAsync, which IDatabase extends.
+        var reports = Run(configuration, "redis-sync");
+        var profile = Assert.Single(reports, r => r.Method().StartsWith("Bugs.", StringComparison.Ordinal));
+        Assert.Equal("slow-step", profile.Kind());
+        Assert.Equal("Bugs.LoadProfileAsync(Databases)", profile.Method());
+        Assert.Equal(At("db.redis.get"), profile.At("location"));
+        Assert.Equal(At("db.redis.pause"), profile.At("resumedAt"));
+        Assert.Equal(At("db.redis.stopped"), profile.At("stoppedAt"));
+        Assert.Equal(At("db.redis.call"), profile.At("createdAt"));
+        Assert.Equal("`IDatabase.StringGet` blocks the thread: use `await IDatabase.StringGetAsync(...)`", profile.GetProperty("fix").GetString());
+    }
+
+    private static List<System.Text.Json.JsonElement> Run(string configuration, string scenario)
+    {
+        var env = Servers.DbWorkerEnvironment();
+        env["DOTNET_STARTUP_HOOKS"] = Repo.Engine;
+        env["ASYNCLENS_DEBUG"] = "1";
+        env["ASYNCLENS_FORMAT"] = "json";
+        var result = ChildProcess.Dotnet([Repo.Program("DbWorker", configuration), scenario], env);
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains($"{scenario} finished", result.Stdout);
+        return Reports.Parse(result.Stderr);
+    }
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+}

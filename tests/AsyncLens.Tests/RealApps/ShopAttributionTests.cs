@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Text.Json;
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Tests.RealApps;
+
+/// <summary>
+/// Debug mode on the ASP.NET Core corpus app (tests/RealApps/ShopApi), Debug and Release builds: which code a slow
+/// stretch is blamed on, and the fix it gets. Each seeded bug is requested on new connections (one per request, as
+/// curl makes them: the request starts outside any step) and on one kept-alive connection (inside Kestrel's request
+/// loop), with healthy requests in between, which must stay silent.
+/// </summary>
+public sealed class ShopAttributionTests
+{
+    private const string HashFix =
+        "`SHA256.HashData` computes over data already in memory (its async twin `SHA256.HashDataAsync` reads a stream): CPU-bound work; "
+        + "move it off the async path with `await Task.Run(() => ...)`";
+
+    private const string LoopFix =
+        "this loop runs on the async path for the whole stretch without awaiting: if it is CPU-bound, move it off with "
+        + "`await Task.Run(() => ...)`; if it waits for something, await it instead";
+
+    private const string OnCpuFix =
+        "the thread computed for most of this stretch without awaiting (its branches do not tell which call did): "
+        + "move the CPU-bound work off the async path with `await Task.Run(() => ...)`";
+
+    // The sync handler, a lambda of the top-level program, as MethodNames names it (by its route once the app's
+    // endpoints say it: ShopApi's first host is its stock service's, whose endpoints do not list it).
+    private const string SyncStockHandler = "Program.Main lambda at Program.cs:37";
+
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "ShopApi"));
+
+    // One run of the app per build, shared by the tests of this class.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<List<JsonElement>>>> s_runs = new();
+
+    private static readonly string[] s_requests =
+    [
+        "/health", "/bug/branch/csv", "/product/3", "/bug/hash/64", "/bug/hash/64", "/bug/spin/300", "/bug/sync-stock/5", "/health",
+    ];
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public async Task Item3_a_slow_stretch_is_not_blamed_on_a_branch_that_did_not_run(string configuration)
+    {
+        // The csv branch ran (300 ms of CPU in RenderCsv); neither File.ReadAllText of the other branches may be named,
+        // and nothing tells which call of the csv branch took the time: no line, the fix says the time was computing.
+        var reports = await Run(configuration);
+        var exports = Of(reports, "Reports.ExportAsync(string, InventoryClient)");
+        foreach (var export in exports)
+        {
+            Same("slow-step", export.Kind(), export);
+            Same(At("shop.export.resumed"), export.At("resumedAt"), export);
+            Same(At("shop.export.resumed"), export.At("location"), export);
+            Same(At("shop.export.end"), export.At("stoppedAt"), export);
+            Same(OnCpuFix, export.GetProperty("fix").GetString(), export);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public async Task Item5_a_CPU_heavy_handler_whose_await_completed_at_once_is_named_not_Kestrel(string configuration)
+    {
+        var reports = await Run(configuration);
+        var hashes = Of(reports, "Reports.HashCatalogAsync(int, CatalogCache)", atLeast: 2);
+        foreach (var hash in hashes)
+        {
+            Same("slow-step", hash.Kind(), hash);
+            Assert.True(hash.GetProperty("firstStep").GetBoolean());
+            Assert.Equal(0, hash.GetProperty("taskId").GetInt32());
+            Same(At("shop.hash.cpu"), hash.At("location"), hash);
+            Same(At(configuration == "Debug" ? "shop.hash.start" : "shop.hash.first"), hash.At("resumedAt"), hash); // Release: no line for the brace
+            Same(At("shop.hash.end"), hash.At("stoppedAt"), hash);
+            Same(HashFix, hash.GetProperty("fix").GetString(), hash);
+            Same($"Reports.HashCatalogAsync(int, CatalogCache) at {At("shop.hash.cpu")}", hash.Stack()[^1], hash);
+        }
+        Assert.DoesNotContain(reports, r => r.Method().StartsWith("HttpProtocol.", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public async Task Item5_a_synchronous_handler_blocking_on_Result_is_named_on_either_kind_of_connection(string configuration)
+    {
+        var reports = await Run(configuration);
+        var waits = reports.Where(r => r.Kind() == "blocking-wait").ToList();
+        Assert.True(waits.Count == 2, Reports.Describe(reports));
+        foreach (var wait in waits)
+        {
+            Same(SyncStockHandler, wait.Method(), wait);
+            Same(At("shop.sync-stock.wait"), wait.At("location"), wait);
+            Same($"{SyncStockHandler} at {At("shop.sync-stock.wait")}", wait.Stack()[^1], wait);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public async Task Item6_a_stretch_whose_time_went_to_its_own_loop_is_told_about_the_loop(string configuration)
+    {
+        // The loop took the time, not the Deserialize call before it (whose async twin takes a stream, not a string).
+        var reports = await Run(configuration);
+        foreach (var spin in Of(reports, "Reports.SpinAsync(int, InventoryClient)"))
+        {
+            Same(At("shop.spin.loop"), spin.At("location"), spin);
+            Same(At("shop.spin.resumed"), spin.At("resumedAt"), spin);
+            Same(At("shop.spin.end"), spin.At("stoppedAt"), spin);
+            Same(LoopFix, spin.GetProperty("fix").GetString(), spin);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public async Task Healthy_requests_and_Kestrel_itself_get_no_report(string configuration)
+    {
+        var reports = await Run(configuration);
+        string[] seeded = ["Reports.ExportAsync(string, InventoryClient)", "Reports.HashCatalogAsync(int, CatalogCache)", "Reports.SpinAsync(int, InventoryClient)", SyncStockHandler];
+        Assert.True(reports.All(r => seeded.Contains(r.Method())), Reports.Describe(reports));
+    }
+
+    // The reports of one method: at least one (the bug was requested twice), described with all reports if not.
+    private static List<JsonElement> Of(List<JsonElement> reports, string method, int atLeast = 1)
+    {
+        var found = reports.Where(r => r.Method() == method).ToList();
+        Assert.True(found.Count >= atLeast, Reports.Describe(reports));
+        return found;
+    }
+
+    private static Task<List<JsonElement>> Run(string configuration) =>
+        s_runs.GetOrAdd(configuration, c => new Lazy<Task<List<JsonElement>>>(() => RunAsync(c))).Value;
+
+    // Starts ShopApi under debug mode (JSON), requests each path on new connections and then on one kept-alive
+    // connection, stops it, and returns its reports.
+    private static async Task<List<JsonElement>> RunAsync(string configuration)
+    {
+        Task? client = null;
+        var result = ChildProcess.DotnetInteractive(
+            [Repo.Program("ShopApi", configuration)],
+            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" },
+            line =>
+            {
+                if (line.StartsWith("listening ", StringComparison.Ordinal) && line.Split(' ') is [_, var pid, var url])
+                    client = Task.Run(() => RequestThenStop(int.Parse(pid, CultureInfo.InvariantCulture), url));
+            });
+        Assert.NotNull(client);
+        await client;
+        Assert.True(result.ExitCode == 0, result.ToString());
+        return Reports.Parse(result.Stderr);
+    }
+
+    private static async Task RequestThenStop(int pid, string url)
+    {
+        try
+        {
+            using (var fresh = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) })
+            {
+                fresh.DefaultRequestHeaders.ConnectionClose = true;
+                foreach (var path in s_requests)
+                    (await fresh.GetAsync(path)).EnsureSuccessStatusCode();
+            }
+            using var kept = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+            foreach (var path in s_requests)
+                (await kept.GetAsync(path)).EnsureSuccessStatusCode();
+            await Task.Delay(300);
+        }
+        finally
+        {
+            Signals.Send("-TERM", pid);
+        }
+    }
+
+    // An expected value, with the whole report when it is not what the report says.
+    private static void Same<T>(T expected, T actual, JsonElement report)
+    {
+        if (!EqualityComparer<T>.Default.Equals(expected, actual))
+            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
+    }
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+}
