@@ -27,6 +27,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly UnobservedExceptions _faults;
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
+    private readonly GcEvents _gcEvents;
     private int _failed;
     private int _disposed;
 
@@ -53,6 +54,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         StartPrelude();
+        _gcEvents = new GcEvents(stalls.OnSuspension);
         _listener = TplListener.Start(this);
     }
 
@@ -92,7 +94,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         var record = _table.Remove(taskId);
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
-            step.StoppedState = -2;
+            step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
         if (status == StatusError)
             _faults.OnFaulted(taskId, record, now);
@@ -132,7 +134,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps.OnStepEnd(tracker, frame, now);
         tracker.Pop();
         if (tracker.Top is { } parent)
+        {
             parent.ChildTicks += frame.Kind == FrameKind.AsyncStep ? now - frame.Start : frame.ChildTicks;
+            parent.ChildEngineTicks += frame.Kind == FrameKind.AsyncStep ? tracker.EngineTicksWithin(frame) : frame.ChildEngineTicks;
+        }
         frame.Exit();
     }
 
@@ -232,6 +237,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         // As at exit: Disable() may run inside the continuation of a slow step whose end was not raised yet.
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
+        _gcEvents.Dispose();
         _tracking.Keep = static (_, task) => !task.IsCompleted;
         AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
         TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;

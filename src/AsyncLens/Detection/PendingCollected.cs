@@ -18,7 +18,7 @@ internal sealed class PendingCollected(IFindingSink sink, TaskRegistry registry,
         var dead = registry.TakeCollected();
         if (dead.Count == 0)
             return;
-        var boxes = new Dictionary<int, (WeakTask Entry, TaskRecord? Record)>();
+        var boxes = new Dictionary<int, (CollectedTask Entry, TaskRecord? Record)>();
         foreach (var entry in dead)
         {
             var record = table.Remove(entry.Id);

@@ -18,7 +18,7 @@ internal sealed partial class SlowSteps
     /// </summary>
     public void OnPreludeEnd(ThreadTracker tracker, Frame frame, Task? waited, long now)
     {
-        if (frame.Kind != FrameKind.Prelude || OwnTime(frame, now) < settings.SlowTicks)
+        if (frame.Kind != FrameKind.Prelude || OwnTime(tracker, frame, now) < settings.SlowTicks)
             return;
         // Read first: Main (and the methods it started) go on on other threads, and may resume or complete.
         var stopped = waited is null ? -2 : BoxInfo.ReadStateOnce(waited) is var parked and >= 0 ? parked : BoxInfo.UnknownState;
@@ -28,7 +28,8 @@ internal sealed partial class SlowSteps
         // At exit (another thread), all the process's compilation since it began is taken off: more than its own.
         var onItsThread = tracker.Thread == Thread.CurrentThread;
         var jit = onItsThread ? RuntimeTime.JitOnThisThread - frame.JitStart : RuntimeTime.JitInProcess - frame.ProcessJitStart;
-        var own = OwnTime(frame, now) - jit - Preempted(frame, onItsThread ? tracker.OwnRunDelay() : RunQueue.Delay(tracker.OsThreadId));
+        var wall = OwnTime(tracker, frame, now);
+        var own = wall - RuntimesShare(wall, jit, Preempted(frame, onItsThread ? tracker.OwnRunDelay() : RunQueue.Delay(tracker.OsThreadId), now));
         if (own - NotItsOwn(frame, now) < settings.SlowTicks || !frame.TryClaimSlowReport())
             return;
         Type? stateMachine;
@@ -55,10 +56,11 @@ internal sealed partial class SlowSteps
     /// </summary>
     public void OnRequestStretch(ThreadTracker tracker, Frame frame, long end)
     {
-        if (frame.Kind != FrameKind.Request || frame.SlowReported || OwnTime(frame, end) < settings.SlowTicks)
+        if (frame.Kind != FrameKind.Request || frame.SlowReported || OwnTime(tracker, frame, end) < settings.SlowTicks)
             return;
         var firstSteps = FirstSteps(frame);
-        var own = OwnTime(frame, end) - (RuntimeTime.JitOnThisThread - frame.JitStart) - Preempted(frame, tracker.OwnRunDelay());
+        var wall = OwnTime(tracker, frame, end);
+        var own = wall - RuntimesShare(wall, RuntimeTime.JitOnThisThread - frame.JitStart, Preempted(frame, tracker.OwnRunDelay(), end));
         stalls.CatchUp(end);
         if (own - NotItsOwn(frame, end) < settings.SlowTicks)
             return;

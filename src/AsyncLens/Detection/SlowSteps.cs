@@ -24,11 +24,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     {
         if (frame.Kind != FrameKind.AsyncStep || frame.Box is not { } box || frame.Task is not { } task)
             return;
-        var own = OwnTime(frame, now);
+        var own = OwnTime(tracker, frame, now);
         if (own < settings.SlowTicks)
             return;
         var ownJit = RuntimeTime.JitOnThisThread - frame.JitStart;
-        own -= ownJit + Preempted(frame, tracker.OwnRunDelay());
+        own -= RuntimesShare(own, ownJit, Preempted(frame, tracker.OwnRunDelay(), now));
         if (own < settings.SlowTicks)
             return;
         Interlocked.Increment(ref _inFlight);
@@ -44,7 +44,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
                 ? captured.Stack
                 : RawAsyncStack.Capture(task, frame.ResumedState);
             sink.Add(new StepFinding(frame.TaskId, time.GetUtcNow(), tracker.ThreadId, box.StateMachineType, frame.ResumedState, stopped,
-                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = firstSteps, WarmUp = WarmingUp(frame, box, now) });
+                DetectionSettings.Seconds(own), Ongoing: false, stack, frame.Record) { FirstSteps = firstSteps, WarmUp = WarmingUp(frame, now) });
         }
         finally
         {
@@ -65,10 +65,10 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var box = frame.Box;
             if ((version & 1) == 0 || task is null || box is null)
                 continue;
-            var own = OwnTime(frame, now);
+            var own = OwnTime(tracker, frame, now);
             if (own < settings.SlowTicks / 2)
                 continue;
-            own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
+            own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId), now);
             if (own >= settings.SlowTicks / 2 && frame.Captured is null)
             {
                 var stack = RawAsyncStack.Capture(task, frame.ResumedState);
@@ -106,9 +106,9 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             {
                 if (tracker.FrameAt(i) is not { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame || (frame.Version & 1) == 0)
                     continue;
-                var own = OwnTime(frame, tracker.FrameAt(i + 1)?.Start ?? now);
+                var own = OwnTime(tracker, frame, tracker.FrameAt(i + 1)?.Start ?? now);
                 if (own >= settings.SlowTicks)
-                    own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId));
+                    own -= Preempted(frame, RunQueue.Delay(tracker.OsThreadId), now);
                 if (own - NotItsOwn(frame, tracker.FrameAt(i + 1)?.Start ?? now) < settings.SlowTicks || !frame.TryClaimSlowReport())
                     continue;
                 var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
@@ -153,27 +153,48 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         return state >= 0 && !task.IsCompleted ? state : BoxInfo.UnknownState;
     }
 
-    // A framework method's step (Kestrel's request loop, say) in the process's first seconds runs code being loaded
-    // and compiled on several threads at once, and waits for the others' type loading and compilation: measured on
-    // the first requests of an ASP.NET service, 190-220 ms steps with no wait for a CPU, a fifth of them compilation.
-    // Such a step is reported only if it ran a method of the user's that blocked (see StepFinding.WarmUp). It counts
-    // as warming up when the process compiled code for a tenth of its time or more; steps of the user's own methods
-    // are judged as always.
-    private static bool WarmingUp(Frame frame, BoxInfo box, long now) =>
-        !box.IsUserCode && frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
+    // A step in the process's first seconds runs code being loaded and compiled on several threads at once, and waits
+    // for the others' type loading and compilation: measured on the first requests of an ASP.NET service, 190-220 ms
+    // steps of Kestrel's request loop with no wait for a CPU, a fifth of them compilation; and 150-500 ms steps of a
+    // handler whose time went to the first run of a database client's code (Npgsql opening its first connections,
+    // Dapper building its readers). Such a step is reported only for a cause in the app's own code (see
+    // StepFinding.WarmUp). It counts as warming up when the process compiled code for a tenth of its time or more.
+    private static bool WarmingUp(Frame frame, long now) =>
+        frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
 
-    // Time in the step that stopped every thread, the step's with them: GC pauses and process stalls. It decides
-    // whether the step counts as slow, and is not taken off the duration reported.
-    private long NotItsOwn(Frame frame, long end) => RuntimeTime.GcSince(frame) + stalls.During(frame.Start, end);
+    // Time in the step that stopped every thread, the step's with them: the runtime's suspensions (GCs) and process
+    // stalls. It decides whether the step counts as slow, and is not taken off the duration reported.
+    private long NotItsOwn(Frame frame, long end) => stalls.During(frame.Start, end, RuntimeTime.GcSince(frame));
 
-    // Time the step's thread waited for a CPU since the step began (0 where that is not known).
-    private static long Preempted(Frame frame, long runDelayNow) =>
-        frame.RunDelayStart < 0 || runDelayNow < 0 ? 0 : Math.Max(0, runDelayNow - frame.RunDelayStart);
+    // The part of a stretch of `own` time that was the runtime's or the machine's: the time its thread
+    // waited for a CPU, and the compilation on it. Compilation is timed on the wall clock, waits for a CPU included: it
+    // is taken to have waited as often as the rest of the stretch, so that no wait counts twice.
+    internal static long RuntimesShare(long own, long jit, long preempted) =>
+        preempted + (own <= 0 ? 0 : (long)(jit * Math.Clamp((double)(own - preempted) / own, 0, 1)));
 
-    // Wall time of the step, less nested async steps and reported blocking waits (JIT time, known only on the
-    // step's own thread, and run-queue delay, worth reading only for long steps, are taken off separately).
-    private static long OwnTime(Frame frame, long end) =>
-        end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
+    // Time the step's thread waited for a CPU since the step began, up to `end` (0 where that is not known). The waits
+    // are read for the whole interval, nested steps included, whose time is taken off whole: only the step's share of
+    // the waits is its own (they are taken to have come as often in the nested steps as in the rest).
+    private static long Preempted(Frame frame, long runDelayNow, long end)
+    {
+        if (frame.RunDelayStart < 0 || runDelayNow < 0)
+            return 0;
+        var waited = Math.Max(0, runDelayNow - frame.RunDelayStart);
+        var wall = end - frame.Start;
+        return frame.ChildTicks <= 0 || wall <= 0 ? waited : (long)(waited * Math.Clamp((double)(wall - frame.ChildTicks) / wall, 0, 1));
+    }
+
+    // Wall time of the step, less nested async steps, reported blocking waits and AsyncLens's own time on the thread
+    // (JIT time, known only on the step's own thread, and run-queue delay, worth reading only for long steps, are
+    // taken off separately).
+    // A step whose method completed ends there: the rest hands the result to its awaiters (see Frame.CompletedAt).
+    private static long OwnTime(ThreadTracker tracker, Frame frame, long end)
+    {
+        var (until, nested) = frame.CompletedAt is var completed and > 0 && completed < end
+            ? (completed, frame.ChildTicksAtCompletion)
+            : (end, frame.ChildTicks);
+        return until - frame.Start - nested - Volatile.Read(ref frame.ExcludedTicks) - tracker.EngineTicks(frame);
+    }
 
     private static Frame? InnermostStep(ThreadTracker tracker)
     {

@@ -18,8 +18,25 @@ internal sealed partial class ReportBuilder
         var called = stretch.Callers.Count > 0;
         if (f.Unbracketed)
             return stretch.Hint is { Kind: HintKind.Blocking } || (called && stretch.Hint is { Kind: HintKind.UserCall or HintKind.Loop });
-        return !f.WarmUp || (called && stretch.Hint is { Kind: HintKind.Blocking });
+        // A step whose own code could not take the time (no loop, no call but the await machinery) and that ran no
+        // method of the user's: the thread waited for the runtime or the machine, not for the code.
+        if (!called && f.FirstSteps.Count == 0 && stretch.Symbols.MoveNext is { } moveNext
+            && StretchCode.CannotTakeLong(moveNext, stretch.Symbols.StepRange(f.ResumedState, f.Ongoing ? -2 : f.StoppedState)))
+            return false;
+        if (!f.WarmUp)
+            return true;
+        if (called || !stretch.Symbols.IsUserCode)
+            return called && stretch.Hint is { Kind: HintKind.Blocking };
+        // A step of the user's own method while the process warms up: only a cause in the app's own code counts (a
+        // blocking call, a synchronous API with an async twin, a loop, a call of the app's); the first run of a
+        // library's code path (a database client opening its first connections, building its readers) is warm-up.
+        return stretch.Hint is { Kind: HintKind.Blocking or HintKind.AsyncTwin or HintKind.Loop }
+            || (stretch.Hint is { } hint && stretch.Symbols.MoveNext is { } code && CalledAt(code, hint.Offset) is { } target
+                && CodeOrigin.Kind(target.Module.Assembly) == CodeKind.User);
     }
+
+    private static System.Reflection.MethodBase? CalledAt(System.Reflection.MethodBase method, int offset) =>
+        MethodSymbols.Calls(method).FirstOrDefault(c => c.Offset == offset).Target;
 
     // A method reported in its first step was created where its caller called it: from the caller's IL if the
     // caller is the user's, else from whatever awaits it; failing both, as any task, from its creation record.

@@ -6,16 +6,26 @@ namespace AsyncLens.Symbols;
 /// <summary>
 /// Tells user code from the framework. Creation sites and fix locations must land in
 /// user code, never in the BCL, ASP.NET, a Microsoft.* package or AsyncLens itself.
+/// <see cref="Kind"/> also tells the app's own code from its NuGet packages' (the profiler folds both kinds).
 /// </summary>
 internal static class CodeOrigin
 {
     private static readonly ConcurrentDictionary<Assembly, bool> s_cache = new();
+    private static readonly ConcurrentDictionary<Assembly, CodeKind> s_kinds = new();
     private static readonly string? s_sharedFrameworkRoot = SharedFrameworkRoot();
 
     public static bool IsUserCode(MethodBase? method) =>
         method?.DeclaringType?.Assembly is { } asm && IsUserCode(asm);
 
     public static bool IsUserCode(Assembly assembly) => s_cache.GetOrAdd(assembly, Classify);
+
+    /// <summary>
+    /// The framework's (<see cref="IsUserCode(Assembly)"/> false), a package's (the app's deps.json lists its file as a package's,
+    /// or it was loaded from a NuGet package folder), or the app's own (its projects, whatever has no deps.json entry).
+    /// Works for assemblies read from another process's files too: the deps.json is looked for next to the assembly.
+    /// </summary>
+    public static CodeKind Kind(Assembly assembly) => s_kinds.GetOrAdd(assembly, static a =>
+        !IsUserCode(a) ? CodeKind.Framework : PackageAssemblies.IsPackage(a) ? CodeKind.Package : CodeKind.User);
 
     private static bool Classify(Assembly assembly)
     {
@@ -42,4 +52,20 @@ internal static class CodeOrigin
         var shared = frameworkDir is null ? null : Path.GetDirectoryName(frameworkDir);
         return shared is null ? null : shared + Path.DirectorySeparatorChar;
     }
+}
+
+/// <summary>Whose code an assembly is.</summary>
+internal enum CodeKind
+{
+    /// <summary>The app's own code (its projects).</summary>
+    User,
+
+    /// <summary>A NuGet package the app uses (Npgsql, Dapper, StackExchange.Redis, ...).</summary>
+    Package,
+
+    /// <summary>The framework: the BCL, ASP.NET Core, Microsoft.* and System.* assemblies, AsyncLens.</summary>
+    Framework,
+
+    /// <summary>Not known (a task the events never named).</summary>
+    Unknown,
 }

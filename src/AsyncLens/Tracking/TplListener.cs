@@ -87,6 +87,7 @@ internal sealed class TplListener : EventListener
                     engine.OnRequestStart(now);
                     break;
             }
+            EngineTime.OnEventHandled(ThreadTracker.Current, now);
         }
         catch (Exception ex)
         {
