@@ -28,6 +28,8 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly GcEvents _gcEvents;
+    private readonly PendingCollected _collected;
+    private readonly Stalls _stalls;
     private int _failed;
     private int _disposed;
 
@@ -42,19 +44,21 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         tracking.Keep = (id, task) => BoxInfo.Of(task) is null ? !task.IsCompleted : _table.Find(id) is not null;
         var sites = new CreationSites(registry.Find);
         Inventory = new TaskInventory(tracking, id => _table.Find(id), sites);
-        _writer = new ReportWriter(output, OutputName(options, output), options.Format, options.OnReport, new ReportBuilder(sites));
+        _writer = new ReportWriter(output, OutputName(options, output), options.Format, options.OnReport, new ReportBuilder(sites), time);
         var stalls = new Stalls();
         _steps = new SlowSteps(settings, _writer, time, registry.Find, stalls);
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
-        var collected = new PendingCollected(_writer, registry, _table, time);
+        var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
+        _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
         AppDomain.CurrentDomain.FirstChanceException += OnFirstChanceException;
         TaskScheduler.UnobservedTaskException += _faults.OnUnobservedTaskException;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         StartPrelude();
-        _gcEvents = new GcEvents(stalls.OnSuspension);
+        _stalls = stalls;
+        _gcEvents = new GcEvents(stalls.OnSuspension, collected.OnInduced);
         _listener = TplListener.Start(this);
     }
 
@@ -257,9 +261,15 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
-        _steps.FlushOpenSteps(DetectionSettings.Now);
+        // First the watchdog: a finding it is building must reach the writer before the writer is flushed.
+        _watchdog.Dispose();
+        var now = DetectionSettings.Now;
+        _steps.FlushOpenSteps(now);
+        // A collection the app asked for just before it ended: its event may still be on its way.
+        _stalls.CatchUp(now, atExit: true);
+        _collected.Settle();
         _faults.Flush();
-        _writer.Flush(TimeSpan.FromSeconds(3));
+        _writer.FlushAtExit();
         // Reports that could not be written are a failure the exit code must carry (a CI job reading the file
         // would otherwise see none and pass). The app's own failure code is left as it is.
         if (_writer.LostReports > 0 && Environment.ExitCode == 0)

@@ -13,6 +13,8 @@ internal static class TextFormatter
     {
         var sb = new StringBuilder();
         sb.Append("asynclens: ").Append(r.Kind).Append(": ").Append(r.Message).Append('\n');
+        if (r.Repeats > 0)
+            return sb.ToString(); // a summary of repeats: its one line says it all
         switch (r.Kind)
         {
             case AsyncReportKinds.SlowStep or AsyncReportKinds.HungStep:

@@ -8,10 +8,12 @@ namespace AsyncLens.Tracking;
 /// <list type="bullet">
 /// <item>every time the runtime suspends all managed threads, for a GC or to patch code, from <c>GCSuspendEEBegin</c> to
 /// <c>GCRestartEEEnd</c>: handed to <c>onSuspension</c> as (from, to, GC index or -1), in DateTime ticks like the TPL
-/// events' stamps.</item>
+/// events' stamps;</item>
+/// <item>a collection the app asked for (<c>GC.Collect</c>: <c>GCStart</c> with an induced reason): handed to
+/// <c>onInduced</c> as (GC index, generation).</item>
 /// </list>
 /// </summary>
-internal sealed class GcEvents(Action<long, long, long> onSuspension) : EventListener
+internal sealed class GcEvents(Action<long, long, long> onSuspension, Action<long, int> onInduced) : EventListener
 {
     public const string SourceName = "Microsoft-Windows-DotNETRuntime";
     private const EventKeywords GcKeyword = (EventKeywords)0x1;
@@ -20,6 +22,9 @@ internal sealed class GcEvents(Action<long, long, long> onSuspension) : EventLis
     private const int GCStart = 1;
     private const int GCRestartEEEnd = 3;
     private const int GCSuspendEEBegin = 9;
+
+    // GCStart's Reason values for a collection the app asked for: Induced, InducedNotForced, InducedLowMemory, InducedCompacting.
+    private static readonly uint[] s_induced = [1, 7, 9, 10];
 
     private long _begin;
     private long _gcIndex = -1;
@@ -41,9 +46,11 @@ internal sealed class GcEvents(Action<long, long, long> onSuspension) : EventLis
                 _begin = e.TimeStamp.Ticks;
                 _inGc = false;
                 break;
-            case GCStart when e.Payload is [uint count, ..]:
+            case GCStart when e.Payload is [uint count, uint depth, uint reason, ..]:
                 _gcIndex = count;
                 _inGc = true;
+                if (s_induced.Contains(reason))
+                    onInduced(count, (int)depth);
                 break;
             case GCRestartEEEnd when _begin != 0:
                 onSuspension(_begin, e.TimeStamp.Ticks, _inGc ? _gcIndex : -1);
