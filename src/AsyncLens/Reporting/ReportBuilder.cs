@@ -56,7 +56,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
     private AsyncReport Wait(WaitFinding f)
     {
         var waiter = FirstUserFrame(f.WaitStack);
-        var location = waiter is { } w ? Line(MethodSymbols.LineAt(w.Method, w.ILOffset)) : null;
+        var location = waiter is { } w ? Line(MethodSymbols.LineAt(w.Method, WaitCall(f.WaitStack, w.Method, w.ILOffset))) : null;
         var method = f.Step?.Box is { } box ? box.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
         var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId);
         var seconds = Seconds(f.Seconds);
@@ -86,8 +86,12 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         var symbols = f.Box?.Symbols;
         var code = symbols?.Kickoff ?? f.Action?.Method;
         var ex = f.Exception;
-        var throwSite = ex is null ? null : ThrowSite(ex);
+        var faultedCode = symbols?.MoveNext ?? (MethodBase?)f.Action?.Method;
+        var throwSite = ex is null ? null : ThrowSite(ex, faultedCode?.Module.Assembly);
         var method = symbols?.Name ?? (f.Action is { } a ? MethodNames.Format(a.Method) : FaultedMethodFromStack(f.FaultStack) ?? throwSite?.Method ?? "(unknown)");
+        // The faulted method's own line in the exception's stack: where the exception went through it (the await of
+        // the library call that threw), not a line of the library's.
+        var ownLine = ex is null || faultedCode is null ? null : LineIn(ex, faultedCode) ?? throwSite;
         var createdAt = creationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
         var what = ex is null ? "an exception" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
         return new AsyncReport
@@ -97,7 +101,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             Method = method,
             Location = throwSite,
             CreatedAt = createdAt,
-            AsyncStack = throwSite is null ? [] : [new AsyncStackFrame(method, throwSite.File, throwSite.Line)],
+            AsyncStack = (ownLine ?? throwSite) is { } line ? [new AsyncStackFrame(method, line.File, line.Line)] : [],
             Exception = ex is null ? null : new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
             Message = $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
             Fix = FixHints.Unobserved,
@@ -183,12 +187,50 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         return null;
     }
 
-    private static SourceLine? ThrowSite(Exception ex)
+    // Where the exception was thrown: the deepest frame of the faulted method's own assembly (a library's frames in
+    // between, a database client's, are where it came from, not where the user can look); else the deepest of user code.
+    // The IL offset of the call that waited, in the user's frame of a wait's stack. In optimized code a frame's IL offset
+    // is that of the last point where the IL stack was empty: for `Console.WriteLine(t.Result)` after `var t = F();`,
+    // the start of the line before. The wait itself is one of the frames above it (or, inlined, a call named like one):
+    // the first call to one of them from there on is where it waited.
+    private static int WaitCall(StackFrame[] frames, MethodBase method, int ilOffset)
     {
-        var trace = new StackTrace(ex, fNeedFileInfo: false);
-        foreach (var frame in trace.GetFrames())
+        var above = frames.TakeWhile(fr => fr.GetMethod() != method).Select(fr => fr.GetMethod()).OfType<MethodBase>().ToList();
+        foreach (var call in MethodSymbols.Calls(method))
         {
-            if (frame.GetMethod() is { } m && CodeOrigin.IsUserCode(m) && MethodSymbols.LineAt(m, frame.GetILOffset()) is { } at)
+            if (call.Offset >= ilOffset && !call.TakesAddress
+                && (above.Exists(m => MethodSymbols.SameDefinition(m, call.Target)) || IsWait(call.Target)))
+                return call.Offset;
+        }
+        return ilOffset;
+    }
+
+    private static bool IsWait(MethodBase m) =>
+        m.DeclaringType?.Namespace is "System.Threading.Tasks" or "System.Runtime.CompilerServices"
+        && m.Name is "get_Result" or "Wait" or "WaitAll" or "WaitAny" or "GetResult";
+
+    private static SourceLine? ThrowSite(Exception ex, System.Reflection.Assembly? home)
+    {
+        var frames = new StackTrace(ex, fNeedFileInfo: false).GetFrames();
+        SourceLine? user = null;
+        foreach (var frame in frames)
+        {
+            if (frame.GetMethod() is not { } m || !CodeOrigin.IsUserCode(m) || MethodSymbols.LineAt(m, frame.GetILOffset()) is not { } at)
+                continue;
+            var site = new SourceLine(at.File, at.Line, MethodNames.Format(m));
+            if (home is null || m.Module.Assembly == home)
+                return site;
+            user ??= site;
+        }
+        return user;
+    }
+
+    // The line of `code` (a state machine's MoveNext, or a delegate's method) in the exception's stack trace.
+    private static SourceLine? LineIn(Exception ex, MethodBase code)
+    {
+        foreach (var frame in new StackTrace(ex, fNeedFileInfo: false).GetFrames())
+        {
+            if (frame.GetMethod() is { } m && MethodSymbols.SameDefinition(m, code) && MethodSymbols.LineAt(m, frame.GetILOffset()) is { } at)
                 return new SourceLine(at.File, at.Line, MethodNames.Format(m));
         }
         return null;

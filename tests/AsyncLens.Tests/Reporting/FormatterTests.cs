@@ -77,6 +77,33 @@ public sealed class FormatterTests
         Assert.Contains("\"exception\":{\"type\":\"System.InvalidOperationException\",\"message\":\"boom\",\"stackTrace\":null}", json);
     }
 
+    [Fact]
+    public void A_message_of_several_lines_stays_inside_the_block()
+    {
+        // Npgsql's PostgresException: "42P01: relation \"shipments\" does not exist\n\nPOSITION: 8".
+        var report = new AsyncReport
+        {
+            Kind = AsyncReportKinds.UnobservedException,
+            TaskId = 44,
+            Method = "Bugs.MarkShippedAsync(NpgsqlDataSource, int)",
+            Location = new SourceLine("/src/Bugs.cs", 56, "Bugs.MarkShippedAsync(NpgsqlDataSource, int)"),
+            Exception = new ExceptionInfo("Npgsql.PostgresException", "42P01: relation \"shipments\" does not exist\r\n\r\nPOSITION: 8", "   at Bugs.MarkShippedAsync()"),
+            Message = "Bugs.MarkShippedAsync(NpgsqlDataSource, int) faulted with PostgresException: 42P01: relation \"shipments\" does not exist, and nothing awaited it or read its exception (task 44)",
+            Timestamp = DateTimeOffset.UnixEpoch,
+        };
+        Assert.Equal(
+            """
+            asynclens: unobserved-exception: Bugs.MarkShippedAsync(NpgsqlDataSource, int) faulted with PostgresException: 42P01: relation "shipments" does not exist, and nothing awaited it or read its exception (task 44)
+              thrown at /src/Bugs.cs:56 in Bugs.MarkShippedAsync(NpgsqlDataSource, int)
+              created at: unknown (before debug mode started, or by framework code)
+              exception: Npgsql.PostgresException: 42P01: relation "shipments" does not exist
+                POSITION: 8
+                at Bugs.MarkShippedAsync()
+
+            """.ReplaceLineEndings("\n"),
+            TextFormatter.Format(report));
+    }
+
     private static readonly AsyncReport s_repeats = new()
     {
         Kind = AsyncReportKinds.SlowStep,
