@@ -39,12 +39,7 @@ server=""
 stop_server() { # SIGTERM, then SIGKILL if it has not exited after 20 s
     [[ -n "$server" ]] || return 0
     kill -TERM "$server" 2>/dev/null || true
-    for _ in $(seq 200); do
-        kill -0 "$server" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$server" 2>/dev/null || true
-    wait "$server" 2>/dev/null || true
+    end_process "$server"
     server=""
 }
 trap stop_server EXIT

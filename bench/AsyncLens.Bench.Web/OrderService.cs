@@ -7,9 +7,10 @@ namespace AsyncLens.Bench.Web;
 /// <summary>
 /// The service layer. <c>GET /orders/{id}</c>: find the order, then its lines and its customer at once
 /// (a query and a cache lookup in parallel), then price the lines into a DTO. <c>POST /orders</c>:
-/// validate (the customer is looked up through the cache), insert, price.
+/// validate (the customer is looked up through the cache), insert, price. <c>GET /orders/{id}/updates</c>: wait for
+/// the order's next change (<see cref="OrderUpdates"/>), then get it.
 /// </summary>
-internal sealed class OrderService(OrderStore store, CustomerCache customers, Catalog catalog)
+internal sealed class OrderService(OrderStore store, CustomerCache customers, Catalog catalog, OrderUpdates updates)
 {
     public async Task<OrderDto?> GetAsync(int id, CancellationToken cancel)
     {
@@ -29,8 +30,16 @@ internal sealed class OrderService(OrderStore store, CustomerCache customers, Ca
         if (errors.Count > 0)
             return (null, errors);
         var order = await store.InsertOrderAsync(customer!.Id, request.Currency ?? "EUR", lines, request.Note, cancel);
+        updates.Publish(order.Id, order.Status);
         var rows = await store.QueryLinesAsync(order, catalog, cancel);
         return (Price(order, customer, rows), null);
+    }
+
+    /// <summary>The order once it next changes, or null when it did not within <paramref name="timeout"/>.</summary>
+    public async Task<OrderDto?> NextUpdateAsync(int id, TimeSpan timeout, CancellationToken cancel)
+    {
+        var status = await updates.NextStatusAsync(id, timeout, cancel);
+        return status is null ? null : await GetAsync(id, cancel);
     }
 
     private async Task<(CustomerRecord? Customer, List<OrderLineRecord> Lines, Dictionary<string, string[]> Errors)> ValidateAsync(NewOrderRequest request, CancellationToken cancel)

@@ -11,6 +11,8 @@ namespace AsyncLens.Bench.Web;
 /// <list type="bullet">
 /// <item><c>GET /orders/{id}</c> (ids 1-20000): an order with its customer and 10-20 priced lines;</item>
 /// <item><c>POST /orders</c>: validates and stores a new order, answers 201 with the priced order;</item>
+/// <item><c>GET /orders/{id}/updates?timeoutMs=N</c>: a long poll, answered when the order next changes, 204
+/// after N ms (default 30 s), or abandoned when the client goes away (see <see cref="OrderUpdates"/>);</item>
 /// <item><c>GET /stats</c>: requests served, process CPU time, JIT and GC counters, and whether
 /// AsyncLens debug mode is on (see <see cref="ServerStats"/>). Not counted as a request.</item>
 /// </list>
@@ -50,8 +52,9 @@ internal static class Program
         builder.Services.AddSingleton<Catalog>();
         builder.Services.AddSingleton<OrderStore>();
         builder.Services.AddSingleton<CustomerCache>();
+        builder.Services.AddSingleton<OrderUpdates>();
         builder.Services.AddSingleton<OrderService>();
-        builder.Services.AddSingleton(new ServerStats(steps, new StallMonitor()));
+        builder.Services.AddSingleton(services => new ServerStats(steps, new StallMonitor(), services.GetRequiredService<OrderUpdates>()));
 
         await using var app = builder.Build();
         var stats = app.Services.GetRequiredService<ServerStats>();
@@ -72,6 +75,8 @@ internal static class Program
             var (order, errors) = await service.CreateAsync(request, cancel);
             return order is not null ? TypedResults.Created($"/orders/{order.Id}", order) : TypedResults.ValidationProblem(errors!);
         });
+        orders.MapGet("/{id:int}/updates", async Task<Results<Ok<OrderDto>, NoContent>> (int id, int? timeoutMs, OrderService service, CancellationToken cancel) =>
+            await service.NextUpdateAsync(id, TimeSpan.FromMilliseconds(timeoutMs ?? 30_000), cancel) is { } order ? TypedResults.Ok(order) : TypedResults.NoContent());
         app.MapGet("/stats", () => TypedResults.Ok(stats.Snapshot()));
 
         await app.StartAsync();

@@ -9,9 +9,10 @@ namespace AsyncLens.Bench.Web;
 /// What the load generator needs to know about the server: requests served, the process's CPU time
 /// (all threads: Kestrel's, the thread pool's and, with debug mode on, AsyncLens's own), the JIT's
 /// progress (to tell when tiered compilation has settled), GC counts and pauses, and whether AsyncLens
-/// debug mode is on. The app does not reference AsyncLens: it looks for the engine among the loaded assemblies.
+/// debug mode is on, and the long polls waiting. The app does not reference AsyncLens: it looks for the engine among
+/// the loaded assemblies.
 /// </summary>
-internal sealed class ServerStats(StepCounter? steps, StallMonitor stalls)
+internal sealed class ServerStats(StepCounter? steps, StallMonitor stalls, OrderUpdates updates)
 {
     private readonly long _started = Stopwatch.GetTimestamp();
     private long _requests;
@@ -41,7 +42,8 @@ internal sealed class ServerStats(StepCounter? steps, StallMonitor stalls)
             DebugMode: IsDebugModeOn(),
             AsyncSteps: steps?.Steps ?? -1,
             AsyncOperations: steps?.Operations ?? -1,
-            SuspendingAwaits: steps?.Awaits ?? -1);
+            SuspendingAwaits: steps?.Awaits ?? -1,
+            LongPolls: updates.Waiting);
     }
 
     private static bool IsDebugModeOn()
@@ -58,7 +60,7 @@ internal sealed class ServerStats(StepCounter? steps, StallMonitor stalls)
 internal sealed record StatsSnapshot(long Requests, double UptimeUs, double CpuUs, double UserCpuUs, long JitMethods, double JitMs,
     int Gen0, int Gen1, int Gen2, double GcPauseUs, long AllocatedBytes, int PoolThreads,
     double LongestStallUs, double LongestGcPauseUs, bool DebugMode,
-    long AsyncSteps, long AsyncOperations, long SuspendingAwaits)
+    long AsyncSteps, long AsyncOperations, long SuspendingAwaits, int LongPolls)
 {
     public string ToKeyValues() => string.Create(CultureInfo.InvariantCulture,
         $"requests={Requests} uptime_s={UptimeUs / 1e6:F1} cpu_s={CpuUs / 1e6:F2} cpu_us_per_req={CpuUs / Math.Max(Requests, 1):F1} jit_methods={JitMethods} gen0={Gen0} gen1={Gen1} gen2={Gen2} debug_mode={(DebugMode ? "on" : "off")} async_steps={AsyncSteps} async_operations={AsyncOperations} suspending_awaits={SuspendingAwaits}");

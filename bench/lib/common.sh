@@ -83,6 +83,15 @@ interleave() { # interleave UNIT VARIANT... -- [options...]: $reps times, run VA
     done
 }
 
+end_process() { # end_process PID: waits up to 20 s for the process to exit (after being asked to), then SIGKILLs it
+    for _ in $(seq 200); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
 fail() { # fail MESSAGE FILES...: print the message and the files, stop
     echo "$0: $1" >&2
     shift

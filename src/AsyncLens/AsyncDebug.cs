@@ -125,7 +125,11 @@ public static class AsyncDebug
         }
     }
 
-    private static TaskTracking Tracking() =>
-        s_tracking ??= TaskTracking.Start() ?? throw new PlatformNotSupportedException(
+    private static TaskTracking Tracking()
+    {
+        // Every mode names minimal-API handlers by their route: the app's host is only announced once, at its start.
+        Symbols.HandlerRoutes.Watch();
+        return s_tracking ??= TaskTracking.Start() ?? throw new PlatformNotSupportedException(
             "AsyncLens cannot run here: this runtime lacks the task internals it reads (Task.s_asyncDebuggingEnabled, m_continuationObject)");
+    }
 }

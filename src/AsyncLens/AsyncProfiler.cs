@@ -5,8 +5,9 @@ namespace AsyncLens;
 /// <summary>
 /// The async profiler, the .NET form of yappi in wall-clock mode: per async method, calls, wall time (start to
 /// completion), on-thread time (its steps) and awaiting time, and who awaited whom. <see cref="Start()"/>,
-/// run the code, <see cref="Stop"/>; or, with no code change, <c>asynclens profile -- app</c>. Framework async
-/// methods are folded into the user method above them unless <see cref="AsyncProfilerOptions.IncludeFramework"/>.
+/// run the code, <see cref="Stop"/>; or, with no code change, <c>asynclens profile -- app</c>. Async methods of the
+/// framework and of NuGet packages are folded into the user method above them unless
+/// <see cref="AsyncProfilerOptions.IncludeFramework"/> / <see cref="AsyncProfilerOptions.IncludePackages"/>.
 /// </summary>
 public static class AsyncProfiler
 {
@@ -16,7 +17,7 @@ public static class AsyncProfiler
     /// <summary>True between <see cref="Start()"/> and <see cref="Stop"/>.</summary>
     public static bool IsRunning => Volatile.Read(ref s_engine) is not null;
 
-    /// <summary>Starts profiling with the default options (framework methods folded).</summary>
+    /// <summary>Starts profiling with the default options (framework and package methods folded).</summary>
     public static void Start() => Start(new AsyncProfilerOptions());
 
     /// <summary>Starts profiling. Async methods already running are profiled from now.</summary>
@@ -29,7 +30,7 @@ public static class AsyncProfiler
         {
             if (s_engine is not null)
                 throw new InvalidOperationException("the async profiler is already running: Stop() it first");
-            Volatile.Write(ref s_engine, new ProfilerEngine(AsyncDebug.AcquireTracking(), options.IncludeFramework));
+            Volatile.Write(ref s_engine, new ProfilerEngine(AsyncDebug.AcquireTracking(), new ProfileScope(options.IncludeFramework, options.IncludePackages)));
         }
     }
 
@@ -51,6 +52,9 @@ public static class AsyncProfiler
 /// <summary>Options of <see cref="AsyncProfiler.Start(AsyncProfilerOptions)"/>.</summary>
 public sealed record AsyncProfilerOptions
 {
-    /// <summary>List framework async methods (System.*, Microsoft.*) as themselves instead of folding them into the user method that awaited them.</summary>
+    /// <summary>List framework async methods (System.*, Microsoft.*, ASP.NET Core) as themselves instead of folding them into the user method that awaited them.</summary>
     public bool IncludeFramework { get; init; }
+
+    /// <summary>List the async methods of NuGet packages (Npgsql, Dapper, ...: the app's deps.json says which) as themselves instead of folding them.</summary>
+    public bool IncludePackages { get; init; }
 }

@@ -60,7 +60,10 @@ internal sealed class AttachedProfile : IDisposable
     /// <summary>Starts <c>asynclens profile --pid PID args</c>; returns once it says it is profiling.</summary>
     public void StartProfiler(params string[] args)
     {
-        _cli = Process.Start(Start(ChildProcess.DotnetPath(), [Repo.Cli, "profile", "--pid", PidText, .. args], stdin: false))!;
+        var start = Start(ChildProcess.DotnetPath(), [Repo.Cli, "profile", "--pid", PidText, .. args], stdin: false);
+        foreach (var (name, value) in ProfileTests.Wide)
+            start.Environment[name] = value;
+        _cli = Process.Start(start)!;
         _cliStdout = _cli.StandardOutput.ReadToEndAsync();
         _cliStderrRead = Task.Run(async () =>
         {

@@ -95,7 +95,7 @@ public sealed partial class ProfileTests
         Assert.True(result.ExitCode == 0, result.ToString());
         // Nothing ran (the workload waits for its line): an empty table, to standard error.
         Assert.Matches($@"^asynclens: profiling process {attached.Pid} \(dotnet\) for 1s\n"
-            + @"asynclens profile: 1\.\d{3} s, 0 async methods\nwall: start to completion [^\n]*\n$", result.Stderr);
+            + @"asynclens profile: 1\.\d{3} s, 0 async methods\nwall: from its first await that waits to completion[^\n]*\ncalls: those that waited [^\n]*\n$", result.Stderr);
         attached.RunWorkload();
         Assert.False(attached.TargetExited);
     }

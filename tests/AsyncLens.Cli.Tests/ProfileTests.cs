@@ -17,7 +17,10 @@ public sealed partial class ProfileTests
 {
     private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Profiled"));
 
-    private static ProcessResult Asynclens(params string[] args) => ChildProcess.Dotnet([Repo.Cli, .. args], timed: false);
+    // Tables as wide as their names: the tests read whole names (fitting to a width has its own test).
+    internal static readonly Dictionary<string, string?> Wide = new() { ["COLUMNS"] = "400" };
+
+    private static ProcessResult Asynclens(params string[] args) => ChildProcess.Dotnet([Repo.Cli, .. args], Wide, timed: false);
 
     private sealed record Row(string Method, int Calls, int Pending, double Wall, double SelfWall, double OnThread, double InclusiveOnThread, double Awaiting, string At);
 
@@ -68,7 +71,7 @@ public sealed partial class ProfileTests
     [Fact]
     public void The_in_process_api_measures_the_same()
     {
-        var result = ChildProcess.Dotnet([Repo.Program("Profiled"), "inprocess", "text"], timed: false);
+        var result = ChildProcess.Dotnet([Repo.Program("Profiled"), "inprocess", "text"], Wide, timed: false);
         Assert.True(result.ExitCode == 0, result.ToString());
         var rows = Rows(result.Stdout);
         CheckKnownTimings(rows, result.Stdout);

@@ -61,7 +61,7 @@ public abstract class BugScenarioFacts
             "slow-step NeverAwaits.HandleAsync(byte[])",
             "slow-step SlowCall.ResizeAsync(byte[])",
             "slow-step SlowStep.HandleAsync(int)",
-            "unobserved-exception Unobserved.RunAsync()+() => { }",
+            $"unobserved-exception Unobserved.RunAsync lambda at Unobserved.cs:{s_at.Line("unobserved-run.body")}",
             "unobserved-exception Unobserved.SendAsync(string)",
             "unobserved-exception Unobserved.ValidateAsync(int)",
         ];
@@ -214,7 +214,7 @@ public abstract class BugScenarioFacts
     [Fact]
     public void Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line()
     {
-        var r = Single("unobserved-exception", "Unobserved.RunAsync()+() => { }");
+        var r = Single("unobserved-exception", $"Unobserved.RunAsync lambda at Unobserved.cs:{s_at.Line("unobserved-run.body")}");
         Assert.Equal(At("unobserved-run.location"), r.At("location"));
         Assert.Equal(At("unobserved-run.created"), r.At("createdAt"));
         Assert.Equal("System.TimeoutException", r.GetProperty("exception").GetProperty("type").GetString());

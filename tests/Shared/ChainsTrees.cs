@@ -38,15 +38,15 @@ internal static class ChainsTrees
         │   └── TaskCompletionSource <- a thread is blocked waiting for it
         ├── Shapes.LambdaAndLocalAsync() at {{at("chains.shapes")}}
         │   └── Task.WhenAll (2 pending)
-        │       ├── Shapes.LambdaAndLocalAsync()+(int) => { } at {{at("chains.lambda")}}
+        │       ├── Shapes.LambdaAndLocalAsync lambda at {{Path.GetFileName(at("chains.lambda"))}} at {{at("chains.lambda")}}
         │       │   └── TaskCompletionSource <- a thread is blocked waiting for it
         │       └── Shapes.LambdaAndLocalAsync()+LocalAsync(string) at {{at("chains.local")}}
         │           └── TaskCompletionSource <- a thread is blocked waiting for it
         ├── Shapes.ValueTaskAsync() at {{at("chains.valuetask")}}
         │   └── TaskCompletionSource <- a thread is blocked waiting for it
         ├── Task.Run
-        │   └── Scenario.Start()+() => { } at {{at("chains.run-lambda")}}
+        │   └── Scenario.Start lambda at {{Path.GetFileName(at("chains.run-lambda.body"))}} at {{at("chains.run-lambda")}}
         │       └── TaskCompletionSource <- a thread is blocked waiting for it
-        └── Task.Run(Scenario.Start()+() => { }) at {{at("chains.run-blocking")}} (running)
+        └── Task.Run(Scenario.Start lambda at {{Path.GetFileName(at("chains.run-blocking"))}}) at {{at("chains.run-blocking")}} (running)
         """;
 }

@@ -12,6 +12,13 @@ internal static class Signals
         kill.WaitForExit();
     }
 
+    /// <summary>Sends a signal to every process of a process group, as a terminal does for Ctrl+C (<c>kill -INT -- -PGID</c>).</summary>
+    public static void SendToGroup(string signal, int processGroup)
+    {
+        using var kill = Process.Start("kill", [signal, "--", "-" + processGroup.ToString(CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
     /// <summary>
     /// A line handler for <see cref="ChildProcess.DotnetInteractive"/>: the first time the program writes
     /// <c>parked &lt;pid&gt;</c> (tests/Targets/Chains), sends it SIGUSR1. The pid is the program's own, which

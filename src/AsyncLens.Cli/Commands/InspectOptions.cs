@@ -81,11 +81,11 @@ internal sealed class InspectOptions
         return options.Create(name, description, (parse, target, symbols) =>
         {
             var (graph, reader) = ReadTasks(target, symbols);
-            var paused = target.Paused;
+            var figures = target.Figures;
             target.Dispose();
             var format = options.FormatOf(parse) == "json" ? TaskDumpFormat.Json : shape;
             TaskInventory.Write(Console.Out, graph, new DumpHeader(target.ProcessId, target.TakenAt), format, new PendingTasks(null, null));
-            options.WriteStats(parse, target, reader, graph, paused);
+            options.WriteStats(parse, target, reader, graph, figures);
             return 0;
         });
     }
@@ -119,11 +119,18 @@ internal sealed class InspectOptions
         }
     }
 
-    public void WriteStats(ParseResult parse, Target target, HeapTasks reader, TaskGraph graph, TimeSpan paused)
+    /// <summary>
+    /// <c>--stats</c>: <c>asynclens: 6 nodes from 12,773 heap objects; process 6914 paused 0.041 s, 14.2 MB copied; read in 0.66 s</c>
+    /// (<c>paused 0.083 s in 2 stops (a garbage collection was running)</c> when the first stop fell in one).
+    /// </summary>
+    public void WriteStats(ParseResult parse, Target target, HeapTasks reader, TaskGraph graph, ReadFigures figures)
     {
         if (!parse.GetValue(Stats))
             return;
-        var what = target.DumpPath is null ? $"process {target.ProcessId} paused {paused.TotalSeconds:0.000} s" : $"read from {target.DumpPath} in {paused.TotalSeconds:0.000} s";
+        var stops = figures.Stops > 1 ? FormattableString.Invariant($" in {figures.Stops} stops (a garbage collection was running)") : "";
+        var what = target.DumpPath is null
+            ? FormattableString.Invariant($"process {target.ProcessId} paused {figures.Paused.TotalSeconds:0.000} s{stops}, {figures.CopiedBytes / 1e6:0.0} MB copied; read in {figures.Elapsed.TotalSeconds:0.00} s")
+            : FormattableString.Invariant($"read from {target.DumpPath} in {figures.Elapsed.TotalSeconds:0.000} s");
         Console.Error.WriteLine(FormattableString.Invariant($"asynclens: {graph.Nodes.Count:N0} nodes from {reader.ObjectsWalked:N0} heap objects; {what}"));
     }
 }

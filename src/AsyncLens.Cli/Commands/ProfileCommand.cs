@@ -1,12 +1,14 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using AsyncLens.Cli.Hosting;
 using AsyncLens.Cli.Profiling;
+using AsyncLens.Profiling;
 
 namespace AsyncLens.Cli.Commands;
 
 /// <summary>
-/// <c>asynclens profile [--duration 10s] [-o FILE] [--format callgrind|speedscope|text] [--include-framework] -- &lt;program&gt; [args]</c>:
+/// <c>asynclens profile [--duration 10s] [-o FILE] [--format callgrind|speedscope|text] [--include-framework] [--include-packages] -- &lt;program&gt; [args]</c>:
 /// runs a program with the async profiler switched on through the startup hook, and has it write its profile
 /// when it exits (or when the duration is up: then the program is sent SIGTERM).
 /// <c>asynclens profile --pid PID [...]</c>: profiles a running process from outside, over EventPipe (<see cref="PidProfiler"/>).
@@ -38,7 +40,11 @@ internal static class ProfileCommand
         format.AcceptOnlyFromAmong("callgrind", "speedscope", "text");
         var framework = new Option<bool>("--include-framework")
         {
-            Description = "List the framework's async methods (System.*, Microsoft.*) instead of folding them into the user method that awaited them",
+            Description = "List the framework's async methods (System.*, Microsoft.*, ASP.NET Core) instead of folding them into the user method that awaited them",
+        };
+        var packages = new Option<bool>("--include-packages")
+        {
+            Description = "List the async methods of NuGet packages (Npgsql, Dapper, ...: the app's deps.json says which) instead of folding them into the user method that awaited them",
         };
         var pid = new Option<int?>("--pid")
         {
@@ -51,7 +57,7 @@ internal static class ProfileCommand
             "Profile the async methods of a .NET program, with no change to it: per method, calls, wall time (start to completion), on-thread time, awaiting time, and who awaited whom. Writes callgrind, speedscope or a table. "
             + "Runs the program, or profiles a running process with --pid.")
         {
-            duration, output, format, framework, pid, program,
+            duration, output, format, framework, packages, pid, program,
         };
         command.Validators.Add(r =>
         {
@@ -68,7 +74,8 @@ internal static class ProfileCommand
             if (path is not null)
                 OutputFiles.CheckWritable(path, "the profile");
             if (parse.GetValue(pid) is { } id)
-                return PidProfiler.Run(id, limit, parse.GetValue(duration) ?? "", path, Enum.Parse<AsyncProfileFormat>(shape, ignoreCase: true), parse.GetValue(framework));
+                return PidProfiler.Run(id, limit, parse.GetValue(duration) ?? "", path, Enum.Parse<AsyncProfileFormat>(shape, ignoreCase: true),
+                    new ProfileScope(parse.GetValue(framework), parse.GetValue(packages)));
             var env = new Dictionary<string, string?>
             {
                 ["ASYNCLENS_PROFILE"] = "1",
@@ -76,11 +83,23 @@ internal static class ProfileCommand
                 ["ASYNCLENS_PROFILE_FORMAT"] = shape,
                 ["ASYNCLENS_PROFILE_DURATION_MS"] = limit is { } l ? Durations.Format(l) : null,
                 ["ASYNCLENS_PROFILE_FRAMEWORK"] = parse.GetValue(framework) ? "1" : null,
+                ["ASYNCLENS_PROFILE_PACKAGES"] = parse.GetValue(packages) ? "1" : null,
             };
             var startedAt = DateTime.UtcNow;
             var ran = DebuggedProcess.Run(parse.GetValue(program)!, env, limit is { } wait ? wait + TimeSpan.FromSeconds(1) : null);
             if (path is not null && (!File.Exists(path) || File.GetLastWriteTimeUtc(path) < startedAt))
                 throw new CliException($"no profile was written to '{path}': the program ended without running its exit handlers (exit code {ran.ExitCode}: killed, or crashed in native code)");
+            if (ran.Signal is PosixSignal.SIGINT or PosixSignal.SIGTERM)
+            {
+                // The program wrote what it collected when the signal reached it (Ctrl+C reaches the whole process group;
+                // a SIGTERM to asynclens is passed on). The exit code is the signal's, as a shell's.
+                var interrupted = ran.Signal == PosixSignal.SIGINT;
+                var code = interrupted ? 130 : 143;
+                var how = interrupted ? "interrupted (Ctrl+C)" : "stopped by SIGTERM";
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"asynclens: {how} after {ran.Elapsed.TotalSeconds:0.0} s (the program's exit code: {ran.ExitCode}): the profile of what ran was written{(path is null ? "" : $" to {path}")}"));
+                return code;
+            }
             if (limit is { } expected && !ran.Stopped && ran.Elapsed < expected)
             {
                 throw new CliException(string.Create(CultureInfo.InvariantCulture,

@@ -17,7 +17,7 @@ internal static class PsCommand
             (parse, target, symbols) =>
             {
                 var (graph, reader) = InspectOptions.ReadTasks(target, symbols);
-                var paused = target.Paused;
+                var figures = target.Figures;
                 target.Dispose();
                 var header = new DumpHeader(target.ProcessId, target.TakenAt);
                 var tasks = new PendingTasks(null, null);
@@ -34,7 +34,7 @@ internal static class PsCommand
                         break;
                 }
                 Console.Out.Flush();
-                options.WriteStats(parse, target, reader, graph, paused);
+                options.WriteStats(parse, target, reader, graph, figures);
                 return 0;
             });
     }

@@ -34,7 +34,7 @@ internal static class ThreadsCommand
                 {
                     throw target.Failed(ex);
                 }
-                var paused = target.Paused;
+                var figures = target.Figures;
                 target.Dispose();
                 var now = target.TakenAt;
                 if (options.FormatOf(parse) == "json")
@@ -42,7 +42,7 @@ internal static class ThreadsCommand
                 else
                     WriteText(Console.Out, target.ProcessId, now, threads);
                 Console.Out.Flush();
-                options.WriteStats(parse, target, reader, graph, paused);
+                options.WriteStats(parse, target, reader, graph, figures);
                 return 0;
             });
     }

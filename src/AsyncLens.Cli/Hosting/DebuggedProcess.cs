@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace AsyncLens.Cli.Hosting;
@@ -54,10 +55,11 @@ internal static class DebuggedProcess
             // The runtime's message is a paragraph; the OS's reason is the useful part.
             throw new CliException($"cannot start '{command[0]}': {new Win32Exception(ex.NativeErrorCode).Message}");
         }
+        var received = new StrongBox<PosixSignal?>();
         using (process)
-        using (Forward(PosixSignal.SIGINT, process, forward: false))
-        using (Forward(PosixSignal.SIGTERM, process, forward: true))
-        using (Forward(PosixSignal.SIGQUIT, process, forward: false))
+        using (Forward(PosixSignal.SIGINT, process, forward: false, received))
+        using (Forward(PosixSignal.SIGTERM, process, forward: true, received))
+        using (Forward(PosixSignal.SIGQUIT, process, forward: false, received))
         {
             var stopped = false;
             if (stopAfter is { } limit && !process.WaitForExit(limit))
@@ -66,7 +68,7 @@ internal static class DebuggedProcess
                 _ = Kill(process.Id, 15);
             }
             process.WaitForExit();
-            return new Ran(process.ExitCode, watch.Elapsed, stopped);
+            return new Ran(process.ExitCode, watch.Elapsed, stopped, stopped ? null : received.Value);
         }
     }
 
@@ -90,13 +92,14 @@ internal static class DebuggedProcess
 
     // Ctrl+C goes to the whole foreground process group: the program gets it itself, and this process stays
     // to report its exit code. A SIGTERM sent to this process alone is passed on.
-    private static IDisposable? Forward(PosixSignal signal, Process process, bool forward)
+    private static IDisposable? Forward(PosixSignal signal, Process process, bool forward, StrongBox<PosixSignal?> received)
     {
         if (OperatingSystem.IsWindows())
             return null;
         return PosixSignalRegistration.Create(signal, context =>
         {
             context.Cancel = true;
+            received.Value ??= signal;
             if (forward && !process.HasExited)
                 _ = Kill(process.Id, 15);
         });
@@ -106,8 +109,11 @@ internal static class DebuggedProcess
     private static extern int Kill(int pid, int signal);
 }
 
-/// <summary>How a program run by <see cref="DebuggedProcess.Run(IReadOnlyList{string}, IReadOnlyDictionary{string, string?}, TimeSpan?)"/> ended: its exit code, how long it ran, whether asynclens stopped it.</summary>
-internal readonly record struct Ran(int ExitCode, TimeSpan Elapsed, bool Stopped);
+/// <summary>
+/// How a program run by <see cref="DebuggedProcess.Run(IReadOnlyList{string}, IReadOnlyDictionary{string, string?}, TimeSpan?)"/>
+/// ended: its exit code, how long it ran, whether asynclens stopped it (the duration), the signal asynclens was sent meanwhile.
+/// </summary>
+internal readonly record struct Ran(int ExitCode, TimeSpan Elapsed, bool Stopped, PosixSignal? Signal = null);
 
 /// <summary>Debug mode settings passed to the child program.</summary>
 internal sealed record DebugSettings(TimeSpan SlowThreshold, string Format, string? OutputPath, string DumpFormat = "stacks");

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using AsyncLens.Cli.Remote;
 using AsyncLens.Hosting;
+using AsyncLens.Profiling;
 using Microsoft.Diagnostics.NETCore.Client;
 
 namespace AsyncLens.Cli.Profiling;
@@ -14,7 +15,7 @@ namespace AsyncLens.Cli.Profiling;
 /// </summary>
 internal static class PidProfiler
 {
-    public static int Run(int pid, TimeSpan? duration, string durationText, string? path, AsyncProfileFormat format, bool includeFramework)
+    public static int Run(int pid, TimeSpan? duration, string durationText, string? path, AsyncProfileFormat format, ProfileScope scope)
     {
         var name = Target.ProcessName(pid) ?? throw new CliException($"no process with id {pid}");
         if (pid == Environment.ProcessId)
@@ -23,7 +24,7 @@ internal static class PidProfiler
         ProfileSession session;
         try
         {
-            session = ProfileSession.Start(client, includeFramework);
+            session = ProfileSession.Start(client, scope);
         }
         catch (Exception ex) when (ex is not CliException and not OutOfMemoryException)
         {

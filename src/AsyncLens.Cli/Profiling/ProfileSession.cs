@@ -33,21 +33,22 @@ internal sealed class ProfileSession : IDisposable
     private readonly Stopwatch _since = new();
     private long _last;
 
-    private ProfileSession(EventPipeSession session, List<string> modules, bool includeFramework)
+    private ProfileSession(EventPipeSession session, List<string> modules, ProfileScope scope)
     {
         _session = session;
         _symbols = new RemoteSymbols(modules);
         _names = new TargetMethodNames(_symbols);
         foreach (var module in modules)
             _names.ModuleLoaded(module);
-        _accounting = new ProfileAccounting(_names, includeFramework, start: 0);
+        _accounting = new ProfileAccounting(_names, scope, start: 0);
         _source = new EventPipeEventSource(session.EventStream);
         var tpl = new TplEtwProviderTraceEventParser(_source);
         tpl.TraceOperationStart += e => _accounting.OperationBegin(Steps(e), e.TaskID, e.OperationName, Now(e));
         tpl.TraceOperationStop += e => _accounting.OperationEnd(Steps(e), e.TaskID, Now(e));
         tpl.TraceSynchronousWorkStart += e => _accounting.WorkBegin(Steps(e), e.TaskID, (int)e.Work, Now(e));
         tpl.TraceSynchronousWorkStop += e => _accounting.WorkEnd(Steps(e), Now(e));
-        tpl.TaskWaitSend += e => _accounting.TaskWaitBegin(e.TaskID, (int)e.Behavior, e.ContinueWithTaskID);
+        tpl.TaskWaitSend += e => _accounting.TaskWaitBegin(Steps(e), e.TaskID, (int)e.Behavior, e.ContinueWithTaskID, Now(e));
+        tpl.TraceOperationRelation += e => _accounting.OperationRelation(Steps(e), e.TaskID, (int)e.Relation, Now(e));
         _source.Clr.LoaderModuleLoad += e => _names.ModuleLoaded(e.ModuleILPath);
         _reader = new Thread(Read) { Name = "asynclens event reader", IsBackground = true };
     }
@@ -65,17 +66,17 @@ internal sealed class ProfileSession : IDisposable
     /// Opens the session, then lists the modules the process had already loaded (a second, short session that asks
     /// only for the loader's rundown: opened after the first, so no module falls between the two), then starts reading.
     /// </summary>
-    public static ProfileSession Start(DiagnosticsClient client, bool includeFramework)
+    public static ProfileSession Start(DiagnosticsClient client, ProfileScope scope)
     {
         var providers = new[]
         {
-            new EventPipeProvider(AsyncLens.Tracking.TplListener.SourceName, EventLevel.Informational, (long)AsyncLens.Tracking.TplListener.Keywords),
+            new EventPipeProvider(AsyncLens.Tracking.TplListener.SourceName, EventLevel.Informational, (long)AsyncLens.Tracking.TplListener.ProfilerKeywords),
             new EventPipeProvider(RuntimeProvider, EventLevel.Informational, LoaderKeyword),
         };
         var session = client.StartEventPipeSession(new EventPipeSessionConfiguration(providers, circularBufferSizeMB: 256, requestRundown: false, requestStackwalk: false));
         try
         {
-            var profile = new ProfileSession(session, LoadedModules(client), includeFramework);
+            var profile = new ProfileSession(session, LoadedModules(client), scope);
             profile._since.Start();
             profile._reader.Start();
             return profile;

@@ -21,7 +21,7 @@ internal sealed class TargetMethodNames(RemoteSymbols symbols) : IProfileNames
     private readonly List<string> _userModules = [];
     private readonly Dictionary<string, List<MemberInfo>> _stateMachines = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ProfiledMethod> _byOperation = new(StringComparer.Ordinal);
-    private readonly Dictionary<MemberInfo, ProfiledMethod> _byCode = [];
+    private readonly Dictionary<(MemberInfo, bool), ProfiledMethod> _byCode = [];
     private readonly SortedSet<string> _ambiguous = new(StringComparer.Ordinal);
 
     /// <summary>The operation names that more than one method of the process compiles to (each is named as ambiguous).</summary>
@@ -44,21 +44,30 @@ internal sealed class TargetMethodNames(RemoteSymbols symbols) : IProfileNames
     {
     }
 
+    public CodeKind KindOf(object? code, string? operationName) => MethodOf(code, operationName).Origin;
+
     public ProfiledMethod MethodOf(object? code, string? operationName)
     {
         if (operationName is null)
-            return ProfiledMethod.Unresolved("(started before profiling)");
+            return ProfiledMethod.StartedBeforeProfiling;
         if (_byOperation.TryGetValue(operationName, out var known))
             return known;
         IndexNewModules();
-        IEnumerable<MemberInfo> candidates = operationName.StartsWith("Async: ", StringComparison.Ordinal)
-            ? _stateMachines.GetValueOrDefault(operationName[7..]) ?? []
-            : operationName.StartsWith("Task: ", StringComparison.Ordinal) ? Delegates(operationName[6..]) : [];
-        var methods = candidates.Select(Method).ToList();
+        var kind = OperationNames.KindOf(operationName);
+        IEnumerable<MemberInfo> candidates = kind switch
+        {
+            OperationKind.AsyncMethod => _stateMachines.GetValueOrDefault(operationName[OperationNames.AsyncMethod.Length..]) ?? [],
+            OperationKind.Delegate => Delegates(operationName[OperationNames.Delegate.Length..]),
+            OperationKind.ContinueWith => Delegates(operationName[OperationNames.ContinueWith.Length..]),
+            _ => [],
+        };
+        var methods = candidates.Select(c => Method(c, kind == OperationKind.ContinueWith)).ToList();
         if (methods.Count > 1)
             _ambiguous.Add(operationName);
         var method = methods.Count switch
         {
+            // A delegate is looked for in the app's modules (its own and its packages'): one not there is the framework's.
+            0 when kind is OperationKind.Delegate or OperationKind.ContinueWith => ProfiledMethod.Unresolved(operationName) with { Origin = CodeKind.Framework },
             0 => ProfiledMethod.Unresolved(operationName),
             1 => methods[0],
             _ => ProfiledMethod.Ambiguous(operationName, methods),
@@ -76,7 +85,8 @@ internal sealed class TargetMethodNames(RemoteSymbols symbols) : IProfileNames
             foreach (var type in symbols.TypesIn(path))
             {
                 user |= CodeOrigin.IsUserCode(type.Assembly);
-                if (type.IsNested && type.Name.StartsWith('<') && type.Name.Contains(">d__", StringComparison.Ordinal) && IsStateMachine(type))
+                // <FetchAsync>d__3, and async lambdas' and local functions' <<Main>b__0_2>d, <<Get>g__RentAsync|33_0>d.
+                if (type.IsNested && type.Name.StartsWith('<') && IsStateMachine(type))
                 {
                     if (!_stateMachines.TryGetValue(type.Name, out var list))
                         _stateMachines[type.Name] = list = [];
@@ -108,13 +118,13 @@ internal sealed class TargetMethodNames(RemoteSymbols symbols) : IProfileNames
         return found;
     }
 
-    private ProfiledMethod Method(MemberInfo code)
+    private ProfiledMethod Method(MemberInfo code, bool continueWith)
     {
-        if (!_byCode.TryGetValue(code, out var method))
+        if (!_byCode.TryGetValue((code, continueWith), out var method))
         {
-            method = Try(() => code is Type type ? ProfiledMethod.ForStateMachine(type) : ProfiledMethod.ForDelegate((MethodInfo)code))
+            method = Try(() => code is Type type ? ProfiledMethod.ForStateMachine(type) : ProfiledMethod.ForDelegate((MethodInfo)code, continueWith))
                 ?? ProfiledMethod.Unresolved(code.Name);
-            _byCode[code] = method;
+            _byCode[(code, continueWith)] = method;
         }
         return method;
     }

@@ -59,6 +59,10 @@ internal enum ContinuationKind
 /// <summary>What one type of the target's heap is to the task reader, worked out once per type.</summary>
 internal sealed class TypeLayout
 {
+    private readonly ClrType _type;
+    private FieldPath? _continuationState;
+    private bool _continuationStateKnown;
+
     /// <param name="type">The type.</param>
     /// <param name="sample">An object of it: a box's state machine type is read from it when the field's type is shared (a class state machine reads as System.__Canon).</param>
     /// <param name="symbols">Names and lines.</param>
@@ -97,7 +101,7 @@ internal sealed class TypeLayout
         if (Continuation is ContinuationKind.Delegate or ContinuationKind.Wrapper or ContinuationKind.AwaitContinuation or ContinuationKind.ContinueWith or ContinuationKind.List
             && (Inner ?? DelegateTarget) is null)
             Continuation = ContinuationKind.None;
-        ContinuationState = ContinuationStatePath(type);
+        _type = type;
         if (type.GetFieldByName("<>v__promiseOfValueOrEnd") is not null && type.GetFieldByName("<>t__builder") is { Type: { } builderType } builder
             && builderType.GetFieldByName("m_task") is { } boxField)
             IteratorBox = new FieldPath(builder, boxField);
@@ -131,7 +135,20 @@ internal sealed class TypeLayout
     public ClrInstanceField? Size { get; }
 
     /// <summary>For a value-task source: where it keeps its continuation state (the awaiting box).</summary>
-    public FieldPath? ContinuationState { get; }
+    /// <remarks>Worked out on first use: it resolves the type of fields, which costs the runtime's DAC about 2 ms
+    /// per type, and few of the thousand types of a web app's heap are ever asked.</remarks>
+    public FieldPath? ContinuationState
+    {
+        get
+        {
+            if (!_continuationStateKnown)
+            {
+                _continuationState = ContinuationStatePath(_type);
+                _continuationStateKnown = true;
+            }
+            return _continuationState;
+        }
+    }
 
     /// <summary>For an async iterator's state machine: its builder's box.</summary>
     public FieldPath? IteratorBox { get; }
@@ -218,7 +235,7 @@ internal sealed class TypeLayout
             return new FieldPath(own);
         foreach (var field in type.Fields)
         {
-            if (field.Type is { } fieldType && Definition(fieldType.Name) == "System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore"
+            if (field.ElementType == ClrElementType.Struct && field.Type is { } fieldType && Definition(fieldType.Name) == "System.Threading.Tasks.Sources.ManualResetValueTaskSourceCore"
                 && fieldType.GetFieldByName("_continuationState") is { } state)
                 return new FieldPath(field, state);
         }

@@ -4,25 +4,36 @@ using Microsoft.Diagnostics.Runtime;
 namespace AsyncLens.Cli.Remote;
 
 /// <summary>
-/// A .NET process or core dump opened for reading from outside, with ClrMD. A live process is suspended
-/// (ptrace) from <see cref="Attach"/> to <see cref="Dispose"/>: the commands read what they need, then let it go.
-/// If asynclens dies meanwhile (even by SIGKILL) the kernel detaches it and the process runs on.
-/// Every failure a user can cause becomes a <see cref="CliException"/>: one line, exit code 2.
+/// A .NET process or core dump opened for reading from outside, with ClrMD. A live process is stopped (ptrace)
+/// only while <see cref="Attach"/> copies what the reader needs (<see cref="ProcessCopy"/>), then runs on: its
+/// runtime is opened, and everything read, from that copy. If asynclens dies meanwhile (even by SIGKILL) the
+/// kernel detaches it and the process runs on. Every failure a user can cause becomes a <see cref="CliException"/>:
+/// one line, exit code 2.
 /// </summary>
 internal sealed class Target : IDisposable
 {
-    private readonly DataTarget _dataTarget;
-    private readonly DataTarget? _attached;
-    private readonly Stopwatch _paused;
+    // A process stopped in the middle of a garbage collection cannot be read: it is let go to finish it and
+    // stopped again, up to this many times (waiting 10, 20, 40... ms between: a blocking gen2 collection of a
+    // large heap takes a while).
+    private const int MaxStops = 8;
 
-    private Target(DataTarget dataTarget, DataTarget? attached, ClrRuntime runtime, int processId, string? dumpPath, Stopwatch paused)
+    private readonly DataTarget _dataTarget;
+    private readonly ProcessSnapshot? _snapshot;
+    private readonly Stopwatch _clock;
+    private readonly DateTimeOffset _takenAt;
+    private readonly IReadOnlyList<TimeSpan> _stops;
+
+    private Target(DataTarget dataTarget, ClrRuntime runtime, int processId, string? dumpPath, ProcessSnapshot? snapshot, Stopwatch clock,
+        DateTimeOffset takenAt, IReadOnlyList<TimeSpan> stops)
     {
         _dataTarget = dataTarget;
-        _attached = attached;
         Runtime = runtime;
         ProcessId = processId;
         DumpPath = dumpPath;
-        _paused = paused;
+        _snapshot = snapshot;
+        _clock = clock;
+        _takenAt = takenAt;
+        _stops = stops;
     }
 
     public ClrRuntime Runtime { get; }
@@ -32,18 +43,15 @@ internal sealed class Target : IDisposable
     /// <summary>The core dump read, or null for a live process.</summary>
     public string? DumpPath { get; }
 
-    /// <summary>
-    /// How long the process has been suspended, from just before the attach until <see cref="Dispose"/>;
-    /// for a dump, how long opening and reading it took.
-    /// </summary>
-    public TimeSpan Paused => _paused.Elapsed;
+    /// <summary>What the read cost so far: for <c>--stats</c>, taken before <see cref="Dispose"/>.</summary>
+    public ReadFigures Figures => new(_stops.Aggregate(TimeSpan.Zero, (sum, stop) => sum + stop), _stops.Count, _snapshot?.CopiedBytes ?? 0, _clock.Elapsed);
 
-    /// <summary>When the state read was current: now for a live process, the file's time for a dump.</summary>
-    public DateTimeOffset TakenAt => DumpPath is null ? DateTimeOffset.UtcNow : new DateTimeOffset(File.GetLastWriteTimeUtc(DumpPath), TimeSpan.Zero);
+    /// <summary>When the state read was current: when the process was stopped, or the file's time for a dump.</summary>
+    public DateTimeOffset TakenAt => DumpPath is null ? _takenAt : new DateTimeOffset(File.GetLastWriteTimeUtc(DumpPath), TimeSpan.Zero);
 
     private bool _disposed;
 
-    /// <summary>Suspends process <paramref name="pid"/> and opens its runtime.</summary>
+    /// <summary>Stops process <paramref name="pid"/>, copies what the reader needs, lets it run on, and opens its runtime from the copy.</summary>
     public static Target Attach(int pid)
     {
         var name = ProcessName(pid) ?? throw new CliException($"no process with id {pid}");
@@ -51,53 +59,120 @@ internal sealed class Target : IDisposable
             throw new CliException("asynclens cannot read itself");
         if (OtherTracer(ThreadTracers(pid)) is { } before)
             throw AlreadyTraced(pid, name, before);
-        var paused = Stopwatch.StartNew();
-        var attached = Stop(pid, name);
-        DataTarget? reading = null;
-        try
+        var clock = Stopwatch.StartNew();
+        var stops = new List<TimeSpan>();
+        var files = new FileIdentities(pid);
+        for (var stop = 1; ; stop++)
         {
-            // Reads go through a snapshot of the stopped process's memory (one system call per 64 KB block, not per field).
-            reading = new DataTarget(new SnapshotReader(attached.DataReader), new DataTargetOptions());
-            var runtime = OpenRuntime(reading, () => $"process {pid} ({name}) is not a .NET process (no .NET runtime is loaded in it)");
-            return new Target(reading, attached, runtime, pid, null, paused);
-        }
-        catch (Exception ex)
-        {
-            reading?.Dispose();
-            attached.Dispose();
-            if (ex is CliException)
-                throw;
-            throw IsRunning(pid) ? new CliException($"cannot open the .NET runtime of process {pid} ({name}): {OneLine(ex)}")
-                : new CliException($"process {pid} exited before it could be read");
+            var takenAt = DateTimeOffset.UtcNow;
+            var snapshot = Copy(pid, name, files, stops);
+            DataTarget? reading = null;
+            try
+            {
+                reading = new DataTarget(snapshot, new DataTargetOptions());
+                var runtime = OpenRuntime(reading, () => $"process {pid} ({name}) is not a .NET process (no .NET runtime is loaded in it)");
+                if (runtime.Heap.CanWalkHeap)
+                    return new Target(reading, runtime, pid, null, snapshot, clock, takenAt, stops);
+                runtime.Dispose();
+            }
+            catch (Exception ex)
+            {
+                (reading as IDisposable ?? snapshot).Dispose();
+                if (ex is CliException)
+                    throw;
+                throw snapshot.ReadsProcess && !IsRunning(pid) ? new CliException($"process {pid} exited while it was being read")
+                    : new CliException($"cannot open the .NET runtime of process {pid} ({name}): {OneLine(ex)}");
+            }
+            reading.Dispose();
+            if (stop == MaxStops)
+                throw new CliException($"the heap of process {pid} cannot be walked right now (a garbage collection was in progress at each of {MaxStops} tries): try again");
+            Thread.Sleep(10 << Math.Min(stop - 1, 5));
         }
     }
 
-    // ptrace-attaches every thread. ClrMD attaches the threads it lists one by one: a thread started meanwhile
-    // runs on (and its writes would tear the read), so every thread is checked and the attach retried.
-    // ClrMD's attach also does not fail when another tracer holds a thread: checked here too.
-    private static DataTarget Stop(int pid, string name)
+    // One stop: stop, copy, let go. The time from the first thread stopped to the last one let go is added to stops.
+    private static ProcessSnapshot Copy(int pid, string name, FileIdentities files, List<TimeSpan> stops)
     {
-        for (var attempt = 1; ; attempt++)
+        CopyBuffer buffer;
+        try
         {
-            DataTarget attached;
-            try
+            // Sized while the process runs, with room for what it writes before it is stopped.
+            var estimate = ProcessCopy.Plan(pid, files).Bytes;
+            var size = estimate + estimate / 4 + (16 << 20);
+            if (AvailableMemory() is { } available && size > available)
             {
-                attached = DataTarget.AttachToProcess(pid, suspend: true);
+                throw new CliException(FormattableString.Invariant($"process {pid} ({name}) has {estimate / 1e6:F0} MB of memory to copy and this machine has {available / 1e6:F0} MB free: ")
+                    + $"write a core dump with 'asynclens dump-core {pid} -o FILE' and read it with --dump FILE");
             }
-            catch (Exception ex) when (ex is not CliException)
+            buffer = CopyBuffer.Allocate(size);
+        }
+        catch (Exception ex) when (ex is ProcessGoneException or IOException or UnauthorizedAccessException)
+        {
+            throw Explain(pid, name, ex);
+        }
+        ProcessCopy.PrepareToStop();
+        StoppedProcess process;
+        try
+        {
+            process = Stop(pid, name);
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+        TakenMemory taken;
+        try
+        {
+            taken = ProcessCopy.Take(process, files, buffer);
+        }
+        catch (Exception ex) when (ex is ProcessGoneException or IOException or UnauthorizedAccessException)
+        {
+            process.Dispose();
+            buffer.Dispose();
+            throw IsRunning(pid) ? new CliException($"cannot copy the memory of process {pid} ({name}): {OneLine(ex)}")
+                : new CliException($"process {pid} exited while it was being read");
+        }
+        finally
+        {
+            process.Dispose(); // the process runs again
+            stops.Add(process.StoppedFor);
+        }
+        return new ProcessSnapshot(pid, taken, buffer, files.Paths);
+    }
+
+    // MemAvailable from /proc/meminfo, in bytes; null when it cannot be read.
+    private static ulong? AvailableMemory()
+    {
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/meminfo"))
             {
-                throw Explain(pid, name, ex);
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal)
+                    && ulong.TryParse(line["MemAvailable:".Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture, out var kilobytes))
+                    return kilobytes * 1024;
             }
-            var tracers = ThreadTracers(pid);
-            if (OtherTracer(tracers) is null && !tracers.Contains(0))
-                return attached;
-            attached.Dispose();
-            if (!IsRunning(pid))
-                throw new CliException($"process {pid} exited before it could be read");
-            if (OtherTracer(tracers) is { } tracer)
-                throw AlreadyTraced(pid, name, tracer);
-            if (attempt == 3)
-                throw new CliException($"process {pid} ({name}) kept starting threads while asynclens stopped it (3 tries): try again");
+        }
+        catch (IOException)
+        {
+        }
+        return null;
+    }
+
+    // Stops every thread (StoppedProcess), or says in one line why it cannot.
+    private static StoppedProcess Stop(int pid, string name)
+    {
+        try
+        {
+            return StoppedProcess.Stop(pid);
+        }
+        catch (ThreadsKeptStartingException)
+        {
+            throw new CliException($"process {pid} ({name}) kept starting threads while asynclens stopped it: try again");
+        }
+        catch (Exception ex) when (ex is UnauthorizedAccessException or IOException or ProcessGoneException)
+        {
+            throw Explain(pid, name, ex);
         }
     }
 
@@ -106,7 +181,7 @@ internal sealed class Target : IDisposable
     {
         if (!File.Exists(dumpPath))
             throw new CliException($"no such dump file: {dumpPath}");
-        var reading = Stopwatch.StartNew();
+        var clock = Stopwatch.StartNew();
         DataTarget dataTarget;
         try
         {
@@ -119,7 +194,7 @@ internal sealed class Target : IDisposable
         try
         {
             var runtime = OpenRuntime(dataTarget, () => $"'{dumpPath}' holds no .NET runtime (not a .NET process, or a truncated dump)");
-            return new Target(dataTarget, null, runtime, dataTarget.DataReader.ProcessId, dumpPath, reading);
+            return new Target(dataTarget, runtime, dataTarget.DataReader.ProcessId, dumpPath, null, clock, default, []);
         }
         catch (Exception ex) when (ex is not CliException)
         {
@@ -134,12 +209,12 @@ internal sealed class Target : IDisposable
     }
 
     /// <summary>
-    /// Fails when what was read cannot be trusted: the process exited while it was read, or the dump ends
-    /// early (its heap could not be walked). Called after reading, before anything is printed.
+    /// Fails when what was read cannot be trusted: bytes still asked of the process after its exit, or a dump
+    /// that ends early (its heap could not be walked). Called after reading, before anything is printed.
     /// </summary>
     public void CheckStillReadable()
     {
-        if (DumpPath is null && !IsRunning(ProcessId))
+        if (ProcessGone)
             throw new CliException($"process {ProcessId} exited while it was being read");
         if (!Runtime.Heap.CanWalkHeap)
             throw new CliException(DumpPath is null
@@ -152,7 +227,7 @@ internal sealed class Target : IDisposable
     /// explains any failure (even a "no Task type", read from memory already gone).
     /// </summary>
     public CliException Failed(Exception ex) =>
-        DumpPath is null && !IsRunning(ProcessId) ? new CliException($"process {ProcessId} exited while it was being read")
+        ProcessGone ? new CliException($"process {ProcessId} exited while it was being read")
         : ex is CliException said ? said
         : ex is NoTaskTypeException ? new CliException(DumpPath is null
             ? $"process {ProcessId}'s runtime has no System.Threading.Tasks.Task type (not a .NET version asynclens reads)"
@@ -160,7 +235,10 @@ internal sealed class Target : IDisposable
         : DumpPath is null ? new CliException($"reading process {ProcessId} failed: {OneLine(ex)}")
         : new CliException($"'{DumpPath}' could not be read to the end (a truncated dump?): {OneLine(ex)}");
 
-    /// <summary>Lets the process run again (detaches). Commands call it as soon as they have read, before writing.</summary>
+    // A live read that still asks the process for some bytes (see ProcessSnapshot.ReadsProcess) after it exited.
+    private bool ProcessGone => _snapshot is { ReadsProcess: true } && !IsRunning(ProcessId);
+
+    /// <summary>Lets go of what was read (the copy of a live process's memory; a dump). Commands call it as soon as they have read, before writing.</summary>
     public void Dispose()
     {
         if (_disposed)
@@ -168,8 +246,7 @@ internal sealed class Target : IDisposable
         _disposed = true;
         Runtime.Dispose();
         _dataTarget.Dispose();
-        _attached?.Dispose(); // detaches: the process runs again
-        _paused.Stop();
+        _clock.Stop();
     }
 
     private static ClrRuntime OpenRuntime(DataTarget dataTarget, Func<string> notDotnet)
@@ -269,3 +346,9 @@ internal sealed class Target : IDisposable
         return message.Length > 400 ? message[..400] + "..." : message;
     }
 }
+
+/// <summary>
+/// The cost of a read: how long a live process was stopped (summed over its stops: more than one when a stop fell
+/// in a garbage collection) and how much of its memory was copied; how long the whole read took until now.
+/// </summary>
+internal readonly record struct ReadFigures(TimeSpan Paused, int Stops, ulong CopiedBytes, TimeSpan Elapsed);

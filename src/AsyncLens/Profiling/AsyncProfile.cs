@@ -4,17 +4,18 @@ namespace AsyncLens;
 
 /// <summary>
 /// What <see cref="AsyncProfiler.Stop"/> returns: time per async method and the async call graph (who awaited
-/// whom) over the profiled stretch. <see cref="Write"/> turns it into a table, callgrind or speedscope JSON.
+/// whom) over the profiled stretch. <see cref="Write(TextWriter, AsyncProfileFormat)"/> turns it into a table, callgrind or speedscope JSON.
 /// docs/profiler.md describes the figures.
 /// </summary>
 public sealed class AsyncProfile
 {
-    internal AsyncProfile(TimeSpan duration, IReadOnlyList<AsyncMethodProfile> methods, IReadOnlyList<AsyncCallProfile> calls, CallNode root)
+    internal AsyncProfile(TimeSpan duration, IReadOnlyList<AsyncMethodProfile> methods, IReadOnlyList<AsyncCallProfile> calls, CallNode root, OutsideFigures outside)
     {
         Duration = duration;
         Methods = methods;
         Calls = calls;
         Root = root;
+        Outside = outside;
     }
 
     /// <summary>How long the profiler ran.</summary>
@@ -28,10 +29,21 @@ public sealed class AsyncProfile
 
     internal CallNode Root { get; }
 
-    /// <summary>Writes the profile: <c>text</c> (a sorted table), <c>callgrind</c> (callgrind_annotate, KCachegrind) or <c>speedscope</c> (JSON).</summary>
+    /// <summary>Folded code with no listed method above it (its calls are in no row).</summary>
+    internal OutsideFigures Outside { get; }
+
+    /// <summary>
+    /// Writes the profile: <c>text</c> (a sorted table, fitted to the terminal when written to the console's, else to
+    /// 120 columns), <c>callgrind</c> (callgrind_annotate, KCachegrind) or <c>speedscope</c> (JSON).
+    /// </summary>
     public void Write(TextWriter writer, AsyncProfileFormat format)
     {
         ArgumentNullException.ThrowIfNull(writer);
+        Write(writer, format, ProfileTable.WidthFor(writer));
+    }
+
+    internal void Write(TextWriter writer, AsyncProfileFormat format, int width)
+    {
         switch (format)
         {
             case AsyncProfileFormat.Callgrind:
@@ -41,13 +53,13 @@ public sealed class AsyncProfile
                 ProfileFormats.WriteSpeedscope(writer, this);
                 break;
             default:
-                ProfileFormats.WriteText(writer, this);
+                ProfileTable.Write(writer, this, width);
                 break;
         }
         writer.Flush();
     }
 
-    internal static AsyncProfile From(CallNode root, TimeSpan duration, bool includeFramework)
+    internal static AsyncProfile From(CallNode root, TimeSpan duration, OutsideFigures outside)
     {
         var methods = new Dictionary<ProfiledMethod, AsyncMethodProfile>();
         var calls = new Dictionary<(ProfiledMethod, ProfiledMethod), AsyncCallProfile>();
@@ -84,7 +96,7 @@ public sealed class AsyncProfile
         return new AsyncProfile(duration,
             [.. methods.Values.OrderByDescending(m => m.Wall).ThenBy(m => m.Method, StringComparer.Ordinal)],
             [.. calls.Values.OrderByDescending(c => c.Wall).ThenBy(c => c.Caller, StringComparer.Ordinal).ThenBy(c => c.Callee, StringComparer.Ordinal)],
-            root);
+            root, outside);
     }
 
     private static bool OnPathAbove(CallNode node, ProfiledMethod method)
@@ -186,7 +198,7 @@ public sealed class AsyncCallProfile
     public TimeSpan OnThread => TimeSpan.FromTicks(OnThreadTicks);
 }
 
-/// <summary>How <see cref="AsyncProfile.Write"/> writes a profile.</summary>
+/// <summary>How <see cref="AsyncProfile.Write(TextWriter, AsyncProfileFormat)"/> writes a profile.</summary>
 public enum AsyncProfileFormat
 {
     /// <summary>A table sorted by wall time, then the call graph.</summary>

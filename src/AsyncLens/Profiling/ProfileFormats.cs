@@ -4,45 +4,9 @@ using System.Text.Json;
 
 namespace AsyncLens.Profiling;
 
-/// <summary>The three ways a profile is written: a table for the terminal, callgrind, speedscope JSON.</summary>
+/// <summary>The ways a profile is written for tools: callgrind, speedscope JSON (the table for people: <see cref="ProfileTable"/>).</summary>
 internal static class ProfileFormats
 {
-    private static readonly string[] s_columns = ["METHOD", "CALLS", "PENDING", "WALL s", "AVG ms", "SELF WALL s", "ON-THREAD s", "INCL ON-THREAD s", "AWAITING s", "AT"];
-
-    public static void WriteText(TextWriter writer, AsyncProfile profile)
-    {
-        writer.Write(Invariant($"asynclens profile: {profile.Duration.TotalSeconds:0.000} s, {profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}") + "\n");
-        writer.Write("wall: start to completion (from its first await that waits); on-thread: its own steps; awaiting: wall less on-thread (incl.)\n");
-        if (profile.Methods.Count == 0)
-            return;
-        var rows = new List<string[]> { s_columns };
-        foreach (var m in profile.Methods)
-        {
-            var calls = m.Calls + m.Pending;
-            rows.Add([
-                m.Method,
-                Invariant($"{m.Calls}"),
-                Invariant($"{m.Pending}"),
-                Seconds(m.Wall),
-                calls == 0 ? "-" : Invariant($"{m.Wall.TotalMilliseconds / calls:0.0}"),
-                Seconds(m.SelfWall),
-                Seconds(m.OnThread),
-                Seconds(m.InclusiveOnThread),
-                Seconds(m.Awaiting),
-                m.File is null ? "-" : Invariant($"{Path.GetFileName(m.File)}:{m.Line}"),
-            ]);
-        }
-        writer.Write("\n");
-        WriteRows(writer, rows, firstFigure: 1, lastFigure: s_columns.Length - 2); // AT stays left-aligned
-        if (profile.Calls.Count == 0)
-            return;
-        writer.Write("\nasync call graph (caller -> callee: what the callee took under that caller)\n\n");
-        var edges = new List<string[]> { new[] { "CALLER", "CALLEE", "CALLS", "WALL s", "ON-THREAD s" } };
-        foreach (var c in profile.Calls)
-            edges.Add([c.Caller, c.Callee, Invariant($"{c.Calls}"), Seconds(c.Wall), Seconds(c.OnThread)]);
-        WriteRows(writer, edges, firstFigure: 2, lastFigure: 4);
-    }
-
     public static void WriteCallgrind(TextWriter writer, AsyncProfile profile)
     {
         var totalWall = 0L;
@@ -169,31 +133,5 @@ internal static class ProfileFormats
 
     private static long Micros(TimeSpan time) => time.Ticks / 10;
 
-    private static string Seconds(TimeSpan time) => Invariant($"{time.TotalSeconds:0.000}");
-
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    // Columns firstFigure..lastFigure (the figures) right-aligned, the others left-aligned.
-    private static void WriteRows(TextWriter writer, List<string[]> rows, int firstFigure, int lastFigure)
-    {
-        var widths = new int[rows[0].Length];
-        foreach (var row in rows)
-        {
-            for (var c = 0; c < row.Length; c++)
-                widths[c] = Math.Max(widths[c], row[c].Length);
-        }
-        var line = new StringBuilder();
-        foreach (var row in rows)
-        {
-            line.Clear();
-            for (var c = 0; c < row.Length; c++)
-            {
-                var right = c >= firstFigure && c <= lastFigure;
-                line.Append(right ? row[c].PadLeft(widths[c]) : row[c].PadRight(widths[c]));
-                if (c < row.Length - 1)
-                    line.Append("  ");
-            }
-            writer.Write(line.ToString().TrimEnd() + "\n");
-        }
-    }
 }

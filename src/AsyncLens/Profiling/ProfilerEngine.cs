@@ -1,5 +1,7 @@
+using System.Reflection;
 using AsyncLens.Inventory;
 using AsyncLens.Runtime;
+using AsyncLens.Symbols;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Profiling;
@@ -19,10 +21,12 @@ internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IDisposable
     private readonly TplListener _listener;
     private int _failed;
 
-    public ProfilerEngine(TaskRegistry registry, bool includeFramework)
+    public ProfilerEngine(TaskRegistry registry, ProfileScope scope)
     {
         _registry = registry;
-        _accounting = new ProfileAccounting(this, includeFramework, DateTime.UtcNow.Ticks);
+        // Which of the app's assemblies are packages' (its deps.json read now, not in the middle of one of its steps).
+        PackageAssemblies.Prepare(AppContext.BaseDirectory);
+        _accounting = new ProfileAccounting(this, scope, DateTime.UtcNow.Ticks);
         _listener = TplListener.Start(this);
     }
 
@@ -32,7 +36,11 @@ internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IDisposable
 
     public void OnWorkEnd(long now) => _accounting.WorkEnd(Steps(), now);
 
-    public void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId, long now) => _accounting.TaskWaitBegin(taskId, behavior, continueWithTaskId);
+    public void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId, long now) => _accounting.TaskWaitBegin(Steps(), taskId, behavior, continueWithTaskId, now);
+
+    public void OnOperationRelation(int taskId, int relation, long now) => _accounting.OperationRelation(Steps(), taskId, relation, now);
+
+    public System.Diagnostics.Tracing.EventKeywords Keywords => TplListener.ProfilerKeywords;
 
     public void OnOperationEnd(int taskId, int status, long now) => _accounting.OperationEnd(Steps(), taskId, now);
 
@@ -58,6 +66,20 @@ internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IDisposable
     void IProfileNames.Completed(int taskId) => _registry.Completed(taskId);
 
     ProfiledMethod IProfileNames.MethodOf(object? code, string? operationName) => ProfiledMethod.Of(code, operationName);
+
+    CodeKind IProfileNames.KindOf(object? code, string? operationName) => code switch
+    {
+        BoxInfo box => CodeOrigin.Kind(box.StateMachineType.Assembly),
+        MethodInfo { DeclaringType: { } type } => CodeOrigin.Kind(type.Assembly),
+        // In process every live task's code is found in the runtime's registry: one that was not (it completed as the
+        // profile stopped) is not known to be the user's.
+        _ => CodeKind.Unknown,
+    };
+
+    bool IProfileNames.Runs(object? taskCode, string? taskOperation, object? boxCode, string? boxOperation) =>
+        taskCode is MethodInfo method && boxCode is BoxInfo box
+            ? MethodNames.Kickoff(box.StateMachineType) is { } kickoff && MethodSymbols.SameDefinition(kickoff, method)
+            : OperationNames.Runs(taskOperation, boxOperation);
 
     private static ThreadSteps Steps() => t_steps ??= new ThreadSteps();
 }

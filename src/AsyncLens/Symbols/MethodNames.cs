@@ -7,11 +7,14 @@ namespace AsyncLens.Symbols;
 
 /// <summary>
 /// Method names as a person reads them: <c>Shop.FetchUser(int)</c>, not <c>&lt;FetchUser&gt;d__3.MoveNext()</c>;
-/// <c>Program.Main(string[])+() =&gt; { }</c> for a lambda, <c>Program.Main(string[])+Local(int)</c> for a local function.
+/// a lambda by the method that contains it and its line, <c>Program.Main lambda at Program.cs:31</c> (a minimal-API
+/// handler by its route, <c>GET /product/{id}</c>, when the app's endpoints say so: <see cref="HandlerRoutes"/>);
+/// <c>Program.Main(string[])+Local(int)</c> for a local function. The one naming of the profiler, the reports and the dumps.
 /// </summary>
 internal static class MethodNames
 {
     private static readonly ConcurrentDictionary<Type, MethodBase?> s_kickoffs = new();
+    private static readonly ConcurrentDictionary<MethodBase, string> s_lambdas = new();
 
     public static string Format(MethodBase method, GenericContext context = default)
     {
@@ -25,11 +28,10 @@ internal static class MethodNames
             var outer = owner;
             while (outer.DeclaringType is not null && outer.Name.StartsWith('<'))
                 outer = outer.DeclaringType;
+            if (generated.LocalFunction is not { } local)
+                return HandlerRoutes.Of(method) ?? s_lambdas.GetOrAdd(method, static (lambda, parent) => Lambda(lambda, parent), (outer, generated.Parent));
             var parent = FindSingle(outer, generated.Parent) is { } p ? Format(p) : $"{TypeNames.Format(outer)}.{generated.Parent}";
-            var parameters = Parameters(method, context);
-            return generated.LocalFunction is { } local
-                ? $"{parent}+{local}({parameters})"
-                : $"{parent}+({parameters}) => {{ }}";
+            return $"{parent}+{local}({Parameters(method, context)})";
         }
 
         // Top-level statements compile to Program.<Main>$: people wrote no method name, but think of it as Main.
@@ -54,6 +56,30 @@ internal static class MethodNames
         sb.Append('(').Append(Parameters(method, context)).Append(')');
         return sb.ToString();
     }
+
+    /// <summary>
+    /// The first line of a method's body: for an async method (or async lambda), of its state machine's MoveNext, where
+    /// its code is; null without a PDB.
+    /// </summary>
+    public static SourceLocation? FirstLine(MethodBase method)
+    {
+        try
+        {
+            if (StateMachineOf(method) is { } stateMachine)
+                return FirstLine(stateMachine);
+            return MethodSymbols.Lines(method)?.AtOrAfter(0);
+        }
+        catch (Exception ex) when (ex is TypeLoadException or FileNotFoundException or FileLoadException or BadImageFormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The first line of the body a state machine runs (its MoveNext's first visible sequence point).</summary>
+    public static SourceLocation? FirstLine(Type stateMachine) =>
+        stateMachine.GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic, Type.EmptyTypes) is { } moveNext
+            ? MethodSymbols.Lines(moveNext)?.AtOrAfter(0)
+            : null;
 
     /// <summary>The name of the async method whose state machine this is (closed generic arguments honoured).</summary>
     public static string ForStateMachine(Type stateMachine)
@@ -84,6 +110,30 @@ internal static class MethodNames
     public static bool IsStateMachine(Type type) =>
         type.Name.StartsWith('<')
         && (typeof(IAsyncStateMachine).IsAssignableFrom(type) || type.GetInterface(typeof(IAsyncStateMachine).FullName!) is not null);
+
+    // "Program.Main lambda at Program.cs:31": the user names neither the lambda nor its compiler-made class. A minimal-API
+    // handler is named by its route. Without a PDB, the compiler's name of the lambda keeps two lambdas apart.
+    private static string Lambda(MethodBase lambda, (Type Outer, string Parent) where)
+    {
+        var parent = where.Parent == "<Main>$" ? "Main" : where.Parent;
+        var container = $"{TypeNames.Format(where.Outer)}.{parent}";
+        return FirstLine(lambda) is { } line
+            ? $"{container} lambda at {Path.GetFileName(line.File)}:{line.Line}"
+            : $"{container} lambda {lambda.Name[(ClosingBracket(lambda.Name) + 1)..]}";
+    }
+
+    // The state machine an async method (or async lambda, local function, iterator) hands its body to, from its
+    // attribute's data (types read from files too).
+    private static Type? StateMachineOf(MethodBase method)
+    {
+        foreach (var attribute in method.CustomAttributes)
+        {
+            if (attribute.ConstructorArguments is [{ Value: Type stateMachine }]
+                && attribute.AttributeType.BaseType?.FullName == typeof(StateMachineAttribute).FullName)
+                return stateMachine;
+        }
+        return null;
+    }
 
     private static MethodBase? FindKickoff(Type definition)
     {

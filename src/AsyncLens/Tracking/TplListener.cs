@@ -15,12 +15,16 @@ internal sealed class TplListener : EventListener
     public const string SourceName = "System.Threading.Tasks.TplEventSource";
     public const EventKeywords Keywords = (EventKeywords)(0x1 | 0x8 | 0x20);
 
+    /// <summary>The profiler's: also AsyncCausalityRelation (a WhenAll / Unwrap promise taking in a task that completed).</summary>
+    public const EventKeywords ProfilerKeywords = Keywords | (EventKeywords)0x10;
+
     public const string HostingSourceName = "Microsoft.AspNetCore.Hosting";
     private const int HostingRequestStart = 3; // TPL's own event 3 (ParallelInvokeBegin) is under a keyword not asked for
 
     private const int TaskWaitBegin = 10;
     private const int TraceOperationBegin = 14;
     private const int TraceOperationEnd = 15;
+    private const int TraceOperationRelation = 16;
     private const int TraceSynchronousWorkBegin = 17;
     private const int TraceSynchronousWorkEnd = 18;
 
@@ -48,7 +52,7 @@ internal sealed class TplListener : EventListener
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
         if (eventSource.Name == SourceName)
-            EnableEvents(eventSource, EventLevel.Informational, Keywords);
+            EnableEvents(eventSource, EventLevel.Informational, (_engine ?? t_constructing)?.Keywords ?? Keywords);
         else if (eventSource.Name == HostingSourceName && (_engine ?? t_constructing) is { WatchesRequests: true })
             EnableEvents(eventSource, EventLevel.Informational);
     }
@@ -79,6 +83,9 @@ internal sealed class TplListener : EventListener
                     break;
                 case TraceOperationEnd when e.Payload is { Count: >= 2 } p:
                     engine.OnOperationEnd(Int(p[0]), Int(p[1]), now);
+                    break;
+                case TraceOperationRelation when e.Payload is { Count: >= 2 } p:
+                    engine.OnOperationRelation(Int(p[0]), Int(p[1]), now);
                     break;
                 case TaskWaitBegin when e.Payload is { Count: >= 5 } p:
                     engine.OnTaskWaitBegin(Int(p[2]), Int(p[3]), Int(p[4]), now);
@@ -112,6 +119,14 @@ internal interface IEngineEvents
     void OnTaskWaitBegin(int taskId, int behavior, int continueWithTaskId, long now);
 
     void Fail(Exception exception);
+
+    /// <summary>The TPL keywords the engine listens with.</summary>
+    EventKeywords Keywords => TplListener.Keywords;
+
+    /// <summary>A promise (WhenAll, Unwrap, ...) took in a completed task (raised while that task's continuations run).</summary>
+    void OnOperationRelation(int taskId, int relation, long now)
+    {
+    }
 
     /// <summary>Whether the engine wants <see cref="OnRequestStart"/>.</summary>
     bool WatchesRequests => false;

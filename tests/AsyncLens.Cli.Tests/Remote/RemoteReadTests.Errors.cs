@@ -14,22 +14,14 @@ public sealed partial class RemoteReadTests
     public async Task A_process_that_dies_mid_read_gets_one_line_and_exit_code_2()
     {
         using var chains = new ParkedChains();
-        var start = new ProcessStartInfo(ChildProcess.DotnetPath()) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { Repo.Cli, "ps", chains.PidText })
-            start.ArgumentList.Add(arg);
-        using var reader = Process.Start(start)!;
-        var stdout = reader.StandardOutput.ReadToEndAsync();
-        var stderr = reader.StandardError.ReadToEndAsync();
-        // Once asynclens has ptrace-attached the process (it is its tracer), the process is killed under it.
-        var watch = Stopwatch.StartNew();
-        while (watch.Elapsed < TimeSpan.FromSeconds(60) && !reader.HasExited && chains.TracerPid() != reader.Id)
-            Thread.Sleep(2);
-        Assert.True(chains.TracerPid() == reader.Id, $"asynclens never attached to the process (exited: {reader.HasExited})");
+        // asynclens is frozen while it has the process stopped, and the process is killed under it.
+        using var reader = FrozenReader.Start(chains, "ps", chains.PidText);
         chains.Kill();
-        Assert.True(reader.WaitForExit(TimeSpan.FromSeconds(60)), "asynclens did not finish after its target died");
-        Assert.Equal(2, reader.ExitCode);
-        Assert.Equal("", await stdout);
-        Assert.Matches($@"^asynclens: process {chains.Pid} exited (while it was being read|before it could be read)\n$", await stderr);
+        reader.Thaw();
+        Assert.True(reader.Process.WaitForExit(TimeSpan.FromSeconds(60)), "asynclens did not finish after its target died");
+        Assert.Equal(2, reader.Process.ExitCode);
+        Assert.Equal("", await reader.Stdout);
+        Assert.Matches($@"^asynclens: process {chains.Pid} exited (while it was being read|before it could be read)\n$", await reader.Stderr);
     }
 
     [Fact]

@@ -19,6 +19,9 @@ public sealed partial class TaskDumpTests
 
     private static int Line(string tag) => s_at.Line(tag);
 
+    // How a lambda is named: by its method and the first line of its body, "Scenario.cs:31".
+    private static string Lambda(string tag) => $"{Path.GetFileName(s_at[tag].File)}:{s_at[tag].Line}";
+
     private static ProcessResult RunChains(string mode)
     {
         var result = ChildProcess.Dotnet([Repo.Program("Chains"), mode], timed: false);
@@ -135,7 +138,7 @@ public sealed partial class TaskDumpTests
                 Task.WhenAll (12 pending)
                 Shapes.LambdaAndLocalAsync() at {{At("chains.shapes")}}
                 Task.WhenAll (2 pending)
-                Shapes.LambdaAndLocalAsync()+(int) => { } at {{At("chains.lambda")}}
+                Shapes.LambdaAndLocalAsync lambda at {{Lambda("chains.lambda")}} at {{At("chains.lambda")}}
                 awaiting TaskCompletionSource
 
             x1
@@ -153,12 +156,12 @@ public sealed partial class TaskDumpTests
             x1
                 Task.WhenAll (12 pending)
                 Task.Run
-                Scenario.Start()+() => { } at {{At("chains.run-lambda")}}
+                Scenario.Start lambda at {{Lambda("chains.run-lambda.body")}} at {{At("chains.run-lambda")}}
                 awaiting TaskCompletionSource
 
             x1
                 Task.WhenAll (12 pending)
-                Task.Run(Scenario.Start()+() => { }) at {{At("chains.run-blocking")}} (running)
+                Task.Run(Scenario.Start lambda at {{Lambda("chains.run-blocking")}}) at {{At("chains.run-blocking")}} (running)
                 running
             """,
             body);
@@ -182,22 +185,22 @@ public sealed partial class TaskDumpTests
             1 x async-method | Requests.FloodAsync(int) | parked | {{Line("chains.flood")}} | Task.WhenAll (1000 pending) | root=False | awaitedBy=1
             1000 x async-method | Requests.ProcessAsync(int) | parked | {{Line("chains.process")}} | Requests.QueryAsync(int) | root=False | awaitedBy=1
             1000 x async-method | Requests.QueryAsync(int) | parked | {{Line("chains.query")}} | Task.Delay | root=False | awaitedBy=1
-            1 x async-method | Scenario.Start()+() => { } | parked | {{Line("chains.run-lambda")}} | TaskCompletionSource | root=False | awaitedBy=1
+            1 x async-method | Scenario.Start lambda at {{Lambda("chains.run-lambda.body")}} | parked | {{Line("chains.run-lambda")}} | TaskCompletionSource | root=False | awaitedBy=1
             1 x async-method | Server.HandleAsync(int) | parked | {{Line("chains.handle-semaphore")}} | SemaphoreSlim.WaitAsync | root=False | awaitedBy=1
             2 x async-method | Server.HandleAsync(int) | parked | {{Line("chains.handle-fetch")}} | Store.FetchAsync(int) | root=False | awaitedBy=1
             1 x async-method | Server.ServeAsync() | parked | {{Line("chains.serve")}} | Task.WhenAll (3 pending) | root=False | awaitedBy=1
             1 x async-method | Shapes.ConfiguredAsync() | parked | {{Line("chains.configured")}} | TaskCompletionSource | root=False | awaitedBy=1
+            1 x async-method | Shapes.LambdaAndLocalAsync lambda at {{Lambda("chains.lambda")}} | parked | {{Line("chains.lambda")}} | TaskCompletionSource | root=False | awaitedBy=1
             1 x async-method | Shapes.LambdaAndLocalAsync() | parked | {{Line("chains.shapes")}} | Task.WhenAll (2 pending) | root=False | awaitedBy=1
-            1 x async-method | Shapes.LambdaAndLocalAsync()+(int) => { } | parked | {{Line("chains.lambda")}} | TaskCompletionSource | root=False | awaitedBy=1
             1 x async-method | Shapes.LambdaAndLocalAsync()+LocalAsync(string) | parked | {{Line("chains.local")}} | TaskCompletionSource | root=False | awaitedBy=1
             1 x async-method | Shapes.ValueTaskAsync() | parked | {{Line("chains.valuetask")}} | TaskCompletionSource | root=False | awaitedBy=1
             2 x async-method | Store.FetchAsync(int) | parked | {{Line("chains.fetch")}} | TaskCompletionSource | root=False | awaitedBy=1
-            1 x combinator | Task.Run | pending |  | Scenario.Start()+() => { } | root=False | awaitedBy=1
+            1 x combinator | Task.Run | pending |  | Scenario.Start lambda at {{Lambda("chains.run-lambda.body")}} | root=False | awaitedBy=1
             1 x combinator | Task.WhenAll (1000 pending) | pending |  | Requests.ProcessAsync(int) | root=False | awaitedBy=1
-            1 x combinator | Task.WhenAll (12 pending) | pending |  | Server.ServeAsync(), Requests.FloodAsync(int), Feeds.ConsumeAsync(), Pooled.CallerAsync(), Shapes.LambdaAndLocalAsync(), Outer.Inner.LoadAsync<Guid>(), Shapes.ConfiguredAsync(), Shapes.ValueTaskAsync(), Recursive.DescendAsync(int), Network.AcceptAsync(), Task.Run, Task.Run(Scenario.Start()+() => { }) | root=True | awaitedBy=0
-            1 x combinator | Task.WhenAll (2 pending) | pending |  | Shapes.LambdaAndLocalAsync()+(int) => { }, Shapes.LambdaAndLocalAsync()+LocalAsync(string) | root=False | awaitedBy=1
+            1 x combinator | Task.WhenAll (12 pending) | pending |  | Server.ServeAsync(), Requests.FloodAsync(int), Feeds.ConsumeAsync(), Pooled.CallerAsync(), Shapes.LambdaAndLocalAsync(), Outer.Inner.LoadAsync<Guid>(), Shapes.ConfiguredAsync(), Shapes.ValueTaskAsync(), Recursive.DescendAsync(int), Network.AcceptAsync(), Task.Run, Task.Run(Scenario.Start lambda at {{Lambda("chains.run-blocking")}}) | root=True | awaitedBy=0
+            1 x combinator | Task.WhenAll (2 pending) | pending |  | Shapes.LambdaAndLocalAsync lambda at {{Lambda("chains.lambda")}}, Shapes.LambdaAndLocalAsync()+LocalAsync(string) | root=False | awaitedBy=1
             1 x combinator | Task.WhenAll (3 pending) | pending |  | Server.HandleAsync(int) | root=False | awaitedBy=1
-            1 x delegate-task | Task.Run(Scenario.Start()+() => { }) | running |  |  | root=False | awaitedBy=1
+            1 x delegate-task | Task.Run(Scenario.Start lambda at {{Lambda("chains.run-blocking")}}) | running |  |  | root=False | awaitedBy=1
             1 x pooled-async-method | Pooled.WaitAsync() | parked | {{Line("chains.pooled")}} | TaskCompletionSource | root=False | awaitedBy=1
             done
 

@@ -47,11 +47,21 @@ public sealed class MethodNamesTests
     }
 
     [Fact]
-    public void A_lambda_is_named_after_the_method_that_contains_it()
+    public void A_lambda_is_named_after_the_method_that_contains_it_and_its_line()
     {
+        var line = LineHere() + 1;
         Func<int, Task> lambda = async x => await Task.Delay(x);
-        Assert.Equal("MethodNamesTests.A_lambda_is_named_after_the_method_that_contains_it()+(int) => { }", MethodNames.Format(lambda.Method));
+        Func<int, int> twice = x =>
+        {
+            return 2 * x;
+        };
+        Assert.Equal($"MethodNamesTests.A_lambda_is_named_after_the_method_that_contains_it_and_its_line lambda at MethodNamesTests.cs:{line}", MethodNames.Format(lambda.Method));
+        // An async lambda's state machine is named the same; a block lambda by its body's first line (its brace, in Debug).
+        Assert.Equal(MethodNames.Format(lambda.Method), MethodNames.ForStateMachine(lambda.Method.GetCustomAttribute<StateMachineAttribute>()!.StateMachineType));
+        Assert.Equal($"MethodNamesTests.A_lambda_is_named_after_the_method_that_contains_it_and_its_line lambda at MethodNamesTests.cs:{line + 2}", MethodNames.Format(twice.Method));
     }
+
+    private static int LineHere([CallerLineNumber] int line = 0) => line;
 
     [Fact]
     public void A_local_function_is_named_by_its_own_name()

@@ -28,7 +28,7 @@ public static class Scenario
             Recursive.DescendAsync(3),
             Network.AcceptAsync(),
             Task.Run(async () =>
-            {
+            { // @chains.run-lambda.body
                 Interlocked.Increment(ref s_started);
                 await Gate; // @chains.run-lambda
             }),

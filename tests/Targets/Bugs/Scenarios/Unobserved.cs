@@ -7,7 +7,7 @@ public static class Unobserved
         SendWelcome();
         _ = ValidateAsync(-1); // @unobserved-sync.created
         _ = Task.Run(async () => // @unobserved-run.created
-        {
+        { // @unobserved-run.body
             await Task.Yield();
             throw new TimeoutException("cache refresh timed out"); // @unobserved-run.location
         });

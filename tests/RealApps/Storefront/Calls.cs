@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+
+namespace Storefront;
+
+/// <summary>
+/// The app's own count of its async calls, what the profiler's figures are checked against. Each counted method starts
+/// with <c>using var call = Calls.Enter("Name")</c>. A call is counted when it first waits: the moment it suspends,
+/// control leaves it without it having ended, and the runtime puts its caller's ExecutionContext back on the thread
+/// (this AsyncLocal's change handler sees that). A call that ends without waiting (a cache hit) is counted apart: no
+/// event of the runtime marks it. Its caller is the counted call whose code called it (it flows with the context); the
+/// edge is counted once both have waited (a caller that never waits is no call the runtime shows, as its callee's caller).
+/// </summary>
+internal static class Calls
+{
+    private static readonly AsyncLocal<Call?> s_current = new(OnChanged);
+    private static readonly ConcurrentDictionary<string, int> s_waited = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, int> s_synchronous = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, int> s_edges = new(StringComparer.Ordinal);
+
+    public static Call Enter(string name)
+    {
+        var call = new Call(name, s_current.Value);
+        s_current.Value = call;
+        return call;
+    }
+
+    /// <summary>The delegate of a <c>Task.Run</c>: a task of its own, counted as a call whether it waits or not.</summary>
+    public static Call Run(string name)
+    {
+        var call = Enter(name);
+        call.Waited();
+        return call;
+    }
+
+    /// <summary>"waited N NAME", "synchronous N NAME", "edge N CALLER -> CALLEE" lines, sorted.</summary>
+    public static string Report()
+    {
+        var text = new StringBuilder();
+        foreach (var (kind, counts) in new[] { ("waited", s_waited), ("synchronous", s_synchronous), ("edge", s_edges) })
+        {
+            foreach (var (key, n) in counts.OrderBy(p => p.Key, StringComparer.Ordinal))
+                text.Append(CultureInfo.InvariantCulture, $"{kind} {n} {key}\n");
+        }
+        return text.ToString();
+    }
+
+    public static void Reset()
+    {
+        s_waited.Clear();
+        s_synchronous.Clear();
+        s_edges.Clear();
+    }
+
+    private static void OnChanged(AsyncLocalValueChangedArgs<Call?> change)
+    {
+        if (change.ThreadContextChanged && change.PreviousValue is { Ended: false } call)
+            call.Waited();
+    }
+
+    internal sealed class Call(string name, Call? caller) : IDisposable
+    {
+        private readonly List<string> _callees = [];
+        private bool _waited;
+
+        public bool Ended { get; private set; }
+
+        public void Waited()
+        {
+            lock (_callees)
+            {
+                if (_waited)
+                    return;
+                _waited = true;
+                foreach (var callee in _callees)
+                    Edge(callee);
+                _callees.Clear();
+            }
+            s_waited.AddOrUpdate(name, 1, static (_, n) => n + 1);
+            caller?.CalleeWaited(name);
+        }
+
+        private void CalleeWaited(string callee)
+        {
+            lock (_callees)
+            {
+                if (_waited)
+                    Edge(callee);
+                else
+                    _callees.Add(callee);
+            }
+        }
+
+        private void Edge(string callee) => s_edges.AddOrUpdate($"{name} -> {callee}", 1, static (_, n) => n + 1);
+
+        public string Name => name;
+
+        public void Dispose()
+        {
+            Ended = true;
+            lock (_callees)
+            {
+                if (_waited)
+                    return;
+            }
+            s_synchronous.AddOrUpdate(name, 1, static (_, n) => n + 1);
+        }
+    }
+}
