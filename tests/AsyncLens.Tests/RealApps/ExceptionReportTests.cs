@@ -17,10 +17,7 @@ public sealed class ExceptionReportTests
     [InlineData("Release")]
     public void A_database_error_is_one_block_at_the_users_await(string configuration)
     {
-        var env = new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1" };
-        foreach (var (name, value) in Servers.DbWorkerEnvironment())
-            env[name] = value;
-        var result = ChildProcess.Dotnet([Repo.Program("DbWorker", configuration), "pg-unobserved"], env);
+        var result = ChildProcess.Dotnet([Repo.Program("DbWorker", configuration), "pg-unobserved"], DebugModeWithDatabases());
         Assert.True(result.ExitCode == 0, result.ToString());
         var query = $"{s_db["db.unobserved.query"].File}:{s_db["db.unobserved.query"].Line}";
         var forget = $"{s_db["db.unobserved.forget"].File}:{s_db["db.unobserved.forget"].Line}";
@@ -45,13 +42,18 @@ public sealed class ExceptionReportTests
     [InlineData("Release")]
     public void A_worker_that_dies_with_redis_in_use_gets_no_report_but_its_crash(string configuration)
     {
-        var env = new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1" };
-        foreach (var (name, value) in Servers.DbWorkerEnvironment())
-            env[name] = value;
-        var result = ChildProcess.Dotnet([Repo.Program("DbWorker", configuration), "redis-crash"], env);
+        var result = ChildProcess.Dotnet([Repo.Program("DbWorker", configuration), "redis-crash"], DebugModeWithDatabases());
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("Unhandled exception. System.InvalidOperationException: job 1 has no handler", result.Stderr);
         Assert.DoesNotContain("asynclens:", result.Stderr);
+    }
+
+    private static Dictionary<string, string?> DebugModeWithDatabases()
+    {
+        var env = new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1" };
+        foreach (var (name, value) in Servers.DbWorkerEnvironment())
+            env[name] = value;
+        return env;
     }
 
     private static string TaskId(string firstLine) => firstLine[(firstLine.LastIndexOf("(task ", StringComparison.Ordinal) + 6)..^1];
