@@ -15,6 +15,8 @@ internal static class Program
                     work      3 async methods, 2 Task.Yield, SHA-256 of 16 KB in 3 steps: µs per `await Request()`
                     service   64 concurrent simulated requests (nested awaits, semaphore, channel, JSON, SHA-256)
                     snapshot  N pending requests (--tasks N), then the task inventory timed: snapshot and dumps
+                    pending   N pending async methods at once (--tasks N, default 1,000,000): time and memory to
+                              create them, memory after idling (--idle-s N, default 5), time to complete them
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
@@ -32,7 +34,7 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "service" or "snapshot"))
+        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending"))
             return Fail($"unknown workload '{workload}'");
         if (args[1] is not ("off" or "on" or "tasks" or "listener" or "tpl-quiet"))
             return Fail($"unknown mode '{args[1]}'");
@@ -47,7 +49,12 @@ internal static class Program
         }
 
         Func<Task<string>> run;
-        if (workload == "snapshot")
+        if (workload == "pending")
+        {
+            var (count, idle) = (Take(options, "tasks", 1_000_000), Take(options, "idle-s", 5));
+            run = () => PendingBenchmark.RunAsync(count, idle);
+        }
+        else if (workload == "snapshot")
         {
             var (count, rounds) = (Take(options, "tasks", 100_000), Take(options, "rounds", 3));
             run = () => SnapshotBenchmark.RunAsync(count, rounds);

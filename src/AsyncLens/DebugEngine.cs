@@ -29,6 +29,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly RequestEndpoints _endpoints;
+    private readonly GcEvents _gcEvents;
+    private readonly PendingCollected _collected;
+    private readonly Stalls _stalls;
     private int _failed;
     private int _disposed;
 
@@ -43,18 +46,21 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         tracking.Keep = (id, task) => BoxInfo.Of(task) is null ? !task.IsCompleted : _table.Find(id) is not null;
         var sites = new CreationSites(registry.Find);
         Inventory = new TaskInventory(tracking, id => _table.Find(id), sites);
-        _writer = new ReportWriter(output, OutputName(options, output), options.Format, options.OnReport, new ReportBuilder(sites));
+        _writer = new ReportWriter(output, OutputName(options, output), options.Format, options.OnReport, new ReportBuilder(sites), time);
         var stalls = new Stalls();
         _steps = new SlowSteps(settings, _writer, time, registry.Find, stalls);
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
-        var collected = new PendingCollected(_writer, registry, _table, time);
+        var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
+        _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
         AppDomain.CurrentDomain.FirstChanceException += OnFirstChanceException;
         TaskScheduler.UnobservedTaskException += _faults.OnUnobservedTaskException;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         StartPrelude();
+        _stalls = stalls;
+        _gcEvents = new GcEvents(stalls.OnSuspension, collected.OnInduced);
         _listener = TplListener.Start(this);
         _endpoints = RequestEndpoints.Start(OnEndpointMatched);
     }
@@ -95,7 +101,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         var record = _table.Remove(taskId);
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
-            step.StoppedState = AsyncState.Done;
+            step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
         if (status == StatusError)
             _faults.OnFaulted(taskId, record, now);
@@ -142,7 +148,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps.OnStepEnd(tracker, frame, now);
         tracker.Pop();
         if (tracker.Top is { } parent)
+        {
             parent.ChildTicks += frame.Kind == FrameKind.AsyncStep ? now - frame.Start : frame.ChildTicks;
+            parent.ChildEngineTicks += frame.Kind == FrameKind.AsyncStep ? tracker.EngineTicksWithin(frame) : frame.ChildEngineTicks;
+        }
         frame.Exit();
     }
 
@@ -276,6 +285,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
         _endpoints.Dispose();
+        _gcEvents.Dispose();
         _tracking.Keep = static (_, task) => !task.IsCompleted;
         AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
         TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;
@@ -298,9 +308,15 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     private void OnProcessExit(object? sender, EventArgs e)
     {
-        _steps.FlushOpenSteps(DetectionSettings.Now);
+        // First the watchdog: a finding it is building must reach the writer before the writer is flushed.
+        _watchdog.Dispose();
+        var now = DetectionSettings.Now;
+        _steps.FlushOpenSteps(now);
+        // A collection the app asked for just before it ended: its event may still be on its way.
+        _stalls.CatchUp(now, atExit: true);
+        _collected.Settle();
         _faults.Flush();
-        _writer.Flush(TimeSpan.FromSeconds(3));
+        _writer.FlushAtExit();
         // Reports that could not be written are a failure the exit code must carry (a CI job reading the file
         // would otherwise see none and pass). The app's own failure code is left as it is.
         if (_writer.LostReports > 0 && Environment.ExitCode == 0)

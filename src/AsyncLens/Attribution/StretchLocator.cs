@@ -68,8 +68,25 @@ internal static class StretchLocator
         var called = stretch.Callers.Count > 0;
         if (e.Unbracketed)
             return stretch.Hint is { Kind: HintKind.Blocking } || (called && stretch.Hint is { Kind: HintKind.UserCall or HintKind.Loop });
-        return !e.WarmUp || (called && stretch.Hint is { Kind: HintKind.Blocking });
+        // A step whose own code could not take the time (no loop, no call but the await machinery) and that ran no
+        // method of the user's: the thread waited for the runtime or the machine, not for the code.
+        if (!called && e.FirstSteps.Count == 0 && stretch.Code is { Body: { } body, Async: { } symbols }
+            && StretchCode.CannotTakeLong(body, symbols.StepRange(e.ResumedState, e.Ongoing ? AsyncState.Done : e.StoppedState)))
+            return false;
+        if (!e.WarmUp)
+            return true;
+        if (called || !stretch.Code.IsUserCode)
+            return called && stretch.Hint is { Kind: HintKind.Blocking };
+        // A step of the user's own method while the process warms up: only a cause in the app's own code counts (a
+        // blocking call, a synchronous API with an async twin, a loop, a call of the app's); the first run of a
+        // library's code path (a database client opening its first connections, building its readers) is warm-up.
+        return stretch.Hint is { Kind: HintKind.Blocking or HintKind.AsyncTwin or HintKind.Loop }
+            || (stretch.Hint is { } named && stretch.Code.Body is { } code && CalledAt(code, named.Offset) is { } target
+                && CodeOrigin.Kind(target.Module.Assembly) == CodeKind.User);
     }
+
+    private static MethodBase? CalledAt(MethodBase method, int offset) =>
+        MethodSymbols.Calls(method).FirstOrDefault(c => c.Offset == offset).Target;
 
     private static Stretch? Next(Stretch? at, StretchEvidence e, Followed used)
     {

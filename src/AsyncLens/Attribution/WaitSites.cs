@@ -16,11 +16,11 @@ internal static class WaitSites
     public static (MethodBase Method, int ILOffset)? Waiter(IReadOnlyList<(MethodBase? Method, int ILOffset)> stack, MethodInfo? handler)
     {
         (MethodBase Method, int ILOffset)? user = null;
-        foreach (var (method, offset) in stack)
+        for (var i = 0; i < stack.Count; i++)
         {
-            if (method is not null && CodeOrigin.IsUserCode(method))
+            if (stack[i].Method is { } method && CodeOrigin.IsUserCode(method))
             {
-                user = (method, offset);
+                user = (method, CallThatWaited(stack, i));
                 break;
             }
         }
@@ -28,6 +28,24 @@ internal static class WaitSites
             || user is { } u && WaitsAt(u.Method, u.ILOffset))
             return user;
         return (handler, WaitCall(handler) ?? -1);
+    }
+
+    // The IL offset of the call that waited, in the user's frame at `index`. In optimized code a frame's IL offset is
+    // that of the last point where the IL stack was empty: for `Console.WriteLine(t.Result)` after `var t = F();`, the
+    // start of the line before. The wait itself is one of the frames above it (or, inlined, a call named like one): the
+    // first call to one of them from there on is where it waited.
+    private static int CallThatWaited(IReadOnlyList<(MethodBase? Method, int ILOffset)> stack, int index)
+    {
+        var (method, offset) = stack[index];
+        if (offset < 0)
+            return offset;
+        foreach (var call in MethodSymbols.Calls(method!))
+        {
+            if (call.Offset >= offset && !call.TakesAddress
+                && (Waits(call.Target) || stack.Take(index).Any(f => f.Method is { } above && MethodSymbols.SameDefinition(above, call.Target))))
+                return call.Offset;
+        }
+        return offset;
     }
 
     // True when the call at (or just before) the offset is one that waits for a task.

@@ -30,7 +30,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         var step = ContextOf(tracker);
         var wait = new SyncWait(waitedTaskId, now, tracker, stack, tracker.Top, step, registry.Find(waitedTaskId));
         tracker.Wait = wait;
-        lock (_byTask)
+        using (EngineLocks.Hold(_byTask))
         {
             if (!_byTask.TryGetValue(waitedTaskId, out var list))
                 _byTask[waitedTaskId] = list = new List<SyncWait>(1);
@@ -45,7 +45,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         if (_count == 0)
             return;
         List<SyncWait>? waits;
-        lock (_byTask)
+        using (EngineLocks.Hold(_byTask))
         {
             if (!_byTask.Remove(taskId, out waits))
                 return;
@@ -63,7 +63,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         tracker.Wait = null;
         if (!wait.IsOpen)
             return;
-        lock (_byTask)
+        using (EngineLocks.Hold(_byTask))
         {
             if (_byTask.TryGetValue(wait.TaskId, out var list) && list.Remove(wait))
             {

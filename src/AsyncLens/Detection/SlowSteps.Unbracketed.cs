@@ -20,7 +20,7 @@ internal sealed partial class SlowSteps
     /// </summary>
     public void OnPreludeEnd(ThreadTracker tracker, Frame frame, Task? waited, long now)
     {
-        if (frame.Kind != FrameKind.Prelude || OwnTime(frame, now) < settings.SlowTicks)
+        if (frame.Kind != FrameKind.Prelude || OwnTime(tracker, frame, now) < settings.SlowTicks)
             return;
         // Read first: Main (and the methods it started) go on on other threads, and may resume or complete.
         var stopped = waited is null ? AsyncState.Done : BoxInfo.ReadStateOnce(waited) is var parked && AsyncState.IsParked(parked) ? parked : AsyncState.Unknown;
@@ -31,7 +31,8 @@ internal sealed partial class SlowSteps
         var onItsThread = tracker.Thread == Thread.CurrentThread;
         var jit = onItsThread ? RuntimeTime.JitOnThisThread - frame.JitStart : RuntimeTime.JitInProcess - frame.ProcessJitStart;
         var times = onItsThread ? tracker.OwnTimes() : RunQueue.Times(tracker.OsThreadId);
-        var own = OwnTime(frame, now) - jit - Preempted(frame, times.Waited);
+        var wall = OwnTime(tracker, frame, now);
+        var own = wall - RuntimesShare(wall, jit, Preempted(frame, times.Waited, now));
         if (own - NotItsOwn(frame, now) < settings.SlowTicks || !frame.TryClaimSlowReport())
             return;
         Type? stateMachine;
@@ -48,7 +49,7 @@ internal sealed partial class SlowSteps
         if (stateMachine is null || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
             return;
         var evidence = new StretchEvidence(stateMachine, -1, stopped, DetectionSettings.Seconds(own), Ongoing: false) { FirstSteps = firstSteps, Unbracketed = true };
-        sink.Add(Finding(tracker, waited?.Id ?? 0, stack, null, evidence, frame, Split(frame, now, times), now));
+        sink.Add(Finding(tracker, waited?.Id ?? 0, stack, null, evidence, frame, Split(tracker, frame, now, times), now));
     }
 
     /// <summary>
@@ -59,12 +60,12 @@ internal sealed partial class SlowSteps
     /// </summary>
     public void OnRequestStretch(ThreadTracker tracker, Frame frame, long end)
     {
-        if (frame.Kind != FrameKind.Request || frame.SlowReported || OwnTime(frame, end) < settings.SlowTicks)
+        if (frame.Kind != FrameKind.Request || frame.SlowReported || OwnTime(tracker, frame, end) < settings.SlowTicks)
             return;
         var firstSteps = FirstSteps(frame);
-        var jit = RuntimeTime.JitOnThisThread - frame.JitStart;
         var times = tracker.OwnTimes();
-        var own = OwnTime(frame, end) - jit - Preempted(frame, times.Waited);
+        var wall = OwnTime(tracker, frame, end);
+        var own = wall - RuntimesShare(wall, RuntimeTime.JitOnThisThread - frame.JitStart, Preempted(frame, times.Waited, end));
         stalls.CatchUp(end);
         if (own - NotItsOwn(frame, end) < settings.SlowTicks)
             return;
@@ -81,7 +82,7 @@ internal sealed partial class SlowSteps
             Unbracketed = true,
             WarmUp = CompiledMuch(frame, end),
         };
-        var split = Split(frame, end, times);
+        var split = Split(tracker, frame, end, times);
         sink.Add(boxed
             ? Finding(tracker, first!.Record.Id, RawAsyncStack.Capture(task!, first.State), first.Record, evidence, frame, split, end)
             : Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, split, end));

@@ -26,12 +26,12 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     {
         if (frame.Kind != FrameKind.AsyncStep || frame.Box is not { } box || frame.Task is not { } task)
             return;
-        var own = OwnTime(frame, now);
+        var own = OwnTime(tracker, frame, now);
         if (own < settings.SlowTicks)
             return;
         var ownJit = RuntimeTime.JitOnThisThread - frame.JitStart;
         var times = tracker.OwnTimes();
-        own -= ownJit + Preempted(frame, times.Waited);
+        own -= RuntimesShare(own, ownJit, Preempted(frame, times.Waited, now));
         if (own < settings.SlowTicks)
             return;
         Interlocked.Increment(ref _inFlight);
@@ -49,9 +49,9 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var evidence = new StretchEvidence(box.StateMachineType, frame.ResumedState, stopped, DetectionSettings.Seconds(own), Ongoing: false)
             {
                 FirstSteps = firstSteps,
-                WarmUp = WarmingUp(frame, box, now),
+                WarmUp = WarmingUp(frame, now),
             };
-            sink.Add(Finding(tracker, frame.TaskId, stack, frame.Record, evidence, frame, Split(frame, now, times), now));
+            sink.Add(Finding(tracker, frame.TaskId, stack, frame.Record, evidence, frame, Split(tracker, frame, now, times), now));
         }
         finally
         {
@@ -77,11 +77,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var box = frame.Box;
             if ((version & 1) == 0 || task is null || box is null)
                 continue;
-            var own = OwnTime(frame, now);
+            var own = OwnTime(tracker, frame, now);
             if (own < settings.SlowTicks / 2)
                 continue;
             var times = RunQueue.Times(tracker.OsThreadId);
-            own -= Preempted(frame, times.Waited);
+            own -= Preempted(frame, times.Waited, now);
             if (own >= settings.SlowTicks / 2 && frame.Captured is null)
             {
                 var stack = RawAsyncStack.Capture(task, frame.ResumedState);
@@ -96,7 +96,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
                 continue;
             frame.HungReported = true;
             var evidence = new StretchEvidence(box.StateMachineType, frame.ResumedState, -1, DetectionSettings.Seconds(own), Ongoing: true);
-            sink.Add(Finding(tracker, frame.TaskId, hungStack, frame.Record, evidence, frame, Split(frame, now, times), now));
+            sink.Add(Finding(tracker, frame.TaskId, hungStack, frame.Record, evidence, frame, Split(tracker, frame, now, times), now));
         }
     }
 
@@ -120,9 +120,9 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
                 if (tracker.FrameAt(i) is not { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } frame || (frame.Version & 1) == 0)
                     continue;
                 var end = tracker.FrameAt(i + 1)?.Start ?? now;
-                var own = OwnTime(frame, end);
+                var own = OwnTime(tracker, frame, end);
                 var times = own >= settings.SlowTicks ? RunQueue.Times(tracker.OsThreadId) : SchedTimes.Unavailable;
-                own -= Preempted(frame, times.Waited);
+                own -= Preempted(frame, times.Waited, end);
                 if (own - NotItsOwn(frame, end) < settings.SlowTicks || !frame.TryClaimSlowReport())
                     continue;
                 var stack = frame.Captured?.Stack ?? RawAsyncStack.Capture(task, frame.ResumedState);
@@ -130,7 +130,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
                 {
                     FirstSteps = FirstSteps(frame),
                 };
-                sink.Add(Finding(tracker, frame.TaskId, stack, frame.Record, evidence, frame, Split(frame, end, times), end));
+                sink.Add(Finding(tracker, frame.TaskId, stack, frame.Record, evidence, frame, Split(tracker, frame, end, times), end));
             }
         }
         for (var waited = 0; Volatile.Read(ref _inFlight) > 0 && waited < 500; waited++)
@@ -193,11 +193,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // time waiting for a CPU and GC pauses. Compiling (JIT) is computing here: it is measured in wall time, its own
     // waits for a CPU in it, and taking it off would count them twice. A thread that never gave its CPU up was not
     // blocked: what its figures do not explain was taken from it (a hypervisor's steal, throttling).
-    private static TimeSplit Split(Frame frame, long end, SchedTimes now)
+    private static TimeSplit Split(ThreadTracker tracker, Frame frame, long end, SchedTimes now)
     {
         if (frame.CpuStart < 0 || now.OnCpu < 0)
             return TimeSplit.Unknown;
-        var wall = Math.Max(0, OwnTime(frame, end));
+        var wall = Math.Max(0, OwnTime(tracker, frame, end));
         var onCpu = Math.Clamp(now.OnCpu - frame.CpuStart - frame.ChildTicks, 0, wall);
         if (frame.SwitchesStart >= 0 && now.Switches == frame.SwitchesStart)
             return new TimeSplit(Math.Max(1, wall - Math.Clamp(now.Waited - frame.WaitedStart, 0, wall)), 0);
@@ -220,11 +220,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     private void TickRequest(ThreadTracker tracker, Frame frame, long now)
     {
         var version = frame.Version;
-        var own = OwnTime(frame, now);
+        var own = OwnTime(tracker, frame, now);
         if ((version & 1) == 0 || frame.HungReported || own < settings.HungTicks || tracker.Wait is { IsOpen: true } || HandlerTicks(frame, now) * 2 < own)
             return;
         var times = RunQueue.Times(tracker.OsThreadId);
-        own -= Preempted(frame, times.Waited);
+        own -= Preempted(frame, times.Waited, now);
         if (own - NotItsOwn(frame, now) < settings.HungTicks || frame.Version != version)
             return;
         frame.HungReported = true;
@@ -233,30 +233,51 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             FirstSteps = FirstSteps(frame),
             Unbracketed = true,
         };
-        sink.Add(Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, Split(frame, now, times), now));
+        sink.Add(Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, Split(tracker, frame, now, times), now));
     }
 
-    // A framework method's step (Kestrel's request loop, say) in the process's first seconds runs code being loaded
-    // and compiled on several threads at once, and waits for the others' type loading and compilation: measured on
-    // the first requests of an ASP.NET service, 190-220 ms steps with no wait for a CPU, a fifth of them compilation.
-    // Such a step is reported only if it ran a method of the user's that blocked (see StepFinding.WarmUp). It counts
-    // as warming up when the process compiled code for a tenth of its time or more; steps of the user's own methods
-    // are judged as always.
-    private static bool WarmingUp(Frame frame, BoxInfo box, long now) =>
-        !box.IsUserCode && frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
+    // A step in the process's first seconds runs code being loaded and compiled on several threads at once, and waits
+    // for the others' type loading and compilation: measured on the first requests of an ASP.NET service, 190-220 ms
+    // steps of Kestrel's request loop with no wait for a CPU, a fifth of them compilation; and 150-500 ms steps of a
+    // handler whose time went to the first run of a database client's code (Npgsql opening its first connections,
+    // Dapper building its readers). Such a step is reported only for a cause in the app's own code (see
+    // StepFinding.WarmUp). It counts as warming up when the process compiled code for a tenth of its time or more.
+    private static bool WarmingUp(Frame frame, long now) =>
+        frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
 
-    // Time in the step that stopped every thread, the step's with them: GC pauses and process stalls. It decides
-    // whether the step counts as slow, and is not taken off the duration reported.
-    private long NotItsOwn(Frame frame, long end) => RuntimeTime.GcSince(frame) + stalls.During(frame.Start, end);
+    // Time in the step that stopped every thread, the step's with them: the runtime's suspensions (GCs) and process
+    // stalls. It decides whether the step counts as slow, and is not taken off the duration reported.
+    private long NotItsOwn(Frame frame, long end) => stalls.During(frame.Start, end, RuntimeTime.GcSince(frame));
 
-    // Time the step's thread waited for a CPU since the step began (0 where that is not known).
-    private static long Preempted(Frame frame, long runDelayNow) =>
-        frame.RunDelayStart < 0 || runDelayNow < 0 ? 0 : Math.Max(0, runDelayNow - frame.RunDelayStart);
+    // The part of a stretch of `own` time that was the runtime's or the machine's: the time its thread
+    // waited for a CPU, and the compilation on it. Compilation is timed on the wall clock, waits for a CPU included: it
+    // is taken to have waited as often as the rest of the stretch, so that no wait counts twice.
+    internal static long RuntimesShare(long own, long jit, long preempted) =>
+        preempted + (own <= 0 ? 0 : (long)(jit * Math.Clamp((double)(own - preempted) / own, 0, 1)));
 
-    // Wall time of the step, less nested async steps and reported blocking waits (JIT time, known only on the
-    // step's own thread, and run-queue delay, worth reading only for long steps, are taken off separately).
-    private static long OwnTime(Frame frame, long end) =>
-        end - frame.Start - frame.ChildTicks - Volatile.Read(ref frame.ExcludedTicks);
+    // Time the step's thread waited for a CPU since the step began, up to `end` (0 where that is not known). The waits
+    // are read for the whole interval, nested steps included, whose time is taken off whole: only the step's share of
+    // the waits is its own (they are taken to have come as often in the nested steps as in the rest).
+    private static long Preempted(Frame frame, long runDelayNow, long end)
+    {
+        if (frame.RunDelayStart < 0 || runDelayNow < 0)
+            return 0;
+        var waited = Math.Max(0, runDelayNow - frame.RunDelayStart);
+        var wall = end - frame.Start;
+        return frame.ChildTicks <= 0 || wall <= 0 ? waited : (long)(waited * Math.Clamp((double)(wall - frame.ChildTicks) / wall, 0, 1));
+    }
+
+    // Wall time of the step, less nested async steps, reported blocking waits and AsyncLens's own time on the thread
+    // (JIT time, known only on the step's own thread, and run-queue delay, worth reading only for long steps, are
+    // taken off separately).
+    // A step whose method completed ends there: the rest hands the result to its awaiters (see Frame.CompletedAt).
+    private static long OwnTime(ThreadTracker tracker, Frame frame, long end)
+    {
+        var (until, nested) = frame.CompletedAt is var completed and > 0 && completed < end
+            ? (completed, frame.ChildTicksAtCompletion)
+            : (end, frame.ChildTicks);
+        return until - frame.Start - nested - Volatile.Read(ref frame.ExcludedTicks) - tracker.EngineTicks(frame);
+    }
 
     // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it).
     private static Frame? InnermostStep(ThreadTracker tracker)

@@ -68,6 +68,7 @@ internal sealed class Watchdog : IDisposable
                 _steps.Tick(now);
                 _waits.Tick(now);
                 _faults.Tick(now);
+                _collected.Settle();
                 if (now - lastSweep >= SweepTicks)
                 {
                     lastSweep = now;

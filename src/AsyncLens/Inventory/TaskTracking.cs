@@ -13,6 +13,7 @@ namespace AsyncLens.Inventory;
 internal sealed class TaskTracking : IDisposable
 {
     private readonly ManualResetEventSlim _stop = new();
+    private readonly Lock _sweeping = new();
     private readonly Thread _sweeper;
 
     private TaskTracking(TaskRegistry registry)
@@ -31,17 +32,13 @@ internal sealed class TaskTracking : IDisposable
 
     public TaskGraph Snapshot() => TaskGraph.Build(Registry.Snapshot());
 
+    /// <summary>Moves the registry's tasks to weak handles and refreshes what is known of them (this thread's, or the watchdog's when the app collects).</summary>
     public void Sweep()
     {
-        Registry.Sweep(Keep);
-        foreach (var entry in Registry.WeakEntries())
+        lock (_sweeping)
         {
-            if (entry.Target is not { } task)
-                continue;
-            if (task.IsCompleted)
-                Registry.Completed(entry.Id);
-            else if (entry.Box is { } box && box.ReadState(task) is var state && AsyncState.IsParked(state))
-                entry.LastState = state;
+            Registry.Sweep(Keep);
+            Registry.Refresh();
         }
     }
 

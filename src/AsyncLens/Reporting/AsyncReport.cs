@@ -60,6 +60,16 @@ public sealed class AsyncReport
 
     /// <summary>When the report was made (UTC).</summary>
     public DateTimeOffset Timestamp { get; init; }
+
+    /// <summary>
+    /// 0 for a report in full. Else this is a summary of repeats: the site (<see cref="Kind"/>, <see cref="Method"/>,
+    /// <see cref="Location"/>) was reported in full earlier, and came this many more times since
+    /// <see cref="RepeatsSince"/>; <see cref="DurationSeconds"/> is the longest of them.
+    /// </summary>
+    public int Repeats { get; init; }
+
+    /// <summary>For a summary of repeats: the start of the interval it counts.</summary>
+    public DateTimeOffset? RepeatsSince { get; init; }
 }
 
 /// <summary>The report kinds (public contract: the <c>kind</c> field).</summary>

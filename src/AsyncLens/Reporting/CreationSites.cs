@@ -27,6 +27,7 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
     {
         if (target is not null && stack is not null && FromAwaiter(target, stack) is { } viaAwaiter)
             return viaAwaiter;
+        var method = target;
         for (var hop = 0; record is not null && target is not null && hop < MaxHops; hop++)
         {
             if ((FromCreatorCode(record, target) ?? FromSiblings(record, target)) is { } viaCode)
@@ -38,7 +39,11 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
             target = CodeOf(record.CreatorCode);
             record = record.CreatorRecord;
         }
-        return null;
+        // Nothing recorded names it (no sample left for its context, created before debug mode): a method of the
+        // user's called from one place only was created there.
+        return method is not null && CodeOrigin.IsUserCode(method) && CallSites.OnlyCallerOf(method) is var (caller, offset)
+            ? Site(caller, offset, MethodNames.Format(caller))
+            : null;
     }
 
     /// <summary>
@@ -80,8 +85,16 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
             if (created is not null && method is { Name: "MoveNext", DeclaringType: { } declaring }
                 && (declaring.IsGenericType ? declaring.GetGenericTypeDefinition() : declaring) == created)
                 continue;
-            if (origin == TaskOrigin.Delegate && target is not null && !MethodSymbols.CallsTo(method, target, IlRanges.All).Any())
-                return null;
+            if (target is not null && !MethodSymbols.CallsTo(method, target, IlRanges.All).Any())
+            {
+                if (origin == TaskOrigin.Delegate)
+                    return null;
+                // The frame that called the method is not on the stack: the JIT inlined it into code that is not the
+                // user's (a handler lambda into the delegate ASP.NET Core compiles for its endpoint). Called from one
+                // place only, that place is it; else the user's frame that led to it is as near as the stack tells.
+                if (CallSites.OnlyCallerOf(target) is var (caller, offset))
+                    return Site(caller, offset, MethodNames.Format(caller));
+            }
             return Site(method, frames[i].GetILOffset(), MethodNames.Format(method));
         }
         return null;

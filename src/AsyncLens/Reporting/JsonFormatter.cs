@@ -14,6 +14,13 @@ internal static class JsonFormatter
         {
             w.WriteStartObject();
             w.WriteString("kind", r.Kind);
+            if (r.Repeats > 0)
+            {
+                Repeats(w, r);
+                w.WriteEndObject();
+                w.Flush();
+                return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
+            }
             w.WriteNumber("taskId", r.TaskId);
             if (r.ThreadId is { } thread)
                 w.WriteNumber("threadId", thread);
@@ -65,11 +72,27 @@ internal static class JsonFormatter
             w.WriteString("message", r.Message);
             if (r.Fix is not null)
                 w.WriteString("fix", r.Fix);
-            w.WriteString("timestamp", r.Timestamp.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+            w.WriteString("timestamp", Timestamp(r.Timestamp));
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
     }
+
+    // A summary of repeats of one site (see RepeatedReports): what identifies the site, how many, since when, the longest.
+    private static void Repeats(Utf8JsonWriter w, AsyncReport r)
+    {
+        w.WriteString("method", r.Method);
+        Location(w, "location", r.Location);
+        w.WriteNumber("repeats", r.Repeats);
+        if (r.RepeatsSince is { } since)
+            w.WriteString("since", Timestamp(since));
+        if (r.DurationSeconds is { } longest)
+            w.WriteNumber("longestSeconds", longest);
+        w.WriteString("message", r.Message);
+        w.WriteString("timestamp", Timestamp(r.Timestamp));
+    }
+
+    private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
 
     private static void Location(Utf8JsonWriter w, string name, SourceLine? at)
     {

@@ -92,8 +92,12 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         var symbols = f.Box?.Symbols;
         var code = symbols?.Kickoff ?? f.Action?.Method;
         var ex = f.Exception;
-        var throwSite = ex is null ? null : ThrowSite(ex);
+        var faultedCode = symbols?.MoveNext ?? (MethodBase?)f.Action?.Method;
+        var throwSite = ex is null ? null : ThrowSite(ex, faultedCode?.Module.Assembly);
         var method = symbols?.Name ?? (f.Action is { } a ? MethodNames.Format(a.Method) : FaultedMethodFromStack(f.FaultStack) ?? throwSite?.Method ?? "(unknown)");
+        // The faulted method's own line in the exception's stack: where the exception went through it (the await of
+        // the library call that threw), not a line of the library's.
+        var ownLine = ex is null || faultedCode is null ? null : LineIn(ex, faultedCode) ?? throwSite;
         var createdAt = creationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
         var what = ex is null ? "an exception" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
         return new AsyncReport
@@ -103,7 +107,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             Method = method,
             Location = throwSite,
             CreatedAt = createdAt,
-            AsyncStack = throwSite is null ? [] : [new AsyncStackFrame(method, throwSite.File, throwSite.Line)],
+            AsyncStack = (ownLine ?? throwSite) is { } line ? [new AsyncStackFrame(method, line.File, line.Line)] : [],
             Exception = ex is null ? null : new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
             Message = $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
             Fix = FixHints.Unobserved,
@@ -179,12 +183,30 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         return new WaitTarget(id, task is null ? $"task {id}" : $"task {id} ({CombinatorName(task.GetType())})", null);
     }
 
-    private static SourceLine? ThrowSite(Exception ex)
+    // Where the exception was thrown: the deepest frame of the faulted method's own assembly (a library's frames in
+    // between, a database client's, are where it came from, not where the user can look); else the deepest of user code.
+    private static SourceLine? ThrowSite(Exception ex, System.Reflection.Assembly? home)
     {
-        var trace = new StackTrace(ex, fNeedFileInfo: false);
-        foreach (var frame in trace.GetFrames())
+        var frames = new StackTrace(ex, fNeedFileInfo: false).GetFrames();
+        SourceLine? user = null;
+        foreach (var frame in frames)
         {
-            if (frame.GetMethod() is { } m && CodeOrigin.IsUserCode(m) && MethodSymbols.LineAt(m, frame.GetILOffset()) is { } at)
+            if (frame.GetMethod() is not { } m || !CodeOrigin.IsUserCode(m) || MethodSymbols.LineAt(m, frame.GetILOffset()) is not { } at)
+                continue;
+            var site = new SourceLine(at.File, at.Line, MethodNames.Format(m));
+            if (home is null || m.Module.Assembly == home)
+                return site;
+            user ??= site;
+        }
+        return user;
+    }
+
+    // The line of `code` (a state machine's MoveNext, or a delegate's method) in the exception's stack trace.
+    private static SourceLine? LineIn(Exception ex, MethodBase code)
+    {
+        foreach (var frame in new StackTrace(ex, fNeedFileInfo: false).GetFrames())
+        {
+            if (frame.GetMethod() is { } m && MethodSymbols.SameDefinition(m, code) && MethodSymbols.LineAt(m, frame.GetILOffset()) is { } at)
                 return new SourceLine(at.File, at.Line, MethodNames.Format(m));
         }
         return null;

@@ -7,7 +7,9 @@ namespace AsyncLens.Reporting;
 /// Builds and writes reports on its own thread. App threads only enqueue a finding; a full queue
 /// drops (and counts) rather than blocks, and a stalled output (a pipe nobody reads) stalls only
 /// this thread, never the app. Reports a named output (a file) refuses are counted and said once on
-/// standard error; the process then exits with <see cref="LostReportsExitCode"/>.
+/// standard error; the process then exits with <see cref="LostReportsExitCode"/>. Repeats of one site are coalesced
+/// (<see cref="RepeatedReports"/>). At exit (<see cref="FlushAtExit"/>) what is still queued is written, and what cannot
+/// be built in time is written short rather than lost.
 /// </summary>
 internal sealed class ReportWriter : IFindingSink, IDisposable
 {
@@ -15,6 +17,10 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
     public const int LostReportsExitCode = 74;
 
     private const int Capacity = 1024;
+
+    // At exit: how long reports may take to build, at most, and without one written.
+    private static readonly TimeSpan s_exitCap = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan s_exitPatience = TimeSpan.FromSeconds(3);
 
     private readonly Queue<Finding> _queue = new();
     private readonly TextWriter _output;
@@ -27,6 +33,12 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
     private int _dropped;
     private int _busy;
     private bool _stopping;
+    private bool _flushRepeats;
+    private int _written;
+    private Finding? _current;
+    private readonly Lock _outputGate = new();
+    private readonly HashSet<Finding> _writtenShort = new(ReferenceEqualityComparer.Instance);
+    private readonly RepeatedReports _repeats;
 
     private readonly ReportBuilder _builder;
 
@@ -35,9 +47,11 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
     /// <param name="format">Text or JSON.</param>
     /// <param name="onReport">The user's callback, after each report is written.</param>
     /// <param name="builder">Findings to reports.</param>
-    public ReportWriter(TextWriter output, string? outputName, AsyncReportFormat format, Action<AsyncReport>? onReport, ReportBuilder builder)
+    /// <param name="time">The clock repeats are counted by.</param>
+    public ReportWriter(TextWriter output, string? outputName, AsyncReportFormat format, Action<AsyncReport>? onReport, ReportBuilder builder, TimeProvider time)
     {
         _builder = builder;
+        _repeats = new RepeatedReports(time);
         _output = output;
         _outputName = outputName;
         _format = format;
@@ -76,9 +90,47 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         }
     }
 
+    /// <summary>
+    /// At process exit: everything queued is written, and the repeats counted so far. The wait is bounded (at most
+    /// <see cref="s_exitCap"/>, and <see cref="s_exitPatience"/> without a report written: a busy machine can take
+    /// seconds to load the symbols of the first report); what is left then is written short, from this thread, so
+    /// that a report once due is never lost.
+    /// </summary>
+    public void FlushAtExit()
+    {
+        var start = DateTime.UtcNow;
+        var progress = start;
+        List<Finding> left;
+        lock (_queue)
+        {
+            _flushRepeats = true;
+            Monitor.PulseAll(_queue);
+            var written = _written;
+            while ((_queue.Count > 0 || _busy > 0 || _flushRepeats) && DateTime.UtcNow - start < s_exitCap && DateTime.UtcNow - progress < s_exitPatience)
+            {
+                Monitor.Wait(_queue, TimeSpan.FromMilliseconds(20));
+                if (_written != written)
+                    (written, progress) = (_written, DateTime.UtcNow);
+            }
+            _stopping = true;
+            left = [.. _current is { } current ? [current] : Array.Empty<Finding>(), .. _queue];
+            _queue.Clear();
+        }
+        foreach (var finding in left)
+        {
+            if (ShortReports.For(finding) is not { } report)
+                continue;
+            lock (_outputGate)
+            {
+                _writtenShort.Add(finding);
+                Output(Format(report));
+            }
+        }
+    }
+
     public void Dispose()
     {
-        Flush(TimeSpan.FromSeconds(2));
+        FlushAtExit();
         lock (_queue)
         {
             _stopping = true;
@@ -92,15 +144,19 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         ThreadTracker.IsEngineThread = true;
         while (true)
         {
-            Finding finding;
+            Finding? finding = null;
+            bool allRepeats;
             int dropped;
             lock (_queue)
             {
-                while (_queue.Count == 0 && !_stopping)
-                    Monitor.Wait(_queue);
-                if (_queue.Count == 0)
+                while (_queue.Count == 0 && !_stopping && !_flushRepeats && !RepeatsDue(out var wait))
+                    Monitor.Wait(_queue, wait);
+                if (_queue.Count == 0 && _stopping)
                     return;
-                finding = _queue.Dequeue();
+                if (_queue.Count > 0)
+                    _current = finding = _queue.Dequeue();
+                // The repeats counted so far go out once everything queued before the exit is written.
+                allRepeats = _flushRepeats && _queue.Count == 0;
                 dropped = _dropped;
                 _dropped = 0;
                 _busy = 1;
@@ -109,18 +165,41 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
             {
                 if (dropped > 0)
                     Write($"asynclens: {dropped} report(s) dropped: findings came faster than they could be written\n");
-                Write(finding);
+                if (finding is not null)
+                    Write(finding);
+                foreach (var summary in _repeats.Due(all: allRepeats))
+                    Output(Format(summary));
             }
             finally
             {
                 lock (_queue)
                 {
                     _busy = 0;
+                    _current = null;
+                    _written++;
+                    if (allRepeats)
+                        _flushRepeats = false;
                     Monitor.PulseAll(_queue);
                 }
             }
         }
     }
+
+    // True when repeats are due to be written now; else how long until they are (infinite when none are counted).
+    private bool RepeatsDue(out TimeSpan wait)
+    {
+        wait = Timeout.InfiniteTimeSpan;
+        if (_repeats.NextDue is not { } due)
+            return false;
+        var left = due - DateTimeOffset.UtcNow;
+        if (left <= TimeSpan.Zero)
+            return true;
+        wait = left + TimeSpan.FromMilliseconds(1);
+        return false;
+    }
+
+    private string Format(AsyncReport report) =>
+        _format == AsyncReportFormat.Json ? JsonFormatter.Format(report) : TextFormatter.Format(report) + "\n";
 
     private void Write(Finding finding)
     {
@@ -141,8 +220,14 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         }
         if (report is null)
             return;
-        if (!Write(_format == AsyncReportFormat.Json ? JsonFormatter.Format(report) : TextFormatter.Format(report) + "\n") && _outputName is not null)
-            Interlocked.Increment(ref _lost);
+        if (!_repeats.IsRepeat(report))
+        {
+            lock (_outputGate)
+            {
+                if (!_writtenShort.Contains(finding))
+                    Output(Format(report));
+            }
+        }
         if (_onReport is not null)
         {
             try
@@ -156,7 +241,20 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         }
     }
 
-    private bool Write(string text)
+    private void Write(string text)
+    {
+        lock (_outputGate)
+            WriteOut(text);
+    }
+
+    // Writes a report's text (under the output gate); a named output that refuses it counts it as lost.
+    private void Output(string report)
+    {
+        if (!WriteOut(report) && _outputName is not null)
+            Interlocked.Increment(ref _lost);
+    }
+
+    private bool WriteOut(string text)
     {
         try
         {

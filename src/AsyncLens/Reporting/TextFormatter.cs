@@ -13,6 +13,8 @@ internal static class TextFormatter
     {
         var sb = new StringBuilder();
         sb.Append("asynclens: ").Append(r.Kind).Append(": ").Append(r.Message).Append('\n');
+        if (r.Repeats > 0)
+            return sb.ToString(); // a summary of repeats: its one line says it all
         switch (r.Kind)
         {
             case AsyncReportKinds.SlowStep or AsyncReportKinds.HungStep:
@@ -58,7 +60,17 @@ internal static class TextFormatter
         }
         if (r.Exception is { } ex)
         {
-            sb.Append("  exception: ").Append(ex.Type).Append(": ").Append(ex.Message).Append('\n');
+            sb.Append("  exception: ").Append(ex.Type).Append(": ");
+            // A message of several lines (a database error with its position, a hint) stays inside the block: every
+            // line after the first indented, and no blank line, which would end the block.
+            var first = true;
+            foreach (var line in ex.Message.Split('\n'))
+            {
+                if (line.TrimEnd('\r').Length == 0 && !first)
+                    continue;
+                sb.Append(first ? "" : "    ").Append(line.TrimEnd('\r')).Append('\n');
+                first = false;
+            }
             if (!string.IsNullOrEmpty(ex.StackTrace))
             {
                 foreach (var line in ex.StackTrace.Split('\n'))

@@ -1,5 +1,4 @@
 using System.Reflection;
-using System.Runtime.InteropServices;
 using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Runtime;
@@ -20,8 +19,10 @@ internal sealed class TaskRegistry : IDisposable
     private static readonly FieldInfo? s_tasksField = typeof(Task).GetField(TaskLayout.ActiveTasks, FieldAccessor.Static);
 
     private readonly Dictionary<int, Task> _runtimeTasks;
-    private readonly Dictionary<int, WeakTask> _weak = new();
-    private volatile int _weakCount;
+    private readonly WeakTasks _weak = new();
+
+    // The sweep's copy of the runtime's registry, kept between sweeps (only the sweeper uses it).
+    private KeyValuePair<int, Task>[] _moving = [];
 
     private TaskRegistry(Dictionary<int, Task> runtimeTasks) => _runtimeTasks = runtimeTasks;
 
@@ -54,15 +55,10 @@ internal sealed class TaskRegistry : IDisposable
     public void Dispose()
     {
         s_enabledField?.SetValue(null, false);
-        lock (_runtimeTasks)
+        using (EngineLocks.Hold(_runtimeTasks))
             _runtimeTasks.Clear();
-        lock (_weak)
-        {
-            foreach (var entry in _weak.Values)
-                entry.Free();
-            _weak.Clear();
-            _weakCount = 0;
-        }
+        _weak.Clear();
+        _moving = [];
     }
 
     /// <summary>The task with this id, if it is pending (or completing right now).</summary>
@@ -70,7 +66,8 @@ internal sealed class TaskRegistry : IDisposable
     {
         // Every step looks up its box, and the runtime takes the same lock on every task it adds and removes:
         // on two cores the lock's cache line bounces. Read without it first; a read torn by a concurrent
-        // resize can only miss, throw, or return another task, and the id check catches the last.
+        // resize can only miss, throw, or return another task, and the id check catches the last. A miss is looked
+        // up among the weak entries (a task pending for a while) before the runtime's lock is taken.
         try
         {
             if (_runtimeTasks.TryGetValue(id, out var unlocked) && unlocked.Id == id)
@@ -79,134 +76,85 @@ internal sealed class TaskRegistry : IDisposable
         catch (Exception ex) when (ex is IndexOutOfRangeException or InvalidOperationException or NullReferenceException)
         {
         }
-        lock (_runtimeTasks)
-        {
-            if (_runtimeTasks.TryGetValue(id, out var task))
-                return task;
-        }
-        if (_weakCount == 0)
-            return null;
-        lock (_weak)
-            return _weak.TryGetValue(id, out var w) ? w.Target : null;
+        if (_weak.Find(id) is { } moved)
+            return moved;
+        using (EngineLocks.Hold(_runtimeTasks))
+            return _runtimeTasks.TryGetValue(id, out var task) ? task : null;
     }
 
+    /// <summary>True when the runtime's registry holds tasks (strongly) that no sweep has moved yet.</summary>
+    public bool HoldsStrongly => _runtimeTasks.Count > 0;
+
     /// <summary>Called when a task completes: its weak entry, if any, is dropped.</summary>
-    public void Completed(int id)
-    {
-        if (_weakCount == 0)
-            return;
-        lock (_weak)
-        {
-            if (_weak.Remove(id, out var w))
-            {
-                w.Free();
-                _weakCount = _weak.Count;
-            }
-        }
-    }
+    public void Completed(int id) => _weak.Remove(id);
 
     /// <summary>
     /// Moves every task out of the runtime's registry. Those <paramref name="track"/> accepts get weak handles;
     /// the rest are dropped (a task that already completed: the runtime raises the completion event before it
     /// removes the task, so a sweep can catch one in between). <paramref name="track"/> runs under the lock that
     /// <see cref="Completed"/> takes, so a completion is seen either by it or by <see cref="Completed"/>.
+    /// The runtime's lock, which every task creation and completion takes, is held only to copy its registry and then
+    /// to take out a batch of moved tasks at a time: a task is in one table or the other, or both, at every moment.
     /// </summary>
     public void Sweep(Func<int, Task, bool> track)
     {
-        lock (_runtimeTasks)
+        int count;
+        using (EngineLocks.Hold(_runtimeTasks))
         {
-            if (_runtimeTasks.Count == 0)
+            count = _runtimeTasks.Count;
+            if (count == 0)
                 return;
-            lock (_weak)
-            {
-                foreach (var (id, task) in _runtimeTasks)
-                {
-                    if (!_weak.ContainsKey(id) && track(id, task))
-                        _weak[id] = new WeakTask(id, task);
-                }
-                _weakCount = _weak.Count;
-            }
-            _runtimeTasks.Clear();
+            if (_moving.Length < count || _moving.Length > 4 * count + 1024)
+                _moving = new KeyValuePair<int, Task>[count];
+            ((ICollection<KeyValuePair<int, Task>>)_runtimeTasks).CopyTo(_moving, 0);
         }
+        for (var start = 0; start < count; start += WeakTasks.Batch)
+            _weak.Add(_moving, start, Math.Min(WeakTasks.Batch, count - start), track);
+        for (var start = 0; start < count; start += WeakTasks.Batch)
+        {
+            using (EngineLocks.Hold(_runtimeTasks))
+            {
+                for (var i = start; i < Math.Min(count, start + WeakTasks.Batch); i++)
+                {
+                    if (_runtimeTasks.TryGetValue(_moving[i].Key, out var task) && ReferenceEquals(task, _moving[i].Value))
+                        _runtimeTasks.Remove(_moving[i].Key);
+                }
+                // A burst of pending tasks leaves the runtime's dictionary as large as it was at its peak.
+                if (_runtimeTasks.Count == 0 && _runtimeTasks.EnsureCapacity(0) > 4096)
+                    _runtimeTasks.TrimExcess();
+            }
+        }
+        Array.Clear(_moving, 0, count);
     }
 
+    /// <summary>
+    /// One pass over the tasks that left the runtime's registry, a batch at a time: completed ones are forgotten, and
+    /// the await each pending box is parked on is noted (what a pending-collected report names, once it is gone).
+    /// </summary>
+    public void Refresh() => _weak.ForEach(static (task, box, _) =>
+        task.IsCompleted ? Visit.Remove : Visit.Keep(box?.ReadState(task) is { } state && AsyncState.IsParked(state) ? state : AsyncState.Unknown));
+
     /// <summary>Weak entries whose task was collected: removed and returned.</summary>
-    public List<WeakTask> TakeCollected()
+    public List<CollectedTask> TakeCollected()
     {
-        var dead = new List<WeakTask>();
-        if (_weakCount == 0)
-            return dead;
-        lock (_weak)
-        {
-            foreach (var entry in _weak.Values)
-            {
-                if (entry.Target is null)
-                    dead.Add(entry);
-            }
-            foreach (var entry in dead)
-            {
-                _weak.Remove(entry.Id);
-                entry.Free();
-            }
-            _weakCount = _weak.Count;
-        }
+        var dead = new List<CollectedTask>();
+        if (_weak.Count > 0)
+            _weak.ForEach(static (_, _, _) => Visit.Keep(AsyncState.Unknown), dead);
         return dead;
     }
 
     /// <summary>Every task the registry knows now (pending async work), strong references for the caller's use.</summary>
     public List<Task> Snapshot()
     {
-        var all = new List<Task>(_weakCount + 1024);
-        lock (_runtimeTasks)
+        var all = new List<Task>(_weak.Count + 1024);
+        using (EngineLocks.Hold(_runtimeTasks))
             all.AddRange(_runtimeTasks.Values);
-        lock (_weak)
+        _weak.ForEach((task, _, _) =>
         {
-            foreach (var entry in _weak.Values)
-            {
-                if (entry.Target is { IsCompleted: false } t)
-                    all.Add(t);
-            }
-        }
+            if (!task.IsCompleted)
+                all.Add(task);
+            return Visit.Keep(AsyncState.Unknown);
+        });
         return all;
-    }
-
-    /// <summary>Live weak entries (for re-reading the state each pending box is parked in).</summary>
-    public List<WeakTask> WeakEntries()
-    {
-        lock (_weak)
-            return [.. _weak.Values];
-    }
-}
-
-/// <summary>A task that left the runtime's registry: a weak handle plus what is needed to report it if it dies pending.</summary>
-internal sealed class WeakTask
-{
-    private GCHandle _handle;
-
-    public WeakTask(int id, Task task)
-    {
-        Id = id;
-        _handle = GCHandle.Alloc(task, GCHandleType.Weak);
-        Box = BoxInfo.Of(task);
-        if (Box is not null)
-            LastState = Box.ReadState(task);
-    }
-
-    public int Id { get; }
-
-    public BoxInfo? Box { get; }
-
-    /// <summary>The await the box was last seen parked on (read at each sweep and each step end).</summary>
-    public int LastState { get; set; } = AsyncState.Unknown;
-
-    /// <summary>The id of the task that awaits this one, when known.</summary>
-    public int AwaiterId { get; set; }
-
-    public Task? Target => _handle.IsAllocated ? _handle.Target as Task : null;
-
-    public void Free()
-    {
-        if (_handle.IsAllocated)
-            _handle.Free();
     }
 }

@@ -52,7 +52,7 @@ internal sealed class Frame
 
     /// <summary>
     /// The process's JIT compilation time when it began: for a <see cref="FrameKind.Prelude"/> (it may end on another
-    /// thread) and for a step of a framework method (see <see cref="Detection.SlowSteps"/>); else 0.
+    /// thread) and for an async step (whether the process was warming up meanwhile, see <see cref="Detection.SlowSteps"/>); else 0.
     /// </summary>
     public long ProcessJitStart { get; private set; }
 
@@ -91,6 +91,18 @@ internal sealed class Frame
     /// <summary>Time spent in frames nested inside this one (inline continuations).</summary>
     public long ChildTicks;
 
+    /// <summary>AsyncLens's own counters on the thread when the frame was pushed (see <see cref="EngineTime"/>).</summary>
+    public long EventsStart;
+
+    public long SamplesStart;
+
+    public long SampledStart;
+
+    public long BlockedStart;
+
+    /// <summary>AsyncLens's time in async steps nested inside this one (their own time is not this frame's anyway).</summary>
+    public long ChildEngineTicks;
+
     /// <summary>Time spent in blocking waits already reported as such.</summary>
     public long ExcludedTicks;
 
@@ -112,6 +124,23 @@ internal sealed class Frame
     public int StoppedState = AsyncState.Unknown;
 
     public TaskRecord? Record { get; private set; }
+
+    /// <summary>
+    /// When the step's method completed (its TraceOperationEnd), or 0, and the nested frames' time then. What runs on
+    /// the thread after that, before the step ends, is the runtime handing the result to the method's awaiters: their
+    /// own steps are frames of their own, and the rest is not the method's code.
+    /// </summary>
+    public long CompletedAt { get; private set; }
+
+    public long ChildTicksAtCompletion { get; private set; }
+
+    /// <summary>The step's method completed at <paramref name="now"/> (noted on its own thread).</summary>
+    public void Completed(long now)
+    {
+        StoppedState = AsyncState.Done;
+        CompletedAt = now;
+        ChildTicksAtCompletion = ChildTicks;
+    }
 
     /// <summary>
     /// The first task created while this frame was the thread's innermost one; later ones follow through
@@ -155,6 +184,7 @@ internal sealed class Frame
         Code = code;
         ResumedState = resumedState;
         StoppedState = AsyncState.Unknown;
+        CompletedAt = ChildTicksAtCompletion = 0;
         RunDelayStart = CpuStart = SwitchesStart = WaitedStart = RunQueue.Unavailable;
         Waited = Threw = false;
         Endpoint = null;
@@ -167,7 +197,7 @@ internal sealed class Frame
             JitStart = RuntimeTime.JitOnThisThread;
             GcStart = RuntimeTime.GcPauses;
         }
-        ProcessJitStart = kind == FrameKind.Prelude || box is { IsUserCode: false } ? RuntimeTime.JitInProcess : 0;
+        ProcessJitStart = kind is FrameKind.Prelude or FrameKind.AsyncStep ? RuntimeTime.JitInProcess : 0;
         Captured = null;
         HungReported = false;
         _slowReported = 0;

@@ -12,6 +12,7 @@ internal sealed class TaskTable
 
     private readonly TaskRecord?[] _slots = new TaskRecord?[SlotCount];
     private readonly Dictionary<int, TaskRecord> _overflow = new();
+    private readonly Lock _gate = new();
     private volatile int _overflowCount;
 
     public void Add(TaskRecord record)
@@ -19,7 +20,7 @@ internal sealed class TaskTable
         ref var slot = ref _slots[record.Id & Mask];
         if (Interlocked.CompareExchange(ref slot, record, null) is null)
             return;
-        lock (_overflow)
+        using (Runtime.EngineLocks.Hold(_gate))
         {
             _overflow[record.Id] = record;
             _overflowCount = _overflow.Count;
@@ -33,7 +34,7 @@ internal sealed class TaskTable
             return record;
         if (_overflowCount == 0)
             return null;
-        lock (_overflow)
+        using (Runtime.EngineLocks.Hold(_gate))
             return _overflow.TryGetValue(id, out var r) ? r : null;
     }
 
@@ -45,7 +46,7 @@ internal sealed class TaskTable
             return record;
         if (_overflowCount == 0)
             return null;
-        lock (_overflow)
+        using (Runtime.EngineLocks.Hold(_gate))
         {
             if (!_overflow.Remove(id, out record))
                 return null;

@@ -24,6 +24,7 @@ internal sealed class ThreadTracker
         ThreadId = thread.ManagedThreadId;
         IsPoolThread = thread.IsThreadPoolThread;
         OsThreadId = RunQueue.CurrentOsThreadId();
+        _blocked = Runtime.EngineLocks.BlockedOnThisThread;
         for (var i = 0; i < _frames.Length; i++)
             _frames[i] = new Frame();
     }
@@ -49,7 +50,7 @@ internal sealed class ThreadTracker
     private const long SnapshotTicks = TimeSpan.TicksPerMillisecond * 10;
     private Microsoft.Win32.SafeHandles.SafeFileHandle? _schedstat;
     private bool _schedstatOpened;
-    private long _snapshotTime = long.MinValue;
+    private long _snapshotTime; // 0: read at the first step (long.MinValue would overflow the age check)
     private long _snapshotDelay = RunQueue.Unavailable;
 
     /// <summary>
@@ -106,6 +107,22 @@ internal sealed class ThreadTracker
         return _schedstat;
     }
 
+    // AsyncLens's own time on this thread (see EngineTime): events handled, the sampled ones and their time, and the
+    // time waited for AsyncLens's locks. Written by the thread itself.
+    public long Events;
+    public long Samples;
+    public long SampledTicks;
+    private readonly System.Runtime.CompilerServices.StrongBox<long> _blocked;
+
+    public long BlockedTicks => Volatile.Read(ref _blocked.Value);
+
+    /// <summary>AsyncLens's time in <paramref name="frame"/> (a frame of this thread), frames nested in it included.</summary>
+    public long EngineTicksWithin(Frame frame) => EngineTime.Estimate(Events - frame.EventsStart, Samples - frame.SamplesStart,
+        SampledTicks - frame.SampledStart, BlockedTicks - frame.BlockedStart, Samples, SampledTicks);
+
+    /// <summary>AsyncLens's time in <paramref name="frame"/> itself: less what nested async steps account for on their own.</summary>
+    public long EngineTicks(Frame frame) => Math.Max(0, EngineTicksWithin(frame) - frame.ChildEngineTicks);
+
     public int Depth => _depth;
 
     /// <summary>The open synchronous wait on this thread, if any.</summary>
@@ -151,7 +168,13 @@ internal sealed class ThreadTracker
                 bigger[i] = new Frame();
             _frames = bigger;
         }
-        return _frames[_depth++];
+        var frame = _frames[_depth++];
+        frame.EventsStart = Events;
+        frame.SamplesStart = Samples;
+        frame.SampledStart = SampledTicks;
+        frame.BlockedStart = BlockedTicks;
+        frame.ChildEngineTicks = 0;
+        return frame;
     }
 
     /// <summary>Removes the top frame; null when the stack is empty (events started mid-step).</summary>

@@ -98,6 +98,7 @@ internal sealed class TplListener : EventListener
                     engine.OnRequestStop(now);
                     break;
             }
+            EngineTime.OnEventHandled(ThreadTracker.Current, now);
         }
         catch (Exception ex)
         {

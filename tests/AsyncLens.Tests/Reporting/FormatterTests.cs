@@ -76,4 +76,66 @@ public sealed class FormatterTests
         Assert.Contains("\"location\":null,\"createdAt\":null,", json);
         Assert.Contains("\"exception\":{\"type\":\"System.InvalidOperationException\",\"message\":\"boom\",\"stackTrace\":null}", json);
     }
+
+    [Fact]
+    public void A_message_of_several_lines_stays_inside_the_block()
+    {
+        // Npgsql's PostgresException: "42P01: relation \"shipments\" does not exist\n\nPOSITION: 8".
+        var report = new AsyncReport
+        {
+            Kind = AsyncReportKinds.UnobservedException,
+            TaskId = 44,
+            Method = "Bugs.MarkShippedAsync(NpgsqlDataSource, int)",
+            Location = new SourceLine("/src/Bugs.cs", 56, "Bugs.MarkShippedAsync(NpgsqlDataSource, int)"),
+            Exception = new ExceptionInfo("Npgsql.PostgresException", "42P01: relation \"shipments\" does not exist\r\n\r\nPOSITION: 8", "   at Bugs.MarkShippedAsync()"),
+            Message = "Bugs.MarkShippedAsync(NpgsqlDataSource, int) faulted with PostgresException: 42P01: relation \"shipments\" does not exist, and nothing awaited it or read its exception (task 44)",
+            Timestamp = DateTimeOffset.UnixEpoch,
+        };
+        Assert.Equal(
+            """
+            asynclens: unobserved-exception: Bugs.MarkShippedAsync(NpgsqlDataSource, int) faulted with PostgresException: 42P01: relation "shipments" does not exist, and nothing awaited it or read its exception (task 44)
+              thrown at /src/Bugs.cs:56 in Bugs.MarkShippedAsync(NpgsqlDataSource, int)
+              created at: unknown (before debug mode started, or by framework code)
+              exception: Npgsql.PostgresException: 42P01: relation "shipments" does not exist
+                POSITION: 8
+                at Bugs.MarkShippedAsync()
+
+            """.ReplaceLineEndings("\n"),
+            TextFormatter.Format(report));
+    }
+
+    private static readonly AsyncReport s_repeats = new()
+    {
+        Kind = AsyncReportKinds.SlowStep,
+        TaskId = 40,
+        Method = "Shop.FetchUser(int)",
+        Location = new SourceLine("/src/Shop.cs", 15),
+        DurationSeconds = 0.611,
+        Repeats = 38,
+        RepeatsSince = new DateTimeOffset(2026, 11, 21, 10, 0, 0, 0, TimeSpan.Zero),
+        Message = "Shop.FetchUser(int) at /src/Shop.cs:15: 38 more times in the last 10.0 s, the longest 0.611 s (the first was reported in full; repeats of one site are counted, not shown)",
+        Timestamp = new DateTimeOffset(2026, 11, 21, 10, 0, 10, 0, TimeSpan.Zero),
+    };
+
+    [Fact]
+    public void Repeats_of_a_site_are_one_line_of_text()
+    {
+        Assert.Equal(
+            """
+            asynclens: slow-step: Shop.FetchUser(int) at /src/Shop.cs:15: 38 more times in the last 10.0 s, the longest 0.611 s (the first was reported in full; repeats of one site are counted, not shown)
+
+            """.ReplaceLineEndings("\n"),
+            TextFormatter.Format(s_repeats));
+    }
+
+    [Fact]
+    public void Repeats_of_a_site_are_one_json_object_with_their_count()
+    {
+        Assert.Equal(
+            """"
+            {"kind":"slow-step","method":"Shop.FetchUser(int)","location":{"file":"/src/Shop.cs","line":15},"repeats":38,"since":"2026-11-21T10:00:00.000Z","longestSeconds":0.611,"message":"Shop.FetchUser(int) at /src/Shop.cs:15: 38 more times in the last 10.0 s, the longest 0.611 s (the first was reported in full; repeats of one site are counted, not shown)","timestamp":"2026-11-21T10:00:10.000Z"}
+
+            """".ReplaceLineEndings("\n"),
+            JsonFormatter.Format(s_repeats));
+    }
 }

@@ -3,6 +3,9 @@
 //   dotnet Pipelines.dll [healthy]        the pipeline, a few seconds
 //   dotnet Pipelines.dll yield N          N tasks that each yield once, started in batches of 10,000
 //   dotnet Pipelines.dll parked           stages parked (channel reads, timer, workers), "parked PID", ends at a line on stdin
+//   dotnet Pipelines.dll abandon          deliveries awaiting acknowledgements; one expires and is dropped uncompleted
+//                                         (seeded bug: its waiter is abandoned), then memory is trimmed and it ends
+//   dotnet Pipelines.dll summary          a worker prints a count it waits for with .Result (seeded bug: blocking wait)
 using Pipelines;
 
 switch (args)
@@ -16,8 +19,14 @@ switch (args)
     case ["parked"]:
         await Ingest.ParkAsync();
         break;
+    case ["summary"]:
+        await Summary.PrintAsync();
+        break;
+    case ["abandon"]:
+        Console.WriteLine($"delivered {await Acks.RunAsync()}");
+        break;
     default:
-        Console.Error.WriteLine("usage: Pipelines [healthy | yield N | parked]");
+        Console.Error.WriteLine("usage: Pipelines [healthy | yield N | parked | abandon | summary]");
         return 2;
 }
 Console.WriteLine("pipelines finished");

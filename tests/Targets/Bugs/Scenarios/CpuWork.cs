@@ -21,6 +21,24 @@ public static class CpuWork
         return acc;
     }
 
+    /// <summary>
+    /// How many rounds of <paramref name="run"/> (which runs the rounds it is given) take <paramref name="cpu"/> of this
+    /// thread's processor time, measured on a sample of at least 20 ms: for a loop that must call nothing while it runs.
+    /// </summary>
+    public static long Rounds(TimeSpan cpu, Func<long, long> run)
+    {
+        var sample = TimeSpan.FromMilliseconds(20);
+        for (long rounds = 1 << 16; ; rounds *= 2)
+        {
+            var clock = Stopwatch.StartNew();
+            var start = ThreadCpu();
+            GC.KeepAlive(run(rounds));
+            var spent = start is { } s && ThreadCpu() is { } end ? end - s : clock.Elapsed;
+            if (spent >= sample)
+                return (long)(rounds * (cpu / spent));
+        }
+    }
+
     private static TimeSpan? ThreadCpu()
     {
         try

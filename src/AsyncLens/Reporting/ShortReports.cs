@@ -1,0 +1,72 @@
+using AsyncLens.Symbols;
+
+namespace AsyncLens.Reporting;
+
+/// <summary>
+/// A report written short, at process exit, for a finding whose full report could not be built in time (a busy
+/// machine can take seconds to load the symbols of the first one): its kind, method, task and duration, from what the
+/// finding holds, with no file to read. Better than a report lost.
+/// </summary>
+internal static class ShortReports
+{
+    private const string CutShort = " (written short at exit: the full report could not be built in time)";
+
+    public static AsyncReport? For(Finding finding)
+    {
+        string kind, method, message;
+        double? seconds = null;
+        ExceptionInfo? exception = null;
+        switch (finding)
+        {
+            case StepFinding s:
+                (kind, method, seconds) = (s.Evidence.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
+                    s.Evidence.StateMachine is { } stateMachine ? Name(stateMachine) : "(a request)", s.Evidence.Seconds);
+                message = s.TaskId == 0
+                    ? $"{method} ran {Seconds(s.Evidence.Seconds)} s on thread {s.ThreadId} without yielding"
+                    : $"{method} ran {Seconds(s.Evidence.Seconds)} s on thread {s.ThreadId} without yielding (task {s.TaskId})";
+                break;
+            case WaitFinding w:
+                (kind, method, seconds) = (AsyncReportKinds.BlockingWait, w.Step?.Box is { } box ? Name(box.StateMachineType) : "(unknown)", w.Seconds);
+                message = $"thread {w.ThreadId} blocked {Seconds(w.Seconds)} s waiting synchronously for task {w.TaskId} in {method}";
+                break;
+            case FaultFinding f:
+                kind = AsyncReportKinds.UnobservedException;
+                method = f.Box is { } faulted ? Name(faulted.StateMachineType) : f.Action is { } action ? MethodNames.Format(action.Method) : "(unknown)";
+                exception = f.Exception is { } ex ? new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace) : null;
+                message = $"{method} faulted with {f.Exception?.GetType().Name ?? "an exception"}: {FirstLine(f.Exception?.Message)}, and nothing awaited it or read its exception (task {f.TaskId})";
+                break;
+            case CollectedFinding c:
+                (kind, method) = (AsyncReportKinds.PendingCollected, Name(c.Chain[0].Box.StateMachineType));
+                message = $"{method} was garbage-collected while still pending (task {c.TaskId})";
+                break;
+            default:
+                return null;
+        }
+        return new AsyncReport
+        {
+            Kind = kind,
+            TaskId = finding.TaskId,
+            Method = method,
+            DurationSeconds = seconds is { } s2 ? Math.Round(s2, 3) : null,
+            Exception = exception,
+            Message = message + CutShort,
+            Timestamp = finding.Timestamp,
+        };
+    }
+
+    private static string Name(Type stateMachine)
+    {
+        try
+        {
+            return MethodNames.ForStateMachine(stateMachine);
+        }
+        catch (Exception ex) when (ex is TypeLoadException or FileNotFoundException or BadImageFormatException)
+        {
+            return stateMachine.Name;
+        }
+    }
+
+    private static string Seconds(double seconds) => seconds.ToString("0.000", System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string FirstLine(string? text) => text is null ? "" : text.Split('\n')[0].TrimEnd('\r');
+}

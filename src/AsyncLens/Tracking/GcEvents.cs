@@ -1,0 +1,61 @@
+using System.Diagnostics.Tracing;
+
+namespace AsyncLens.Tracking;
+
+/// <summary>
+/// The runtime's own GC events (<c>Microsoft-Windows-DotNETRuntime</c>, GC keyword, Informational), a few per GC,
+/// delivered on a thread of the runtime's a few milliseconds after they happen:
+/// <list type="bullet">
+/// <item>every time the runtime suspends all managed threads, for a GC or to patch code, from <c>GCSuspendEEBegin</c> to
+/// <c>GCRestartEEEnd</c>: handed to <c>onSuspension</c> as (from, to, GC index or -1), in DateTime ticks like the TPL
+/// events' stamps;</item>
+/// <item>a collection the app asked for (<c>GC.Collect</c>: <c>GCStart</c> with an induced reason): handed to
+/// <c>onInduced</c> as (GC index, generation).</item>
+/// </list>
+/// </summary>
+internal sealed class GcEvents(Action<long, long, long> onSuspension, Action<long, int> onInduced) : EventListener
+{
+    public const string SourceName = "Microsoft-Windows-DotNETRuntime";
+    private const EventKeywords GcKeyword = (EventKeywords)0x1;
+
+    // Event ids of the runtime's manifest (ClrEtwAll.man), stable across versions.
+    private const int GCStart = 1;
+    private const int GCRestartEEEnd = 3;
+    private const int GCSuspendEEBegin = 9;
+
+    // GCStart's Reason values for a collection the app asked for: Induced, InducedNotForced, InducedLowMemory, InducedCompacting.
+    private static readonly uint[] s_induced = [1, 7, 9, 10];
+
+    private long _begin;
+    private long _gcIndex = -1;
+    private bool _inGc;
+
+    protected override void OnEventSourceCreated(EventSource eventSource)
+    {
+        if (eventSource.Name == SourceName)
+            EnableEvents(eventSource, EventLevel.Informational, GcKeyword);
+    }
+
+    protected override void OnEventWritten(EventWrittenEventArgs e)
+    {
+        // The runtime's dispatch thread: nothing it does is the app's.
+        ThreadTracker.IsEngineThread = true;
+        switch (e.EventId)
+        {
+            case GCSuspendEEBegin:
+                _begin = e.TimeStamp.Ticks;
+                _inGc = false;
+                break;
+            case GCStart when e.Payload is [uint count, uint depth, uint reason, ..]:
+                _gcIndex = count;
+                _inGc = true;
+                if (s_induced.Contains(reason))
+                    onInduced(count, (int)depth);
+                break;
+            case GCRestartEEEnd when _begin != 0:
+                onSuspension(_begin, e.TimeStamp.Ticks, _inGc ? _gcIndex : -1);
+                _begin = 0;
+                break;
+        }
+    }
+}
