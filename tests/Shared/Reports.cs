@@ -21,9 +21,12 @@ internal static class Reports
 
     public static string Method(this JsonElement r) => r.GetProperty("method").GetString()!;
 
-    /// <summary>"file:line" of a location field, or null when the field is null.</summary>
+    /// <summary>"file:line" of a location field, or null when the field is null (or absent: a summary of repeats has no createdAt).</summary>
     public static string? At(this JsonElement r, string field) =>
-        r.GetProperty(field) is { ValueKind: JsonValueKind.Object } at ? $"{at.GetProperty("file").GetString()}:{at.GetProperty("line").GetInt32()}" : null;
+        r.TryGetProperty(field, out var at) && at.ValueKind == JsonValueKind.Object ? $"{at.GetProperty("file").GetString()}:{at.GetProperty("line").GetInt32()}" : null;
+
+    /// <summary>A summary of repeats of one site (see docs/report-schema.md), not a report of its own.</summary>
+    public static bool IsRepeats(this JsonElement r) => r.TryGetProperty("repeats", out _);
 
     public static double Duration(this JsonElement r) => r.GetProperty("durationSeconds").GetDouble();
 
@@ -36,5 +39,7 @@ internal static class Reports
             .ToList();
 
     public static string Describe(IEnumerable<JsonElement> reports) =>
-        string.Join("\n", reports.Select(r => $"{r.Kind()} {r.Method()} at {r.At("location")} created {r.At("createdAt")}"));
+        string.Join("\n", reports.Select(r => r.IsRepeats()
+            ? $"{r.Kind()} {r.Method()} at {r.At("location")}: {r.GetProperty("repeats").GetInt32()} repeats"
+            : $"{r.Kind()} {r.Method()} at {r.At("location")} created {r.At("createdAt")}"));
 }

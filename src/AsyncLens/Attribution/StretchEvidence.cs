@@ -33,8 +33,10 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     public bool Unbracketed { get; init; }
 
     /// <summary>
-    /// A step of framework code, or a request, while the process was busy loading and compiling code: reported only
-    /// where it ran the first step of a method of the user's that made a blocking call (a handler: named a cause).
+    /// A step, or a request, while the process was busy loading and compiling code: reported only for a cause in the
+    /// app's own code. A framework step: where it ran the first step of a method of the user's that made a blocking
+    /// call (a handler: named a cause); a step of the user's: a blocking call, a synchronous API with an async twin, a
+    /// loop, or a call into the app's own code (not a package's).
     /// </summary>
     public bool WarmUp { get; init; }
 

@@ -32,17 +32,23 @@ internal static class WaitSites
 
     // The IL offset of the call that waited, in the user's frame at `index`. In optimized code a frame's IL offset is
     // that of the last point where the IL stack was empty: for `Console.WriteLine(t.Result)` after `var t = F();`, the
-    // start of the line before. The wait itself is one of the frames above it (or, inlined, a call named like one): the
-    // first call to one of them from there on is where it waited.
+    // start of the line before. The wait itself is one of the frames above it, or, inlined, a call to `.Result` or
+    // `.Wait()`: the first such call from there on is where it waited. An awaiter's GetResult is not looked for (an
+    // async method's every await calls one; the first after the offset is most often not the wait).
     private static int CallThatWaited(IReadOnlyList<(MethodBase? Method, int ILOffset)> stack, int index)
     {
         var (method, offset) = stack[index];
         if (offset < 0)
             return offset;
-        foreach (var call in MethodSymbols.Calls(method!))
+        var calls = MethodSymbols.Calls(method!).Where(c => c.Offset >= offset && !c.TakesAddress).ToList();
+        foreach (var call in calls)
         {
-            if (call.Offset >= offset && !call.TakesAddress
-                && (Waits(call.Target) || stack.Take(index).Any(f => f.Method is { } above && MethodSymbols.SameDefinition(above, call.Target))))
+            if (stack.Take(index).Any(f => f.Method is { DeclaringType: not null } above && MethodSymbols.SameDefinition(above, call.Target)))
+                return call.Offset;
+        }
+        foreach (var call in calls)
+        {
+            if (Waits(call.Target) && call.Target.Name != "GetResult")
                 return call.Offset;
         }
         return offset;

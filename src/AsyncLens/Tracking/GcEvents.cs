@@ -1,4 +1,5 @@
 using System.Diagnostics.Tracing;
+using AsyncLens.Runtime;
 
 namespace AsyncLens.Tracking;
 
@@ -26,15 +27,38 @@ internal sealed class GcEvents(Action<long, long, long> onSuspension, Action<lon
     // GCStart's Reason values for a collection the app asked for: Induced, InducedNotForced, InducedLowMemory, InducedCompacting.
     private static readonly uint[] s_induced = [1, 7, 9, 10];
 
+    private static int s_listening;
+
     private long _begin;
     private long _gcIndex = -1;
     private bool _inGc;
 
+    /// <summary>
+    /// The runtime's task that delivers these events (EventPipe's dispatcher, a long-running <c>Task.Run</c> started
+    /// by the first listener to the runtime's events): AsyncLens's own work while it listens, left out of task dumps.
+    /// </summary>
+    public static bool IsDispatchTask(Task task) =>
+        Volatile.Read(ref s_listening) > 0 && TaskInternals.Action(task)?.Method.DeclaringType?.FullName is { } type
+        && type.StartsWith("System.Diagnostics.Tracing.EventPipeEventDispatcher", StringComparison.Ordinal);
+
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
         if (eventSource.Name == SourceName)
+        {
             EnableEvents(eventSource, EventLevel.Informational, GcKeyword);
+            if (Interlocked.Exchange(ref _counted, 1) == 0)
+                Interlocked.Increment(ref s_listening);
+        }
     }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        if (Interlocked.Exchange(ref _counted, 0) == 1)
+            Interlocked.Decrement(ref s_listening);
+    }
+
+    private int _counted;
 
     protected override void OnEventWritten(EventWrittenEventArgs e)
     {

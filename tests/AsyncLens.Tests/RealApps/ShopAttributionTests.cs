@@ -27,7 +27,7 @@ public sealed class ShopAttributionTests
 
     // The sync handler, a lambda of the top-level program, as MethodNames names it (by its route once the app's
     // endpoints say it: ShopApi's first host is its stock service's, whose endpoints do not list it).
-    private const string SyncStockHandler = "Program.Main lambda at Program.cs:37";
+    private static string SyncStockHandler => $"Program.Main lambda at Program.cs:{s_at["shop.sync-stock.wait"].Line}";
 
     private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "ShopApi"));
 
@@ -85,8 +85,8 @@ public sealed class ShopAttributionTests
     public async Task Item5_a_synchronous_handler_blocking_on_Result_is_named_on_either_kind_of_connection(string configuration)
     {
         var reports = await Run(configuration);
-        var waits = reports.Where(r => r.Kind() == "blocking-wait").ToList();
-        Assert.True(waits.Count == 2, Reports.Describe(reports));
+        var waits = reports.Where(r => r.Kind() == "blocking-wait" && !r.IsRepeats()).ToList();
+        Assert.True(waits.Count >= 1 && Occurrences(reports, r => r.Kind() == "blocking-wait") == 2, Reports.Describe(reports));
         foreach (var wait in waits)
         {
             Same(SyncStockHandler, wait.Method(), wait);
@@ -124,10 +124,15 @@ public sealed class ShopAttributionTests
     // The reports of one method: at least one (the bug was requested twice), described with all reports if not.
     private static List<JsonElement> Of(List<JsonElement> reports, string method, int atLeast = 1)
     {
-        var found = reports.Where(r => r.Method() == method).ToList();
-        Assert.True(found.Count >= atLeast, Reports.Describe(reports));
+        // The second request of a path comes as a repeat of the first's site (same method and line), counted.
+        var found = reports.Where(r => r.Method() == method && !r.IsRepeats()).ToList();
+        Assert.True(found.Count >= 1 && Occurrences(reports, r => r.Method() == method) >= atLeast, Reports.Describe(reports));
         return found;
     }
+
+    // Full reports, plus the repeats counted in summaries.
+    private static int Occurrences(List<JsonElement> reports, Func<JsonElement, bool> match) =>
+        reports.Where(match).Sum(r => r.IsRepeats() ? r.GetProperty("repeats").GetInt32() : 1);
 
     private static Task<List<JsonElement>> Run(string configuration) =>
         s_runs.GetOrAdd(configuration, c => new Lazy<Task<List<JsonElement>>>(() => RunAsync(c))).Value;
