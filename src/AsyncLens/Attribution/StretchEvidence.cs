@@ -40,6 +40,25 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     /// </summary>
     public bool WarmUp { get; init; }
 
+    /// <summary>
+    /// Code the whole process compiled while the stretch ran, and the stretch's bounds (DateTime ticks): 0 when not
+    /// measured. See <see cref="Judged"/>.
+    /// </summary>
+    public long ProcessJitTicks { get; init; }
+
+    public long FromTicks { get; init; }
+
+    public long ToTicks { get; init; }
+
+    /// <summary>
+    /// The evidence with <see cref="WarmUp"/> also set when the process, AsyncLens's own compiling taken off
+    /// (<paramref name="engineJitTicks"/>, known once its reporter is done with earlier reports), compiled code for a
+    /// tenth of the stretch or more: its threads then wait on each other's type loading and compilation, and libraries
+    /// run their code paths for the first time.
+    /// </summary>
+    public StretchEvidence Judged(long engineJitTicks) =>
+        WarmUp || ProcessJitTicks <= 0 || (ProcessJitTicks - engineJitTicks) * 10 < ToTicks - FromTicks ? this : this with { WarmUp = true };
+
     /// <summary>How the stretch's own time split between running on a CPU and being blocked.</summary>
     public TimeSplit Time { get; init; } = TimeSplit.Unknown;
 
