@@ -50,7 +50,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             {
                 FirstSteps = firstSteps,
                 WarmUp = CompiledMuch(frame, now),
-                ProcessJitTicks = frame.ProcessJitStart != 0 && !box.IsUserCode ? RuntimeTime.JitInProcess - frame.ProcessJitStart : 0,
+                ProcessJitTicks = frame.ProcessJitStart != 0 ? RuntimeTime.JitInProcess - frame.ProcessJitStart : 0,
                 FromTicks = frame.Start,
                 ToTicks = now,
             };
@@ -245,9 +245,8 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // handler whose time went to the first run of a database client's code (Npgsql opening its first connections,
     // Dapper building its readers). Such a step is reported only for a cause in the app's own code (see
     // StretchEvidence.WarmUp). It counts as warming up when its own thread compiled code for a tenth of its time or
-    // more; a framework step (Kestrel's request loop) also when the process did, AsyncLens's own compiling taken off
-    // (StretchEvidence.Judged, on the reporter thread). Not a step of the user's code: the runtime recompiles hot code
-    // (tiering) on a thread of its own while a CPU-heavy step runs, and that is no warm-up.
+    // more; or when the process did, AsyncLens's own compiling taken off, unless the step's own time went mostly to
+    // computing (StretchEvidence.Judged, on the reporter thread).
     private static bool CompiledMuch(Frame frame, long end) => (RuntimeTime.JitOnThisThread - frame.JitStart) * 10 >= end - frame.Start;
 
     // Time in the step that stopped every thread, the step's with them: the runtime's suspensions (GCs) and process

@@ -1,4 +1,5 @@
 using AsyncLens.Attribution;
+using AsyncLens.Tests.Attribution;
 using AsyncLens.Tracking;
 using Xunit;
 
@@ -41,5 +42,18 @@ public sealed class EngineCompilationTests
         Assert.False(stretch.Judged(engineJitTicks: 15 * Ms).WarmUp); // 25 ms of 300: not a tenth
         Assert.False((stretch with { ProcessJitTicks = 0 }).Judged(0).WarmUp); // not measured (a step of the user's code)
         Assert.True((stretch with { WarmUp = true }).Judged(40 * Ms).WarmUp); // its own thread compiled: warming up anyway
+    }
+
+    [Fact]
+    public void A_step_of_the_users_code_that_computed_is_not_warming_up_for_the_process_compiling()
+    {
+        // The runtime's tiering recompiles hot code while a CPU-heavy step runs; a step that mostly waited, waited for it.
+        var users = new StretchEvidence(StretchLocatorTests.Machine(nameof(Samples.HashAsync)), 0, -2, 0.3, Ongoing: false)
+        {
+            ProcessJitTicks = 40 * Ms, FromTicks = 0, ToTicks = 300 * Ms,
+        };
+        Assert.False((users with { Time = new TimeSplit(OnCpu: 280 * Ms, Blocked: 20 * Ms) }).Judged(0).WarmUp);
+        Assert.True((users with { Time = new TimeSplit(OnCpu: 30 * Ms, Blocked: 270 * Ms) }).Judged(0).WarmUp);
+        Assert.True(users.Judged(0).WarmUp); // how it spent its time is not known
     }
 }
