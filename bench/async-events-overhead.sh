@@ -9,7 +9,8 @@
 #   shared/Microsoft.NETCore.App/11.0.0): nothing; AsyncProfilerEventSource with every keyword taken by an
 #   EventListener that ignores the buffers (the source's floor); the same source decoded by AsyncLens's reader
 #   (Tracking/AsyncEvents) into a sink keeping each thread's step; the TPL events debug mode uses, ignored (their
-#   floor); debug mode as it is today (AsyncDebug.Enable, on the TPL events);
+#   floor); the TPL source on with a keyword no await raises (what keeping TPL for what the new source lacks would
+#   cost before any event is delivered); debug mode as it is today (AsyncDebug.Enable, on the TPL events);
 #   on .NET 10 (the SDK's runtime), for the figures beside them: nothing, and debug mode.
 # Each process warms up until the JIT has settled (at most 8 s) and prints its median µs per iteration over 10 rounds;
 # the table shows the median of those per row, the ratio to nothing on the same runtime, and the same-repetition range.
@@ -49,7 +50,7 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
     record "variant=$variant rep=$rep" "$out" median_us "$variant"
 }
 
-interleave "median µs/iter" net11-off net11-async-events-ignored net11-async-events net11-listener net11-on net10-off net10-on -- "$@"
+interleave "median µs/iter" net11-off net11-async-events-ignored net11-async-events net11-listener net11-tpl-quiet net11-on net10-off net10-on -- "$@"
 
 python3 -B - "$here/lib" "$results" "$logs" <<'PY'
 import sys
@@ -64,6 +65,7 @@ labels = {
     "net11-async-events-ignored": (".NET 11  async events, ignored", "net11-off"),
     "net11-async-events": (".NET 11  async events, decoded", "net11-off"),
     "net11-listener": (".NET 11  TPL events, ignored", "net11-off"),
+    "net11-tpl-quiet": (".NET 11  TPL source on, no event", "net11-off"),
     "net11-on": (".NET 11  debug mode (TPL events)", "net11-off"),
     "net10-off": (".NET 10  nothing", "net10-off"),
     "net10-on": (".NET 10  debug mode (TPL events)", "net10-off"),
