@@ -13,22 +13,25 @@ internal sealed class AsyncEventClock
     // DateTime.FromFileTimeUtc(0).Ticks: FILETIME counts from 1601, DateTime from year 1.
     private const long FileTimeEpochTicks = 504_911_232_000_000_000;
 
-    private long _frequency, _syncTimestamp, _syncUtcTicks;
+    // Replaced whole, never changed in place: buffers are decoded on several threads at once, and a reader must never
+    // see a frequency from one pairing with a time stamp from another.
+    private Pairing _pairing;
 
     public AsyncEventClock(long frequency, long syncTimestamp, long syncUtcTicks) =>
-        (_frequency, _syncTimestamp, _syncUtcTicks) = (frequency, syncTimestamp, syncUtcTicks);
+        _pairing = new Pairing(frequency, syncTimestamp, syncUtcTicks);
 
     /// <summary>A pairing of this process's clocks, taken now.</summary>
     public static AsyncEventClock Local() => new(Stopwatch.Frequency, Stopwatch.GetTimestamp(), DateTime.UtcNow.Ticks);
 
-    public long Frequency => _frequency;
+    public long Frequency => _pairing.Frequency;
 
     public long ToUtcTicks(long timestamp)
     {
-        var elapsed = timestamp - _syncTimestamp;
+        var pairing = Volatile.Read(ref _pairing);
+        var elapsed = timestamp - pairing.Timestamp;
         // Whole seconds and the rest apart: elapsed * TicksPerSecond overflows after ~15 minutes at 1 GHz.
-        var seconds = Math.DivRem(elapsed, _frequency, out var rest);
-        return _syncUtcTicks + seconds * TimeSpan.TicksPerSecond + rest * TimeSpan.TicksPerSecond / _frequency;
+        var seconds = Math.DivRem(elapsed, pairing.Frequency, out var rest);
+        return pairing.UtcTicks + seconds * TimeSpan.TicksPerSecond + rest * TimeSpan.TicksPerSecond / pairing.Frequency;
     }
 
     /// <summary>
@@ -40,7 +43,7 @@ internal sealed class AsyncEventClock
     {
         manifest = null;
         var at = 0;
-        ulong frequency = (ulong)_frequency;
+        var frequency = (ulong)_pairing.Frequency;
         if (e.Kind == AsyncEventKind.AsyncProfilerMetadata && !Varint.TryReadUInt64(e.Payload, ref at, out frequency))
             return false;
         if (!Varint.TryReadUInt64(e.Payload, ref at, out var timestamp) || !Varint.TryReadUInt64(e.Payload, ref at, out var fileTime)
@@ -53,7 +56,9 @@ internal sealed class AsyncEventClock
                 return false;
             manifest = AsyncEventManifest.FromEntries(e.Payload[(at + 1)..]);
         }
-        (_frequency, _syncTimestamp, _syncUtcTicks) = ((long)frequency, (long)timestamp, (long)fileTime + FileTimeEpochTicks);
+        Volatile.Write(ref _pairing, new Pairing((long)frequency, (long)timestamp, (long)fileTime + FileTimeEpochTicks));
         return true;
     }
+
+    private sealed record Pairing(long Frequency, long Timestamp, long UtcTicks);
 }
