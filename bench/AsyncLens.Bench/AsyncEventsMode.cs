@@ -6,19 +6,21 @@ namespace AsyncLens.Bench;
 /// <summary>
 /// The cost of .NET 11's <c>AsyncProfilerEventSource</c> (every keyword), the cheap source of step boundaries:
 /// <c>async-events-ignored</c> takes the buffers and ignores them (the runtime's floor for that source);
-/// <c>async-events</c> decodes each with AsyncLens's reader into <see cref="StepSink"/>, which keeps what debug mode needs
-/// per thread (the context running, when its step began, the longest step, the methods on its stack).
+/// <c>async-events</c> decodes each with AsyncLens's reader and assembles method steps from them
+/// (<see cref="AsyncStepAssembler"/>: per thread, the context, its stack, each method's step), counted.
 /// Both need the source: on a runtime without it (.NET 10) they fail.
 /// </summary>
 internal static class AsyncEventsMode
 {
     private const EventKeywords All = (EventKeywords)AsyncEventFormat.AllKeywords;
 
+    private static readonly StepCounter s_steps = new();
+
     public static bool Handles(string mode) => mode is "async-events" or "async-events-ignored";
 
     public static EventListener? Start(string mode) => mode switch
     {
-        "async-events" => AsyncEventsListener.Start(new StepSink(), All),
+        "async-events" => AsyncEventsListener.Start(new AsyncStepAssembler(s_steps), All),
         "async-events-ignored" => new Ignoring(),
         _ => null,
     };
@@ -27,7 +29,7 @@ internal static class AsyncEventsMode
     public static string Describe(EventListener listener) => listener switch
     {
         AsyncEventsListener l when l.SourceSeen =>
-            FormattableString.Invariant($"async events: {l.Buffers} buffers, {l.Events} events, {l.Skipped} skipped, {l.LostBuffers} buffers cut short"),
+            FormattableString.Invariant($"async events: {l.Buffers} buffers, {l.Events} events, {l.Skipped} skipped, {l.LostBuffers} buffers cut short; {s_steps.Steps} steps, {s_steps.Contexts} contexts created"),
         Ignoring { SourceSeen: true } i => FormattableString.Invariant($"async events: {i.Buffers} buffers, ignored"),
         _ => throw new InvalidOperationException($"{AsyncEventFormat.SourceName} not found: this runtime ({Environment.Version}) has no such source"),
     };
@@ -48,43 +50,18 @@ internal static class AsyncEventsMode
         protected override void OnEventWritten(EventWrittenEventArgs eventData) => Interlocked.Increment(ref Buffers);
     }
 
-    /// <summary>Per writing thread: the context resumed, its step's start, the longest step seen, and the stack's methods.</summary>
-    private sealed class StepSink : IAsyncEventSink
+    /// <summary>Counts the steps the engine's assembler makes of the events, and the longest.</summary>
+    private sealed class StepCounter : IAsyncStepSink
     {
-        private readonly Dictionary<ulong, ThreadState> _threads = [];
+        public long Steps, Longest, Contexts;
 
-        public void OnAsyncEvent(in AsyncEventBufferHeader header, in AsyncEvent e, long utcTicks)
+        public void OnStep(in AsyncStep step)
         {
-            lock (_threads)
-            {
-                if (!_threads.TryGetValue(header.OsThreadId, out var thread))
-                    _threads[header.OsThreadId] = thread = new ThreadState();
-                switch (e.Kind)
-                {
-                    case AsyncEventKind.ResumeStateMachineAsyncContext or AsyncEventKind.ResumeRuntimeAsyncContext:
-                        (thread.Context, thread.StepStart) = (e.DispatcherId, utcTicks);
-                        break;
-                    case AsyncEventKind.SuspendStateMachineAsyncContext or AsyncEventKind.CompleteStateMachineAsyncContext
-                        or AsyncEventKind.SuspendRuntimeAsyncContext or AsyncEventKind.CompleteRuntimeAsyncContext:
-                        thread.Longest = Math.Max(thread.Longest, utcTicks - thread.StepStart);
-                        thread.Context = 0;
-                        break;
-                    case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
-                        var frames = e.Frames;
-                        thread.Depth = 0;
-                        while (frames.Next(out var method, out _) && thread.Depth < thread.Methods.Length)
-                            thread.Methods[thread.Depth++] = method;
-                        break;
-                }
-            }
+            Interlocked.Increment(ref Steps);
+            if (step.End - step.Start > Volatile.Read(ref Longest))
+                Volatile.Write(ref Longest, step.End - step.Start);
         }
 
-        private sealed class ThreadState
-        {
-            public ulong Context;
-            public long StepStart, Longest;
-            public int Depth;
-            public readonly ulong[] Methods = new ulong[32];
-        }
+        public void OnContextCreated(ulong osThreadId, ulong parent, ulong context, long at) => Interlocked.Increment(ref Contexts);
     }
 }
