@@ -138,12 +138,14 @@ public sealed class RecordedBufferTests
         Assert.Equal(4, suspended.Frames.Count);
     }
 
-    [Fact]
-    public void DecodingAllocatesNothingPerEvent()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DecodingAndAssemblingStepsAllocateNothingPerEvent(bool steps)
     {
         var buffers = new[] { Recorded.Buffer("await-loop-1"), Recorded.Buffer("await-loop-2"), Recorded.Buffer("mixed-exception") };
         var sink = new CountingSink();
-        var listener = AsyncEventsListener.Start(sink, EventKeywords.None);
+        var listener = AsyncEventsListener.Start(steps ? new AsyncStepAssembler(sink) : sink, EventKeywords.None);
         foreach (var buffer in buffers)
             listener.Decode(buffer);
 
@@ -156,14 +158,18 @@ public sealed class RecordedBufferTests
         var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         listener.Dispose();
 
-        Assert.True(sink.Events > 30_000);
+        Assert.True(steps ? sink.Steps > 10_000 : sink.Events > 30_000);
         Assert.Equal(0, allocated);
     }
 
-    private sealed class CountingSink : IAsyncEventSink
+    private sealed class CountingSink : IAsyncEventSink, IAsyncStepSink
     {
-        public long Events;
+        public long Events, Steps, Contexts;
         public ulong Frames;
+
+        public void OnStep(in AsyncStep step) => Steps++;
+
+        public void OnContextCreated(ulong osThreadId, ulong parent, ulong context, long at) => Contexts++;
 
         public void OnAsyncEvent(in AsyncEventBufferHeader header, in AsyncEvent e, long utcTicks)
         {
