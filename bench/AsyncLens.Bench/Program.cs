@@ -22,6 +22,8 @@ internal static class Program
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
                     listener  the runtime's floor: TPL events on with debug mode's keywords, ignored
                     tpl-quiet the runtime's floor: TPL event source on, no event raised (AsyncMethod keyword)
+                    async-events          .NET 11+: AsyncProfilerEventSource (every keyword) decoded by AsyncLens's reader
+                    async-events-ignored  .NET 11+: the same source's buffers taken and ignored (its floor)
           options   --warmup-ms N  --rounds N  --round-ms N  (both workloads; --warmup-ms is the
                                   most the warm-up may take: it ends once the JIT has settled)
                     --concurrency N  --payload-kb N            (service)
@@ -36,7 +38,7 @@ internal static class Program
         var workload = args[0];
         if (workload is not ("await" or "work" or "service" or "snapshot" or "pending"))
             return Fail($"unknown workload '{workload}'");
-        if (args[1] is not ("off" or "on" or "tasks" or "listener" or "tpl-quiet"))
+        if (args[1] is not ("off" or "on" or "tasks" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
         var on = args[1] == "on";
         var options = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -81,12 +83,16 @@ internal static class Program
 
         using var debug = on ? DebugModeCapture.Start() : null;
         using var floor = RuntimeFloor.Start(args[1]);
+        using var asyncEvents = AsyncEventsMode.Start(args[1]);
         if (args[1] == "tasks" || workload == "snapshot" && !on)
             AsyncDebug.TrackTasks(dumpOnSignal: false);
         var result = await run();
+        Console.Error.WriteLine("runtime: " + System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
 
         // Disable() writes whatever is still queued, so the count below is complete.
         var reports = debug?.Finish() ?? 0;
+        if (asyncEvents is not null)
+            Console.Error.WriteLine(AsyncEventsMode.Describe(asyncEvents));
         Console.WriteLine(FormattableString.Invariant($"RESULT workload={workload} mode={args[1]} {result} reports={reports}"));
         return 0;
     }

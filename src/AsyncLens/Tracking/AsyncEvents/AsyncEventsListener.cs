@@ -1,0 +1,96 @@
+using System.Diagnostics.Tracing;
+
+namespace AsyncLens.Tracking.AsyncEvents;
+
+/// <summary>What an <see cref="AsyncEventsListener"/> hands on: each decoded event with its time in <see cref="DateTime"/> ticks (UTC).</summary>
+internal interface IAsyncEventSink
+{
+    /// <summary>
+    /// One event of a buffer <paramref name="header"/> describes (the thread that raised it is
+    /// <see cref="AsyncEventBufferHeader.OsThreadId"/>). Called on the thread that delivers the buffer: the raising
+    /// thread when its buffer filled up, the runtime's flush timer otherwise (within about 1.25 s of the last event).
+    /// </summary>
+    void OnAsyncEvent(in AsyncEventBufferHeader header, in AsyncEvent e, long utcTicks);
+}
+
+/// <summary>
+/// Takes .NET 11's <c>AsyncProfilerEventSource</c> with the given keywords and decodes each buffer it delivers into
+/// the sink, on the delivering thread, allocating nothing per event (the runtime allocates the buffer's array).
+/// Metadata and clock-sync events update the <see cref="Clock"/> and the manifest, and reach the sink too. On a runtime
+/// without the source (.NET 10) it stays silent: <see cref="SourceSeen"/> says which.
+/// </summary>
+internal sealed class AsyncEventsListener : EventListener
+{
+    // OnEventSourceCreated runs from the base constructor, before this class's fields are set.
+    [ThreadStatic] private static (IAsyncEventSink Sink, EventKeywords Keywords)? t_constructing;
+
+    private readonly IAsyncEventSink _sink;
+    private readonly EventKeywords _keywords;
+    private AsyncEventManifest _manifest = AsyncEventManifest.Shipped;
+
+    private AsyncEventsListener(IAsyncEventSink sink, EventKeywords keywords)
+    {
+        _sink = sink;
+        _keywords = keywords;
+    }
+
+    public static AsyncEventsListener Start(IAsyncEventSink sink, EventKeywords keywords)
+    {
+        t_constructing = (sink, keywords);
+        try
+        {
+            return new AsyncEventsListener(sink, keywords);
+        }
+        finally
+        {
+            t_constructing = null;
+        }
+    }
+
+    public AsyncEventClock Clock { get; } = AsyncEventClock.Local();
+
+    public bool SourceSeen { get; private set; }
+
+    public long Buffers, Events, Skipped, LostBuffers;
+
+    /// <summary>Decodes one buffer into the sink (the listener's path, and the tests' over recorded buffers).</summary>
+    public void Decode(ReadOnlySpan<byte> buffer)
+    {
+        // A buffer delivered while the base constructor still runs finds the sink in the constructing thread's slot.
+        var sink = _sink ?? t_constructing?.Sink;
+        if (sink is null)
+            return;
+        var reader = new AsyncEventReader(buffer, _manifest);
+        Interlocked.Increment(ref Buffers);
+        long events = 0;
+        while (reader.Next(out var e))
+        {
+            events++;
+            if (e.Kind is AsyncEventKind.AsyncProfilerMetadata or AsyncEventKind.AsyncProfilerSyncClock
+                && Clock.Update(e, out var manifest) && manifest is not null)
+                _manifest = manifest;
+            sink.OnAsyncEvent(reader.Header, e, Clock.ToUtcTicks(e.Timestamp));
+        }
+        Interlocked.Add(ref Events, events);
+        if (reader.Skipped != 0)
+            Interlocked.Add(ref Skipped, reader.Skipped);
+        if (reader.Error != AsyncEventBufferError.None)
+            Interlocked.Increment(ref LostBuffers);
+    }
+
+    protected override void OnEventSourceCreated(EventSource eventSource)
+    {
+        if (eventSource.Name != AsyncEventFormat.SourceName)
+            return;
+        SourceSeen = true;
+        var keywords = t_constructing?.Keywords ?? _keywords;
+        EnableEvents(eventSource, EventLevel.Informational, keywords);
+    }
+
+    protected override void OnEventWritten(EventWrittenEventArgs e)
+    {
+        if (e.EventId != AsyncEventFormat.AsyncEventsId || e.Payload is not { Count: >= 1 } payload || payload[0] is not byte[] buffer)
+            return;
+        Decode(buffer);
+    }
+}

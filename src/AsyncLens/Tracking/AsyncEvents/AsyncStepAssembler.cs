@@ -1,0 +1,135 @@
+namespace AsyncLens.Tracking.AsyncEvents;
+
+/// <summary>How a method's step ended.</summary>
+internal enum AsyncStepEnd
+{
+    /// <summary>The method returned: its task completed.</summary>
+    Completed,
+
+    /// <summary>An exception left the method.</summary>
+    Faulted,
+
+    /// <summary>The method gave its thread back without finishing: it awaited something not yet done.</summary>
+    Left,
+}
+
+/// <summary>
+/// One step of one async method: from its resume to the point it completed, threw or awaited, on one thread, within one
+/// dispatch context. <see cref="MethodId"/> is the runtime's id of the method (the native code address of a state
+/// machine's <c>MoveNext</c>, of a runtime-async method's resume point; 0 if the context's stack did not name it) and
+/// <see cref="ResumedState"/> the await it resumed from (a state machine's <c>&lt;&gt;1__state</c>; -1 for a first
+/// step or a runtime-async method). Times are <see cref="DateTime"/> ticks (UTC).
+/// </summary>
+internal readonly record struct AsyncStep(ulong OsThreadId, ulong Context, ulong MethodId, int ResumedState, long Start, long End, AsyncStepEnd How);
+
+/// <summary>What an <see cref="AsyncStepAssembler"/> hands on.</summary>
+internal interface IAsyncStepSink
+{
+    void OnStep(in AsyncStep step);
+
+    /// <summary>A dispatch context was created (work queued to run async code later) while <paramref name="parent"/> ran (0: none).</summary>
+    void OnContextCreated(ulong osThreadId, ulong parent, ulong context, long at);
+}
+
+/// <summary>
+/// Turns the events of each thread into method steps. A context is resumed with its stack (leaf first); the runtime then
+/// raises one method resume per method it runs, in stack order (the leaf, then each awaiting caller its completion runs
+/// inline), and a method completion when one returns. A step ends at its method's completion, an exception unwinding
+/// it, the next method's resume (it awaited, and its caller did not run on) or the context's suspension or completion.
+/// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer); nothing is
+/// allocated per event.
+/// </summary>
+internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
+{
+    private const int MaxFrames = 256;
+
+    private readonly Dictionary<ulong, ThreadSteps> _threads = [];
+
+    public void OnAsyncEvent(in AsyncEventBufferHeader header, in AsyncEvent e, long utcTicks)
+    {
+        ThreadSteps? thread;
+        lock (_threads)
+        {
+            if (!_threads.TryGetValue(header.OsThreadId, out thread))
+                _threads[header.OsThreadId] = thread = new ThreadSteps(header.OsThreadId);
+        }
+        lock (thread)
+            Apply(thread, e, utcTicks);
+    }
+
+    private void Apply(ThreadSteps thread, in AsyncEvent e, long now)
+    {
+        switch (e.Kind)
+        {
+            case AsyncEventKind.ResumeStateMachineAsyncContext or AsyncEventKind.ResumeRuntimeAsyncContext:
+                thread.End(sink, now, AsyncStepEnd.Left);
+                (thread.Context, thread.FrameCount, thread.Next) = (e.DispatcherId, 0, 0);
+                break;
+            case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
+                thread.FrameCount = 0;
+                thread.Add(e.Frames);
+                break;
+            case AsyncEventKind.AppendStateMachineAsyncCallstack:
+                thread.Add(e.Frames);
+                break;
+            case AsyncEventKind.ResumeStateMachineAsyncMethod or AsyncEventKind.ResumeRuntimeAsyncMethod:
+                thread.End(sink, now, AsyncStepEnd.Left);
+                thread.Begin(now);
+                break;
+            case AsyncEventKind.CompleteStateMachineAsyncMethod or AsyncEventKind.CompleteRuntimeAsyncMethod:
+                thread.End(sink, now, AsyncStepEnd.Completed);
+                break;
+            case AsyncEventKind.UnwindStateMachineAsyncException or AsyncEventKind.UnwindRuntimeAsyncException:
+                thread.End(sink, now, AsyncStepEnd.Faulted);
+                // The frames unwound past the one that threw were never resumed: their callers are next.
+                thread.Next += (int)Math.Min(e.UnwoundFrames, MaxFrames) - 1;
+                break;
+            case AsyncEventKind.SuspendStateMachineAsyncContext or AsyncEventKind.CompleteStateMachineAsyncContext
+                or AsyncEventKind.SuspendRuntimeAsyncContext or AsyncEventKind.CompleteRuntimeAsyncContext:
+                thread.End(sink, now, AsyncStepEnd.Left);
+                thread.Context = 0;
+                break;
+            case AsyncEventKind.CreateStateMachineAsyncContext or AsyncEventKind.CreateRuntimeAsyncContext:
+                sink.OnContextCreated(thread.OsThreadId, e.ParentDispatcherId, e.DispatcherId, now);
+                break;
+        }
+    }
+
+    private sealed class ThreadSteps(ulong osThreadId)
+    {
+        private readonly ulong[] _methods = new ulong[MaxFrames];
+        private readonly int[] _states = new int[MaxFrames];
+        private bool _open;
+        private ulong _method;
+        private int _state;
+        private long _start;
+
+        public ulong OsThreadId { get; } = osThreadId;
+        public ulong Context;
+        public int FrameCount;
+
+        /// <summary>The stack frame the next method resume runs.</summary>
+        public int Next;
+
+        public void Add(AsyncStackFrames frames)
+        {
+            while (FrameCount < MaxFrames && frames.Next(out var id, out var state))
+                (_methods[FrameCount], _states[FrameCount++]) = (id, state);
+        }
+
+        public void Begin(long now)
+        {
+            var known = Next >= 0 && Next < FrameCount;
+            (_open, _method, _state, _start) = (true, known ? _methods[Next] : 0, known ? _states[Next] : -1, now);
+            Next++;
+        }
+
+        public void End(IAsyncStepSink sink, long now, AsyncStepEnd how)
+        {
+            if (!_open)
+                return;
+            _open = false;
+            sink.OnStep(new AsyncStep(OsThreadId, Context, _method, _state, _start, now, how));
+        }
+    }
+}
