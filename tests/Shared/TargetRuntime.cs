@@ -26,7 +26,15 @@ public sealed class TargetRuntime
     /// <summary>Where .NET 11 is laid out: <c>$ASYNCLENS_DOTNET11_ROOT</c>, else /work/dotnet11 (the script's default).</summary>
     public static string Net11Root => System.Environment.GetEnvironmentVariable("ASYNCLENS_DOTNET11_ROOT") is { Length: > 0 } root ? root : "/work/dotnet11";
 
+    /// <summary>"net10" or "net11": a theory's runtime parameter.</summary>
     public string Name { get; }
+
+    public static TargetRuntime Named(string name) => name switch
+    {
+        "net10" => Net10,
+        "net11" => Net11,
+        _ => throw new ArgumentException($"no runtime named {name}", nameof(name)),
+    };
 
     /// <summary>The <c>dotnet</c> host that runs <c>app.dll</c> on this runtime.</summary>
     public string Dotnet { get; }
