@@ -19,23 +19,14 @@ internal sealed class RunningApp : IDisposable
 
     public RunningApp(string project, string configuration, IDictionary<string, string?>? env = null, TargetRuntime? runtime = null)
     {
-        runtime ??= TargetRuntime.Net10;
-        var start = new ProcessStartInfo(runtime.Dotnet)
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = (runtime ?? TargetRuntime.Net10).StartInfo();
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         start.ArgumentList.Add(Repo.Program(project, configuration));
         foreach (var name in new[] { "DOTNET_STARTUP_HOOKS", "ASYNCLENS_DEBUG", "ASYNCLENS_TASKS", "ASYNCLENS_OUTPUT", "ASYNCLENS_DUMP_FORMAT" })
             start.Environment.Remove(name);
-        foreach (var (name, value) in runtime.With(env))
-        {
-            if (value is null)
-                start.Environment.Remove(name);
-            else
-                start.Environment[name] = value;
-        }
+        foreach (var (name, value) in env ?? new Dictionary<string, string?>())
+            start.Environment[name] = value;
         _process = Process.Start(start)!;
         var listening = new TaskCompletionSource<(int, Uri)>(TaskCreationOptions.RunContinuationsAsynchronously);
         _ = Task.Run(async () =>

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace AsyncLens.Testing;
 
 /// <summary>
@@ -49,6 +51,20 @@ public sealed class TargetRuntime
         foreach (var (name, value) in env ?? new Dictionary<string, string?>())
             all[name] = value;
         return all;
+    }
+
+    /// <summary>A start of <c>dotnet</c> on this runtime (arguments, redirections and the test's variables to add).</summary>
+    public ProcessStartInfo StartInfo()
+    {
+        var start = new ProcessStartInfo(Dotnet) { UseShellExecute = false };
+        foreach (var (name, value) in Environment)
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
+        return start;
     }
 
     public override string ToString() => Name;
