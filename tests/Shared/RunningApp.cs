@@ -19,7 +19,8 @@ internal sealed class RunningApp : IDisposable
 
     public RunningApp(string project, string configuration, IDictionary<string, string?>? env = null, TargetRuntime? runtime = null)
     {
-        var start = (runtime ?? TargetRuntime.Net10).StartInfo();
+        Runtime = runtime ?? TargetRuntime.Net10;
+        var start = Runtime.StartInfo();
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
         start.ArgumentList.Add(Repo.Program(project, configuration));
@@ -47,6 +48,9 @@ internal sealed class RunningApp : IDisposable
     }
 
     public int Pid { get; }
+
+    /// <summary>The runtime it runs on (.NET 10 unless said).</summary>
+    public TargetRuntime Runtime { get; }
 
     public string PidText => Pid.ToString(CultureInfo.InvariantCulture);
 
