@@ -51,13 +51,7 @@ internal static class ChildProcess
         // The test host's own settings must not leak into the programs under test.
         foreach (var name in s_ourVariables)
             start.Environment.Remove(name);
-        foreach (var (name, value) in env ?? new Dictionary<string, string?>())
-        {
-            if (value is null)
-                start.Environment.Remove(name);
-            else
-                start.Environment[name] = value;
-        }
+        SetEnvironment(start, env ?? new Dictionary<string, string?>());
 
         using var process = Process.Start(start)!;
         var stdout = onLine is null ? process.StandardOutput.ReadToEndAsync() : ReadLinesAsync(process, onLine);
@@ -69,6 +63,18 @@ internal static class ChildProcess
             throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in {timeout ?? DefaultTimeout}\n{stdout.Result}\n{stderr.Result}");
         }
         return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Adds <paramref name="env"/> to what <paramref name="start"/> passes on (a null value removes a variable).</summary>
+    public static void SetEnvironment(ProcessStartInfo start, IEnumerable<KeyValuePair<string, string?>> env)
+    {
+        foreach (var (name, value) in env)
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
     }
 
     private static async Task<string> ReadLinesAsync(Process process, Action<string> onLine)

@@ -6,7 +6,9 @@ namespace AsyncLens.Testing;
 /// The runtime a target program runs on: the SDK's own (.NET 10) or .NET 11.0.0, laid out as a private DOTNET_ROOT by
 /// tests/Net11/install-dotnet11.sh (run here when it has not been: idempotent, quick once done). The targets and the
 /// asynclens tool are built for net10.0 with <c>RollForward=Major</c>: under that root only .NET 11 exists, so they
-/// run on it. The suite's .NET 11 leg is the same tests with <see cref="Net11"/> passed where they start a program.
+/// run on it. The suite's .NET 11 leg is the same tests with <see cref="Net11"/> passed where they start a program:
+/// a class of facts gets a derived class (<c>...Net11Tests</c>), a theory a <c>runtime</c> parameter (<see cref="Named"/>).
+/// docs/dotnet11.md lists them.
 /// </summary>
 public sealed class TargetRuntime
 {
@@ -57,13 +59,7 @@ public sealed class TargetRuntime
     public ProcessStartInfo StartInfo()
     {
         var start = new ProcessStartInfo(Dotnet) { UseShellExecute = false };
-        foreach (var (name, value) in Environment)
-        {
-            if (value is null)
-                start.Environment.Remove(name);
-            else
-                start.Environment[name] = value;
-        }
+        ChildProcess.SetEnvironment(start, Environment);
         return start;
     }
 
