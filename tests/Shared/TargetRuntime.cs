@@ -67,7 +67,7 @@ public sealed class TargetRuntime
 
     private static TargetRuntime LayOutNet11()
     {
-        var root = Net11Root;
+        var root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(Net11Root));
         if (!File.Exists(Path.Combine(root, ".ready")))
         {
             var install = ChildProcess.Run(Repo.Source("tests", "Net11", "install-dotnet11.sh"), [root], timeout: TimeSpan.FromMinutes(10), timed: false);
