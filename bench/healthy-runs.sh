@@ -102,7 +102,7 @@ run_shop() { # run_shop CONFIG OUT
     SHOP_PG="$pg" dotnet "$cli" run -- "$root/artifacts/bin/ShopApi/${1,,}/ShopApi.dll" >"$out.stdout" 2>"$out" &
     pid=$!
     for _ in $(seq 300); do
-        url="$(sed -n 's/^listening [0-9]* \(http[^ ]*\).*/\1/p' "$out.stdout")"
+        url="$(sed -n 's/^listening [0-9]* \(http[^ ]*\).*/\1/p' "$out.stdout" 2>/dev/null || true)"
         [[ -n "$url" ]] && break
         sleep 0.1
     done

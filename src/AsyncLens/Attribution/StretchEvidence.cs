@@ -40,6 +40,32 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     /// </summary>
     public bool WarmUp { get; init; }
 
+    /// <summary>
+    /// Code the whole process compiled while the stretch ran, and the stretch's bounds (DateTime ticks): 0 when not
+    /// measured. See <see cref="Judged"/>.
+    /// </summary>
+    public long ProcessJitTicks { get; init; }
+
+    public long FromTicks { get; init; }
+
+    public long ToTicks { get; init; }
+
+    /// <summary>
+    /// The evidence with <see cref="WarmUp"/> also set when the process, AsyncLens's own compiling taken off
+    /// (<paramref name="engineJitTicks"/>, known once its reporter is done with earlier reports), compiled code for a
+    /// tenth of the stretch or more: its threads then wait on each other's type loading and compilation, and libraries
+    /// run their code paths for the first time (a healthy handler's first database queries: 0.13-0.29 s under load,
+    /// its thread waiting for another's). Not for a step of the user's code whose time went mostly to computing: the
+    /// runtime recompiles hot code (tiering) on a thread of its own meanwhile, and that is no warm-up.
+    /// </summary>
+    public StretchEvidence Judged(long engineJitTicks)
+    {
+        if (WarmUp || ProcessJitTicks <= 0 || (ProcessJitTicks - engineJitTicks) * 10 < ToTicks - FromTicks)
+            return this;
+        var users = StateMachine is { } stateMachine && StretchCode.For(stateMachine).IsUserCode;
+        return users && Time.MostlyOnCpu ? this : this with { WarmUp = true };
+    }
+
     /// <summary>How the stretch's own time split between running on a CPU and being blocked.</summary>
     public TimeSplit Time { get; init; } = TimeSplit.Unknown;
 

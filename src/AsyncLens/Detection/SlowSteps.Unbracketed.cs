@@ -88,10 +88,6 @@ internal sealed partial class SlowSteps
             : Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, split, end));
     }
 
-    // A request (on its own thread) that compiled code for a tenth of its time or more ran code for the first time:
-    // its type loading and static constructors, not measured, are in its time too. The process-wide figure would not
-    // do: the runtime recompiles hot code (tiering) on a thread of its own while a CPU-heavy handler runs.
-    private static bool CompiledMuch(Frame frame, long end) => (RuntimeTime.JitOnThisThread - frame.JitStart) * 10 >= end - frame.Start;
 
     // The async stack of the step a request ran in (Kestrel's request loop), if it ran in one.
     private static RawAsyncStack StackBelow(ThreadTracker tracker, Frame frame)

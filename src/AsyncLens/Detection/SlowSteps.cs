@@ -49,7 +49,10 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var evidence = new StretchEvidence(box.StateMachineType, frame.ResumedState, stopped, DetectionSettings.Seconds(own), Ongoing: false)
             {
                 FirstSteps = firstSteps,
-                WarmUp = WarmingUp(frame, box, now),
+                WarmUp = CompiledMuch(frame, now),
+                ProcessJitTicks = frame.ProcessJitStart != 0 ? RuntimeTime.JitInProcess - frame.ProcessJitStart : 0,
+                FromTicks = frame.Start,
+                ToTicks = now,
             };
             sink.Add(Finding(tracker, frame.TaskId, stack, frame.Record, evidence, frame, Split(tracker, frame, now, times), now));
         }
@@ -241,12 +244,10 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // steps of Kestrel's request loop with no wait for a CPU, a fifth of them compilation; and 150-500 ms steps of a
     // handler whose time went to the first run of a database client's code (Npgsql opening its first connections,
     // Dapper building its readers). Such a step is reported only for a cause in the app's own code (see
-    // StretchEvidence.WarmUp). A framework step counts as warming up when the process compiled code for a tenth of its
-    // time or more; a step of the user's own code, when its own thread did (CompiledMuch): the process-wide figure also
-    // holds AsyncLens's reporter compiling its way through its first reports, and the runtime's background tiering.
-    private static bool WarmingUp(Frame frame, BoxInfo box, long now) => box.IsUserCode
-        ? CompiledMuch(frame, now)
-        : frame.ProcessJitStart != 0 && (RuntimeTime.JitInProcess - frame.ProcessJitStart) * 10 >= now - frame.Start;
+    // StretchEvidence.WarmUp). It counts as warming up when its own thread compiled code for a tenth of its time or
+    // more; or when the process did, AsyncLens's own compiling taken off, unless the step's own time went mostly to
+    // computing (StretchEvidence.Judged, on the reporter thread).
+    private static bool CompiledMuch(Frame frame, long end) => (RuntimeTime.JitOnThisThread - frame.JitStart) * 10 >= end - frame.Start;
 
     // Time in the step that stopped every thread, the step's with them: the runtime's suspensions (GCs) and process
     // stalls. It decides whether the step counts as slow, and is not taken off the duration reported.

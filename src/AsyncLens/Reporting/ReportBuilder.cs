@@ -23,7 +23,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
 
     private AsyncReport? Step(StepFinding f)
     {
-        var e = f.Evidence;
+        var e = f.Evidence.Judged(Tracking.EngineCompilation.During(f.Evidence.FromTicks, f.Evidence.ToTicks));
         if (StretchLocator.Locate(e) is not { } stretch)
             return null;
         var symbols = stretch.Code;

@@ -211,7 +211,7 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         AsyncReport? report;
         try
         {
-            report = _builder.Build(finding);
+            report = EngineCompilation.Measure(() => _builder.Build(finding));
         }
         catch (Exception ex)
         {

@@ -165,6 +165,15 @@ public sealed class StretchLocatorTests
 
     private static Stretch Locate(StretchEvidence evidence) => StretchLocator.Locate(evidence) ?? throw new Xunit.Sdk.XunitException("no stretch located");
 
+    [Fact]
+    public void A_framework_step_that_ran_nothing_of_the_users_is_not_reported()
+    {
+        // A BCL async method's step (the framework's own code), with no box, handler or call of the user's in it.
+        var framework = typeof(SemaphoreSlim).GetMethod("WaitUntilCountOrTimeoutAsync", BindingFlags.Instance | BindingFlags.NonPublic)!
+            .GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType;
+        Assert.Null(StretchLocator.Locate(new StretchEvidence(framework, 0, -2, 0.164, Ongoing: false) { Time = OnCpu, TaskId = 11 }));
+    }
+
     private static StretchEvidence Evidence(string method, int resumed, int stopped, TimeSplit time) =>
         new(Machine(method), resumed, stopped, 0.3, Ongoing: false) { Time = time, TaskId = 11 };
 
