@@ -23,10 +23,13 @@ internal sealed class AttachedProfile : IDisposable
     private readonly StringBuilder _cliStderr = new();
     private readonly TaskCompletionSource _profiling = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _cliStderrRead;
+    private readonly TargetRuntime _runtime;
 
-    public AttachedProfile()
+    /// <param name="runtime">Where the target and asynclens run: .NET 10 unless said.</param>
+    public AttachedProfile(TargetRuntime? runtime = null)
     {
-        var start = Start(ChildProcess.DotnetPath(), [Repo.Program("Profiled"), "attach"], stdin: true);
+        _runtime = runtime ?? TargetRuntime.Net10;
+        var start = Start([Repo.Program("Profiled"), "attach"], stdin: true);
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");
         foreach (var name in start.Environment.Keys.Where(k => k.StartsWith("ASYNCLENS_", StringComparison.Ordinal)).ToList())
             start.Environment.Remove(name);
@@ -60,7 +63,7 @@ internal sealed class AttachedProfile : IDisposable
     /// <summary>Starts <c>asynclens profile --pid PID args</c>; returns once it says it is profiling.</summary>
     public void StartProfiler(params string[] args)
     {
-        var start = Start(ChildProcess.DotnetPath(), [Repo.Cli, "profile", "--pid", PidText, .. args], stdin: false);
+        var start = Start([Repo.Cli, "profile", "--pid", PidText, .. args], stdin: false);
         foreach (var (name, value) in ProfileTests.Wide)
             start.Environment[name] = value;
         _cli = Process.Start(start)!;
@@ -125,15 +128,12 @@ internal sealed class AttachedProfile : IDisposable
         }
     }
 
-    private static ProcessStartInfo Start(string program, string[] args, bool stdin)
+    private ProcessStartInfo Start(string[] args, bool stdin)
     {
-        var start = new ProcessStartInfo(program)
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = stdin,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = _runtime.StartInfo();
+        start.RedirectStandardInput = stdin;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         foreach (var arg in args)
             start.ArgumentList.Add(arg);
         return start;

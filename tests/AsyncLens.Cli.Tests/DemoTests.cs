@@ -14,10 +14,12 @@ public sealed class DemoTests
         return $"{path}:{line}";
     }
 
-    [Fact]
-    public void The_demo_reports_each_chapter_bug_at_its_line()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")] // asynclens and the sample where only .NET 11 is installed
+    public void The_demo_reports_each_chapter_bug_at_its_line(string runtime)
     {
-        var result = ChildProcess.Dotnet([Repo.Cli, "demo", "--format", "json"]);
+        var result = ChildProcess.Dotnet([Repo.Cli, "demo", "--format", "json"], runtime: TargetRuntime.Named(runtime));
         Assert.True(result.ExitCode == 0, result.ToString());
         var reports = Reports.Parse(result.Stderr).Select(r => $"{r.Kind()} {r.Method()} {r.At("location")} created {r.At("createdAt")}").ToList();
         Assert.Equal(

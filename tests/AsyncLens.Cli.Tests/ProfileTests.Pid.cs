@@ -15,12 +15,14 @@ public sealed partial class ProfileTests
 {
     private const string Twins = "Twins.First.PingAsync() or Twins.Second.PingAsync(int) (ambiguous)";
 
-    [Fact]
-    public void Profile_of_a_running_process_from_outside_has_the_methods_lines_and_timings_of_the_in_process_one()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void Profile_of_a_running_process_from_outside_has_the_methods_lines_and_timings_of_the_in_process_one(string runtime)
     {
         using var dir = new TempDirectory("asynclens-profile-");
         var path = dir.File("pid.txt");
-        using var attached = new AttachedProfile();
+        using var attached = new AttachedProfile(TargetRuntime.Named(runtime));
         attached.StartProfiler("-o", path);
         attached.RunWorkload();
         attached.Interrupt();

@@ -11,7 +11,7 @@ namespace AsyncLens.Cli.Tests;
 /// times are known by construction: DelayTenTimesAsync awaits Task.Delay(200) ten times (wall 2.0 s, on-thread
 /// ~0), SpinAsync (4 calls) spins 50 ms after an await (on-thread 0.2 s in all), RunAsync awaits them all.
 /// Tolerances allow for a busy 2-core machine; the figures are checked in the table, in callgrind (as
-/// callgrind_annotate reads it) and in speedscope JSON.
+/// callgrind_annotate reads it) and in speedscope JSON. The table, in process and from outside, on .NET 11 too.
 /// </summary>
 public sealed partial class ProfileTests
 {
@@ -20,7 +20,11 @@ public sealed partial class ProfileTests
     // Tables as wide as their names: the tests read whole names (fitting to a width has its own test).
     internal static readonly Dictionary<string, string?> Wide = new() { ["COLUMNS"] = "400" };
 
-    private static ProcessResult Asynclens(params string[] args) => ChildProcess.Dotnet([Repo.Cli, .. args], Wide, timed: false);
+    private static ProcessResult Asynclens(params string[] args) => AsynclensOn("net10", args);
+
+    /// <summary>asynclens on <paramref name="runtime"/>: a program it profiles runs with the same <c>dotnet</c>, on the same runtime.</summary>
+    private static ProcessResult AsynclensOn(string runtime, params string[] args) =>
+        ChildProcess.Dotnet([Repo.Cli, .. args], Wide, timed: false, runtime: TargetRuntime.Named(runtime));
 
     private sealed record Row(string Method, int Calls, int Pending, double Wall, double SelfWall, double OnThread, double InclusiveOnThread, double Awaiting, string At);
 
@@ -52,12 +56,14 @@ public sealed partial class ProfileTests
         Assert.Equal($"Program.cs:{s_at.Line("profiled.run")}", run.At);
     }
 
-    [Fact]
-    public void Profile_of_a_program_shows_wall_on_thread_and_awaiting_per_async_method()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void Profile_of_a_program_shows_wall_on_thread_and_awaiting_per_async_method(string runtime)
     {
         using var dir = new TempDirectory("asynclens-profile-");
         var path = dir.File("profile.txt");
-        var result = Asynclens("profile", "-o", path, "--", Repo.Program("Profiled"));
+        var result = AsynclensOn(runtime, "profile", "-o", path, "--", Repo.Program("Profiled"));
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Matches($@"^asynclens: profile of \d+\.\d{{3}} s \(\d+ async methods\) written to {Regex.Escape(path)}\n$", result.Stderr);
         var table = File.ReadAllText(path);
@@ -68,10 +74,12 @@ public sealed partial class ProfileTests
         Assert.Matches(@"\nWorkload\.RunAsync\(\) +Workload\.DelayTenTimesAsync\(\) +1 ", table);
     }
 
-    [Fact]
-    public void The_in_process_api_measures_the_same()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void The_in_process_api_measures_the_same(string runtime)
     {
-        var result = ChildProcess.Dotnet([Repo.Program("Profiled"), "inprocess", "text"], Wide, timed: false);
+        var result = ChildProcess.Dotnet([Repo.Program("Profiled"), "inprocess", "text"], Wide, timed: false, runtime: TargetRuntime.Named(runtime));
         Assert.True(result.ExitCode == 0, result.ToString());
         var rows = Rows(result.Stdout);
         CheckKnownTimings(rows, result.Stdout);

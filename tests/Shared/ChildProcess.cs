@@ -23,16 +23,17 @@ internal static class ChildProcess
     /// <summary>
     /// Runs <c>dotnet &lt;args&gt;</c> with <paramref name="env"/> added (a null value removes a variable).
     /// A <paramref name="timed"/> run (debug mode watching a program) holds the <see cref="TimingGate"/>.
+    /// On <paramref name="runtime"/> (.NET 10, the tests' own, unless said).
     /// </summary>
-    public static ProcessResult Dotnet(IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true) =>
-        Run(DotnetPath(), args, env, timeout, timed);
+    public static ProcessResult Dotnet(IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true, TargetRuntime? runtime = null) =>
+        Run((runtime ?? TargetRuntime.Net10).Dotnet, args, (runtime ?? TargetRuntime.Net10).With(env), timeout, timed);
 
     /// <summary>
     /// Runs <c>dotnet &lt;args&gt;</c> and calls <paramref name="onLine"/> for each line it writes to standard
     /// output, while it runs: to signal it once it says it is ready.
     /// </summary>
-    public static ProcessResult DotnetInteractive(IEnumerable<string> args, IDictionary<string, string?>? env, Action<string> onLine) =>
-        Run(DotnetPath(), args, env, onLine: onLine);
+    public static ProcessResult DotnetInteractive(IEnumerable<string> args, IDictionary<string, string?>? env, Action<string> onLine, TargetRuntime? runtime = null) =>
+        Run((runtime ?? TargetRuntime.Net10).Dotnet, args, (runtime ?? TargetRuntime.Net10).With(env), onLine: onLine);
 
     public static ProcessResult Run(string program, IEnumerable<string> args, IDictionary<string, string?>? env = null, TimeSpan? timeout = null, bool timed = true, Action<string>? onLine = null)
     {
@@ -50,13 +51,7 @@ internal static class ChildProcess
         // The test host's own settings must not leak into the programs under test.
         foreach (var name in s_ourVariables)
             start.Environment.Remove(name);
-        foreach (var (name, value) in env ?? new Dictionary<string, string?>())
-        {
-            if (value is null)
-                start.Environment.Remove(name);
-            else
-                start.Environment[name] = value;
-        }
+        SetEnvironment(start, env ?? new Dictionary<string, string?>());
 
         using var process = Process.Start(start)!;
         var stdout = onLine is null ? process.StandardOutput.ReadToEndAsync() : ReadLinesAsync(process, onLine);
@@ -68,6 +63,18 @@ internal static class ChildProcess
             throw new TimeoutException($"{program} {string.Join(' ', args)} did not finish in {timeout ?? DefaultTimeout}\n{stdout.Result}\n{stderr.Result}");
         }
         return new ProcessResult(process.ExitCode, stdout.Result, stderr.Result);
+    }
+
+    /// <summary>Adds <paramref name="env"/> to what <paramref name="start"/> passes on (a null value removes a variable).</summary>
+    public static void SetEnvironment(ProcessStartInfo start, IEnumerable<KeyValuePair<string, string?>> env)
+    {
+        foreach (var (name, value) in env)
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
     }
 
     private static async Task<string> ReadLinesAsync(Process process, Action<string> onLine)

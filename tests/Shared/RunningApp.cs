@@ -17,14 +17,12 @@ internal sealed class RunningApp : IDisposable
     private readonly HttpClient _http;
     private readonly List<Task> _requests = [];
 
-    public RunningApp(string project, string configuration, IDictionary<string, string?>? env = null)
+    public RunningApp(string project, string configuration, IDictionary<string, string?>? env = null, TargetRuntime? runtime = null)
     {
-        var start = new ProcessStartInfo(ChildProcess.DotnetPath())
-        {
-            UseShellExecute = false,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        Runtime = runtime ?? TargetRuntime.Net10;
+        var start = Runtime.StartInfo();
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         start.ArgumentList.Add(Repo.Program(project, configuration));
         foreach (var name in new[] { "DOTNET_STARTUP_HOOKS", "ASYNCLENS_DEBUG", "ASYNCLENS_TASKS", "ASYNCLENS_OUTPUT", "ASYNCLENS_DUMP_FORMAT" })
             start.Environment.Remove(name);
@@ -50,6 +48,9 @@ internal sealed class RunningApp : IDisposable
     }
 
     public int Pid { get; }
+
+    /// <summary>The runtime it runs on (.NET 10 unless said).</summary>
+    public TargetRuntime Runtime { get; }
 
     public string PidText => Pid.ToString(CultureInfo.InvariantCulture);
 

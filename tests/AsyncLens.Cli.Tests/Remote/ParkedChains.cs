@@ -7,9 +7,9 @@ using Xunit;
 namespace AsyncLens.Cli.Tests.Remote;
 
 /// <summary>
-/// tests/Targets/Chains in its <c>outside</c> mode, running with no AsyncLens in it: its chains parked, its pid
-/// known. Disposing it releases the chains with a line on its stdin and checks that it then finishes normally:
-/// whatever read it from outside left it running.
+/// tests/Targets/Chains in its <c>outside</c> mode (on .NET 10 unless said), running with no AsyncLens in it: its
+/// chains parked, its pid known. Disposing it releases the chains with a line on its stdin and checks that it then
+/// finishes normally: whatever read it from outside left it running.
 /// </summary>
 internal sealed class ParkedChains : IDisposable
 {
@@ -18,15 +18,12 @@ internal sealed class ParkedChains : IDisposable
     private readonly Task _stdout;
     private bool _killed;
 
-    public ParkedChains()
+    public ParkedChains(TargetRuntime? runtime = null)
     {
-        var start = new ProcessStartInfo(ChildProcess.DotnetPath())
-        {
-            UseShellExecute = false,
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
+        var start = (runtime ?? TargetRuntime.Net10).StartInfo();
+        start.RedirectStandardInput = true;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         start.ArgumentList.Add(Repo.Program("Chains"));
         start.ArgumentList.Add("outside");
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");

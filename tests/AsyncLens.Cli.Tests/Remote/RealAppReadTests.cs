@@ -31,9 +31,10 @@ public sealed class RealAppReadTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public async Task A_web_app_after_traffic_reads_with_exact_names_fan_in_and_the_threads_it_blocks(string configuration)
+    [InlineData("Release", "net11", Skip = "issue 14 item 1: every request's chain passes through Kestrel and RequestDelegateFactory, runtime-async code in ASP.NET Core 11, not walked yet")]
+    public async Task A_web_app_after_traffic_reads_with_exact_names_fan_in_and_the_threads_it_blocks(string configuration, string runtime = "net10")
     {
-        using var shop = new RunningApp("ShopApi", configuration, new Dictionary<string, string?> { ["SHOP_CONFIG_SECONDS"] = "600" });
+        using var shop = new RunningApp("ShopApi", configuration, new Dictionary<string, string?> { ["SHOP_CONFIG_SECONDS"] = "600" }, TargetRuntime.Named(runtime));
         for (var id = 1; id <= 5; id++)
             await shop.GetAsync($"/product/{id}");
         var released = Enumerable.Range(0, 3).Select(_ => shop.Send("/park")).ToArray();

@@ -9,7 +9,8 @@ namespace AsyncLens.Cli.Tests.Remote;
 /// <summary>
 /// <c>asynclens ps / pstree / stacks / threads PID</c> on tests/Targets/Chains running with no AsyncLens in it:
 /// the exact chains and lines, read from its heap and PDB from outside; the same from a core dump; the
-/// process left running, even when asynclens is killed mid-read.
+/// process left running, even when asynclens is killed mid-read. The reads themselves on .NET 10 and .NET 11 (the
+/// suite's second leg: asynclens and Chains both on .NET 11).
 /// </summary>
 public sealed partial class RemoteReadTests
 {
@@ -17,7 +18,22 @@ public sealed partial class RemoteReadTests
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 
-    private static ProcessResult Asynclens(params string[] args) => ChildProcess.Dotnet([Repo.Cli, .. args], timed: false);
+    // A thread blocked in ManualResetEventSlim.Wait, above it: .NET 11 waits in managed code (its wait subsystem) where
+    // .NET 10 calls into the runtime's Monitor.Wait.
+    private static readonly Dictionary<string, string> s_monitorWait = new()
+    {
+        ["net10"] = @"    Monitor\.Wait\(object, int\)\n",
+        ["net11"] = @"    WaitSubsystem\.ThreadWaitInfo\.Wait\(int, bool, bool, ref WaitSubsystem\.LockHolder\)\n"
+            + @"    WaitSubsystem\.Wait\(WaitSubsystem\.IWaitableObject, WaitSubsystem\.ThreadWaitInfo, int, bool\)\n"
+            + @"    WaitHandle\.WaitOneNoCheck\(int, bool, object, byte\)\n"
+            + @"    Condition\.Wait\(int, object\)\n",
+    };
+
+    private static ProcessResult Asynclens(params string[] args) => AsynclensOn("net10", args);
+
+    /// <summary>asynclens on <paramref name="runtime"/> (its read of a .NET 11 process runs on .NET 11, as where only it is installed).</summary>
+    private static ProcessResult AsynclensOn(string runtime, params string[] args) =>
+        ChildProcess.Dotnet([Repo.Cli, .. args], timed: false, runtime: TargetRuntime.Named(runtime));
 
     /// <summary>The tree of the parked Chains as read from outside: what the in-process tree shows, plus the outside mode's own chains.</summary>
     private static string ExpectedTree() =>
@@ -44,11 +60,13 @@ public sealed partial class RemoteReadTests
         return (text[..newline], text[(newline + 1)..].Trim('\n'));
     }
 
-    [Fact]
-    public void Pstree_reads_the_await_tree_of_a_process_with_no_agent_in_it()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void Pstree_reads_the_await_tree_of_a_process_with_no_agent_in_it(string runtime)
     {
-        using var chains = new ParkedChains();
-        var result = Asynclens("pstree", chains.PidText);
+        using var chains = new ParkedChains(TargetRuntime.Named(runtime));
+        var result = AsynclensOn(runtime, "pstree", chains.PidText);
         Assert.True(result.ExitCode == 0, result.ToString());
         var (header, body) = Split(result.Stdout);
         Assert.Matches($@"^asynclens: 2029 pending tasks in 4 trees \(pid {chains.Pid}, [0-9T:-]+Z\)$", header);
@@ -56,11 +74,13 @@ public sealed partial class RemoteReadTests
         Assert.Equal("", result.Stderr);
     }
 
-    [Fact]
-    public void Stacks_go_root_to_leaf_with_lines()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void Stacks_go_root_to_leaf_with_lines(string runtime)
     {
-        using var chains = new ParkedChains();
-        var result = Asynclens("stacks", chains.PidText, "--stats");
+        using var chains = new ParkedChains(TargetRuntime.Named(runtime));
+        var result = AsynclensOn(runtime, "stacks", chains.PidText, "--stats");
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Matches($@"^asynclens: 2029 pending tasks in 17 async stacks \(pid {chains.Pid}, [0-9T:-]+Z\)\n", result.Stdout);
         Assert.Contains(
@@ -97,12 +117,14 @@ public sealed partial class RemoteReadTests
         Assert.Matches($@"^asynclens: [0-9,]+ nodes from [0-9,]+ heap objects; process {chains.Pid} paused [0-9.]+ s( in \d stops \(a garbage collection was running\))?, [0-9.]+ MB copied; read in [0-9.]+ s\n$", result.Stderr);
     }
 
-    [Fact]
-    public void Ps_lists_each_pending_task_as_text_json_and_csv()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void Ps_lists_each_pending_task_as_text_json_and_csv(string runtime)
     {
-        using var chains = new ParkedChains();
+        using var chains = new ParkedChains(TargetRuntime.Named(runtime));
 
-        var text = Asynclens("ps", chains.PidText);
+        var text = AsynclensOn(runtime, "ps", chains.PidText);
         Assert.True(text.ExitCode == 0, text.ToString());
         var lines = text.Stdout.Split('\n');
         Assert.Matches($@"^asynclens: 2029 pending tasks in 4 roots \(pid {chains.Pid}, [0-9T:-]+Z\)$", lines[0]);
@@ -112,7 +134,7 @@ public sealed partial class RemoteReadTests
         Assert.Single(lines, l => Regex.IsMatch(l, $@"^~\d+ +parked +Program\.Main\(string\[\]\) +Program\.cs:{s_at.Line("chains.main-outside")} +TaskCompletionSource +- +yes$"));
         Assert.Single(lines, l => Regex.IsMatch(l, @"^~\d+ +running +Blocking\.HoldThreadAsync\(\) +- +- +~\d+ +no$"));
 
-        var json = Asynclens("ps", chains.PidText, "--format", "json");
+        var json = AsynclensOn(runtime, "ps", chains.PidText, "--format", "json");
         Assert.True(json.ExitCode == 0, json.ToString());
         using var doc = JsonDocument.Parse(json.Stdout);
         Assert.Equal(chains.Pid, doc.RootElement.GetProperty("pid").GetInt32());
@@ -137,7 +159,7 @@ public sealed partial class RemoteReadTests
         Assert.Equal("pooled-async-method", tasks.Single(t => t.GetProperty("method").GetString() == "Pooled.WaitAsync()").GetProperty("kind").GetString());
         Assert.Equal("async-iterator", tasks.Single(t => t.GetProperty("method").GetString() == "Feeds.ReadAsync()").GetProperty("kind").GetString());
 
-        var csv = Asynclens("ps", chains.PidText, "--format", "csv");
+        var csv = AsynclensOn(runtime, "ps", chains.PidText, "--format", "csv");
         Assert.True(csv.ExitCode == 0, csv.ToString());
         var rows = csv.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("id,kind,state,method,file,line,awaitIndex,awaiting,awaitedBy,root,blockedThreadWaits", rows[0]);
@@ -147,16 +169,18 @@ public sealed partial class RemoteReadTests
         Assert.Equal(2, rows.Count(r => Regex.IsMatch(r, $@"^-\d+,async-method,parked,""Cycle\.WaitForAsync\(Task, Func<Task>\)"",{Regex.Escape(s_at["chains.cycle"].File)},{s_at.Line("chains.cycle")},1,-\d+,-\d+,false,false$")));
     }
 
-    [Fact]
-    public void Threads_show_each_stack_and_the_async_method_a_blocked_thread_is_running()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void Threads_show_each_stack_and_the_async_method_a_blocked_thread_is_running(string runtime)
     {
-        using var chains = new ParkedChains();
-        var result = Asynclens("threads", chains.PidText);
+        using var chains = new ParkedChains(TargetRuntime.Named(runtime));
+        var result = AsynclensOn(runtime, "threads", chains.PidText);
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Matches($@"^asynclens: \d+ managed threads, 1 running an async step \(pid {chains.Pid}, [0-9T:-]+Z\)\n", result.Stdout);
         Assert.Matches(
             $@"\nThread \d+ \(os \d+\): running a step of Blocking\.HoldThreadAsync\(\)\n"
-            + @"    Monitor\.Wait\(object, int\)\n"
+            + s_monitorWait[runtime]
             + @"    ManualResetEventSlim\.Wait\(int, CancellationToken\)\n"
             + @"    ManualResetEventSlim\.Wait\(\)\n"
             + $@"    Blocking\.HoldThreadAsync\(\) at {Regex.Escape(At("chains.hold-thread"))}\n"
@@ -167,7 +191,7 @@ public sealed partial class RemoteReadTests
         // The main thread, blocked in the compiler's entry point waiting for async Main.
         Assert.Matches(@"\nThread 1 \(os \d+\)\n(    .+\n)*    Program\.<Main>\(string\[\]\)\n", result.Stdout);
 
-        var json = Asynclens("threads", chains.PidText, "--format", "json");
+        var json = AsynclensOn(runtime, "threads", chains.PidText, "--format", "json");
         Assert.True(json.ExitCode == 0, json.ToString());
         using var doc = JsonDocument.Parse(json.Stdout);
         var busy = doc.RootElement.GetProperty("threads").EnumerateArray().Single(t => t.GetProperty("asyncStep").ValueKind == JsonValueKind.Object);
@@ -177,25 +201,27 @@ public sealed partial class RemoteReadTests
         Assert.Equal(s_at.Line("chains.hold-caller"), busy.GetProperty("asyncStep").GetProperty("awaitedBy")[0].GetProperty("line").GetInt32());
     }
 
-    [Fact]
-    public void A_core_dump_reads_like_the_live_process_and_a_truncated_one_is_refused()
+    [Theory]
+    [InlineData("net10")]
+    [InlineData("net11")]
+    public void A_core_dump_reads_like_the_live_process_and_a_truncated_one_is_refused(string runtime)
     {
         using var dir = new TempDirectory("asynclens-dump-");
         var dump = dir.File("chains.core");
-        using (var chains = new ParkedChains())
+        using (var chains = new ParkedChains(TargetRuntime.Named(runtime)))
         {
-            var written = Asynclens("dump-core", chains.PidText, "-o", dump);
+            var written = AsynclensOn(runtime, "dump-core", chains.PidText, "-o", dump);
             Assert.True(written.ExitCode == 0, written.ToString());
             Assert.Matches($@"^asynclens: wrote {Regex.Escape(dump)} \(\d+ MB\)\n$", written.Stdout);
             var mini = dir.File("mini.core");
-            Assert.Equal(0, Asynclens("dump-core", chains.PidText, "-o", mini, "--type", "mini").ExitCode);
-            var noHeap = Asynclens("ps", "--dump", mini);
+            Assert.Equal(0, AsynclensOn(runtime, "dump-core", chains.PidText, "-o", mini, "--type", "mini").ExitCode);
+            var noHeap = AsynclensOn(runtime, "ps", "--dump", mini);
             Assert.Equal(2, noHeap.ExitCode);
             Assert.Equal($"asynclens: '{mini}' holds no managed heap to read tasks from (a mini dump?): "
                 + "write one with 'asynclens dump-core PID -o FILE' (--type heap or full)\n", noHeap.Stderr);
         }
 
-        var result = Asynclens("pstree", "--dump", dump);
+        var result = AsynclensOn(runtime, "pstree", "--dump", dump);
         Assert.True(result.ExitCode == 0, result.ToString());
         var (header, body) = Split(result.Stdout);
         Assert.Matches(@"^asynclens: 2029 pending tasks in 4 trees \(pid \d+, [0-9T:-]+Z\)$", header);
@@ -208,7 +234,7 @@ public sealed partial class RemoteReadTests
             var buffer = new byte[1024 * 1024];
             target.Write(buffer, 0, source.Read(buffer, 0, buffer.Length));
         }
-        var refused = Asynclens("ps", "--dump", truncated);
+        var refused = AsynclensOn(runtime, "ps", "--dump", truncated);
         Assert.Equal(2, refused.ExitCode);
         Assert.Equal("", refused.Stdout);
         Assert.Matches($@"^asynclens: .*{Regex.Escape(truncated)}.*\n$", refused.Stderr);

@@ -16,7 +16,9 @@ public sealed class InCodeSwitchTests(InCodeSwitchTests.Run run) : BugScenarioFa
 /// <summary>Debug mode switched on by the environment alone: <c>ASYNCLENS_DEBUG=1</c> and the startup hook, no code change.</summary>
 public sealed class EnvironmentSwitchTests(EnvironmentSwitchTests.Run run) : BugScenarioFacts(run), IClassFixture<EnvironmentSwitchTests.Run>
 {
-    public sealed class Run() : ScenarioRun(() =>
+    public sealed class Run() : ScenarioRun(() => Start(TargetRuntime.Net10));
+
+    internal static (ProcessResult, string) Start(TargetRuntime runtime)
     {
         var result = ChildProcess.Dotnet(
             [Repo.Program("Bugs"), "all"],
@@ -25,7 +27,14 @@ public sealed class EnvironmentSwitchTests(EnvironmentSwitchTests.Run run) : Bug
                 ["DOTNET_STARTUP_HOOKS"] = Repo.Engine,
                 ["ASYNCLENS_DEBUG"] = "1",
                 ["ASYNCLENS_FORMAT"] = "json",
-            });
+            },
+            runtime: runtime);
         return (result, result.Stderr);
-    });
+    }
+}
+
+/// <summary>The same, the program and the startup hook on .NET 11 (the suite's second leg: docs/dotnet11.md).</summary>
+public sealed class EnvironmentSwitchNet11Tests(EnvironmentSwitchNet11Tests.Run run) : BugScenarioFacts(run), IClassFixture<EnvironmentSwitchNet11Tests.Run>
+{
+    public sealed class Run() : ScenarioRun(() => EnvironmentSwitchTests.Start(TargetRuntime.Net11));
 }

@@ -9,9 +9,9 @@ namespace AsyncLens.Tests.Inventory;
 /// The task inventory on tests/Targets/Chains, a program that parks known chains of async work (a server's
 /// Task.WhenAll, 1000 requests at one await, an async iterator, a pooled ValueTask method, lambdas, local
 /// functions, generics in nested classes, a recursion, a socket accept, a Task.Run, an await cycle), then
-/// dumps them: the exact text of each shape, lines included.
+/// dumps them: the exact text of each shape, lines included. On .NET 10; <see cref="TaskDumpNet11Tests"/> on .NET 11.
 /// </summary>
-public sealed partial class TaskDumpTests
+public partial class TaskDumpTests
 {
     private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Chains"));
 
@@ -25,9 +25,12 @@ public sealed partial class TaskDumpTests
     // How a lambda is named: by its method and the first line of its body, "Scenario.cs:31".
     private static string Lambda(string tag) => $"{Path.GetFileName(s_at[tag].File)}:{s_at[tag].Line}";
 
-    private static ProcessResult RunChains(string mode)
+    /// <summary>The runtime tests/Targets/Chains runs on.</summary>
+    private protected virtual TargetRuntime Runtime => TargetRuntime.Net10;
+
+    private ProcessResult RunChains(string mode)
     {
-        var result = ChildProcess.Dotnet([Repo.Program("Chains"), mode], timed: false);
+        var result = ChildProcess.Dotnet([Repo.Program("Chains"), mode], timed: false, runtime: Runtime);
         Assert.True(result.ExitCode == 0 && result.Stdout.EndsWith("done\n", StringComparison.Ordinal), result.ToString());
         return result;
     }
@@ -288,7 +291,8 @@ public sealed partial class TaskDumpTests
         var result = ChildProcess.DotnetInteractive(
             [Repo.Program("Chains"), "signal"],
             new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_TASKS"] = "1" },
-            Signals.Sigusr1WhenParked());
+            Signals.Sigusr1WhenParked(),
+            Runtime);
 
         Assert.True(result.ExitCode == 0 && result.Stdout.EndsWith("done\n", StringComparison.Ordinal), result.ToString());
         var pid = int.Parse(result.Stdout.Split('\n')[0]["parked ".Length..], System.Globalization.CultureInfo.InvariantCulture);
@@ -336,7 +340,8 @@ public sealed partial class TaskDumpTests
                     ["ASYNCLENS_DUMP_FORMAT"] = "json",
                     ["ASYNCLENS_OUTPUT"] = output,
                 },
-                Signals.Sigusr1WhenParked());
+                Signals.Sigusr1WhenParked(),
+            Runtime);
             Assert.True(result.ExitCode == 0 && result.Stdout.EndsWith("done\n", StringComparison.Ordinal), result.ToString());
 
             // The output has debug mode's reports (one JSON object a line) and the dump (one line too).
@@ -380,4 +385,10 @@ public sealed partial class TaskDumpTests
 
     [GeneratedRegex(@"^asynclens: 2027 pending tasks in 16 async stacks \(pid \d+, \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$")]
     private static partial Regex StacksHeader();
+}
+
+/// <summary>The same dumps with tests/Targets/Chains and the startup hook on .NET 11 (the suite's second leg).</summary>
+public sealed class TaskDumpNet11Tests : TaskDumpTests
+{
+    private protected override TargetRuntime Runtime => TargetRuntime.Net11;
 }

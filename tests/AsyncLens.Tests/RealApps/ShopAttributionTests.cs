@@ -9,7 +9,8 @@ namespace AsyncLens.Tests.RealApps;
 /// Debug mode on the ASP.NET Core corpus app (tests/RealApps/ShopApi), Debug and Release builds: which code a slow
 /// stretch is blamed on, and the fix it gets. Each seeded bug is requested on new connections (one per request, as
 /// curl makes them: the request starts outside any step) and on one kept-alive connection (inside Kestrel's request
-/// loop), with healthy requests in between, which must stay silent.
+/// loop), with healthy requests in between, which must stay silent. On .NET 10 and, the suite's second leg, on
+/// ASP.NET Core 11 / .NET 11 (<c>runtime</c> "net11").
 /// </summary>
 public sealed class ShopAttributionTests
 {
@@ -29,10 +30,17 @@ public sealed class ShopAttributionTests
     // endpoints say it: ShopApi's first host is its stock service's, whose endpoints do not list it).
     private static string SyncStockHandler => $"Program.Main lambda at Program.cs:{s_at["shop.sync-stock.wait"].Line}";
 
+    // What debug mode does not see reliably on ASP.NET Core 11 until it reads the runtime's async events: a handler that
+    // never yields runs inside the step of Kestrel's request loop, and Kestrel 11 is compiled with runtime async (no TPL
+    // step events). Its report was missing in 5 runs of 7 here (Debug and Release).
+    private const string InsideKestrelsRuntimeAsyncLoop =
+        "issue 14 item 2: on ASP.NET Core 11 a handler that never yields runs inside Kestrel's request loop, compiled with "
+        + "runtime async: no TPL step events for it (its steps are in AsyncProfilerEventSource); reported in some runs only";
+
     private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "ShopApi"));
 
-    // One run of the app per build, shared by the tests of this class.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<List<JsonElement>>>> s_runs = new();
+    // One run of the app per build and runtime, shared by the tests of this class.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), Lazy<Task<List<JsonElement>>>> s_runs = new();
 
     private static readonly string[] s_requests =
     [
@@ -42,11 +50,13 @@ public sealed class ShopAttributionTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public async Task Item3_a_slow_stretch_is_not_blamed_on_a_branch_that_did_not_run(string configuration)
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
+    public async Task Item3_a_slow_stretch_is_not_blamed_on_a_branch_that_did_not_run(string configuration, string runtime = "net10")
     {
         // The csv branch ran (300 ms of CPU in RenderCsv); neither File.ReadAllText of the other branches may be named,
         // and nothing tells which call of the csv branch took the time: no line, the fix says the time was computing.
-        var reports = await Run(configuration);
+        var reports = await Run(configuration, runtime);
         var exports = Of(reports, "Reports.ExportAsync(string, InventoryClient)");
         foreach (var export in exports)
         {
@@ -61,9 +71,11 @@ public sealed class ShopAttributionTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public async Task Item5_a_CPU_heavy_handler_whose_await_completed_at_once_is_named_not_Kestrel(string configuration)
+    [InlineData("Debug", "net11", Skip = InsideKestrelsRuntimeAsyncLoop)]
+    [InlineData("Release", "net11", Skip = InsideKestrelsRuntimeAsyncLoop)]
+    public async Task Item5_a_CPU_heavy_handler_whose_await_completed_at_once_is_named_not_Kestrel(string configuration, string runtime = "net10")
     {
-        var reports = await Run(configuration);
+        var reports = await Run(configuration, runtime);
         var hashes = Of(reports, "Reports.HashCatalogAsync(int, CatalogCache)", atLeast: 2);
         foreach (var hash in hashes)
         {
@@ -82,9 +94,11 @@ public sealed class ShopAttributionTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public async Task Item5_a_synchronous_handler_blocking_on_Result_is_named_on_either_kind_of_connection(string configuration)
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
+    public async Task Item5_a_synchronous_handler_blocking_on_Result_is_named_on_either_kind_of_connection(string configuration, string runtime = "net10")
     {
-        var reports = await Run(configuration);
+        var reports = await Run(configuration, runtime);
         var waits = reports.Where(r => r.Kind() == "blocking-wait" && !r.IsRepeats()).ToList();
         Assert.True(waits.Count >= 1 && Occurrences(reports, r => r.Kind() == "blocking-wait") == 2, Reports.Describe(reports));
         foreach (var wait in waits)
@@ -98,10 +112,12 @@ public sealed class ShopAttributionTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public async Task Item6_a_stretch_whose_time_went_to_its_own_loop_is_told_about_the_loop(string configuration)
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
+    public async Task Item6_a_stretch_whose_time_went_to_its_own_loop_is_told_about_the_loop(string configuration, string runtime = "net10")
     {
         // The loop took the time, not the Deserialize call before it (whose async twin takes a stream, not a string).
-        var reports = await Run(configuration);
+        var reports = await Run(configuration, runtime);
         foreach (var spin in Of(reports, "Reports.SpinAsync(int, InventoryClient)"))
         {
             Same(At("shop.spin.loop"), spin.At("location"), spin);
@@ -114,9 +130,11 @@ public sealed class ShopAttributionTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public async Task Healthy_requests_and_Kestrel_itself_get_no_report(string configuration)
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
+    public async Task Healthy_requests_and_Kestrel_itself_get_no_report(string configuration, string runtime = "net10")
     {
-        var reports = await Run(configuration);
+        var reports = await Run(configuration, runtime);
         string[] seeded = ["Reports.ExportAsync(string, InventoryClient)", "Reports.HashCatalogAsync(int, CatalogCache)", "Reports.SpinAsync(int, InventoryClient)", SyncStockHandler];
         Assert.True(reports.All(r => seeded.Contains(r.Method())), Reports.Describe(reports));
     }
@@ -134,12 +152,12 @@ public sealed class ShopAttributionTests
     private static int Occurrences(List<JsonElement> reports, Func<JsonElement, bool> match) =>
         reports.Where(match).Sum(r => r.IsRepeats() ? r.GetProperty("repeats").GetInt32() : 1);
 
-    private static Task<List<JsonElement>> Run(string configuration) =>
-        s_runs.GetOrAdd(configuration, c => new Lazy<Task<List<JsonElement>>>(() => RunAsync(c))).Value;
+    private static Task<List<JsonElement>> Run(string configuration, string runtime) =>
+        s_runs.GetOrAdd((configuration, runtime), c => new Lazy<Task<List<JsonElement>>>(() => RunAsync(c.Item1, TargetRuntime.Named(c.Item2)))).Value;
 
     // Starts ShopApi under debug mode (JSON), requests each path on new connections and then on one kept-alive
     // connection, stops it, and returns its reports.
-    private static async Task<List<JsonElement>> RunAsync(string configuration)
+    private static async Task<List<JsonElement>> RunAsync(string configuration, TargetRuntime runtime)
     {
         Task? client = null;
         var result = ChildProcess.DotnetInteractive(
@@ -149,7 +167,8 @@ public sealed class ShopAttributionTests
             {
                 if (line.StartsWith("listening ", StringComparison.Ordinal) && line.Split(' ') is [_, var pid, var url])
                     client = Task.Run(() => RequestThenStop(int.Parse(pid, CultureInfo.InvariantCulture), url));
-            });
+            },
+            runtime);
         Assert.NotNull(client);
         await client;
         Assert.True(result.ExitCode == 0, result.ToString());
