@@ -1,0 +1,80 @@
+// Three HttpClient.GetStringAsync calls wait on a local server that accepts and never answers, each awaited by user
+// code compiled the classic way, then dumps them: in code (args: tree|stacks|json|api), or on SIGUSR1 (arg: signal,
+// with ASYNCLENS_TASKS=1 and the startup hook). On .NET 11 the HTTP stack between the user's frames and the socket is
+// runtime-async code (continuation chains, no state machine boxes).
+using System.Net;
+using System.Net.Sockets;
+using AsyncLens;
+
+var mode = args.Length > 0 ? args[0] : "stacks";
+if (mode != "signal" && !AsyncDebug.IsEnabled)
+    AsyncDebug.TrackTasks(dumpOnSignal: false);
+
+using var server = new TcpListener(IPAddress.Loopback, 0);
+server.Start();
+var accepted = new List<Socket>();
+var connections = new CountdownEvent(3);
+var accepting = AcceptSilentlyAsync(server, accepted, connections);
+using var client = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+using var stop = new CancellationTokenSource();
+var port = ((IPEndPoint)server.LocalEndpoint).Port;
+var calls = Enumerable.Range(1, 3).Select(i => Fetch(client, port, i, stop.Token)).ToArray();
+connections.Wait(TimeSpan.FromSeconds(30));
+await Task.Delay(300); // every request written, every response awaited
+
+switch (mode)
+{
+    case "signal":
+        Console.WriteLine($"parked {Environment.ProcessId}");
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the test sends SIGUSR1 meanwhile
+        break;
+    case "api":
+        foreach (var g in AsyncDebug.GetPendingTasks()
+            .Where(t => t.Kind == "async-method")
+            .GroupBy(t => $"{t.Kind} | {t.Method} | {t.State} | {t.ParkedAt?.Line} | {string.Join(", ", t.Awaiting.Select(a => a.Description).Distinct())} | root={t.IsRoot}")
+            .OrderBy(g => g.Key, StringComparer.Ordinal))
+            Console.WriteLine($"{g.Count()} x {g.Key}");
+        break;
+    default:
+        AsyncDebug.WriteTasks(Console.Out, Enum.Parse<TaskDumpFormat>(mode, ignoreCase: true));
+        break;
+}
+
+stop.Cancel();
+foreach (var call in calls)
+{
+    try
+    {
+        await call;
+    }
+    catch (OperationCanceledException)
+    {
+    }
+}
+server.Stop();
+foreach (var socket in accepted)
+    socket.Dispose();
+await accepting;
+Console.WriteLine("done");
+
+static async Task<int> Fetch(HttpClient client, int port, int id, CancellationToken cancel)
+{
+    var body = await client.GetStringAsync($"http://127.0.0.1:{port}/items/{id}", cancel); // @http.fetch
+    return body.Length;
+}
+
+static async Task AcceptSilentlyAsync(TcpListener server, List<Socket> accepted, CountdownEvent connections)
+{
+    try
+    {
+        while (true)
+        {
+            accepted.Add(await server.AcceptSocketAsync(CancellationToken.None)); // @http.accept
+            if (!connections.IsSet)
+                connections.Signal();
+        }
+    }
+    catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
+    {
+    }
+}
