@@ -1,7 +1,8 @@
 // Three HttpClient.GetStringAsync calls wait on a local server that accepts and never answers, each awaited by user
 // code compiled the classic way, then dumps them: in code (args: tree|stacks|json|api), or on SIGUSR1 (arg: signal,
 // with ASYNCLENS_TASKS=1 and the startup hook). On .NET 11 the HTTP stack between the user's frames and the socket is
-// runtime-async code (continuation chains, no state machine boxes).
+// runtime-async code (continuation chains, no state machine boxes). Besides, user code reads a stream of its own
+// through StreamReader (the BCL's frames between two of the user's: the chain mixed in the other order).
 using System.Net;
 using System.Net.Sockets;
 using AsyncLens;
@@ -19,6 +20,8 @@ using var client = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
 using var stop = new CancellationTokenSource();
 var port = ((IPEndPoint)server.LocalEndpoint).Port;
 var calls = Enumerable.Range(1, 3).Select(i => Fetch(client, port, i, stop.Token)).ToArray();
+using var gate = new SemaphoreSlim(0);
+var reading = ReadAllAsync(new GatedStream(gate));
 connections.Wait(TimeSpan.FromSeconds(30));
 await Task.Delay(300); // every request written, every response awaited
 
@@ -40,6 +43,8 @@ switch (mode)
         break;
 }
 
+gate.Release();
+await reading;
 stop.Cancel();
 foreach (var call in calls)
 {
@@ -77,4 +82,35 @@ static async Task AcceptSilentlyAsync(TcpListener server, List<Socket> accepted,
     catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
     {
     }
+}
+
+static async Task<string> ReadAllAsync(Stream stream)
+{
+    using var reader = new StreamReader(stream);
+    return await reader.ReadToEndAsync(); // @http.read
+}
+
+/// <summary>A stream whose reads wait for a gate, then end: the BCL's reader awaits the user's code.</summary>
+sealed class GatedStream(SemaphoreSlim gate) : Stream
+{
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await gate.WaitAsync(cancellationToken); // @http.gate
+        return 0;
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => 0;
+    public override void Flush() { }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }
