@@ -4,9 +4,9 @@ using Xunit;
 namespace AsyncLens.Tests.Inventory;
 
 /// <summary>
-/// The task inventory through .NET 11's runtime-async chains, on tests/Targets/HttpChains: three HttpClient calls parked
-/// on a silent local server (the user's classic method, then the BCL's HTTP stack, runtime-async on .NET 11, down to
-/// the socket) and a StreamReader reading the user's own stream (the user's code, the BCL's, then the user's again,
+/// The task inventory through .NET 11's runtime-async chains, on tests/Targets/HttpChains: HttpClient calls parked on a
+/// silent local server (the user's classic method, then the BCL's HTTP stack, runtime-async on .NET 11, down to the
+/// socket; and one no user method awaits, the BCL's frames alone) and a StreamReader reading the user's own stream (the user's code, the BCL's, then the user's again,
 /// down to a semaphore). The same program, run on .NET 10 and on .NET 11, prints the same stacks, lines included.
 /// </summary>
 public sealed class RuntimeAsyncStackTests
@@ -59,6 +59,19 @@ public sealed class RuntimeAsyncStackTests
             awaiting socket I/O
         """;
 
+    // The same chain of the BCL's, called by no user method (on .NET 11 only the runtime's task of the chain knows it).
+    private static string UnawaitedStack() =>
+        """
+        x1
+            HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
+            SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
+            RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
+            HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
+            HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
+            HttpConnection.InitialFillAsync(bool)
+            awaiting socket I/O
+        """;
+
     private static string StreamStack() =>
         $"""
         x1
@@ -72,6 +85,8 @@ public sealed class RuntimeAsyncStackTests
     private static string Stacks() =>
         $"""
         {HttpStack()}
+
+        {UnawaitedStack()}
 
         x1
             Program.Main(string[]) (running)
@@ -112,6 +127,19 @@ public sealed class RuntimeAsyncStackTests
             """,
             tree);
         Assert.Contains(
+            """
+
+            HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
+            └── SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
+                └── RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
+                    └── HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
+                        └── HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
+                            └── HttpConnection.InitialFillAsync(bool)
+                                └── socket I/O
+
+            """,
+            tree);
+        Assert.Contains(
             $"""
             Program.Main(string[])+ReadAllAsync(Stream) at {At("http.read")}
             └── StreamReader.ReadToEndAsyncInternal(CancellationToken)
@@ -127,15 +155,16 @@ public sealed class RuntimeAsyncStackTests
             $"""
             1 x async-method | GatedStream.ReadAsync(Memory<byte>, CancellationToken) | parked | {s_at.Line("http.gate")} | SemaphoreSlim.WaitAsync | root=False
             3 x async-method | HttpClient.GetStringAsyncCore({Send}) | parked |  | SocketsHttpHandler.SendAsync({Send})+CreateHandlerAndSendAsync({Send}) | root=False
-            3 x async-method | HttpConnection.InitialFillAsync(bool) | parked |  | socket I/O | root=False
-            3 x async-method | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnection.InitialFillAsync(bool) | root=False
-            3 x async-method | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | parked |  | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
+            1 x async-method | HttpClient.GetStringAsyncCore({Send}) | parked |  | SocketsHttpHandler.SendAsync({Send})+CreateHandlerAndSendAsync({Send}) | root=True
+            4 x async-method | HttpConnection.InitialFillAsync(bool) | parked |  | socket I/O | root=False
+            4 x async-method | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnection.InitialFillAsync(bool) | root=False
+            4 x async-method | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | parked |  | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
             1 x async-method | Program.Main(string[]) | running |  |  | root=True
             1 x async-method | Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, CountdownEvent) | parked | {s_at.Line("http.accept")} | socket I/O | root=True
             3 x async-method | Program.Main(string[])+Fetch(HttpClient, int, int, CancellationToken) | parked | {s_at.Line("http.fetch")} | HttpClient.GetStringAsyncCore({Send}) | root=True
             1 x async-method | Program.Main(string[])+ReadAllAsync(Stream) | parked | {s_at.Line("http.read")} | StreamReader.ReadToEndAsyncInternal(CancellationToken) | root=True
-            3 x async-method | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | root=False
-            3 x async-method | SocketsHttpHandler.SendAsync({Send})+CreateHandlerAndSendAsync({Send}) | parked |  | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
+            4 x async-method | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | root=False
+            4 x async-method | SocketsHttpHandler.SendAsync({Send})+CreateHandlerAndSendAsync({Send}) | parked |  | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
             1 x async-method | StreamReader.ReadBufferAsync(CancellationToken) | parked |  | GatedStream.ReadAsync(Memory<byte>, CancellationToken) | root=False
             1 x async-method | StreamReader.ReadToEndAsyncInternal(CancellationToken) | parked |  | StreamReader.ReadBufferAsync(CancellationToken) | root=False
             """,
@@ -149,7 +178,7 @@ public sealed class RuntimeAsyncStackTests
     {
         var result = Run(runtime, "signal", new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_TASKS"] = "1" }, Signals.Sigusr1WhenParked());
         var body = Body(result.Stderr);
-        Assert.StartsWith(HttpStack() + "\n\n", body);
+        Assert.StartsWith(HttpStack() + "\n\n" + UnawaitedStack() + "\n\n", body);
         Assert.Contains("\n\n" + StreamStack(), body);
     }
 }

@@ -1,4 +1,4 @@
-// Three HttpClient.GetStringAsync calls wait on a local server that accepts and never answers, each awaited by user
+// Four HttpClient.GetStringAsync calls wait on a local server that accepts and never answers, three awaited by user
 // code compiled the classic way, then dumps them: in code (args: tree|stacks|json|api), or on SIGUSR1 (arg: signal,
 // with ASYNCLENS_TASKS=1 and the startup hook). On .NET 11 the HTTP stack between the user's frames and the socket is
 // runtime-async code (continuation chains, no state machine boxes). Besides, user code reads a stream of its own
@@ -14,11 +14,13 @@ if (mode != "signal" && !AsyncDebug.IsEnabled)
 using var server = new TcpListener(IPAddress.Loopback, 0);
 server.Start();
 var accepted = new List<Socket>();
-var connections = new CountdownEvent(3);
+var connections = new CountdownEvent(4);
 var accepting = AcceptSilentlyAsync(server, accepted, connections);
 using var client = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
 using var stop = new CancellationTokenSource();
 var port = ((IPEndPoint)server.LocalEndpoint).Port;
+// One call no user method awaits: on .NET 11 a chain of the BCL's alone, found from its task.
+var unawaited = client.GetStringAsync($"http://127.0.0.1:{port}/unawaited", stop.Token);
 var calls = Enumerable.Range(1, 3).Select(i => Fetch(client, port, i, stop.Token)).ToArray();
 using var gate = new SemaphoreSlim(0);
 var reading = ReadAllAsync(new GatedStream(gate));
@@ -46,7 +48,7 @@ switch (mode)
 gate.Release();
 await reading;
 stop.Cancel();
-foreach (var call in calls)
+foreach (var call in calls.Cast<Task>().Append(unawaited))
 {
     try
     {
