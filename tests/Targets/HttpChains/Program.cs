@@ -1,6 +1,7 @@
 // Four HttpClient.GetStringAsync calls wait on a local server that accepts and never answers, three awaited by user
 // code compiled the classic way, then dumps them: in code (args: tree|stacks|json|api), or on SIGUSR1 (arg: signal,
-// with ASYNCLENS_TASKS=1 and the startup hook). On .NET 11 the HTTP stack between the user's frames and the socket is
+// with ASYNCLENS_TASKS=1 and the startup hook), or lets asynclens read them from outside (arg: outside; AsyncLens stays
+// off; a line on stdin ends it). On .NET 11 the HTTP stack between the user's frames and the socket is
 // runtime-async code (continuation chains, no state machine boxes). Besides, user code reads a stream of its own
 // through StreamReader (the BCL's frames between two of the user's: the chain mixed in the other order).
 using System.Net;
@@ -8,7 +9,7 @@ using System.Net.Sockets;
 using AsyncLens;
 
 var mode = args.Length > 0 ? args[0] : "stacks";
-if (mode != "signal" && !AsyncDebug.IsEnabled)
+if (mode is not "signal" and not "outside" && !AsyncDebug.IsEnabled)
     AsyncDebug.TrackTasks(dumpOnSignal: false);
 
 using var server = new TcpListener(IPAddress.Loopback, 0);
@@ -32,6 +33,10 @@ switch (mode)
     case "signal":
         Console.WriteLine($"parked {Environment.ProcessId}");
         await Task.Delay(TimeSpan.FromSeconds(3)); // the test sends SIGUSR1 meanwhile
+        break;
+    case "outside":
+        Console.WriteLine($"parked {Environment.ProcessId}");
+        await Task.Run(Console.In.ReadLine);
         break;
     case "api":
         foreach (var g in AsyncDebug.GetPendingTasks()
