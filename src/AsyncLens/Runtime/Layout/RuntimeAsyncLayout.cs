@@ -47,6 +47,9 @@ internal static class RuntimeAsyncLayout
     /// <summary>void*, in <see cref="ResumeInfoType"/>: a native address in the suspended method; null for the runtime's own continuations.</summary>
     public const string DiagnosticIP = "DiagnosticIP";
 
+    /// <summary>Where <see cref="DiagnosticIP"/> is in <see cref="ResumeInfoType"/>, in pointers (after the resume function's), for a reader without the struct's field offsets.</summary>
+    public const int DiagnosticIPIndex = 1;
+
     /// <summary>The head when the chain awaits a Task, in the awaited task's <see cref="TaskLayout.ContinuationObject"/> too.</summary>
     public const string TaskContinuationType = "System.Runtime.CompilerServices.RuntimeAsyncTaskContinuation";
 
