@@ -16,20 +16,32 @@ internal sealed class ParkedChains : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly Task _stdout;
+    private readonly string _program;
     private bool _killed;
 
-    public ParkedChains()
+    /// <param name="program">The target (tests/Targets/Chains, or another with the same <c>outside</c> mode).</param>
+    /// <param name="runtime">10, or 11 for .NET 11 (<see cref="HttpChains.Host"/>).</param>
+    public ParkedChains(string program = "Chains", int runtime = 10)
     {
-        var start = new ProcessStartInfo(ChildProcess.DotnetPath())
+        _program = program;
+        var (dotnet, environment) = HttpChains.Host(runtime);
+        var start = new ProcessStartInfo(dotnet)
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        start.ArgumentList.Add(Repo.Program("Chains"));
+        start.ArgumentList.Add(Repo.Program(program));
         start.ArgumentList.Add("outside");
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");
+        foreach (var (name, value) in environment)
+        {
+            if (value is null)
+                start.Environment.Remove(name);
+            else
+                start.Environment[name] = value;
+        }
         _process = Process.Start(start)!;
         var parked = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         _stdout = Task.Run(async () =>
@@ -39,10 +51,10 @@ internal sealed class ParkedChains : IDisposable
                 if (line.StartsWith("parked ", StringComparison.Ordinal))
                     parked.TrySetResult(int.Parse(line["parked ".Length..], CultureInfo.InvariantCulture));
             });
-            parked.TrySetException(new InvalidOperationException("Chains ended before it parked:\n" + _output));
+            parked.TrySetException(new InvalidOperationException($"{program} ended before it parked:\n{_output}"));
         });
         if (!parked.Task.Wait(TimeSpan.FromSeconds(60)))
-            throw new TimeoutException("Chains did not park in 60 s");
+            throw new TimeoutException($"{program} did not park in 60 s");
         Pid = parked.Task.Result;
     }
 
@@ -118,6 +130,6 @@ internal sealed class ParkedChains : IDisposable
         var code = _process.ExitCode;
         _process.Dispose();
         Assert.True(exited && code == 0 && _output.ToString().EndsWith("done\n", StringComparison.Ordinal),
-            $"after being read, Chains should have run to its end (exit {code}, exited {exited}):\n{_output}");
+            $"after being read, {_program} should have run to its end (exit {code}, exited {exited}):\n{_output}");
     }
 }

@@ -26,7 +26,7 @@ var calls = Enumerable.Range(1, 3).Select(i => Fetch(client, port, i, stop.Token
 using var gate = new SemaphoreSlim(0);
 var reading = ReadAllAsync(new GatedStream(gate));
 connections.Wait(TimeSpan.FromSeconds(30));
-await Task.Delay(300); // every request written, every response awaited
+await Task.Delay(300); // every request read by the server: each client is past writing it, awaiting the answer
 
 switch (mode)
 {
@@ -36,7 +36,7 @@ switch (mode)
         break;
     case "outside":
         Console.WriteLine($"parked {Environment.ProcessId}");
-        await Task.Run(Console.In.ReadLine);
+        await Task.Run(Console.In.ReadLine); // @http.outside
         break;
     case "api":
         foreach (var g in AsyncDebug.GetPendingTasks()
@@ -81,14 +81,37 @@ static async Task AcceptSilentlyAsync(TcpListener server, List<Socket> accepted,
     {
         while (true)
         {
-            accepted.Add(await server.AcceptSocketAsync(CancellationToken.None)); // @http.accept
-            if (!connections.IsSet)
-                connections.Signal();
+            var socket = await server.AcceptSocketAsync(CancellationToken.None); // @http.accept
+            accepted.Add(socket);
+            // Counted once its request is read whole: the client then awaits the answer that never comes.
+            _ = ReadRequestAsync(socket, connections);
         }
     }
     catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidOperationException)
     {
     }
+}
+
+static async Task ReadRequestAsync(Socket socket, CountdownEvent connections)
+{
+    var buffer = new byte[4096];
+    var received = 0;
+    try
+    {
+        while (buffer.AsSpan(0, received).IndexOf("\r\n\r\n"u8) < 0 && received < buffer.Length)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None);
+            if (n == 0)
+                return;
+            received += n;
+        }
+    }
+    catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+    {
+        return;
+    }
+    if (!connections.IsSet)
+        connections.Signal();
 }
 
 static async Task<string> ReadAllAsync(Stream stream)

@@ -1,0 +1,78 @@
+namespace AsyncLens.Testing;
+
+/// <summary>
+/// tests/Targets/HttpChains, which the inventory tests run in-process and the outside reader's tests read from outside,
+/// on .NET 10 and .NET 11: how to start it on either runtime, and the stacks both must print alike.
+/// </summary>
+internal static class HttpChains
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "HttpChains"));
+
+    public static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+
+    public static int Line(string tag) => s_at.Line(tag);
+
+    /// <summary>
+    /// The <c>dotnet</c> host that runs a program on <paramref name="runtime"/> (10: the tests' own; 11: the .NET 11
+    /// laid out by tests/Net11/install-dotnet11.sh, <c>$ASYNCLENS_DOTNET11_ROOT</c> or /work/dotnet11, complete once
+    /// it wrote <c>.ready</c>), and the environment it needs there.
+    /// </summary>
+    public static (string Dotnet, Dictionary<string, string?> Environment) Host(int runtime, IDictionary<string, string?>? env = null)
+    {
+        var all = new Dictionary<string, string?>(env ?? new Dictionary<string, string?>());
+        if (runtime != 11)
+            return (ChildProcess.DotnetPath(), all);
+        var root = Environment.GetEnvironmentVariable("ASYNCLENS_DOTNET11_ROOT") is { Length: > 0 } named ? named : "/work/dotnet11";
+        if (!File.Exists(Path.Combine(root, ".ready")))
+            throw new InvalidOperationException($"no .NET 11 runtime at {root}: run tests/Net11/install-dotnet11.sh {root}");
+        all["DOTNET_ROOT"] = root;
+        all["DOTNET_ROOT_X64"] = null;
+        all["DOTNET_ROLL_FORWARD"] = null;
+        return (Path.Combine(root, "dotnet"), all);
+    }
+
+    /// <summary>The three calls the user's Fetch awaits: the user's frame, then the BCL's (runtime-async on .NET 11) down to the socket.</summary>
+    public static string FetchStack() =>
+        $"""
+        x3
+            Program.Main(string[])+Fetch(HttpClient, int, int, CancellationToken) at {At("http.fetch")}
+        {BclFrames}
+        """;
+
+    /// <summary>The call no user method awaits: the BCL's frames alone (on .NET 11 only the chain's task knows them).</summary>
+    public static string UnawaitedStack() =>
+        $"""
+        x1
+        {BclFrames}
+        """;
+
+    /// <summary>The user's code, then the BCL's StreamReader, then the user's stream again, down to a semaphore.</summary>
+    public static string StreamStack() =>
+        $"""
+        x1
+            Program.Main(string[])+ReadAllAsync(Stream) at {At("http.read")}
+            StreamReader.ReadToEndAsyncInternal(CancellationToken)
+            StreamReader.ReadBufferAsync(CancellationToken)
+            GatedStream.ReadAsync(Memory<byte>, CancellationToken) at {At("http.gate")}
+            awaiting SemaphoreSlim.WaitAsync
+        """;
+
+    /// <summary>The accept loop, parked on the listening socket.</summary>
+    public static string AcceptStack() =>
+        $"""
+        x1
+            Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, CountdownEvent) at {At("http.accept")}
+            awaiting socket I/O
+        """;
+
+    private const string BclFrames =
+        """
+            HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
+            SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
+            RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
+            HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
+            HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
+            HttpConnection.InitialFillAsync(bool)
+            awaiting socket I/O
+        """;
+}
