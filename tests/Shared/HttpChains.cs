@@ -65,6 +65,38 @@ internal static class HttpChains
             awaiting socket I/O
         """;
 
+    /// <summary>The whole tree (roots in the order the dumps print them), with <paramref name="main"/> for Main's own.</summary>
+    public static string Tree(string main) =>
+        $"""
+        Program.Main(string[])+Fetch(HttpClient, int, int, CancellationToken) at {At("http.fetch")} x3
+        └── HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
+            └── SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
+                └── RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
+                    └── HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
+                        └── HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
+                            └── HttpConnection.InitialFillAsync(bool)
+                                └── socket I/O
+
+        HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
+        └── SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
+            └── RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
+                └── HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
+                    └── HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
+                        └── HttpConnection.InitialFillAsync(bool)
+                            └── socket I/O
+
+        {main}
+
+        Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, CountdownEvent) at {At("http.accept")}
+        └── socket I/O
+
+        Program.Main(string[])+ReadAllAsync(Stream) at {At("http.read")}
+        └── StreamReader.ReadToEndAsyncInternal(CancellationToken)
+            └── StreamReader.ReadBufferAsync(CancellationToken)
+                └── GatedStream.ReadAsync(Memory<byte>, CancellationToken) at {At("http.gate")}
+                    └── SemaphoreSlim.WaitAsync
+        """;
+
     private const string BclFrames =
         """
             HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
