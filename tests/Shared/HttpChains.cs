@@ -61,7 +61,7 @@ internal static class HttpChains
     public static string AcceptStack() =>
         $"""
         x1
-            Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, CountdownEvent) at {At("http.accept")}
+            Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, RequestsRead) at {At("http.accept")}
             awaiting socket I/O
         """;
 
@@ -87,7 +87,7 @@ internal static class HttpChains
 
         {main}
 
-        Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, CountdownEvent) at {At("http.accept")}
+        Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, RequestsRead) at {At("http.accept")}
         └── socket I/O
 
         Program.Main(string[])+ReadAllAsync(Stream) at {At("http.read")}

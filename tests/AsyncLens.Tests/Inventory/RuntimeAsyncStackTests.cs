@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using AsyncLens.Testing;
 using Xunit;
 
@@ -13,10 +14,10 @@ public sealed class RuntimeAsyncStackTests
 {
     private static string At(string tag) => HttpChains.At(tag);
 
-    private static ProcessResult Run(int runtime, string mode, IDictionary<string, string?>? env = null, Action<string>? onLine = null)
+    private static ProcessResult Run(int runtime, string mode, IDictionary<string, string?>? env = null, Action<string>? onLine = null, bool timed = false)
     {
         var (dotnet, environment) = HttpChains.Host(runtime, env);
-        var result = ChildProcess.Run(dotnet, [Repo.Program("HttpChains"), mode], environment, timed: false, onLine: onLine);
+        var result = ChildProcess.Run(dotnet, [Repo.Program("HttpChains"), mode], environment, timed: timed, onLine: onLine);
         Assert.True(result.ExitCode == 0 && result.Stdout.EndsWith("done\n", StringComparison.Ordinal), result.ToString());
         return result;
     }
@@ -74,7 +75,7 @@ public sealed class RuntimeAsyncStackTests
             4 x async-method | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnection.InitialFillAsync(bool) | root=False
             4 x async-method | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | parked |  | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
             1 x async-method | Program.Main(string[]) | running |  |  | root=True
-            1 x async-method | Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, CountdownEvent) | parked | {HttpChains.Line("http.accept")} | socket I/O | root=True
+            1 x async-method | Program.Main(string[])+AcceptSilentlyAsync(TcpListener, List<Socket>, RequestsRead) | parked | {HttpChains.Line("http.accept")} | socket I/O | root=True
             3 x async-method | Program.Main(string[])+Fetch(HttpClient, int, int, CancellationToken) | parked | {HttpChains.Line("http.fetch")} | HttpClient.GetStringAsyncCore({Send}) | root=True
             1 x async-method | Program.Main(string[])+ReadAllAsync(Stream) | parked | {HttpChains.Line("http.read")} | StreamReader.ReadToEndAsyncInternal(CancellationToken) | root=True
             4 x async-method | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | root=False
@@ -83,6 +84,27 @@ public sealed class RuntimeAsyncStackTests
             1 x async-method | StreamReader.ReadToEndAsyncInternal(CancellationToken) | parked |  | StreamReader.ReadBufferAsync(CancellationToken) | root=False
             """,
             api);
+    }
+
+    [Theory]
+    [InlineData(10)]
+    [InlineData(11)]
+    public void Debug_mode_reports_a_slow_step_with_its_async_stack_through_the_bcl_frames(int runtime)
+    {
+        var result = Run(runtime, "slow", new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1" }, timed: true);
+        Assert.Matches(@"^asynclens: slow-step: GatedStream\.ReadAsync\(Memory<byte>, CancellationToken\) ran \d+\.\d{3} s on thread \d+ without yielding \(task \d+\)\n", result.Stderr);
+        Assert.Single(Regex.Matches(result.Stderr, "^asynclens: ", RegexOptions.Multiline));
+        Assert.Contains(
+            $"""
+              async stack (root first):
+                Program.Main(string[]) at {At("http.await-reading")}
+                Program.Main(string[])+ReadAllAsync(Stream) at {At("http.read")}
+                StreamReader.ReadToEndAsyncInternal(CancellationToken)
+                StreamReader.ReadBufferAsync(CancellationToken)
+                GatedStream.ReadAsync(Memory<byte>, CancellationToken) at {At("http.gate")}
+              fix:
+            """,
+            result.Stderr);
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 // Four HttpClient.GetStringAsync calls wait on a local server that accepts and never answers, three awaited by user
 // code compiled the classic way, then dumps them: in code (args: tree|stacks|json|api), or on SIGUSR1 (arg: signal,
-// with ASYNCLENS_TASKS=1 and the startup hook), or lets asynclens read them from outside (arg: outside; AsyncLens stays
+// with ASYNCLENS_TASKS=1 and the startup hook), or spins in the user's stream under the BCL's reader once released
+// (arg: slow, in debug mode), or lets asynclens read them from outside (arg: outside; AsyncLens stays
 // off; a line on stdin ends it). On .NET 11 the HTTP stack between the user's frames and the socket is
 // runtime-async code (continuation chains, no state machine boxes). Besides, user code reads a stream of its own
 // through StreamReader (the BCL's frames between two of the user's: the chain mixed in the other order).
@@ -15,7 +16,7 @@ if (mode is not "signal" and not "outside" && !AsyncDebug.IsEnabled)
 using var server = new TcpListener(IPAddress.Loopback, 0);
 server.Start();
 var accepted = new List<Socket>();
-var connections = new CountdownEvent(4);
+var connections = new RequestsRead(4);
 var accepting = AcceptSilentlyAsync(server, accepted, connections);
 using var client = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
 using var stop = new CancellationTokenSource();
@@ -24,8 +25,8 @@ var port = ((IPEndPoint)server.LocalEndpoint).Port;
 var unawaited = client.GetStringAsync($"http://127.0.0.1:{port}/unawaited", stop.Token);
 var calls = Enumerable.Range(1, 3).Select(i => Fetch(client, port, i, stop.Token)).ToArray();
 using var gate = new SemaphoreSlim(0);
-var reading = ReadAllAsync(new GatedStream(gate));
-connections.Wait(TimeSpan.FromSeconds(30));
+var reading = ReadAllAsync(new GatedStream(gate, spinMs: mode == "slow" ? 400 : 0));
+await connections.All.WaitAsync(TimeSpan.FromSeconds(30));
 await Task.Delay(300); // every request read by the server: each client is past writing it, awaiting the answer
 
 switch (mode)
@@ -45,13 +46,15 @@ switch (mode)
             .OrderBy(g => g.Key, StringComparer.Ordinal))
             Console.WriteLine($"{g.Count()} x {g.Key}");
         break;
+    case "slow":
+        break;
     default:
         AsyncDebug.WriteTasks(Console.Out, Enum.Parse<TaskDumpFormat>(mode, ignoreCase: true));
         break;
 }
 
 gate.Release();
-await reading;
+await reading; // @http.await-reading
 stop.Cancel();
 foreach (var call in calls.Cast<Task>().Append(unawaited))
 {
@@ -75,7 +78,7 @@ static async Task<int> Fetch(HttpClient client, int port, int id, CancellationTo
     return body.Length;
 }
 
-static async Task AcceptSilentlyAsync(TcpListener server, List<Socket> accepted, CountdownEvent connections)
+static async Task AcceptSilentlyAsync(TcpListener server, List<Socket> accepted, RequestsRead connections)
 {
     try
     {
@@ -92,7 +95,7 @@ static async Task AcceptSilentlyAsync(TcpListener server, List<Socket> accepted,
     }
 }
 
-static async Task ReadRequestAsync(Socket socket, CountdownEvent connections)
+static async Task ReadRequestAsync(Socket socket, RequestsRead connections)
 {
     var buffer = new byte[4096];
     var received = 0;
@@ -110,8 +113,7 @@ static async Task ReadRequestAsync(Socket socket, CountdownEvent connections)
     {
         return;
     }
-    if (!connections.IsSet)
-        connections.Signal();
+    connections.One();
 }
 
 static async Task<string> ReadAllAsync(Stream stream)
@@ -121,7 +123,7 @@ static async Task<string> ReadAllAsync(Stream stream)
 }
 
 /// <summary>A stream whose reads wait for a gate, then end: the BCL's reader awaits the user's code.</summary>
-sealed class GatedStream(SemaphoreSlim gate) : Stream
+sealed class GatedStream(SemaphoreSlim gate, int spinMs) : Stream
 {
     public override bool CanRead => true;
     public override bool CanSeek => false;
@@ -132,7 +134,11 @@ sealed class GatedStream(SemaphoreSlim gate) : Stream
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         await gate.WaitAsync(cancellationToken); // @http.gate
-        return 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var x = 0.0;
+        while (clock.ElapsedMilliseconds < spinMs) // @http.spin: mode "slow" (debug mode's slow-step under the BCL's reader)
+            x += Math.Sqrt(x + buffer.Length);
+        return x < 0 ? 1 : 0;
     }
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -143,4 +149,19 @@ sealed class GatedStream(SemaphoreSlim gate) : Stream
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}
+
+/// <summary>Counts the requests the server has read whole; <see cref="All"/> completes with the last.</summary>
+sealed class RequestsRead(int expected)
+{
+    private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _left = expected;
+
+    public Task All => _all.Task;
+
+    public void One()
+    {
+        if (Interlocked.Decrement(ref _left) == 0)
+            _all.TrySetResult();
+    }
 }
