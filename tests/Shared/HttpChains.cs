@@ -70,20 +70,18 @@ internal static class HttpChains
         $"""
         Program.Main(string[])+Fetch(HttpClient, int, int, CancellationToken) at {At("http.fetch")} x3
         └── HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
-            └── SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
-                └── RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
-                    └── HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
-                        └── HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
-                            └── HttpConnection.InitialFillAsync(bool)
-                                └── socket I/O
-
-        HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
-        └── SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
             └── RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
                 └── HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
                     └── HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
                         └── HttpConnection.InitialFillAsync(bool)
                             └── socket I/O
+
+        HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
+        └── RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
+            └── HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
+                └── HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)
+                    └── HttpConnection.InitialFillAsync(bool)
+                        └── socket I/O
 
         {main}
 
@@ -100,7 +98,6 @@ internal static class HttpChains
     private const string BclFrames =
         """
             HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)
-            SocketsHttpHandler.SendAsync(HttpRequestMessage, CancellationToken)+CreateHandlerAndSendAsync(HttpRequestMessage, CancellationToken)
             RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken)
             HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken)
             HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken)

@@ -69,8 +69,8 @@ public sealed class RuntimeAsyncStackTests
         Assert.Equal(
             $"""
             1 x async-method | GatedStream.ReadAsync(Memory<byte>, CancellationToken) | parked | {HttpChains.Line("http.gate")} | SemaphoreSlim.WaitAsync | root=False
-            3 x async-method | HttpClient.GetStringAsyncCore({Send}) | parked |  | SocketsHttpHandler.SendAsync({Send})+CreateHandlerAndSendAsync({Send}) | root=False
-            1 x async-method | HttpClient.GetStringAsyncCore({Send}) | parked |  | SocketsHttpHandler.SendAsync({Send})+CreateHandlerAndSendAsync({Send}) | root=True
+            3 x async-method | HttpClient.GetStringAsyncCore({Send}) | parked |  | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
+            1 x async-method | HttpClient.GetStringAsyncCore({Send}) | parked |  | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=True
             4 x async-method | HttpConnection.InitialFillAsync(bool) | parked |  | socket I/O | root=False
             4 x async-method | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnection.InitialFillAsync(bool) | root=False
             4 x async-method | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | parked |  | HttpConnection.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
@@ -79,7 +79,6 @@ public sealed class RuntimeAsyncStackTests
             3 x async-method | Program.Main(string[])+Fetch(HttpClient, int, int, CancellationToken) | parked | {HttpChains.Line("http.fetch")} | HttpClient.GetStringAsyncCore({Send}) | root=True
             1 x async-method | Program.Main(string[])+ReadAllAsync(Stream) | parked | {HttpChains.Line("http.read")} | StreamReader.ReadToEndAsyncInternal(CancellationToken) | root=True
             4 x async-method | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | parked |  | HttpConnectionPool.SendWithVersionDetectionAndRetryAsync(HttpRequestMessage, bool, bool, CancellationToken) | root=False
-            4 x async-method | SocketsHttpHandler.SendAsync({Send})+CreateHandlerAndSendAsync({Send}) | parked |  | RedirectHandler.SendAsync(HttpRequestMessage, bool, CancellationToken) | root=False
             1 x async-method | StreamReader.ReadBufferAsync(CancellationToken) | parked |  | GatedStream.ReadAsync(Memory<byte>, CancellationToken) | root=False
             1 x async-method | StreamReader.ReadToEndAsyncInternal(CancellationToken) | parked |  | StreamReader.ReadBufferAsync(CancellationToken) | root=False
             """,

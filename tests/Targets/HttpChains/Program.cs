@@ -19,6 +19,15 @@ var accepted = new List<Socket>();
 var connections = new RequestsRead(4);
 var accepting = AcceptSilentlyAsync(server, accepted, connections);
 using var client = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+// The handler chain is built by the first request: without this, the calls that race it show one more frame
+// (SocketsHttpHandler's CreateHandlerAndSendAsync) than those after it. A refused connection builds it at once.
+try
+{
+    await client.GetStringAsync("http://127.0.0.1:1/");
+}
+catch (HttpRequestException)
+{
+}
 using var stop = new CancellationTokenSource();
 var port = ((IPEndPoint)server.LocalEndpoint).Port;
 // One call no user method awaits: on .NET 11 a chain of the BCL's alone, found from its task.
