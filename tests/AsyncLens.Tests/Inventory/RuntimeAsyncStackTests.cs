@@ -91,8 +91,10 @@ public sealed class RuntimeAsyncStackTests
     public void Debug_mode_reports_a_slow_step_with_its_async_stack_through_the_bcl_frames(int runtime)
     {
         var result = Run(runtime, "slow", new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1" }, timed: true);
-        Assert.Matches(@"^asynclens: slow-step: GatedStream\.ReadAsync\(Memory<byte>, CancellationToken\) ran \d+\.\d{3} s on thread \d+ without yielding \(task \d+\)\n", result.Stderr);
-        Assert.Single(Regex.Matches(result.Stderr, "^asynclens: ", RegexOptions.Multiline));
+        // The one slow step (on .NET 10 the refused warm-up connection also leaves an unobserved-exception report of
+        // HttpConnectionPool's own task: not this test's matter).
+        Assert.Single(Regex.Matches(result.Stderr, "^asynclens: slow-step: ", RegexOptions.Multiline));
+        Assert.Matches(new Regex(@"^asynclens: slow-step: GatedStream\.ReadAsync\(Memory<byte>, CancellationToken\) ran \d+\.\d{3} s on thread \d+ without yielding \(task \d+\)\n", RegexOptions.Multiline), result.Stderr);
         Assert.Contains(
             $"""
               async stack (root first):
