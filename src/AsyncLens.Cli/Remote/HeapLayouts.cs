@@ -55,6 +55,9 @@ internal enum ContinuationKind
 
     /// <summary>A thread blocked in Wait / Result.</summary>
     SynchronousWait,
+
+    /// <summary>A .NET 11 runtime-async chain's await of the task: its <see cref="TypeLayout.Inner"/> is the chain's task.</summary>
+    RuntimeAsync,
 }
 
 /// <summary>
@@ -95,7 +98,9 @@ internal sealed class TypeLayout
             : definition == ContinuationLayout.ContinueWithType ? ContinuationKind.ContinueWith
             : definition == ContinuationLayout.ListType && type.Name == "System.Collections.Generic.List<System.Object>" ? ContinuationKind.List
             : definition == ContinuationLayout.SynchronousWaitType ? ContinuationKind.SynchronousWait
+            : definition == RuntimeAsyncLayout.TaskContinuationType ? ContinuationKind.RuntimeAsync
             : ContinuationKind.None;
+        IsChainTask = IsTask && definition == RuntimeAsyncLayout.TaskType;
         DelegateTarget = Continuation == ContinuationKind.Delegate ? type.GetFieldByName(TaskLayout.DelegateTarget) : null;
         Inner = Continuation switch
         {
@@ -103,10 +108,11 @@ internal sealed class TypeLayout
             ContinuationKind.AwaitContinuation => type.GetFieldByName(ContinuationLayout.AwaitContinuationAction),
             ContinuationKind.ContinueWith => type.GetFieldByName(ContinuationLayout.ContinueWithTask),
             ContinuationKind.List => type.GetFieldByName(ContinuationLayout.ListItems),
+            ContinuationKind.RuntimeAsync => type.GetFieldByName(RuntimeAsyncLayout.WaitingTask),
             _ => null,
         };
         Size = Continuation == ContinuationKind.List ? type.GetFieldByName(ContinuationLayout.ListSize) : null;
-        if (Continuation is ContinuationKind.Delegate or ContinuationKind.Wrapper or ContinuationKind.AwaitContinuation or ContinuationKind.ContinueWith or ContinuationKind.List
+        if (Continuation is ContinuationKind.Delegate or ContinuationKind.Wrapper or ContinuationKind.AwaitContinuation or ContinuationKind.ContinueWith or ContinuationKind.List or ContinuationKind.RuntimeAsync
             && (Inner ?? DelegateTarget) is null)
             Continuation = ContinuationKind.None;
         if (type.GetFieldByName(StateMachineLayout.IteratorPromise) is not null && type.GetFieldByName(StateMachineLayout.Builder) is { Type: { } builderType } builder
@@ -115,6 +121,9 @@ internal sealed class TypeLayout
     }
 
     public bool IsTask { get; }
+
+    /// <summary>The task of a .NET 11 runtime-async chain (<see cref="RemoteChains"/>), not a delegate task though it has one.</summary>
+    public bool IsChainTask { get; }
 
     public BoxLayout? Box { get; }
 

@@ -29,6 +29,8 @@ internal sealed class HeapTasks
     private readonly ClrInstanceField? _continuation;
     private readonly ClrInstanceField? _action;
     private readonly ClrInstanceField? _taskId;
+    private readonly RemoteChains? _chains;
+    private readonly Dictionary<int, int> _innermost = []; // a runtime-async chain's task -> its innermost frame, by index
     private long _nextSyntheticId = -1;
 
     private HeapTasks(ClrRuntime runtime, RemoteSymbols symbols)
@@ -42,6 +44,7 @@ internal sealed class HeapTasks
         _taskId = task.GetFieldByName(TaskLayout.TaskId);
         if (_stateFlags is null || _continuation is null)
             throw new CliException($"the target's Task has no {TaskLayout.StateFlags} / {TaskLayout.ContinuationObject} (a .NET version AsyncLens does not read)");
+        _chains = RemoteChains.For(runtime, symbols, task);
     }
 
     /// <summary>How many objects the heap walk looked at (for --verbose timings).</summary>
@@ -109,11 +112,58 @@ internal sealed class HeapTasks
             return index;
         index = _nodes.Count;
         var id = layout.IsTask && _taskId?.Read<int>(obj.Address, false) is int taskId and > 0 ? taskId : _nextSyntheticId--;
+        if (layout.IsChainTask && _chains is not null)
+            return ChainNodes(obj, layout, id);
         _nodes.Add(layout.Box is { } boxLayout ? MethodNode(obj, layout, boxLayout.Fields(obj.Address), id, index) : OtherNode(obj, layout, id, index));
         _nodeLayouts.Add(layout);
         _byAddress[obj.Address] = index;
         return index;
     }
+
+    /// <summary>
+    /// A .NET 11 runtime-async chain as one node per suspended method, outermost to innermost, the innermost linked to
+    /// what it awaits (as the engine's graph makes them): the chain's task stands for the outermost method.
+    /// </summary>
+    private int ChainNodes(ClrObject task, TypeLayout layout, long id)
+    {
+        var frames = _chains!.Read(task.Address, out var awaited);
+        var outer = _nodes.Count;
+        if (frames.Count == 0)
+        {
+            Add(new TaskNode(task.Address, id, NodeKind.AsyncMethod, outer) { Description = NodeTexts.RunningChain, KindName = "async-method", StateName = "running" }, layout);
+            return outer;
+        }
+        var resuming = !awaited.IsNull && awaited.Type is not null && IsCompletedTask(awaited);
+        for (var i = 0; i < frames.Count; i++)
+        {
+            var index = _nodes.Count;
+            var text = resuming && i == frames.Count - 1 ? frames[i].Text with { Note = NodeTexts.Resuming } : frames[i].Text;
+            // Only the task has awaiters of its own: the inner frames are read with the chain (no layout: never expanded).
+            Add(new TaskNode(i == 0 ? task.Address : frames[i].Continuation, i == 0 ? id : _nextSyntheticId--, NodeKind.AsyncMethod, index)
+            {
+                Description = text,
+                KindName = "async-method",
+                StateName = "parked",
+            }, i == 0 ? layout : null);
+            if (i > 0)
+                _edges.Add((index - 1, index));
+        }
+        var inner = _nodes.Count - 1;
+        _innermost[outer] = inner;
+        if (!awaited.IsNull && awaited.Type is not null && !resuming)
+            _edges.Add((inner, Node(awaited)));
+        return outer;
+    }
+
+    private void Add(TaskNode node, TypeLayout? layout)
+    {
+        _byAddress[(ulong)node.Target] = node.Index;
+        _nodes.Add(node);
+        _nodeLayouts.Add(layout);
+    }
+
+    // The node that does the awaiting for a node: a runtime-async chain awaits in its innermost method.
+    private int Awaiting(int index) => _innermost.TryGetValue(index, out var inner) ? inner : index;
 
     // A box whose class state machine is gone (fields null) completed while the read ran into it: named, no state.
     private TaskNode MethodNode(ClrObject obj, TypeLayout layout, StateMachineFields? fields, long id, int index)
@@ -177,7 +227,8 @@ internal sealed class HeapTasks
     {
         var node = _nodes[index];
         var address = (ulong)node.Target;
-        var layout = _nodeLayouts[index]!;
+        if (_nodeLayouts[index] is not { } layout)
+            return;
         var blockedOn = _blockedScratch;
         blockedOn.Clear();
         var awaiters = new List<ClrObject>(2);
@@ -193,7 +244,7 @@ internal sealed class HeapTasks
             Resolve(layout.ContinuationState?.ReadObject(address) ?? default, awaiters, blockedOn, 0);
         }
         foreach (var awaiter in awaiters)
-            _edges.Add((Node(awaiter), index));
+            _edges.Add((Awaiting(Node(awaiter)), index));
         if (blockedOn.Count > 0 && layout.Box?.Fields(address) is not { IsAsyncEntryPoint: true })
         {
             node.BlockedThreadWaits = true;
@@ -251,6 +302,10 @@ internal sealed class HeapTasks
                 break;
             case ContinuationKind.SynchronousWait:
                 blockedOn.Add(continuation.Address);
+                break;
+            case ContinuationKind.RuntimeAsync:
+                if (layout.Inner!.ReadObject(continuation.Address, false) is { IsNull: false, Type: not null } chain)
+                    into.Add(chain);
                 break;
         }
     }

@@ -101,6 +101,23 @@ internal sealed class RemoteSymbols : IDisposable
         return name;
     }
 
+    /// <summary>
+    /// True unless the method's metadata says it is not compiled as runtime async (.NET 11): a chain's frame whose
+    /// method is not is the runtime's thunk awaiting what a Task-returning method returned (see <see cref="RuntimeAsyncLayout.AsyncMethodImpl"/>).
+    /// </summary>
+    public bool IsRuntimeAsync(ClrMethod method)
+    {
+        var resolved = method.Type is { } owner && TypeOf(owner) is { } type ? MethodByToken(type, method.MetadataToken) : null;
+        try
+        {
+            return resolved is null || ((int)resolved.MethodImplementationFlags & RuntimeAsyncLayout.AsyncMethodImpl) != 0;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or TypeLoadException or BadImageFormatException or NotSupportedException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>The source line of an IL offset in a method, from its module's PDB.</summary>
     public static SourceLine? LineAt(ClrMethod method, int ilOffset)
     {

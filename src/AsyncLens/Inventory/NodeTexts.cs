@@ -61,6 +61,23 @@ internal static class NodeTexts
     // The line a Task.Run / ContinueWith delegate starts at: where the work it runs was written.
     private static readonly ConcurrentDictionary<MethodInfo, SourceLine?> s_delegateLines = new();
 
+    // A runtime-async frame's text depends only on its method and the IL offset of its await.
+    private static readonly ConcurrentDictionary<(MethodBase, int), NodeText> s_frames = new();
+
+    /// <summary>
+    /// A suspended method of a runtime-async chain: its name as written and the line of its await, where a PDB gives
+    /// it; <see cref="Resuming"/> when what it awaits has just completed.
+    /// </summary>
+    public static NodeText Frame(RuntimeAsyncFrame frame, bool resuming)
+    {
+        var text = s_frames.GetOrAdd((frame.Method, frame.ILOffset), static key =>
+            new NodeText(MethodNames.Format(key.Item1), MethodSymbols.LineAt(key.Item1, key.Item2) is { } l ? new SourceLine(l.File, l.Line) : null, null));
+        return resuming ? text with { Note = Resuming } : text;
+    }
+
+    /// <summary>A runtime-async chain its dispatcher runs now (its frames are on a thread's stack, not in the chain).</summary>
+    public static readonly NodeText RunningChain = new("(runtime-async call)", null, "running");
+
     public static NodeText Of(TaskNode node)
     {
         if (node.Description is { } described)

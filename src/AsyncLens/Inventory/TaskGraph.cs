@@ -25,6 +25,7 @@ internal sealed class TaskGraph
     private readonly List<(int Parent, int Child)> _edges;
     private readonly HashSet<(int, int)> _seenEdges;
     private readonly List<Awaiter> _awaiters = new(2);
+    private readonly List<RuntimeAsyncFrame> _frames = [];
     private long _nextSyntheticId = -1;
     private List<TaskNode>? _roots;
 
@@ -117,6 +118,8 @@ internal sealed class TaskGraph
             target = NodeLabels.IteratorBox(target);
         if (_byTarget.TryGetValue(target, out var node))
             return node;
+        if (RuntimeAsyncChains.IsChainTask(target))
+            return ChainNodes((Task)target);
         var (kind, label) = NodeLabels.Classify(target);
         var box = kind == NodeKind.AsyncMethod ? BoxInfo.Of(target) : null;
         var combined = kind == NodeKind.Combinator ? CombinatorTasks(target) : null;
@@ -130,10 +133,51 @@ internal sealed class TaskGraph
             PendingCount = kind == NodeKind.Combinator && target.GetType() == s_whenAllRemaining?.DeclaringType ? s_whenAllRemaining.GetValue(target) as int? : null,
             TotalCount = combined?.Count,
         };
-        _byTarget.Add(target, node);
+        return Add(node);
+    }
+
+    /// <summary>
+    /// A .NET 11 runtime-async chain as one node per suspended method, linked outermost to innermost, the innermost to
+    /// what it awaits: the same nodes a chain of state machine boxes makes on .NET 10. The chain's task stands for the
+    /// outermost method (who awaits the task awaits that method); the others are keyed by their continuation objects.
+    /// </summary>
+    private TaskNode ChainNodes(Task task)
+    {
+        _frames.Clear();
+        if (!RuntimeAsyncChains.Read(task, _frames, out var awaited) || _frames.Count == 0)
+            return Add(new TaskNode(task, task.Id, NodeKind.AsyncMethod, _nodes.Count) { Description = NodeTexts.RunningChain, KindName = "async-method", StateName = "running", ChainTask = task });
+        var resuming = awaited is not null && IsCompleted(awaited);
+        TaskNode? outer = null, inner = null;
+        for (var i = 0; i < _frames.Count; i++)
+        {
+            var frame = _frames[i];
+            var node = Add(new TaskNode(i == 0 ? task : frame.Continuation, i == 0 ? task.Id : _nextSyntheticId--, NodeKind.AsyncMethod, _nodes.Count)
+            {
+                Description = NodeTexts.Frame(frame, resuming && i == _frames.Count - 1),
+                KindName = "async-method",
+                StateName = "parked",
+                ChainTask = task,
+            });
+            if (inner is not null)
+                Link(inner, node);
+            outer ??= node;
+            inner = node;
+        }
+        outer!.Innermost = inner;
+        if (awaited is not null && !resuming)
+            Link(inner!, Node(awaited));
+        return outer;
+    }
+
+    private TaskNode Add(TaskNode node)
+    {
+        _byTarget.Add(node.Target, node);
         _nodes.Add(node);
         return node;
     }
+
+    /// <summary>The node that does the awaiting for <paramref name="node"/>: a runtime-async chain awaits in its innermost method.</summary>
+    private static TaskNode Awaiting(TaskNode node) => node.Innermost ?? node;
 
     /// <summary>
     /// What a parked async method awaits, read under one state: the app keeps running, and the method may resume
@@ -203,7 +247,7 @@ internal sealed class TaskGraph
         foreach (var node in _nodes)
         {
             // A class state machine (Debug builds) is dropped from its box on completion: its state is then unreadable.
-            var done = node.Target is Task { IsCompleted: true }
+            var done = node.Target is Task { IsCompleted: true } || node.ChainTask is { IsCompleted: true }
                 || node.Box is not null && node.State != AsyncState.Unknown && node.Box.ReadState(node.Target) == AsyncState.Unknown;
             keep[node.Index] = done ? -1 : kept.Count;
             if (!done)
@@ -222,16 +266,19 @@ internal sealed class TaskGraph
 
     private void Expand(TaskNode node)
     {
+        // A runtime-async chain's inner frames are read with the chain; only its task has awaiters of its own.
+        if (node.ChainTask is not null && !ReferenceEquals(node.Target, node.ChainTask))
+            return;
         _awaiters.Clear();
         Awaiters.Of(node.Target, _awaiters);
         foreach (var awaiter in _awaiters)
         {
             if (awaiter.Node is { } parent)
-                Link(Node(parent), node);
+                Link(Awaiting(Node(parent)), node);
             else if (awaiter.Kind == AwaiterKind.SynchronousWait && !IsAsyncEntryPoint(node))
                 node.BlockedThreadWaits = true;
         }
-        if (node.Kind == NodeKind.AsyncMethod && AwaitedConsistently(node) is { } awaited)
+        if (node.Kind == NodeKind.AsyncMethod && node.Box is not null && AwaitedConsistently(node) is { } awaited)
         {
             if (IsCompleted(awaited))
                 node.Resuming = true;

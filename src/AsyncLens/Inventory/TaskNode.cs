@@ -71,11 +71,21 @@ internal sealed class TaskNode(object target, long id, NodeKind kind, int index)
 
     /// <summary>
     /// For a node read from another process (asynclens ps / pstree / stacks): its text, kind and state as worked
-    /// out by the reader, which has no live object to ask. <see cref="Target"/> is then the object's address.
+    /// out by the reader, which has no live object to ask. <see cref="Target"/> is then the object's address. Also
+    /// for a frame of a runtime-async chain, whose continuation object cannot be asked (<see cref="ChainTask"/>).
     /// </summary>
     public NodeText? Description { get; set; }
 
     public string? KindName { get; init; }
+
+    /// <summary>
+    /// For a frame of a .NET 11 runtime-async chain: the chain's task. The outermost frame's <see cref="Target"/> is that
+    /// task, the others' their continuation objects (never expanded on their own: the chain is read whole).
+    /// </summary>
+    public Task? ChainTask { get; init; }
+
+    /// <summary>For a chain's outermost frame: the innermost one, the frame that awaits what the chain waits for.</summary>
+    public TaskNode? Innermost { get; set; }
 
     public string? StateName { get; init; }
 

@@ -106,6 +106,8 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
         for (var i = 1; i < stack.Frames.Length; i++)
         {
             var frame = stack.Frames[i];
+            if (frame.Chain is not null)
+                return null; // awaited by a runtime-async method (.NET 11): the framework's, not a line of the user's
             if (frame.Box is null)
                 continue;
             var symbols = frame.Box.Symbols;

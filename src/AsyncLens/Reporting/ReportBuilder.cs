@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using AsyncLens.Attribution;
+using AsyncLens.Inventory;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
@@ -149,6 +150,12 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         for (var i = stack.Frames.Length - 1; i >= 0; i--)
         {
             var raw = stack.Frames[i];
+            if (raw.Chain is { } chained)
+            {
+                var text = NodeTexts.Frame(chained, resuming: false);
+                frames.Add(new AsyncStackFrame(text.Title, text.At?.File, text.At?.Line));
+                continue;
+            }
             if (raw.Box is null)
             {
                 frames.Add(new AsyncStackFrame(raw.DelegateMethod is { } m ? MethodNames.Format(m) : CombinatorName(raw.TaskType), null, null));

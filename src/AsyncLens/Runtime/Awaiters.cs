@@ -6,7 +6,8 @@ namespace AsyncLens.Runtime;
 /// <summary>
 /// Who waits for a piece of async work, the way SOS <c>dumpasync</c> resolves it. For a task, its
 /// continuation object: a box, an <see cref="Action"/> whose target is a box (possibly inside the runtime's
-/// ContinuationWrapper), a TaskContinuation, or a list of several. For a value-task source (a pooled async
+/// ContinuationWrapper) or a runtime-async chain's task, a TaskContinuation, a runtime-async chain's await of the
+/// task (<see cref="RuntimeAsyncChains.WaitingTask"/>), or a list of several. For a value-task source (a pooled async
 /// method's box, an async iterator, a channel operation), the continuation state it holds. An async
 /// iterator's box is waited for through the iterator's own promise.
 /// </summary>
@@ -71,6 +72,12 @@ internal static class Awaiters
                 foreach (var item in items)
                     Resolve(item, into, depth + 1);
                 return;
+        }
+        // A runtime-async chain awaiting the task (.NET 11): the chain's task waits.
+        if (RuntimeAsyncChains.WaitingTask(continuation) is { } chain)
+        {
+            into.Add(new Awaiter(chain, AwaiterKind.AsyncWork));
+            return;
         }
         var type = continuation.GetType();
         if (s_awaitContinuationType is not null && s_awaitContinuationType.IsAssignableFrom(type))

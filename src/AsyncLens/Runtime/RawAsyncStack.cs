@@ -30,14 +30,21 @@ internal sealed class RawAsyncStack
         var frames = new List<RawFrame>();
         var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
         var awaiters = new List<Awaiter>(2);
+        List<RuntimeAsyncFrame>? chain = null;
         var syncWait = false;
         object? current = leaf;
         while (current is not null && frames.Count < MaxDepth && seen.Add(current))
         {
-            var box = BoxInfo.Of(current);
-            var state = box is null ? AsyncState.Unknown : frames.Count == 0 && leafState is { } s ? s : box.ReadState(current);
-            var task = current as Task;
-            frames.Add(new RawFrame(task?.Id ?? 0, box, state, box is null ? current.GetType() : null, box is null && task is not null ? TaskInternals.Action(task)?.Method : null));
+            // A .NET 11 runtime-async chain's task: its suspended methods, innermost first (leaf first, as here).
+            if (RuntimeAsyncChains.IsChainTask(current) && RuntimeAsyncChains.Read((Task)current, chain ??= [], out _))
+            {
+                for (var i = chain.Count - 1; i >= 0; i--)
+                    frames.Add(new RawFrame(i == 0 ? ((Task)current).Id : 0, null, AsyncState.Unknown, null, null, chain[i]));
+            }
+            else
+            {
+                AddFrame(frames, current, frames.Count == 0 ? leafState : null);
+            }
             awaiters.Clear();
             Awaiters.Of(current, awaiters);
             current = null;
@@ -53,7 +60,19 @@ internal sealed class RawAsyncStack
         }
         return new RawAsyncStack([.. frames], syncWait);
     }
+
+    private static void AddFrame(List<RawFrame> frames, object current, int? leafState)
+    {
+        var box = BoxInfo.Of(current);
+        var state = box is null ? AsyncState.Unknown : leafState is { } s ? s : box.ReadState(current);
+        var task = current as Task;
+        frames.Add(new RawFrame(task?.Id ?? 0, box, state, box is null ? current.GetType() : null, box is null && task is not null ? TaskInternals.Action(task)?.Method : null));
+    }
 }
 
-/// <summary>One link of an awaiter chain: an async method box and its state (task id 0 for a pooled ValueTask box), or another task (a combinator, or a delegate task and its method).</summary>
-internal readonly record struct RawFrame(int TaskId, BoxInfo? Box, int State, Type? TaskType, System.Reflection.MethodInfo? DelegateMethod);
+/// <summary>
+/// One link of an awaiter chain: an async method box and its state (task id 0 for a pooled ValueTask box), another
+/// task (a combinator, or a delegate task and its method), or a suspended method of a .NET 11 runtime-async chain
+/// (<see cref="Chain"/>; its task's id on the chain's outermost method).
+/// </summary>
+internal readonly record struct RawFrame(int TaskId, BoxInfo? Box, int State, Type? TaskType, System.Reflection.MethodInfo? DelegateMethod, RuntimeAsyncFrame? Chain = null);

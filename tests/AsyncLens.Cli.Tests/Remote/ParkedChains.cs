@@ -16,15 +16,19 @@ internal sealed class ParkedChains : IDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly Task _stdout;
+    private readonly string _program;
     private bool _killed;
 
-    public ParkedChains(TargetRuntime? runtime = null)
+    /// <param name="runtime">The runtime it runs on (.NET 10 when null).</param>
+    /// <param name="program">The target (tests/Targets/Chains, or another with the same <c>outside</c> mode).</param>
+    public ParkedChains(TargetRuntime? runtime = null, string program = "Chains")
     {
+        _program = program;
         var start = (runtime ?? TargetRuntime.Net10).StartInfo();
         start.RedirectStandardInput = true;
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
-        start.ArgumentList.Add(Repo.Program("Chains"));
+        start.ArgumentList.Add(Repo.Program(program));
         start.ArgumentList.Add("outside");
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");
         _process = Process.Start(start)!;
@@ -36,10 +40,10 @@ internal sealed class ParkedChains : IDisposable
                 if (line.StartsWith("parked ", StringComparison.Ordinal))
                     parked.TrySetResult(int.Parse(line["parked ".Length..], CultureInfo.InvariantCulture));
             });
-            parked.TrySetException(new InvalidOperationException("Chains ended before it parked:\n" + _output));
+            parked.TrySetException(new InvalidOperationException($"{program} ended before it parked:\n{_output}"));
         });
         if (!parked.Task.Wait(TimeSpan.FromSeconds(60)))
-            throw new TimeoutException("Chains did not park in 60 s");
+            throw new TimeoutException($"{program} did not park in 60 s");
         Pid = parked.Task.Result;
     }
 
@@ -115,6 +119,6 @@ internal sealed class ParkedChains : IDisposable
         var code = _process.ExitCode;
         _process.Dispose();
         Assert.True(exited && code == 0 && _output.ToString().EndsWith("done\n", StringComparison.Ordinal),
-            $"after being read, Chains should have run to its end (exit {code}, exited {exited}):\n{_output}");
+            $"after being read, {_program} should have run to its end (exit {code}, exited {exited}):\n{_output}");
     }
 }

@@ -21,6 +21,9 @@ public sealed class RuntimeLayoutTests
         var missing = new List<string>();
         foreach (var entry in RuntimeLayout.Types)
         {
+            // A group a later runtime brings (.NET 11's runtime-async chains) is required from that runtime on.
+            if (entry.Since > Environment.Version.Major)
+                continue;
             var types = Assembly.Load(entry.Assembly).GetTypes().Where(t => RuntimeNames.Definition(t) == entry.Name).ToList();
             if (types.Count == 0)
             {
@@ -29,11 +32,24 @@ public sealed class RuntimeLayoutTests
             }
             missing.AddRange(entry.Fields.Where(f => !types.Any(t => Declares(t, f, Instance))).Select(f => $"field {entry.Name}.{f}"));
             missing.AddRange((entry.StaticFields ?? []).Where(f => !types.Any(t => Declares(t, f, Static))).Select(f => $"static field {entry.Name}.{f}"));
+            missing.AddRange((entry.Methods ?? []).Where(m => !types.Any(t => t.GetMethods(Static).Any(x => x.Name == m))).Select(m => $"static method {entry.Name}.{m}"));
         }
         Assert.True(missing.Count == 0,
             $"the runtime's private layout changed (running .NET {Environment.Version}; src/AsyncLens/Runtime/Layout was checked on {RuntimeLayout.CheckedOn}):\n"
             + string.Join("\n", missing));
         Assert.True(RuntimeLayout.Types.Count > 30);
+    }
+
+    [Fact]
+    public void The_runtime_async_group_is_required_from_the_runtime_that_has_it()
+    {
+        var group = RuntimeLayout.Types.Where(t => t.Since == RuntimeAsyncLayout.Since).ToList();
+        Assert.Contains(group, t => t.Name == RuntimeAsyncLayout.ContinuationType);
+        Assert.Contains(group, t => t.Name == RuntimeAsyncLayout.TaskType);
+        Assert.All(RuntimeLayout.Types.Where(t => t.Since == 0), t => Assert.DoesNotContain(t, group));
+        // .NET 10 has a part of it (runtime async was an experiment there; its BCL is compiled without it): not required
+        // there, and the reader of the chains stays off. From .NET 11 it must have all it reads.
+        Assert.Equal(Environment.Version.Major >= RuntimeAsyncLayout.Since, RuntimeAsyncChains.IsAvailable);
     }
 
     [Fact]

@@ -11,12 +11,16 @@ namespace AsyncLens.Runtime.Layout;
 /// Checked on <see cref="CheckedOn"/>. The walker of async work written as compiler state machines
 /// (<see cref="StateMachineLayout"/>: boxes, <c>&lt;&gt;1__state</c>, awaiter fields, chained through
 /// <see cref="TaskLayout.ContinuationObject"/>) is one group of <see cref="Types"/>; .NET 11's runtime-async methods,
-/// suspended as chains of runtime <c>Continuation</c> objects, will be another group beside it.
+/// suspended as chains of runtime <c>Continuation</c> objects (<see cref="RuntimeAsyncLayout"/>, checked on
+/// <see cref="CheckedOnRuntimeAsync"/>), are another group beside it, required only from the runtime that has them
+/// (<see cref="RuntimeType.Since"/>).
 /// </para>
 /// </summary>
 internal static class RuntimeLayout
 {
     public const string CheckedOn = ".NET 10.0.12 (Linux x64)";
+
+    public const string CheckedOnRuntimeAsync = ".NET 11.0.0 (Linux x64)";
 
     public const string CoreLib = "System.Private.CoreLib";
 
@@ -26,6 +30,7 @@ internal static class RuntimeLayout
         .. TaskLayout.Types,
         .. ContinuationLayout.Types,
         .. StateMachineLayout.Types,
+        .. RuntimeAsyncLayout.Types,
         .. AwaitedLayout.Types,
         .. ThreadPoolLayout.Types,
     ];
@@ -35,9 +40,10 @@ internal static class RuntimeLayout
 /// One private type the readers use: its assembly, its name as a definition (nested types joined by <c>+</c>, no generic
 /// arity or arguments: <see cref="RuntimeNames.Definition(string)"/>), and the fields read from it (on the type or one
 /// of its bases). When several types share the definition name (<c>WhenAllPromise</c> and <c>WhenAllPromise`1</c>),
-/// each field is on one of them.
+/// each field is on one of them. <see cref="Since"/>: the runtime major version that has it (0: every supported one);
+/// <see cref="Methods"/>: static methods called on it.
 /// </summary>
-internal sealed record RuntimeType(string Assembly, string Name, string[] Fields, string[]? StaticFields = null)
+internal sealed record RuntimeType(string Assembly, string Name, string[] Fields, string[]? StaticFields = null, int Since = 0, string[]? Methods = null)
 {
     public RuntimeType(string name, params string[] fields)
         : this(RuntimeLayout.CoreLib, name, fields)
