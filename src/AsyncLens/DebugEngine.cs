@@ -123,8 +123,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         {
             record.Box = box;
             frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
-            frame.RunDelayStart = tracker.RunDelayBaseline(now);
-            frame.Measure(tracker.TimesBaseline(now));
+            var times = tracker.TimesBaseline(now);
+            frame.RunDelayStart = times.Waited;
+            frame.Measure(times);
             return;
         }
         var delegateTask = record?.Origin == TaskOrigin.Delegate ? _registry.Find(taskId) : null;
@@ -244,8 +245,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         var frame = tracker.Push();
         frame.Enter(0, kind, now, null, null, null, AsyncState.Unknown, null);
-        frame.RunDelayStart = tracker.RunDelayBaseline(now);
-        frame.Measure(tracker.TimesBaseline(now));
+        var times = tracker.TimesBaseline(now);
+        frame.RunDelayStart = times.Waited;
+        frame.Measure(times);
         return frame;
     }
 

@@ -48,9 +48,6 @@ internal static class RunQueue
         }
     }
 
-    /// <summary>Total run-queue delay of another thread, in <see cref="TimeSpan"/> ticks, or <see cref="Unavailable"/>.</summary>
-    public static long Delay(int osThreadId) => Times(osThreadId).Waited;
-
     /// <summary>Time another thread has run on a CPU and waited for one (see <see cref="ReadBoth"/>); its switches are not read.</summary>
     public static SchedTimes Times(int osThreadId)
     {
@@ -67,9 +64,6 @@ internal static class RunQueue
             return SchedTimes.Unavailable; // the thread exited
         }
     }
-
-    /// <summary>Total run-queue delay read through <paramref name="handle"/>, in <see cref="TimeSpan"/> ticks.</summary>
-    public static long Read(SafeFileHandle handle) => ReadBoth(handle).Waited;
 
     /// <summary>
     /// Time the thread has run on a CPU and time it has waited for one, read through <paramref name="handle"/>, in

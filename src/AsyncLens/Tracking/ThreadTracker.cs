@@ -46,37 +46,19 @@ internal sealed class ThreadTracker
     /// <summary>The OS thread id (Linux), for other threads to read how long this one waited for a CPU.</summary>
     public int OsThreadId { get; }
 
-    // The thread's own run-queue delay, refreshed at a step's start when older than this.
+    // The thread's scheduler figures are refreshed at a step's start when older than this.
     private const long SnapshotTicks = TimeSpan.TicksPerMillisecond * 10;
     private Microsoft.Win32.SafeHandles.SafeFileHandle? _schedstat;
     private bool _schedstatOpened;
-    private long _snapshotTime; // 0: read at the first step (long.MinValue would overflow the age check)
-    private long _snapshotDelay = RunQueue.Unavailable;
-
-    /// <summary>
-    /// The run-queue delay to measure a step starting now against: read at most every 10 ms (a step may
-    /// have up to 10 ms of earlier waiting taken off it, never waiting of its own left on).
-    /// </summary>
-    public long RunDelayBaseline(long now)
-    {
-        if (now - _snapshotTime >= SnapshotTicks)
-        {
-            _snapshotDelay = OwnRunDelay();
-            _snapshotTime = now;
-        }
-        return _snapshotDelay;
-    }
-
-    /// <summary>The calling thread's (this tracker's own) run-queue delay now.</summary>
-    public long OwnRunDelay() => Schedstat() is { } handle ? RunQueue.Read(handle) : RunQueue.Unavailable;
 
     // The thread's time on a CPU and voluntary switches, refreshed at a step's start when older than SnapshotTicks.
     private long _timesSnapshotAt = long.MinValue / 2;
     private SchedTimes _timesSnapshot = SchedTimes.Unavailable;
 
     /// <summary>
-    /// The scheduler figures to measure how a step starting now spends its time (see <see cref="Attribution.TimeSplit"/>):
-    /// read at most every 10 ms (a step may have up to 10 ms of earlier time counted in).
+    /// The scheduler figures to measure a step starting now against: how it spends its time (see
+    /// <see cref="Attribution.TimeSplit"/>) and how long it waits for a CPU. Read at most every 10 ms (a step may have
+    /// up to 10 ms of earlier time counted in, and of earlier waiting taken off it; never waiting of its own left on).
     /// </summary>
     public SchedTimes TimesBaseline(long now)
     {
