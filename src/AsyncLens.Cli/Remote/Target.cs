@@ -130,7 +130,8 @@ internal sealed class Target : IDisposable
         {
             process.Dispose();
             buffer.Dispose();
-            throw IsRunning(pid) ? new CliException($"cannot copy the memory of process {pid} ({name}): {OneLine(ex)}")
+            throw ex is not ProcessGoneException && StillRunning(pid)
+                ? new CliException($"cannot copy the memory of process {pid} ({name}): {OneLine(ex)}")
                 : new CliException($"process {pid} exited while it was being read");
         }
         finally
@@ -290,6 +291,15 @@ internal sealed class Target : IDisposable
     }
 
     /// <summary>True while process <paramref name="pid"/> exists and has not exited (a zombie has).</summary>
+    // A process killed while asynclens had it stopped takes a moment to exit once let go (its state still says
+    // stopped or running meanwhile): a failed read asks for up to 200 ms before calling the failure its own.
+    private static bool StillRunning(int pid)
+    {
+        for (var i = 0; i < 20 && IsRunning(pid); i++)
+            Thread.Sleep(10);
+        return IsRunning(pid);
+    }
+
     public static bool IsRunning(int pid) =>
         OperatingSystem.IsLinux() ? Status(pid, "State:") is { } state && !state.Contains('Z') && !state.Contains('X') : ProcessName(pid) is not null;
 
