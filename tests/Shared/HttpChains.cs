@@ -12,17 +12,6 @@ internal static class HttpChains
 
     public static int Line(string tag) => s_at.Line(tag);
 
-    /// <summary>
-    /// The <c>dotnet</c> host that runs a program on <paramref name="runtime"/> (10: the tests' own; 11: the .NET 11
-    /// laid out by tests/Net11/install-dotnet11.sh, <c>$ASYNCLENS_DOTNET11_ROOT</c> or /work/dotnet11, complete once
-    /// it wrote <c>.ready</c>), and the environment it needs there.
-    /// </summary>
-    public static (string Dotnet, Dictionary<string, string?> Environment) Host(int runtime, IDictionary<string, string?>? env = null)
-    {
-        var target = runtime == 11 ? TargetRuntime.Net11 : TargetRuntime.Net10;
-        return (target.Dotnet, target.With(env));
-    }
-
     /// <summary>The three calls the user's Fetch awaits: the user's frame, then the BCL's (runtime-async on .NET 11) down to the socket.</summary>
     public static string FetchStack() =>
         $"""

@@ -16,8 +16,8 @@ public sealed class RuntimeAsyncStackTests
 
     private static ProcessResult Run(int runtime, string mode, IDictionary<string, string?>? env = null, Action<string>? onLine = null, bool timed = false)
     {
-        var (dotnet, environment) = HttpChains.Host(runtime, env);
-        var result = ChildProcess.Run(dotnet, [Repo.Program("HttpChains"), mode], environment, timed: timed, onLine: onLine);
+        var target = runtime == 11 ? TargetRuntime.Net11 : TargetRuntime.Net10;
+        var result = ChildProcess.Run(target.Dotnet, [Repo.Program("HttpChains"), mode], target.With(env), timed: timed, onLine: onLine);
         Assert.True(result.ExitCode == 0 && result.Stdout.EndsWith("done\n", StringComparison.Ordinal), result.ToString());
         return result;
     }
