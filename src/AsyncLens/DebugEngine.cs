@@ -123,9 +123,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         {
             record.Box = box;
             frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
-            var times = tracker.TimesBaseline(now);
-            frame.RunDelayStart = times.Waited;
-            frame.Measure(times);
+            frame.Measure(tracker.TimesBaseline(now));
             return;
         }
         var delegateTask = record?.Origin == TaskOrigin.Delegate ? _registry.Find(taskId) : null;
@@ -245,9 +243,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         var frame = tracker.Push();
         frame.Enter(0, kind, now, null, null, null, AsyncState.Unknown, null);
-        var times = tracker.TimesBaseline(now);
-        frame.RunDelayStart = times.Waited;
-        frame.Measure(times);
+        frame.Measure(tracker.TimesBaseline(now));
         return frame;
     }
 

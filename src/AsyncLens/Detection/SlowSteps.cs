@@ -264,9 +264,9 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // the waits is its own (they are taken to have come as often in the nested steps as in the rest).
     private static long Preempted(Frame frame, long runDelayNow, long end)
     {
-        if (frame.RunDelayStart < 0 || runDelayNow < 0)
+        if (frame.WaitedStart < 0 || runDelayNow < 0)
             return 0;
-        var waited = Math.Max(0, runDelayNow - frame.RunDelayStart);
+        var waited = Math.Max(0, runDelayNow - frame.WaitedStart);
         var wall = end - frame.Start;
         return frame.ChildTicks <= 0 || wall <= 0 ? waited : (long)(waited * Math.Clamp((double)(wall - frame.ChildTicks) / wall, 0, 1));
     }

@@ -59,12 +59,10 @@ internal sealed class Frame
     /// <summary>The process's GC pause time when the step began (see <see cref="RuntimeTime"/>).</summary>
     public long GcStart { get; private set; }
 
-    /// <summary>The thread's run-queue delay when the step began (at most 10 ms old), or <see cref="RunQueue.Unavailable"/>.</summary>
-    public long RunDelayStart = RunQueue.Unavailable;
-
     /// <summary>
     /// The thread's time on a CPU, voluntary switches and run-queue delay when the step began (at most 10 ms old), or
-    /// <see cref="RunQueue.Unavailable"/>: how the step's time split (see <see cref="Attribution.TimeSplit"/>).
+    /// <see cref="RunQueue.Unavailable"/>: how the step's time split (see <see cref="Attribution.TimeSplit"/>), and how
+    /// long it waited for a CPU (<see cref="WaitedStart"/>).
     /// </summary>
     public long CpuStart = RunQueue.Unavailable;
 
@@ -185,7 +183,7 @@ internal sealed class Frame
         ResumedState = resumedState;
         StoppedState = AsyncState.Unknown;
         CompletedAt = ChildTicksAtCompletion = 0;
-        RunDelayStart = CpuStart = SwitchesStart = WaitedStart = RunQueue.Unavailable;
+        CpuStart = SwitchesStart = WaitedStart = RunQueue.Unavailable;
         Waited = Threw = false;
         Endpoint = null;
         EndpointAt = RequestEndAt = 0;
