@@ -12,5 +12,6 @@ var root = new RootCommand("asynclens: see what async .NET code is doing, and wh
     ThreadsCommand.Create(),
     DumpCoreCommand.Create(),
     ProfileCommand.Create(),
+    ConsoleCommand.Create(),
 };
 return Cli.Invoke(root, args);

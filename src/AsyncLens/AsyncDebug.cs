@@ -20,6 +20,7 @@ public static class AsyncDebug
     private static TaskTracking? s_tracking;
     private static bool s_trackingRequested;
     private static int s_profilerUsers;
+    private static Agent.ConsoleAgent? s_console;
 
     /// <summary>True while debug mode is on.</summary>
     public static bool IsEnabled => Volatile.Read(ref s_engine) is not null;
@@ -77,6 +78,38 @@ public static class AsyncDebug
             Tracking();
             if (dumpOnSignal)
                 DumpSignal.Install(dumpOutput, dumpFormat);
+        }
+    }
+
+    /// <summary>
+    /// Starts the live console: <c>asynclens console &lt;pid&gt;</c> (or a script speaking docs/console.md's protocol)
+    /// can then list, explain and cancel this process's pending async work. It listens on a Unix socket in a directory
+    /// only this user can enter (<c>/tmp/asynclens-UID/PID.sock</c>), lets in this user and root only, and never opens a
+    /// TCP port. Starts the task inventory if nothing did (as <see cref="TrackTasks(bool)"/>); with debug mode on, it
+    /// also knows creation sites and ages. Calling it again returns the same socket.
+    /// </summary>
+    /// <returns>The socket's path.</returns>
+    /// <exception cref="PlatformNotSupportedException">Not Linux, or the runtime lacks the internals the inventory reads.</exception>
+    /// <exception cref="InvalidOperationException">The socket cannot be made (the message says why: a directory someone else owns, ...).</exception>
+    public static string StartConsole() => StartConsole(Console.Error);
+
+    internal static string StartConsole(TextWriter errors)
+    {
+        lock (s_gate)
+        {
+            if (s_console is not null)
+                return s_console.SocketPath;
+            s_trackingRequested = true;
+            Tracking();
+            try
+            {
+                s_console = Agent.ConsoleAgent.Start(errors, new Agent.ConsoleCommands(Inventory));
+            }
+            catch (Agent.ConsoleUnavailableException ex)
+            {
+                throw OperatingSystem.IsLinux() ? new InvalidOperationException("asynclens console: " + ex.Message, ex) : new PlatformNotSupportedException("asynclens console: " + ex.Message, ex);
+            }
+            return s_console.SocketPath;
         }
     }
 

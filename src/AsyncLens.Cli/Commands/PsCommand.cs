@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
 using AsyncLens.Inventory;
 using AsyncLens.Reporting.Dumps;
 
@@ -30,7 +29,7 @@ internal static class PsCommand
                         WriteCsv(Console.Out, tasks.Project(graph, 0));
                         break;
                     default:
-                        WriteTable(Console.Out, graph, header, tasks.Project(graph, 0).ToList());
+                        TaskTable.Write(Console.Out, header.Line(graph, graph.Roots.Count, "root"), tasks.Project(graph, 0).ToList());
                         break;
                 }
                 Console.Out.Flush();
@@ -38,59 +37,6 @@ internal static class PsCommand
                 return 0;
             });
     }
-
-    private static readonly string[] s_columns = ["ID", "STATE", "METHOD", "PARKED AT", "AWAITING", "AWAITED BY", "ROOT"];
-
-    /// <summary>Aligned columns; a parked-at line is shown by file name (the JSON and CSV have the full path).</summary>
-    public static void WriteTable(TextWriter writer, TaskGraph graph, DumpHeader header, IReadOnlyList<PendingTask> tasks)
-    {
-        writer.Write(header.Line(graph, graph.Roots.Count, "root") + "\n");
-        if (tasks.Count == 0)
-            return;
-        var rows = new List<string[]> { s_columns };
-        foreach (var t in tasks)
-        {
-            rows.Add([
-                Id(t.Id),
-                t.State,
-                t.Method + (t.BlockedThreadWaits ? " (a thread is blocked waiting for it)" : ""),
-                t.ParkedAt is { } at ? $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}" : "-",
-                List(t.Awaiting.Select(a => a.Kind == "awaited" ? a.Description : Id(a.Id)).ToList()),
-                List(t.AwaitedBy.Select(Id).ToList()),
-                t.IsRoot ? "yes" : "no",
-            ]);
-        }
-        var widths = new int[s_columns.Length];
-        foreach (var row in rows)
-        {
-            for (var c = 0; c < row.Length; c++)
-                widths[c] = Math.Max(widths[c], row[c].Length);
-        }
-        writer.Write("\n");
-        var line = new StringBuilder();
-        foreach (var row in rows)
-        {
-            line.Clear();
-            for (var c = 0; c < row.Length; c++)
-            {
-                line.Append(row[c]);
-                if (c < row.Length - 1)
-                    line.Append(' ', widths[c] - row[c].Length + 2);
-            }
-            writer.Write(line.ToString().TrimEnd() + "\n");
-        }
-    }
-
-    // A Task.WhenAll of 1000 awaits 1000 ids: the table shows three and a count (the JSON and CSV have them all).
-    private static string List(List<string> items) => items.Count switch
-    {
-        0 => "-",
-        <= 3 => string.Join(", ", items),
-        _ => string.Join(", ", items.Take(3)) + string.Create(CultureInfo.InvariantCulture, $" +{items.Count - 3} more"),
-    };
-
-    // Task ids as the runtime has them; work without one (a task whose Id nobody asked for, a pooled box) is ~N.
-    private static string Id(long id) => id > 0 ? id.ToString(CultureInfo.InvariantCulture) : "~" + (-id).ToString(CultureInfo.InvariantCulture);
 
     public static void WriteCsv(TextWriter writer, IEnumerable<PendingTask> tasks)
     {

@@ -22,6 +22,7 @@ internal static class DebuggedProcess
             ["ASYNCLENS_FORMAT"] = settings.Format,
             ["ASYNCLENS_DUMP_FORMAT"] = settings.DumpFormat,
             ["ASYNCLENS_OUTPUT"] = settings.OutputPath is { } output ? System.IO.Path.GetFullPath(output) : null,
+            ["ASYNCLENS_CONSOLE"] = settings.Console ? "1" : null,
         };
         return Run(command, env, stopAfter: null).ExitCode;
     }
@@ -116,4 +117,5 @@ internal static class DebuggedProcess
 internal readonly record struct Ran(int ExitCode, TimeSpan Elapsed, bool Stopped, PosixSignal? Signal = null);
 
 /// <summary>Debug mode settings passed to the child program.</summary>
-internal sealed record DebugSettings(TimeSpan SlowThreshold, string Format, string? OutputPath, string DumpFormat = "stacks");
+/// <param name="Console">Also start the live console (<c>asynclens run --console</c>).</param>
+internal sealed record DebugSettings(TimeSpan SlowThreshold, string Format, string? OutputPath, string DumpFormat = "stacks", bool Console = false);

@@ -4,7 +4,7 @@ namespace AsyncLens.Hosting;
 
 /// <summary>
 /// The environment switches: <c>ASYNCLENS_DEBUG=1</c> (debug mode) or <c>ASYNCLENS_TASKS=1</c> (the task
-/// inventory and its <c>kill -USR1</c> dump alone), with <c>ASYNCLENS_SLOW_MS</c>, <c>ASYNCLENS_FORMAT</c>
+/// inventory and its <c>kill -USR1</c> dump alone), <c>ASYNCLENS_CONSOLE=1</c> (the live console, on the inventory), with <c>ASYNCLENS_SLOW_MS</c>, <c>ASYNCLENS_FORMAT</c>
 /// (text|json), <c>ASYNCLENS_OUTPUT</c> (a file, appended to) and <c>ASYNCLENS_DUMP_FORMAT</c>
 /// (tree|stacks|json) as the options. A bad value is reported in one line and replaced by its default;
 /// the app starts either way.
@@ -17,11 +17,13 @@ internal static class HookSettings
     public const string OutputVariable = "ASYNCLENS_OUTPUT";
     public const string TasksVariable = "ASYNCLENS_TASKS";
     public const string DumpFormatVariable = "ASYNCLENS_DUMP_FORMAT";
+    public const string ConsoleVariable = "ASYNCLENS_CONSOLE";
 
     public static void StartFromEnvironment(Func<string, string?> env, TextWriter errors)
     {
         var debug = IsOn(env(DebugVariable));
-        if (!debug && !IsOn(env(TasksVariable)))
+        var console = IsOn(env(ConsoleVariable));
+        if (!debug && !console && !IsOn(env(TasksVariable)))
             return;
         if (ToolProcesses.IsToolProcess())
         {
@@ -48,6 +50,22 @@ internal static class HookSettings
             AsyncDebug.Enable(options with { Output = output, OutputName = outputName });
         else
             AsyncDebug.TrackTasks(dumpOnSignal: true, output, options.DumpFormat);
+        if (console)
+            StartConsole(errors);
+    }
+
+    // The console failing to start (a directory someone else owns) is one line; debug mode and the app go on.
+    private static void StartConsole(TextWriter errors)
+    {
+        try
+        {
+            var socket = AsyncDebug.StartConsole(errors);
+            errors.WriteLine($"asynclens: console on {socket} (asynclens console {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)})");
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or PlatformNotSupportedException)
+        {
+            errors.WriteLine($"{ex.Message}; not started");
+        }
     }
 
     public static AsyncDebugOptions Parse(Func<string, string?> env, TextWriter errors, out string? outputPath)

@@ -13,6 +13,12 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
     /// <summary>The registry copy alone: the only part of a snapshot the app's threads can wait for (bench/snapshot.sh times it).</summary>
     public List<Task> RegistryCopy() => tracking.Registry.Snapshot();
 
+    /// <summary>Turns this inventory's graphs into <see cref="PendingTask"/>s, with creation sites and ages in debug mode.</summary>
+    public PendingTasks Projection => new(records, sites);
+
+    /// <summary>True when creation sites and ages are recorded (debug mode).</summary>
+    public bool RecordsCreation => records is not null;
+
     public IReadOnlyList<PendingTask> Tasks() => new PendingTasks(records, sites).From(tracking.Snapshot(), DateTime.UtcNow.Ticks);
 
     /// <summary>Takes a snapshot and writes it. The app's threads wait only while the registry is copied.</summary>

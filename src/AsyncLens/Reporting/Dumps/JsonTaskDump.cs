@@ -69,7 +69,7 @@ internal static class JsonTaskDump
         buffer.ResetWrittenCount();
     }
 
-    private static void Task(Utf8JsonWriter w, PendingTask t)
+    internal static void Task(Utf8JsonWriter w, PendingTask t)
     {
         w.WriteStartObject();
         w.WriteNumber("id", t.Id);

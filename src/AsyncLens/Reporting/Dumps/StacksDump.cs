@@ -66,6 +66,16 @@ internal static class StacksDump
             .ToList();
     }
 
+    /// <summary>
+    /// The async stacks from the roots down to <paramref name="node"/> (its own frame last), and through how many chains
+    /// of awaiters each: one, unless something above it is awaited by several (the console's <c>where</c>).
+    /// </summary>
+    public static List<(List<StackFrame> Frames, int Chains)> Above(TaskNode node, Subtrees subtrees)
+    {
+        var paths = new Paths(subtrees);
+        return paths.Of(node).Select(p => (paths.Frames(p.Path), p.Chains)).ToList();
+    }
+
     private static bool AwaitsCode(TaskNode node)
     {
         foreach (var child in node.Awaits)
@@ -186,7 +196,8 @@ internal static class StacksDump
         }
     }
 
-    private static string Awaiting(TaskNode leaf, Subtrees subtrees)
+    /// <summary>What a stack's last line says <paramref name="leaf"/> waits for ("awaiting Task.Delay", "running").</summary>
+    public static string Awaiting(TaskNode leaf, Subtrees subtrees)
     {
         var what = leaf.Awaits.Count == 1 && !leaf.BlockedThreadWaits
             ? subtrees.Awaiting(subtrees.Text(leaf.Awaits[0]).Title + (leaf.Awaits[0].AwaitedBy.Count > 1 ? " <- " + NodeTexts.Shared(leaf.Awaits[0].AwaitedBy.Count) : ""))

@@ -114,3 +114,14 @@ internal static class ThreadPoolLayout
         new(CounterNodeType, Count),
     ];
 }
+
+/// <summary>What the console's <c>cancel</c> reads: the source behind a <see cref="CancellationToken"/> a state machine holds.</summary>
+internal static class CancellationLayout
+{
+    public const string TokenType = "System.Threading.CancellationToken";
+
+    /// <summary>CancellationTokenSource, in <see cref="TokenType"/>: null for <see cref="CancellationToken.None"/>.</summary>
+    public const string Source = "_source";
+
+    internal static IEnumerable<RuntimeType> Types => [new(TokenType, Source)];
+}

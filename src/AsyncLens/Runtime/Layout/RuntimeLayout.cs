@@ -33,6 +33,7 @@ internal static class RuntimeLayout
         .. RuntimeAsyncLayout.Types,
         .. AwaitedLayout.Types,
         .. ThreadPoolLayout.Types,
+        .. CancellationLayout.Types,
     ];
 }
 

@@ -1,0 +1,99 @@
+using System.Globalization;
+using AsyncLens.Inventory;
+using AsyncLens.Reporting.Dumps;
+using AsyncLens.Runtime;
+
+namespace AsyncLens.Agent;
+
+/// <summary>
+/// The console's <c>cancel ID</c>, cooperative: the <see cref="CancellationTokenSource"/> whose token the task's chain
+/// holds is cancelled, and the code that took the token decides what that means. Looked for in the task's own state
+/// machine first, then down what it awaits, then up through what awaits it (nearest first; there, tokens it was given
+/// only): the closest holder is the narrowest cancellation. Nothing found (or only sources already cancelled): nothing changes, exit 1.
+/// </summary>
+internal static class CancelCommand
+{
+    public static ConsoleReply Run(TaskInventory inventory, ConsoleArgs args)
+    {
+        var id = args.TaskId();
+        var graph = inventory.Snapshot();
+        if (TaskCommands.Find(graph, id) is not { } node)
+            return ConsoleReply.Failed($"cancel: no pending task {TaskTable.Id(id)} (it may have ended; ps lists the pending ones)");
+        var texts = new NodeTextCache();
+        var above = Above(node);
+        foreach (var holder in Chain(node))
+        {
+            if (holder.Kind != NodeKind.AsyncMethod || holder.Box is not { } box || box.StateMachine(holder.Target) is not { } stateMachine)
+                continue;
+            foreach (var (name, source, isToken) in HeldTokens.Of(stateMachine))
+            {
+                // Above the task, only a token the method was given counts (its caller's scope, a request's abort):
+                // a source a caller made is its own, and may be what another of its tasks was given.
+                if ((above.Contains(holder) && !isToken) || source.IsCancellationRequested || !TryCancel(source))
+                    continue;
+                var text = texts.Of(holder);
+                var who = holder == node ? "it holds" : $"{text.Title} (task {TaskTable.Id(holder.Id)}) holds";
+                var at = text.At is { } line ? $" (parked at {line.File}:{line.Line.ToString(CultureInfo.InvariantCulture)})" : "";
+                return new ConsoleReply($"cancel {TaskTable.Id(id)}: cancelled the CancellationTokenSource of '{name}', which {who}{at}\n", w =>
+                {
+                    w.WriteStartObject();
+                    w.WriteNumber("id", id);
+                    w.WriteBoolean("cancelled", true);
+                    w.WriteNumber("holderId", holder.Id);
+                    w.WriteString("holder", text.Title);
+                    w.WriteString("field", name);
+                    w.WriteEndObject();
+                });
+            }
+        }
+        return ConsoleReply.Failed($"cancel: task {TaskTable.Id(id)} ({texts.Of(node).Title}) and the tasks it awaits or is awaited by hold no CancellationTokenSource that can be cancelled: nothing was changed");
+    }
+
+    private static HashSet<TaskNode> Above(TaskNode node)
+    {
+        var above = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance);
+        var queue = new Queue<TaskNode>(node.AwaitedBy);
+        while (queue.TryDequeue(out var next))
+        {
+            if (next != node && above.Add(next))
+            {
+                foreach (var further in next.AwaitedBy)
+                    queue.Enqueue(further);
+            }
+        }
+        return above;
+    }
+
+    /// <summary>The task, then what it awaits (breadth first), then what awaits it (nearest first); each node once.</summary>
+    private static IEnumerable<TaskNode> Chain(TaskNode node)
+    {
+        var seen = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance) { node };
+        yield return node;
+        foreach (var direction in new Func<TaskNode, ArraySegment<TaskNode>>[] { n => n.Awaits, n => n.AwaitedBy })
+        {
+            var queue = new Queue<TaskNode>(direction(node));
+            while (queue.TryDequeue(out var next))
+            {
+                if (!seen.Add(next))
+                    continue;
+                yield return next;
+                foreach (var further in direction(next))
+                    queue.Enqueue(further);
+            }
+        }
+    }
+
+    // Cancelled on the thread pool: the callbacks registered on the token are the app's code, and run where the app's do.
+    private static bool TryCancel(CancellationTokenSource source)
+    {
+        try
+        {
+            _ = source.CancelAsync();
+            return true;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,164 @@
+using System.Globalization;
+using System.Text;
+using AsyncLens.Inventory;
+using AsyncLens.Reporting.Dumps;
+
+namespace AsyncLens.Agent;
+
+/// <summary>The console's <c>ps</c> and <c>where</c>: the task inventory's snapshot, as a table and as one task's stacks.</summary>
+internal static class TaskCommands
+{
+    public const string NeedsDebugMode = "the app records creation sites and ages in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)";
+
+    public static ConsoleReply Ps(TaskInventory inventory, ConsoleArgs args)
+    {
+        var filter = args.Option("--filter");
+        var sort = args.Option("--sort");
+        args.End();
+        if (sort is not (null or "age" or "busy" or "method"))
+            return ConsoleReply.BadInput($"ps: --sort '{sort}' is not age, busy or method");
+        if (sort == "busy")
+            return ConsoleReply.Failed("ps: busy time per task is not recorded yet (docs/console.md, limits): sort by age or method");
+        if (sort == "age" && !inventory.RecordsCreation)
+            return ConsoleReply.Failed("ps: --sort age: " + NeedsDebugMode);
+        var now = DateTimeOffset.UtcNow;
+        var graph = inventory.Snapshot();
+        var header = new DumpHeader(Environment.ProcessId, now);
+        IEnumerable<PendingTask> tasks = inventory.Projection.Project(graph, now.UtcTicks);
+        if (filter is not null)
+            tasks = tasks.Where(t => Matches(t, filter));
+        var list = sort switch
+        {
+            "age" => tasks.OrderByDescending(t => t.Age ?? TimeSpan.MinValue).ThenBy(t => t.Id).ToList(),
+            "method" => tasks.OrderBy(t => t.Method, StringComparer.Ordinal).ThenBy(t => t.Id).ToList(),
+            _ => tasks.ToList(),
+        };
+        var line = header.Line(graph, graph.Roots.Count, "root");
+        if (filter is not null)
+            line += string.Create(CultureInfo.InvariantCulture, $"\n{list.Count} matching '{filter}'");
+        var text = new StringWriter();
+        TaskTable.Write(text, line, list);
+        return new ConsoleReply(text.ToString(), w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("pid", header.ProcessId);
+            w.WriteString("timestamp", now.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+            w.WriteStartArray("tasks");
+            foreach (var t in list)
+                JsonTaskDump.Task(w, t);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    /// <summary>The method as written, or the file:line it is parked at, contains the text (case ignored).</summary>
+    private static bool Matches(PendingTask task, string filter) =>
+        task.Method.Contains(filter, StringComparison.OrdinalIgnoreCase)
+        || (task.ParkedAt is { } at && $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}".Contains(filter, StringComparison.OrdinalIgnoreCase));
+
+    public static ConsoleReply Where(TaskInventory inventory, ConsoleArgs args)
+    {
+        var id = args.TaskId();
+        var now = DateTimeOffset.UtcNow.UtcTicks;
+        var graph = inventory.Snapshot();
+        if (Find(graph, id) is not { } node)
+            return ConsoleReply.Failed($"where: no pending task {TaskTable.Id(id)} (it may have ended; ps lists the pending ones)");
+        var subtrees = new Subtrees();
+        var projection = inventory.Projection;
+        var texts = new NodeTextCache();
+        var task = projection.Of(node, now, texts);
+        var stacks = StacksDump.Above(node, subtrees);
+        // Below it, down the one chain it awaits, while it is one.
+        var below = new List<StackFrame>();
+        var leaf = node;
+        var seen = new HashSet<TaskNode>(ReferenceEqualityComparer.Instance) { node };
+        while (leaf.Awaits is [{ IsCode: true } child] && seen.Add(child))
+        {
+            below.Add(new StackFrame(subtrees.Text(child), child.AwaitedBy.Count));
+            leaf = child;
+        }
+        var awaiting = StacksDump.Awaiting(leaf, subtrees);
+        // Where it, and each task above it (its first awaiter's chain), was created.
+        var chain = new List<PendingTask> { task };
+        for (var up = node; up.AwaitedBy.Count > 0 && seen.Add(up.AwaitedBy[0]); )
+        {
+            up = up.AwaitedBy[0];
+            chain.Add(projection.Of(up, now, texts));
+        }
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"task {TaskTable.Id(task.Id)}: {task.Method}, {task.State}");
+        if (task.ParkedAt is { } at)
+            text.Append(CultureInfo.InvariantCulture, $" at {at.File}:{at.Line}");
+        text.Append('\n');
+        foreach (var (frames, chains) in stacks)
+        {
+            text.Append(stacks.Count > 1 ? string.Create(CultureInfo.InvariantCulture, $"async stack (root first), x{chains}:\n") : "async stack (root first):\n");
+            for (var i = 0; i < frames.Count; i++)
+                text.Append("    ").Append(frames[i].ToString()).Append(i == frames.Count - 1 && below.Count > 0 ? "    <- task " + TaskTable.Id(task.Id) : "").Append('\n');
+            foreach (var frame in below)
+                text.Append("    ").Append(frame.ToString()).Append('\n');
+            text.Append("    ").Append(awaiting).Append('\n');
+        }
+        if (!inventory.RecordsCreation)
+            text.Append("created at: ").Append(NeedsDebugMode).Append('\n');
+        else
+        {
+            text.Append("created (this task, then each awaiting it):\n");
+            foreach (var t in chain)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"    {TaskTable.Id(t.Id)} {t.Method}: ");
+                text.Append(t.CreatedAt is { } c ? $"{c.File}:{c.Line.ToString(CultureInfo.InvariantCulture)}{(c.Method is null ? "" : " in " + c.Method)}" : "unknown");
+                text.Append(t.Age is { } age ? $", {TaskTable.Age(age)} ago\n" : "\n");
+            }
+        }
+        return new ConsoleReply(text.ToString(), w =>
+        {
+            w.WriteStartObject();
+            w.WritePropertyName("task");
+            JsonTaskDump.Task(w, task);
+            w.WriteStartArray("stacks");
+            foreach (var (frames, chains) in stacks)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("count", chains);
+                w.WriteStartArray("frames");
+                foreach (var frame in frames.Concat(below))
+                {
+                    w.WriteStartObject();
+                    w.WriteString("method", frame.Text.Title);
+                    JsonTaskDump.Location(w, frame.Text.At);
+                    if (frame.Text.Note is not null)
+                        w.WriteString("note", frame.Text.Note);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteString("awaiting", awaiting);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("createdChain");
+            foreach (var t in chain)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", t.Id);
+                w.WriteString("method", t.Method);
+                w.WritePropertyName("createdAt");
+                JsonTaskDump.Location(w, t.CreatedAt, inline: false);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    public static TaskNode? Find(TaskGraph graph, long id)
+    {
+        foreach (var node in graph.Nodes)
+        {
+            if (node.IsCode && node.Id == id)
+                return node;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,25 @@
+// The live console's target: a job polling with a cancellation token (the console's cancel reaches it, and it says
+// so), and a wait that holds no token (cancel refuses). Prints "ready PID" once both are parked; a line on standard
+// input releases the wait and stops the job, and it exits. Arg "in-code": starts the console with AsyncDebug.StartConsole() (otherwise
+// ASYNCLENS_CONSOLE=1 and the startup hook do); "flood N": also parks N requests (the console's fuzz and bench).
+using AsyncLens;
+using Jobs;
+
+if (args is ["in-code", ..])
+    Console.Error.WriteLine($"console: {AsyncDebug.StartConsole()}");
+var release = new TaskCompletionSource();
+using var shutdown = new CancellationTokenSource();
+new Thread(() =>
+{
+    Console.In.ReadLine();
+    release.TrySetResult();
+    shutdown.Cancel();
+}) { IsBackground = true }.Start();
+
+var flood = args is [.., "flood", var n] ? Service.FloodAsync(int.Parse(n), release.Task) : Task.CompletedTask;
+var job = Service.RunJobAsync(shutdown.Token);
+var wait = Service.WaitAsync(release.Task);
+Console.WriteLine($"ready {Environment.ProcessId}");
+await Service.ServeAsync(job, wait); // @jobs.main
+await flood;
+Console.WriteLine($"done: {Service.Completed} requests answered");

@@ -1,0 +1,60 @@
+namespace Jobs;
+
+internal static class Service
+{
+    public static int Completed;
+
+    public static async Task ServeAsync(Task job, Task wait)
+    {
+        await Task.WhenAll(job, wait); // @jobs.serve
+    }
+
+    public static async Task RunJobAsync(CancellationToken cancellation)
+    {
+        try
+        {
+            await PollAsync(cancellation); // @jobs.run
+        }
+        catch (OperationCanceledException)
+        {
+            Console.WriteLine("job: cancelled, stopping");
+        }
+    }
+
+    private static async Task PollAsync(CancellationToken cancellation)
+    {
+        while (true)
+            await Task.Delay(Timeout.Infinite, cancellation); // @jobs.poll
+    }
+
+    public static async Task WaitAsync(Task release)
+    {
+        await WaitForReleaseAsync(release); // @jobs.wait
+    }
+
+    private static async Task WaitForReleaseAsync(Task release)
+    {
+        await release; // @jobs.release
+    }
+
+    /// <summary>N requests parked until released, each a chain of two methods; each counted when answered.</summary>
+    public static async Task FloodAsync(int count, Task release)
+    {
+        var requests = new Task[count];
+        for (var i = 0; i < count; i++)
+            requests[i] = HandleAsync(i, release);
+        await Task.WhenAll(requests); // @jobs.flood
+    }
+
+    private static async Task HandleAsync(int id, Task release)
+    {
+        await LoadAsync(id, release); // @jobs.handle
+        Interlocked.Increment(ref Completed);
+    }
+
+    private static async Task<int> LoadAsync(int id, Task release)
+    {
+        await release; // @jobs.load
+        return id;
+    }
+}
