@@ -41,6 +41,7 @@ internal sealed class ConsoleConnection(Socket socket, ConsoleCommands commands)
                 if (filled > ConsoleProtocol.MaxRequestBytes)
                 {
                     Send(ConsoleProtocol.Error(null, null, 2, $"a request line longer than {ConsoleProtocol.MaxRequestBytes} bytes: connection closed"));
+                    CloseAfterAnswer(buffer);
                     return;
                 }
             }
@@ -51,6 +52,23 @@ internal sealed class ConsoleConnection(Socket socket, ConsoleCommands commands)
         }
         catch (ObjectDisposedException)
         {
+        }
+    }
+
+    /// <summary>
+    /// Closing with unread bytes makes the kernel reset the connection, and the client may lose the answer before reading
+    /// it: say that nothing more comes, then read and drop what the client still sends (up to 1 MB or 1 s) first.
+    /// </summary>
+    private void CloseAfterAnswer(byte[] buffer)
+    {
+        socket.Shutdown(SocketShutdown.Send);
+        socket.ReceiveTimeout = 1000;
+        for (var dropped = 0; dropped < 1 << 20;)
+        {
+            var read = socket.Receive(buffer);
+            if (read == 0)
+                return;
+            dropped += read;
         }
     }
 

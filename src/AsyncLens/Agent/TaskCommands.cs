@@ -78,12 +78,13 @@ internal static class TaskCommands
             leaf = child;
         }
         var awaiting = StacksDump.Awaiting(leaf, subtrees);
-        // Where it, and each task above it (its first awaiter's chain), was created.
+        // Where it, and each task above it (its first awaiter's chain), was created: combinators are the framework's.
         var chain = new List<PendingTask> { task };
         for (var up = node; up.AwaitedBy.Count > 0 && seen.Add(up.AwaitedBy[0]); )
         {
             up = up.AwaitedBy[0];
-            chain.Add(projection.Of(up, now, texts));
+            if (up.Kind != NodeKind.Combinator)
+                chain.Add(projection.Of(up, now, texts));
         }
 
         var text = new StringBuilder();

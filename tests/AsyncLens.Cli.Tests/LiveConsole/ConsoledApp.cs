@@ -22,7 +22,8 @@ internal sealed class ConsoledApp : IDisposable
     private readonly StringBuilder _output = new();
     private readonly TaskCompletionSource<int> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ConsoledApp(string[]? args = null, IDictionary<string, string?>? env = null, string program = "Jobs")
+    /// <param name="viaRun">Started as <c>asynclens run --console -- Jobs.dll</c> (debug mode and the console) instead.</param>
+    public ConsoledApp(string[]? args = null, IDictionary<string, string?>? env = null, bool viaRun = false)
     {
         var start = new ProcessStartInfo(ChildProcess.DotnetPath())
         {
@@ -31,12 +32,17 @@ internal sealed class ConsoledApp : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(Repo.Program(program));
+        if (viaRun)
+        {
+            foreach (var arg in new[] { Repo.Cli, "run", "--console", "--" })
+                start.ArgumentList.Add(arg);
+        }
+        start.ArgumentList.Add(Repo.Program("Jobs"));
         foreach (var arg in args ?? [])
             start.ArgumentList.Add(arg);
         foreach (var name in new[] { "DOTNET_STARTUP_HOOKS", "ASYNCLENS_DEBUG", "ASYNCLENS_TASKS", "ASYNCLENS_CONSOLE", "ASYNCLENS_OUTPUT" })
             start.Environment.Remove(name);
-        ChildProcess.SetEnvironment(start, env ?? new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_CONSOLE"] = "1" });
+        ChildProcess.SetEnvironment(start, env ?? (viaRun ? new Dictionary<string, string?>() : new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_CONSOLE"] = "1" }));
         _process = Process.Start(start)!;
         _ = Task.Run(async () =>
         {

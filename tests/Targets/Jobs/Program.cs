@@ -17,7 +17,7 @@ new Thread(() =>
 }) { IsBackground = true }.Start();
 
 var flood = args is [.., "flood", var n] ? Service.FloodAsync(int.Parse(n), release.Task) : Task.CompletedTask;
-var job = Service.RunJobAsync(shutdown.Token);
+var job = Service.RunJobAsync(shutdown.Token); // @jobs.start-job
 var wait = Service.WaitAsync(release.Task);
 Console.WriteLine($"ready {Environment.ProcessId}");
 await Service.ServeAsync(job, wait); // @jobs.main

@@ -1,0 +1,54 @@
+using System.Text.RegularExpressions;
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Cli.Tests.LiveConsole;
+
+/// <summary>
+/// <c>asynclens run --console -- app</c>: debug mode and the console together, so <c>ps</c> has ages (and sorts by
+/// them) and <c>where</c> gives the creation chain: where the task, and each task above it, was created.
+/// </summary>
+[Collection(ConsoledApp.Collection)]
+public sealed partial class DebugModeConsoleTests
+{
+    private static string At(string tag) => ConsoleTests.At(tag);
+
+    [Fact]
+    public void Where_gives_where_each_task_of_the_chain_was_created()
+    {
+        using var app = new ConsoledApp(viaRun: true);
+        var id = ConsoleTests.Ids(app);
+        var where = app.Console("where", id["Service.PollAsync(CancellationToken)"]);
+        Assert.True(where.ExitCode == 0, where.ToString());
+        var text = Ago().Replace(where.Stdout, ", N s ago");
+        Assert.Equal(
+            $"""
+            task {id["Service.PollAsync(CancellationToken)"]}: Service.PollAsync(CancellationToken), parked at {At("jobs.poll")}
+            async stack (root first):
+                Program.Main(string[]) at {At("jobs.main")}
+                Service.ServeAsync(Task, Task) at {At("jobs.serve")}
+                Task.WhenAll (2 pending)
+                Service.RunJobAsync(CancellationToken) at {At("jobs.run")}
+                Service.PollAsync(CancellationToken) at {At("jobs.poll")}
+                awaiting Task.Delay
+            created (this task, then each awaiting it):
+                {id["Service.PollAsync(CancellationToken)"]} Service.PollAsync(CancellationToken): {At("jobs.run")} in Service.RunJobAsync(CancellationToken), N s ago
+                {id["Service.RunJobAsync(CancellationToken)"]} Service.RunJobAsync(CancellationToken): {At("jobs.start-job")} in Program.Main(string[]), N s ago
+                {id["Service.ServeAsync(Task, Task)"]} Service.ServeAsync(Task, Task): {At("jobs.main")} in Program.Main(string[]), N s ago
+                {id["Program.Main(string[])"]} Program.Main(string[]): unknown, N s ago
+
+            """, text);
+
+        var ps = app.Console("ps", "--sort", "age");
+        Assert.True(ps.ExitCode == 0, ps.ToString());
+        var rows = ps.Stdout.Split('\n');
+        Assert.Matches("^ID +STATE +METHOD +PARKED AT +AGE +AWAITING +AWAITED BY +ROOT$", rows[2]);
+        Assert.Matches(@"^\d+ +parked +Service.PollAsync\(CancellationToken\) +Service.cs:\d+ +\d+\.\d s +Task.Delay", rows[3]);
+        // The combinator has no age: last.
+        Assert.StartsWith(id["Task.WhenAll (2 pending)"] + " ", rows[^2]);
+        Assert.Equal(0, app.Release());
+    }
+
+    [GeneratedRegex(@", \d+(\.\d)? s ago")]
+    private static partial Regex Ago();
+}
