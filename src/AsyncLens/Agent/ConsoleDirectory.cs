@@ -5,7 +5,8 @@ namespace AsyncLens.Agent;
 /// <summary>
 /// Where consoles listen: <c>/tmp/asynclens-UID/PID.sock</c>, one directory per user that only the user can enter
 /// (0700), like tmux's <c>/tmp/tmux-UID</c>. The agent makes it, or accepts it only when it is a real directory (not a
-/// link) owned by its user; then it tightens the mode. The client finds a process's socket from the process's user.
+/// link) owned by its user; then it tightens the mode, and removes the sockets of processes that are gone. The client
+/// finds a process's socket from the process's user.
 /// </summary>
 internal static class ConsoleDirectory
 {
@@ -40,7 +41,27 @@ internal static class ConsoleDirectory
             throw new ConsoleUnavailableException($"{dir} belongs to {Posix.UserName(owner)} (uid {owner.ToString(CultureInfo.InvariantCulture)}), not to this process's user: remove it");
         if ((mode & 0x1FF) != (uint)DirectoryMode)
             File.SetUnixFileMode(dir, DirectoryMode);
+        RemoveStale(dir);
         return dir;
+    }
+
+    // Sockets of processes that were killed (SIGKILL leaves no chance to remove them): nobody listens there.
+    private static void RemoveStale(string dir)
+    {
+        foreach (var path in Directory.EnumerateFiles(dir, "*.sock"))
+        {
+            if (int.TryParse(Path.GetFileNameWithoutExtension(path), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
+                && !Directory.Exists("/proc/" + pid.ToString(CultureInfo.InvariantCulture)))
+            {
+                try
+                {
+                    File.Delete(path);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                }
+            }
+        }
     }
 }
 
