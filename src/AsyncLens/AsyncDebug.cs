@@ -101,9 +101,11 @@ public static class AsyncDebug
                 return s_console.SocketPath;
             s_trackingRequested = true;
             Tracking();
+            var history = new Agent.TerminatedHistory(Agent.TerminatedHistory.SizeFrom(Environment.GetEnvironmentVariable(Agent.TerminatedHistory.SizeVariable)));
             try
             {
-                s_console = Agent.ConsoleAgent.Start(errors, new Agent.ConsoleCommands(Inventory));
+                s_console = Agent.ConsoleAgent.Start(errors, new Agent.ConsoleCommands(Inventory, history));
+                Tracking().Registry.Ended = history.Record;
             }
             catch (Agent.ConsoleUnavailableException ex)
             {

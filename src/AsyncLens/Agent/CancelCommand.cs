@@ -13,7 +13,7 @@ namespace AsyncLens.Agent;
 /// </summary>
 internal static class CancelCommand
 {
-    public static ConsoleReply Run(TaskInventory inventory, ConsoleArgs args)
+    public static ConsoleReply Run(TaskInventory inventory, ConsoleArgs args, TerminatedHistory history)
     {
         var id = args.TaskId();
         var graph = inventory.Snapshot();
@@ -29,7 +29,11 @@ internal static class CancelCommand
             {
                 // Above the task, only a token the method was given counts (its caller's scope, a request's abort):
                 // a source a caller made is its own, and may be what another of its tasks was given.
-                if ((above.Contains(holder) && !isToken) || source.IsCancellationRequested || !TryCancel(source))
+                if ((above.Contains(holder) && !isToken) || source.IsCancellationRequested)
+                    continue;
+                // Marked first: the cancellation runs on the pool, and what it ends may end before this returns.
+                history.CancelledByConsole(Chain(node).Select(n => n.Id));
+                if (!TryCancel(source))
                     continue;
                 var text = texts.Of(holder);
                 var who = holder == node ? "it holds" : $"{text.Title} (task {TaskTable.Id(holder.Id)}) holds";

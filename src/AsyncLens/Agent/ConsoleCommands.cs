@@ -6,12 +6,13 @@ using AsyncLens.Inventory;
 namespace AsyncLens.Agent;
 
 /// <summary>
-/// What the console answers: <c>hello</c> on connecting, then <c>help</c>, <c>ps</c>, <c>where</c>, <c>cancel</c>. One
+/// What the console answers: <c>hello</c> on connecting, then <c>help</c>, <c>ps</c>, <c>where</c>, <c>cancel</c>,
+/// <c>ps-terminated</c>, <c>where-terminated</c>. One
 /// command runs at a time (clients queue here): a command's snapshot is the only pause it costs the app.
 /// </summary>
-internal sealed class ConsoleCommands(Func<TaskInventory> inventory)
+internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedHistory history)
 {
-    public static readonly string[] Names = ["help", "ps", "where", "cancel"];
+    public static readonly string[] Names = ["help", "ps", "where", "cancel", "ps-terminated", "where-terminated"];
 
     private readonly Lock _gate = new();
     private readonly DateTimeOffset _since = DateTimeOffset.UtcNow;
@@ -55,7 +56,9 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory)
         "help" => Help(args),
         "ps" => TaskCommands.Ps(inventory(), args),
         "where" => TaskCommands.Where(inventory(), args),
-        "cancel" => CancelCommand.Run(inventory(), args),
+        "cancel" => CancelCommand.Run(inventory(), args, history),
+        "ps-terminated" => HistoryCommands.Ps(history, args),
+        "where-terminated" => HistoryCommands.Where(history, args),
         _ => ConsoleReply.BadInput($"unknown command '{command}': {string.Join(", ", Names)} (see 'help')"),
     };
 
@@ -66,6 +69,8 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory)
             ps [--filter TEXT] [--sort age|method]   every pending async method: id, state, method, parked at, age, awaiting, awaited by
             where ID                                 its async stack, root first, with lines, and where each task in it was created
             cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds
+            ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await
+            where-terminated ID                      one of them: how it ended, its exception, the line it last awaited at
             help                                     this list
 
             """;

@@ -85,8 +85,24 @@ internal sealed class TaskRegistry : IDisposable
     /// <summary>True when the runtime's registry holds tasks (strongly) that no sweep has moved yet.</summary>
     public bool HoldsStrongly => _runtimeTasks.Count > 0;
 
+    /// <summary>
+    /// Told, on the sweeper's thread, of each task that completed after a sweep moved it here (pending about a second or
+    /// more), with its box and the await it was last parked on: the console's history of ended tasks.
+    /// </summary>
+    public Action<Task, BoxInfo?, int>? Ended { get; set; }
+
+    // Completions seen on the app's threads (debug mode's events), for Ended: handed to the sweeper, never handled there.
+    private readonly System.Collections.Concurrent.ConcurrentQueue<(Task, BoxInfo?, int)> _ended = new();
+    private const int MaxEndedQueued = 10_000;
+
     /// <summary>Called when a task completes: its weak entry, if any, is dropped.</summary>
-    public void Completed(int id) => _weak.Remove(id);
+    public void Completed(int id)
+    {
+        if (Ended is null)
+            _weak.Remove(id);
+        else if (_weak.Take(id) is { } entry && _ended.Count < MaxEndedQueued)
+            _ended.Enqueue(entry);
+    }
 
     /// <summary>
     /// Moves every task out of the runtime's registry. Those <paramref name="track"/> accepts get weak handles;
@@ -131,8 +147,37 @@ internal sealed class TaskRegistry : IDisposable
     /// One pass over the tasks that left the runtime's registry, a batch at a time: completed ones are forgotten, and
     /// the await each pending box is parked on is noted (what a pending-collected report names, once it is gone).
     /// </summary>
-    public void Refresh() => _weak.ForEach(static (task, box, _) =>
-        task.IsCompleted ? Visit.Remove : Visit.Keep(box?.ReadState(task) is { } state && AsyncState.IsParked(state) ? state : AsyncState.Unknown));
+    public void Refresh()
+    {
+        var ended = Ended;
+        if (ended is null)
+        {
+            _weak.ForEach(static (task, box, _) =>
+                task.IsCompleted ? Visit.Remove : Visit.Keep(box?.ReadState(task) is { } state && AsyncState.IsParked(state) ? state : AsyncState.Unknown));
+            return;
+        }
+        var done = new List<(Task, BoxInfo?, int)>();
+        while (_ended.TryDequeue(out var queued))
+            done.Add(queued);
+        _weak.ForEach((task, box, last) =>
+        {
+            if (!task.IsCompleted)
+                return Visit.Keep(box?.ReadState(task) is { } state && AsyncState.IsParked(state) ? state : AsyncState.Unknown);
+            done.Add((task, box, last));
+            return Visit.Remove;
+        });
+        foreach (var (task, box, last) in done)
+        {
+            try
+            {
+                ended(task, box, last);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // The sweeper is the app's thread too, in effect: a history entry that cannot be made is only lost.
+            }
+        }
+    }
 
     /// <summary>Weak entries whose task was collected: removed and returned.</summary>
     public List<CollectedTask> TakeCollected()

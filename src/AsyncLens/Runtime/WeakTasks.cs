@@ -67,6 +67,21 @@ internal sealed class WeakTasks
             return _index.TryGetValue(id, out var slot) ? _entries[slot].Handle.Target as Task : null;
     }
 
+    /// <summary>The task with this id completed: its entry goes, and is returned (null when it had none, or its task was collected).</summary>
+    public (Task Task, BoxInfo? Box, int LastState)? Take(int id)
+    {
+        if (!MayHold)
+            return null;
+        using (EngineLocks.Hold(_lock))
+        {
+            if (!_index.Remove(id, out var slot))
+                return null;
+            var entry = _entries[slot];
+            Free(slot);
+            return entry.Handle.Target is Task task ? (task, entry.Box, entry.LastState) : null;
+        }
+    }
+
     /// <summary>The task with this id completed: its entry, if any, goes.</summary>
     public void Remove(int id)
     {

@@ -77,6 +77,13 @@ internal sealed class ConsoledApp : IDisposable
     public ProcessResult Console(params string[] args) =>
         ChildProcess.Dotnet([Repo.Cli, "console", PidText, .. args], timed: false);
 
+    /// <summary>Writes a line to its standard input ("answer", "decline": see its Program.cs).</summary>
+    public void Send(string line)
+    {
+        _process.StandardInput.WriteLine(line);
+        _process.StandardInput.Flush();
+    }
+
     /// <summary>Lets it finish (its waits are released) and returns its exit code.</summary>
     public int Release()
     {

@@ -26,15 +26,17 @@ public sealed partial class PromptTests
             "ps [--filter TEXT] [--sort age|method]   every pending async method: id, state, method, parked at, age, awaiting, awaited by",
             "where ID                                 its async stack, root first, with lines, and where each task in it was created",
             "cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds",
+            "ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await",
+            "where-terminated ID                      one of them: how it ended, its exception, the line it last awaited at",
             "help                                     this list",
         ];
         Assert.Matches($@"^connected to Jobs \(pid {app.PidText}, console since 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ\): 'help' lists the commands, 'exit' leaves$", screen[0]);
-        Assert.Equal([prompt + "help", .. help, prompt + "ps --filter release"], screen[1..7]);
-        Assert.StartsWith($"asynclens: 6 pending tasks in 1 root (pid {app.PidText}, ", screen[7]);
-        Assert.Equal("1 matching 'release'", screen[8]);
-        Assert.Matches(@"^\d+ +parked +Service.WaitForReleaseAsync\(Task\) +Service.cs:\d+ +TaskCompletionSource", screen[11]);
+        Assert.Equal([prompt + "help", .. help, prompt + "ps --filter release"], screen[1..9]);
+        Assert.StartsWith($"asynclens: 6 pending tasks in 1 root (pid {app.PidText}, ", screen[9]);
+        Assert.Equal("1 matching 'release'", screen[10]);
+        Assert.Matches(@"^\d+ +parked +Service.WaitForReleaseAsync\(Task\) +Service.cs:\d+ +TaskCompletionSource", screen[13]);
         // Up twice: back past "ps --filter release" to the completed "help".
-        Assert.Equal([prompt + "help", .. help, prompt + "exit"], screen[12..]);
+        Assert.Equal([prompt + "help", .. help, prompt + "exit"], screen[14..]);
         Assert.Equal(0, app.Release());
     }
 

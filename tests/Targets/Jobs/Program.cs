@@ -1,29 +1,43 @@
 // The live console's target: a job polling with a cancellation token (the console's cancel reaches it, and it says
-// so), and a wait that holds no token (cancel refuses). Prints "ready PID" once both are parked; a line on standard
-// input releases the wait and stops the job, and it exits. Arg "in-code": starts the console with AsyncDebug.StartConsole() (otherwise
-// ASYNCLENS_CONSOLE=1 and the startup hook do); "flood N": also parks N requests (the console's fuzz and bench);
-// "probe": a thread that measures how long it is held up (what a console command pauses the app for).
+// so), and a wait that holds no token (cancel refuses). Prints "ready PID" once both are parked. Lines on standard
+// input: "gap" prints the probe's longest stall since the last one; "answer" answers the flood's requests; "decline"
+// fails the bill's charge; an empty line (or the end of input) releases the wait and stops the job, and it exits.
+// Args: "in-code" starts the console with AsyncDebug.StartConsole() (otherwise ASYNCLENS_CONSOLE=1 and the startup hook
+// do); "flood N" also parks N requests (the fuzz test, the bench); "probe" starts a thread that measures how long it is
+// held up (what a console command pauses the app for, bench/console-pause.sh); "bill" parks a charge that "decline" fails.
 using AsyncLens;
 using Jobs;
 
-if (args is ["in-code", ..])
+if (args.Contains("in-code"))
     Console.Error.WriteLine($"console: {AsyncDebug.StartConsole()}");
 var release = new TaskCompletionSource();
-using var shutdown = new CancellationTokenSource();
+var answer = new TaskCompletionSource();
+var declined = new TaskCompletionSource();
+var shutdown = new CancellationTokenSource(); // never disposed: the input thread may cancel it as Main ends
 var probe = args.Contains("probe") ? PauseProbe.Start() : null;
 new Thread(() =>
 {
-    // "gap": the longest stall the probe thread saw since the last "gap" (bench/console-pause.sh); anything else releases.
-    while (Console.In.ReadLine() is "gap" && probe is not null)
-        Console.WriteLine($"gap {probe.TakeMaxGapMs().ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)}");
-    release.TrySetResult();
+    while (Console.In.ReadLine() is { Length: > 0 } line)
+    {
+        if (line == "gap" && probe is not null)
+            Console.WriteLine($"gap {probe.TakeMaxGapMs().ToString("0.000", System.Globalization.CultureInfo.InvariantCulture)}");
+        else if (line == "answer")
+            answer.TrySetResult();
+        else if (line == "decline")
+            declined.TrySetException(new InvalidOperationException("card declined for order 7"));
+    }
     shutdown.Cancel();
+    answer.TrySetResult();
+    release.TrySetResult();
 }) { IsBackground = true }.Start();
 
-var flood = args is [.., "flood", var n] ? Service.FloodAsync(int.Parse(n), release.Task) : Task.CompletedTask;
+var floodAt = Array.IndexOf(args, "flood");
+var flood = floodAt >= 0 ? Service.FloodAsync(int.Parse(args[floodAt + 1]), answer.Task) : Task.CompletedTask;
+var bill = args.Contains("bill") ? Service.BillAsync(declined.Task) : Task.CompletedTask;
 var job = Service.RunJobAsync(shutdown.Token); // @jobs.start-job
 var wait = Service.WaitAsync(release.Task);
 Console.WriteLine($"ready {Environment.ProcessId}");
 await Service.ServeAsync(job, wait); // @jobs.main
 await flood;
+await bill;
 Console.WriteLine($"done: {Service.Completed} requests answered");

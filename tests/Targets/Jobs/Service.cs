@@ -57,4 +57,22 @@ internal static class Service
         await release; // @jobs.load
         return id;
     }
+
+    /// <summary>A bill whose charge fails when the card is declined: the charge ends faulted, the bill catches it.</summary>
+    public static async Task BillAsync(Task declined)
+    {
+        try
+        {
+            await ChargeAsync(declined); // @jobs.bill
+        }
+        catch (InvalidOperationException ex)
+        {
+            Console.WriteLine($"bill: {ex.Message}");
+        }
+    }
+
+    private static async Task ChargeAsync(Task declined)
+    {
+        await declined; // @jobs.charge
+    }
 }

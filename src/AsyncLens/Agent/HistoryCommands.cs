@@ -1,0 +1,76 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AsyncLens.Reporting.Dumps;
+
+namespace AsyncLens.Agent;
+
+/// <summary>The console's <c>ps-terminated</c> and <c>where-terminated ID</c>, from the <see cref="TerminatedHistory"/>.</summary>
+internal static class HistoryCommands
+{
+    private static readonly string[] s_columns = ["ID", "HOW", "METHOD", "LAST PARKED AT", "ENDED"];
+
+    public static ConsoleReply Ps(TerminatedHistory history, ConsoleArgs args)
+    {
+        args.End();
+        var now = DateTimeOffset.UtcNow;
+        var (tasks, total) = history.Snapshot();
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"asynclens: {tasks.Count} ended async method{(tasks.Count == 1 ? "" : "s")} (the last {history.Size} kept; {total} since the console started; pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n");
+        if (tasks.Count > 0)
+        {
+            var rows = new List<string[]> { s_columns };
+            rows.AddRange(tasks.Select(t => new[]
+            {
+                TaskTable.Id(t.Id), t.How, t.Method,
+                t.LastParkedAt is { } at ? $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}" : "-",
+                TaskTable.Age(now - t.Ended) + " ago",
+            }));
+            var widths = Enumerable.Range(0, s_columns.Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
+            text.Append('\n');
+            foreach (var row in rows)
+                text.Append(string.Join("  ", row.Select((cell, c) => c < row.Length - 1 ? cell.PadRight(widths[c]) : cell)).TrimEnd()).Append('\n');
+        }
+        return new ConsoleReply(text.ToString(), w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("kept", history.Size);
+            w.WriteNumber("total", total);
+            w.WriteStartArray("tasks");
+            foreach (var t in tasks)
+                Write(w, t);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    public static ConsoleReply Where(TerminatedHistory history, ConsoleArgs args)
+    {
+        var id = args.TaskId();
+        var (tasks, _) = history.Snapshot();
+        if (tasks.FirstOrDefault(t => t.Id == id) is not { } task)
+            return ConsoleReply.Failed($"where-terminated: task {TaskTable.Id(id)} is not among the last {history.Size} that ended (ps-terminated lists them)");
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"task {TaskTable.Id(task.Id)}: {task.Method}, {task.How}, {TaskTable.Age(DateTimeOffset.UtcNow - task.Ended)} ago ({ConsoleProtocol.Timestamp(task.Ended)})\n");
+        if (task.Exception is not null)
+            text.Append("  exception: ").Append(task.Exception).Append('\n');
+        text.Append(task.LastParkedAt is { } at ? $"  last parked at {at.File}:{at.Line.ToString(CultureInfo.InvariantCulture)}\n" : "  last parked at: unknown\n");
+        return new ConsoleReply(text.ToString(), w => Write(w, task));
+    }
+
+    private static void Write(Utf8JsonWriter w, EndedTask t)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("id", t.Id);
+        w.WriteString("method", t.Method);
+        w.WriteString("how", t.How);
+        if (t.Exception is null)
+            w.WriteNull("exception");
+        else
+            w.WriteString("exception", t.Exception);
+        w.WritePropertyName("lastParkedAt");
+        JsonTaskDump.Location(w, t.LastParkedAt, inline: false);
+        w.WriteString("ended", t.Ended.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+        w.WriteEndObject();
+    }
+}
