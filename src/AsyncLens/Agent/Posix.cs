@@ -67,7 +67,7 @@ internal static class Posix
         {
             var raw = File.ReadAllText($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/cmdline");
             var text = raw.TrimEnd('\0').Replace('\0', ' ');
-            return text.Length > 120 ? text[..120] + "..." : text;
+            return text.Length > 300 ? text[..300] + "..." : text;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -76,9 +76,10 @@ internal sealed class WeakTasks
         {
             if (!_index.Remove(id, out var slot))
                 return null;
-            var entry = _entries[slot];
+            ref var entry = ref _entries[slot];
+            var taken = entry.Handle.Target is Task task ? (task, entry.Box, entry.LastState) : ((Task, BoxInfo?, int)?)null;
             Free(slot);
-            return entry.Handle.Target is Task task ? (task, entry.Box, entry.LastState) : null;
+            return taken;
         }
     }
 

@@ -49,6 +49,26 @@ public sealed partial class DebugModeConsoleTests
         Assert.Equal(0, app.Release());
     }
 
+    [Fact]
+    public void In_debug_mode_the_history_has_what_ended_too()
+    {
+        using var app = new ConsoledApp(["bill"], viaRun: true);
+        var id = ConsoleTests.Ids(app);
+        Assert.Equal(0, app.Console("cancel", id["Service.RunJobAsync(CancellationToken)"]).ExitCode);
+        app.Send("decline");
+        app.WaitFor("bill: card declined for order 7");
+        var text = "";
+        for (var i = 0; i < 50 && !text.StartsWith("asynclens: 4 ended", StringComparison.Ordinal); i++)
+        {
+            Thread.Sleep(200);
+            text = app.Console("ps-terminated").Stdout;
+        }
+        Assert.StartsWith("asynclens: 4 ended async methods (the last 1000 kept; 4 since the console started; pid ", text);
+        Assert.Matches($@"\n{id["Service.PollAsync(CancellationToken)"]} +cancelled by the console +Service.PollAsync\(CancellationToken\) +Service.cs:\d+ ", text);
+        Assert.Matches($@"\n{id["Service.ChargeAsync(Task)"]} +faulted +Service.ChargeAsync\(Task\) +Service.cs:\d+ ", text);
+        Assert.Equal(0, app.Release());
+    }
+
     [GeneratedRegex(@", \d+(\.\d)? s ago")]
     private static partial Regex Ago();
 }
