@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using AsyncLens.Agent;
 using AsyncLens.Cli.Agent;
+using AsyncLens.Reporting.Dumps;
 
 namespace AsyncLens.Cli.Commands;
 
@@ -127,13 +128,7 @@ internal static class ConsoleCommand
             else if (consoles.Count == 0)
                 Console.Out.Write("no process with a console (start one with ASYNCLENS_CONSOLE=1 and the startup hook, or asynclens run --console -- app)\n");
             else
-            {
-                var width = Math.Max(3, consoles.Max(c => c.Pid.ToString(CultureInfo.InvariantCulture).Length));
-                var programWidth = Math.Max(7, consoles.Max(c => c.Program.Length));
-                Console.Out.Write($"{"PID".PadRight(width)}  {"PROGRAM".PadRight(programWidth)}  SINCE\n");
-                foreach (var c in consoles)
-                    Console.Out.Write($"{c.Pid.ToString(CultureInfo.InvariantCulture).PadRight(width)}  {c.Program.PadRight(programWidth)}  {c.Since}\n");
-            }
+                Console.Out.Write(TaskTable.Align([["PID", "PROGRAM", "SINCE"], .. consoles.Select(c => new[] { c.Pid.ToString(CultureInfo.InvariantCulture), c.Program, c.Since })]));
             Console.Out.Flush();
             return 0;
         }

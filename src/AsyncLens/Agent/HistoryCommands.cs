@@ -26,10 +26,7 @@ internal static class HistoryCommands
                 t.LastParkedAt is { } at ? $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}" : "-",
                 TaskTable.Age(now - t.Ended) + " ago",
             }));
-            var widths = Enumerable.Range(0, s_columns.Length).Select(c => rows.Max(r => r[c].Length)).ToArray();
-            text.Append('\n');
-            foreach (var row in rows)
-                text.Append(string.Join("  ", row.Select((cell, c) => c < row.Length - 1 ? cell.PadRight(widths[c]) : cell)).TrimEnd()).Append('\n');
+            text.Append('\n').Append(TaskTable.Align(rows));
         }
         return new ConsoleReply(text.ToString(), w =>
         {

@@ -54,6 +54,7 @@ public sealed partial class DebugModeConsoleTests
     {
         using var app = new ConsoledApp(["bill"], viaRun: true);
         var id = ConsoleTests.Ids(app);
+        Thread.Sleep(1500); // parked past one sweep of the inventory: the history is of work pending that long
         Assert.Equal(0, app.Console("cancel", id["Service.RunJobAsync(CancellationToken)"]).ExitCode);
         app.Send("decline");
         app.WaitFor("bill: card declined for order 7");

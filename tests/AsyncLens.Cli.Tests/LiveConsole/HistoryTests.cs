@@ -21,6 +21,7 @@ public sealed partial class HistoryTests
     {
         using var app = new ConsoledApp(["bill"]);
         var id = ConsoleTests.Ids(app);
+        Thread.Sleep(1500); // parked past one sweep of the inventory: the history is of work pending that long
         Assert.Equal(0, app.Console("cancel", id["Service.RunJobAsync(CancellationToken)"]).ExitCode);
         app.WaitFor("job: cancelled, stopping");
         app.Send("decline");

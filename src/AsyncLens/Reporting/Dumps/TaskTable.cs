@@ -36,13 +36,20 @@ internal static class TaskTable
             row.Add(t.IsRoot ? "yes" : "no");
             rows.Add([.. row]);
         }
-        var widths = new int[columns.Length];
+        writer.Write("\n");
+        writer.Write(Align(rows));
+    }
+
+    /// <summary>Rows as aligned columns, two spaces apart, a line each (the first row is the header).</summary>
+    public static string Align(IReadOnlyList<string[]> rows)
+    {
+        var widths = new int[rows.Max(r => r.Length)];
         foreach (var row in rows)
         {
             for (var c = 0; c < row.Length; c++)
                 widths[c] = Math.Max(widths[c], row[c].Length);
         }
-        writer.Write("\n");
+        var text = new StringBuilder();
         var line = new StringBuilder();
         foreach (var row in rows)
         {
@@ -53,8 +60,9 @@ internal static class TaskTable
                 if (c < row.Length - 1)
                     line.Append(' ', widths[c] - row[c].Length + 2);
             }
-            writer.Write(line.ToString().TrimEnd() + "\n");
+            text.Append(line.ToString().TrimEnd()).Append('\n');
         }
+        return text.ToString();
     }
 
     /// <summary>Task ids as the runtime has them; work without one (a task whose Id nobody asked for, a pooled box) is ~N.</summary>
