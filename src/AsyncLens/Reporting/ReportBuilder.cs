@@ -24,7 +24,10 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
 
     private AsyncReport? Step(StepFinding f)
     {
-        var e = f.Evidence.Judged(Tracking.EngineCompilation.During(f.Evidence.FromTicks, f.Evidence.ToTicks));
+        var evidence = f.Evidence;
+        if (evidence.WithoutRegistryWaits(Tracking.RegistryWaits.Within(evidence.OsThreadId, evidence.FromTicks, evidence.ToTicks)) is not { } unwaited)
+            return null;
+        var e = unwaited.Judged(Tracking.EngineCompilation.During(evidence.FromTicks, evidence.ToTicks));
         if (StretchLocator.Locate(e) is not { } stretch)
             return null;
         var symbols = stretch.Code;
