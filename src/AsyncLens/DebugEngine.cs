@@ -29,7 +29,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly RequestEndpoints _endpoints;
-    private readonly GcEvents _gcEvents;
+    private readonly RuntimeEvents _runtimeEvents;
     private readonly PendingCollected _collected;
     private readonly Stalls _stalls;
     private int _failed;
@@ -60,7 +60,8 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         StartPrelude();
         _stalls = stalls;
-        _gcEvents = new GcEvents(stalls.OnSuspension, collected.OnInduced);
+        RegistryWaits.Watch(registry.RuntimeLock);
+        _runtimeEvents = new RuntimeEvents(stalls.OnSuspension, collected.OnInduced);
         _listener = TplListener.Start(this);
         _endpoints = RequestEndpoints.Start(OnEndpointMatched);
     }
@@ -283,7 +284,8 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
         _endpoints.Dispose();
-        _gcEvents.Dispose();
+        _runtimeEvents.Dispose();
+        RegistryWaits.Watch(null);
         _tracking.Keep = static (_, task) => !task.IsCompleted;
         AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
         TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;
