@@ -26,6 +26,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly SlowSteps _steps;
     private readonly BlockingWaits _waits;
     private readonly UnobservedExceptions _faults;
+    private readonly AsyncVoidCrashes _voids;
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly RequestEndpoints _endpoints;
@@ -51,6 +52,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps = new SlowSteps(settings, _writer, time, registry.Find, stalls);
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
+        _voids = new AsyncVoidCrashes(_writer, registry, time);
         var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
         _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
@@ -103,7 +105,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
             step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
-        if (status == StatusError)
+        if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
             _faults.OnFaulted(taskId, record, now);
         _registry.Completed(taskId);
     }
@@ -267,6 +269,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         StandIn(tracker, FrameKind.Prelude, DetectionSettings.Now);
     }
 
+    /// <summary>A finding made outside the detectors (see <see cref="Forgotten"/>), written like theirs.</summary>
+    public void Report(Finding finding) => _writer.Add(finding);
+
     public void Fail(Exception exception)
     {
         if (Interlocked.Exchange(ref _failed, 1) != 0)
@@ -325,5 +330,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private static string? OutputName(AsyncDebugOptions options, TextWriter output) =>
         options.OutputName ?? (ReferenceEquals(output, Console.Error) ? null : "the report output (AsyncDebugOptions.Output)");
 
-    private void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e) => OnProcessExit(sender, e);
+    private void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e)
+    {
+        if (!ThreadTracker.IsEngineThread)
+            _voids.OnUnhandled(e.ExceptionObject);
+        OnProcessExit(sender, e);
+    }
 }

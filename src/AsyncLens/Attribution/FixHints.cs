@@ -37,6 +37,14 @@ internal static class FixHints
     public const string Unobserved =
         "`await` the task, or route its failure somewhere: `task.ContinueWith(t => log(t.Exception), TaskContinuationOptions.OnlyOnFaulted)`";
 
+    public const string Forgotten =
+        "give `.Forget(...)` a handler that deals with the failure (`task.Forget(ex => logger.LogError(ex, \"...\"))`), "
+        + "or `await` the task";
+
+    public const string AsyncVoid =
+        "make it `async Task` and await it; an event handler that must stay `async void`: catch and handle its exceptions "
+        + "inside it (try/catch around the whole body)";
+
     public const string PendingCollected =
         "what it awaits can never complete and nothing references it any more (typically a TaskCompletionSource "
         + "dropped without SetResult/SetException/SetCanceled): complete or cancel it, or pass a CancellationToken";

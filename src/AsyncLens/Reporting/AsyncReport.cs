@@ -6,7 +6,7 @@ namespace AsyncLens;
 /// </summary>
 public sealed class AsyncReport
 {
-    /// <summary>One of <see cref="AsyncReportKinds"/>: <c>slow-step</c>, <c>hung-step</c>, <c>blocking-wait</c>, <c>unobserved-exception</c>, <c>pending-collected</c>.</summary>
+    /// <summary>One of <see cref="AsyncReportKinds"/>: <c>slow-step</c>, <c>hung-step</c>, <c>blocking-wait</c>, <c>unobserved-exception</c>, <c>pending-collected</c>, <c>async-void-crash</c>, <c>lost-exceptions</c>.</summary>
     public required string Kind { get; init; }
 
     /// <summary>The id of the task the report is about (<see cref="Task.Id"/>).</summary>
@@ -89,6 +89,12 @@ public static class AsyncReportKinds
 
     /// <summary>An async method was garbage-collected while still pending.</summary>
     public const string PendingCollected = "pending-collected";
+
+    /// <summary>An <c>async void</c> method threw: nothing can catch it, and the process goes down.</summary>
+    public const string AsyncVoidCrash = "async-void-crash";
+
+    /// <summary>A <c>Task.WhenAll</c> faulted with several exceptions and the code that awaited it saw only the first.</summary>
+    public const string LostExceptions = "lost-exceptions";
 }
 
 /// <summary>A source line; <see cref="File"/> is the path the PDB records.</summary>

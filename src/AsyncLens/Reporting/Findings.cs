@@ -52,7 +52,25 @@ internal sealed record FaultFinding(
     BoxInfo? Box,
     Delegate? Action,
     StackFrame[]? FaultStack,
-    TaskRecord? Record) : Finding(TaskId, Timestamp);
+    TaskRecord? Record) : Finding(TaskId, Timestamp)
+{
+    /// <summary>Set when the task was given to <c>Forget()</c>: the line that forgot it (its creation site in the report).</summary>
+    public ForgetSite? ForgottenAt { get; init; }
+}
+
+/// <summary>
+/// An async void method threw, and the process is going down for it: the method's box (after its first await) or the
+/// stack it faulted on (before), its creation record, or only the method (<paramref name="MoveNext"/>) when debug mode
+/// did not see it start.
+/// </summary>
+internal sealed record AsyncVoidFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    Exception Exception,
+    BoxInfo? Box,
+    StackFrame[]? FaultStack,
+    TaskRecord? Record,
+    System.Reflection.MethodBase? MoveNext) : Finding(TaskId, Timestamp);
 
 /// <summary>Pending async methods the GC collected, leaf first (a chain that died together is one report).</summary>
 internal sealed record CollectedFinding(

@@ -18,6 +18,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         StepFinding step => Step(step),
         WaitFinding wait => Wait(wait),
         FaultFinding fault => Fault(fault),
+        AsyncVoidFinding crash => AsyncVoid(crash),
         CollectedFinding collected => Collected(collected),
         _ => throw new ArgumentOutOfRangeException(nameof(finding)),
     };
@@ -99,8 +100,12 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         // The faulted method's own line in the exception's stack: where the exception went through it (the await of
         // the library call that threw), not a line of the library's.
         var ownLine = ex is null || faultedCode is null ? null : LineIn(ex, faultedCode) ?? throwSite;
-        var createdAt = creationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
+        var createdAt = f.ForgottenAt is { } forgot ? new SourceLine(forgot.File, forgot.Line)
+            : creationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
         var what = ex is null ? "an exception" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
+        var forgotten = f.ForgottenAt is null ? null
+            : f.ForgottenAt.OnError is null ? $"{method} faulted with {what}; it was forgotten at {Path.GetFileName(createdAt!.File)}:{createdAt.Line} by `.Forget()`, with no error handler (task {f.TaskId})"
+            : $"the error handler given to `.Forget()` at {Path.GetFileName(createdAt!.File)}:{createdAt.Line} threw {what} (task {f.TaskId})";
         return new AsyncReport
         {
             Kind = AsyncReportKinds.UnobservedException,
@@ -110,8 +115,32 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             CreatedAt = createdAt,
             AsyncStack = (ownLine ?? throwSite) is { } line ? [new AsyncStackFrame(method, line.File, line.Line)] : [],
             Exception = ex is null ? null : new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
-            Message = $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
-            Fix = FixHints.Unobserved,
+            Message = forgotten ?? $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
+            Fix = f.ForgottenAt is null ? FixHints.Unobserved : FixHints.Forgotten,
+            Timestamp = f.Timestamp,
+        };
+    }
+
+    private AsyncReport AsyncVoid(AsyncVoidFinding f)
+    {
+        var symbols = f.Box?.Symbols;
+        var moveNext = symbols?.MoveNext ?? f.MoveNext;
+        var ex = f.Exception;
+        var throwSite = ThrowSite(ex, moveNext?.Module.Assembly);
+        var method = symbols?.Name ?? FaultedMethodFromStack(f.FaultStack) ?? (f.MoveNext is { } m ? MethodNames.Format(m) : throwSite?.Method ?? "(unknown)");
+        var ownLine = moveNext is null ? null : LineIn(ex, moveNext) ?? throwSite;
+        var task = f.TaskId == 0 ? "" : $" (task {f.TaskId})";
+        return new AsyncReport
+        {
+            Kind = AsyncReportKinds.AsyncVoidCrash,
+            TaskId = f.TaskId,
+            Method = method,
+            Location = throwSite,
+            CreatedAt = creationSites.Resolve(f.Record, symbols?.Kickoff, null) ?? CreatorFromStack(f.FaultStack),
+            AsyncStack = (ownLine ?? throwSite) is { } line ? [new AsyncStackFrame(method, line.File, line.Line)] : [],
+            Exception = new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
+            Message = $"{method} threw {ex.GetType().Name}: {FirstLine(ex.Message)}; an async void method has no task to hold it, so nothing can catch it and the process goes down{task}",
+            Fix = FixHints.AsyncVoid,
             Timestamp = f.Timestamp,
         };
     }

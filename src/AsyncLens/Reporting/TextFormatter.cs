@@ -34,7 +34,7 @@ internal static class TextFormatter
                 if (r.WaitingOn is { ParkedAt: { } parked })
                     Line(sb, $"task {r.WaitingOn.TaskId} is parked at", parked);
                 break;
-            case AsyncReportKinds.UnobservedException:
+            case AsyncReportKinds.UnobservedException or AsyncReportKinds.AsyncVoidCrash:
                 if (r.Location is { } thrown)
                     Line(sb, "thrown at", thrown);
                 break;

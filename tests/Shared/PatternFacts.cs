@@ -1,0 +1,89 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Xunit;
+
+namespace AsyncLens.Testing;
+
+/// <summary>Runs of tests/Targets/Patterns under some switch, one process per scenario, each run once per test class.</summary>
+public abstract class PatternRuns
+{
+    private readonly ConcurrentDictionary<string, Lazy<(ProcessResult Result, List<JsonElement> Reports)>> _runs = new();
+    private readonly Func<string, (ProcessResult Result, string ReportText)> _start;
+
+    /// <param name="start">Runs the program with the scenario; returns its result and the text its reports went to.</param>
+    private protected PatternRuns(Func<string, (ProcessResult Result, string ReportText)> start) => _start = start;
+
+    internal (ProcessResult Result, List<JsonElement> Reports) Of(string scenario) =>
+        _runs.GetOrAdd(scenario, s => new Lazy<(ProcessResult, List<JsonElement>)>(() =>
+        {
+            var (result, text) = _start(s);
+            return (result, Reports.Parse(text));
+        })).Value;
+}
+
+/// <summary>
+/// The reports debug mode gives for the chapter's four bug patterns (issue 16: tests/Targets/Patterns), whichever switch
+/// turned it on: exact kind, method, and file:line of the bug, of the creation site and of the stack; and silence for the
+/// same code made right.
+/// </summary>
+public abstract class PatternFacts
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Patterns", "Scenarios"));
+    private readonly PatternRuns _runs;
+
+    private protected PatternFacts(PatternRuns runs) => _runs = runs;
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+
+    private JsonElement Only(string scenario, string kind, string method)
+    {
+        var (result, reports) = _runs.Of(scenario);
+        Assert.True(reports.Count == 1 && reports[0].Kind() == kind && reports[0].Method() == method,
+            $"expected one {kind} for {method}, got:\n{Reports.Describe(reports)}\n{result}");
+        return reports[0];
+    }
+
+    [Fact]
+    public void Forget_with_no_handler_reports_the_fault_at_once_naming_the_line_that_forgot_the_task()
+    {
+        var r = Only("forget", "unobserved-exception", "Forgotten.NotifyAsync(string)");
+        Assert.Equal(At("forget.thrown"), r.At("location"));
+        Assert.Equal(At("forget.line"), r.At("createdAt"));
+        Assert.Equal([$"Forgotten.NotifyAsync(string) at {At("forget.thrown")}"], r.Stack());
+        Assert.StartsWith(
+            $"Forgotten.NotifyAsync(string) faulted with InvalidOperationException: push service refused ada; it was forgotten at Forgotten.cs:{s_at.Line("forget.line")} by `.Forget()`, with no error handler (task ",
+            r.GetProperty("message").GetString());
+        Assert.Equal("System.InvalidOperationException", r.GetProperty("exception").GetProperty("type").GetString());
+        Assert.Contains("scenario forget done", _runs.Of("forget").Result.Stdout);
+    }
+
+    [Fact]
+    public void Async_void_crash_is_reported_before_the_process_goes_down()
+    {
+        var r = Only("async-void", "async-void-crash", "AsyncVoid.OnClicked(object, EventArgs)");
+        Assert.NotEqual(0, _runs.Of("async-void").Result.ExitCode);
+        Assert.Equal(At("void.thrown"), r.At("location"));
+        Assert.Equal(At("void.subscribed"), r.At("createdAt")); // the line of the caller (an async method) that handed it over
+        Assert.Equal("AsyncVoid.RunAsync()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        Assert.Equal([$"AsyncVoid.OnClicked(object, EventArgs) at {At("void.thrown")}"], r.Stack());
+        Assert.Equal("the order form is gone", r.GetProperty("exception").GetProperty("message").GetString());
+        Assert.StartsWith("make it `async Task`", r.GetProperty("fix").GetString());
+    }
+
+    [Fact]
+    public void Async_void_that_throws_before_its_first_await_is_reported_with_its_caller()
+    {
+        var r = Only("async-void-sync", "async-void-crash", "AsyncVoid.OnSubmitted(object, EventArgs)");
+        Assert.Equal(At("void-sync.thrown"), r.At("location"));
+        Assert.Equal(At("void.raised"), r.At("createdAt")); // its direct caller, on the stack it threw on
+    }
+
+    [Fact]
+    public void The_patterns_done_right_with_the_helpers_or_by_hand_get_no_report()
+    {
+        var (result, reports) = _runs.Of("healthy");
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("scenario healthy done", result.Stdout);
+        Assert.True(reports.Count == 0, "expected no report:\n" + Reports.Describe(reports));
+    }
+}
