@@ -27,6 +27,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly BlockingWaits _waits;
     private readonly UnobservedExceptions _faults;
     private readonly AsyncVoidCrashes _voids;
+    private readonly LostExceptions _lost;
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly RequestEndpoints _endpoints;
@@ -53,6 +54,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
         _voids = new AsyncVoidCrashes(_writer, registry, time);
+        _lost = new LostExceptions(_writer, registry, time);
         var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
         _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
@@ -106,7 +108,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
         if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
+        {
+            _lost.OnFaulted(taskId, record);
             _faults.OnFaulted(taskId, record, now);
+        }
         _registry.Completed(taskId);
     }
 
@@ -304,9 +309,11 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         if (ThreadTracker.IsEngineThread)
             return;
-        if (ThreadTracker.Existing?.Top is { } top)
+        var tracker = ThreadTracker.Existing;
+        if (tracker?.Top is { } top)
             top.Threw = true;
         _faults.OnFirstChance(e.Exception);
+        _lost.OnFirstChance(e.Exception, tracker);
     }
 
     private void OnProcessExit(object? sender, EventArgs e)

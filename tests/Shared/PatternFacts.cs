@@ -79,6 +79,24 @@ public abstract class PatternFacts
     }
 
     [Fact]
+    public void WhenAll_exceptions_the_await_never_threw_are_listed_at_the_await()
+    {
+        var r = Only("lost", "lost-exceptions", "LostExceptions.SyncAllAsync()");
+        Assert.Equal(At("lost.await"), r.At("location"));
+        Assert.Equal(At("lost.called"), r.At("createdAt"));
+        Assert.Equal("LostExceptions.RunAsync()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        Assert.Equal([$"LostExceptions.RunAsync() at {At("lost.called")}", $"LostExceptions.SyncAllAsync() at {At("lost.await")}"], r.Stack().TakeLast(2));
+        Assert.Equal("replica refused users", r.GetProperty("exception").GetProperty("message").GetString());
+        var lost = Assert.Single(r.GetProperty("lostExceptions").EnumerateArray());
+        Assert.Equal("System.IO.IOException", lost.GetProperty("type").GetString());
+        Assert.Equal("archive refused orders", lost.GetProperty("message").GetString());
+        Assert.Equal("LostExceptions.ArchiveAsync(string, int)", lost.GetProperty("method").GetString());
+        Assert.Equal(At("lost.thrown"), lost.At("thrownAt"));
+        Assert.Equal(At("lost.orders"), lost.At("createdAt"));
+        Assert.Contains("WithAllExceptions()", r.GetProperty("fix").GetString());
+    }
+
+    [Fact]
     public void The_patterns_done_right_with_the_helpers_or_by_hand_get_no_report()
     {
         var (result, reports) = _runs.Of("healthy");

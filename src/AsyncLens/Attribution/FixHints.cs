@@ -45,6 +45,11 @@ internal static class FixHints
         "make it `async Task` and await it; an event handler that must stay `async void`: catch and handle its exceptions "
         + "inside it (try/catch around the whole body)";
 
+    public const string LostExceptions =
+        "to see every exception, await `Task.WhenAll(...).WithAllExceptions()` (AsyncLens: an AggregateException of them "
+        + "all) or `AsyncTasks.WhenAllSettled(...)` (each task's outcome); by hand: keep the WhenAll task and read its "
+        + "`.Exception.InnerExceptions` where you catch";
+
     public const string PendingCollected =
         "what it awaits can never complete and nothing references it any more (typically a TaskCompletionSource "
         + "dropped without SetResult/SetException/SetCanceled): complete or cancel it, or pass a CancellationToken";

@@ -52,6 +52,9 @@ public sealed class AsyncReport
     /// <summary>For an unobserved exception: the exception.</summary>
     public ExceptionInfo? Exception { get; init; }
 
+    /// <summary>For <c>lost-exceptions</c>: each exception of the WhenAll that the await did not throw, so nobody saw.</summary>
+    public IReadOnlyList<LostException>? LostExceptions { get; init; }
+
     /// <summary>The first line of the text report, without the <c>asynclens: kind:</c> prefix.</summary>
     public required string Message { get; init; }
 
@@ -105,6 +108,9 @@ public sealed record AsyncStackFrame(string Method, string? File, int? Line);
 
 /// <summary>What a blocked thread waits for.</summary>
 public sealed record WaitTarget(int TaskId, string Description, SourceLine? ParkedAt);
+
+/// <summary>An exception nobody saw: type, message, the method that threw it and where, and where its task was created.</summary>
+public sealed record LostException(string Type, string Message, string? Method, SourceLine? ThrownAt, SourceLine? CreatedAt);
 
 /// <summary>An exception as reported: type, message and stack trace.</summary>
 public sealed record ExceptionInfo(string Type, string Message, string? StackTrace);

@@ -72,6 +72,22 @@ internal sealed record AsyncVoidFinding(
     TaskRecord? Record,
     System.Reflection.MethodBase? MoveNext) : Finding(TaskId, Timestamp);
 
+/// <summary>
+/// A WhenAll promise (<paramref name="TaskId"/>) that faulted with several exceptions, whose await rethrew only
+/// <paramref name="Seen"/>: the others (each with what is known of the task that threw it), the stack of the rethrow, and
+/// the async step it happened in.
+/// </summary>
+internal sealed record LostFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    Exception Seen,
+    IReadOnlyList<(Exception Exception, LostMember? Task)> Lost,
+    StackFrame[] AwaitStack,
+    StepContext? Step) : Finding(TaskId, Timestamp);
+
+/// <summary>A task of a WhenAll whose exception was not seen: its id, creation record, and box or delegate.</summary>
+internal sealed record LostMember(int TaskId, TaskRecord? Record, BoxInfo? Box, Delegate? Action);
+
 /// <summary>Pending async methods the GC collected, leaf first (a chain that died together is one report).</summary>
 internal sealed record CollectedFinding(
     int TaskId,

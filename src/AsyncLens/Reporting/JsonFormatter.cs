@@ -69,6 +69,21 @@ internal static class JsonFormatter
                 w.WriteString("stackTrace", ex.StackTrace);
                 w.WriteEndObject();
             }
+            if (r.LostExceptions is { } lostExceptions)
+            {
+                w.WriteStartArray("lostExceptions");
+                foreach (var lost in lostExceptions)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("type", lost.Type);
+                    w.WriteString("message", lost.Message);
+                    w.WriteString("method", lost.Method);
+                    Location(w, "thrownAt", lost.ThrownAt);
+                    Location(w, "createdAt", lost.CreatedAt);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
             w.WriteString("message", r.Message);
             if (r.Fix is not null)
                 w.WriteString("fix", r.Fix);

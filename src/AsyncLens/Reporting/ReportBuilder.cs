@@ -19,6 +19,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         WaitFinding wait => Wait(wait),
         FaultFinding fault => Fault(fault),
         AsyncVoidFinding crash => AsyncVoid(crash),
+        LostFinding lost => Lost(lost),
         CollectedFinding collected => Collected(collected),
         _ => throw new ArgumentOutOfRangeException(nameof(finding)),
     };
@@ -117,30 +118,6 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             Exception = ex is null ? null : new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
             Message = forgotten ?? $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
             Fix = f.ForgottenAt is null ? FixHints.Unobserved : FixHints.Forgotten,
-            Timestamp = f.Timestamp,
-        };
-    }
-
-    private AsyncReport AsyncVoid(AsyncVoidFinding f)
-    {
-        var symbols = f.Box?.Symbols;
-        var moveNext = symbols?.MoveNext ?? f.MoveNext;
-        var ex = f.Exception;
-        var throwSite = ThrowSite(ex, moveNext?.Module.Assembly);
-        var method = symbols?.Name ?? FaultedMethodFromStack(f.FaultStack) ?? (f.MoveNext is { } m ? MethodNames.Format(m) : throwSite?.Method ?? "(unknown)");
-        var ownLine = moveNext is null ? null : LineIn(ex, moveNext) ?? throwSite;
-        var task = f.TaskId == 0 ? "" : $" (task {f.TaskId})";
-        return new AsyncReport
-        {
-            Kind = AsyncReportKinds.AsyncVoidCrash,
-            TaskId = f.TaskId,
-            Method = method,
-            Location = throwSite,
-            CreatedAt = creationSites.Resolve(f.Record, symbols?.Kickoff, null) ?? CreatorFromStack(f.FaultStack),
-            AsyncStack = (ownLine ?? throwSite) is { } line ? [new AsyncStackFrame(method, line.File, line.Line)] : [],
-            Exception = new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
-            Message = $"{method} threw {ex.GetType().Name}: {FirstLine(ex.Message)}; an async void method has no task to hold it, so nothing can catch it and the process goes down{task}",
-            Fix = FixHints.AsyncVoid,
             Timestamp = f.Timestamp,
         };
     }

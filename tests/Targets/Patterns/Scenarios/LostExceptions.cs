@@ -7,7 +7,7 @@ public static class LostExceptions
     {
         try
         {
-            await SyncAllAsync();
+            await SyncAllAsync(); // @lost.called
         }
         catch (IOException e)
         {
@@ -18,14 +18,20 @@ public static class LostExceptions
 
     private static async Task SyncAllAsync()
     {
-        var users = PushAsync("users", 10); // @lost.users
-        var orders = PushAsync("orders", 150); // @lost.orders
+        var users = PushAsync("users", 10);
+        var orders = ArchiveAsync("orders", 150); // @lost.orders
         await Task.WhenAll(users, orders); // @lost.await
     }
 
     private static async Task PushAsync(string table, int ms)
     {
         await Task.Delay(ms);
-        throw new IOException($"replica refused {table}"); // @lost.thrown
+        throw new IOException($"replica refused {table}");
+    }
+
+    private static async Task ArchiveAsync(string table, int ms)
+    {
+        await Task.Delay(ms);
+        throw new IOException($"archive refused {table}"); // @lost.thrown
     }
 }
