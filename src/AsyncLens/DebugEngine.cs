@@ -28,6 +28,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly UnobservedExceptions _faults;
     private readonly AsyncVoidCrashes _voids;
     private readonly LostExceptions _lost;
+    private readonly CancelledCleanups _cleanups;
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly RequestEndpoints _endpoints;
@@ -55,6 +56,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
         _voids = new AsyncVoidCrashes(_writer, registry, time);
         _lost = new LostExceptions(_writer, registry, time);
+        _cleanups = new CancelledCleanups(_writer, time);
         var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
         _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
@@ -314,6 +316,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             top.Threw = true;
         _faults.OnFirstChance(e.Exception);
         _lost.OnFirstChance(e.Exception, tracker);
+        _cleanups.OnFirstChance(e.Exception, tracker);
     }
 
     private void OnProcessExit(object? sender, EventArgs e)

@@ -97,6 +97,21 @@ public abstract class PatternFacts
     }
 
     [Fact]
+    public void Cleanup_awaited_with_the_token_that_canceled_the_work_is_reported_at_the_line_in_the_finally()
+    {
+        var r = Only("cleanup", "cancelled-cleanup", "CancelledCleanup.CopyAsync(CancelledCleanup.Connection, CancellationToken)");
+        Assert.Equal(At("cleanup.await"), r.At("location"));
+        Assert.Equal(At("cleanup.cancelled"), r.At("cancelledAt"));
+        Assert.Equal(At("cleanup.called"), r.At("createdAt"));
+        Assert.Equal(
+            [$"CancelledCleanup.RunAsync() at {At("cleanup.called")}", $"CancelledCleanup.CopyAsync(CancelledCleanup.Connection, CancellationToken) at {At("cleanup.await")}"],
+            r.Stack().TakeLast(2));
+        Assert.Equal("System.Threading.Tasks.TaskCanceledException", r.GetProperty("exception").GetProperty("type").GetString());
+        Assert.Contains("AsyncCleanup.RunAsync", r.GetProperty("fix").GetString());
+        Assert.Contains("connection closed: False", _runs.Of("cleanup").Result.Stdout);
+    }
+
+    [Fact]
     public void The_patterns_done_right_with_the_helpers_or_by_hand_get_no_report()
     {
         var (result, reports) = _runs.Of("healthy");

@@ -50,6 +50,11 @@ internal static class FixHints
         + "all) or `AsyncTasks.WhenAllSettled(...)` (each task's outcome); by hand: keep the WhenAll task and read its "
         + "`.Exception.InnerExceptions` where you catch";
 
+    public const string CancelledCleanup =
+        "give the cleanup a token of its own, bounded in time, not the one that canceled the work: "
+        + "`await AsyncCleanup.RunAsync(ct => CloseAsync(ct), TimeSpan.FromSeconds(5))` (AsyncLens; asyncio's shield, "
+        + "Kotlin's NonCancellable)";
+
     public const string PendingCollected =
         "what it awaits can never complete and nothing references it any more (typically a TaskCompletionSource "
         + "dropped without SetResult/SetException/SetCanceled): complete or cancel it, or pass a CancellationToken";

@@ -52,6 +52,9 @@ public sealed class AsyncReport
     /// <summary>For an unobserved exception: the exception.</summary>
     public ExceptionInfo? Exception { get; init; }
 
+    /// <summary>For <c>cancelled-cleanup</c>: where the cancellation that ended the try block was thrown, when it was one.</summary>
+    public SourceLine? CancelledAt { get; init; }
+
     /// <summary>For <c>lost-exceptions</c>: each exception of the WhenAll that the await did not throw, so nobody saw.</summary>
     public IReadOnlyList<LostException>? LostExceptions { get; init; }
 
@@ -95,6 +98,9 @@ public static class AsyncReportKinds
 
     /// <summary>An <c>async void</c> method threw: nothing can catch it, and the process goes down.</summary>
     public const string AsyncVoidCrash = "async-void-crash";
+
+    /// <summary>An await in a <c>finally</c> block or a <c>DisposeAsync</c> threw at once: its token was already canceled.</summary>
+    public const string CancelledCleanup = "cancelled-cleanup";
 
     /// <summary>A <c>Task.WhenAll</c> faulted with several exceptions and the code that awaited it saw only the first.</summary>
     public const string LostExceptions = "lost-exceptions";

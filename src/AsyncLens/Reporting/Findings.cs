@@ -88,6 +88,18 @@ internal sealed record LostFinding(
 /// <summary>A task of a WhenAll whose exception was not seen: its id, creation record, and box or delegate.</summary>
 internal sealed record LostMember(int TaskId, TaskRecord? Record, BoxInfo? Box, Delegate? Action);
 
+/// <summary>
+/// An OperationCanceledException with a canceled token (<paramref name="Canceled"/>) rethrown in an async method that may
+/// await in a finally block: the stack it was thrown on, the step, and the cancellation the try block ended with, if any.
+/// </summary>
+internal sealed record CleanupFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    OperationCanceledException Canceled,
+    StackFrame[] Stack,
+    StepContext? Step,
+    OperationCanceledException? Pending) : Finding(TaskId, Timestamp);
+
 /// <summary>Pending async methods the GC collected, leaf first (a chain that died together is one report).</summary>
 internal sealed record CollectedFinding(
     int TaskId,

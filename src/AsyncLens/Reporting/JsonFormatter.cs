@@ -69,6 +69,8 @@ internal static class JsonFormatter
                 w.WriteString("stackTrace", ex.StackTrace);
                 w.WriteEndObject();
             }
+            if (r.CancelledAt is not null)
+                Location(w, "cancelledAt", r.CancelledAt);
             if (r.LostExceptions is { } lostExceptions)
             {
                 w.WriteStartArray("lostExceptions");

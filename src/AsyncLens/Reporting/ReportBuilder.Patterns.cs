@@ -31,6 +31,49 @@ internal sealed partial class ReportBuilder
         };
     }
 
+    // Null unless the line is in a finally block (or a DisposeAsync) and the await there completed at once, canceled.
+    private AsyncReport? Cleanup(CleanupFinding f)
+    {
+        var frame = Array.Find(f.Stack, s => s.GetMethod() is { Name: "MoveNext", DeclaringType: { } t } && MethodNames.IsStateMachine(t));
+        if (frame?.GetMethod() is not { DeclaringType: { } stateMachine } moveNext)
+            return null;
+        var kickoff = MethodNames.Kickoff(stateMachine);
+        var disposing = kickoff?.Name == "DisposeAsync";
+        if (!disposing && !FinallyBodies.Contains(moveNext, frame.GetILOffset()))
+            return null;
+        var location = Line(MethodSymbols.LineAt(moveNext, frame.GetILOffset()));
+        var box = f.Step?.Box;
+        // Resumed from this very await: it had begun before the token was canceled (a cleanup cut short, not refused).
+        if (box is not null && location is not null && box.Symbols.AwaitLocation(f.Step!.ResumedState) is { } resumed && resumed.Line == location.Line && resumed.File == location.File)
+            return null;
+        var method = box?.Symbols.Name ?? MethodNames.Format(moveNext);
+        // The try block's own line the cancellation went through (the await of the call that was canceled).
+        var cancelledAt = f.Pending is { } pending ? LineIn(pending, moveNext) ?? ThrowSite(pending, moveNext.Module.Assembly) : null;
+        var where = disposing ? "in DisposeAsync" : "in a finally block";
+        var source = cancelledAt is null ? "" : $" (the one that canceled the try block at {Path.GetFileName(cancelledAt.File)}:{cancelledAt.Line})";
+        var stack = f.Step is { } step ? Frames(step.Stack) : [];
+        if (stack.Count > 0 && location is not null)
+            stack = [.. stack.Take(stack.Count - 1), new AsyncStackFrame(method, location.File, location.Line)];
+        else if (location is not null)
+            stack = [new AsyncStackFrame(method, location.File, location.Line)];
+        var ex = f.Canceled;
+        return new AsyncReport
+        {
+            Kind = AsyncReportKinds.CancelledCleanup,
+            TaskId = f.TaskId,
+            Method = method,
+            Location = location,
+            CreatedAt = f.Step is { } s ? creationSites.Resolve(s.Record, kickoff, s.Stack) : null,
+            AsyncStack = stack,
+            CancelledAt = cancelledAt,
+            Exception = new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, null),
+            Message = $"the await at {(location is null ? "an await" : $"{Path.GetFileName(location.File)}:{location.Line}")} {where} of {method} threw {ex.GetType().Name} at once: "
+                + $"the token it was given was already canceled{source}; the cleanup did not run{(f.TaskId == 0 ? "" : $" (task {f.TaskId})")}",
+            Fix = FixHints.CancelledCleanup,
+            Timestamp = f.Timestamp,
+        };
+    }
+
     // Null when the await was the framework's, or when the awaiting method reads a task's Exception (every exception
     // handled by hand: `catch { foreach (var e in all.Exception!.InnerExceptions) ... }`).
     private AsyncReport? Lost(LostFinding f)

@@ -20,6 +20,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         FaultFinding fault => Fault(fault),
         AsyncVoidFinding crash => AsyncVoid(crash),
         LostFinding lost => Lost(lost),
+        CleanupFinding cleanup => Cleanup(cleanup),
         CollectedFinding collected => Collected(collected),
         _ => throw new ArgumentOutOfRangeException(nameof(finding)),
     };

@@ -38,6 +38,12 @@ internal static class TextFormatter
                 if (r.Location is { } thrown)
                     Line(sb, "thrown at", thrown);
                 break;
+            case AsyncReportKinds.CancelledCleanup:
+                if (r.Location is { } cleanupAt)
+                    Line(sb, "awaited at", cleanupAt);
+                if (r.CancelledAt is { } cancelledAt)
+                    Line(sb, "the try block was canceled at", cancelledAt);
+                break;
             case AsyncReportKinds.LostExceptions:
                 if (r.Location is { } awaitedAt)
                     Line(sb, "awaited at", awaitedAt);
