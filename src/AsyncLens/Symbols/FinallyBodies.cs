@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Reflection;
 using System.Reflection.Emit;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Symbols;
 
@@ -12,8 +13,6 @@ namespace AsyncLens.Symbols;
 /// </summary>
 internal static class FinallyBodies
 {
-    private const string PendingExceptionPrefix = "<>s__";
-
     private static readonly ConcurrentDictionary<MethodBase, (int Start, int End)[]> s_bodies = new();
 
     /// <summary>True when the IL offset of <paramref name="moveNext"/> lies in a finally block moved out this way.</summary>
@@ -23,7 +22,7 @@ internal static class FinallyBodies
     /// <summary>True when the state machine has a pending-exception field: some finally (or catch) of it awaits.</summary>
     public static bool MayAwaitInFinally(Type stateMachine) =>
         Array.Exists(stateMachine.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic),
-            f => f.FieldType == typeof(object) && f.Name.StartsWith(PendingExceptionPrefix, StringComparison.Ordinal));
+            f => f.FieldType == typeof(object) && IsHoisted(f.Name));
 
     private static (int Start, int End)[] Find(MethodBase moveNext)
     {
@@ -54,13 +53,16 @@ internal static class FinallyBodies
         }
     }
 
+    private static bool IsHoisted(string name) =>
+        Array.Exists(StateMachineLayout.HoistedTemporaryPrefixes, p => name.StartsWith(p, StringComparison.Ordinal));
+
     private static bool IsPending(MethodBase moveNext, byte[] il, int offset)
     {
         try
         {
             return moveNext.Module.ResolveField(BitConverter.ToInt32(il, offset + 1),
                 moveNext.DeclaringType?.IsGenericType == true ? moveNext.DeclaringType.GetGenericArguments() : null, null) is { } field
-                && field.FieldType == typeof(object) && field.Name.StartsWith(PendingExceptionPrefix, StringComparison.Ordinal);
+                && field.FieldType == typeof(object) && IsHoisted(field.Name);
         }
         catch (ArgumentException)
         {
