@@ -30,6 +30,7 @@ public sealed class DemoTests
                 $"pending-collected Sessions.WaitForReplyAsync(TaskCompletionSource<string>) {At("Sessions.cs", "await reply.Task")} created {At("Sessions.cs", "_ = WaitForReplyAsync(")}",
                 $"hung-step Indexer.RebuildAsync() {At("Indexer.cs", "Thread.Sleep(")} created {At("Program.cs", "await Indexer.RebuildAsync()")}",
                 $"slow-step Indexer.RebuildAsync() {At("Indexer.cs", "Thread.Sleep(")} created {At("Program.cs", "await Indexer.RebuildAsync()")}",
+                $"lost-exceptions Replicas.WriteAsync(string) {At("Replicas.cs", "await Task.WhenAll(")} created {At("Program.cs", "await Replicas.WriteAsync(")}",
             ],
             reports);
         Assert.Contains("5. A step that never yields", result.Stdout);
