@@ -12,7 +12,11 @@ internal sealed record ForgetSite(string File, int Line, string Member, Action<E
 /// </summary>
 internal static class Forgotten
 {
-    private static readonly Lock s_stderr = new();
+    // How long process exit waits for reports still being built (reading the PDB can take a second on a busy machine).
+    private static readonly TimeSpan s_exitPatience = TimeSpan.FromSeconds(3);
+    private static readonly object s_stderr = new();
+    private static int s_building;
+    private static int s_exitHooked;
 
     public static void Watch(Task task, ForgetSite site)
     {
@@ -48,6 +52,10 @@ internal static class Forgotten
     {
         if (AsyncDebug.Report(finding))
             return;
+        if (Interlocked.Exchange(ref s_exitHooked, 1) == 0)
+            AppDomain.CurrentDomain.ProcessExit += static (_, _) => WaitForReports();
+        lock (s_stderr)
+            s_building++;
         try
         {
             if (new ReportBuilder(new CreationSites(static _ => null)).Build(finding) is { } report)
@@ -59,6 +67,31 @@ internal static class Forgotten
         catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             // Standard error is gone: nothing can be said, and the app must not fail for it.
+        }
+        catch (Exception e)
+        {
+            // Never lost silently: the report could not be built (symbols unreadable...), its first line still can be.
+            lock (s_stderr)
+                Console.Error.WriteLine($"asynclens: unobserved-exception: a task forgotten at {Path.GetFileName(finding.ForgottenAt!.File)}:{finding.ForgottenAt.Line} by `.Forget()` faulted with {finding.Exception?.GetType().Name}: {finding.Exception?.Message} (the full report failed: {e.GetType().Name}: {e.Message})");
+        }
+        finally
+        {
+            lock (s_stderr)
+            {
+                s_building--;
+                Monitor.PulseAll(s_stderr);
+            }
+        }
+    }
+
+    // A fault reported just before the process ends is still written (debug mode's writer does the same at exit).
+    private static void WaitForReports()
+    {
+        var deadline = DateTime.UtcNow + s_exitPatience;
+        lock (s_stderr)
+        {
+            while (Volatile.Read(ref s_building) > 0 && DateTime.UtcNow < deadline)
+                Monitor.Wait(s_stderr, TimeSpan.FromMilliseconds(20));
         }
     }
 }
