@@ -115,6 +115,19 @@ public abstract class PatternFacts
     }
 
     [Fact]
+    public void Blocking_on_a_task_whose_continuation_is_queued_to_the_same_thread_is_a_deadlock_reported_while_stuck()
+    {
+        var r = Only("deadlock", "sync-over-async-deadlock", "Deadlock.OnLoad()");
+        Assert.Equal(At("deadlock.wait"), r.At("location"));
+        Assert.Equal(At("deadlock.await"), r.At("continuationAt"));
+        Assert.Equal(At("deadlock.await"), r.GetProperty("waitingOn").At("parkedAt"));
+        Assert.True(r.GetProperty("ongoing").GetBoolean());
+        Assert.InRange(r.Duration(), 0.1, 0.25); // within twice the slow threshold (100 ms), and a watchdog tick (25 ms)
+        Assert.Equal([$"Deadlock.OnLoad() at {At("deadlock.wait")}"], r.Stack());
+        Assert.Contains("result: gave up", _runs.Of("deadlock").Result.Stdout);
+    }
+
+    [Fact]
     public void The_patterns_done_right_with_the_helpers_or_by_hand_get_no_report()
     {
         var (result, reports) = _runs.Of("healthy");

@@ -55,6 +55,10 @@ internal static class FixHints
         + "`await AsyncCleanup.RunAsync(ct => CloseAsync(ct), TimeSpan.FromSeconds(5))` (AsyncLens; asyncio's shield, "
         + "Kotlin's NonCancellable)";
 
+    public const string SyncOverAsyncDeadlock =
+        "`await` the task instead of blocking on it (async all the way up); in library code, `ConfigureAwait(false)` on its "
+        + "awaits keeps their continuations off the caller's context";
+
     public const string PendingCollected =
         "what it awaits can never complete and nothing references it any more (typically a TaskCompletionSource "
         + "dropped without SetResult/SetException/SetCanceled): complete or cancel it, or pass a CancellationToken";

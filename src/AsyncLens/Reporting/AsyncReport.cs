@@ -55,6 +55,9 @@ public sealed class AsyncReport
     /// <summary>For <c>cancelled-cleanup</c>: where the cancellation that ended the try block was thrown, when it was one.</summary>
     public SourceLine? CancelledAt { get; init; }
 
+    /// <summary>For <c>sync-over-async-deadlock</c>: the await whose continuation is queued to the blocked thread and cannot run.</summary>
+    public SourceLine? ContinuationAt { get; init; }
+
     /// <summary>For <c>lost-exceptions</c>: each exception of the WhenAll that the await did not throw, so nobody saw.</summary>
     public IReadOnlyList<LostException>? LostExceptions { get; init; }
 
@@ -101,6 +104,9 @@ public static class AsyncReportKinds
 
     /// <summary>An await in a <c>finally</c> block or a <c>DisposeAsync</c> threw at once: its token was already canceled.</summary>
     public const string CancelledCleanup = "cancelled-cleanup";
+
+    /// <summary>A thread blocked on a task whose continuation is queued to that thread's own SynchronizationContext.</summary>
+    public const string SyncOverAsyncDeadlock = "sync-over-async-deadlock";
 
     /// <summary>A <c>Task.WhenAll</c> faulted with several exceptions and the code that awaited it saw only the first.</summary>
     public const string LostExceptions = "lost-exceptions";

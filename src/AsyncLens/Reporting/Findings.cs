@@ -39,6 +39,9 @@ internal sealed record WaitFinding(
 {
     /// <summary>The ASP.NET Core endpoint whose handler was running when the wait began (see <see cref="WaitSites"/>).</summary>
     public object? Endpoint { get; init; }
+
+    /// <summary>sync-over-async-deadlock: the async method (and its state) whose continuation is queued to the blocked thread.</summary>
+    public (Task Box, int State)? Stuck { get; init; }
 }
 
 /// <summary>The async step (<paramref name="Box"/>) or delegate task (<paramref name="Code"/>) a blocking wait happened in.</summary>

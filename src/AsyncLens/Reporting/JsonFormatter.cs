@@ -35,7 +35,7 @@ internal static class JsonFormatter
             Location(w, "createdAt", r.CreatedAt);
             if (r.DurationSeconds is { } seconds)
                 w.WriteNumber("durationSeconds", seconds);
-            if (r.Kind is AsyncReportKinds.HungStep or AsyncReportKinds.BlockingWait)
+            if (r.Kind is AsyncReportKinds.HungStep or AsyncReportKinds.BlockingWait or AsyncReportKinds.SyncOverAsyncDeadlock)
                 w.WriteBoolean("ongoing", r.Ongoing);
             w.WriteStartArray("asyncStack");
             foreach (var frame in r.AsyncStack)
@@ -69,6 +69,8 @@ internal static class JsonFormatter
                 w.WriteString("stackTrace", ex.StackTrace);
                 w.WriteEndObject();
             }
+            if (r.ContinuationAt is not null)
+                Location(w, "continuationAt", r.ContinuationAt);
             if (r.CancelledAt is not null)
                 Location(w, "cancelledAt", r.CancelledAt);
             if (r.LostExceptions is { } lostExceptions)

@@ -1,5 +1,6 @@
 using System.Reflection;
 using AsyncLens.Attribution;
+using AsyncLens.Runtime;
 using AsyncLens.Symbols;
 
 namespace AsyncLens.Reporting;
@@ -27,6 +28,32 @@ internal sealed partial class ReportBuilder
             Exception = new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
             Message = $"{method} threw {ex.GetType().Name}: {FirstLine(ex.Message)}; an async void method has no task to hold it, so nothing can catch it and the process goes down{task}",
             Fix = FixHints.AsyncVoid,
+            Timestamp = f.Timestamp,
+        };
+    }
+
+    private static AsyncReport Deadlock(WaitFinding f, Task stuckBox, int stuckState, string method, SourceLine? location, WaitTarget target,
+        SourceLine? createdAt, IReadOnlyList<AsyncStackFrame> stack)
+    {
+        var symbols = BoxInfo.Of(stuckBox)?.Symbols;
+        var at = symbols?.AwaitLocation(stuckState) is { } l ? new SourceLine(l.File, l.Line, symbols.Name) : null;
+        var where = at is null ? "an await" : $"the await at {Path.GetFileName(at.File)}:{at.Line} in {at.Method}";
+        return new AsyncReport
+        {
+            Kind = AsyncReportKinds.SyncOverAsyncDeadlock,
+            TaskId = f.Step?.TaskId ?? f.TaskId,
+            ThreadId = f.ThreadId,
+            Method = method,
+            Location = location,
+            DurationSeconds = Math.Round(f.Seconds, 3),
+            Ongoing = true,
+            WaitingOn = target,
+            ContinuationAt = at,
+            CreatedAt = createdAt,
+            AsyncStack = stack,
+            Message = $"thread {f.ThreadId} is deadlocked in {method}: it waits synchronously for {target.Description}, whose continuation after {where} "
+                + $"is queued to this thread's SynchronizationContext and cannot run while it waits ({Seconds(f.Seconds)} s so far)",
+            Fix = FixHints.SyncOverAsyncDeadlock,
             Timestamp = f.Timestamp,
         };
     }

@@ -70,6 +70,10 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         var method = own ? f.Step!.Box!.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
         var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId);
         var seconds = Seconds(f.Seconds);
+        if (f.Stuck is var (stuckBox, stuckState))
+            return Deadlock(f, stuckBox, stuckState, method, location, target,
+                f.Step is { } st0 ? creationSites.Resolve(st0.Record, st0.Box?.Symbols.Kickoff ?? st0.Code, st0.Stack) : null,
+                own || waiter is null || f.Step?.Code is not null ? (f.Step is { } st1 ? Frames(st1.Stack) : []) : [.. f.Step is { } outer0 ? Frames(outer0.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)]);
         var message = f.Ongoing
             ? $"thread {f.ThreadId} has been blocked {seconds} s waiting synchronously for {target.Description} in {method}, and still is"
             : $"thread {f.ThreadId} blocked {seconds} s waiting synchronously for {target.Description} in {method}";

@@ -28,11 +28,13 @@ internal static class TextFormatter
                     sb.Append('\n');
                 }
                 break;
-            case AsyncReportKinds.BlockingWait:
+            case AsyncReportKinds.BlockingWait or AsyncReportKinds.SyncOverAsyncDeadlock:
                 if (r.Location is { } waitedAt)
                     Line(sb, "waited at", waitedAt);
                 if (r.WaitingOn is { ParkedAt: { } parked })
                     Line(sb, $"task {r.WaitingOn.TaskId} is parked at", parked);
+                if (r.ContinuationAt is { } stuckAt)
+                    Line(sb, "its continuation, queued to the blocked thread, is the await at", stuckAt);
                 break;
             case AsyncReportKinds.UnobservedException or AsyncReportKinds.AsyncVoidCrash:
                 if (r.Location is { } thrown)

@@ -7,6 +7,7 @@ public static class Runner
     {
         ["forget"] = Forgotten.RunAsync,
         ["lost"] = LostExceptions.RunAsync,
+        ["deadlock"] = Deadlock.RunAsync,
         ["cleanup"] = CancelledCleanup.RunAsync,
         ["async-void"] = AsyncVoid.RunAsync,
         ["async-void-sync"] = AsyncVoid.RunSyncAsync,
