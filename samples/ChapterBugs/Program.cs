@@ -30,4 +30,7 @@ await Task.Delay(250);
 Gateway.SignalSelf();     // as `kill -USR1 <pid>` from a shell would: the dump goes to stderr
 await serving;            // the app was not stopped: the requests finish
 
+Console.WriteLine("7. gather() losing exceptions: Task.WhenAll of two replica writes that both fail; the await shows the first only.");
+await Replicas.WriteAsync("order:42");
+
 Console.WriteLine("Done.");

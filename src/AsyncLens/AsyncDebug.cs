@@ -131,6 +131,15 @@ public static class AsyncDebug
         Inventory().Write(writer, format);
     }
 
+    /// <summary>Hands a finding made outside the engine (a forgotten task's fault) to debug mode's writer; false when it is off.</summary>
+    internal static bool Report(Reporting.Finding finding)
+    {
+        if (Volatile.Read(ref s_engine) is not { } engine)
+            return false;
+        engine.Report(finding);
+        return true;
+    }
+
     /// <summary>The inventory of whichever mode is on (for the signal dump).</summary>
     internal static TaskInventory Inventory()
     {

@@ -26,6 +26,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly SlowSteps _steps;
     private readonly BlockingWaits _waits;
     private readonly UnobservedExceptions _faults;
+    private readonly AsyncVoidCrashes _voids;
+    private readonly LostExceptions _lost;
+    private readonly CancelledCleanups _cleanups;
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly RequestEndpoints _endpoints;
@@ -51,6 +54,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps = new SlowSteps(settings, _writer, time, registry.Find, stalls);
         _waits = new BlockingWaits(settings, _writer, registry, time);
         _faults = new UnobservedExceptions(settings, _writer, registry, time);
+        _voids = new AsyncVoidCrashes(_writer, registry, time);
+        _lost = new LostExceptions(_writer, registry, time);
+        _cleanups = new CancelledCleanups(_writer, time);
         var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
         _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
@@ -104,8 +110,11 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
             step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
-        if (status == StatusError)
+        if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
+        {
+            _lost.OnFaulted(taskId, record);
             _faults.OnFaulted(taskId, record, now);
+        }
         _registry.Completed(taskId);
     }
 
@@ -268,6 +277,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         StandIn(tracker, FrameKind.Prelude, DetectionSettings.Now);
     }
 
+    /// <summary>A finding made outside the detectors (see <see cref="Forgotten"/>), written like theirs.</summary>
+    public void Report(Finding finding) => _writer.Add(finding);
+
     public void Fail(Exception exception)
     {
         if (Interlocked.Exchange(ref _failed, 1) != 0)
@@ -301,9 +313,12 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     {
         if (ThreadTracker.IsEngineThread)
             return;
-        if (ThreadTracker.Existing?.Top is { } top)
+        var tracker = ThreadTracker.Existing;
+        if (tracker?.Top is { } top)
             top.Threw = true;
         _faults.OnFirstChance(e.Exception);
+        _lost.OnFirstChance(e.Exception, tracker);
+        _cleanups.OnFirstChance(e.Exception, tracker);
     }
 
     private void OnProcessExit(object? sender, EventArgs e)
@@ -327,5 +342,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private static string? OutputName(AsyncDebugOptions options, TextWriter output) =>
         options.OutputName ?? (ReferenceEquals(output, Console.Error) ? null : "the report output (AsyncDebugOptions.Output)");
 
-    private void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e) => OnProcessExit(sender, e);
+    private void OnUnhandledException(object? sender, UnhandledExceptionEventArgs e)
+    {
+        if (!ThreadTracker.IsEngineThread)
+            _voids.OnUnhandled(e.ExceptionObject);
+        OnProcessExit(sender, e);
+    }
 }

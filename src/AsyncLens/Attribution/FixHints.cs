@@ -37,6 +37,28 @@ internal static class FixHints
     public const string Unobserved =
         "`await` the task, or route its failure somewhere: `task.ContinueWith(t => log(t.Exception), TaskContinuationOptions.OnlyOnFaulted)`";
 
+    public const string Forgotten =
+        "give `.Forget(...)` a handler that deals with the failure (`task.Forget(ex => logger.LogError(ex, \"...\"))`), "
+        + "or `await` the task";
+
+    public const string AsyncVoid =
+        "make it `async Task` and await it; an event handler that must stay `async void`: catch and handle its exceptions "
+        + "inside it (try/catch around the whole body)";
+
+    public const string LostExceptions =
+        "to see every exception, await `Task.WhenAll(...).WithAllExceptions()` (AsyncLens: an AggregateException of them "
+        + "all) or `AsyncTasks.WhenAllSettled(...)` (each task's outcome); by hand: keep the WhenAll task and read its "
+        + "`.Exception.InnerExceptions` where you catch";
+
+    public const string CancelledCleanup =
+        "give the cleanup a token of its own, bounded in time, not the one that canceled the work: "
+        + "`await AsyncCleanup.RunAsync(ct => CloseAsync(ct), TimeSpan.FromSeconds(5))` (AsyncLens; asyncio's shield, "
+        + "Kotlin's NonCancellable)";
+
+    public const string SyncOverAsyncDeadlock =
+        "`await` the task instead of blocking on it (async all the way up); in library code, `ConfigureAwait(false)` on its "
+        + "awaits keeps their continuations off the caller's context";
+
     public const string PendingCollected =
         "what it awaits can never complete and nothing references it any more (typically a TaskCompletionSource "
         + "dropped without SetResult/SetException/SetCanceled): complete or cancel it, or pass a CancellationToken";

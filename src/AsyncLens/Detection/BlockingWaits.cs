@@ -79,6 +79,8 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
     {
         foreach (var tracker in ThreadTracker.All)
         {
+            if (tracker.Wait is { IsOpen: true, ReportedOngoing: false, Context: not null } stuck && StillBlocked(stuck))
+                CheckDeadlock(stuck, now);
             if (tracker.Wait is not { IsOpen: true, ReportedOngoing: false } wait || now - wait.Start < settings.HungTicks || !StillBlocked(wait))
                 continue;
             wait.ReportedOngoing = true;
@@ -86,6 +88,43 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
                 frame.HungReported = true; // one report for one hang: this one says more than hung-step would
             sink.Add(Finding(wait, now - wait.Start, ongoing: true));
         }
+    }
+
+    // sync-over-async-deadlock: a thread with a SynchronizationContext of its own (a UI thread's, one thing at a time)
+    // blocked on a chain whose innermost async method is parked on a task that has completed: its continuation was
+    // queued to the context of the thread that waits for it, and cannot run. Reported once that has lasted half the
+    // slow threshold, and the wait the whole threshold: within twice the threshold. It replaces the blocking-wait.
+    private void CheckDeadlock(SyncWait wait, long now)
+    {
+        if (now - wait.Start < settings.SlowTicks / 2 || wait.WaitedTask is null || ParkedOnCompleted(wait.WaitedTask) is not var (box, state))
+        {
+            wait.StuckSince = 0;
+            return;
+        }
+        if (wait.StuckSince == 0)
+            wait.StuckSince = now;
+        if (now - wait.StuckSince < settings.SlowTicks / 2 || now - wait.Start < settings.SlowTicks)
+            return;
+        wait.ReportedOngoing = true;
+        if (wait.Frame is { } frame && wait.FrameStillLive)
+            frame.HungReported = true;
+        sink.Add(Finding(wait, now - wait.Start, ongoing: true) with { Stuck = (box, state) });
+    }
+
+    // Down the awaiter chain from the waited task: the async method parked on a task that has completed, if one is.
+    private static (Task Box, int State)? ParkedOnCompleted(Task waited)
+    {
+        object? current = waited;
+        for (var depth = 0; depth < 32 && current is Task task && BoxInfo.Of(task) is { } box; depth++)
+        {
+            var state = box.ReadState(task);
+            if (state < 0 || box.Awaited(task) is not { } awaited)
+                return null;
+            if (awaited is Task { IsCompleted: true })
+                return (task, state);
+            current = awaited;
+        }
+        return null;
     }
 
     private void Close(SyncWait wait, long now)

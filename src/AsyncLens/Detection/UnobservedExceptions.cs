@@ -19,6 +19,9 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
 
     [ThreadStatic] private static Exception? t_lastThrown;
 
+    /// <summary>The exception last thrown on this thread (the one a method that faults before its box exists threw).</summary>
+    public static Exception? LastThrown => t_lastThrown;
+
     private readonly List<Suspect> _suspects = [];
     private readonly RecentIds _reported = new(4096);
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Exception, object> _reportedExceptions = new();

@@ -6,7 +6,7 @@ namespace AsyncLens;
 /// </summary>
 public sealed class AsyncReport
 {
-    /// <summary>One of <see cref="AsyncReportKinds"/>: <c>slow-step</c>, <c>hung-step</c>, <c>blocking-wait</c>, <c>unobserved-exception</c>, <c>pending-collected</c>.</summary>
+    /// <summary>One of <see cref="AsyncReportKinds"/>: <c>slow-step</c>, <c>hung-step</c>, <c>blocking-wait</c>, <c>unobserved-exception</c>, <c>pending-collected</c>, <c>async-void-crash</c>, <c>lost-exceptions</c>.</summary>
     public required string Kind { get; init; }
 
     /// <summary>The id of the task the report is about (<see cref="Task.Id"/>).</summary>
@@ -52,6 +52,15 @@ public sealed class AsyncReport
     /// <summary>For an unobserved exception: the exception.</summary>
     public ExceptionInfo? Exception { get; init; }
 
+    /// <summary>For <c>cancelled-cleanup</c>: where the cancellation that ended the try block was thrown, when it was one.</summary>
+    public SourceLine? CancelledAt { get; init; }
+
+    /// <summary>For <c>sync-over-async-deadlock</c>: the await whose continuation is queued to the blocked thread and cannot run.</summary>
+    public SourceLine? ContinuationAt { get; init; }
+
+    /// <summary>For <c>lost-exceptions</c>: each exception of the WhenAll that the await did not throw, so nobody saw.</summary>
+    public IReadOnlyList<LostException>? LostExceptions { get; init; }
+
     /// <summary>The first line of the text report, without the <c>asynclens: kind:</c> prefix.</summary>
     public required string Message { get; init; }
 
@@ -89,6 +98,18 @@ public static class AsyncReportKinds
 
     /// <summary>An async method was garbage-collected while still pending.</summary>
     public const string PendingCollected = "pending-collected";
+
+    /// <summary>An <c>async void</c> method threw: nothing can catch it, and the process goes down.</summary>
+    public const string AsyncVoidCrash = "async-void-crash";
+
+    /// <summary>An await in a <c>finally</c> block or a <c>DisposeAsync</c> threw at once: its token was already canceled.</summary>
+    public const string CancelledCleanup = "cancelled-cleanup";
+
+    /// <summary>A thread blocked on a task whose continuation is queued to that thread's own SynchronizationContext.</summary>
+    public const string SyncOverAsyncDeadlock = "sync-over-async-deadlock";
+
+    /// <summary>A <c>Task.WhenAll</c> faulted with several exceptions and the code that awaited it saw only the first.</summary>
+    public const string LostExceptions = "lost-exceptions";
 }
 
 /// <summary>A source line; <see cref="File"/> is the path the PDB records.</summary>
@@ -99,6 +120,9 @@ public sealed record AsyncStackFrame(string Method, string? File, int? Line);
 
 /// <summary>What a blocked thread waits for.</summary>
 public sealed record WaitTarget(int TaskId, string Description, SourceLine? ParkedAt);
+
+/// <summary>An exception nobody saw: type, message, the method that threw it and where, and where its task was created.</summary>
+public sealed record LostException(string Type, string Message, string? Method, SourceLine? ThrownAt, SourceLine? CreatedAt);
 
 /// <summary>An exception as reported: type, message and stack trace.</summary>
 public sealed record ExceptionInfo(string Type, string Message, string? StackTrace);

@@ -39,6 +39,9 @@ internal sealed record WaitFinding(
 {
     /// <summary>The ASP.NET Core endpoint whose handler was running when the wait began (see <see cref="WaitSites"/>).</summary>
     public object? Endpoint { get; init; }
+
+    /// <summary>sync-over-async-deadlock: the async method (and its state) whose continuation is queued to the blocked thread.</summary>
+    public (Task Box, int State)? Stuck { get; init; }
 }
 
 /// <summary>The async step (<paramref name="Box"/>) or delegate task (<paramref name="Code"/>) a blocking wait happened in.</summary>
@@ -52,7 +55,53 @@ internal sealed record FaultFinding(
     BoxInfo? Box,
     Delegate? Action,
     StackFrame[]? FaultStack,
-    TaskRecord? Record) : Finding(TaskId, Timestamp);
+    TaskRecord? Record) : Finding(TaskId, Timestamp)
+{
+    /// <summary>Set when the task was given to <c>Forget()</c>: the line that forgot it (its creation site in the report).</summary>
+    public ForgetSite? ForgottenAt { get; init; }
+}
+
+/// <summary>
+/// An async void method threw, and the process is going down for it: the method's box (after its first await) or the
+/// stack it faulted on (before), its creation record, or only the method (<paramref name="MoveNext"/>) when debug mode
+/// did not see it start.
+/// </summary>
+internal sealed record AsyncVoidFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    Exception Exception,
+    BoxInfo? Box,
+    StackFrame[]? FaultStack,
+    TaskRecord? Record,
+    System.Reflection.MethodBase? MoveNext) : Finding(TaskId, Timestamp);
+
+/// <summary>
+/// A WhenAll promise (<paramref name="TaskId"/>) that faulted with several exceptions, whose await rethrew only
+/// <paramref name="Seen"/>: the others (each with what is known of the task that threw it), the stack of the rethrow, and
+/// the async step it happened in.
+/// </summary>
+internal sealed record LostFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    Exception Seen,
+    IReadOnlyList<(Exception Exception, LostMember? Task)> Lost,
+    StackFrame[] AwaitStack,
+    StepContext? Step) : Finding(TaskId, Timestamp);
+
+/// <summary>A task of a WhenAll whose exception was not seen: its id, creation record, and box or delegate.</summary>
+internal sealed record LostMember(int TaskId, TaskRecord? Record, BoxInfo? Box, Delegate? Action);
+
+/// <summary>
+/// An OperationCanceledException with a canceled token (<paramref name="Canceled"/>) rethrown in an async method that may
+/// await in a finally block: the stack it was thrown on, the step, and the cancellation the try block ended with, if any.
+/// </summary>
+internal sealed record CleanupFinding(
+    int TaskId,
+    DateTimeOffset Timestamp,
+    OperationCanceledException Canceled,
+    StackFrame[] Stack,
+    StepContext? Step,
+    OperationCanceledException? Pending) : Finding(TaskId, Timestamp);
 
 /// <summary>Pending async methods the GC collected, leaf first (a chain that died together is one report).</summary>
 internal sealed record CollectedFinding(

@@ -35,7 +35,7 @@ internal static class JsonFormatter
             Location(w, "createdAt", r.CreatedAt);
             if (r.DurationSeconds is { } seconds)
                 w.WriteNumber("durationSeconds", seconds);
-            if (r.Kind is AsyncReportKinds.HungStep or AsyncReportKinds.BlockingWait)
+            if (r.Kind is AsyncReportKinds.HungStep or AsyncReportKinds.BlockingWait or AsyncReportKinds.SyncOverAsyncDeadlock)
                 w.WriteBoolean("ongoing", r.Ongoing);
             w.WriteStartArray("asyncStack");
             foreach (var frame in r.AsyncStack)
@@ -68,6 +68,25 @@ internal static class JsonFormatter
                 w.WriteString("message", ex.Message);
                 w.WriteString("stackTrace", ex.StackTrace);
                 w.WriteEndObject();
+            }
+            if (r.ContinuationAt is not null)
+                Location(w, "continuationAt", r.ContinuationAt);
+            if (r.CancelledAt is not null)
+                Location(w, "cancelledAt", r.CancelledAt);
+            if (r.LostExceptions is { } lostExceptions)
+            {
+                w.WriteStartArray("lostExceptions");
+                foreach (var lost in lostExceptions)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("type", lost.Type);
+                    w.WriteString("message", lost.Message);
+                    w.WriteString("method", lost.Method);
+                    Location(w, "thrownAt", lost.ThrownAt);
+                    Location(w, "createdAt", lost.CreatedAt);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
             }
             w.WriteString("message", r.Message);
             if (r.Fix is not null)

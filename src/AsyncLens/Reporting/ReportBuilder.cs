@@ -18,6 +18,9 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         StepFinding step => Step(step),
         WaitFinding wait => Wait(wait),
         FaultFinding fault => Fault(fault),
+        AsyncVoidFinding crash => AsyncVoid(crash),
+        LostFinding lost => Lost(lost),
+        CleanupFinding cleanup => Cleanup(cleanup),
         CollectedFinding collected => Collected(collected),
         _ => throw new ArgumentOutOfRangeException(nameof(finding)),
     };
@@ -70,6 +73,10 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         var method = own ? f.Step!.Box!.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
         var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId);
         var seconds = Seconds(f.Seconds);
+        if (f.Stuck is var (stuckBox, stuckState))
+            return Deadlock(f, stuckBox, stuckState, method, location, target,
+                f.Step is { } st0 ? creationSites.Resolve(st0.Record, st0.Box?.Symbols.Kickoff ?? st0.Code, st0.Stack) : null,
+                own || waiter is null || f.Step?.Code is not null ? (f.Step is { } st1 ? Frames(st1.Stack) : []) : [.. f.Step is { } outer0 ? Frames(outer0.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)]);
         var message = f.Ongoing
             ? $"thread {f.ThreadId} has been blocked {seconds} s waiting synchronously for {target.Description} in {method}, and still is"
             : $"thread {f.ThreadId} blocked {seconds} s waiting synchronously for {target.Description} in {method}";
@@ -102,8 +109,12 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         // The faulted method's own line in the exception's stack: where the exception went through it (the await of
         // the library call that threw), not a line of the library's.
         var ownLine = ex is null || faultedCode is null ? null : LineIn(ex, faultedCode) ?? throwSite;
-        var createdAt = creationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
+        var createdAt = f.ForgottenAt is { } forgot ? new SourceLine(forgot.File, forgot.Line)
+            : creationSites.Resolve(f.Record, code, null) ?? CreatorFromStack(f.FaultStack);
         var what = ex is null ? "an exception" : $"{ex.GetType().Name}: {FirstLine(ex.Message)}";
+        var forgotten = f.ForgottenAt is null ? null
+            : f.ForgottenAt.OnError is null ? $"{method} faulted with {what}; it was forgotten at {Path.GetFileName(createdAt!.File)}:{createdAt.Line} by `.Forget()`, with no error handler (task {f.TaskId})"
+            : $"the error handler given to `.Forget()` at {Path.GetFileName(createdAt!.File)}:{createdAt.Line} threw {what} (task {f.TaskId})";
         return new AsyncReport
         {
             Kind = AsyncReportKinds.UnobservedException,
@@ -113,8 +124,8 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             CreatedAt = createdAt,
             AsyncStack = (ownLine ?? throwSite) is { } line ? [new AsyncStackFrame(method, line.File, line.Line)] : [],
             Exception = ex is null ? null : new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace),
-            Message = $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
-            Fix = FixHints.Unobserved,
+            Message = forgotten ?? $"{method} faulted with {what}, and nothing awaited it or read its exception (task {f.TaskId})",
+            Fix = f.ForgottenAt is null ? FixHints.Unobserved : FixHints.Forgotten,
             Timestamp = f.Timestamp,
         };
     }

@@ -35,6 +35,12 @@ internal static class ShortReports
                 exception = f.Exception is { } ex ? new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, ex.StackTrace) : null;
                 message = $"{method} faulted with {f.Exception?.GetType().Name ?? "an exception"}: {FirstLine(f.Exception?.Message)}, and nothing awaited it or read its exception (task {f.TaskId})";
                 break;
+            case AsyncVoidFinding v:
+                kind = AsyncReportKinds.AsyncVoidCrash;
+                method = v.Box is { } box2 ? Name(box2.StateMachineType) : v.MoveNext is { } m ? MethodNames.Format(m) : "(unknown)";
+                exception = new ExceptionInfo(v.Exception.GetType().FullName ?? v.Exception.GetType().Name, v.Exception.Message, v.Exception.StackTrace);
+                message = $"{method} threw {v.Exception.GetType().Name}: {FirstLine(v.Exception.Message)}; an async void method has no task to hold it, so the process goes down";
+                break;
             case CollectedFinding c:
                 (kind, method) = (AsyncReportKinds.PendingCollected, Name(c.Chain[0].Box.StateMachineType));
                 message = $"{method} was garbage-collected while still pending (task {c.TaskId})";

@@ -28,15 +28,27 @@ internal static class TextFormatter
                     sb.Append('\n');
                 }
                 break;
-            case AsyncReportKinds.BlockingWait:
+            case AsyncReportKinds.BlockingWait or AsyncReportKinds.SyncOverAsyncDeadlock:
                 if (r.Location is { } waitedAt)
                     Line(sb, "waited at", waitedAt);
                 if (r.WaitingOn is { ParkedAt: { } parked })
                     Line(sb, $"task {r.WaitingOn.TaskId} is parked at", parked);
+                if (r.ContinuationAt is { } stuckAt)
+                    Line(sb, "its continuation, queued to the blocked thread, is the await at", stuckAt);
                 break;
-            case AsyncReportKinds.UnobservedException:
+            case AsyncReportKinds.UnobservedException or AsyncReportKinds.AsyncVoidCrash:
                 if (r.Location is { } thrown)
                     Line(sb, "thrown at", thrown);
+                break;
+            case AsyncReportKinds.CancelledCleanup:
+                if (r.Location is { } cleanupAt)
+                    Line(sb, "awaited at", cleanupAt);
+                if (r.CancelledAt is { } cancelledAt)
+                    Line(sb, "the try block was canceled at", cancelledAt);
+                break;
+            case AsyncReportKinds.LostExceptions:
+                if (r.Location is { } awaitedAt)
+                    Line(sb, "awaited at", awaitedAt);
                 break;
             case AsyncReportKinds.PendingCollected:
                 if (r.Location is { } parkedAt)
@@ -77,10 +89,21 @@ internal static class TextFormatter
                     sb.Append("    ").Append(line.TrimEnd('\r').TrimStart()).Append('\n');
             }
         }
+        foreach (var lost in r.LostExceptions ?? [])
+        {
+            sb.Append("  never seen: ").Append(lost.Type).Append(": ").Append(OneLine(lost.Message)).Append('\n');
+            if (lost.ThrownAt is { } thrownAt)
+                sb.Append("    thrown at ").Append(Where(thrownAt)).Append(lost.Method is { } m2 ? $" in {m2}" : "").Append('\n');
+            if (lost.CreatedAt is { } lostCreated)
+                sb.Append("    created at ").Append(Where(lostCreated)).Append(lostCreated.Method is { } m3 ? $" in {m3}" : "").Append('\n');
+        }
         if (r.Fix is not null)
             sb.Append("  fix: ").Append(r.Fix).Append('\n');
         return sb.ToString();
     }
+
+    // A message of several lines, kept on one (the block never breaks).
+    private static string OneLine(string text) => string.Join(" ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Trim()));
 
     private static void Line(StringBuilder sb, string label, SourceLine at) =>
         sb.Append("  ").Append(label).Append(' ').Append(Where(at)).Append(at.Method is { } m ? $" in {m}" : "").Append('\n');

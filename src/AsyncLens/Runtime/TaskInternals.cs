@@ -52,6 +52,12 @@ internal static class TaskInternals
             : null;
     }
 
+    /// <summary>Every exception the task faulted with, in its order, read without marking it observed.</summary>
+    public static IReadOnlyList<Exception> FaultExceptions(Task task) =>
+        Holder(task) is { } holder && s_faultExceptions?.GetValue(holder) is List<ExceptionDispatchInfo> list
+            ? list.ConvertAll(static e => e.SourceException)
+            : [];
+
     private static object? Holder(Task task) =>
         s_contingent?.Invoke(task) is { } cp ? s_holderField?.GetValue(cp) : null;
 }

@@ -49,6 +49,12 @@ internal sealed class SyncWait
 
     public bool ReportedOngoing { get; set; }
 
+    /// <summary>The waiting thread's SynchronizationContext when the wait began (one of a type of its own: a UI thread's).</summary>
+    public SynchronizationContext? Context { get; } = SynchronizationContext.Current is { } c && c.GetType() != typeof(SynchronizationContext) ? c : null;
+
+    /// <summary>When the watchdog first saw the waited chain parked on a completed task (its continuation queued), or 0.</summary>
+    public long StuckSince { get; set; }
+
     public bool IsOpen => Volatile.Read(ref _closed) == 0;
 
     /// <summary>Closes the wait once; false when someone else already did.</summary>

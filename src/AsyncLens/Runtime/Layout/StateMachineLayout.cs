@@ -16,6 +16,12 @@ internal static class StateMachineLayout
     /// </summary>
     public const string AwaiterPrefix = "<>u__";
 
+    /// <summary>
+    /// The prefixes of hoisted temporaries: Debug builds name them <c>&lt;&gt;s__N</c>, Release builds
+    /// <c>&lt;&gt;7__wrapN</c>. One of type object is the pending exception of a try whose finally (or catch) awaits.
+    /// </summary>
+    public static readonly string[] HoistedTemporaryPrefixes = ["<>s__", "<>7__wrap"];
+
     /// <summary>The method builder (an async iterator's: <see cref="IteratorBuilderType"/>).</summary>
     public const string Builder = "<>t__builder";
 
