@@ -8,7 +8,9 @@ namespace AsyncLens.Cli.Remote;
 /// One frame of a thread's stack: the method as a person reads it, its line where the PDB says, its module's file
 /// name, and (for the function a thread is in when it runs native code) the native library.
 /// </summary>
-internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false)
+/// <paramref name="RuntimeName"/>: the runtime's name of the method (<c>System.Threading.Monitor.Wait</c>), by which the
+/// doctor recognises the runtime's own waits.
+internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false, string? RuntimeName = null)
 {
     public override string ToString() => At is null ? Method : $"{Method} at {At.File}:{At.Line}";
 }
@@ -85,9 +87,10 @@ internal static class ThreadStacks
     private static ThreadFrame Frame(ClrMethod method, ulong ip, RemoteSymbols symbols)
     {
         var module = Path.GetFileName(method.Type?.Module?.Name);
+        var runtimeName = RuntimeNames.Definition(method.Type?.Name) + "." + method.Name;
         return module == EngineModule
-            ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module)
-            : new ThreadFrame(symbols.MethodName(method), InCurrentCode(method, ip) ? RemoteSymbols.LineAt(method, method.GetILOffset(ip)) : null, module);
+            ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module, RuntimeName: runtimeName)
+            : new ThreadFrame(symbols.MethodName(method), InCurrentCode(method, ip) ? RemoteSymbols.LineAt(method, method.GetILOffset(ip)) : null, module, RuntimeName: runtimeName);
     }
 
     // The runtime gives the IL map of a method's current code only: an address in another version of it (the loop a
