@@ -256,8 +256,17 @@ internal sealed class HeapTasks
                 _blockedOn[wait] = index;
         }
 
-        if (AsyncState.IsParked(node.State) && layout.Box?.Fields(address)?.Awaited(address) is { IsNull: false, Type: not null } awaited && !IsCompletedTask(awaited))
-            _edges.Add((index, Node(awaited)));
+        if (AsyncState.IsParked(node.State) && layout.Box?.Fields(address)?.Awaited(address) is { IsNull: false, Type: not null } awaited)
+        {
+            if (!IsCompletedTask(awaited))
+                _edges.Add((index, Node(awaited)));
+            else if (node.Description is { Note: null } text)
+            {
+                // Parked on a task that has completed: its continuation is queued (or about to run), as in process.
+                node.Resuming = true;
+                node.Description = text with { Note = NodeTexts.Resuming };
+            }
+        }
         if (node.Kind == NodeKind.Combinator && CombinatorTasks(address, layout) is { } tasks)
         {
             foreach (var task in tasks)

@@ -83,7 +83,7 @@ internal static class Deadlocks
         if (start < 0)
             start = Math.Max(0, cycle.FindIndex(n => NodeTexts.Of(n).At is not null));
         var ordered = cycle.Skip(start).Concat(cycle.Take(start)).ToList();
-        var links = ordered.Select(n => Link(state, n)).ToList();
+        var links = ordered.Select((n, i) => Link(state, n, ordered[(i + 1) % ordered.Count])).ToList();
         var summary = $"{ordered.Count} waits in a cycle: " + string.Join(" waits for ", links.Select(l => l.Text)) + $" waits for {links[0].Short}";
         var evidence = new List<string> { "  the cycle, link by link:" };
         for (var i = 0; i < ordered.Count; i++)
@@ -100,7 +100,7 @@ internal static class Deadlocks
         };
     }
 
-    private static (string Text, string Short) Link(ProcessState state, TaskNode node)
+    private static (string Text, string Short) Link(ProcessState state, TaskNode node, TaskNode next)
     {
         var text = NodeTexts.Of(node);
         if (node.Kind == NodeKind.Thread && state.Threads.FirstOrDefault(t => t.BlockedOn == node) is { } thread)
@@ -108,10 +108,11 @@ internal static class Deadlocks
             var how = ThreadStates.HowItWaits(thread) is { } h ? $" ({h})" : "";
             var where = ThreadStates.UserFrame(thread) is { } f ? $" in `{f.Method}` at {Doctor.At(f.At)}" : "";
             var id = thread.ManagedId.ToString(CultureInfo.InvariantCulture);
-            return ($"thread {id}, blocked{how}{where},", $"thread {id}");
+            return ($"thread {id}, blocked{how}{where}", $"thread {id}");
         }
         var at = text.At is null ? "" : $" at {Doctor.At(text.At)}";
-        var running = text.Note == "running" ? " (its step runs on the thread)" : "";
+        var running = next.Kind == NodeKind.Thread && state.Threads.FirstOrDefault(t => t.BlockedOn == next) is { } on
+            ? string.Create(CultureInfo.InvariantCulture, $" (running on thread {on.ManagedId})") : "";
         return ($"`{text.Title}`{at}{running}", $"`{text.Title}`");
     }
 

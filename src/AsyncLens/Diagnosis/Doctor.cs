@@ -63,9 +63,9 @@ internal static class Doctor
             return null;
         var groups = Groups(pool);
         var top = groups[0];
-        var summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked; {top.Threads.Count} {top.Sentence}; {Count(state.QueuedWorkItems.Value)} work items queued";
+        var summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked; {top.Threads.Count} {top.Sentence}; {Plural(state.QueuedWorkItems.Value, "work item")} queued";
         if (top.Threads.Count == pool.Count)
-            summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked {top.Sentence}; {Count(state.QueuedWorkItems.Value)} work items queued";
+            summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked {top.Sentence}; {Plural(state.QueuedWorkItems.Value, "work item")} queued";
         return new Verdict(VerdictKinds.PoolStarvation, summary)
         {
             Count = pool.Count,
@@ -197,9 +197,9 @@ internal static class Doctor
         var main = state.Threads.FirstOrDefault(t => t.IsMain && ThreadStates.Of(t) == ThreadActivity.Blocked);
         var entry = main is null ? "" : ThreadStates.UserFrame(main) is { } at
             ? $"; the main thread waits in `{at.Method}` at {At(at.At)}, for the app to end" : "; the main thread waits for the app to end";
-        var queued = looked.QueuedWorkItems is { } q ? $", {Count(q)} work items queued" : "";
+        var queued = looked.QueuedWorkItems is { } q ? $", {Plural(q, "work item")} queued" : "";
         return new Verdict(VerdictKinds.Healthy, string.Create(CultureInfo.InvariantCulture,
-            $"nothing stuck: {looked.Threads} threads ({looked.PoolThreads} in the thread pool, {looked.PoolIdle} idle, {looked.PoolBlocked} blocked), {Count(looked.PendingTasks)} pending tasks{queued}{entry}"))
+            $"nothing stuck: {Plural(looked.Threads, "thread")} ({looked.PoolThreads} in the thread pool, {looked.PoolIdle} idle, {looked.PoolBlocked} blocked), {Plural(looked.PendingTasks, "pending task")}{queued}{entry}"))
         {
             Sites = main is not null && ThreadStates.UserFrame(main) is { } m ? [new VerdictSite("main", m.Method, m.At)] : [],
         };
@@ -208,6 +208,9 @@ internal static class Doctor
     internal static string At(SourceLine? at) => at is null ? "(no line)" : $"{at.File}:{at.Line.ToString(CultureInfo.InvariantCulture)}";
 
     internal static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary><c>1 thread</c>, <c>2 threads</c>, <c>1,200 work items</c>.</summary>
+    internal static string Plural(long n, string what) => $"{Count(n)} {what}{(n == 1 ? "" : "s")}";
 
     /// <summary>Threads blocked at one place for one reason: their sentence, and one of them to show.</summary>
     private sealed record BlockedGroup(List<ObservedThread> Threads, ObservedThread Sample)

@@ -27,9 +27,9 @@ internal static class DoctorReport
     {
         var parts = new List<string>
         {
-            string.Create(CultureInfo.InvariantCulture, $"{looked.Threads} managed threads ({looked.PoolThreads} in the thread pool: {looked.PoolBlocked} blocked, {looked.PoolIdle} idle)"),
-            $"{Doctor.Count(looked.PendingTasks)} pending tasks",
-            looked.QueuedWorkItems is { } q ? $"{Doctor.Count(q)} work items queued" : "work items queued: not counted",
+            string.Create(CultureInfo.InvariantCulture, $"{Doctor.Plural(looked.Threads, "managed thread")} ({looked.PoolThreads} in the thread pool: {looked.PoolBlocked} blocked, {looked.PoolIdle} idle)"),
+            Doctor.Plural(looked.PendingTasks, "pending task"),
+            looked.QueuedWorkItems is { } q ? Doctor.Plural(q, "work item") + " queued" : "work items queued: not counted",
             looked.CpuWatched is { } over ? string.Create(CultureInfo.InvariantCulture, $"each thread's processor use over {over.TotalSeconds:0.0} s after the stop")
                 : "no processor use (a core dump: hot threads are not judged)",
         };

@@ -25,11 +25,14 @@ internal sealed record WaitChain(IReadOnlyList<TaskNode> Nodes, TaskNode? Innerm
         TaskNode? user = innermost >= 0 ? nodes[innermost] : null;
         string? on = null;
         if (innermost >= 0 && innermost + 1 < nodes.Count)
-            on = NodeTexts.Of(nodes[innermost + 1]).Title;
+            on = Short(NodeTexts.Of(nodes[innermost + 1]).Title);
         else if (user?.Awaits.Count > 0)
-            on = NodeTexts.Of(user.Awaits[0]).Title;
+            on = Short(NodeTexts.Of(user.Awaits[0]).Title);
         return new WaitChain(nodes, user, on);
     }
+
+    // A framework method's long parameter list says little in a sentence: `HttpClient.SendAsync+Core(...)`.
+    private static string Short(string title) => title.Length > 60 && title.IndexOf('(', StringComparison.Ordinal) is var open and > 0 ? title[..open] + "(...)" : title;
 
     // The next node down: what it awaits, code before promises (a method awaiting another method, not its timer).
     private static TaskNode? Next(TaskNode node)
