@@ -44,7 +44,7 @@ internal static class DoctorCommand
                 target.Dispose();
                 var used = cpu?.Stop(s_cpuWatch);
                 var observed = threads.Threads.Select(t => new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1,
-                    [.. t.Frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName))], t.AsyncStep,
+                    [.. t.Frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App || f.At is not null))], t.AsyncStep,
                     reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null)).ToList();
                 var diagnosis = Doctor.Diagnose(new ProcessState(target.ProcessId, target.TakenAt, graph, observed, queued));
                 if (options.FormatOf(parse) == "json")

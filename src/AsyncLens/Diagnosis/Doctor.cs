@@ -174,7 +174,7 @@ internal static class Doctor
                 continue;
             var step = thread.AsyncStep is { } s ? $", a step of `{NodeTexts.Of(s).Title}`" : "";
             var summary = string.Create(CultureInfo.InvariantCulture,
-                $"thread {thread.ManagedId} ran `{user.Method}` at {At(user.At)}{step} without waiting for {cpu.Over.TotalSeconds:0.0} s ({cpu.Runnable:P0} of the time running or ready to run)");
+                $"thread {thread.ManagedId} ran {Named(user.Method, user.At)}{step} without waiting for {cpu.Over.TotalSeconds:0.0} s ({cpu.Runnable:P0} of the time running or ready to run)");
             var evidence = new List<string> { string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}):") };
             evidence.AddRange(thread.Frames.Take(12).Select(f => "    " + f));
             if (thread.AsyncStep is { } running && running.AwaitedBy.Count > 0)
@@ -196,7 +196,7 @@ internal static class Doctor
     {
         var main = state.Threads.FirstOrDefault(t => t.IsMain && ThreadStates.Of(t) == ThreadActivity.Blocked);
         var entry = main is null ? "" : ThreadStates.UserFrame(main) is { } at
-            ? $"; the main thread waits in `{at.Method}` at {At(at.At)}, for the app to end" : "; the main thread waits for the app to end";
+            ? $"; the main thread waits in {Named(at.Method, at.At)}, for the app to end" : "; the main thread waits for the app to end";
         var queued = looked.QueuedWorkItems is { } q ? $", {Plural(q, "work item")} queued" : "";
         return new Verdict(VerdictKinds.Healthy, string.Create(CultureInfo.InvariantCulture,
             $"nothing stuck: {Plural(looked.Threads, "thread")} ({looked.PoolThreads} in the thread pool, {looked.PoolIdle} idle, {looked.PoolBlocked} blocked), {Plural(looked.PendingTasks, "pending task")}{queued}{entry}"))
@@ -204,6 +204,9 @@ internal static class Doctor
             Sites = main is not null && ThreadStates.UserFrame(main) is { } m ? [new VerdictSite("main", m.Method, m.At)] : [],
         };
     }
+
+    /// <summary><c>`Shop.Get()` at /src/Shop.cs:12</c>, or without a line where none is known.</summary>
+    internal static string Named(string method, SourceLine? at) => at is null ? $"`{method}`" : $"`{method}` at {At(at)}";
 
     internal static string At(SourceLine? at) => at is null ? "(no line)" : $"{at.File}:{at.Line.ToString(CultureInfo.InvariantCulture)}";
 
@@ -217,7 +220,7 @@ internal static class Doctor
     {
         public WaitChain? Chain { get; } = ThreadStates.WaitedTask(Sample) is { } task ? WaitChain.From(task) : null;
 
-        public string Sentence => (Where is { } where ? $"in `{where.Method}` at {At(where.At)}" : "in the runtime's code")
+        public string Sentence => Where(Sample)
             + (Chain is { } chain ? $" waiting{(ThreadStates.HowItWaits(Sample) is { } how ? $" ({how})" : "")} for {chain.Describe()}"
                 : Sample.Frames.Count > 0 ? $" in {Sample.Frames[0].Method}" : "");
 
@@ -226,7 +229,7 @@ internal static class Doctor
             get
             {
                 var sites = new List<VerdictSite>();
-                if (Where is { } where)
+                if (ThreadStates.Blocker(Sample).User is { } where)
                     sites.Add(new VerdictSite("blocked", where.Method, where.At));
                 if (Chain?.Innermost is { } inner && NodeTexts.Of(inner) is var text)
                     sites.Add(new VerdictSite("waits-for", text.Title, text.At));
@@ -234,7 +237,14 @@ internal static class Doctor
             }
         }
 
-        private ThreadFrameText? Where => ThreadStates.UserFrame(Sample);
+        // "in `Handler()` at F:L", or "in `lambda_method12(...)` under `Timing.InvokeAsync()` at F:L" when the frame that
+        // waits is not the user's (a handler a Release build inlined into the framework's code).
+        private static string Where(ObservedThread thread) => ThreadStates.Blocker(thread) switch
+        {
+            ({ } caller, { } user) => $"in `{WaitChain.Short(caller.Method)}` under {Named(user.Method, user.At)}",
+            (null, { } user) => $"in {Named(user.Method, user.At)}",
+            _ => "in the runtime's code",
+        };
 
         public IEnumerable<string> Evidence()
         {

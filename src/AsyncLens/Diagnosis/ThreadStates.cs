@@ -65,20 +65,27 @@ internal static class ThreadStates
     public static bool IsWaiting(ObservedThread thread)
     {
         var frames = thread.Frames;
-        return frames.Count > 0 && frames[0].RuntimeName is { } top && s_waitTypes.Any(t => top.StartsWith(t + ".", StringComparison.Ordinal)
-            && top.IndexOf('.', t.Length + 1) < 0);
+        return frames.Count > 0 && frames[0].RuntimeName is { } top && IsWaitName(top);
     }
 
-    /// <summary>The first frame of the user's code (one with a source line), from the top.</summary>
-    public static ThreadFrameText? UserFrame(ObservedThread thread)
+    /// <summary>
+    /// The first frame of the user's code, from the top: one with a source line, else (a Release build's code compiled
+    /// again, with no line) the first of the app's own.
+    /// </summary>
+    public static ThreadFrameText? UserFrame(ObservedThread thread) => thread.Frames.FirstOrDefault(f => f.At is not null) ?? thread.Frames.FirstOrDefault(f => f.App);
+
+    /// <summary>
+    /// Where a blocked thread blocks: the frame that called the runtime's wait. When it is not the user's (a handler a
+    /// Release build inlined into the framework's dynamic method), the user's frame under it says where, and it is named too.
+    /// </summary>
+    public static (ThreadFrameText? Caller, ThreadFrameText? User) Blocker(ObservedThread thread)
     {
-        foreach (var frame in thread.Frames)
-        {
-            if (frame.At is not null)
-                return frame;
-        }
-        return null;
+        var user = UserFrame(thread);
+        var caller = thread.Frames.FirstOrDefault(f => f.RuntimeName is null || !IsWaitName(f.RuntimeName) && !s_taskWaits.Any(w => w.RuntimeName == f.RuntimeName));
+        return (caller is null || caller == user || caller.App ? null : caller, user);
     }
+
+    private static bool IsWaitName(string name) => s_waitTypes.Any(t => name.StartsWith(t + ".", StringComparison.Ordinal) && name.IndexOf('.', t.Length + 1) < 0);
 
     /// <summary>How the thread waits for a task (<c>.Result</c>, <c>.Wait()</c>, <c>GetAwaiter().GetResult()</c>), from the frames above the user's; null when not seen.</summary>
     public static string? HowItWaits(ObservedThread thread)
@@ -86,7 +93,7 @@ internal static class ThreadStates
         string? how = null;
         foreach (var frame in thread.Frames)
         {
-            if (frame.At is not null)
+            if (frame.At is not null || frame.App)
                 break;
             foreach (var (name, text) in s_taskWaits)
             {

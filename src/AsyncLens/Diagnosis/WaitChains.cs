@@ -32,7 +32,7 @@ internal sealed record WaitChain(IReadOnlyList<TaskNode> Nodes, TaskNode? Innerm
     }
 
     // A framework method's long parameter list says little in a sentence: `HttpClient.SendAsync+Core(...)`.
-    private static string Short(string title) => title.Length > 60 && title.IndexOf('(', StringComparison.Ordinal) is var open and > 0 ? title[..open] + "(...)" : title;
+    public static string Short(string title) => title.Length > 60 && title.IndexOf('(', StringComparison.Ordinal) is var open and > 0 ? title[..open] + "(...)" : title;
 
     // The next node down: what it awaits, code before promises (a method awaiting another method, not its timer).
     private static TaskNode? Next(TaskNode node)
