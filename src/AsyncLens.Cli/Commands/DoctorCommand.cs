@@ -25,35 +25,66 @@ internal static class DoctorCommand
             (parse, target, symbols) =>
             {
                 var cpu = target.DumpPath is null ? ThreadCpuSampler.Start(target.ProcessId) : null;
-                TaskGraph graph;
-                HeapTasks reader;
-                ThreadRead threads;
-                long? queued;
-                try
-                {
-                    (graph, reader) = InspectOptions.ReadTasks(target, symbols);
-                    threads = ThreadStacks.Read(target.Runtime, symbols, reader);
-                    queued = PoolQueue.Count(target.Runtime);
-                    target.CheckStillReadable();
-                }
-                catch (Exception ex) when (ex is not OutOfMemoryException)
-                {
-                    throw target.Failed(ex);
-                }
+                var read = Read(target, symbols);
                 var figures = target.Figures;
                 target.Dispose();
                 var used = cpu?.Stop(s_cpuWatch);
-                var observed = threads.Threads.Select(t => new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1,
-                    [.. t.Frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App || f.At is not null))], t.AsyncStep,
-                    reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null)).ToList();
-                var diagnosis = Doctor.Diagnose(new ProcessState(target.ProcessId, target.TakenAt, graph, observed, queued));
+                var diagnosis = Doctor.Diagnose(State(target, read, used));
+                // A hot thread caught in native code was named from a scan of its stack, which can miss the frame of a
+                // loop compiled again while it ran: it is read a second time (it runs the same code across reads).
+                if (diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.HotThread && read.Threads.Threads.Any(t => t.InNativeCode && v.Threads.Contains(t.ManagedId))))
+                    diagnosis = Doctor.Diagnose(State(target, read, used, Reread(target.ProcessId)));
                 if (options.FormatOf(parse) == "json")
                     DoctorReport.WriteJson(Console.Out, diagnosis);
                 else
                     DoctorReport.WriteText(Console.Out, diagnosis);
                 Console.Out.Flush();
-                options.WriteStats(parse, target, reader, graph, figures);
+                options.WriteStats(parse, target, read.Reader, read.Graph, figures);
                 return diagnosis.IsHealthy ? 0 : ProblemFound;
             });
+    }
+
+    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued);
+
+    private static Reading Read(Target target, RemoteSymbols symbols)
+    {
+        try
+        {
+            var (graph, reader) = InspectOptions.ReadTasks(target, symbols);
+            var threads = ThreadStacks.Read(target.Runtime, symbols, reader);
+            var queued = PoolQueue.Count(target.Runtime);
+            target.CheckStillReadable();
+            return new Reading(graph, reader, threads, queued);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw target.Failed(ex);
+        }
+    }
+
+    // The threads' stacks of a second read (null if the process can no longer be read).
+    private static ThreadRead? Reread(int pid)
+    {
+        try
+        {
+            using var target = Target.Attach(pid);
+            using var symbols = new RemoteSymbols(target.Runtime);
+            return Read(target, symbols).Threads;
+        }
+        catch (CliException)
+        {
+            return null;
+        }
+    }
+
+    private static ProcessState State(Target target, Reading read, Dictionary<uint, ThreadCpu>? used, ThreadRead? again = null)
+    {
+        var threads = read.Threads.Threads.Select(t =>
+        {
+            var frames = t.InNativeCode && again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } managed ? managed.Frames : t.Frames;
+            return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App || f.At is not null))],
+                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null);
+        }).ToList();
+        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued);
     }
 }

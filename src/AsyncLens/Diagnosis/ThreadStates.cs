@@ -69,10 +69,10 @@ internal static class ThreadStates
     }
 
     /// <summary>
-    /// The first frame of the user's code, from the top: one with a source line, else (a Release build's code compiled
-    /// again, with no line) the first of the app's own.
+    /// The first frame of the user's code, from the top: one with a source line, or one of the app's own without
+    /// (a Release build's loop compiled again while it ran has none).
     /// </summary>
-    public static ThreadFrameText? UserFrame(ObservedThread thread) => thread.Frames.FirstOrDefault(f => f.At is not null) ?? thread.Frames.FirstOrDefault(f => f.App);
+    public static ThreadFrameText? UserFrame(ObservedThread thread) => thread.Frames.FirstOrDefault(f => f.At is not null || f.App);
 
     /// <summary>
     /// Where a blocked thread blocks: the frame that called the runtime's wait. When it is not the user's (a handler a
