@@ -92,7 +92,7 @@ public sealed class ShopApiDoctorTests
     public void A_handler_spinning_on_a_pool_thread_is_a_hot_thread(string configuration)
     {
         using var shop = new RunningApp("ShopApi", configuration);
-        shop.Start("/bug/spin/60000");
+        shop.Start("/bug/spin/15000");
         Thread.Sleep(1500); // its stock lookup first, then the loop
         var result = DoctorRun.Run(shop.Pid, "--format", "json");
 
