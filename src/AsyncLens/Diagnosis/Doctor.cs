@@ -154,14 +154,9 @@ internal static class Doctor
     // From the root down to the node: the first awaiter at each level, outermost first.
     private static List<TaskNode> WaitChains(TaskNode node)
     {
-        var chain = new List<TaskNode> { node };
-        var seen = new HashSet<TaskNode> { node };
-        while (node.AwaitedBy.Count > 0 && seen.Add(node.AwaitedBy[0]) && chain.Count < 256)
-        {
-            node = node.AwaitedBy[0];
-            chain.Add(node);
-        }
+        var chain = TaskGraph.AwaitedByChain(node);
         chain.Reverse();
+        chain.Add(node);
         return chain;
     }
 
