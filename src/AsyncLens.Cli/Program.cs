@@ -10,6 +10,7 @@ var root = new RootCommand("asynclens: see what async .NET code is doing, and wh
     PstreeCommand.Create(),
     StacksCommand.Create(),
     ThreadsCommand.Create(),
+    DoctorCommand.Create(),
     DumpCoreCommand.Create(),
     ProfileCommand.Create(),
     ConsoleCommand.Create(),

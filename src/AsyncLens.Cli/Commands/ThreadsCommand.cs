@@ -67,26 +67,13 @@ internal static class ThreadsCommand
                 writer.Write("    (no managed frames)\n");
             foreach (var frame in thread.Frames)
                 writer.Write("    " + frame + "\n");
-            if (thread.AsyncStep is { } running && AwaitedBy(running) is { Count: > 0 } chain)
+            if (thread.AsyncStep is { } running && TaskGraph.AwaitedByChain(running) is { Count: > 0 } chain)
             {
                 writer.Write("  awaited by:\n");
                 foreach (var node in chain)
                     writer.Write("    " + NodeTexts.Of(node) + "\n");
             }
         }
-    }
-
-    /// <summary>Who awaits the running method, outwards to its root (the first awaiter at each level).</summary>
-    private static List<TaskNode> AwaitedBy(TaskNode node)
-    {
-        var chain = new List<TaskNode>();
-        var seen = new HashSet<TaskNode> { node };
-        while (node.AwaitedBy.Count > 0 && seen.Add(node.AwaitedBy[0]) && chain.Count < 256)
-        {
-            node = node.AwaitedBy[0];
-            chain.Add(node);
-        }
-        return chain;
     }
 
     public static void WriteJson(TextWriter writer, int pid, DateTimeOffset now, ThreadRead read)
@@ -117,7 +104,7 @@ internal static class ThreadsCommand
                     w.WriteNumber("taskId", step.Id);
                     w.WriteString("method", step.Description?.Title);
                     w.WriteStartArray("awaitedBy");
-                    foreach (var node in AwaitedBy(step))
+                    foreach (var node in TaskGraph.AwaitedByChain(step))
                     {
                         var text = NodeTexts.Of(node);
                         Frame(w, text.Title, text.At);

@@ -31,7 +31,7 @@ internal static class BlockedThreads
             if (waited is null)
                 continue;
             var frames = ThreadStacks.Frames(thread, symbols, out var moveNexts);
-            tasks.AddBlockedThread(Text(thread, frames), waited.Value, ThreadStacks.RunningWork(thread, tasks, moveNexts));
+            tasks.AddBlockedThread(thread.ManagedThreadId, Text(thread, frames), waited.Value, ThreadStacks.RunningWork(thread, tasks, moveNexts));
             if (++linked == blockedOn.Count)
                 return;
         }

@@ -75,12 +75,16 @@ internal sealed class HeapTasks
     /// <summary>The node read from the object at <paramref name="address"/>, if it is pending work.</summary>
     public TaskNode? NodeAt(ulong address) => _byAddress.TryGetValue(address, out var index) ? _nodes[index] : null;
 
+    /// <summary>The node of each thread blocked on a task, by managed thread id.</summary>
+    public Dictionary<int, TaskNode> BlockedThreadNodes { get; } = [];
+
     /// <summary>Adds a thread blocked waiting for the node at <paramref name="waited"/>, and the running work (if any) whose step it blocks.</summary>
-    public void AddBlockedThread(NodeText text, int waited, TaskNode? running)
+    public void AddBlockedThread(int managedId, NodeText text, int waited, TaskNode? running)
     {
         var index = _nodes.Count;
         _nodes.Add(new TaskNode(0UL, _nextSyntheticId--, NodeKind.Thread, index) { Description = text, KindName = "thread", StateName = "blocked" });
         _nodeLayouts.Add(null);
+        BlockedThreadNodes[managedId] = _nodes[index];
         _edges.Add((index, waited));
         if (running is not null)
             _edges.Add((running.Index, index));
@@ -252,8 +256,17 @@ internal sealed class HeapTasks
                 _blockedOn[wait] = index;
         }
 
-        if (AsyncState.IsParked(node.State) && layout.Box?.Fields(address)?.Awaited(address) is { IsNull: false, Type: not null } awaited && !IsCompletedTask(awaited))
-            _edges.Add((index, Node(awaited)));
+        if (AsyncState.IsParked(node.State) && layout.Box?.Fields(address)?.Awaited(address) is { IsNull: false, Type: not null } awaited)
+        {
+            if (!IsCompletedTask(awaited))
+                _edges.Add((index, Node(awaited)));
+            else if (node.Description is { Note: null } text)
+            {
+                // Parked on a task that has completed: its continuation is queued (or about to run), as in process.
+                node.Resuming = true;
+                node.Description = text with { Note = NodeTexts.Resuming };
+            }
+        }
         if (node.Kind == NodeKind.Combinator && CombinatorTasks(address, layout) is { } tasks)
         {
             foreach (var task in tasks)

@@ -8,7 +8,10 @@ namespace AsyncLens.Cli.Remote;
 /// One frame of a thread's stack: the method as a person reads it, its line where the PDB says, its module's file
 /// name, and (for the function a thread is in when it runs native code) the native library.
 /// </summary>
-internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false)
+/// <paramref name="RuntimeName"/>: the runtime's name of the method (<c>System.Threading.Monitor.Wait</c>), by which the
+/// doctor recognises the runtime's own waits; <paramref name="App"/>: the app's own code (a module of the app or its
+/// packages, not of .NET), which a frame without a line (a Release build's loop compiled again) still is.
+internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false, string? RuntimeName = null, bool App = false)
 {
     public override string ToString() => At is null ? Method : $"{Method} at {At.File}:{At.Line}";
 }
@@ -84,11 +87,20 @@ internal static class ThreadStacks
     // A frame of AsyncLens's code (its engine running on an app thread) is named without the source paths of the machine it was built on.
     private static ThreadFrame Frame(ClrMethod method, ulong ip, RemoteSymbols symbols)
     {
-        var module = Path.GetFileName(method.Type?.Module?.Name);
+        var path = method.Type?.Module?.Name;
+        var module = Path.GetFileName(path);
+        var runtimeName = RuntimeNames.Definition(method.Type?.Name) + "." + method.Name;
         return module == EngineModule
-            ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module)
-            : new ThreadFrame(symbols.MethodName(method), InCurrentCode(method, ip) ? RemoteSymbols.LineAt(method, method.GetILOffset(ip)) : null, module);
+            ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module, RuntimeName: runtimeName)
+            : new ThreadFrame(symbols.MethodName(method), InCurrentCode(method, ip) ? RemoteSymbols.LineAt(method, method.GetILOffset(ip)) : null, module,
+                RuntimeName: runtimeName, App: IsApp(path, module));
     }
+
+    // A module of the app or of its packages: a file, neither in .NET's shared frameworks nor named as .NET's own.
+    private static bool IsApp(string? path, string? module) =>
+        path is not null && Path.IsPathRooted(path) && module is not null && !path.Contains("/shared/Microsoft.", StringComparison.Ordinal)
+        && !module.StartsWith("System.", StringComparison.Ordinal) && !module.StartsWith("Microsoft.", StringComparison.Ordinal)
+        && module is not "netstandard.dll" and not "mscorlib.dll";
 
     // The runtime gives the IL map of a method's current code only: an address in another version of it (the loop a
     // long call entered before the method was compiled again, on-stack replacement) would map to a wrong line.

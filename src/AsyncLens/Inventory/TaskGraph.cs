@@ -45,6 +45,19 @@ internal sealed class TaskGraph
     /// </summary>
     public IReadOnlyList<TaskNode> Roots => _roots ??= FindRoots();
 
+    /// <summary>Who awaits <paramref name="node"/>, outwards to its root: the first awaiter at each level (a cycle is followed once).</summary>
+    public static List<TaskNode> AwaitedByChain(TaskNode node)
+    {
+        var chain = new List<TaskNode>();
+        var seen = new HashSet<TaskNode> { node };
+        while (node.AwaitedBy.Count > 0 && seen.Add(node.AwaitedBy[0]) && chain.Count < 256)
+        {
+            node = node.AwaitedBy[0];
+            chain.Add(node);
+        }
+        return chain;
+    }
+
     public static TaskGraph Build(IReadOnlyCollection<Task> seeds)
     {
         var graph = new TaskGraph(seeds.Count * 5 / 4);

@@ -9,17 +9,17 @@ internal sealed record Customer(int Id, string Name, decimal Balance);
 /// <summary>What a well-behaved worker does: every database call awaited, some of them concurrently.</summary>
 internal static class Healthy
 {
-    public static async Task RunAsync(Databases db)
+    public static async Task RunAsync(Databases db, int rounds = 20)
     {
         await Schema.CreateAsync(db.Postgres);
-        for (var round = 0; round < 20; round++)
+        for (var round = 0; round < rounds; round++)
         {
-            var customers = await LoadCustomersAsync(db.Postgres, round);
+            var customers = await LoadCustomersAsync(db.Postgres, round % 20);
             await Task.WhenAll(customers.Select(c => CacheCustomerAsync(db.Cache, c)));
             var cached = await Task.WhenAll(customers.Select(c => db.Cache.StringGetAsync($"customer:{c.Id}")));
             if (cached.Any(v => v.IsNull))
                 throw new InvalidOperationException("a customer was not cached");
-            await RecordVisitAsync(db.Postgres, round);
+            await RecordVisitAsync(db.Postgres, round % 20);
             await foreach (var id in StreamIdsAsync(db.Postgres, 50))
                 await db.Cache.SetAddAsync("seen", id);
         }

@@ -1,6 +1,6 @@
 // DbWorker: a background worker over PostgreSQL (Npgsql + Dapper) and Redis (StackExchange.Redis).
 //   dotnet DbWorker.dll SCENARIO      with DB_PG (an Npgsql connection string) and DB_REDIS (host:port)
-// Scenarios: healthy (silent under debug mode), and one seeded bug each: count-sync, redis-sync, pg-unobserved,
+// Scenarios: healthy [ROUNDS] (silent under debug mode; 20 rounds unless said), and one seeded bug each: count-sync, redis-sync, pg-unobserved,
 // redis-crash. "parked" holds queries and Redis calls in flight, prints "parked PID", and ends at a line on stdin.
 using DbWorker;
 
@@ -9,7 +9,7 @@ await using var db = await Databases.ConnectAsync();
 switch (scenario)
 {
     case "healthy":
-        await Healthy.RunAsync(db);
+        await Healthy.RunAsync(db, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
         break;
     case "count-sync":
         await Bugs.CountSyncAsync(db);

@@ -44,7 +44,7 @@ internal sealed class InventoryClient(HttpClient http)
 {
     public async Task<int> GetStockAsync(int productId, int delayMs = 2, CancellationToken cancellationToken = default)
     {
-        var stock = await http.GetFromJsonAsync<Stock>($"stock/{productId}?delayMs={delayMs}", cancellationToken);
+        var stock = await http.GetFromJsonAsync<Stock>($"stock/{productId}?delayMs={delayMs}", cancellationToken); // @shop.stock.get
         return stock?.Available ?? 0;
     }
 }

@@ -28,7 +28,7 @@ internal static class Reports
         var clock = Stopwatch.StartNew();
         var x = 0.0;
         while (clock.ElapsedMilliseconds < ms) // @shop.spin.loop
-            x += Math.Sqrt(x + options["rounds"] + available);
+            x += Math.Sqrt(x + options["rounds"] + available); // @shop.spin.body
         return x.ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
     } // @shop.spin.end
 

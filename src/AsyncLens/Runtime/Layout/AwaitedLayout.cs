@@ -95,9 +95,60 @@ internal static class AwaitedLayout
     ];
 }
 
-/// <summary>The thread pool's per-thread count of completed work items (when it changes, the work item that was running ended).</summary>
+/// <summary>
+/// The thread pool: its per-thread count of completed work items (when it changes, the work item that was running
+/// ended); from outside, its queues (to count the work waiting for a thread) and the frames that say a thread is one
+/// of its workers, and whether it is idle.
+/// </summary>
 internal static class ThreadPoolLayout
 {
+    /// <summary>static <see cref="WorkQueueType"/>: the one queue of the process's thread pool.</summary>
+    public const string WorkQueue = "s_workQueue";
+
+    public const string ThreadPoolType = "System.Threading.ThreadPool";
+
+    public const string WorkQueueType = "System.Threading.ThreadPoolWorkQueue";
+
+    /// <summary><c>ConcurrentQueue&lt;object&gt;</c> fields of <see cref="WorkQueueType"/>: the global queues.</summary>
+    public static readonly string[] GlobalQueues = ["workItems", "highPriorityWorkItems", "lowPriorityWorkItems"];
+
+    /// <summary><c>ConcurrentQueue&lt;object&gt;[]</c>: more global queues, on machines with many processors.</summary>
+    public const string AssignableQueues = "_assignableWorkItemQueues";
+
+    /// <summary>static <c>WorkStealingQueue[]</c>: each worker's local queue.</summary>
+    public const string LocalQueues = "s_queues";
+
+    public const string LocalQueueListType = "System.Threading.ThreadPoolWorkQueue+WorkStealingQueueList";
+
+    public const string LocalQueueType = "System.Threading.ThreadPoolWorkQueue+WorkStealingQueue";
+
+    /// <summary>object[] of <see cref="LocalQueueType"/>: the items queued (null where none).</summary>
+    public const string LocalItems = "m_array";
+
+    public const string QueueType = "System.Collections.Concurrent.ConcurrentQueue";
+
+    /// <summary>The first segment of a <see cref="QueueType"/>; each links the next (<see cref="NextSegment"/>).</summary>
+    public const string QueueHead = "_head";
+
+    public const string SegmentType = "System.Collections.Concurrent.ConcurrentQueueSegment";
+
+    public const string NextSegment = "_nextSegment";
+
+    /// <summary>Slot[]: a struct per place, its <see cref="SlotItem"/> null once dequeued (or never filled).</summary>
+    public const string Slots = "_slots";
+
+    public const string SlotType = "System.Collections.Concurrent.ConcurrentQueueSegment+Slot";
+
+    public const string SlotItem = "Item";
+
+    /// <summary>The method at the bottom of every pool worker's stack.</summary>
+    public const string WorkerThreadType = "System.Threading.PortableThreadPool+WorkerThread";
+
+    public const string WorkerThreadStart = "WorkerThreadStart";
+
+    /// <summary>The method a worker runs its work items under: a worker without it on its stack is between items (idle).</summary>
+    public const string DispatchMethod = "Dispatch";
+
     public const string PoolType = "System.Threading.PortableThreadPool";
 
     /// <summary>static, thread-local: this thread's <see cref="CounterNodeType"/>.</summary>
@@ -112,6 +163,14 @@ internal static class ThreadPoolLayout
     [
         new(RuntimeLayout.CoreLib, PoolType, [], [CompletionCounter]),
         new(CounterNodeType, Count),
+        new(RuntimeLayout.CoreLib, ThreadPoolType, [], [WorkQueue]),
+        new(RuntimeLayout.CoreLib, WorkQueueType, [.. GlobalQueues, AssignableQueues], Methods: [DispatchMethod]),
+        new(RuntimeLayout.CoreLib, LocalQueueListType, [], [LocalQueues]),
+        new(LocalQueueType, LocalItems),
+        new(QueueType, QueueHead),
+        new(SegmentType, NextSegment, Slots),
+        new(SlotType, SlotItem),
+        new(RuntimeLayout.CoreLib, WorkerThreadType, [], Methods: [WorkerThreadStart]),
     ];
 }
 

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using AsyncLens.Cli.Remote;
+using AsyncLens.Diagnosis;
+using AsyncLens.Inventory;
+
+namespace AsyncLens.Cli.Commands;
+
+/// <summary>
+/// <c>asynclens doctor &lt;pid&gt;</c>: why a process is stuck, from one read from outside (the one <c>threads</c> and
+/// <c>ps</c> make): the verdict first, then the evidence. Exit code 0 healthy, 1 a problem found, 2 bad input.
+/// </summary>
+internal static class DoctorCommand
+{
+    /// <summary>Exit code when a problem was found.</summary>
+    public const int ProblemFound = 1;
+
+    // Each thread's processor use is watched while the copy is read, for at least this long (a hot loop never waits in it).
+    private static readonly TimeSpan s_cpuWatch = TimeSpan.FromSeconds(1);
+
+    public static Command Create()
+    {
+        var options = new InspectOptions("text", "json");
+        return options.Create("doctor",
+            "Say why a running .NET process (or a core dump) is stuck: thread-pool starvation, sync-over-async, a deadlock, requests piled up at one await, a hot thread; or that it is healthy. Exit code 0 healthy, 1 a problem found.",
+            (parse, target, symbols) =>
+            {
+                var cpu = target.DumpPath is null ? ThreadCpuSampler.Start(target.ProcessId) : null;
+                var read = Read(target, symbols);
+                var figures = target.Figures;
+                target.Dispose();
+                var used = cpu?.Stop(s_cpuWatch);
+                var diagnosis = Doctor.Diagnose(State(target, read, used));
+                // A hot thread caught in native code was named from a scan of its stack, which can miss the frame of a
+                // loop compiled again while it ran: it is read a second time (it runs the same code across reads).
+                if (diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.HotThread && read.Threads.Threads.Any(t => t.InNativeCode && v.Threads.Contains(t.ManagedId))))
+                    diagnosis = Doctor.Diagnose(State(target, read, used, Reread(target.ProcessId)));
+                if (options.FormatOf(parse) == "json")
+                    DoctorReport.WriteJson(Console.Out, diagnosis);
+                else
+                    DoctorReport.WriteText(Console.Out, diagnosis);
+                Console.Out.Flush();
+                options.WriteStats(parse, target, read.Reader, read.Graph, figures);
+                return diagnosis.IsHealthy ? 0 : ProblemFound;
+            });
+    }
+
+    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued);
+
+    private static Reading Read(Target target, RemoteSymbols symbols)
+    {
+        try
+        {
+            var (graph, reader) = InspectOptions.ReadTasks(target, symbols);
+            var threads = ThreadStacks.Read(target.Runtime, symbols, reader);
+            var queued = PoolQueue.Count(target.Runtime);
+            target.CheckStillReadable();
+            return new Reading(graph, reader, threads, queued);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw target.Failed(ex);
+        }
+    }
+
+    // The threads' stacks of a second read (null if the process can no longer be read).
+    private static ThreadRead? Reread(int pid)
+    {
+        try
+        {
+            using var target = Target.Attach(pid);
+            using var symbols = new RemoteSymbols(target.Runtime);
+            return Read(target, symbols).Threads;
+        }
+        catch (CliException)
+        {
+            return null;
+        }
+    }
+
+    private static ProcessState State(Target target, Reading read, Dictionary<uint, ThreadCpu>? used, ThreadRead? again = null)
+    {
+        var threads = read.Threads.Threads.Select(t =>
+        {
+            var frames = t.InNativeCode && again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } managed ? managed.Frames : t.Frames;
+            return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App || f.At is not null))],
+                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null);
+        }).ToList();
+        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued);
+    }
+}

@@ -1,0 +1,139 @@
+using System.Globalization;
+using AsyncLens.Inventory;
+
+namespace AsyncLens.Diagnosis;
+
+/// <summary>
+/// Waits that can never end: a cycle in the graph of who waits for whom (tasks awaiting each other, a thread blocked
+/// on a task that waits, through others, for the step the thread itself runs), and a thread blocked on a task whose
+/// continuation is queued to that thread's own single-threaded context (<c>.Result</c> on a UI-style context).
+/// </summary>
+internal static class Deadlocks
+{
+    public static IEnumerable<Verdict> Find(ProcessState state, HashSet<TaskNode> deadlocked)
+    {
+        foreach (var cycle in Cycles(state.Graph))
+        {
+            deadlocked.UnionWith(cycle);
+            yield return CycleVerdict(state, cycle);
+        }
+        foreach (var thread in state.Threads)
+        {
+            if (thread.BlockedOn is { } node && !deadlocked.Contains(node) && !ThreadStates.IsPoolWorker(thread)
+                && ThreadStates.WaitedTask(thread) is { } task && WaitChain.From(task) is { Innermost: { } inner } chain
+                && NodeTexts.Of(inner).Note == NodeTexts.Resuming)
+            {
+                deadlocked.Add(node);
+                yield return ContextVerdict(thread, chain);
+            }
+        }
+    }
+
+    /// <summary>Each cycle once (one per strongly connected set of nodes), in the order it is walked.</summary>
+    internal static List<List<TaskNode>> Cycles(TaskGraph graph)
+    {
+        var nodes = graph.Nodes;
+        var color = new byte[nodes.Count]; // 0 unseen, 1 on the path, 2 done
+        var cycles = new List<List<TaskNode>>();
+        var inCycle = new bool[nodes.Count];
+        var path = new List<TaskNode>();
+        var next = new List<int>();
+        foreach (var start in nodes)
+        {
+            if (color[start.Index] != 0)
+                continue;
+            path.Add(start);
+            next.Add(0);
+            color[start.Index] = 1;
+            while (path.Count > 0)
+            {
+                var top = path[^1];
+                var i = next[^1];
+                if (i < top.Awaits.Count)
+                {
+                    next[^1] = i + 1;
+                    var child = top.Awaits[i];
+                    if (color[child.Index] == 0)
+                    {
+                        color[child.Index] = 1;
+                        path.Add(child);
+                        next.Add(0);
+                    }
+                    else if (color[child.Index] == 1 && !inCycle[child.Index])
+                    {
+                        var cycle = path.GetRange(path.IndexOf(child), path.Count - path.IndexOf(child));
+                        foreach (var n in cycle)
+                            inCycle[n.Index] = true;
+                        cycles.Add(cycle);
+                    }
+                    continue;
+                }
+                color[top.Index] = 2;
+                path.RemoveAt(path.Count - 1);
+                next.RemoveAt(next.Count - 1);
+            }
+        }
+        return cycles;
+    }
+
+    private static Verdict CycleVerdict(ProcessState state, List<TaskNode> cycle)
+    {
+        // Start the story at a thread when one is in it (what a person sees stuck first), else at the user's first method.
+        var start = cycle.FindIndex(n => n.Kind == NodeKind.Thread);
+        if (start < 0)
+            start = Math.Max(0, cycle.FindIndex(n => NodeTexts.Of(n).At is not null));
+        var ordered = cycle.Skip(start).Concat(cycle.Take(start)).ToList();
+        var links = ordered.Select((n, i) => Link(state, n, ordered[(i + 1) % ordered.Count])).ToList();
+        var summary = $"{ordered.Count} waits in a cycle: " + string.Join(" waits for ", links.Select(l => l.Text)) + $" waits for {links[0].Short}";
+        var evidence = new List<string> { "  the cycle, link by link:" };
+        for (var i = 0; i < ordered.Count; i++)
+        {
+            evidence.Add($"    {links[i].Text}");
+            evidence.Add($"      waits for {links[(i + 1) % ordered.Count].Short}");
+        }
+        return new Verdict(VerdictKinds.Deadlock, summary)
+        {
+            Count = ordered.Count,
+            Sites = [.. ordered.Select(n => NodeTexts.Of(n) is var t ? new VerdictSite("link", t.Title, t.At) : null!)],
+            Threads = [.. state.Threads.Where(t => t.BlockedOn is { } b && cycle.Contains(b)).Select(t => t.ManagedId)],
+            Evidence = evidence,
+        };
+    }
+
+    private static (string Text, string Short) Link(ProcessState state, TaskNode node, TaskNode next)
+    {
+        var text = NodeTexts.Of(node);
+        if (node.Kind == NodeKind.Thread && state.Threads.FirstOrDefault(t => t.BlockedOn == node) is { } thread)
+        {
+            var how = ThreadStates.HowItWaits(thread) is { } h ? $" ({h})" : "";
+            var where = ThreadStates.UserFrame(thread) is { } f ? $" in `{f.Method}` at {Doctor.At(f.At)}" : "";
+            var id = thread.ManagedId.ToString(CultureInfo.InvariantCulture);
+            return ($"thread {id}, blocked{how}{where}", $"thread {id}");
+        }
+        var at = text.At is null ? "" : $" at {Doctor.At(text.At)}";
+        var running = next.Kind == NodeKind.Thread && state.Threads.FirstOrDefault(t => t.BlockedOn == next) is { } on
+            ? string.Create(CultureInfo.InvariantCulture, $" (running on thread {on.ManagedId})") : "";
+        return ($"`{text.Title}`{at}{running}", $"`{text.Title}`");
+    }
+
+    private static Verdict ContextVerdict(ObservedThread thread, WaitChain chain)
+    {
+        var where = ThreadStates.UserFrame(thread);
+        var inner = NodeTexts.Of(chain.Innermost!);
+        var how = ThreadStates.HowItWaits(thread) is { } h ? $" ({h})" : "";
+        var summary = string.Create(CultureInfo.InvariantCulture,
+            $"thread {thread.ManagedId} blocked{how} in `{where?.Method ?? thread.Frames.FirstOrDefault()?.Method}` at {Doctor.At(where?.At)} waiting for `{inner.Title}`, "
+            + $"whose continuation after {Doctor.At(inner.At)} is queued to run on the blocked thread's own context (a single-threaded SynchronizationContext): neither can go on");
+        var evidence = new List<string> { string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}):") };
+        evidence.AddRange(thread.Frames.Take(12).Select(f => "    " + f));
+        evidence.Add("  waiting for (outermost first):");
+        evidence.AddRange(chain.Lines("    "));
+        return new Verdict(VerdictKinds.Deadlock, summary)
+        {
+            Count = 2,
+            Sites = [new VerdictSite("blocked", where?.Method ?? "", where?.At), new VerdictSite("resuming", inner.Title, inner.At)],
+            Threads = [thread.ManagedId],
+            Evidence = evidence,
+        };
+    }
+}

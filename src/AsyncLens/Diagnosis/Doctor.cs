@@ -1,0 +1,258 @@
+using System.Globalization;
+using AsyncLens.Inventory;
+
+namespace AsyncLens.Diagnosis;
+
+/// <summary>
+/// Says why a process is stuck, from one read of it (<see cref="ProcessState"/>): the one place that decides what
+/// "starved", "deadlocked", "stuck" and "hot" mean. Verdicts come most serious first: a deadlock, then starvation
+/// (or, without it, threads blocked on tasks), requests piled up at one await, a thread running the user's code
+/// without a pause; <c>healthy</c> when none.
+/// </summary>
+internal static class Doctor
+{
+    /// <summary>Starved: at least this share of the pool's workers blocked, and work queued.</summary>
+    public const double StarvedShare = 0.75;
+
+    /// <summary>Starved needs at least this many blocked workers (one blocked worker of one is not a pool starving).</summary>
+    public const int StarvedMinimum = 2;
+
+    /// <summary>Stuck: this many pending at one await, waiting for one thing (a task, a lock) they share.</summary>
+    public const int StuckShared = 10;
+
+    /// <summary>Stuck: this many pending at one await, whatever each waits for.</summary>
+    public const int StuckAny = 200;
+
+    /// <summary>Hot: running or ready to run this share of the time watched...</summary>
+    public const double HotRunnable = 0.9;
+
+    /// <summary>... and waiting (giving the processor up) at most this often per second: a loop that never waits.</summary>
+    public const double HotWaitsPerSecond = 3;
+
+    public static Diagnosis Diagnose(ProcessState state)
+    {
+        var looked = Look(state);
+        var verdicts = new List<Verdict>();
+        var deadlocked = new HashSet<TaskNode>();
+        verdicts.AddRange(Deadlocks.Find(state, deadlocked));
+        var blocked = state.Threads.Where(t => !t.IsMain && ThreadStates.Of(t) == ThreadActivity.Blocked && !(t.BlockedOn is { } n && deadlocked.Contains(n))).ToList();
+        if (Starvation(state, looked, blocked) is { } starved)
+            verdicts.Add(starved);
+        else if (SyncOverAsync(blocked) is { } sync)
+            verdicts.Add(sync);
+        verdicts.AddRange(Stuck(state, deadlocked));
+        verdicts.AddRange(Hot(state));
+        if (verdicts.Count == 0)
+            verdicts.Add(Healthy(state, looked));
+        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked);
+    }
+
+    private static Looked Look(ProcessState state)
+    {
+        var pool = state.Threads.Where(ThreadStates.IsPoolWorker).ToList();
+        var pending = state.Graph.Nodes.Count(n => n.Kind is NodeKind.AsyncMethod or NodeKind.DelegateTask or NodeKind.Combinator);
+        var watched = state.Threads.Select(t => t.Cpu?.Over).FirstOrDefault(o => o is not null);
+        return new Looked(state.Threads.Count, pool.Count, pool.Count(t => ThreadStates.Of(t) == ThreadActivity.Blocked),
+            pool.Count(t => ThreadStates.Of(t) == ThreadActivity.Idle), pending, state.QueuedWorkItems, watched);
+    }
+
+    private static Verdict? Starvation(ProcessState state, Looked looked, List<ObservedThread> blocked)
+    {
+        var pool = blocked.Where(ThreadStates.IsPoolWorker).ToList();
+        if (pool.Count < StarvedMinimum || pool.Count < StarvedShare * looked.PoolThreads || state.QueuedWorkItems is not > 0)
+            return null;
+        var groups = Groups(pool);
+        var top = groups[0];
+        var summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked; {top.Threads.Count} {top.Sentence}; {Plural(state.QueuedWorkItems.Value, "work item")} queued";
+        if (top.Threads.Count == pool.Count)
+            summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked {top.Sentence}; {Plural(state.QueuedWorkItems.Value, "work item")} queued";
+        return new Verdict(VerdictKinds.PoolStarvation, summary)
+        {
+            Count = pool.Count,
+            Of = looked.PoolThreads,
+            Sites = top.Sites,
+            Threads = [.. pool.Select(t => t.ManagedId)],
+            Evidence = [.. groups.SelectMany(g => g.Evidence())],
+        };
+    }
+
+    private static Verdict? SyncOverAsync(List<ObservedThread> blocked)
+    {
+        var onTasks = blocked.Where(t => ThreadStates.WaitedTask(t) is not null).ToList();
+        if (onTasks.Count == 0)
+            return null;
+        var groups = Groups(onTasks);
+        var top = groups[0];
+        var threads = onTasks.Count == 1 ? $"thread {onTasks[0].ManagedId.ToString(CultureInfo.InvariantCulture)}" : $"{onTasks.Count} threads";
+        var summary = top.Threads.Count == onTasks.Count ? $"{threads} blocked {top.Sentence}" : $"{threads} blocked on tasks; {top.Threads.Count} {top.Sentence}";
+        return new Verdict(VerdictKinds.SyncOverAsync, summary + " (the thread pool is not starved yet)")
+        {
+            Count = onTasks.Count,
+            Sites = top.Sites,
+            Threads = [.. onTasks.Select(t => t.ManagedId)],
+            Evidence = [.. groups.SelectMany(g => g.Evidence())],
+        };
+    }
+
+    /// <summary>Blocked threads grouped by where they block and what they wait for, the largest group first.</summary>
+    private static List<BlockedGroup> Groups(List<ObservedThread> threads) =>
+        [.. threads.Select(t => new BlockedGroup([t], t)).GroupBy(g => g.Sentence)
+            .Select(g => new BlockedGroup([.. g.SelectMany(x => x.Threads)], g.First().Sample))
+            .OrderByDescending(g => g.Threads.Count)];
+
+    private static IEnumerable<Verdict> Stuck(ProcessState state, HashSet<TaskNode> deadlocked)
+    {
+        var parked = state.Graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && !deadlocked.Contains(n) && !n.Awaits.Any(c => c.IsCode)
+            && NodeTexts.Of(n) is { At: not null, Note: not "running" });
+        foreach (var group in parked.GroupBy(n => NodeTexts.Of(n)).OrderByDescending(g => g.Count()))
+        {
+            var nodes = group.ToList();
+            var shared = SharedWait(nodes);
+            if (nodes.Count < StuckShared || shared is null && nodes.Count < StuckAny)
+                continue;
+            var text = group.Key;
+            var on = shared ?? $"each its own {Leaf(nodes[0]) ?? "await"}";
+            var summary = $"{Count(nodes.Count)} pending at `{text.Title}` at {At(text.At)}, waiting for {on}";
+            var evidence = new List<string> { $"  {Count(nodes.Count)} x {text}" };
+            var outer = WaitChains(nodes[0]);
+            evidence.Add("  async stack of one of them (root first):");
+            evidence.AddRange(outer.Select(n => "    " + NodeTexts.Of(n)));
+            // The rest of the same method elsewhere: who may hold what these wait for (one request past the lock).
+            var ahead = state.Graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && NodeTexts.Of(n) is var t && t.Title == text.Title && t.At != text.At)
+                .GroupBy(n => NodeTexts.Of(n)).ToList();
+            foreach (var other in ahead)
+                evidence.Add($"  {Count(other.Count())} more of `{text.Title}` at {At(other.Key.At)}{(Leaf(other.First()) is { } l ? " on " + l : "")}");
+            yield return new Verdict(VerdictKinds.StuckRequests, summary + " (ages are not known from outside)")
+            {
+                Count = nodes.Count,
+                Sites = [new VerdictSite("parked", text.Title, text.At), .. ahead.Select(a => new VerdictSite("ahead", text.Title, a.Key.At))],
+                Evidence = evidence,
+            };
+        }
+    }
+
+    // What the group waits for, when it is one thing: one node all of them await, or each its own wait for a signal
+    // (a promise some code completes, a lock's queue), not I/O or a timer that ends by itself.
+    private static string? SharedWait(List<TaskNode> nodes)
+    {
+        var leaves = nodes.Select(n => n.Awaits.Count > 0 ? n.Awaits[0] : null).ToList();
+        if (leaves[0] is not { } first)
+            return null;
+        var title = NodeTexts.Of(first).Title;
+        if (leaves.All(l => ReferenceEquals(l, first)))
+            return $"one {title}";
+        if (s_signals.Contains(title) && leaves.All(l => l is not null && NodeTexts.Of(l).Title == title))
+            return $"a {title} each (a signal some code must give, not I/O or a timer)";
+        return null;
+    }
+
+    // Waits that end only when some code signals them: requests piled on one of these wait for one thing.
+    private static readonly HashSet<string> s_signals = ["TaskCompletionSource", "Task.WaitAsync", "SemaphoreSlim.WaitAsync"];
+
+    private static string? Leaf(TaskNode node) => node.Awaits.Count > 0 ? NodeTexts.Of(node.Awaits[0]).Title : null;
+
+    // From the root down to the node: the first awaiter at each level, outermost first.
+    private static List<TaskNode> WaitChains(TaskNode node)
+    {
+        var chain = TaskGraph.AwaitedByChain(node);
+        chain.Reverse();
+        chain.Add(node);
+        return chain;
+    }
+
+    private static IEnumerable<Verdict> Hot(ProcessState state)
+    {
+        foreach (var thread in state.Threads)
+        {
+            if (thread.Cpu is not { } cpu || cpu.Runnable < HotRunnable || cpu.Waits > HotWaitsPerSecond * Math.Max(1, cpu.Over.TotalSeconds)
+                || ThreadStates.Of(thread) != ThreadActivity.Running || ThreadStates.UserFrame(thread) is not { } user)
+                continue;
+            var step = thread.AsyncStep is { } s ? $", a step of `{NodeTexts.Of(s).Title}`" : "";
+            var summary = string.Create(CultureInfo.InvariantCulture,
+                $"thread {thread.ManagedId} ran {Named(user.Method, user.At)}{step} without waiting for {cpu.Over.TotalSeconds:0.0} s ({cpu.Runnable:P0} of the time running or ready to run)");
+            var evidence = new List<string> { string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}):") };
+            evidence.AddRange(thread.Frames.Take(12).Select(f => "    " + f));
+            if (thread.AsyncStep is { } running && running.AwaitedBy.Count > 0)
+            {
+                evidence.Add("  awaited by:");
+                evidence.AddRange(WaitChains(running).AsEnumerable().Reverse().Skip(1).Select(n => "    " + NodeTexts.Of(n)));
+            }
+            yield return new Verdict(VerdictKinds.HotThread, summary)
+            {
+                Count = 1,
+                Sites = [new VerdictSite("running", user.Method, user.At)],
+                Threads = [thread.ManagedId],
+                Evidence = evidence,
+            };
+        }
+    }
+
+    private static Verdict Healthy(ProcessState state, Looked looked)
+    {
+        var main = state.Threads.FirstOrDefault(t => t.IsMain && ThreadStates.Of(t) == ThreadActivity.Blocked);
+        var entry = main is null ? "" : ThreadStates.UserFrame(main) is { } at
+            ? $"; the main thread waits in {Named(at.Method, at.At)}, for the app to end" : "; the main thread waits for the app to end";
+        var queued = looked.QueuedWorkItems is { } q ? $", {Plural(q, "work item")} queued" : "";
+        return new Verdict(VerdictKinds.Healthy, string.Create(CultureInfo.InvariantCulture,
+            $"nothing stuck: {Plural(looked.Threads, "thread")} ({looked.PoolThreads} in the thread pool, {looked.PoolIdle} idle, {looked.PoolBlocked} blocked), {Plural(looked.PendingTasks, "pending task")}{queued}{entry}"))
+        {
+            Sites = main is not null && ThreadStates.UserFrame(main) is { } m ? [new VerdictSite("main", m.Method, m.At)] : [],
+        };
+    }
+
+    /// <summary><c>`Shop.Get()` at /src/Shop.cs:12</c>, or without a line where none is known.</summary>
+    internal static string Named(string method, SourceLine? at) => at is null ? $"`{method}`" : $"`{method}` at {At(at)}";
+
+    internal static string At(SourceLine? at) => at is null ? "(no line)" : $"{at.File}:{at.Line.ToString(CultureInfo.InvariantCulture)}";
+
+    internal static string Count(long n) => n.ToString("N0", CultureInfo.InvariantCulture);
+
+    /// <summary><c>1 thread</c>, <c>2 threads</c>, <c>1,200 work items</c>.</summary>
+    internal static string Plural(long n, string what) => $"{Count(n)} {what}{(n == 1 ? "" : "s")}";
+
+    /// <summary>Threads blocked at one place for one reason: their sentence, and one of them to show.</summary>
+    private sealed record BlockedGroup(List<ObservedThread> Threads, ObservedThread Sample)
+    {
+        public WaitChain? Chain { get; } = ThreadStates.WaitedTask(Sample) is { } task ? WaitChain.From(task) : null;
+
+        public string Sentence => Where(Sample)
+            + (Chain is { } chain ? $" waiting{(ThreadStates.HowItWaits(Sample) is { } how ? $" ({how})" : "")} for {chain.Describe()}"
+                : Sample.Frames.Count > 0 ? $" in {Sample.Frames[0].Method}" : "");
+
+        public IReadOnlyList<VerdictSite> Sites
+        {
+            get
+            {
+                var sites = new List<VerdictSite>();
+                if (ThreadStates.Blocker(Sample).User is { } where)
+                    sites.Add(new VerdictSite("blocked", where.Method, where.At));
+                if (Chain?.Innermost is { } inner && NodeTexts.Of(inner) is var text)
+                    sites.Add(new VerdictSite("waits-for", text.Title, text.At));
+                return sites;
+            }
+        }
+
+        // "in `Handler()` at F:L", or "in `lambda_method12(...)` under `Timing.InvokeAsync()` at F:L" when the frame that
+        // waits is not the user's (a handler a Release build inlined into the framework's code).
+        private static string Where(ObservedThread thread) => ThreadStates.Blocker(thread) switch
+        {
+            ({ } caller, { } user) => $"in `{WaitChain.Short(caller.Method)}` under {Named(user.Method, user.At)}",
+            (null, { } user) => $"in {Named(user.Method, user.At)}",
+            _ => "in the runtime's code",
+        };
+
+        public IEnumerable<string> Evidence()
+        {
+            yield return $"  {Threads.Count} thread{(Threads.Count == 1 ? "" : "s")} ({string.Join(", ", Threads.Take(12).Select(t => t.ManagedId.ToString(CultureInfo.InvariantCulture)))}{(Threads.Count > 12 ? ", ..." : "")}) {Sentence}";
+            yield return string.Create(CultureInfo.InvariantCulture, $"  Thread {Sample.ManagedId} (os {Sample.OsId}):");
+            foreach (var frame in Sample.Frames.Take(12))
+                yield return "    " + frame;
+            if (Chain is { } chain)
+            {
+                yield return "  waiting for (outermost first):";
+                foreach (var line in chain.Lines("    "))
+                    yield return line;
+            }
+        }
+    }
+}

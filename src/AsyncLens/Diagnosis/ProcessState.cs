@@ -1,0 +1,38 @@
+using AsyncLens.Inventory;
+
+namespace AsyncLens.Diagnosis;
+
+/// <summary>
+/// A frame of a thread's stack as the doctor judges it: the method as written, its line (the user's code has one,
+/// from its PDB), and the runtime's name of it (<c>Type.Method</c>, the type as a definition: <c>System.Threading.Monitor.Wait</c>),
+/// by which the runtime's own waits and the thread pool's plumbing are recognised; whether it is the app's own code
+/// (its modules or its packages', not .NET's: a frame of it may have no line, in a Release build).
+/// </summary>
+internal sealed record ThreadFrameText(string Method, SourceLine? At, string? RuntimeName = null, bool App = false)
+{
+    public override string ToString() => At is null ? Method : $"{Method} at {At.File}:{At.Line}";
+}
+
+/// <summary>
+/// How a thread used the processor while it was watched, before the read (from the kernel: <c>/proc/PID/task/TID</c>):
+/// the share of the time it was running or ready to run, and how many times it gave the processor up by waiting.
+/// </summary>
+internal readonly record struct ThreadCpu(double Runnable, long Waits, TimeSpan Over);
+
+/// <summary>One managed thread of the process as read, and what the reader linked it to.</summary>
+/// <param name="ManagedId">Its managed thread id.</param>
+/// <param name="OsId">Its operating system id.</param>
+/// <param name="IsMain">The thread that runs the entry point (managed id 1).</param>
+/// <param name="Frames">Top first.</param>
+/// <param name="AsyncStep">The async method whose step it runs, if any.</param>
+/// <param name="BlockedOn">Its node in the task graph when it is blocked in <c>.Result</c> / <c>.Wait()</c> (the node awaits the task).</param>
+/// <param name="Cpu">Null when not sampled (a core dump).</param>
+internal sealed record ObservedThread(int ManagedId, uint OsId, bool IsMain, IReadOnlyList<ThreadFrameText> Frames,
+    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null);
+
+/// <summary>
+/// What the doctor judges: one read of a process (or a dump), its pending work as the engine's graph, its threads,
+/// and the work queued to its thread pool (null when it could not be counted). A seam: the reader fills it from
+/// outside, a test builds it by hand.
+/// </summary>
+internal sealed record ProcessState(int ProcessId, DateTimeOffset TakenAt, TaskGraph Graph, IReadOnlyList<ObservedThread> Threads, long? QueuedWorkItems);

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Text;
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Cli.Tests.Doctor;
+
+/// <summary>
+/// <c>asynclens doctor PID</c> on the real applications' healthy modes while they work, Debug and Release: the
+/// database worker (Npgsql + Dapper on PostgreSQL, StackExchange.Redis) and the Channels pipeline must read as healthy.
+/// </summary>
+public sealed class HealthyAppsDoctorTests
+{
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void The_database_worker_at_work_is_healthy(string configuration) =>
+        AssertHealthyWhileRunning("DbWorker", configuration, ["healthy", "100000"], Servers.DbWorkerEnvironment());
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void The_pipeline_at_work_is_healthy(string configuration) =>
+        AssertHealthyWhileRunning("Pipelines", configuration, ["healthy", "10000000"], null);
+
+    private static void AssertHealthyWhileRunning(string project, string configuration, string[] args, Dictionary<string, string?>? env)
+    {
+        var start = TargetRuntime.Net10.StartInfo();
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        start.ArgumentList.Add(Repo.Program(project, configuration));
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
+        start.Environment.Remove("DOTNET_STARTUP_HOOKS");
+        foreach (var (name, value) in env ?? [])
+            start.Environment[name] = value;
+        using var process = Process.Start(start)!;
+        var output = new StringBuilder();
+        _ = Task.Run(() => ChildProcess.ReadLinesAsync(process.StandardOutput, output, _ => { }));
+        _ = Task.Run(() => ChildProcess.ReadLinesAsync(process.StandardError, output, _ => { }));
+        try
+        {
+            Thread.Sleep(3000); // connected, its types loaded, at work
+            Assert.False(process.HasExited, $"{project} ended before it was read:\n{output}");
+            var result = DoctorRun.Run(process.Id);
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.StartsWith($"asynclens doctor: healthy (pid {process.Id}, ", result.Stdout);
+            Assert.Matches(@"^healthy: nothing stuck: \d+ threads \(\d+ in the thread pool, \d+ idle, 0 blocked\), [\d,]+ pending tasks?, [\d,]+ work items? queued(; the main thread waits in `Program\.<Main>\(string\[\]\)`, for the app to end)?$",
+                Assert.Single(DoctorRun.Verdicts(result)));
+            Assert.False(process.HasExited, $"{project} ended while it was read:\n{output}");
+        }
+        finally
+        {
+            if (!process.HasExited)
+                process.Kill(entireProcessTree: true);
+            process.WaitForExit();
+        }
+    }
+}

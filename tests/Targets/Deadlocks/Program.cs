@@ -1,0 +1,26 @@
+// Deadlocks: each mode deadlocks one way, prints "stuck PID" once it has, and stays so until a line on stdin (or a kill).
+//   tasks    two lazily loaded caches whose loads need each other: tasks awaiting each other
+//   thread   a flush run on a pool thread blocks (.Wait()) on a write that awaits that same flush
+//   context  .Result on a single-threaded SynchronizationContext (a UI-style loop) on an async method that resumes on it
+using Deadlocks;
+
+var mode = args.Length > 0 ? args[0] : "";
+switch (mode)
+{
+    case "tasks":
+        Catalog.Start();
+        break;
+    case "thread":
+        Journal.Start();
+        break;
+    case "context":
+        UiLoop.Start();
+        break;
+    default:
+        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context");
+        return 2;
+}
+Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
+Console.WriteLine($"stuck {Environment.ProcessId}");
+Console.ReadLine();
+return 0;
