@@ -69,6 +69,15 @@ internal sealed class TaskRecord
     public Runtime.BoxInfo? Box;
 
     /// <summary>
+    /// With the async events as the step source (<see cref="StepSourceKind.AsyncEvents"/>): the record of the method
+    /// that awaits this task, and the await this one last parked at. A step judged after its chain completed is given
+    /// its callers from them.
+    /// </summary>
+    public TaskRecord? Awaiter;
+
+    public int ParkedState = Runtime.Layout.AsyncState.Unknown;
+
+    /// <summary>
     /// The next task created in the same step on the same thread. A method called from the step, still
     /// in its first step, creates this task before its own box exists: its box comes later in this chain.
     /// </summary>

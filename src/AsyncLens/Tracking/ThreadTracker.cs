@@ -107,6 +107,12 @@ internal sealed class ThreadTracker
 
     public int Depth => _depth;
 
+    /// <summary>Where this thread's async methods last parked, and its reported waits: for steps the async events deliver late.</summary>
+    public ParkNotes Notes { get; } = new();
+
+    /// <summary>The watchdog's samples of this thread's scheduler figures, for steps the async events deliver late.</summary>
+    public SchedHistory? Sched;
+
     /// <summary>The open synchronous wait on this thread, if any.</summary>
     public volatile SyncWait? Wait;
 

@@ -1,0 +1,225 @@
+using System.Collections.Concurrent;
+using AsyncLens.Attribution;
+using AsyncLens.Reporting;
+using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
+using AsyncLens.Tracking;
+using AsyncLens.Tracking.AsyncEvents;
+
+namespace AsyncLens.Detection;
+
+/// <summary>
+/// slow-step from .NET 11's async events (<see cref="StepSourceKind.AsyncEvents"/>): a step's bounds are exact (the
+/// runtime stamps each event as it is written), but it arrives up to ~1.25 s after it ended, in a batch. It is judged
+/// then, on the watchdog's thread, from what is still known: its method (from the runtime's method id), where it
+/// resumed (the state in its context's stack) and, from the TPL events kept for tasks (<see cref="ParkNotes"/>), its
+/// task, creation record and where it stopped. Not known that late, so not taken off its time: JIT compilation, waits for
+/// a CPU, AsyncLens's own time on the thread; nor how its time split (on a CPU or blocked), nor the boxes it created.
+/// </summary>
+internal sealed partial class SlowSteps
+{
+    // A park or completion note is written just after the step's last event (the TPL event is raised after the
+    // runtime's async event of the same moment, or the other way round): a millisecond of slack either side.
+    private const long NoteSlack = TimeSpan.TicksPerMillisecond;
+
+    private readonly ConcurrentQueue<AsyncStep> _eventSteps = new();
+    private readonly List<AsyncStep> _openSteps = [];
+
+    // Per OS thread, the start of the step last reported hung (one report per hang).
+    private readonly Dictionary<ulong, long> _hungSteps = [];
+
+    /// <summary>The async events' steps, when debug mode takes its steps from them (set once, before the first tick).</summary>
+    public EventSteps? Events { get; set; }
+
+    /// <summary>The runtime's registry of active tasks: the box of a step still running is found in it.</summary>
+    public TaskRegistry? Registry { get; set; }
+
+    /// <summary>A task's creation record, by id (debug mode's table).</summary>
+    public Func<int, TaskRecord?> FindRecord { get; set; } = static _ => null;
+
+    /// <summary>A step at least the threshold long, on the thread that delivered its buffer: judged at the next tick.</summary>
+    public void OnEventStep(AsyncStep step) => _eventSteps.Enqueue(step);
+
+    /// <summary>Watchdog tick (and exit): judges the steps the async events delivered since the last one.</summary>
+    public void JudgeEventSteps(long now)
+    {
+        if (Events is null)
+            return;
+        // The watchdog and, at exit, the exiting thread: one at a time (the samples and the queue's order are theirs).
+        lock (_openSteps)
+            JudgeQueued(now);
+    }
+
+    private void JudgeQueued(long now)
+    {
+        // Sampled before the steps are judged: a step that ended after the last tick is measured up to now.
+        foreach (var tracker in ThreadTracker.All)
+            (tracker.Sched ??= new SchedHistory()).Add(now, RunQueue.Times(tracker.OsThreadId));
+        if (_eventSteps.IsEmpty)
+            return;
+        stalls.CatchUp(now);
+        while (_eventSteps.TryDequeue(out var step))
+            JudgeEventStep(step);
+    }
+
+    /// <summary>
+    /// Watchdog tick: judges the steps delivered since the last one, then looks for a step still running past the hung
+    /// threshold. The buffers delivered so far may be behind (a thread's buffer goes once it has written nothing for
+    /// 250 ms, from a timer that runs every second): a step that looks hung has every buffer delivered first, and is
+    /// reported only if it is still open then.
+    /// </summary>
+    private void TickEvents(long now)
+    {
+        if (Events is not { } events)
+            return;
+        lock (_openSteps)
+            TickEvents(events, now);
+    }
+
+    private void TickEvents(EventSteps events, long now)
+    {
+        JudgeEventSteps(now);
+        if (!HungCandidates(events, now))
+            return;
+        events.Flush();
+        JudgeEventSteps(now);
+        if (!HungCandidates(events, now))
+            return;
+        foreach (var step in _openSteps)
+        {
+            if (now - step.Start < settings.HungTicks || _hungSteps.TryGetValue(step.OsThreadId, out var reported) && reported == step.Start)
+                continue;
+            _hungSteps[step.OsThreadId] = step.Start;
+            ReportHung(step, now);
+        }
+    }
+
+    private bool HungCandidates(EventSteps events, long now)
+    {
+        _openSteps.Clear();
+        events.OpenSteps(_openSteps);
+        foreach (var step in _openSteps)
+        {
+            if (now - step.Start >= settings.HungTicks && !(_hungSteps.TryGetValue(step.OsThreadId, out var reported) && reported == step.Start))
+                return true;
+        }
+        return false;
+    }
+
+    private void ReportHung(in AsyncStep step, long now)
+    {
+        if (EventSteps.StateMachineOf(step.MethodId) is not { } stateMachine || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+            return;
+        var tracker = TrackerOf(step.OsThreadId);
+        if (tracker?.Wait is { IsOpen: true })
+            return; // a blocking wait, reported as such
+        var wall = now - step.Start - (tracker?.Notes.WaitedWithin(step.Start, now) ?? 0);
+        var (split, preempted) = SplitOf(tracker, step.Start, now, wall);
+        var own = wall - preempted;
+        if (own - stalls.During(step.Start, now, 0) < settings.HungTicks)
+            return;
+        var task = Running(stateMachine);
+        var stack = task is null ? RawAsyncStack.Empty : RawAsyncStack.Capture(task, step.ResumedState);
+        var evidence = new StretchEvidence(stateMachine, step.ResumedState, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: true)
+        {
+            TaskId = task?.Id ?? 0,
+            Time = split,
+        };
+        sink.Add(new StepFinding(task?.Id ?? 0, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, task is null ? null : FindRecord(task.Id), evidence));
+    }
+
+    // The box of the method whose step runs now: the one box of its type the runtime's registry holds in the running
+    // state (-1); null when there are none, or several.
+    private Task? Running(Type stateMachine)
+    {
+        Task? found = null;
+        foreach (var task in Registry?.Snapshot() ?? [])
+        {
+            if (BoxInfo.Of(task) is { } box && box.StateMachineType == stateMachine && box.ReadState(task) == AsyncState.Running && !task.IsCompleted)
+            {
+                if (found is not null)
+                    return null;
+                found = task;
+            }
+        }
+        return found;
+    }
+
+    // The user's async methods whose first step ran inside this one: the boxes created on its thread while it ran, each
+    // with the await it parked at, as its record remembers (its task has usually completed by now).
+    private List<FirstStep> FirstStepsWithin(ThreadTracker tracker, long start, long end)
+    {
+        var found = new List<FirstStep>();
+        var previous = start;
+        foreach (var record in tracker.Notes.CreatedWithin(start, end))
+        {
+            var task = record.Box is null || record.ParkedState == AsyncState.Unknown ? findTask(record.Id) : null;
+            var box = record.Box ?? (task is null ? null : BoxInfo.Of(task));
+            var state = record.ParkedState != AsyncState.Unknown ? record.ParkedState : task is null ? AsyncState.Unknown : BoxInfo.ReadStateOnce(task);
+            if (box is not null && Symbols.CodeOrigin.IsUserCode(box.StateMachineType.Assembly))
+                found.Add(new FirstStep(record, box.StateMachineType, state, record.Created - previous));
+            previous = record.Created;
+        }
+        return found;
+    }
+
+    // How a step's time split, and how long its thread waited for a CPU in it, from the watchdog's samples of the
+    // thread's figures around its bounds (unknown when the samples do not reach that far back).
+    private static (TimeSplit Split, long Preempted) SplitOf(ThreadTracker? tracker, long start, long end, long wall)
+    {
+        if (tracker?.Sched is not { } sched || sched.At(start) is not { OnCpu: >= 0 } from || sched.At(end) is not { OnCpu: >= 0 } to)
+            return (TimeSplit.Unknown, 0);
+        var preempted = Math.Clamp(to.Waited - from.Waited, 0, wall);
+        var onCpu = Math.Clamp(to.OnCpu - from.OnCpu, 0, wall - preempted);
+        return (new TimeSplit(onCpu, Math.Max(0, wall - preempted - onCpu)), preempted);
+    }
+
+    // The stack of a step whose chain has moved on: its own frame, then the methods that awaited it, as their records
+    // remember them (each with the await it parked at).
+    private static RawAsyncStack Remembered(TaskRecord? record, RawFrame leaf)
+    {
+        var frames = new List<RawFrame> { leaf };
+        for (var caller = record?.Awaiter; caller is { Box: { } box } && frames.Count < 64; caller = caller.Awaiter)
+            frames.Add(new RawFrame(caller.Id, box, caller.ParkedState, null, null));
+        return RawAsyncStack.Of(frames);
+    }
+
+    private static ThreadTracker? TrackerOf(ulong osThreadId)
+    {
+        foreach (var tracker in ThreadTracker.All)
+        {
+            if ((ulong)tracker.OsThreadId == osThreadId)
+                return tracker;
+        }
+        return null;
+    }
+
+    private void JudgeEventStep(in AsyncStep step)
+    {
+        if (EventSteps.StateMachineOf(step.MethodId) is not { } stateMachine || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+            return;
+        var tracker = TrackerOf(step.OsThreadId);
+        var wall = step.End - step.Start - (tracker?.Notes.WaitedWithin(step.Start, step.End) ?? 0);
+        var (split, preempted) = SplitOf(tracker, step.Start, step.End, wall);
+        var own = wall - preempted;
+        if (own - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
+            return;
+        var note = tracker?.Notes.Latest(stateMachine, step.Start - NoteSlack, step.End + NoteSlack);
+        var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? AsyncState.Unknown;
+        var taskId = note?.TaskId ?? 0;
+        var stack = RawAsyncStack.Empty;
+        if (note is { } n && findTask(n.TaskId) is { } task && !task.IsCompleted)
+            stack = RawAsyncStack.Capture(task, step.ResumedState);
+        else if (note?.Box is { } box)
+            stack = Remembered(note.Value.Record, new RawFrame(taskId, box, step.ResumedState, null, null));
+        var evidence = new StretchEvidence(stateMachine, step.ResumedState, stopped, DetectionSettings.Seconds(own), Ongoing: false)
+        {
+            TaskId = taskId,
+            FromTicks = step.Start,
+            ToTicks = step.End,
+            Time = split,
+            FirstSteps = tracker is null ? [] : FirstStepsWithin(tracker, step.Start, step.End),
+        };
+        sink.Add(new StepFinding(taskId, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, note?.Record, evidence));
+    }
+}
