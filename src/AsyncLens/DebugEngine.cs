@@ -69,6 +69,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         {
             _steps.Registry = registry;
             _steps.FindRecord = _table.Find;
+            _waits.FindRecord = _table.Find;
             _eventSteps = new Tracking.AsyncEvents.EventSteps(settings.SlowTicks, _steps.OnEventStep);
             _steps.Events = _eventSteps;
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;

@@ -118,7 +118,7 @@ internal sealed partial class SlowSteps
         var own = wall - preempted;
         if (own - stalls.During(step.Start, now, 0) < settings.HungTicks)
             return;
-        var task = Running(stateMachine);
+        var task = Registry?.RunningBox(stateMachine);
         var stack = task is null ? RawAsyncStack.Empty : RawAsyncStack.Capture(task, step.ResumedState);
         var evidence = new StretchEvidence(stateMachine, step.ResumedState, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: true)
         {
@@ -126,23 +126,6 @@ internal sealed partial class SlowSteps
             Time = split,
         };
         sink.Add(new StepFinding(task?.Id ?? 0, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, task is null ? null : FindRecord(task.Id), evidence));
-    }
-
-    // The box of the method whose step runs now: the one box of its type the runtime's registry holds in the running
-    // state (-1); null when there are none, or several.
-    private Task? Running(Type stateMachine)
-    {
-        Task? found = null;
-        foreach (var task in Registry?.Snapshot() ?? [])
-        {
-            if (BoxInfo.Of(task) is { } box && box.StateMachineType == stateMachine && box.ReadState(task) == AsyncState.Running && !task.IsCompleted)
-            {
-                if (found is not null)
-                    return null;
-                found = task;
-            }
-        }
-        return found;
     }
 
     // The user's async methods whose first step ran inside this one: the boxes created on its thread while it ran, each
