@@ -147,13 +147,18 @@ internal sealed partial class SlowSteps
     }
 
     // How a step's time split, and how long its thread waited for a CPU in it, from the watchdog's samples of the
-    // thread's figures around its bounds (unknown when the samples do not reach that far back).
+    // thread's figures around its bounds. A thread first sampled after the step began (its first TPL event came in the
+    // step) is taken to have waited and computed as often before its first sample as after it.
     private static (TimeSplit Split, long Preempted) SplitOf(ThreadTracker? tracker, long start, long end, long wall)
     {
-        if (tracker?.Sched is not { } sched || sched.At(start) is not { OnCpu: >= 0 } from || sched.At(end) is not { OnCpu: >= 0 } to)
+        if (tracker?.Sched is not { } sched || sched.At(end) is not { OnCpu: >= 0 } to)
             return (TimeSplit.Unknown, 0);
-        var preempted = Math.Clamp(to.Waited - from.Waited, 0, wall);
-        var onCpu = Math.Clamp(to.OnCpu - from.OnCpu, 0, wall - preempted);
+        var (fromAt, from) = sched.At(start) is { OnCpu: >= 0 } exact ? (start, exact) : sched.Oldest();
+        if (from.OnCpu < 0 || fromAt >= end)
+            return (TimeSplit.Unknown, 0);
+        var scale = (double)(end - start) / (end - fromAt);
+        var preempted = Math.Clamp((long)((to.Waited - from.Waited) * scale), 0, wall);
+        var onCpu = Math.Clamp((long)((to.OnCpu - from.OnCpu) * scale), 0, wall - preempted);
         return (new TimeSplit(onCpu, Math.Max(0, wall - preempted - onCpu)), preempted);
     }
 

@@ -26,6 +26,15 @@ internal sealed class SchedHistory
         _count = Math.Min(_count + 1, Size);
     }
 
+    /// <summary>When the oldest sample kept was taken (<see cref="long.MaxValue"/>: none yet), and its figures.</summary>
+    public (long At, SchedTimes Times) Oldest()
+    {
+        if (_count == 0)
+            return (long.MaxValue, SchedTimes.Unavailable);
+        var oldest = (_next - _count + Size) % Size;
+        return (_at[oldest], new SchedTimes(_onCpu[oldest], _waited[oldest], RunQueue.Unavailable));
+    }
+
     /// <summary>The figures at <paramref name="at"/>, interpolated between the samples around it; unavailable outside them.</summary>
     public SchedTimes At(long at)
     {
