@@ -72,6 +72,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             _waits.FindRecord = _table.Find;
             _eventSteps = new Tracking.AsyncEvents.EventSteps(settings.SlowTicks, _steps.OnEventStep);
             _steps.Events = _eventSteps;
+            ThreadTracker.KeepsSchedHistory = true;
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
         }
         _endpoints = RequestEndpoints.Start(OnEndpointMatched);
@@ -94,8 +95,13 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var tracker = Tracker();
         var frame = tracker.Top;
         var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
-        var sample = _samples.For(creator?.CreatorCode, creator?.ResumedState ?? 0, operationName);
-        var record = new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample);
+        // Without step frames (the async events give the steps), a delegate task running on the thread is the creator.
+        var running = creator is null && _stepSource == StepSourceKind.AsyncEvents ? TaskInternals.Current() : null;
+        var runningCode = running is null ? null : TaskInternals.Action(running)?.Method;
+        var sample = _samples.For(creator?.CreatorCode ?? runningCode ?? CreatedCode(taskId), creator?.ResumedState ?? 0, operationName);
+        var record = runningCode is null
+            ? new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample)
+            : new TaskRecord(taskId, origin, now, tracker.ThreadId, runningCode, running!.Id, _table.Find(running.Id), sample);
         if (frame is not null)
         {
             frame.FirstCreated ??= record;
@@ -117,6 +123,11 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     /// </summary>
     public System.Diagnostics.Tracing.EventKeywords Keywords =>
         _stepSource == StepSourceKind.AsyncEvents ? TplListener.Keywords & ~TplListener.SynchronousWorkKeyword : TplListener.Keywords;
+
+    // Without step frames (the async events give the steps), what a creation's stack sample is shared by: the created
+    // method (its box type, or the delegate's method) rather than only its name, which methods of other types share.
+    private object? CreatedCode(int taskId) =>
+        _stepSource == StepSourceKind.AsyncEvents && _registry.Find(taskId) is { } task ? BoxInfo.Of(task) ?? (object?)TaskInternals.Action(task)?.Method : null;
 
     public void OnOperationEnd(int taskId, int status, long now)
     {
@@ -331,6 +342,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
         _eventSteps?.Dispose();
+        ThreadTracker.KeepsSchedHistory = false;
         System.Runtime.Loader.AssemblyLoadContext.Default.Unloading -= OnUnloading;
         _endpoints.Dispose();
         _gcEvents.Dispose();

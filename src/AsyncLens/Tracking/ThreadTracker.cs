@@ -27,7 +27,14 @@ internal sealed class ThreadTracker
         _blocked = Runtime.EngineLocks.BlockedOnThisThread;
         for (var i = 0; i < _frames.Length; i++)
             _frames[i] = new Frame();
+        // The first sample, taken by the thread itself at its first event: a step it was already running when the
+        // watchdog first sampled it is measured from here.
+        if (KeepsSchedHistory)
+            (Sched = new SchedHistory()).Add(DateTime.UtcNow.Ticks, OwnTimes());
     }
+
+    /// <summary>Set while debug mode takes its steps from the async events: each thread keeps <see cref="Sched"/>.</summary>
+    public static volatile bool KeepsSchedHistory;
 
     public static ThreadTracker Current => Existing ?? Register();
 
