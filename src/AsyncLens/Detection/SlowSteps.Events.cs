@@ -28,6 +28,9 @@ internal sealed partial class SlowSteps
     // Per OS thread, the start of the step last reported hung (one report per hang).
     private readonly Dictionary<ulong, long> _hungSteps = [];
 
+    // Scheduler samples of threads running a step that have no tracker (they raised no TPL event yet).
+    private readonly Dictionary<ulong, SchedHistory> _untracked = [];
+
     /// <summary>The async events' steps, when debug mode takes its steps from them (set once, before the first tick).</summary>
     public EventSteps? Events { get; set; }
 
@@ -100,6 +103,19 @@ internal sealed partial class SlowSteps
         events.OpenSteps(_openSteps);
         foreach (var step in _openSteps)
         {
+            if (TrackerOf(step.OsThreadId) is null)
+            {
+                if (!_untracked.TryGetValue(step.OsThreadId, out var history))
+                {
+                    if (_untracked.Count >= 256)
+                        _untracked.Clear(); // threads come and go: a bound, not a cache
+                    _untracked[step.OsThreadId] = history = new SchedHistory();
+                }
+                history.Add(now, RunQueue.Times((int)step.OsThreadId));
+            }
+        }
+        foreach (var step in _openSteps)
+        {
             if (now - step.Start >= settings.HungTicks && !(_hungSteps.TryGetValue(step.OsThreadId, out var reported) && reported == step.Start))
                 return true;
         }
@@ -114,7 +130,7 @@ internal sealed partial class SlowSteps
         if (tracker?.Wait is { IsOpen: true })
             return; // a blocking wait, reported as such
         var wall = now - step.Start - (tracker?.Notes.WaitedWithin(step.Start, now) ?? 0);
-        var (split, preempted) = SplitOf(tracker, step.Start, now, wall);
+        var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, now, wall);
         var own = wall - preempted;
         if (own - stalls.During(step.Start, now, 0) < settings.HungTicks)
             return;
@@ -149,9 +165,12 @@ internal sealed partial class SlowSteps
     // How a step's time split, and how long its thread waited for a CPU in it, from the watchdog's samples of the
     // thread's figures around its bounds. A thread first sampled after the step began (its first TPL event came in the
     // step) is taken to have waited and computed as often before its first sample as after it.
-    private static (TimeSplit Split, long Preempted) SplitOf(ThreadTracker? tracker, long start, long end, long wall)
+    private SchedHistory? HistoryOf(ThreadTracker? tracker, ulong osThreadId) =>
+        tracker?.Sched ?? (_untracked.TryGetValue(osThreadId, out var history) ? history : null);
+
+    private static (TimeSplit Split, long Preempted) SplitOf(SchedHistory? history, long start, long end, long wall)
     {
-        if (tracker?.Sched is not { } sched || sched.At(end) is not { OnCpu: >= 0 } to)
+        if (history is not { } sched || sched.At(end) is not { OnCpu: >= 0 } to)
             return (TimeSplit.Unknown, 0);
         var (fromAt, from) = sched.At(start) is { OnCpu: >= 0 } exact ? (start, exact) : sched.Oldest();
         if (from.OnCpu < 0 || fromAt >= end)
@@ -188,7 +207,7 @@ internal sealed partial class SlowSteps
             return;
         var tracker = TrackerOf(step.OsThreadId);
         var wall = step.End - step.Start - (tracker?.Notes.WaitedWithin(step.Start, step.End) ?? 0);
-        var (split, preempted) = SplitOf(tracker, step.Start, step.End, wall);
+        var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
         var own = wall - preempted;
         if (own - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
             return;
