@@ -18,9 +18,11 @@ namespace AsyncLens.Detection;
 /// </summary>
 internal sealed partial class SlowSteps
 {
-    // A park or completion note is written just after the step's last event (the TPL event is raised after the
-    // runtime's async event of the same moment, or the other way round): a millisecond of slack either side.
-    private const long NoteSlack = TimeSpan.TicksPerMillisecond;
+    // A park or completion note is written about when the step's last event is, on another clock (the TPL events'
+    // DateTime stamps; the async events' Stopwatch stamps converted through a pairing of the two): the note nearest the
+    // step's end of the right kind, within a millisecond before its start and 20 ms after its end.
+    private const long NoteSlackBefore = TimeSpan.TicksPerMillisecond;
+    private const long NoteSlackAfter = 20 * TimeSpan.TicksPerMillisecond;
 
     private readonly ConcurrentQueue<AsyncStep> _eventSteps = new();
     private readonly List<AsyncStep> _openSteps = [];
@@ -164,7 +166,7 @@ internal sealed partial class SlowSteps
 
     // How a step's time split, and how long its thread waited for a CPU in it, from the watchdog's samples of the
     // thread's figures around its bounds. A thread first sampled after the step began (its first TPL event came in the
-    // step) is taken to have waited and computed as often before its first sample as after it.
+    // step) is taken to have waited and computed as often before its first sample as after it, if sampled for half of it.
     private SchedHistory? HistoryOf(ThreadTracker? tracker, ulong osThreadId) =>
         tracker?.Sched ?? (_untracked.TryGetValue(osThreadId, out var history) ? history : null);
 
@@ -175,7 +177,9 @@ internal sealed partial class SlowSteps
         var (fromAt, from) = sched.At(start) is { OnCpu: >= 0 } exact ? (start, exact) : sched.Oldest();
         if (from.OnCpu < 0 || fromAt >= end)
             return (TimeSplit.Unknown, 0);
-        var scale = (double)(end - start) / (end - fromAt);
+        // Extrapolated only from at least half the step: a few milliseconds sampled at its end (a thread's first event
+        // there) hold its wake-up from a sleep, not a rate; less than that counts what was seen, unscaled.
+        var scale = (end - fromAt) * 2 >= end - start ? (double)(end - start) / (end - fromAt) : 1;
         var preempted = Math.Clamp((long)((to.Waited - from.Waited) * scale), 0, wall);
         var onCpu = Math.Clamp((long)((to.OnCpu - from.OnCpu) * scale), 0, wall - preempted);
         return (new TimeSplit(onCpu, Math.Max(0, wall - preempted - onCpu)), preempted);
@@ -211,7 +215,7 @@ internal sealed partial class SlowSteps
         var own = wall - preempted;
         if (own - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
             return;
-        var note = tracker?.Notes.Latest(stateMachine, step.Start - NoteSlack, step.End + NoteSlack);
+        var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
         var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? AsyncState.Unknown;
         var taskId = note?.TaskId ?? 0;
         var stack = RawAsyncStack.Empty;

@@ -35,13 +35,19 @@ internal sealed class ParkNotes
         _next = (_next + 1) % Size;
     }
 
-    /// <summary>The latest note of a method of <paramref name="stateMachine"/> in [<paramref name="from"/>, <paramref name="to"/>].</summary>
-    public Note? Latest(Type stateMachine, long from, long to)
+    /// <summary>
+    /// The note of a method of <paramref name="stateMachine"/> in [<paramref name="from"/>, <paramref name="to"/>] nearest
+    /// to <paramref name="near"/>, of a completion if <paramref name="completed"/>, else of a park.
+    /// </summary>
+    public Note? Nearest(Type stateMachine, long from, long to, long near, bool completed)
     {
         Note? found = null;
         foreach (var note in _notes)
         {
-            if (note.Time >= from && note.Time <= to && note.Box?.StateMachineType == stateMachine && (found is null || note.Time > found.Value.Time))
+            if (note.Time < from || note.Time > to || note.Box?.StateMachineType != stateMachine
+                || (note.State == Runtime.Layout.AsyncState.Done) != completed)
+                continue;
+            if (found is null || Math.Abs(note.Time - near) < Math.Abs(found.Value.Time - near))
                 found = note;
         }
         return found;

@@ -50,7 +50,7 @@ public sealed class StepSourceTests
     }
 
     [Fact]
-    public void A_late_step_is_matched_to_the_last_park_of_its_method_within_its_bounds()
+    public void A_late_step_is_matched_to_the_park_or_completion_of_its_method_nearest_its_end()
     {
         var notes = new ParkNotes();
         var mine = BoxOf(Parked());
@@ -61,12 +61,14 @@ public sealed class StepSourceTests
         notes.Add(150, 9, null, other, 3);
         notes.Add(180, 2, second, mine, 1);
         notes.Add(400, 3, null, mine, AsyncState.Done);
-        var found = notes.Latest(mine.StateMachineType, 90, 200);
+        var found = notes.Nearest(mine.StateMachineType, 90, 200, 190, completed: false);
         Assert.NotNull(found);
         Assert.Equal((2, 1), (found.Value.TaskId, found.Value.State));
         Assert.Same(second, found.Value.Record);
-        Assert.Null(notes.Latest(mine.StateMachineType, 200, 300));
-        Assert.Equal(9, notes.Latest(other.StateMachineType, 0, 1000)?.TaskId);
+        Assert.Equal(1, notes.Nearest(mine.StateMachineType, 90, 500, 110, completed: false)?.TaskId);
+        Assert.Equal(3, notes.Nearest(mine.StateMachineType, 90, 500, 190, completed: true)?.TaskId);
+        Assert.Null(notes.Nearest(mine.StateMachineType, 200, 300, 250, completed: false));
+        Assert.Equal(9, notes.Nearest(other.StateMachineType, 0, 1000, 0, completed: false)?.TaskId);
     }
 
     [Fact]
