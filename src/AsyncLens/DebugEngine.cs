@@ -29,7 +29,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly Watchdog _watchdog;
     private readonly TplListener _listener;
     private readonly RequestEndpoints _endpoints;
-    private readonly GcEvents _gcEvents;
+    private readonly RuntimeEvents _runtimeEvents;
     private readonly PendingCollected _collected;
     private readonly Stalls _stalls;
     private readonly StepSourceKind _stepSource;
@@ -62,7 +62,8 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         AppDomain.CurrentDomain.UnhandledException += OnUnhandledException;
         StartPrelude();
         _stalls = stalls;
-        _gcEvents = new GcEvents(stalls.OnSuspension, collected.OnInduced);
+        RegistryWaits.Watch(registry.RuntimeLock);
+        _runtimeEvents = new RuntimeEvents(stalls.OnSuspension, collected.OnInduced);
         _stepSource = StepSource.FromEnvironment(Console.Error);
         _listener = TplListener.Start(this);
         if (_stepSource == StepSourceKind.AsyncEvents)
@@ -345,7 +346,8 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         ThreadTracker.KeepsSchedHistory = false;
         System.Runtime.Loader.AssemblyLoadContext.Default.Unloading -= OnUnloading;
         _endpoints.Dispose();
-        _gcEvents.Dispose();
+        _runtimeEvents.Dispose();
+        RegistryWaits.Watch(null);
         _tracking.Keep = static (_, task) => !task.IsCompleted;
         AppDomain.CurrentDomain.FirstChanceException -= OnFirstChanceException;
         TaskScheduler.UnobservedTaskException -= _faults.OnUnobservedTaskException;

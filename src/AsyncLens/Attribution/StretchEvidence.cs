@@ -66,6 +66,37 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
         return users && Time.MostlyOnCpu ? this : this with { WarmUp = true };
     }
 
+    /// <summary>The OS id of the thread the stretch ran on (0: not known).</summary>
+    public long OsThreadId { get; init; }
+
+    /// <summary>
+    /// By how much the stretch's own time, less the time the whole process stood still, passed the threshold when it was
+    /// judged slow; <see cref="long.MaxValue"/> when not judged that way (a hung step, a request).
+    /// </summary>
+    public long SlackTicks { get; init; } = long.MaxValue;
+
+    /// <summary>
+    /// The evidence with the stretch's waits for the runtime's registry of active tasks (<see cref="RegistryWaits"/>,
+    /// <paramref name="waitedTicks"/>, known once the runtime's events about them came) taken off its time, as
+    /// AsyncLens's own; null when the stretch is not slow without them.
+    /// </summary>
+    public StretchEvidence? WithoutRegistryWaits(long waitedTicks)
+    {
+        // A wait's measured duration runs on past its wake-up, to when the thread got the lock: its wait for a CPU meanwhile is
+        // already off the stretch's time. Only what the stretch spent blocked can have been these waits.
+        if (Time.IsKnown)
+            waitedTicks = Math.Min(waitedTicks, Time.Blocked);
+        if (waitedTicks <= 0 || SlackTicks == long.MaxValue)
+            return this;
+        if (waitedTicks > SlackTicks)
+            return null;
+        return this with
+        {
+            Seconds = Seconds - (double)waitedTicks / TimeSpan.TicksPerSecond,
+            Time = Time.IsKnown ? Time with { Blocked = Time.Blocked - waitedTicks } : Time,
+        };
+    }
+
     /// <summary>How the stretch's own time split between running on a CPU and being blocked.</summary>
     public TimeSplit Time { get; init; } = TimeSplit.Unknown;
 

@@ -4,7 +4,7 @@ namespace AsyncLens.Detection;
 /// Times the whole process stood still, which no thread's own figures show. Two sources:
 /// <list type="bullet">
 /// <item>the runtime's own suspensions of every managed thread (a GC, or patching code), from its events
-/// (<see cref="Tracking.GcEvents"/>): exact, from the start of the suspension, so including the wait for
+/// (<see cref="Tracking.RuntimeEvents"/>): exact, from the start of the suspension, so including the wait for
 /// every thread to reach a safe point, which <see cref="GC.GetTotalPauseDuration"/> leaves out and which, on a busy
 /// machine, is most of it (a thread preempted while running managed code holds up all the others: measured 100-250 ms
 /// on two cores shared by a dozen processes, against a few ms of collection);</item>

@@ -50,7 +50,7 @@ internal sealed class TaskGraph
         var graph = new TaskGraph(seeds.Count * 5 / 4);
         foreach (var task in seeds)
         {
-            if (!task.IsCompleted && !Tracking.GcEvents.IsDispatchTask(task))
+            if (!task.IsCompleted && !Tracking.RuntimeEvents.IsDispatchTask(task))
                 graph.Node(task);
         }
         graph.ExpandFrom(0);

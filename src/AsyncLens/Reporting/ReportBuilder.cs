@@ -24,7 +24,10 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
 
     private AsyncReport? Step(StepFinding f)
     {
-        var e = f.Evidence.Judged(Tracking.EngineCompilation.During(f.Evidence.FromTicks, f.Evidence.ToTicks));
+        var evidence = f.Evidence;
+        if (evidence.WithoutRegistryWaits(Tracking.RegistryWaits.Within(evidence.OsThreadId, evidence.FromTicks, evidence.ToTicks)) is not { } unwaited)
+            return null;
+        var e = unwaited.Judged(Tracking.EngineCompilation.During(evidence.FromTicks, evidence.ToTicks));
         if (StretchLocator.Locate(e) is not { } stretch)
             return null;
         var symbols = stretch.Code;
@@ -191,21 +194,26 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
     }
 
     // Where the exception was thrown: the deepest frame of the faulted method's own assembly (a library's frames in
-    // between, a database client's, are where it came from, not where the user can look); else the deepest of user code.
+    // between, a database client's, are where it came from, not where the user can look); else the deepest of the
+    // app's own code; a package's line (its PDB may name `/_/Dapper/...`) only when the app has none in the stack. The
+    // faulted method's assembly is not always known (its box may be collected before the report is written).
     private static SourceLine? ThrowSite(Exception ex, System.Reflection.Assembly? home)
     {
         var frames = new StackTrace(ex, fNeedFileInfo: false).GetFrames();
-        SourceLine? user = null;
+        SourceLine? own = null, package = null;
         foreach (var frame in frames)
         {
             if (frame.GetMethod() is not { } m || !CodeOrigin.IsUserCode(m) || MethodSymbols.LineAt(m, frame.GetILOffset()) is not { } at)
                 continue;
             var site = new SourceLine(at.File, at.Line, MethodNames.Format(m));
-            if (home is null || m.Module.Assembly == home)
+            if (m.Module.Assembly == home)
                 return site;
-            user ??= site;
+            if (CodeOrigin.Kind(m.Module.Assembly) == CodeKind.User)
+                own ??= site;
+            else
+                package ??= site;
         }
-        return user;
+        return own ?? package;
     }
 
     // The line of `code` (a state machine's MoveNext, or a delegate's method) in the exception's stack trace.

@@ -26,6 +26,9 @@ internal sealed class TaskRegistry : IDisposable
 
     private TaskRegistry(Dictionary<int, Task> runtimeTasks) => _runtimeTasks = runtimeTasks;
 
+    /// <summary>The object the runtime locks to add a task to its registry or remove one (the dictionary itself).</summary>
+    public object RuntimeLock => _runtimeTasks;
+
     /// <summary>Turns the registry on; null when this runtime does not have one.</summary>
     public static TaskRegistry? Enable()
     {
