@@ -10,7 +10,8 @@
 #   EventListener that ignores the buffers (the source's floor); the same source decoded by AsyncLens's reader
 #   (Tracking/AsyncEvents) into a sink keeping each thread's step; the TPL events debug mode uses, ignored (their
 #   floor); the TPL source on with a keyword no await raises (what keeping TPL for what the new source lacks would
-#   cost before any event is delivered); debug mode as it is today (AsyncDebug.Enable, on the TPL events);
+#   cost before any event is delivered); debug mode as it is today (AsyncDebug.Enable, on the TPL events); debug mode
+#   with its steps from the async events (ASYNCLENS_STEP_SOURCE=async-events: the TPL events but the step brackets);
 #   on .NET 10 (the SDK's runtime), for the figures beside them: nothing, and debug mode.
 # Each process warms up until the JIT has settled (at most 8 s) and prints its median µs per iteration over 10 rounds;
 # the table shows the median of those per row, the ratio to nothing on the same runtime, and the same-repetition range.
@@ -36,6 +37,7 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
     local -a command
     mode="${variant#net1?-}"
     case "$variant" in
+        net11-on-events) command=(env ASYNCLENS_STEP_SOURCE=async-events DOTNET_ROOT="$net11" "$net11/dotnet" "$dll" await on) ;;
         net11-*) command=(env DOTNET_ROOT="$net11" "$net11/dotnet" "$dll" await "$mode") ;;
         net10-*) command=(dotnet "$dll" await "$mode") ;;
     esac
@@ -44,13 +46,14 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
     local runtime
     runtime="$(sed -n 's/^runtime: //p' "$err")"
     case "$variant" in
-        net11-*) [[ "$runtime" == ".NET 11."* ]] || fail "$variant ran on '$runtime'" "$err" ;;
+        net11-*) [[ "$runtime" == ".NET 11."* ]] || fail "$variant ran on '$runtime'" "$err" ;;&
+        net11-on-events) grep -q '^step source: AsyncEvents$' "$err" || fail "$variant did not take its steps from the async events" "$err" ;;
         net10-*) [[ "$runtime" == ".NET 10."* ]] || fail "$variant ran on '$runtime'" "$err" ;;
     esac
     record "variant=$variant rep=$rep" "$out" median_us "$variant"
 }
 
-interleave "median µs/iter" net11-off net11-async-events-ignored net11-async-events net11-listener net11-tpl-quiet net11-on net10-off net10-on -- "$@"
+interleave "median µs/iter" net11-off net11-async-events-ignored net11-async-events net11-listener net11-tpl-quiet net11-on net11-on-events net10-off net10-on -- "$@"
 
 python3 -B - "$here/lib" "$results" "$logs" <<'PY'
 import sys
@@ -67,6 +70,7 @@ labels = {
     "net11-listener": (".NET 11  TPL events, ignored", "net11-off"),
     "net11-tpl-quiet": (".NET 11  TPL source on, no event", "net11-off"),
     "net11-on": (".NET 11  debug mode (TPL events)", "net11-off"),
+    "net11-on-events": (".NET 11  debug mode (async events)", "net11-off"),
     "net10-off": (".NET 10  nothing", "net10-off"),
     "net10-on": (".NET 10  debug mode (TPL events)", "net10-off"),
 }

@@ -94,6 +94,8 @@ internal static class Program
             AsyncDebug.TrackTasks(dumpOnSignal: false);
         var result = await run();
         Console.Error.WriteLine("runtime: " + System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
+        if (on)
+            Console.Error.WriteLine("step source: " + AsyncLens.Tracking.StepSource.FromEnvironment(TextWriter.Null));
 
         // Disable() writes whatever is still queued, so the count below is complete.
         var reports = debug?.Finish() ?? 0;

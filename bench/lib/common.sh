@@ -19,7 +19,7 @@ require_tools() { # require_tools [WHY_PYTHON3]: exits 1 unless dotnet and pytho
 
 unset_debug_env() { # unset_debug_env [MORE_VARIABLES...]
     # Whatever debug switch the calling shell has on must not leak into the "off" runs.
-    unset DOTNET_STARTUP_HOOKS ASYNCLENS_DEBUG ASYNCLENS_TASKS ASYNCLENS_OUTPUT ASYNCLENS_SLOW_MS ASYNCLENS_FORMAT ASYNCLENS_DUMP_FORMAT "$@"
+    unset DOTNET_STARTUP_HOOKS ASYNCLENS_DEBUG ASYNCLENS_TASKS ASYNCLENS_OUTPUT ASYNCLENS_SLOW_MS ASYNCLENS_FORMAT ASYNCLENS_DUMP_FORMAT ASYNCLENS_STEP_SOURCE "$@"
 }
 
 build_release() { # build_release LOG PROJECT...: dotnet build each in Release; on failure shows LOG and exits 1

@@ -35,6 +35,8 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
     private readonly RuntimeEvents _runtimeEvents;
     private readonly PendingCollected _collected;
     private readonly Stalls _stalls;
+    private readonly StepSourceKind _stepSource;
+    private readonly Tracking.AsyncEvents.EventSteps? _eventSteps;
     private int _failed;
     private int _disposed;
 
@@ -68,7 +70,18 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         _stalls = stalls;
         RegistryWaits.Watch(registry.RuntimeLock);
         _runtimeEvents = new RuntimeEvents(stalls.OnSuspension, collected.OnInduced);
+        _stepSource = StepSource.FromEnvironment(Console.Error);
         _listener = TplListener.Start(this);
+        if (_stepSource == StepSourceKind.AsyncEvents)
+        {
+            _steps.Registry = registry;
+            _steps.FindRecord = _table.Find;
+            _waits.FindRecord = _table.Find;
+            _eventSteps = new Tracking.AsyncEvents.EventSteps(settings.SlowTicks, _steps.OnEventStep);
+            _steps.Events = _eventSteps;
+            ThreadTracker.KeepsSchedHistory = true;
+            System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
+        }
         _endpoints = RequestEndpoints.Start(OnEndpointMatched);
     }
 
@@ -89,8 +102,13 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var tracker = Tracker();
         var frame = tracker.Top;
         var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
-        var sample = _samples.For(creator?.CreatorCode, creator?.ResumedState ?? 0, operationName);
-        var record = new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample);
+        // Without step frames (the async events give the steps), a delegate task running on the thread is the creator.
+        var running = creator is null && _stepSource == StepSourceKind.AsyncEvents ? TaskInternals.Current() : null;
+        var runningCode = running is null ? null : TaskInternals.Action(running)?.Method;
+        var sample = _samples.For(creator?.CreatorCode ?? runningCode ?? CreatedCode(taskId), creator?.ResumedState ?? 0, operationName);
+        var record = runningCode is null
+            ? new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample)
+            : new TaskRecord(taskId, origin, now, tracker.ThreadId, runningCode, running!.Id, _table.Find(running.Id), sample);
         if (frame is not null)
         {
             frame.FirstCreated ??= record;
@@ -102,11 +120,27 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         tracker.LastCreated = record;
         tracker.LastCreatedEpoch = tracker.Epoch;
         _table.Add(record);
+        if (_stepSource == StepSourceKind.AsyncEvents && origin == TaskOrigin.AsyncMethod)
+            tracker.Notes.AddCreated(record);
     }
+
+    /// <summary>
+    /// The TPL keywords: all of debug mode's, or, when the runtime's async events give the steps
+    /// (<see cref="StepSourceKind.AsyncEvents"/>), all but the step brackets (TraceSynchronousWork).
+    /// </summary>
+    public System.Diagnostics.Tracing.EventKeywords Keywords =>
+        _stepSource == StepSourceKind.AsyncEvents ? TplListener.Keywords & ~TplListener.SynchronousWorkKeyword : TplListener.Keywords;
+
+    // Without step frames (the async events give the steps), what a creation's stack sample is shared by: the created
+    // method (its box type, or the delegate's method) rather than only its name, which methods of other types share.
+    private object? CreatedCode(int taskId) =>
+        _stepSource == StepSourceKind.AsyncEvents && _registry.Find(taskId) is { } task ? BoxInfo.Of(task) ?? (object?)TaskInternals.Action(task)?.Method : null;
 
     public void OnOperationEnd(int taskId, int status, long now)
     {
         var record = _table.Remove(taskId);
+        if (_stepSource == StepSourceKind.AsyncEvents && record?.Origin == TaskOrigin.AsyncMethod)
+            Note(taskId, record, AsyncState.Done, now);
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
             step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
@@ -182,9 +216,33 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         {
             if (_table.Find(taskId) is { } record)
                 record.AwaiterId = continueWithTaskId;
+            if (_stepSource == StepSourceKind.AsyncEvents)
+            {
+                var awaiter = _table.Find(continueWithTaskId);
+                if (_table.Find(taskId) is { } awaited)
+                    awaited.Awaiter = awaiter;
+                Note(continueWithTaskId, awaiter, AsyncState.Unknown, now);
+            }
             if (Tracker().Top is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step && step.TaskId == continueWithTaskId)
                 step.StoppedState = box.ReadState(task);
         }
+    }
+
+    // An async method of this thread parked (state read from its box) or completed: the step the async events will
+    // deliver later is matched to it (see ParkNotes).
+    private void Note(int taskId, TaskRecord? record, int state, long now)
+    {
+        var task = _registry.Find(taskId);
+        var box = task is null ? null : BoxInfo.Of(task);
+        if (box is not null && state == AsyncState.Unknown)
+            state = box.ReadState(task!);
+        if (record is not null)
+        {
+            record.Box ??= box;
+            if (state != AsyncState.Done)
+                record.ParkedState = state;
+        }
+        ThreadTracker.Current.Notes.Add(now, taskId, record, box, state);
     }
 
     public bool WatchesRequests => true;
@@ -293,8 +351,12 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         // As at exit: Disable() may run inside the continuation of a slow step whose end was not raised yet.
+        FlushEventSteps(DetectionSettings.Now);
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
+        _eventSteps?.Dispose();
+        ThreadTracker.KeepsSchedHistory = false;
+        System.Runtime.Loader.AssemblyLoadContext.Default.Unloading -= OnUnloading;
         _endpoints.Dispose();
         _runtimeEvents.Dispose();
         RegistryWaits.Watch(null);
@@ -326,6 +388,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         // First the watchdog: a finding it is building must reach the writer before the writer is flushed.
         _watchdog.Dispose();
         var now = DetectionSettings.Now;
+        FlushEventSteps(now);
         _steps.FlushOpenSteps(now);
         // A collection the app asked for just before it ended: its event may still be on its way.
         _stalls.CatchUp(now, atExit: true);
@@ -336,6 +399,19 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         // would otherwise see none and pass). The app's own failure code is left as it is.
         if (_writer.LostReports > 0 && Environment.ExitCode == 0)
             Environment.ExitCode = ReportWriter.LostReportsExitCode;
+    }
+
+    // At exit the runtime disables every event listener before it raises ProcessExit: the steps still in the async
+    // events' buffers are delivered, and judged, just before (the default context's Unloading comes first).
+    private void OnUnloading(System.Runtime.Loader.AssemblyLoadContext context) => FlushEventSteps(DetectionSettings.Now);
+
+    // The steps the runtime's async events hold in its threads' buffers: delivered and judged now, before the end.
+    private void FlushEventSteps(long now)
+    {
+        if (_eventSteps is null)
+            return;
+        _eventSteps.Flush();
+        _steps.JudgeEventSteps(now);
     }
 
     // Standard error is not named (nothing can be said when it fails); a file, or a writer given in code, is.

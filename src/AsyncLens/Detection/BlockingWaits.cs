@@ -27,7 +27,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
             return;
         // ~25 µs, paid only by sync-over-async itself; it names the line that waited even if the wait never ends.
         var stack = new StackTrace(2, fNeedFileInfo: false).GetFrames();
-        var step = ContextOf(tracker);
+        var step = ContextOf(tracker) ?? (FindRecord is null ? null : ContextWithoutFrames(stack));
         var wait = new SyncWait(waitedTaskId, now, tracker, stack, tracker.Top, step, registry.Find(waitedTaskId));
         tracker.Wait = wait;
         using (EngineLocks.Hold(_byTask))
@@ -138,6 +138,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
             return;
         if (wait.Frame is { } frame && wait.FrameStillLive)
             Interlocked.Add(ref frame.ExcludedTicks, duration);
+        wait.Thread.Notes.AddWait(wait.Start, now);
         if (!wait.ReportedOngoing)
             sink.Add(Finding(wait, duration, ongoing: false));
     }
@@ -148,11 +149,40 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
             Endpoint = wait.Endpoint,
         };
 
+    /// <summary>
+    /// Set when debug mode's steps come from the async events (<see cref="StepSourceKind.AsyncEvents"/>): no frames
+    /// bracket the wait's step, which is found from the waiting thread instead (<see cref="ContextWithoutFrames"/>).
+    /// </summary>
+    public Func<int, TaskRecord?>? FindRecord { get; set; }
+
     // A pool thread whose wait timed out goes back to the pool and blocks there, raising no event:
-    // only trust "still blocked" while the frame it waited in is running, or on a thread that is not the pool's.
-    private static bool StillBlocked(SyncWait wait) =>
+    // only trust "still blocked" while the frame (or, without frames, the task) it waited in is running, or on a thread
+    // that is not the pool's.
+    private bool StillBlocked(SyncWait wait) =>
         (wait.Thread.Thread.ThreadState & System.Threading.ThreadState.WaitSleepJoin) != 0
-        && (wait.FrameStillLive || !wait.Thread.IsPoolThread);
+        && (wait.FrameStillLive || !wait.Thread.IsPoolThread || (FindRecord is not null && StepStillRunning(wait)));
+
+    private bool StepStillRunning(SyncWait wait) =>
+        wait.Step is { TaskId: > 0 } step && registry.Find(step.TaskId) is { IsCompleted: false } task
+        && (BoxInfo.Of(task) is not { } box || box.ReadState(task) == AsyncState.Running);
+
+    // Without frames: the async method whose MoveNext is the innermost on the waiting stack (its box, the one of its type
+    // running now), else the delegate task running on the thread.
+    private StepContext? ContextWithoutFrames(StackFrame[] stack)
+    {
+        foreach (var frame in stack)
+        {
+            if (frame.GetMethod() is not { Name: nameof(System.Runtime.CompilerServices.IAsyncStateMachine.MoveNext), DeclaringType: { } type }
+                || !typeof(System.Runtime.CompilerServices.IAsyncStateMachine).IsAssignableFrom(type))
+                continue;
+            if (registry.RunningBox(type) is { } task && BoxInfo.Of(task) is { } box)
+                return new StepContext(task.Id, box, null, AsyncState.Running, RawAsyncStack.Capture(task), FindRecord!(task.Id));
+            break;
+        }
+        return TaskInternals.Current() is { } current && BoxInfo.Of(current) is null
+            ? new StepContext(current.Id, null, TaskInternals.Action(current)?.Method, AsyncState.Unknown, RawAsyncStack.Capture(current), FindRecord!(current.Id))
+            : null;
+    }
 
     // The innermost async step or delegate task the wait happened in: its stack and creation site go in the report.
     private static StepContext? ContextOf(ThreadTracker tracker)

@@ -70,6 +70,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     /// <summary>Watchdog tick: read the parents of long steps while they still exist; report hung ones.</summary>
     public void Tick(long now)
     {
+        TickEvents(now);
         foreach (var tracker in ThreadTracker.All)
         {
             var frame = InnermostStep(tracker);

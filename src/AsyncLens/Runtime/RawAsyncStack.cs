@@ -18,6 +18,9 @@ internal sealed class RawAsyncStack
 
     public static readonly RawAsyncStack Empty = new([], false);
 
+    /// <summary>A stack remembered rather than read (a step whose chain completed or moved on), leaf first.</summary>
+    public static RawAsyncStack Of(IEnumerable<RawFrame> frames) => new([.. frames], false);
+
     /// <summary>Leaf first. Combinators (Task.WhenAll, ...) appear with a null <see cref="RawFrame.Box"/>.</summary>
     public RawFrame[] Frames { get; }
 

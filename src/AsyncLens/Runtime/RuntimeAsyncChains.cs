@@ -104,6 +104,13 @@ internal static class RuntimeAsyncChains
     }
 
     /// <summary>
+    /// The method and IL offset of a native code address of jitted (or precompiled) code, any method's, as the runtime
+    /// finds them for an exception's async frames; (null, -1) when unknown or on a runtime without that helper. Cached.
+    /// </summary>
+    public static (MethodBase? Method, int ILOffset) MethodAt(nint ip) =>
+        s_addFrame is null || ip == 0 ? (null, -1) : s_methods.GetOrAdd(ip, Resolve);
+
+    /// <summary>
     /// The method and IL offset of a code address, as the runtime finds them for an exception's async frames: the frame
     /// appended to a fresh exception (never thrown) and read back from its stack trace.
     /// </summary>

@@ -22,7 +22,24 @@ internal static class TaskInternals
     private static readonly FieldInfo? s_isHandled = s_holderType?.GetField(TaskLayout.ExceptionHandled, FieldAccessor.Instance);
     private static readonly FieldInfo? s_faultExceptions = s_holderType?.GetField(TaskLayout.FaultExceptions, FieldAccessor.Instance);
 
+    private static readonly Func<Task?>? s_current = CurrentTaskGetter();
+
     public static bool IsAvailable => s_continuation is not null;
+
+    /// <summary>The delegate task (Task.Run, ContinueWith) running on the calling thread, if any (not an async method's box).</summary>
+    public static Task? Current() => s_current?.Invoke();
+
+    private static Func<Task?>? CurrentTaskGetter()
+    {
+        try
+        {
+            return typeof(Task).GetMethod(TaskLayout.CurrentTaskGetter, FieldAccessor.Static)?.CreateDelegate<Func<Task?>>();
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
 
     /// <summary>What <c>m_continuationObject</c> holds: null, a box, an Action, a TaskContinuation, a list of them...</summary>
     public static object? Continuation(Task task)

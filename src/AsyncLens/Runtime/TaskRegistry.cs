@@ -192,6 +192,25 @@ internal sealed class TaskRegistry : IDisposable
     }
 
     /// <summary>Every task the registry knows now (pending async work), strong references for the caller's use.</summary>
+    /// <summary>
+    /// The box of a method of <paramref name="stateMachine"/> whose step runs now: the one such box registered in the running
+    /// state (-1); null when there are none, or several.
+    /// </summary>
+    public Task? RunningBox(Type stateMachine)
+    {
+        Task? found = null;
+        foreach (var task in Snapshot())
+        {
+            if (BoxInfo.Of(task) is { } box && box.StateMachineType == stateMachine && box.ReadState(task) == AsyncState.Running && !task.IsCompleted)
+            {
+                if (found is not null)
+                    return null;
+                found = task;
+            }
+        }
+        return found;
+    }
+
     public List<Task> Snapshot()
     {
         var all = new List<Task>(_weak.Count + 1024);

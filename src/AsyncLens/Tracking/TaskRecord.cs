@@ -27,17 +27,19 @@ internal sealed class TaskRecord
         ThreadId = threadId;
         Sample = sample;
         if (creator is not null)
-        {
-            CreatorCode = creator.CreatorCode;
-            CreatorResumedState = creator.ResumedState;
-            CreatorTaskId = creator.TaskId;
-            if (creator.Record is { Depth: < MaxCreatorDepth } parent)
-            {
-                CreatorRecord = parent;
-                Depth = parent.Depth + 1;
-            }
-        }
+            (CreatorCode, CreatorResumedState, CreatorTaskId, CreatorRecord, Depth) = Creator(creator.CreatorCode, creator.ResumedState, creator.TaskId, creator.Record);
     }
+
+    /// <summary>
+    /// Created inside a delegate task no frame stands for (debug mode's steps from the async events,
+    /// <see cref="StepSourceKind.AsyncEvents"/>): <paramref name="code"/> is the delegate's method.
+    /// </summary>
+    public TaskRecord(int id, TaskOrigin origin, long created, int threadId, System.Reflection.MethodInfo code, int creatorTaskId, TaskRecord? creatorRecord, CreationSample? sample)
+        : this(id, origin, created, threadId, null, sample) =>
+        (CreatorCode, CreatorResumedState, CreatorTaskId, CreatorRecord, Depth) = Creator(code, Runtime.Layout.AsyncState.Unknown, creatorTaskId, creatorRecord);
+
+    private static (object?, int, int, TaskRecord?, int) Creator(object? code, int state, int taskId, TaskRecord? record) =>
+        record is { Depth: < MaxCreatorDepth } parent ? (code, state, taskId, parent, parent.Depth + 1) : (code, state, taskId, null, 0);
 
     public int Id { get; }
 
@@ -67,6 +69,15 @@ internal sealed class TaskRecord
 
     /// <summary>The async method's box type, once its first step ran (or it was looked up).</summary>
     public Runtime.BoxInfo? Box;
+
+    /// <summary>
+    /// With the async events as the step source (<see cref="StepSourceKind.AsyncEvents"/>): the record of the method
+    /// that awaits this task, and the await this one last parked at. A step judged after its chain completed is given
+    /// its callers from them.
+    /// </summary>
+    public TaskRecord? Awaiter;
+
+    public int ParkedState = Runtime.Layout.AsyncState.Unknown;
 
     /// <summary>
     /// The next task created in the same step on the same thread. A method called from the step, still

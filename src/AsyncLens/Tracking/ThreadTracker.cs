@@ -27,7 +27,14 @@ internal sealed class ThreadTracker
         _blocked = Runtime.EngineLocks.BlockedOnThisThread;
         for (var i = 0; i < _frames.Length; i++)
             _frames[i] = new Frame();
+        // The first sample, taken by the thread itself at its first event: a step it was already running when the
+        // watchdog first sampled it is measured from here.
+        if (KeepsSchedHistory)
+            (Sched = new SchedHistory()).Add(DateTime.UtcNow.Ticks, OwnTimes());
     }
+
+    /// <summary>Set while debug mode takes its steps from the async events: each thread keeps <see cref="Sched"/>.</summary>
+    public static volatile bool KeepsSchedHistory;
 
     public static ThreadTracker Current => Existing ?? Register();
 
@@ -106,6 +113,12 @@ internal sealed class ThreadTracker
     public long EngineTicks(Frame frame) => Math.Max(0, EngineTicksWithin(frame) - frame.ChildEngineTicks);
 
     public int Depth => _depth;
+
+    /// <summary>Where this thread's async methods last parked, and its reported waits: for steps the async events deliver late.</summary>
+    public ParkNotes Notes { get; } = new();
+
+    /// <summary>The watchdog's samples of this thread's scheduler figures, for steps the async events deliver late.</summary>
+    public SchedHistory? Sched;
 
     /// <summary>The open synchronous wait on this thread, if any.</summary>
     public volatile SyncWait? Wait;

@@ -13,7 +13,10 @@ namespace AsyncLens.Tracking;
 internal sealed class TplListener : EventListener
 {
     public const string SourceName = "System.Threading.Tasks.TplEventSource";
-    public const EventKeywords Keywords = (EventKeywords)(0x1 | 0x8 | 0x20);
+    public const EventKeywords Keywords = (EventKeywords)0x1 | (EventKeywords)0x8 | SynchronousWorkKeyword;
+
+    /// <summary>AsyncCausalitySynchronousWork: the begin and end of every step (TraceSynchronousWorkBegin/End).</summary>
+    public const EventKeywords SynchronousWorkKeyword = (EventKeywords)0x20;
 
     /// <summary>The profiler's: also AsyncCausalityRelation (a WhenAll / Unwrap promise taking in a task that completed).</summary>
     public const EventKeywords ProfilerKeywords = Keywords | (EventKeywords)0x10;

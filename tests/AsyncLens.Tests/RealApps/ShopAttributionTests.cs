@@ -52,6 +52,8 @@ public sealed class ShopAttributionTests
     [InlineData("Release")]
     [InlineData("Debug", "net11")]
     [InlineData("Release", "net11")]
+    [InlineData("Debug", "net11-events")]
+    [InlineData("Release", "net11-events")]
     public async Task Item3_a_slow_stretch_is_not_blamed_on_a_branch_that_did_not_run(string configuration, string runtime = "net10")
     {
         // The csv branch ran (300 ms of CPU in RenderCsv); neither File.ReadAllText of the other branches may be named,
@@ -73,6 +75,8 @@ public sealed class ShopAttributionTests
     [InlineData("Release")]
     [InlineData("Debug", "net11", Skip = InsideKestrelsRuntimeAsyncLoop)]
     [InlineData("Release", "net11", Skip = InsideKestrelsRuntimeAsyncLoop)]
+    [InlineData("Debug", "net11-events")]
+    [InlineData("Release", "net11-events")]
     public async Task Item5_a_CPU_heavy_handler_whose_await_completed_at_once_is_named_not_Kestrel(string configuration, string runtime = "net10")
     {
         var reports = await Run(configuration, runtime);
@@ -96,6 +100,8 @@ public sealed class ShopAttributionTests
     [InlineData("Release")]
     [InlineData("Debug", "net11")]
     [InlineData("Release", "net11")]
+    [InlineData("Debug", "net11-events")]
+    [InlineData("Release", "net11-events")]
     public async Task Item5_a_synchronous_handler_blocking_on_Result_is_named_on_either_kind_of_connection(string configuration, string runtime = "net10")
     {
         var reports = await Run(configuration, runtime);
@@ -114,6 +120,8 @@ public sealed class ShopAttributionTests
     [InlineData("Release")]
     [InlineData("Debug", "net11")]
     [InlineData("Release", "net11")]
+    [InlineData("Debug", "net11-events")]
+    [InlineData("Release", "net11-events")]
     public async Task Item6_a_stretch_whose_time_went_to_its_own_loop_is_told_about_the_loop(string configuration, string runtime = "net10")
     {
         // The loop took the time, not the Deserialize call before it (whose async twin takes a stream, not a string).
@@ -132,6 +140,8 @@ public sealed class ShopAttributionTests
     [InlineData("Release")]
     [InlineData("Debug", "net11")]
     [InlineData("Release", "net11")]
+    [InlineData("Debug", "net11-events")]
+    [InlineData("Release", "net11-events")]
     public async Task Healthy_requests_and_Kestrel_itself_get_no_report(string configuration, string runtime = "net10")
     {
         var reports = await Run(configuration, runtime);
@@ -152,17 +162,28 @@ public sealed class ShopAttributionTests
     private static int Occurrences(List<JsonElement> reports, Func<JsonElement, bool> match) =>
         reports.Where(match).Sum(r => r.IsRepeats() ? r.GetProperty("repeats").GetInt32() : 1);
 
+    // "net11-events": on .NET 11 with debug mode's steps from the runtime's async events (ASYNCLENS_STEP_SOURCE).
+    private const string AsyncEventsSuffix = "-events";
+
     private static Task<List<JsonElement>> Run(string configuration, string runtime) =>
-        s_runs.GetOrAdd((configuration, runtime), c => new Lazy<Task<List<JsonElement>>>(() => RunAsync(c.Item1, TargetRuntime.Named(c.Item2)))).Value;
+        s_runs.GetOrAdd((configuration, runtime), c => new Lazy<Task<List<JsonElement>>>(() => c.Item2.EndsWith(AsyncEventsSuffix, StringComparison.Ordinal)
+            ? RunAsync(c.Item1, TargetRuntime.Named(c.Item2[..^AsyncEventsSuffix.Length]), "async-events")
+            : RunAsync(c.Item1, TargetRuntime.Named(c.Item2), null))).Value;
 
     // Starts ShopApi under debug mode (JSON), requests each path on new connections and then on one kept-alive
     // connection, stops it, and returns its reports.
-    private static async Task<List<JsonElement>> RunAsync(string configuration, TargetRuntime runtime)
+    private static async Task<List<JsonElement>> RunAsync(string configuration, TargetRuntime runtime, string? stepSource)
     {
         Task? client = null;
         var result = ChildProcess.DotnetInteractive(
             [Repo.Program("ShopApi", configuration)],
-            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" },
+            new Dictionary<string, string?>
+            {
+                ["DOTNET_STARTUP_HOOKS"] = Repo.Engine,
+                ["ASYNCLENS_DEBUG"] = "1",
+                ["ASYNCLENS_FORMAT"] = "json",
+                ["ASYNCLENS_STEP_SOURCE"] = stepSource,
+            },
             line =>
             {
                 if (line.StartsWith("listening ", StringComparison.Ordinal) && line.Split(' ') is [_, var pid, var url])

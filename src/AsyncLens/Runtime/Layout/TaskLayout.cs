@@ -35,6 +35,9 @@ internal static class TaskLayout
     /// <summary>static <c>Dictionary&lt;int, Task&gt;</c> (locked on itself): the active tasks by id, while <see cref="AsyncDebuggingEnabled"/>.</summary>
     public const string ActiveTasks = "s_currentActiveTasks";
 
+    /// <summary>static method, the getter of <c>Task.InternalCurrent</c>: the delegate task running on the calling thread.</summary>
+    public const string CurrentTaskGetter = "get_InternalCurrent";
+
     public const string ContingentPropertiesType = "System.Threading.Tasks.Task+ContingentProperties";
 
     /// <summary>TaskExceptionHolder, in <see cref="ContingentPropertiesType"/>.</summary>
@@ -87,7 +90,7 @@ internal static class TaskLayout
 
     internal static IEnumerable<RuntimeType> Types =>
     [
-        new(RuntimeLayout.CoreLib, Type, [StateFlags, ContinuationObject, Action, TaskId, ContingentProperties], [CompletionSentinel, AsyncDebuggingEnabled, ActiveTasks]),
+        new(RuntimeLayout.CoreLib, Type, [StateFlags, ContinuationObject, Action, TaskId, ContingentProperties], [CompletionSentinel, AsyncDebuggingEnabled, ActiveTasks], Methods: [CurrentTaskGetter]),
         new(ContingentPropertiesType, ExceptionsHolder),
         new(ExceptionHolderType, ExceptionHandled, FaultExceptions),
         new(DelegateType, DelegateTarget),

@@ -42,4 +42,11 @@ internal static class AsyncEventFormat
     /// build only).
     /// </summary>
     public const long AllKeywords = 0x3FFFF;
+
+    /// <summary>
+    /// The command the source takes to hand over every thread's buffer at once (its <c>OnEventCommand</c> runs
+    /// <c>AsyncProfiler.Config.CaptureState</c> for it): otherwise a buffer goes when full, or once its thread has
+    /// written nothing for 250 ms, from a timer that runs every second.
+    /// </summary>
+    public const System.Diagnostics.Tracing.EventCommand CaptureStateCommand = (System.Diagnostics.Tracing.EventCommand)1;
 }

@@ -78,11 +78,25 @@ internal sealed class AsyncEventsListener : EventListener
             Interlocked.Increment(ref LostBuffers);
     }
 
+    /// <summary>
+    /// Has the runtime hand over every thread's buffer now, on the calling thread (the source's capture-state command:
+    /// <c>AsyncProfiler.Config.CaptureState</c>, which waits up to 100 ms for a thread writing its buffer). A thread
+    /// writing an event meanwhile waits for its buffer to be decoded.
+    /// </summary>
+    public void Flush()
+    {
+        if (_source is { } source)
+            EventSource.SendCommand(source, AsyncEventFormat.CaptureStateCommand, null);
+    }
+
+    private EventSource? _source;
+
     protected override void OnEventSourceCreated(EventSource eventSource)
     {
         if (eventSource.Name != AsyncEventFormat.SourceName)
             return;
         SourceSeen = true;
+        _source = eventSource;
         var keywords = t_constructing?.Keywords ?? _keywords;
         EnableEvents(eventSource, EventLevel.Informational, keywords);
     }

@@ -57,6 +57,22 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
             Apply(thread, e, utcTicks);
     }
 
+    /// <summary>Each thread's step that began and has not ended, as far as the buffers delivered so far tell.</summary>
+    public void OpenSteps(List<AsyncStep> into)
+    {
+        ThreadSteps[] threads;
+        lock (_threads)
+            threads = [.. _threads.Values];
+        foreach (var thread in threads)
+        {
+            lock (thread)
+            {
+                if (thread.Open(out var step))
+                    into.Add(step);
+            }
+        }
+    }
+
     private void Apply(ThreadSteps thread, in AsyncEvent e, long now)
     {
         switch (e.Kind)
@@ -122,6 +138,12 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
             var known = Next >= 0 && Next < FrameCount;
             (_open, _method, _state, _start) = (true, known ? _methods[Next] : 0, known ? _states[Next] : -1, now);
             Next++;
+        }
+
+        public bool Open(out AsyncStep step)
+        {
+            step = new AsyncStep(OsThreadId, Context, _method, _state, _start, _start, AsyncStepEnd.Left);
+            return _open;
         }
 
         public void End(IAsyncStepSink sink, long now, AsyncStepEnd how)

@@ -1,0 +1,236 @@
+using System.Collections.Concurrent;
+using AsyncLens.Attribution;
+using AsyncLens.Reporting;
+using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
+using AsyncLens.Tracking;
+using AsyncLens.Tracking.AsyncEvents;
+
+namespace AsyncLens.Detection;
+
+/// <summary>
+/// slow-step from .NET 11's async events (<see cref="StepSourceKind.AsyncEvents"/>): a step's bounds are exact (the
+/// runtime stamps each event as it is written), but it arrives up to ~1.25 s after it ended, in a batch. It is judged
+/// then, on the watchdog's thread, from what is still known: its method (from the runtime's method id), where it
+/// resumed (the state in its context's stack) and, from the TPL events kept for tasks (<see cref="ParkNotes"/>), its
+/// task, creation record and where it stopped. Not known that late, so not taken off its time: JIT compilation, waits for
+/// a CPU, AsyncLens's own time on the thread; nor how its time split (on a CPU or blocked), nor the boxes it created.
+/// </summary>
+internal sealed partial class SlowSteps
+{
+    // A park or completion note is written about when the step's last event is, on another clock (the TPL events'
+    // DateTime stamps; the async events' Stopwatch stamps converted through a pairing of the two): the note nearest the
+    // step's end of the right kind, within a millisecond before its start and 20 ms after its end.
+    private const long NoteSlackBefore = TimeSpan.TicksPerMillisecond;
+    private const long NoteSlackAfter = 20 * TimeSpan.TicksPerMillisecond;
+
+    private readonly ConcurrentQueue<AsyncStep> _eventSteps = new();
+    private readonly List<AsyncStep> _openSteps = [];
+
+    // Per OS thread, the start of the step last reported hung (one report per hang).
+    private readonly Dictionary<ulong, long> _hungSteps = [];
+
+    // Scheduler samples of threads running a step that have no tracker (they raised no TPL event yet).
+    private readonly Dictionary<ulong, SchedHistory> _untracked = [];
+
+    /// <summary>The async events' steps, when debug mode takes its steps from them (set once, before the first tick).</summary>
+    public EventSteps? Events { get; set; }
+
+    /// <summary>The runtime's registry of active tasks: the box of a step still running is found in it.</summary>
+    public TaskRegistry? Registry { get; set; }
+
+    /// <summary>A task's creation record, by id (debug mode's table).</summary>
+    public Func<int, TaskRecord?> FindRecord { get; set; } = static _ => null;
+
+    /// <summary>A step at least the threshold long, on the thread that delivered its buffer: judged at the next tick.</summary>
+    public void OnEventStep(AsyncStep step) => _eventSteps.Enqueue(step);
+
+    /// <summary>Watchdog tick (and exit): judges the steps the async events delivered since the last one.</summary>
+    public void JudgeEventSteps(long now)
+    {
+        if (Events is null)
+            return;
+        // The watchdog and, at exit, the exiting thread: one at a time (the samples and the queue's order are theirs).
+        lock (_openSteps)
+            JudgeQueued(now);
+    }
+
+    private void JudgeQueued(long now)
+    {
+        // Sampled before the steps are judged: a step that ended after the last tick is measured up to now.
+        foreach (var tracker in ThreadTracker.All)
+            (tracker.Sched ??= new SchedHistory()).Add(now, RunQueue.Times(tracker.OsThreadId));
+        if (_eventSteps.IsEmpty)
+            return;
+        stalls.CatchUp(now);
+        while (_eventSteps.TryDequeue(out var step))
+            JudgeEventStep(step);
+    }
+
+    /// <summary>
+    /// Watchdog tick: judges the steps delivered since the last one, then looks for a step still running past the hung
+    /// threshold. The buffers delivered so far may be behind (a thread's buffer goes once it has written nothing for
+    /// 250 ms, from a timer that runs every second): a step that looks hung has every buffer delivered first, and is
+    /// reported only if it is still open then.
+    /// </summary>
+    private void TickEvents(long now)
+    {
+        if (Events is not { } events)
+            return;
+        lock (_openSteps)
+            TickEvents(events, now);
+    }
+
+    private void TickEvents(EventSteps events, long now)
+    {
+        JudgeEventSteps(now);
+        if (!HungCandidates(events, now))
+            return;
+        events.Flush();
+        JudgeEventSteps(now);
+        if (!HungCandidates(events, now))
+            return;
+        foreach (var step in _openSteps)
+        {
+            if (now - step.Start < settings.HungTicks || _hungSteps.TryGetValue(step.OsThreadId, out var reported) && reported == step.Start)
+                continue;
+            _hungSteps[step.OsThreadId] = step.Start;
+            ReportHung(step, now);
+        }
+    }
+
+    private bool HungCandidates(EventSteps events, long now)
+    {
+        _openSteps.Clear();
+        events.OpenSteps(_openSteps);
+        foreach (var step in _openSteps)
+        {
+            if (TrackerOf(step.OsThreadId) is null)
+            {
+                if (!_untracked.TryGetValue(step.OsThreadId, out var history))
+                {
+                    if (_untracked.Count >= 256)
+                        _untracked.Clear(); // threads come and go: a bound, not a cache
+                    _untracked[step.OsThreadId] = history = new SchedHistory();
+                }
+                history.Add(now, RunQueue.Times((int)step.OsThreadId));
+            }
+        }
+        foreach (var step in _openSteps)
+        {
+            if (now - step.Start >= settings.HungTicks && !(_hungSteps.TryGetValue(step.OsThreadId, out var reported) && reported == step.Start))
+                return true;
+        }
+        return false;
+    }
+
+    private void ReportHung(in AsyncStep step, long now)
+    {
+        if (EventSteps.StateMachineOf(step.MethodId) is not { } stateMachine || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+            return;
+        var tracker = TrackerOf(step.OsThreadId);
+        if (tracker?.Wait is { IsOpen: true })
+            return; // a blocking wait, reported as such
+        var wall = now - step.Start - (tracker?.Notes.WaitedWithin(step.Start, now) ?? 0);
+        var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, now, wall);
+        var own = wall - preempted;
+        if (own - stalls.During(step.Start, now, 0) < settings.HungTicks)
+            return;
+        var task = Registry?.RunningBox(stateMachine);
+        var stack = task is null ? RawAsyncStack.Empty : RawAsyncStack.Capture(task, step.ResumedState);
+        var evidence = new StretchEvidence(stateMachine, step.ResumedState, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: true)
+        {
+            TaskId = task?.Id ?? 0,
+            Time = split,
+        };
+        sink.Add(new StepFinding(task?.Id ?? 0, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, task is null ? null : FindRecord(task.Id), evidence));
+    }
+
+    // The user's async methods whose first step ran inside this one: the boxes created on its thread while it ran, each
+    // with the await it parked at, as its record remembers (its task has usually completed by now).
+    private List<FirstStep> FirstStepsWithin(ThreadTracker tracker, long start, long end)
+    {
+        var found = new List<FirstStep>();
+        var previous = start;
+        foreach (var record in tracker.Notes.CreatedWithin(start, end))
+        {
+            var task = record.Box is null || record.ParkedState == AsyncState.Unknown ? findTask(record.Id) : null;
+            var box = record.Box ?? (task is null ? null : BoxInfo.Of(task));
+            var state = record.ParkedState != AsyncState.Unknown ? record.ParkedState : task is null ? AsyncState.Unknown : BoxInfo.ReadStateOnce(task);
+            if (box is not null && Symbols.CodeOrigin.IsUserCode(box.StateMachineType.Assembly))
+                found.Add(new FirstStep(record, box.StateMachineType, state, record.Created - previous));
+            previous = record.Created;
+        }
+        return found;
+    }
+
+    // How a step's time split, and how long its thread waited for a CPU in it, from the watchdog's samples of the
+    // thread's figures around its bounds. A thread first sampled after the step began (its first TPL event came in the
+    // step) is taken to have waited and computed as often before its first sample as after it, if sampled for half of it.
+    private SchedHistory? HistoryOf(ThreadTracker? tracker, ulong osThreadId) =>
+        tracker?.Sched ?? (_untracked.TryGetValue(osThreadId, out var history) ? history : null);
+
+    private static (TimeSplit Split, long Preempted) SplitOf(SchedHistory? history, long start, long end, long wall)
+    {
+        if (history is not { } sched || sched.At(end) is not { OnCpu: >= 0 } to)
+            return (TimeSplit.Unknown, 0);
+        var (fromAt, from) = sched.At(start) is { OnCpu: >= 0 } exact ? (start, exact) : sched.Oldest();
+        if (from.OnCpu < 0 || fromAt >= end)
+            return (TimeSplit.Unknown, 0);
+        // Extrapolated only from at least half the step: a few milliseconds sampled at its end (a thread's first event
+        // there) hold its wake-up from a sleep, not a rate; less than that counts what was seen, unscaled.
+        var scale = (end - fromAt) * 2 >= end - start ? (double)(end - start) / (end - fromAt) : 1;
+        var preempted = Math.Clamp((long)((to.Waited - from.Waited) * scale), 0, wall);
+        var onCpu = Math.Clamp((long)((to.OnCpu - from.OnCpu) * scale), 0, wall - preempted);
+        return (new TimeSplit(onCpu, Math.Max(0, wall - preempted - onCpu)), preempted);
+    }
+
+    // The stack of a step whose chain has moved on: its own frame, then the methods that awaited it, as their records
+    // remember them (each with the await it parked at).
+    private static RawAsyncStack Remembered(TaskRecord? record, RawFrame leaf)
+    {
+        var frames = new List<RawFrame> { leaf };
+        for (var caller = record?.Awaiter; caller is { Box: { } box } && frames.Count < 64; caller = caller.Awaiter)
+            frames.Add(new RawFrame(caller.Id, box, caller.ParkedState, null, null));
+        return RawAsyncStack.Of(frames);
+    }
+
+    private static ThreadTracker? TrackerOf(ulong osThreadId)
+    {
+        foreach (var tracker in ThreadTracker.All)
+        {
+            if ((ulong)tracker.OsThreadId == osThreadId)
+                return tracker;
+        }
+        return null;
+    }
+
+    private void JudgeEventStep(in AsyncStep step)
+    {
+        if (EventSteps.StateMachineOf(step.MethodId) is not { } stateMachine || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+            return;
+        var tracker = TrackerOf(step.OsThreadId);
+        var wall = step.End - step.Start - (tracker?.Notes.WaitedWithin(step.Start, step.End) ?? 0);
+        var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
+        var own = wall - preempted;
+        if (own - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
+            return;
+        var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
+        var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? AsyncState.Unknown;
+        var taskId = note?.TaskId ?? 0;
+        var stack = RawAsyncStack.Empty;
+        if (note is { } n && findTask(n.TaskId) is { } task && !task.IsCompleted)
+            stack = RawAsyncStack.Capture(task, step.ResumedState);
+        else if (note?.Box is { } box)
+            stack = Remembered(note.Value.Record, new RawFrame(taskId, box, step.ResumedState, null, null));
+        var evidence = new StretchEvidence(stateMachine, step.ResumedState, stopped, DetectionSettings.Seconds(own), Ongoing: false)
+        {
+            TaskId = taskId,
+            FromTicks = step.Start,
+            ToTicks = step.End,
+            Time = split,
+            FirstSteps = tracker is null ? [] : FirstStepsWithin(tracker, step.Start, step.End),
+        };
+        sink.Add(new StepFinding(taskId, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, note?.Record, evidence));
+    }
+}

@@ -1,0 +1,96 @@
+using AsyncLens.Runtime;
+
+namespace AsyncLens.Tracking;
+
+/// <summary>
+/// The last few moments an async method of this thread parked at an await or completed, noted on the thread as it
+/// happened (from the TPL events kept with <see cref="StepSourceKind.AsyncEvents"/>): the step those events bracket
+/// arrives up to ~1.25 s later, when its task has usually moved on, and these say which task it was, its creation
+/// record and where it stopped. A ring of <see cref="Size"/> slots written only by its thread, read by the watchdog:
+/// a slot read while rewritten is caught by its <see cref="Note.Time"/> and box not matching the step.
+/// </summary>
+internal sealed class ParkNotes
+{
+    public const int Size = 16;
+
+    private const int WaitSize = 4;
+
+    private readonly Note[] _notes = new Note[Size];
+    private int _next;
+    private readonly (long Start, long End)[] _waits = new (long, long)[WaitSize];
+    private int _nextWait;
+    private readonly TaskRecord?[] _created = new TaskRecord?[Size];
+    private int _nextCreated;
+
+    /// <param name="Time">When (DateTime ticks).</param>
+    /// <param name="TaskId">The method's task.</param>
+    /// <param name="Record">Its creation record, if debug mode saw it created.</param>
+    /// <param name="Box">The method's box type, if its task was still registered.</param>
+    /// <param name="State">The await it parked at, or <see cref="Runtime.Layout.AsyncState.Done"/> when it completed.</param>
+    internal readonly record struct Note(long Time, int TaskId, TaskRecord? Record, BoxInfo? Box, int State);
+
+    public void Add(long time, int taskId, TaskRecord? record, BoxInfo? box, int state)
+    {
+        _notes[_next] = new Note(time, taskId, record, box, state);
+        _next = (_next + 1) % Size;
+    }
+
+    /// <summary>
+    /// The note of a method of <paramref name="stateMachine"/> in [<paramref name="from"/>, <paramref name="to"/>] nearest
+    /// to <paramref name="near"/>, of a completion if <paramref name="completed"/>, else of a park.
+    /// </summary>
+    public Note? Nearest(Type stateMachine, long from, long to, long near, bool completed)
+    {
+        Note? found = null;
+        foreach (var note in _notes)
+        {
+            if (note.Time < from || note.Time > to || note.Box?.StateMachineType != stateMachine
+                || (note.State == Runtime.Layout.AsyncState.Done) != completed)
+                continue;
+            if (found is null || Math.Abs(note.Time - near) < Math.Abs(found.Value.Time - near))
+                found = note;
+        }
+        return found;
+    }
+
+    /// <summary>An async method's box created on this thread: its first step ran inside the step running then.</summary>
+    public void AddCreated(TaskRecord record)
+    {
+        _created[_nextCreated] = record;
+        _nextCreated = (_nextCreated + 1) % Size;
+    }
+
+    /// <summary>The boxes created on this thread in [<paramref name="from"/>, <paramref name="to"/>], oldest first (of the last <see cref="Size"/>).</summary>
+    public List<TaskRecord> CreatedWithin(long from, long to)
+    {
+        var found = new List<TaskRecord>();
+        for (var i = 0; i < Size; i++)
+        {
+            if (_created[(_nextCreated + i) % Size] is { } record && record.Created >= from && record.Created <= to)
+                found.Add(record);
+        }
+        return found;
+    }
+
+    /// <summary>A synchronous wait of this thread, reported on its own (written by whichever thread closed it).</summary>
+    public void AddWait(long start, long end)
+    {
+        lock (_waits)
+        {
+            _waits[_nextWait] = (start, end);
+            _nextWait = (_nextWait + 1) % WaitSize;
+        }
+    }
+
+    /// <summary>How much of [<paramref name="from"/>, <paramref name="to"/>] the thread spent in waits reported on their own.</summary>
+    public long WaitedWithin(long from, long to)
+    {
+        long total = 0;
+        lock (_waits)
+        {
+            foreach (var (start, end) in _waits)
+                total += Math.Max(0, Math.Min(end, to) - Math.Max(start, from));
+        }
+        return total;
+    }
+}

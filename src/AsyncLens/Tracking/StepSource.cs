@@ -1,0 +1,52 @@
+namespace AsyncLens.Tracking;
+
+/// <summary>Where debug mode learns a step's bounds from.</summary>
+internal enum StepSourceKind
+{
+    /// <summary>The TPL events (<see cref="TplListener"/>), raised on the step's own thread as it begins and ends: every runtime.</summary>
+    Tpl,
+
+    /// <summary>
+    /// .NET 11's <c>AsyncProfilerEventSource</c> (<see cref="AsyncEvents.EventSteps"/>), delivered in batches up to about
+    /// 1.25 s late; the TPL events only for task creation, completion and waits. Opt-in (docs/async-events.md says
+    /// what its reports lack).
+    /// </summary>
+    AsyncEvents,
+}
+
+/// <summary>
+/// The one place that decides which source a runtime's debug mode takes its steps from: <see cref="StepSourceKind.Tpl"/>
+/// unless <c>ASYNCLENS_STEP_SOURCE=async-events</c> asks for the runtime's async events and the runtime has them
+/// (.NET 11 and later). A value it does not know, or a runtime without the source, is said in one line and the TPL
+/// events are used.
+/// </summary>
+internal static class StepSource
+{
+    public const string Variable = "ASYNCLENS_STEP_SOURCE";
+    public const string TplValue = "tpl";
+    public const string AsyncEventsValue = "async-events";
+
+    /// <summary>The first runtime with <c>AsyncProfilerEventSource</c>.</summary>
+    public const int AsyncEventsSince = 11;
+
+    public static StepSourceKind Choose(string? setting, int runtimeMajor, TextWriter errors)
+    {
+        if (setting is not { Length: > 0 } || setting.Equals(TplValue, StringComparison.OrdinalIgnoreCase))
+            return StepSourceKind.Tpl;
+        if (!setting.Equals(AsyncEventsValue, StringComparison.OrdinalIgnoreCase))
+        {
+            errors.WriteLine($"asynclens: {Variable}='{setting}' is not {TplValue} or {AsyncEventsValue}; using {TplValue}");
+            return StepSourceKind.Tpl;
+        }
+        if (runtimeMajor < AsyncEventsSince)
+        {
+            errors.WriteLine($"asynclens: {Variable}={AsyncEventsValue} needs .NET {AsyncEventsSince} or later (this is .NET {runtimeMajor}); using {TplValue}");
+            return StepSourceKind.Tpl;
+        }
+        return StepSourceKind.AsyncEvents;
+    }
+
+    /// <summary>The choice for this process, from its environment and the runtime it runs on.</summary>
+    public static StepSourceKind FromEnvironment(TextWriter errors) =>
+        Choose(Environment.GetEnvironmentVariable(Variable), Environment.Version.Major, errors);
+}
