@@ -115,6 +115,22 @@ public abstract class PatternFacts
     }
 
     [Fact]
+    public void A_DisposeAsync_given_the_canceled_token_is_reported_at_its_await_and_at_the_using_that_called_it()
+    {
+        var r = Only("dispose", "cancelled-cleanup", "CancelledDispose.Session.DisposeAsync()");
+        Assert.Equal(At("dispose.await"), r.At("location"));
+        // It threw before it ever awaited: no task of its own, its caller read from the thread's stack. The call to
+        // DisposeAsync is the using block's end in a Debug build; optimized code's IL offset there is the line before's
+        // (docs/debug-mode.md#limits, "The line that waited").
+        var createdAt = r.At("createdAt");
+        Assert.Contains(createdAt, new[] { At("dispose.called"), At("dispose.cancelled") });
+        Assert.Equal([$"CancelledDispose.RunAsync() at {createdAt}", $"CancelledDispose.Session.DisposeAsync() at {At("dispose.await")}"], r.Stack());
+        Assert.Equal("System.Threading.Tasks.TaskCanceledException", r.GetProperty("exception").GetProperty("type").GetString());
+        Assert.Contains("AsyncCleanup.RunAsync", r.GetProperty("fix").GetString());
+        Assert.Contains("session flushed: False", _runs.Of("dispose").Result.Stdout);
+    }
+
+    [Fact]
     public void Blocking_on_a_task_whose_continuation_is_queued_to_the_same_thread_is_a_deadlock_reported_while_stuck()
     {
         var r = Only("deadlock", "sync-over-async-deadlock", "Deadlock.OnLoad()");

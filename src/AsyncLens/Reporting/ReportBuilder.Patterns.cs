@@ -78,11 +78,16 @@ internal sealed partial class ReportBuilder
         var cancelledAt = f.Pending is { } pending ? LineIn(pending, moveNext) ?? ThrowSite(pending, moveNext.Module.Assembly) : null;
         var where = disposing ? "in DisposeAsync" : "in a finally block";
         var source = cancelledAt is null ? "" : $" (the one that canceled the try block at {Path.GetFileName(cancelledAt.File)}:{cancelledAt.Line})";
+        // A cleanup that threw before it ever awaited (a DisposeAsync given a canceled token) has no box nor step of its
+        // own: it ran inside its caller's step, and the thread's stack names the caller and the line that called it.
+        var createdAt = f.Step is { } s ? creationSites.Resolve(s.Record, kickoff, s.Stack) : CreationSites.FromStack(f.Stack, null, Tracking.TaskOrigin.AsyncMethod);
         var stack = f.Step is { } step ? Frames(step.Stack) : [];
         if (stack.Count > 0 && location is not null)
             stack = [.. stack.Take(stack.Count - 1), new AsyncStackFrame(method, location.File, location.Line)];
         else if (location is not null)
-            stack = [new AsyncStackFrame(method, location.File, location.Line)];
+            stack = createdAt is { Method: { } caller }
+                ? [new AsyncStackFrame(caller, createdAt.File, createdAt.Line), new AsyncStackFrame(method, location.File, location.Line)]
+                : [new AsyncStackFrame(method, location.File, location.Line)];
         var ex = f.Canceled;
         return new AsyncReport
         {
@@ -90,7 +95,7 @@ internal sealed partial class ReportBuilder
             TaskId = f.TaskId,
             Method = method,
             Location = location,
-            CreatedAt = f.Step is { } s ? creationSites.Resolve(s.Record, kickoff, s.Stack) : null,
+            CreatedAt = createdAt,
             AsyncStack = stack,
             CancelledAt = cancelledAt,
             Exception = new ExceptionInfo(ex.GetType().FullName ?? ex.GetType().Name, ex.Message, null),

@@ -9,6 +9,7 @@ public static class Runner
         ["lost"] = LostExceptions.RunAsync,
         ["deadlock"] = Deadlock.RunAsync,
         ["cleanup"] = CancelledCleanup.RunAsync,
+        ["dispose"] = CancelledDispose.RunAsync,
         ["async-void"] = AsyncVoid.RunAsync,
         ["async-void-sync"] = AsyncVoid.RunSyncAsync,
         ["healthy"] = Healthy.RunAsync,
