@@ -18,7 +18,7 @@ public sealed class PatternEnvironmentTests(PatternEnvironmentTests.Runs runs) :
 {
     public sealed class Runs() : PatternRuns(scenario => Start(Repo.Program("Patterns"), scenario));
 
-    internal static (ProcessResult, string) Start(string program, string scenario)
+    internal static (ProcessResult, string) Start(string program, string scenario, TargetRuntime? runtime = null)
     {
         var result = ChildProcess.Dotnet(
             [program, scenario],
@@ -27,9 +27,16 @@ public sealed class PatternEnvironmentTests(PatternEnvironmentTests.Runs runs) :
                 ["DOTNET_STARTUP_HOOKS"] = Repo.Engine,
                 ["ASYNCLENS_DEBUG"] = "1",
                 ["ASYNCLENS_FORMAT"] = "json",
-            });
+            },
+            runtime: runtime);
         return (result, result.Stderr);
     }
+}
+
+/// <summary>The same, the program and the startup hook on .NET 11 (the suite's second leg: docs/dotnet11.md).</summary>
+public sealed class PatternEnvironmentNet11Tests(PatternEnvironmentNet11Tests.Runs runs) : PatternFacts(runs), IClassFixture<PatternEnvironmentNet11Tests.Runs>
+{
+    public sealed class Runs() : PatternRuns(scenario => PatternEnvironmentTests.Start(Repo.Program("Patterns"), scenario, TargetRuntime.Net11));
 }
 
 /// <summary>The same, the target built in Release (struct state machines, the compiler's other names for hoisted fields).</summary>
