@@ -144,6 +144,19 @@ public abstract class PatternFacts
     }
 
     [Fact]
+    public void Blocking_inside_a_one_at_a_time_scheduler_on_a_task_whose_continuation_is_queued_to_it_is_a_deadlock_too()
+    {
+        var r = Only("exclusive", "sync-over-async-deadlock", "ExclusiveDeadlock.Refresh()");
+        Assert.Equal(At("exclusive.wait"), r.At("location"));
+        Assert.Equal(At("exclusive.await"), r.At("continuationAt"));
+        Assert.Equal(At("exclusive.await"), r.GetProperty("waitingOn").At("parkedAt"));
+        Assert.True(r.GetProperty("ongoing").GetBoolean());
+        Assert.InRange(r.Duration(), 0.1, 0.25); // within twice the slow threshold (100 ms), and a watchdog tick (25 ms)
+        Assert.Contains("is queued to this thread's TaskScheduler (ConcurrentExclusiveSchedulerPair.ConcurrentExclusiveTaskScheduler, one task at a time) and cannot run", r.GetProperty("message").GetString());
+        Assert.Contains("result: gave up", _runs.Of("exclusive").Result.Stdout);
+    }
+
+    [Fact]
     public void The_patterns_done_right_with_the_helpers_or_by_hand_get_no_report()
     {
         var (result, reports) = _runs.Of("healthy");

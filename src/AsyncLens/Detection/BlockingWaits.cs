@@ -79,7 +79,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
     {
         foreach (var tracker in ThreadTracker.All)
         {
-            if (tracker.Wait is { IsOpen: true, ReportedOngoing: false, Context: not null } stuck && StillBlocked(stuck))
+            if (tracker.Wait is { IsOpen: true, ReportedOngoing: false } stuck && (stuck.Context is not null || stuck.Scheduler is not null) && StillBlocked(stuck))
                 CheckDeadlock(stuck, now);
             if (tracker.Wait is not { IsOpen: true, ReportedOngoing: false } wait || now - wait.Start < settings.HungTicks || !StillBlocked(wait))
                 continue;
@@ -90,8 +90,8 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         }
     }
 
-    // sync-over-async-deadlock: a thread with a SynchronizationContext of its own (a UI thread's, one thing at a time)
-    // blocked on a chain whose innermost async method is parked on a task that has completed: its continuation was
+    // sync-over-async-deadlock: a thread with a SynchronizationContext of its own (a UI thread's, one thing at a time),
+    // or running a task of a scheduler that runs one at a time, blocked on a chain whose innermost async method is parked on a task that has completed: its continuation was
     // queued to the context of the thread that waits for it, and cannot run. Reported once that has lasted half the
     // slow threshold, and the wait the whole threshold: within twice the threshold. It replaces the blocking-wait.
     private void CheckDeadlock(SyncWait wait, long now)
@@ -108,7 +108,13 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         wait.ReportedOngoing = true;
         if (wait.Frame is { } frame && wait.FrameStillLive)
             frame.HungReported = true;
-        sink.Add(Finding(wait, now - wait.Start, ongoing: true) with { Stuck = (box, state) });
+        sink.Add(Finding(wait, now - wait.Start, ongoing: true) with
+        {
+            Stuck = (box, state),
+            QueuedTo = wait.Context is null && wait.Scheduler is { } scheduler
+                ? $"this thread's TaskScheduler ({Symbols.TypeNames.Format(scheduler.GetType())}, one task at a time)"
+                : "this thread's SynchronizationContext",
+        });
     }
 
     // Down the awaiter chain from the waited task: the async method parked on a task that has completed, if one is.

@@ -37,6 +37,9 @@ internal sealed record WaitFinding(
     bool Ongoing,
     StepContext? Step) : Finding(TaskId, Timestamp)
 {
+    /// <summary>Where the stuck continuation is queued, for a sync-over-async deadlock (this thread's context, or its one-at-a-time scheduler).</summary>
+    public string? QueuedTo { get; init; }
+
     /// <summary>The ASP.NET Core endpoint whose handler was running when the wait began (see <see cref="WaitSites"/>).</summary>
     public object? Endpoint { get; init; }
 

@@ -52,7 +52,7 @@ internal sealed partial class ReportBuilder
             CreatedAt = createdAt,
             AsyncStack = stack,
             Message = $"thread {f.ThreadId} is deadlocked in {method}: it waits synchronously for {target.Description}, whose continuation after {where} "
-                + $"is queued to this thread's SynchronizationContext and cannot run while it waits ({Seconds(f.Seconds)} s so far)",
+                + $"is queued to {f.QueuedTo ?? "this thread's SynchronizationContext"} and cannot run while it waits ({Seconds(f.Seconds)} s so far)",
             Fix = FixHints.SyncOverAsyncDeadlock,
             Timestamp = f.Timestamp,
         };

@@ -52,6 +52,12 @@ internal sealed class SyncWait
     /// <summary>The waiting thread's SynchronizationContext when the wait began (one of a type of its own: a UI thread's).</summary>
     public SynchronizationContext? Context { get; } = SynchronizationContext.Current is { } c && c.GetType() != typeof(SynchronizationContext) ? c : null;
 
+    /// <summary>
+    /// The scheduler of the task the waiting thread runs when it runs one task at a time (the exclusive scheduler of a
+    /// <see cref="ConcurrentExclusiveSchedulerPair"/>, a scheduler of one thread): awaits in it queue their continuations there.
+    /// </summary>
+    public TaskScheduler? Scheduler { get; } = TaskScheduler.Current is { MaximumConcurrencyLevel: 1 } s && s != TaskScheduler.Default ? s : null;
+
     /// <summary>When the watchdog first saw the waited chain parked on a completed task (its continuation queued), or 0.</summary>
     public long StuckSince { get; set; }
 

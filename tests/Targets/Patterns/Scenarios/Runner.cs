@@ -8,6 +8,7 @@ public static class Runner
         ["forget"] = Forgotten.RunAsync,
         ["lost"] = LostExceptions.RunAsync,
         ["deadlock"] = Deadlock.RunAsync,
+        ["exclusive"] = ExclusiveDeadlock.RunAsync,
         ["cleanup"] = CancelledCleanup.RunAsync,
         ["dispose"] = CancelledDispose.RunAsync,
         ["async-void"] = AsyncVoid.RunAsync,
