@@ -134,9 +134,10 @@ public abstract class BugScenarioFacts
         Assert.Equal(At("neverawaits.started"), r.At("resumedAt"));
         Assert.Equal(At("neverawaits.stopped"), r.At("stoppedAt"));
         Assert.Equal(At("neverawaits.created"), r.At("createdAt"));
-        // 0.25 s of the thread's CPU; what is taken off as the runtime's and the machine's (waits for a CPU read from a
-        // scheduler snapshot up to 10 ms old, compilation's share) is estimated: 0.204-0.229 s read on a busy machine.
-        Assert.InRange(r.Duration(), 0.2, 2.0);
+        // 0.25 s of the thread's CPU, read 0.244-0.249 s on a quiet machine. A first step is located, not measured, and
+        // what is taken off as the runtime's and the machine's is estimated: in the suite's own parallel runs 0.14-0.229 s
+        // was read (open: docs/debug-mode.md#limits, "First steps"). Here only that it was judged slow.
+        Assert.InRange(r.Duration(), 0.1, 2.0);
         Assert.Equal(
             [$"NeverAwaits.RunAsync() at {At("neverawaits.created")}", $"NeverAwaits.HandleAsync(byte[]) at {At("neverawaits.location")}"],
             r.Stack().TakeLast(2));
