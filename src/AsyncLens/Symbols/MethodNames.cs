@@ -22,7 +22,7 @@ internal static class MethodNames
     /// characters) what is nested two brackets deep becomes <c>…</c>, then one deep: <c>ExecuteCore&lt;(…)&gt;(Func&lt;…&gt;,
     /// ResilienceContext, (…))</c>. The full name stays in JSON.
     /// </summary>
-    public static string Compact(string name, int max = 120)
+    public static string Compact(string name, int max = 200)
     {
         for (var depth = 2; depth >= 1 && name.Length > max; depth--)
             name = Collapse(name, depth);

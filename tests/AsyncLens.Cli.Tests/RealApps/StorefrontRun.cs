@@ -151,7 +151,7 @@ internal static class CallCounts
             var parts = line.Split(' ', 3);
             if (parts.Length == 3 && parts[0] == kind)
             {
-                var key = kind == "edge" ? string.Join(" -> ", parts[2].Split(" -> ").Select(name)) : name(parts[2]);
+                var key = kind is "edge" or "early" ? string.Join(" -> ", parts[2].Split(" -> ").Select(name)) : name(parts[2]);
                 found[key] = int.Parse(parts[1], CultureInfo.InvariantCulture);
             }
         }
