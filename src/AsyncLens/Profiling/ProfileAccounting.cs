@@ -19,7 +19,7 @@ namespace AsyncLens.Profiling;
 /// method whose step created it. A call is recorded once its continuations have run, when every link is known.
 /// </para>
 /// </summary>
-internal sealed class ProfileAccounting
+internal sealed partial class ProfileAccounting
 {
     private const int CompletionNotification = 0;
     private const int ExecutionWork = 2;
@@ -245,6 +245,7 @@ internal sealed class ProfileAccounting
                 _live.Remove(invocation.Id);
                 return;
             }
+            TakeInDelegate(invocation);
             // Completed before anything awaited it, while the code that made it still runs: it may be about to be put in a
             // Task.WhenAll, which takes no continuation on a completed task. Recorded when that stretch of code ends.
             if (!early && _stopped == 0 && invocation is { Awaiter: null, JoinedInto: null, Kind: not OperationKind.Promise, CreatedOn: { } thread }
@@ -296,19 +297,6 @@ internal sealed class ProfileAccounting
             invocation.Awaiter = invocation.JoinedInto = invocation.Creator = invocation.LastBox = invocation.Awaited = invocation.MergedFrom = null;
             invocation.CreatedOn = null;
         }
-    }
-
-    // Under _gate. Task.Run(async () => ...) is one call: the delegate task runs the lambda's first step, the box it
-    // created (the last, as the lambda suspends after its callees) the rest. That box carries both, named after the task.
-    private bool MergeIntoBox(Invocation task)
-    {
-        if (task.Kind is not (OperationKind.Delegate or OperationKind.ContinueWith) || task.LastBox is not { End: 0, MergedFrom: null } box
-            || !_live.TryGetValue(box.Id, out var live) || live != box)
-            return false;
-        if (!_names.Runs(Resolve(task), task.OperationName, Resolve(box), box.OperationName))
-            return false;
-        box.MergedFrom = task;
-        return true;
     }
 
     // Under _gate: the node of the path of listed callers above the invocation, root first. The walk stops at a caller
