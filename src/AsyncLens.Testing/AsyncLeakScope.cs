@@ -46,28 +46,39 @@ public sealed class AsyncLeakScope : IDisposable
     /// </summary>
     public async Task VerifyAsync(CancellationToken cancellationToken = default)
     {
-        if (await FindAsync(cancellationToken).ConfigureAwait(false) is { Count: > 0 } leaks)
+        if (await FindAsync(Runtime.TaskInternals.Current(), cancellationToken).ConfigureAwait(false) is { Count: > 0 } leaks)
             throw new AsyncLeakException(LeakMessage.Format(this, leaks), leaks);
     }
 
     /// <summary>The same check, blocking: for a framework hook that cannot await (it waits at most the grace period).</summary>
     public void Verify()
     {
-        // Run off the caller's synchronization context: a hook on a single-threaded one would otherwise wait on itself.
-        var leaks = Task.Run(() => FindAsync(CancellationToken.None)).GetAwaiter().GetResult();
+        // Run off the caller's synchronization context (a hook on a single-threaded one would otherwise wait on itself),
+        // and outside the scope: the check is not the test's work. Nor is the framework's task that calls it.
+        var caller = Runtime.TaskInternals.Current();
+        Task<IReadOnlyList<AsyncLeak>> check;
+        using (ExecutionContext.SuppressFlow())
+            check = Task.Run(() => FindAsync(caller, CancellationToken.None));
+        var leaks = check.GetAwaiter().GetResult();
         if (leaks.Count > 0)
             throw new AsyncLeakException(LeakMessage.Format(this, leaks), leaks);
     }
 
     /// <summary>What the scope left behind after the grace period (empty: nothing), without throwing.</summary>
-    public async Task<IReadOnlyList<AsyncLeak>> FindAsync(CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<AsyncLeak>> FindAsync(CancellationToken cancellationToken = default) => FindAsync(Runtime.TaskInternals.Current(), cancellationToken);
+
+    private async Task<IReadOnlyList<AsyncLeak>> FindAsync(Task? checking, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + Options.GracePeriod;
         while (true)
         {
+            var thrown = Volatile.Read(ref _exceptionsSeen);
             CollectFaults();
             // Work the test may leave running is still waited for: it may yet fault within the grace period.
-            var leaks = LeakFinder.Find(this, out var allowed);
+            var leaks = LeakFinder.Find(this, checking, out var allowed);
+            // A task that threw between the collection and the look at pending work is neither: look again.
+            if (leaks.Count == 0 && Volatile.Read(ref _exceptionsSeen) != thrown)
+                continue;
             if (leaks.Count == 0 && allowed == 0 || DateTime.UtcNow >= deadline)
                 return leaks;
             await Task.Delay(LeakFinder.PollInterval, cancellationToken).ConfigureAwait(false);
@@ -94,7 +105,7 @@ public sealed class AsyncLeakScope : IDisposable
 
     [ThreadStatic] private static AsyncLeakScope? t_read;
 
-    internal void OnExceptionThrown() => Interlocked.Exchange(ref _exceptionsSeen, 1);
+    internal void OnExceptionThrown() => Interlocked.Increment(ref _exceptionsSeen);
 
     internal void OnUnobserved(Task? task, Exception exception)
     {

@@ -18,7 +18,8 @@ internal static class LeakFinder
 
     /// <param name="scope">The scope.</param>
     /// <param name="allowed">How many pending tasks and timers it was allowed to leave (<see cref="AsyncLeakOptions.AllowPendingReason"/>).</param>
-    public static List<AsyncLeak> Find(AsyncLeakScope scope, out int allowed)
+    /// <param name="checking">The delegate task running the check's caller (a framework's worker), not a leak.</param>
+    public static List<AsyncLeak> Find(AsyncLeakScope scope, Task? checking, out int allowed)
     {
         var owners = new Dictionary<ExecutionContext, AsyncLeakScope?>(ReferenceEqualityComparer.Instance);
         AsyncLeakScope? Owner(ExecutionContext context)
@@ -28,7 +29,7 @@ internal static class LeakFinder
             return owner;
         }
         var leaks = new List<AsyncLeak>();
-        var mine = AsyncDebug.Inventory().RegistryCopy().FindAll(t => !t.IsCompleted && CapturedContexts.Of(t) is { } c && Owner(c) == scope);
+        var mine = AsyncDebug.Inventory().RegistryCopy().FindAll(t => !t.IsCompleted && t != checking && CapturedContexts.Of(t) is { } c && Owner(c) == scope);
         if (mine.Count > 0)
             leaks.AddRange(Pending(mine));
         foreach (var timer in CapturedContexts.Timers())
@@ -55,7 +56,8 @@ internal static class LeakFinder
             var leaf = stack.Leaves[0];
             var chain = TaskGraph.AwaitedByChain(leaf);
             var root = chain.Count > 0 ? chain[^1] : leaf;
-            if (checking.Contains(leaf) || chain.Exists(checking.Contains) || !targets.Contains(leaf.Target) && !chain.Exists(n => targets.Contains(n.Target)))
+            if (checking.Contains(leaf) || chain.Exists(checking.Contains) || !targets.Contains(leaf.Target) && !chain.Exists(n => targets.Contains(n.Target))
+                || IsTestFramework(root))
                 continue;
             var text = new NodeTextCache().Of(leaf);
             yield return new AsyncLeak
@@ -84,6 +86,13 @@ internal static class LeakFinder
         }
         return checking;
     }
+
+    // The test framework's own workers (xunit v2's, started lazily from whichever test's flow needed one) are not the test's.
+    private static readonly string[] s_frameworks = ["xunit.", "nunit.", "Microsoft.VisualStudio.TestPlatform.", "Microsoft.TestPlatform.", "MSTest.", "Microsoft.Testing."];
+
+    private static bool IsTestFramework(TaskNode root) =>
+        (root.Box?.StateMachineType ?? root.DelegateMethod?.DeclaringType)?.Assembly.GetName().Name is { } name
+        && Array.Exists(s_frameworks, f => name.StartsWith(f, StringComparison.OrdinalIgnoreCase));
 
     private static SourceLine? CreatedAt(TaskNode root, CreationSites sites)
     {
