@@ -114,7 +114,7 @@ internal static class LeakFinder
 
     public static AsyncLeak Fault(Task? task, Exception exception)
     {
-        var code = task is null ? null : BoxInfo.Of(task)?.Symbols.Kickoff ?? (MethodBase?)TaskInternals.Action(task)?.Method;
+        var code = (task is null ? null : BoxInfo.Of(task)?.Symbols.Kickoff ?? (MethodBase?)TaskInternals.Action(task)?.Method) ?? Thrower(exception);
         var sites = new CreationSites(AsyncDebug.Inventory().Find);
         return new AsyncLeak
         {
@@ -123,6 +123,18 @@ internal static class LeakFinder
             CreatedAt = code is null ? null : sites.Resolve(null, code, null),
             Exception = exception,
         };
+    }
+
+    // An async method that threw before its first await never had a box: its task is a plain one, and only the
+    // exception's stack (its MoveNext) says which method it was.
+    private static MethodBase? Thrower(Exception exception)
+    {
+        foreach (var frame in new System.Diagnostics.StackTrace(exception, false).GetFrames())
+        {
+            if (frame.GetMethod() is { Name: "MoveNext", DeclaringType: { } type } && MethodNames.IsStateMachine(type))
+                return MethodNames.Kickoff(type);
+        }
+        return null;
     }
 
     private static bool Ignored(AsyncLeakOptions options, AsyncLeak leak)

@@ -8,6 +8,8 @@ public sealed class XunitRun() : AdapterRun("LeakTests.Xunit");
 
 public sealed class NUnitRun() : AdapterRun("LeakTests.NUnit");
 
+public sealed class MSTestRun() : AdapterRun("LeakTests.MSTest");
+
 /// <summary>[assembly: DetectAsyncLeaks] in an xunit v3 project run by `dotnet test`.</summary>
 public sealed class XunitV3AdapterTests(XunitV3Run run) : AdapterFacts(run, "v3", "AsyncLens.Testing.AsyncLeakException : ", "Samples.Orders."), IClassFixture<XunitV3Run>;
 
@@ -16,6 +18,9 @@ public sealed class XunitAdapterTests(XunitRun run) : AdapterFacts(run, "v2", "A
 
 /// <summary>[assembly: DetectAsyncLeaks] (an ITestAction) in an NUnit project run by `dotnet test`.</summary>
 public sealed class NUnitAdapterTests(NUnitRun run) : AdapterFacts(run, "nunit", "", ""), IClassFixture<NUnitRun>;
+
+/// <summary>[DetectAsyncLeaks] in place of [TestClass] in an MSTest project (methods in parallel) run by `dotnet test`.</summary>
+public sealed class MSTestAdapterTests(MSTestRun run) : AdapterFacts(run, "mstest", "", ""), IClassFixture<MSTestRun>;
 
 /// <summary>What every adapter's sample project shows: exactly the three leaking tests fail, each with its lines.</summary>
 public abstract class AdapterFacts(AdapterRun run, string tag, string prefix, string names)
