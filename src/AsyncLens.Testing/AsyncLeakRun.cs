@@ -10,16 +10,24 @@ public static class AsyncLeakRun
 {
     private static readonly ConditionalWeakTable<Exception, AsyncLeakScope> s_thrownIn = new();
     private static readonly List<(Task? Task, Exception Exception)> s_unclaimed = [];
-    private static int s_started;
+    private static readonly Lock s_starting = new();
+    private static volatile bool s_started;
 
     /// <summary>Switches on what the scopes need, once per process (the first <see cref="AsyncLeakScope.Begin"/> does).</summary>
     public static void Start()
     {
-        if (Interlocked.Exchange(ref s_started, 1) == 1)
+        if (s_started)
             return;
-        AsyncDebug.TrackTasks(dumpOnSignal: false);
-        AppDomain.CurrentDomain.FirstChanceException += OnFirstChance;
-        TaskScheduler.UnobservedTaskException += OnUnobserved;
+        // Tests starting in parallel all wait here: a test that ran on before the registry was on would leak unseen.
+        lock (s_starting)
+        {
+            if (s_started)
+                return;
+            AsyncDebug.TrackTasks(dumpOnSignal: false);
+            AppDomain.CurrentDomain.FirstChanceException += OnFirstChance;
+            TaskScheduler.UnobservedTaskException += OnUnobserved;
+            s_started = true;
+        }
     }
 
     /// <summary>

@@ -2,9 +2,11 @@ using AsyncLens.Testing;
 using NUnit.Framework;
 
 [assembly: DetectAsyncLeaks]
+[assembly: LevelOfParallelism(8)]
 
 namespace Samples;
 
+[Parallelizable(ParallelScope.All)]
 public sealed class Orders
 {
     [Test]
