@@ -4,7 +4,8 @@ namespace AsyncLens.Testing;
 
 /// <summary>
 /// The whole run (goleak's <c>VerifyTestMain</c>): the exception watch every scope relies on, and, at the end, the work no
-/// scope claimed (started with the flow of <see cref="ExecutionContext"/> suppressed, or by no test) that faulted unobserved.
+/// scope claimed (started with the flow of <see cref="ExecutionContext"/> suppressed, or by no test): still pending, or
+/// faulted unobserved.
 /// </summary>
 public static class AsyncLeakRun
 {
@@ -12,6 +13,7 @@ public static class AsyncLeakRun
     private static readonly List<(Task? Task, Exception Exception)> s_unclaimed = [];
     private static readonly Lock s_starting = new();
     private static volatile bool s_started;
+    private static HashSet<int> s_pendingBefore = [];
 
     /// <summary>Switches on what the scopes need, once per process (the first <see cref="AsyncLeakScope.Begin"/> does).</summary>
     public static void Start()
@@ -24,6 +26,7 @@ public static class AsyncLeakRun
             if (s_started)
                 return;
             AsyncDebug.TrackTasks(dumpOnSignal: false);
+            s_pendingBefore = [.. AsyncDebug.Inventory().RegistryCopy().Select(t => t.Id)];
             AppDomain.CurrentDomain.FirstChanceException += OnFirstChance;
             TaskScheduler.UnobservedTaskException += OnUnobserved;
             s_started = true;
@@ -31,17 +34,22 @@ public static class AsyncLeakRun
     }
 
     /// <summary>
-    /// Unobserved exceptions no scope claimed, found after a last collection (the adapters call it when the run ends);
-    /// empty when there are none.
+    /// At the end of a run: the program's own pending work that no scope claimed and that began after the first scope,
+    /// and the unobserved exceptions no scope claimed (after a last collection). Empty when there are none.
     /// </summary>
     public static IReadOnlyList<AsyncLeak> FindUnclaimed()
     {
+        if (!s_started)
+            return [];
         GC.Collect();
         GC.WaitForPendingFinalizers();
         List<(Task?, Exception)> faults;
         lock (s_unclaimed)
+        {
             faults = [.. s_unclaimed];
-        return faults.ConvertAll(f => LeakFinder.Fault(f.Item1, f.Item2));
+            s_unclaimed.Clear(); // reported once
+        }
+        return [.. LeakFinder.Unclaimed(s_pendingBefore), .. faults.ConvertAll(f => LeakFinder.Fault(f.Item1, f.Item2))];
     }
 
     /// <summary>The end-of-run text for <see cref="FindUnclaimed"/>'s leaks (empty: none).</summary>

@@ -31,7 +31,7 @@ internal static class LeakFinder
         var leaks = new List<AsyncLeak>();
         var mine = AsyncDebug.Inventory().RegistryCopy().FindAll(t => !t.IsCompleted && t != checking && CapturedContexts.Of(t) is { } c && Owner(c) == scope);
         if (mine.Count > 0)
-            leaks.AddRange(Pending(mine));
+            leaks.AddRange(Pending(mine, userCodeOnly: false));
         foreach (var timer in CapturedContexts.Timers())
         {
             if (Owner(timer.Context) == scope)
@@ -45,7 +45,28 @@ internal static class LeakFinder
     }
 
     /// <summary>One leak per distinct async stack through the scope's pending tasks, less the chain that is checking now.</summary>
-    private static IEnumerable<AsyncLeak> Pending(List<Task> mine)
+    /// <summary>
+    /// Pending work no scope owns (its context carries none: the flow was suppressed, or no test started it) and that was
+    /// not pending already when the first scope began (<paramref name="before"/>): async stacks rooted in the program's
+    /// own code only (the runtime's and packages' own background work is not the tests').
+    /// </summary>
+    public static List<AsyncLeak> Unclaimed(HashSet<int> before)
+    {
+        var owners = new Dictionary<ExecutionContext, AsyncLeakScope?>(ReferenceEqualityComparer.Instance);
+        var unclaimed = AsyncDebug.Inventory().RegistryCopy().FindAll(t =>
+        {
+            if (t.IsCompleted || before.Contains(t.Id))
+                return false;
+            if (CapturedContexts.Of(t) is not { } context)
+                return true;
+            if (!owners.TryGetValue(context, out var owner))
+                owners[context] = owner = AsyncLeakScope.In(context);
+            return owner is null;
+        });
+        return unclaimed.Count == 0 ? [] : [.. Pending(unclaimed, userCodeOnly: true)];
+    }
+
+    private static IEnumerable<AsyncLeak> Pending(List<Task> mine, bool userCodeOnly)
     {
         var graph = TaskGraph.Build(mine);
         var checking = Checking(graph);
@@ -57,7 +78,7 @@ internal static class LeakFinder
             var chain = TaskGraph.AwaitedByChain(leaf);
             var root = chain.Count > 0 ? chain[^1] : leaf;
             if (checking.Contains(leaf) || chain.Exists(checking.Contains) || !targets.Contains(leaf.Target) && !chain.Exists(n => targets.Contains(n.Target))
-                || IsTestFramework(root))
+                || IsTestFramework(root) || userCodeOnly && !IsUserCode(root))
                 continue;
             var text = new NodeTextCache().Of(leaf);
             yield return new AsyncLeak
@@ -93,6 +114,9 @@ internal static class LeakFinder
     private static bool IsTestFramework(TaskNode root) =>
         (root.Box?.StateMachineType ?? root.DelegateMethod?.DeclaringType)?.Assembly.GetName().Name is { } name
         && Array.Exists(s_frameworks, f => name.StartsWith(f, StringComparison.OrdinalIgnoreCase));
+
+    private static bool IsUserCode(TaskNode root) =>
+        (root.Box?.StateMachineType ?? root.DelegateMethod?.DeclaringType)?.Assembly is { } assembly && CodeOrigin.IsUserCode(assembly);
 
     private static SourceLine? CreatedAt(TaskNode root, CreationSites sites)
     {

@@ -114,16 +114,25 @@ public sealed class AsyncLeakScopeTests
     }
 
     [Fact]
-    public async Task Work_started_with_the_flow_suppressed_belongs_to_no_scope()
+    public async Task Work_started_with_the_flow_suppressed_belongs_to_no_scope_and_is_reported_at_the_end_of_the_run()
     {
         var signal = new TaskCompletionSource();
-        using var scope = AsyncLeakScope.Begin(new AsyncLeakOptions { GracePeriod = TimeSpan.Zero });
-        using (ExecutionContext.SuppressFlow())
-            _ = Task.Run(() => LeakCode.StartServing(signal.Task));
-        await Task.Delay(20);
-        var leaks = await scope.FindAsync();
+        IReadOnlyList<AsyncLeak> leaks, unclaimed;
+        using (var scope = AsyncLeakScope.Begin(new AsyncLeakOptions { GracePeriod = TimeSpan.Zero }))
+        {
+            Task started;
+            using (ExecutionContext.SuppressFlow())
+                started = Task.Run(() => LeakCode.StartServing(signal.Task));
+            await started;
+            leaks = await scope.FindAsync();
+            unclaimed = AsyncLeakRun.FindUnclaimed();
+        }
         signal.SetResult();
         Assert.Empty(leaks);
+        var mine = Assert.Single(unclaimed, l => l.Method == "LeakCode.WaitForSignalAsync(Task)");
+        Assert.Equal(Markers["leak.parked"].Line, mine.At?.Line);
+        Assert.Equal(Markers["leak.serve.created"].Line, mine.CreatedAt?.Line);
+        Assert.StartsWith("AsyncLens: work no test claimed (started with the ExecutionContext flow suppressed, or outside any test): ", AsyncLeakRun.Describe(unclaimed), StringComparison.Ordinal);
     }
 
     [Fact]
