@@ -13,6 +13,7 @@ public abstract class AdapterRun
     {
         Project = project;
         Markers = new SourceMarkers(Repo.Source("tests", "Targets", project));
+        Shared = new SourceMarkers(Repo.Source("tests", "Targets", "LeakTests.Shared"));
         using var dir = new TempDirectory("asynclens-leaks-");
         var trx = dir.File("run.trx");
         Result = ChildProcess.Dotnet(["test", Repo.Program(project), "--logger", $"trx;LogFileName={trx}"], timeout: TimeSpan.FromMinutes(3));
@@ -26,7 +27,11 @@ public abstract class AdapterRun
 
     public string Project { get; }
 
+    /// <summary>The markers of the sample's own tests (the lines that start the leaks).</summary>
     internal SourceMarkers Markers { get; }
+
+    /// <summary>The markers of the code every sample leaks from (tests/Targets/LeakTests.Shared).</summary>
+    internal SourceMarkers Shared { get; }
 
     internal ProcessResult Result { get; }
 
@@ -34,6 +39,8 @@ public abstract class AdapterRun
     public Dictionary<string, (string Outcome, string? Message)> Outcomes { get; }
 
     public string At(string tag) => $"{Markers[tag].File}:{Markers[tag].Line}";
+
+    public string SharedAt(string tag) => $"{Shared[tag].File}:{Shared[tag].Line}";
 
     public string[] Failed() => [.. Outcomes.Where(o => o.Value.Outcome == "Failed").Select(o => o.Key).Order(StringComparer.Ordinal)];
 }

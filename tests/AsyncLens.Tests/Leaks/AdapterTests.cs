@@ -45,10 +45,10 @@ public abstract class AdapterFacts(AdapterRun run, string tag, string prefix, st
             $"""
             {prefix}AsyncLens: test Samples.Orders.Leaks_a_task_parked_on_a_completion_source left async work behind: 1 pending task (grace period 100 ms)
 
-            pending task: Waiter.AwaitReplyAsync(Task<int>) parked at {At("parked")}
+            pending task: Waiter.AwaitReplyAsync(Task<int>) parked at {run.SharedAt("leaks.parked")}
               created at {At("parked.created")} in Orders.Leaks_a_task_parked_on_a_completion_source()
               async stack (root first):
-                Waiter.AwaitReplyAsync(Task<int>) at {At("parked")}
+                Waiter.AwaitReplyAsync(Task<int>) at {run.SharedAt("leaks.parked")}
                 awaiting TaskCompletionSource
             """.ReplaceLineEndings("\n"), Message("Leaks_a_task_parked_on_a_completion_source"));
     }
@@ -64,7 +64,7 @@ public abstract class AdapterFacts(AdapterRun run, string tag, string prefix, st
               thrown by Waiter.ChargeAsync(); nothing awaited it or read its exception
               created at {At("throw.created")} in Orders.Leaks_a_fire_and_forget_that_throws()
               stack:
-                at Samples.Waiter.ChargeAsync() in {run.Markers[tag + ".throw"].File}:line {run.Markers[tag + ".throw"].Line}
+                at Samples.Waiter.ChargeAsync() in {run.Shared["leaks.throw"].File}:line {run.Shared["leaks.throw"].Line}
             """.ReplaceLineEndings("\n"), Message("Leaks_a_fire_and_forget_that_throws"));
     }
 
@@ -75,7 +75,7 @@ public abstract class AdapterFacts(AdapterRun run, string tag, string prefix, st
             $"""
             {prefix}AsyncLens: test Samples.Orders.Leaks_a_running_timer left async work behind: 1 timer (grace period 100 ms)
 
-            timer: Waiter.Tick(object) at {At("tick")}, fires every 10 ms, never disposed
+            timer: Waiter.Tick(object) at {run.SharedAt("leaks.tick")}, fires every 10 ms, never disposed
             """.ReplaceLineEndings("\n"), Message("Leaks_a_running_timer"));
     }
 

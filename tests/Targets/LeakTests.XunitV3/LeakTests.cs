@@ -41,31 +41,3 @@ public sealed class Orders
         _ = Waiter.PollAsync();
     }
 }
-
-internal static class Waiter
-{
-    public static readonly List<Timer> Timers = [];
-
-    public static async Task<int> AwaitReplyAsync(Task<int> reply)
-    {
-        return await reply + 1; // @v3.parked
-    }
-
-    // Throws before its first await (a failed check): the task is faulted when the test returns, whatever the machine's load.
-    public static async Task ChargeAsync()
-    {
-        await Task.CompletedTask;
-        throw new InvalidOperationException("card declined"); // @v3.throw
-    }
-
-    public static void Tick(object? state)
-    { // @v3.tick
-        _ = state;
-    }
-
-    public static async Task PollAsync()
-    {
-        while (true)
-            await Task.Delay(20);
-    }
-}
