@@ -131,6 +131,8 @@ internal sealed class InspectOptions
         var what = target.DumpPath is null
             ? FormattableString.Invariant($"process {target.ProcessId} paused {figures.Paused.TotalSeconds:0.000} s{stops}, {figures.CopiedBytes / 1e6:0.0} MB copied; read in {figures.Elapsed.TotalSeconds:0.00} s")
             : FormattableString.Invariant($"read from {target.DumpPath} in {figures.Elapsed.TotalSeconds:0.000} s");
-        Console.Error.WriteLine(FormattableString.Invariant($"asynclens: {graph.Nodes.Count:N0} nodes from {reader.ObjectsWalked:N0} heap objects; {what}"));
+        var untyped = reader.ObjectsUntyped > 0 ? FormattableString.Invariant($" ({reader.ObjectsUntyped:N0} of no known type)") : "";
+        var unreadable = figures.UnreadableBytes > 0 ? FormattableString.Invariant($" ({figures.UnreadableBytes / 1e6:0.0} MB the kernel refused)") : "";
+        Console.Error.WriteLine(FormattableString.Invariant($"asynclens: {graph.Nodes.Count:N0} nodes from {reader.ObjectsWalked:N0} heap objects{untyped}; {what}{unreadable}"));
     }
 }

@@ -50,6 +50,9 @@ internal sealed class HeapTasks
     /// <summary>How many objects the heap walk looked at (for --verbose timings).</summary>
     public long ObjectsWalked { get; private set; }
 
+    /// <summary>How many of them had no type the runtime could name (their method table could not be read).</summary>
+    public long ObjectsUntyped { get; private set; }
+
     /// <summary>Walks the heap once for seeds, then widens through awaiters and awaited objects.</summary>
     public static (TaskGraph Graph, HeapTasks Reader) Read(ClrRuntime runtime, RemoteSymbols symbols)
     {
@@ -58,7 +61,10 @@ internal sealed class HeapTasks
         {
             reader.ObjectsWalked++;
             if (obj.Type is null)
+            {
+                reader.ObjectsUntyped++;
                 continue;
+            }
             var layout = reader.Layout(obj);
             // Async methods, combinators, and delegate tasks (a Task whose m_action is set); not plain promises.
             if (layout.IsTask && !reader.IsCompleted(obj.Address)

@@ -63,7 +63,11 @@ internal sealed unsafe class ProcessSnapshot : IDataReader, IThreadReader, IDisp
         _files = [.. files.Select(f => new MappedFile(f))];
         _contexts = taken.Threads.ToDictionary(t => (uint)t.Thread, t => t.Registers);
         ReadsProcess = taken.Segments.Any(s => s.Kind == SegmentKind.Live);
+        UnreadableBytes = taken.Segments.Where(s => s.Kind == SegmentKind.Unreadable).Aggregate(0UL, (sum, s) => sum + (s.End - s.Start));
     }
+
+    /// <summary>How many bytes the kernel refused to copy (reads there fail).</summary>
+    public ulong UnreadableBytes { get; }
 
     /// <summary>How many bytes of the process's memory were copied while it was stopped.</summary>
     public ulong CopiedBytes { get; }

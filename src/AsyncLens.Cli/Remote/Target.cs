@@ -44,7 +44,7 @@ internal sealed class Target : IDisposable
     public string? DumpPath { get; }
 
     /// <summary>What the read cost so far: for <c>--stats</c>, taken before <see cref="Dispose"/>.</summary>
-    public ReadFigures Figures => new(_stops.Aggregate(TimeSpan.Zero, (sum, stop) => sum + stop), _stops.Count, _snapshot?.CopiedBytes ?? 0, _clock.Elapsed);
+    public ReadFigures Figures => new(_stops.Aggregate(TimeSpan.Zero, (sum, stop) => sum + stop), _stops.Count, _snapshot?.CopiedBytes ?? 0, _clock.Elapsed, _snapshot?.UnreadableBytes ?? 0);
 
     /// <summary>When the state read was current: when the process was stopped, or the file's time for a dump.</summary>
     public DateTimeOffset TakenAt => DumpPath is null ? _takenAt : new DateTimeOffset(File.GetLastWriteTimeUtc(DumpPath), TimeSpan.Zero);
@@ -361,4 +361,4 @@ internal sealed class Target : IDisposable
 /// The cost of a read: how long a live process was stopped (summed over its stops: more than one when a stop fell
 /// in a garbage collection) and how much of its memory was copied; how long the whole read took until now.
 /// </summary>
-internal readonly record struct ReadFigures(TimeSpan Paused, int Stops, ulong CopiedBytes, TimeSpan Elapsed);
+internal readonly record struct ReadFigures(TimeSpan Paused, int Stops, ulong CopiedBytes, TimeSpan Elapsed, ulong UnreadableBytes = 0);

@@ -12,7 +12,8 @@ internal readonly record struct NodeText(string Title, SourceLine? At, string? N
 {
     public override string ToString()
     {
-        var text = At is null ? Title : $"{Title} at {At.File}:{At.Line.ToString(CultureInfo.InvariantCulture)}";
+        var title = MethodNames.Compact(Title);
+        var text = At is null ? title : $"{title} at {At.File}:{At.Line.ToString(CultureInfo.InvariantCulture)}";
         return Note is null ? text : $"{text} ({Note})";
     }
 }

@@ -16,6 +16,48 @@ internal static class MethodNames
     private static readonly ConcurrentDictionary<Type, MethodBase?> s_kickoffs = new();
     private static readonly ConcurrentDictionary<MethodBase, string> s_lambdas = new();
 
+    /// <summary>
+    /// A name to print on one line of a dump: past <paramref name="max"/> characters (a package's generic plumbing,
+    /// <c>RetryResilienceStrategy&lt;object&gt;.ExecuteCore&lt;(Func&lt;ResilienceContext, (PipelineComponent, ...</c>, 800
+    /// characters) what is nested two brackets deep becomes <c>…</c>, then one deep: <c>ExecuteCore&lt;(…)&gt;(Func&lt;…&gt;,
+    /// ResilienceContext, (…))</c>. The full name stays in JSON.
+    /// </summary>
+    public static string Compact(string name, int max = 200)
+    {
+        for (var depth = 2; depth >= 1 && name.Length > max; depth--)
+            name = Collapse(name, depth);
+        return name;
+    }
+
+    // What is inside brackets opened `depth` deep, as "…".
+    private static string Collapse(string name, int depth)
+    {
+        var sb = new StringBuilder(name.Length);
+        var level = 0;
+        foreach (var c in name)
+        {
+            if (c is '<' or '(' or '[')
+            {
+                level++;
+                if (level <= depth)
+                    sb.Append(c);
+                if (level == depth)
+                    sb.Append('…');
+            }
+            else if (c is '>' or ')' or ']')
+            {
+                if (level <= depth)
+                    sb.Append(c);
+                level = Math.Max(0, level - 1);
+            }
+            else if (level < depth)
+            {
+                sb.Append(c);
+            }
+        }
+        return sb.ToString();
+    }
+
     public static string Format(MethodBase method, GenericContext context = default)
     {
         if (method.Name == "MoveNext" && method.DeclaringType is { } sm && IsStateMachine(sm))

@@ -84,6 +84,20 @@ public sealed class MethodNamesTests
         var moveNext = StateMachineOf(typeof(Shop), nameof(Shop.FetchUser)).GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)!;
         Assert.Equal("Shop.FetchUser(int, string)", MethodNames.Format(moveNext));
     }
+
+    [Fact]
+    public void A_name_too_long_for_a_line_keeps_its_outer_brackets_and_loses_what_is_nested_in_them()
+    {
+        // Polly 8's retry strategy, as an outside read of a service using a resilience pipeline named it (812 characters).
+        const string Funcs = "Func<ResilienceContext, (PipelineComponent, Func<ResilienceContext, Func<CancellationToken, ValueTask<int>>, ValueTask<Outcome<int>>>, Func<CancellationToken, ValueTask<int>>), ValueTask<Outcome<int>>>";
+        const string State = "(PipelineComponent, Func<ResilienceContext, Func<CancellationToken, ValueTask<int>>, ValueTask<Outcome<int>>>, Func<CancellationToken, ValueTask<int>>)";
+        var name = $"RetryResilienceStrategy<object>.ExecuteCore<({Funcs}, {State})>(Func<ResilienceContext, ({Funcs}, {State}), ValueTask<Outcome<object>>>, ResilienceContext, ({Funcs}, {State}))";
+
+        Assert.Equal("RetryResilienceStrategy<object>.ExecuteCore<(…)>(Func<…>, ResilienceContext, (…))", MethodNames.Compact(name));
+        // One level is enough when it fits; a name that fits is left alone.
+        Assert.Equal("Outer<A>.Run<(…)>(Func<…>, int)", MethodNames.Compact("Outer<A>.Run<(Func<string, int>, Func<int, string>)>(Func<string, Task<int>>, int)", max: 40));
+        Assert.Equal("Shop.FetchUser(int)", MethodNames.Compact("Shop.FetchUser(int)"));
+    }
 }
 
 internal sealed class Shop

@@ -6,7 +6,8 @@ namespace AsyncLens.Reporting.Dumps;
 
 /// <summary>
 /// The <c>ps</c> table (<c>asynclens ps PID</c> from outside, the console's <c>ps</c> inside): aligned columns, a
-/// parked-at line by file name (the JSON has the full path), an AGE column when ages are known (debug mode).
+/// parked-at line by file name (the JSON has the full path and the full method name), an AGE column when ages are
+/// known (debug mode).
 /// </summary>
 internal static class TaskTable
 {
@@ -26,7 +27,7 @@ internal static class TaskTable
             {
                 Id(t.Id),
                 t.State,
-                t.Method + (t.BlockedThreadWaits ? " (a thread is blocked waiting for it)" : ""),
+                Symbols.MethodNames.Compact(t.Method) + (t.BlockedThreadWaits ? " (a thread is blocked waiting for it)" : ""),
                 t.ParkedAt is { } at ? $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}" : "-",
             };
             if (withAge)
