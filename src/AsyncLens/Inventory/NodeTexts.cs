@@ -98,7 +98,8 @@ internal static class NodeTexts
         }
     }
 
-    private static SourceLine? DelegateLine(MethodInfo? method) =>
+    /// <summary>The line a delegate's method starts at (a Task.Run body, a timer callback).</summary>
+    public static SourceLine? DelegateLine(MethodInfo? method) =>
         method is null ? null : s_delegateLines.GetOrAdd(method, static m => MethodSymbols.LineAt(m, 0) is { } l ? new SourceLine(l.File, l.Line) : null);
 
     /// <summary>

@@ -13,6 +13,9 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
     /// <summary>The registry copy alone: the only part of a snapshot the app's threads can wait for (bench/snapshot.sh times it).</summary>
     public List<Task> RegistryCopy() => tracking.Registry.Snapshot();
 
+    /// <summary>A pending task by id (what creation sites are resolved with).</summary>
+    public Task? Find(int id) => tracking.Registry.Find(id);
+
     /// <summary>Turns this inventory's graphs into <see cref="PendingTask"/>s, with creation sites and ages in debug mode.</summary>
     public PendingTasks Projection => new(records, sites);
 

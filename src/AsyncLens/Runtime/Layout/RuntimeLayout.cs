@@ -34,6 +34,7 @@ internal static class RuntimeLayout
         .. AwaitedLayout.Types,
         .. ThreadPoolLayout.Types,
         .. CancellationLayout.Types,
+        .. ContextLayout.Types,
     ];
 }
 

@@ -1,0 +1,55 @@
+using System.Runtime.CompilerServices;
+using NUnit.Framework;
+using NUnit.Framework.Interfaces;
+
+namespace AsyncLens.Testing;
+
+/// <summary>
+/// Fails each NUnit test it covers that leaves async work behind (<see cref="AsyncLeakScope"/>): on the assembly
+/// (<c>[assembly: DetectAsyncLeaks]</c>), a fixture or a test. <see cref="AllowPendingTasksAttribute"/> on a test or its
+/// fixture lets it leave pending work.
+/// </summary>
+[AttributeUsage(AttributeTargets.Assembly | AttributeTargets.Class | AttributeTargets.Method, AllowMultiple = false)]
+public sealed class DetectAsyncLeaksAttribute : Attribute, ITestAction
+{
+    private static readonly ConditionalWeakTable<ITest, AsyncLeakScope> s_scopes = new();
+
+    /// <summary>How long a test's work may still finish after it ends, in milliseconds. Default 100.</summary>
+    public int GracePeriodMs { get; set; } = 100;
+
+    /// <summary>Each test, wherever the attribute is.</summary>
+    public ActionTargets Targets => ActionTargets.Test;
+
+    /// <inheritdoc/>
+    public void BeforeTest(ITest test)
+    {
+        ArgumentNullException.ThrowIfNull(test);
+        s_scopes.AddOrUpdate(test, AsyncLeakScope.Begin(new AsyncLeakOptions
+        {
+            GracePeriod = TimeSpan.FromMilliseconds(GracePeriodMs),
+            AllowPendingReason = AllowPendingTasksAttribute.For(test.Method?.MethodInfo),
+            TestName = test.FullName,
+        }));
+    }
+
+    /// <inheritdoc/>
+    public void AfterTest(ITest test)
+    {
+        ArgumentNullException.ThrowIfNull(test);
+        if (!s_scopes.TryGetValue(test, out var scope))
+            return;
+        s_scopes.Remove(test);
+        using (scope)
+        {
+            try
+            {
+                scope.Verify();
+            }
+            catch (AsyncLeakException ex)
+            {
+                // NUnit prints an exception's properties under its message: the failure is the message alone.
+                Assert.Fail(ex.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+using AsyncLens.Testing;
+using System.Xml.Linq;
+
+namespace AsyncLens.Tests.Leaks;
+
+/// <summary>
+/// One `dotnet test --no-build` of a sample test project using a DetectAsyncLeaks adapter (tests/Targets/LeakTests.*),
+/// as a child process; every outcome and failure message read from its TRX file. A class fixture: one run per project.
+/// </summary>
+public abstract class AdapterRun
+{
+    protected AdapterRun(string project)
+    {
+        Project = project;
+        Markers = new SourceMarkers(Repo.Source("tests", "Targets", project));
+        Shared = new SourceMarkers(Repo.Source("tests", "Targets", "LeakTests.Shared"));
+        using var dir = new TempDirectory("asynclens-leaks-");
+        var trx = dir.File("run.trx");
+        Result = ChildProcess.Dotnet(["test", Repo.Program(project), "--logger", $"trx;LogFileName={trx}"], timeout: TimeSpan.FromMinutes(3));
+        if (!File.Exists(trx))
+            throw new InvalidOperationException($"dotnet test wrote no results:\n{Result}");
+        XNamespace ns = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
+        Outcomes = XDocument.Load(trx).Descendants(ns + "UnitTestResult").ToDictionary(
+            r => (string)r.Attribute("testName")!,
+            r => ((string)r.Attribute("outcome")!, (string?)r.Descendants(ns + "Message").FirstOrDefault()));
+    }
+
+    public string Project { get; }
+
+    /// <summary>The markers of the sample's own tests (the lines that start the leaks).</summary>
+    internal SourceMarkers Markers { get; }
+
+    /// <summary>The markers of the code every sample leaks from (tests/Targets/LeakTests.Shared).</summary>
+    internal SourceMarkers Shared { get; }
+
+    internal ProcessResult Result { get; }
+
+    /// <summary>Each test by name: Passed or Failed, and its failure message.</summary>
+    public Dictionary<string, (string Outcome, string? Message)> Outcomes { get; }
+
+    public string At(string tag) => $"{Markers[tag].File}:{Markers[tag].Line}";
+
+    public string SharedAt(string tag) => $"{Shared[tag].File}:{Shared[tag].Line}";
+
+    public string[] Failed() => [.. Outcomes.Where(o => o.Value.Outcome == "Failed").Select(o => o.Key).Order(StringComparer.Ordinal)];
+}

@@ -1,0 +1,88 @@
+using Xunit;
+
+namespace AsyncLens.Tests.Leaks;
+
+public sealed class XunitV3Run() : AdapterRun("LeakTests.XunitV3");
+
+public sealed class XunitRun() : AdapterRun("LeakTests.Xunit");
+
+public sealed class NUnitRun() : AdapterRun("LeakTests.NUnit");
+
+public sealed class MSTestRun() : AdapterRun("LeakTests.MSTest");
+
+/// <summary>[assembly: DetectAsyncLeaks] in an xunit v3 project run by `dotnet test`.</summary>
+public sealed class XunitV3AdapterTests(XunitV3Run run) : AdapterFacts(run, "v3", "AsyncLens.Testing.AsyncLeakException : ", "Samples.Orders.", 5), IClassFixture<XunitV3Run>;
+
+/// <summary>[DetectAsyncLeaks] on an xunit v2 test class run by `dotnet test`.</summary>
+public sealed class XunitAdapterTests(XunitRun run) : AdapterFacts(run, "v2", "AsyncLens.Testing.AsyncLeakException : ", "Samples.Orders.", 5), IClassFixture<XunitRun>;
+
+/// <summary>[assembly: DetectAsyncLeaks] (an ITestAction) in an NUnit project run by `dotnet test`: 200 tests in parallel, 3 of them leaking.</summary>
+public sealed class NUnitAdapterTests(NUnitRun run) : AdapterFacts(run, "nunit", "", "", 200), IClassFixture<NUnitRun>;
+
+/// <summary>[DetectAsyncLeaks] in place of [TestClass] in an MSTest project (methods in parallel) run by `dotnet test`.</summary>
+public sealed class MSTestAdapterTests(MSTestRun run) : AdapterFacts(run, "mstest", "", "", 5), IClassFixture<MSTestRun>;
+
+/// <summary>What every adapter's sample project shows: exactly the three leaking tests fail, each with its lines.</summary>
+public abstract class AdapterFacts(AdapterRun run, string tag, string prefix, string names, int tests)
+{
+    private string At(string marker) => run.At(tag + "." + marker);
+
+    private string? Message(string test) => run.Outcomes[names + test].Message?.ReplaceLineEndings("\n");
+
+    [Fact]
+    public void Exactly_the_three_leaking_tests_fail_and_the_rest_pass()
+    {
+        Assert.Equal(tests, run.Outcomes.Count);
+        Assert.Equal(
+            [names + "Leaks_a_fire_and_forget_that_throws", names + "Leaks_a_running_timer", names + "Leaks_a_task_parked_on_a_completion_source"],
+            run.Failed());
+    }
+
+    [Fact]
+    public void A_parked_task_names_its_await_its_stack_and_the_test_line_that_started_it()
+    {
+        Assert.Equal(
+            $"""
+            {prefix}AsyncLens: test Samples.Orders.Leaks_a_task_parked_on_a_completion_source left async work behind: 1 pending task (grace period 100 ms)
+
+            pending task: Waiter.AwaitReplyAsync(Task<int>) parked at {run.SharedAt("leaks.parked")}
+              created at {At("parked.created")} in Orders.Leaks_a_task_parked_on_a_completion_source()
+              async stack (root first):
+                Waiter.AwaitReplyAsync(Task<int>) at {run.SharedAt("leaks.parked")}
+                awaiting TaskCompletionSource
+            """.ReplaceLineEndings("\n"), Message("Leaks_a_task_parked_on_a_completion_source"));
+    }
+
+    [Fact]
+    public void A_fire_and_forget_that_throws_names_the_exception_its_line_and_where_it_was_started()
+    {
+        Assert.Equal(
+            $"""
+            {prefix}AsyncLens: test Samples.Orders.Leaks_a_fire_and_forget_that_throws left async work behind: 1 unobserved exception (grace period 100 ms)
+
+            unobserved exception: System.InvalidOperationException: card declined
+              thrown by Waiter.ChargeAsync(); nothing awaited it or read its exception
+              created at {At("throw.created")} in Orders.Leaks_a_fire_and_forget_that_throws()
+              stack:
+                at Samples.Waiter.ChargeAsync() in {run.Shared["leaks.throw"].File}:line {run.Shared["leaks.throw"].Line}
+            """.ReplaceLineEndings("\n"), Message("Leaks_a_fire_and_forget_that_throws"));
+    }
+
+    [Fact]
+    public void A_timer_left_running_names_its_callback()
+    {
+        Assert.Equal(
+            $"""
+            {prefix}AsyncLens: test Samples.Orders.Leaks_a_running_timer left async work behind: 1 timer (grace period 100 ms)
+
+            timer: Waiter.Tick(object) at {run.SharedAt("leaks.tick")}, fires every 10 ms, never disposed
+            """.ReplaceLineEndings("\n"), Message("Leaks_a_running_timer"));
+    }
+
+    [Fact]
+    public void A_test_allowed_to_leave_a_poller_passes()
+    {
+        Assert.Equal("Passed", run.Outcomes[names + "Starts_a_poller_on_purpose"].Outcome);
+        Assert.Equal("Passed", run.Outcomes[names + "Healthy_awaits_everything_it_starts"].Outcome);
+    }
+}

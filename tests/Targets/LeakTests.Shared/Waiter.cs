@@ -1,0 +1,31 @@
+namespace Samples;
+
+// The code the sample test projects of every DetectAsyncLeaks adapter leak from (linked into each): the lines a failure
+// message names carry markers.
+internal static class Waiter
+{
+    public static readonly List<Timer> Timers = [];
+
+    public static async Task<int> AwaitReplyAsync(Task<int> reply)
+    {
+        return await reply + 1; // @leaks.parked
+    }
+
+    // Throws before its first await (a failed check): the task is faulted when the test returns, whatever the machine's load.
+    public static async Task ChargeAsync()
+    {
+        await Task.CompletedTask;
+        throw new InvalidOperationException("card declined"); // @leaks.throw
+    }
+
+    public static void Tick(object? state)
+    { // @leaks.tick
+        _ = state;
+    }
+
+    public static async Task PollAsync()
+    {
+        while (true)
+            await Task.Delay(20);
+    }
+}

@@ -1,0 +1,44 @@
+using AsyncLens.Testing;
+using Xunit;
+
+
+
+namespace Samples;
+
+[DetectAsyncLeaks]
+public sealed class Orders
+{
+    [Fact]
+    public async Task Healthy_awaits_everything_it_starts()
+    {
+        using var timer = new Timer(_ => { }, null, 50, 50);
+        await Task.WhenAll(Task.Delay(5), Task.Run(() => Thread.Sleep(5)));
+    }
+
+    [Fact]
+    public void Leaks_a_task_parked_on_a_completion_source()
+    {
+        var reply = new TaskCompletionSource<int>();
+        _ = Waiter.AwaitReplyAsync(reply.Task); // @v2.parked.created
+    }
+
+    [Fact]
+    public void Leaks_a_fire_and_forget_that_throws()
+    {
+        _ = Waiter.ChargeAsync(); // @v2.throw.created
+    }
+
+    [Fact]
+    public void Leaks_a_running_timer()
+    {
+        // Held, as a service holds its timer: an unreachable one stops when the GC finalizes it.
+        Waiter.Timers.Add(new Timer(Waiter.Tick, null, 10, 10));
+    }
+
+    [Fact]
+    [AllowPendingTasks("the poller lives for the whole run")]
+    public void Starts_a_poller_on_purpose()
+    {
+        _ = Waiter.PollAsync();
+    }
+}
