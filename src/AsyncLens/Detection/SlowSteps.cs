@@ -44,7 +44,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             var firstSteps = FirstSteps(frame);
             var split = Split(tracker, frame, now, times);
             stalls.CatchUp(now);
-            var slack = own - NotItsOwn(frame, now) - settings.SlowTicks;
+            // A step that never gave its CPU up was judged on its time on a CPU (its waits for one and what was taken from
+            // it are off already): the stalls every thread had meanwhile are in that, not to be taken off twice (a
+            // hypervisor's steal seen by the watchdog too: 0.25 s of CPU judged under 0.1 s at load 30). A GC would have
+            // blocked it.
+            var slack = own - (NeverSwitched(frame, times) ? 0 : NotItsOwn(frame, now)) - settings.SlowTicks;
             if (slack < 0 || !frame.TryClaimSlowReport())
                 return;
             var stack = frame.Captured is { } captured && captured.FrameVersion == frame.Version
@@ -209,7 +213,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             return TimeSplit.Unknown;
         var wall = Math.Max(0, OwnTime(tracker, frame, end));
         var onCpu = Math.Clamp(now.OnCpu - frame.CpuStart - frame.ChildTicks, 0, wall);
-        if (frame.SwitchesStart >= 0 && now.Switches == frame.SwitchesStart)
+        if (NeverSwitched(frame, now))
             return new TimeSplit(Math.Max(1, wall - Math.Clamp(now.Waited - frame.WaitedStart, 0, wall)), 0);
         var waited = frame.WaitedStart >= 0 && now.Waited >= 0 ? now.Waited - frame.WaitedStart : 0;
         return new TimeSplit(onCpu, Math.Max(0, wall - onCpu - waited - RuntimeTime.GcSince(frame)));
@@ -273,11 +277,15 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // on a CPU, no wait for one and no switch. Such time is the machine's, like a wait for a CPU.
     private static long Stolen(Frame frame, long own, long preempted, SchedTimes now)
     {
-        if (frame.SwitchesStart < 0 || now.Switches != frame.SwitchesStart || frame.CpuStart < 0 || now.OnCpu < 0)
+        if (!NeverSwitched(frame, now))
             return 0;
         var onCpu = Math.Max(0, now.OnCpu - frame.CpuStart - frame.ChildTicks);
         return Math.Max(0, own - onCpu - preempted - RuntimeTime.GcSince(frame));
     }
+
+    // The step's thread made no voluntary switch since it began (it was never blocked), and its time on a CPU is known.
+    private static bool NeverSwitched(Frame frame, SchedTimes now) =>
+        frame.SwitchesStart >= 0 && now.Switches == frame.SwitchesStart && frame.CpuStart >= 0 && now.OnCpu >= 0;
 
     // Time the step's thread waited for a CPU since the step began, up to `end` (0 where that is not known). The waits
     // are read for the whole interval, nested steps included, whose time is taken off whole: only the step's share of
