@@ -6,7 +6,8 @@ namespace AsyncLens.Diagnosis;
 /// A frame of a thread's stack as the doctor judges it: the method as written, its line (the user's code has one,
 /// from its PDB), and the runtime's name of it (<c>Type.Method</c>, the type as a definition: <c>System.Threading.Monitor.Wait</c>),
 /// by which the runtime's own waits and the thread pool's plumbing are recognised; whether it is the app's own code
-/// (its modules or its packages', not .NET's: a frame of it may have no line, in a Release build).
+/// (its projects' modules, not .NET's nor a package's, as <c>CodeOrigin</c> says: a package's frame may have a line, from
+/// its PDB, and is still not the app's; the app's may have none, in a Release build).
 /// </summary>
 internal sealed record ThreadFrameText(string Method, SourceLine? At, string? RuntimeName = null, bool App = false)
 {

@@ -161,6 +161,19 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void A_thread_busy_in_a_packages_code_alone_is_not_hot_the_apps_code_under_it_is()
+    {
+        // A package's writer loop (StackExchange.Redis's) has lines from its PDB but is not the app's code.
+        var writer = new ThreadFrameText("SwitchableBufferedStreamWriter.CopyOutAsync()", Line(120), "StackExchange.Redis.SwitchableBufferedStreamWriter.CopyOutAsync");
+        var alone = new SnapshotBuilder().Thread(9, [writer, Dispatch, PoolWorker], cpu: new ThreadCpu(0.99, 1, TimeSpan.FromSeconds(1)));
+        var called = new SnapshotBuilder().Thread(9, [writer, User("Cache.FillAsync()", 44), Dispatch, PoolWorker], cpu: new ThreadCpu(0.99, 1, TimeSpan.FromSeconds(1)));
+
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(alone.Build()).Verdicts).Kind);
+        Assert.Equal($"thread 9 ran `Cache.FillAsync()` at {F}:44 without waiting for 1.0 s (99 % of the time running or ready to run)",
+            Assert.Single(Doctor.Diagnose(called.Build()).Verdicts).Summary);
+    }
+
+    [Fact]
     public void Without_processor_figures_a_core_dump_is_not_judged_hot_and_the_text_says_so()
     {
         var diagnosis = Doctor.Diagnose(new SnapshotBuilder().Thread(6, IdleWorker).Build(queued: null));
