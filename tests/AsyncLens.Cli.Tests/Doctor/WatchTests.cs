@@ -8,7 +8,7 @@ namespace AsyncLens.Cli.Tests.Doctor;
 /// <summary>
 /// <c>asynclens watch PID</c> attached to tests/Targets/Starvation before its load starts: a pool starvation is one
 /// incident, diagnosed by the doctor within 5 s of the load's start, written once, the process never left stopped;
-/// the same load awaited (healthy) is no incident. Ctrl+C ends watch with exit code 0.
+/// the same load awaited (healthy) is no incident. SIGTERM (as Ctrl+C) ends watch with exit code 0.
 /// </summary>
 public sealed class WatchTests
 {
@@ -25,7 +25,7 @@ public sealed class WatchTests
         // The starvation goes on: its signals keep coming, and must not be written as new incidents.
         Thread.Sleep(TimeSpan.FromSeconds(4));
         Assert.NotEqual('T', watched.TargetState());
-        var result = watched.Interrupt();
+        var result = watched.Stop();
 
         Assert.True(result.ExitCode == 0, result.ToString());
         var lines = result.Stdout.Split('\n');
@@ -51,7 +51,7 @@ public sealed class WatchTests
         watched.Go();
         Thread.Sleep(TimeSpan.FromSeconds(6)); // the load runs: hundreds of orders a second, nothing blocked
         Assert.NotEqual('T', watched.TargetState());
-        var result = watched.Interrupt();
+        var result = watched.Stop();
 
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal("", result.Stdout);

@@ -120,10 +120,13 @@ internal sealed class WatchedProgram : IDisposable
         _target.WaitForExit();
     }
 
-    /// <summary>Ctrl+C to asynclens watch, and waits for it to finish.</summary>
-    public ProcessResult Interrupt()
+    /// <summary>
+    /// Stops asynclens watch as a service manager does (SIGTERM, handled as Ctrl+C is), and waits for it to finish. Not
+    /// SIGINT: a test run started in the background (<c>cmd &amp;</c>) has SIGINT ignored, and its children inherit that.
+    /// </summary>
+    public ProcessResult Stop()
     {
-        Signals.Send("-INT", _watch.Id);
+        Signals.Send("-TERM", _watch.Id);
         return WaitForWatch();
     }
 
