@@ -5,11 +5,12 @@
 #
 # Builds the CLI (src/AsyncLens.Cli), bench/AsyncLens.Bench.Web (a JSON order API on Kestrel) and
 # bench/AsyncLens.Bench.Load (the load generator) in Release, then runs REPETITIONS (default 5) pairs of fresh
-# server processes, interleaved: alone, and with `asynclens watch PID -o FILE` attached from the moment it
-# listens (its EventPipe session: the runtime's thread-pool, wait-handle and contention events and the
-# System.Runtime counters). Nothing of AsyncLens is loaded in the server either way. The load generator loads it
+# server processes, interleaved: alone; with `asynclens watch PID -o FILE` attached from the moment it listens (its
+# EventPipe session: the runtime's thread-pool, wait-handle and contention events and the System.Runtime counters;
+# nothing of AsyncLens loaded in the server); and with the in-process watchdog (DOTNET_STARTUP_HOOKS=<engine>
+# ASYNCLENS_WATCH=1 ASYNCLENS_WATCH_OUTPUT=<file>). The load generator loads it
 # until the JIT has settled (at most 20 s), measures 5 rounds of 1 s; then watch gets Ctrl+C and the server SIGTERM.
-# The table shows medians per mode and the ratios; "incidents" counts what watch wrote (a healthy service: none).
+# The table shows medians per mode and the ratios; "incidents" counts what was written (a healthy service: none).
 # Load options as for bench/web-overhead.sh. Everything listens on and connects to 127.0.0.1 only.
 set -euo pipefail
 
@@ -27,6 +28,7 @@ echo "building src/AsyncLens.Cli, bench/AsyncLens.Bench.Web and bench/AsyncLens.
 build_release "$logs/build.log" "$root/src/AsyncLens.Cli/AsyncLens.Cli.csproj" \
     "$here/AsyncLens.Bench.Web/AsyncLens.Bench.Web.csproj" "$here/AsyncLens.Bench.Load/AsyncLens.Bench.Load.csproj"
 cli="$root/artifacts/bin/AsyncLens.Cli/release/asynclens.dll"
+engine="$root/artifacts/bin/AsyncLens/release/AsyncLens.Engine.dll"
 web="$root/artifacts/bin/AsyncLens.Bench.Web/release/AsyncLens.Bench.Web.dll"
 load="$root/artifacts/bin/AsyncLens.Bench.Load/release/AsyncLens.Bench.Load.dll"
 results="$logs/results.txt"
@@ -57,7 +59,13 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     shift 2
     local base="$logs/$mode.$rep"
     : >"$base.server.out"
-    dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    : >"$base.incidents"
+    if [[ "$mode" == hook ]]; then
+        DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_WATCH=1 ASYNCLENS_WATCH_OUTPUT="$base.incidents" \
+            dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    else
+        dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    fi
     server=$!
     local url=""
     for _ in $(seq 300); do
@@ -69,7 +77,6 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     [[ -n "$url" ]] || fail "the server ($mode, repetition $rep) did not print a 127.0.0.1 address within 30 s:" "$base.server.out" "$base.server.err"
     local incidents=0 watch_ms=0
     if [[ "$mode" == watch ]]; then
-        : >"$base.incidents"
         dotnet "$cli" watch "$server" -o "$base.incidents" 2>"$base.watch.err" &
         watcher=$!
         for _ in $(seq 300); do
@@ -87,8 +94,8 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         kill -INT "$watcher"
         end_process "$watcher"
         watcher=""
-        incidents=$(grep -c '^incident .* began ' "$base.incidents" || true)
     fi
+    incidents=$(grep -c 'incident .* began ' "$base.incidents" || true)
     stop_all
     local line
     line="$(grep '^RESULT ' "$base.load.out" | tail -n 1)"
@@ -96,7 +103,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
 
-interleave "median requests/s" off watch -- "$@"
+interleave "median requests/s" off watch hook -- "$@"
 
 python3 -B - "$here/lib" "$results" "$logs" "$((SECONDS - started))" <<'PY'
 import sys
@@ -119,20 +126,21 @@ columns = [
     ("p50 ms", 7, lambda m: f"{med(m, 'p50_ms'):.2f}"),
     ("p99 ms", 7, lambda m: f"{med(m, 'p99_ms'):.2f}"),
     ("unsettled", 9, lambda m: str(rows.unsettled(m))),
-    ("incidents", 9, lambda m: str(rows.total(m, "incidents")) if m == "watch" else "-"),
+    ("incidents", 9, lambda m: str(rows.total(m, "incidents")) if m != "off" else "-"),
 ]
 print(f"{'':21}" + "".join(f"  {title:>{width}}" for title, width, _ in columns))
-for mode, label in (("off", "alone"), ("watch", "asynclens watch on it")):
+for mode, label in (("off", "alone"), ("watch", "asynclens watch on it"), ("hook", "ASYNCLENS_WATCH=1")):
     print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
 
-def ratio(key):
-    return med("watch", key) / med("off", key)
+def ratio(mode, key):
+    return med(mode, key) / med("off", key)
 
-same = rows.paired("watch", "off", "cpu_us_per_req")
-cpu = ratio("cpu_us_per_req")
 print()
-print(f"server CPU per request watched/alone = {cpu:.3f}x ({(cpu - 1) * 100:+.1f}%; same-repetition ratios {min(same):.3f}x..{max(same):.3f}x)   "
-      f"throughput {ratio('rps'):.2f}x   p99 {ratio('p99_ms'):.2f}x")
+for mode, label in (("watch", "watched/alone"), ("hook", "watchdog/alone")):
+    same = rows.paired(mode, "off", "cpu_us_per_req")
+    cpu = ratio(mode, "cpu_us_per_req")
+    print(f"server CPU per request {label} = {cpu:.3f}x ({(cpu - 1) * 100:+.1f}%; same-repetition ratios {min(same):.3f}x..{max(same):.3f}x)   "
+          f"throughput {ratio(mode, 'rps'):.2f}x   p99 {ratio(mode, 'p99_ms'):.2f}x")
 print(f"asynclens watch's own CPU over a whole run (warm-up, rounds): median {med('watch', 'watch_cpu_ms'):.0f} ms")
 print(f"\nraw results and logs: {logs}   ({elapsed} s)")
 PY

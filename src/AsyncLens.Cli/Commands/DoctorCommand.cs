@@ -107,7 +107,7 @@ internal static class DoctorCommand
         {
             var frames = t.InNativeCode && again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } managed ? managed.Frames : t.Frames;
             return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))],
-                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null);
+                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null, t.Lock);
         }).ToList();
         return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued);
     }

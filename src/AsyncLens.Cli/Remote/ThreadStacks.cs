@@ -1,3 +1,4 @@
+using AsyncLens.Diagnosis;
 using AsyncLens.Inventory;
 using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
@@ -21,8 +22,10 @@ internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module
 /// A managed thread's stack, top first (like <c>py-spy dump</c>), and the async method whose step it is
 /// running, if any: its box is on the thread's stack (a GC root of the MoveNext frame) in state -1.
 /// <paramref name="InNativeCode"/>: stopped in native code the runtime cannot unwind (<see cref="NativeFrames"/>).
+/// <paramref name="Lock"/>: the lock (<c>lock</c> / <c>Monitor.Enter</c>) it waits to enter and the thread holding it.
 /// </summary>
-internal sealed record ThreadStack(int ManagedId, uint OsId, bool IsFinalizer, IReadOnlyList<ThreadFrame> Frames, TaskNode? AsyncStep, bool InNativeCode = false);
+internal sealed record ThreadStack(int ManagedId, uint OsId, bool IsFinalizer, IReadOnlyList<ThreadFrame> Frames, TaskNode? AsyncStep, bool InNativeCode = false,
+    LockWait? Lock = null);
 
 /// <summary>The threads of the process, without AsyncLens's own (the engine's threads, in a process running it), counted apart.</summary>
 internal sealed record ThreadRead(List<ThreadStack> Threads, int AsyncLensThreads);
@@ -51,7 +54,7 @@ internal static class ThreadStacks
                 continue;
             }
             threads.Add(new ThreadStack(thread.ManagedThreadId, thread.OSThreadId, thread.IsFinalizer, frames,
-                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null));
+                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null, MonitorLocks.Waited(runtime, thread, frames)));
         }
         threads.Sort((a, b) => a.ManagedId.CompareTo(b.ManagedId));
         return new ThreadRead(threads, ours);

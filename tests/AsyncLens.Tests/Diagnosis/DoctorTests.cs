@@ -161,6 +161,30 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Threads_each_waiting_for_a_lock_the_other_holds_are_a_deadlock_named_link_by_link()
+    {
+        ThreadFrameText[] Entering(string method, int line) =>
+            [new("Monitor.ReliableEnter(object, ref bool)", null, "System.Threading.Monitor.ReliableEnter"), User(method, line), new("Thread.StartCallback()", null, "System.Threading.Thread.StartCallback")];
+        var b = new SnapshotBuilder();
+        var state = b.Build() with
+        {
+            Threads =
+            [
+                new ObservedThread(1, 101, true, [new("Program.<Main>(string[])", null, "Program.<Main>", App: true)]),
+                new ObservedThread(5, 105, false, Entering("Ledger.Transfer()", 21), Lock: new LockWait("List", 6)),
+                new ObservedThread(6, 106, false, Entering("Ledger.Audit()", 30), Lock: new LockWait("Object", 5)),
+                new ObservedThread(7, 107, false, Entering("Report.Print()", 40), Lock: new LockWait("Object", 5)), // waits on the cycle, not in it
+            ],
+        };
+
+        var verdict = Assert.Single(Doctor.Diagnose(state).Verdicts, v => v.Kind == "deadlock");
+
+        Assert.Equal($"2 threads in a cycle of locks: thread 5, blocked entering a lock (List) in `Ledger.Transfer()` at {F}:21, held by thread 6; "
+            + $"thread 6, blocked entering a lock (Object) in `Ledger.Audit()` at {F}:30, held by thread 5", verdict.Summary);
+        Assert.Equal([5, 6], verdict.Threads);
+    }
+
+    [Fact]
     public void A_thread_busy_in_a_packages_code_alone_is_not_hot_the_apps_code_under_it_is()
     {
         // A package's writer loop (StackExchange.Redis's) has lines from its PDB but is not the app's code.
