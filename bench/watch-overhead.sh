@@ -41,6 +41,7 @@ stop_all() {
         kill -INT "$watcher" 2>/dev/null || true
         end_process "$watcher"
         watcher=""
+        events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second)$/\1/p' "$base.watch.err" | tail -n 1)"
     fi
     if [[ -n "$server" ]]; then
         kill -TERM "$server" 2>/dev/null || true
@@ -75,7 +76,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         sleep 0.1
     done
     [[ -n "$url" ]] || fail "the server ($mode, repetition $rep) did not print a 127.0.0.1 address within 30 s:" "$base.server.out" "$base.server.err"
-    local incidents=0 watch_ms=0
+    local incidents=0 watch_ms=0 events_per_s=0
     if [[ "$mode" == watch ]]; then
         dotnet "$cli" watch "$server" -o "$base.incidents" 2>"$base.watch.err" &
         watcher=$!
@@ -94,12 +95,13 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         kill -INT "$watcher"
         end_process "$watcher"
         watcher=""
+        events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second)$/\1/p' "$base.watch.err" | tail -n 1)"
     fi
     incidents=$(grep -c 'incident .* began ' "$base.incidents" || true)
     stop_all
     local line
     line="$(grep '^RESULT ' "$base.load.out" | tail -n 1)"
-    echo "rep=$rep mode=$mode ${line#RESULT } incidents=$incidents watch_cpu_ms=$watch_ms" >>"$results"
+    echo "rep=$rep mode=$mode ${line#RESULT } incidents=$incidents watch_cpu_ms=$watch_ms events_per_s=${events_per_s:-0}" >>"$results"
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
 
@@ -141,6 +143,8 @@ for mode, label in (("watch", "watched/alone"), ("hook", "watchdog/alone")):
     cpu = ratio(mode, "cpu_us_per_req")
     print(f"server CPU per request {label} = {cpu:.3f}x ({(cpu - 1) * 100:+.1f}%; same-repetition ratios {min(same):.3f}x..{max(same):.3f}x)   "
           f"throughput {ratio(mode, 'rps'):.2f}x   p99 {ratio(mode, 'p99_ms'):.2f}x")
-print(f"asynclens watch's own CPU over a whole run (warm-up, rounds): median {med('watch', 'watch_cpu_ms'):.0f} ms")
+print(f"asynclens watch's own CPU over a whole run (warm-up, rounds): median {med('watch', 'watch_cpu_ms'):.0f} ms; "
+      f"events it read: median {med('watch', 'events_per_s'):.1f} a second")
+print("incidents: what was written (a signal the doctor, or the watchdog's capture, found nothing stuck behind is not one)")
 print(f"\nraw results and logs: {logs}   ({elapsed} s)")
 PY

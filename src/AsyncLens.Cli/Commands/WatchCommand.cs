@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Runtime.InteropServices;
 using AsyncLens.Cli.Profiling;
 using AsyncLens.Cli.Remote;
@@ -12,7 +13,7 @@ namespace AsyncLens.Cli.Commands;
 /// <c>asynclens watch &lt;pid&gt; [-o FILE] [--format text|json]</c>: stays attached to a running process through an
 /// EventPipe session (<see cref="RuntimeSignals"/>: nothing stopped, nothing of AsyncLens in it) and, when the runtime
 /// shows trouble, runs the doctor once per incident (<see cref="Incidents"/> decides when one begins and ends) and
-/// writes the incident with its diagnosis. Ctrl+C (or SIGTERM) ends it with exit code 0; the process's exit, with 2.
+/// writes the incident with its diagnosis (a signal the doctor finds nothing stuck behind is one line on standard error). Ctrl+C (or SIGTERM) ends it with exit code 0; the process's exit, with 2.
 /// </summary>
 internal static class WatchCommand
 {
@@ -63,6 +64,7 @@ internal static class WatchCommand
         using (PidProfiler.OnSignal(PosixSignal.SIGTERM, stop))
         {
             Console.Error.WriteLine($"asynclens: watching process {pid} ({name}) until Ctrl+C: thread-pool starvation, blocked pool threads, lock contention, the pool's queue");
+            var since = System.Diagnostics.Stopwatch.StartNew();
             while (!stop.IsSet && !signals.Ended)
             {
                 WaitHandle.WaitAny([stop.WaitHandle, wake.WaitHandle], TimeSpan.FromMilliseconds(250));
@@ -70,7 +72,7 @@ internal static class WatchCommand
                 if (stop.IsSet)
                     break;
                 while (opened.TryDequeue(out var incident))
-                    Diagnose(pid, incident, into, json);
+                    Diagnose(pid, signals, incident, into, json);
                 if (signals.Tick(DateTimeOffset.UtcNow) is { } ended)
                 {
                     if (json)
@@ -86,14 +88,24 @@ internal static class WatchCommand
                     ? $"the event stream of process {pid} ended ({signals.ReadFailure?.Message ?? "closed by the process"})"
                     : $"process {pid} exited");
             }
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"asynclens: watched process {pid} for {since.Elapsed.TotalSeconds:0.0} s: {signals.Events:N0} events read ({signals.Events / Math.Max(since.Elapsed.TotalSeconds, 0.001):0.0} a second)"));
             return 0;
         }
     }
 
-    // The doctor's one read for the incident just opened; the process is read once, then runs on.
-    private static void Diagnose(int pid, Incident incident, TextWriter into, bool json)
+    // The doctor's one read for the incident just opened; the process is read once, then runs on. A signal the doctor
+    // finds nothing stuck behind is a passing one: a line on standard error, not an incident.
+    private static void Diagnose(int pid, RuntimeSignals signals, Incident incident, TextWriter into, bool json)
     {
         var diagnosis = DoctorCommand.Diagnose(pid);
+        if (diagnosis.IsHealthy)
+        {
+            signals.Dismiss(incident, DateTimeOffset.UtcNow);
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"asynclens: {incident.Started.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ} {incident.SignalName}: {incident.Detail}; the doctor found nothing stuck {(diagnosis.TakenAt - incident.Started).TotalSeconds:0.0} s later: not an incident"));
+            return;
+        }
         if (json)
             IncidentReport.WriteJson(into, incident, diagnosis);
         else

@@ -51,8 +51,12 @@ internal sealed class RuntimeSignals : IDisposable
         clr.ContentionStart += e => Locked(() => _incidents.ContentionStarted(e.ThreadID, Utc(e.TimeStamp)));
         clr.ContentionStop += e => Locked(() => _incidents.ContentionEnded(e.ThreadID));
         _source.Dynamic.All += Counter;
+        _source.AllEvents += _ => Events++;
         _reader = new Thread(Read) { Name = "asynclens watch reader", IsBackground = true };
     }
+
+    /// <summary>Events read so far (what watching costs the process is in proportion: each is written into its buffer).</summary>
+    public long Events { get; private set; }
 
     /// <summary>Why reading stopped: the stream broke (the process died mid-event); null when it simply ended.</summary>
     public Exception? ReadFailure { get; private set; }
@@ -82,6 +86,9 @@ internal sealed class RuntimeSignals : IDisposable
             _opened(opened);
         return ended;
     }
+
+    /// <summary>The doctor found nothing stuck: not an incident (<see cref="Incidents.Dismiss"/>).</summary>
+    public void Dismiss(Incident incident, DateTimeOffset at) => Locked(() => _incidents.Dismiss(incident, at));
 
     /// <summary>True once the stream ended (the process exited or closed the session).</summary>
     public bool Ended => !_reader.IsAlive;

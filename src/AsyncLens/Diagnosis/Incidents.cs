@@ -45,8 +45,8 @@ internal sealed class Incident(int number, DateTimeOffset started, TroubleSignal
 /// <summary>
 /// Turns the runtime's signals into incidents, once each: the one place that decides when trouble starts and ends, for
 /// <c>asynclens watch</c> (EventPipe, from outside) and the in-process watchdog alike. An incident opens on the first
-/// signal (the caller then runs the doctor once), every later signal extends it, and it ends after
-/// <see cref="Quiet"/> without one; waits and lock contentions are signals only once they last <see cref="LongWait"/>
+/// signal (the caller then runs the doctor once, and <see cref="Dismiss"/>es it when the doctor finds nothing stuck),
+/// every later signal extends it, and it ends after <see cref="Quiet"/> without one; waits and lock contentions are signals only once they last <see cref="LongWait"/>
 /// (they are followed by thread, started and ended, and judged on <see cref="Tick"/>). No clock of its own: the caller gives the time.
 /// </summary>
 internal sealed class Incidents
@@ -61,6 +61,7 @@ internal sealed class Incidents
     private readonly Dictionary<int, DateTimeOffset> _contentions = [];
     private readonly HashSet<int> _poolThreads = [];
     private int _count;
+    private DateTimeOffset _heldOffUntil = DateTimeOffset.MinValue;
 
     /// <summary>The incident in progress, if any.</summary>
     public Incident? Open { get; private set; }
@@ -68,6 +69,8 @@ internal sealed class Incidents
     /// <summary>A signal: the incident it opened (run the doctor), or null when one was already open (it is extended).</summary>
     public Incident? Signal(TroubleSignal signal, DateTimeOffset at, string detail)
     {
+        if (at < _heldOffUntil)
+            return null;
         if (Open is { } open)
         {
             if (at > open.LastSignal)
@@ -76,6 +79,20 @@ internal sealed class Incidents
             return null;
         }
         return Open = new Incident(++_count, at, signal, detail);
+    }
+
+    /// <summary>
+    /// The doctor found nothing stuck for the incident just opened: a passing signal (a burst of work on a machine short
+    /// of processors makes the pool inject threads for starvation too), not an incident. It is forgotten (its number
+    /// too), and signals are ignored for <see cref="Quiet"/>, so that a busy machine is not read again and again.
+    /// </summary>
+    public void Dismiss(Incident incident, DateTimeOffset at)
+    {
+        if (Open != incident)
+            return;
+        Open = null;
+        _count--;
+        _heldOffUntil = at + Quiet;
     }
 
     /// <summary>The thread is one of the pool's workers (it raised a worker's event).</summary>

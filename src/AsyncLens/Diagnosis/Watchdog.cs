@@ -16,7 +16,8 @@ namespace AsyncLens.Diagnosis;
 /// threads themselves (another thread's stack cannot be read in-process): for <see cref="CaptureWindow"/> a TPL
 /// listener takes the stack of every thread that begins a blocking wait on a task (TaskWaitBegin, raised on the
 /// waiting thread), names the user's code that waited (<see cref="WaitSites"/>, as debug mode does), and the incident is
-/// written with those waits grouped by where they were made, most first. Waits begun before the incident are not seen.
+/// written with those waits grouped by where they were made, most first; with none, it is dismissed (a passing stall).
+/// Waits begun before the incident are not seen.
 /// </summary>
 internal sealed class Watchdog
 {
@@ -77,20 +78,23 @@ internal sealed class Watchdog
         ThreadPool.UnsafeQueueUserWorkItem(static w => Volatile.Write(ref w._probeRanAt, Stopwatch.GetTimestamp()), this, preferLocal: false);
     }
 
+    // Written only when blocking waits were caught: a stall with none (a machine short of processors, a long GC) passes.
     private void Capture(Incident incident)
     {
-        Write(w => w.Write(string.Create(CultureInfo.InvariantCulture,
-            $"asynclens watch: incident {incident.Number} began {Time(incident.Started)}: {incident.SignalName}: {incident.Detail}\n")));
         var waits = new ConcurrentDictionary<(string Method, string? At), ConcurrentDictionary<int, byte>>();
         using (new BlockingWaits(waits))
             Thread.Sleep(CaptureWindow);
         var groups = waits.Select(g => (g.Key.Method, g.Key.At, Threads: g.Value.Count)).OrderByDescending(g => g.Threads).ToList();
-        var total = groups.Sum(g => g.Threads);
-        var text = groups.Count == 0
-            ? $"no thread began a blocking wait on a task in the {CaptureWindow.TotalSeconds:0} s after it began"
-            : $"{Doctor.Plural(total, "thread")} began a blocking wait on a task in the {CaptureWindow.TotalSeconds:0} s after it began: "
-              + string.Join("; ", groups.Select(g => $"{g.Threads} in `{g.Method}`{(g.At is null ? "" : " at " + g.At)}"));
-        Write(w => w.Write(string.Create(CultureInfo.InvariantCulture, $"asynclens watch: incident {incident.Number}: {text}\n")));
+        if (groups.Count == 0)
+        {
+            _incidents.Dismiss(incident, DateTimeOffset.UtcNow);
+            return;
+        }
+        var text = $"{Doctor.Plural(groups.Sum(g => g.Threads), "thread")} began a blocking wait on a task in the {CaptureWindow.TotalSeconds:0} s after it began: "
+            + string.Join("; ", groups.Select(g => $"{g.Threads} in `{g.Method}`{(g.At is null ? "" : " at " + g.At)}"));
+        Write(w => w.Write(string.Create(CultureInfo.InvariantCulture,
+            $"asynclens watch: incident {incident.Number} began {Time(incident.Started)}: {incident.SignalName}: {incident.Detail}\n"
+            + $"asynclens watch: incident {incident.Number}: {text}\n")));
     }
 
     private void Write(Action<TextWriter> write)

@@ -32,6 +32,19 @@ public sealed class IncidentsTests
     }
 
     [Fact]
+    public void A_dismissed_incident_is_forgotten_and_signals_are_ignored_for_the_quiet_time()
+    {
+        var incidents = new Incidents();
+        var passing = incidents.Signal(TroubleSignal.Starvation, At(0), "burst")!;
+
+        incidents.Dismiss(passing, At(1.5));
+
+        Assert.Null(incidents.Open);
+        Assert.Null(incidents.Signal(TroubleSignal.Starvation, At(11.4), "burst again"));
+        Assert.Equal(1, incidents.Signal(TroubleSignal.Starvation, At(11.5), "starving")!.Number);
+    }
+
+    [Fact]
     public void A_wait_is_a_signal_once_it_lasts_on_a_pool_thread_and_a_lock_wait_on_any_thread()
     {
         var incidents = new Incidents();
