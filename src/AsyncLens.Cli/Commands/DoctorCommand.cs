@@ -39,17 +39,8 @@ internal static class DoctorCommand
     public static Diagnosis.Diagnosis Diagnose(int pid)
     {
         using var target = Target.Attach(pid);
-        RemoteSymbols symbols;
-        try
-        {
-            symbols = new RemoteSymbols(target.Runtime);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            throw target.Failed(ex);
-        }
-        using (symbols)
-            return Diagnose(target, symbols).Diagnosis;
+        using var symbols = InspectOptions.SymbolsOf(target);
+        return Diagnose(target, symbols).Diagnosis;
     }
 
     // The read (the process paused only while its memory is copied), each thread's processor use meanwhile, the judgement.
