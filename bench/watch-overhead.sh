@@ -9,7 +9,7 @@
 # EventPipe session: the runtime's thread-pool, wait-handle and contention events and the System.Runtime counters;
 # nothing of AsyncLens loaded in the server); and with the in-process watchdog (DOTNET_STARTUP_HOOKS=<engine>
 # ASYNCLENS_WATCH=1 ASYNCLENS_WATCH_OUTPUT=<file>). The load generator loads it
-# until the JIT has settled (at most 20 s), measures 5 rounds of 1 s; then watch gets Ctrl+C and the server SIGTERM.
+# until the JIT has settled (at most 20 s), measures 5 rounds of 1 s; then watch and the server get SIGTERM.
 # The table shows medians per mode and the ratios; "incidents" counts what was written (a healthy service: none).
 # Load options as for bench/web-overhead.sh. Everything listens on and connects to 127.0.0.1 only.
 set -euo pipefail
@@ -38,7 +38,7 @@ server=""
 watcher=""
 stop_all() {
     if [[ -n "$watcher" ]]; then
-        kill -INT "$watcher" 2>/dev/null || true
+        kill -TERM "$watcher" 2>/dev/null || true
         end_process "$watcher"
         watcher=""
         events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second)$/\1/p' "$base.watch.err" | tail -n 1)"
@@ -92,7 +92,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     if [[ -n "$watcher" ]]; then
         kill -0 "$watcher" 2>/dev/null || fail "asynclens watch (repetition $rep) ended during the load:" "$base.watch.err"
         watch_ms="$(cpu_ms "$watcher")"
-        kill -INT "$watcher"
+        kill -TERM "$watcher" # not INT: a script run in the background has SIGINT ignored, and its children with it
         end_process "$watcher"
         watcher=""
         events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second)$/\1/p' "$base.watch.err" | tail -n 1)"
