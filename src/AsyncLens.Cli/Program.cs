@@ -11,6 +11,7 @@ var root = new RootCommand("asynclens: see what async .NET code is doing, and wh
     StacksCommand.Create(),
     ThreadsCommand.Create(),
     DoctorCommand.Create(),
+    WatchCommand.Create(),
     DumpCoreCommand.Create(),
     ProfileCommand.Create(),
     ConsoleCommand.Create(),

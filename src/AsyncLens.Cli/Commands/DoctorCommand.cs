@@ -24,16 +24,7 @@ internal static class DoctorCommand
             "Say why a running .NET process (or a core dump) is stuck: thread-pool starvation, sync-over-async, a deadlock, requests piled up at one await, a hot thread; or that it is healthy. Exit code 0 healthy, 1 a problem found.",
             (parse, target, symbols) =>
             {
-                var cpu = target.DumpPath is null ? ThreadCpuSampler.Start(target.ProcessId) : null;
-                var read = Read(target, symbols);
-                var figures = target.Figures;
-                target.Dispose();
-                var used = cpu?.Stop(s_cpuWatch);
-                var diagnosis = Doctor.Diagnose(State(target, read, used));
-                // A hot thread caught in native code was named from a scan of its stack, which can miss the frame of a
-                // loop compiled again while it ran: it is read a second time (it runs the same code across reads).
-                if (diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.HotThread && read.Threads.Threads.Any(t => t.InNativeCode && v.Threads.Contains(t.ManagedId))))
-                    diagnosis = Doctor.Diagnose(State(target, read, used, Reread(target.ProcessId)));
+                var (diagnosis, read, figures) = Diagnose(target, symbols);
                 if (options.FormatOf(parse) == "json")
                     DoctorReport.WriteJson(Console.Out, diagnosis);
                 else
@@ -42,6 +33,30 @@ internal static class DoctorCommand
                 options.WriteStats(parse, target, read.Reader, read.Graph, figures);
                 return diagnosis.IsHealthy ? 0 : ProblemFound;
             });
+    }
+
+    /// <summary>One diagnosis of a running process, as <c>doctor PID</c> makes it (<c>watch</c> runs it once per incident).</summary>
+    public static Diagnosis.Diagnosis Diagnose(int pid)
+    {
+        using var target = Target.Attach(pid);
+        using var symbols = InspectOptions.SymbolsOf(target);
+        return Diagnose(target, symbols).Diagnosis;
+    }
+
+    // The read (the process paused only while its memory is copied), each thread's processor use meanwhile, the judgement.
+    private static (Diagnosis.Diagnosis Diagnosis, Reading Read, ReadFigures Figures) Diagnose(Target target, RemoteSymbols symbols)
+    {
+        var cpu = target.DumpPath is null ? ThreadCpuSampler.Start(target.ProcessId) : null;
+        var read = Read(target, symbols);
+        var figures = target.Figures;
+        target.Dispose();
+        var used = cpu?.Stop(s_cpuWatch);
+        var diagnosis = Doctor.Diagnose(State(target, read, used));
+        // A hot thread caught in native code was named from a scan of its stack, which can miss the frame of a
+        // loop compiled again while it ran: it is read a second time (it runs the same code across reads).
+        if (diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.HotThread && read.Threads.Threads.Any(t => t.InNativeCode && v.Threads.Contains(t.ManagedId))))
+            diagnosis = Doctor.Diagnose(State(target, read, used, Reread(target.ProcessId)));
+        return (diagnosis, read, figures);
     }
 
     private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued);
@@ -82,8 +97,8 @@ internal static class DoctorCommand
         var threads = read.Threads.Threads.Select(t =>
         {
             var frames = t.InNativeCode && again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } managed ? managed.Frames : t.Frames;
-            return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App || f.At is not null))],
-                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null);
+            return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))],
+                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null, t.Lock);
         }).ToList();
         return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued);
     }

@@ -56,19 +56,23 @@ internal sealed class InspectOptions
         command.SetAction(parse =>
         {
             using var target = parse.GetValue(Dump) is { } dump ? Target.Open(dump) : Target.Attach(parse.GetValue(Pid)!.Value);
-            RemoteSymbols symbols;
-            try
-            {
-                symbols = new RemoteSymbols(target.Runtime);
-            }
-            catch (Exception ex) when (ex is not OutOfMemoryException)
-            {
-                throw target.Failed(ex);
-            }
-            using (symbols)
-                return action(parse, target, symbols);
+            using var symbols = SymbolsOf(target);
+            return action(parse, target, symbols);
         });
         return command;
+    }
+
+    /// <summary>The names and lines of what the target runs; a failure to read them is the target's (one line, exit code 2).</summary>
+    public static RemoteSymbols SymbolsOf(Target target)
+    {
+        try
+        {
+            return new RemoteSymbols(target.Runtime);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            throw target.Failed(ex);
+        }
     }
 
     /// <summary>

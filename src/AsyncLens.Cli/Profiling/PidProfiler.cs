@@ -28,7 +28,7 @@ internal static class PidProfiler
         }
         catch (Exception ex) when (ex is not CliException and not OutOfMemoryException)
         {
-            throw Explain(pid, name, ex);
+            throw Explain(pid, name, ex, "profile");
         }
         using (session)
         using (var stop = new ManualResetEventSlim())
@@ -87,10 +87,10 @@ internal static class PidProfiler
     }
 
     // One line for what went wrong while connecting: the process is gone, is not .NET, or is not ours to trace.
-    private static CliException Explain(int pid, string name, Exception ex)
+    internal static CliException Explain(int pid, string name, Exception ex, string verb)
     {
         if (!Target.IsRunning(pid))
-            return new CliException($"process {pid} exited before it could be profiled");
+            return new CliException($"process {pid} exited before it could be {verb}d");
         if (ex is UnauthorizedAccessException || ex.InnerException is UnauthorizedAccessException
             || (ex as SocketException ?? ex.InnerException as SocketException) is { SocketErrorCode: SocketError.AccessDenied })
         {
@@ -101,10 +101,10 @@ internal static class PidProfiler
             return new CliException($"process {pid} ({name}) is not a .NET process, or its diagnostics channel is off (DOTNET_EnableDiagnostics=0) "
                 + "or not visible to this user (another TMPDIR, another container)");
         }
-        return new CliException($"cannot profile process {pid} ({name}): {ex.Message.ReplaceLineEndings(" ").Trim()}");
+        return new CliException($"cannot {verb} process {pid} ({name}): {ex.Message.ReplaceLineEndings(" ").Trim()}");
     }
 
-    private static IDisposable? OnSignal(PosixSignal signal, ManualResetEventSlim stop) =>
+    internal static IDisposable? OnSignal(PosixSignal signal, ManualResetEventSlim stop) =>
         OperatingSystem.IsWindows() && signal != PosixSignal.SIGINT ? null : PosixSignalRegistration.Create(signal, context =>
         {
             context.Cancel = true;

@@ -1,5 +1,7 @@
+using AsyncLens.Diagnosis;
 using AsyncLens.Inventory;
 using AsyncLens.Runtime.Layout;
+using AsyncLens.Symbols;
 using Microsoft.Diagnostics.Runtime;
 
 namespace AsyncLens.Cli.Remote;
@@ -9,8 +11,8 @@ namespace AsyncLens.Cli.Remote;
 /// name, and (for the function a thread is in when it runs native code) the native library.
 /// </summary>
 /// <paramref name="RuntimeName"/>: the runtime's name of the method (<c>System.Threading.Monitor.Wait</c>), by which the
-/// doctor recognises the runtime's own waits; <paramref name="App"/>: the app's own code (a module of the app or its
-/// packages, not of .NET), which a frame without a line (a Release build's loop compiled again) still is.
+/// doctor recognises the runtime's own waits; <paramref name="App"/>: the app's own code (its projects' modules, not .NET's
+/// nor a package's: <c>CodeOrigin.KindOfFile</c>), which a frame without a line (a Release build's loop compiled again) still is.
 internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false, string? RuntimeName = null, bool App = false)
 {
     public override string ToString() => At is null ? Method : $"{Method} at {At.File}:{At.Line}";
@@ -20,8 +22,10 @@ internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module
 /// A managed thread's stack, top first (like <c>py-spy dump</c>), and the async method whose step it is
 /// running, if any: its box is on the thread's stack (a GC root of the MoveNext frame) in state -1.
 /// <paramref name="InNativeCode"/>: stopped in native code the runtime cannot unwind (<see cref="NativeFrames"/>).
+/// <paramref name="Lock"/>: the lock (<c>lock</c> / <c>Monitor.Enter</c>) it waits to enter and the thread holding it.
 /// </summary>
-internal sealed record ThreadStack(int ManagedId, uint OsId, bool IsFinalizer, IReadOnlyList<ThreadFrame> Frames, TaskNode? AsyncStep, bool InNativeCode = false);
+internal sealed record ThreadStack(int ManagedId, uint OsId, bool IsFinalizer, IReadOnlyList<ThreadFrame> Frames, TaskNode? AsyncStep, bool InNativeCode = false,
+    LockWait? Lock = null);
 
 /// <summary>The threads of the process, without AsyncLens's own (the engine's threads, in a process running it), counted apart.</summary>
 internal sealed record ThreadRead(List<ThreadStack> Threads, int AsyncLensThreads);
@@ -50,7 +54,7 @@ internal static class ThreadStacks
                 continue;
             }
             threads.Add(new ThreadStack(thread.ManagedThreadId, thread.OSThreadId, thread.IsFinalizer, frames,
-                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null));
+                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null, MonitorLocks.Waited(runtime, thread, frames)));
         }
         threads.Sort((a, b) => a.ManagedId.CompareTo(b.ManagedId));
         return new ThreadRead(threads, ours);
@@ -93,14 +97,11 @@ internal static class ThreadStacks
         return module == EngineModule
             ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module, RuntimeName: runtimeName)
             : new ThreadFrame(symbols.MethodName(method), InCurrentCode(method, ip) ? RemoteSymbols.LineAt(method, method.GetILOffset(ip)) : null, module,
-                RuntimeName: runtimeName, App: IsApp(path, module));
+                RuntimeName: runtimeName, App: IsApp(path));
     }
 
-    // A module of the app or of its packages: a file, neither in .NET's shared frameworks nor named as .NET's own.
-    private static bool IsApp(string? path, string? module) =>
-        path is not null && Path.IsPathRooted(path) && module is not null && !path.Contains("/shared/Microsoft.", StringComparison.Ordinal)
-        && !module.StartsWith("System.", StringComparison.Ordinal) && !module.StartsWith("Microsoft.", StringComparison.Ordinal)
-        && module is not "netstandard.dll" and not "mscorlib.dll";
+    // The app's own code: not .NET's, not a package's (CodeOrigin decides, for a file of the target's as for an assembly).
+    private static bool IsApp(string? path) => CodeOrigin.KindOfFile(path) == CodeKind.User;
 
     // The runtime gives the IL map of a method's current code only: an address in another version of it (the loop a
     // long call entered before the method was compiled again, on-stack replacement) would map to a wrong line.

@@ -6,7 +6,8 @@ namespace AsyncLens.Diagnosis;
 /// <summary>
 /// Waits that can never end: a cycle in the graph of who waits for whom (tasks awaiting each other, a thread blocked
 /// on a task that waits, through others, for the step the thread itself runs), and a thread blocked on a task whose
-/// continuation is queued to that thread's own single-threaded context (<c>.Result</c> on a UI-style context).
+/// continuation is queued to that thread's own single-threaded context (<c>.Result</c> on a UI-style context), threads
+/// each waiting to enter a lock (<c>lock</c>, <c>Monitor.Enter</c>) the next holds.
 /// </summary>
 internal static class Deadlocks
 {
@@ -17,6 +18,8 @@ internal static class Deadlocks
             deadlocked.UnionWith(cycle);
             yield return CycleVerdict(state, cycle);
         }
+        foreach (var cycle in LockCycles(state.Threads))
+            yield return LockVerdict(cycle);
         foreach (var thread in state.Threads)
         {
             if (thread.BlockedOn is { } node && !deadlocked.Contains(node) && !ThreadStates.IsPoolWorker(thread)
@@ -114,6 +117,50 @@ internal static class Deadlocks
         var running = next.Kind == NodeKind.Thread && state.Threads.FirstOrDefault(t => t.BlockedOn == next) is { } on
             ? string.Create(CultureInfo.InvariantCulture, $" (running on thread {on.ManagedId})") : "";
         return ($"`{text.Title}`{at}{running}", $"`{text.Title}`");
+    }
+
+    /// <summary>Threads each waiting to enter a lock the next one holds, back to the first: each cycle once, from its lowest thread id.</summary>
+    internal static List<List<ObservedThread>> LockCycles(IReadOnlyList<ObservedThread> threads)
+    {
+        var byId = threads.ToDictionary(t => t.ManagedId);
+        var seen = new HashSet<int>();
+        var cycles = new List<List<ObservedThread>>();
+        foreach (var start in threads.OrderBy(t => t.ManagedId))
+        {
+            var path = new List<ObservedThread>();
+            var thread = start;
+            while (thread is { Lock: { } wait } && !seen.Contains(thread.ManagedId) && !path.Contains(thread))
+            {
+                path.Add(thread);
+                thread = byId.GetValueOrDefault(wait.Owner);
+            }
+            if (thread is not null && path.IndexOf(thread) is var at and >= 0)
+                cycles.Add(path.GetRange(at, path.Count - at));
+            seen.UnionWith(path.Select(t => t.ManagedId));
+        }
+        return cycles;
+    }
+
+    private static Verdict LockVerdict(List<ObservedThread> cycle)
+    {
+        var links = cycle.Select(t =>
+        {
+            var where = ThreadStates.UserFrame(t) is { } f ? $" in `{f.Method}` at {Doctor.At(f.At)}" : "";
+            return string.Create(CultureInfo.InvariantCulture, $"thread {t.ManagedId}, blocked entering a lock ({t.Lock!.Type}){where}, held by thread {t.Lock.Owner}");
+        }).ToList();
+        var evidence = new List<string> { "  the cycle, link by link:" };
+        foreach (var thread in cycle)
+        {
+            evidence.Add(string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}), waiting for a lock held by thread {thread.Lock!.Owner}:"));
+            evidence.AddRange(thread.Frames.Take(12).Select(f => "    " + f));
+        }
+        return new Verdict(VerdictKinds.Deadlock, $"{cycle.Count} threads in a cycle of locks: " + string.Join("; ", links))
+        {
+            Count = cycle.Count,
+            Sites = [.. cycle.Select(t => ThreadStates.UserFrame(t) is { } f ? new VerdictSite("link", f.Method, f.At) : new VerdictSite("link", t.Frames.FirstOrDefault()?.Method ?? "", null))],
+            Threads = [.. cycle.Select(t => t.ManagedId)],
+            Evidence = evidence,
+        };
     }
 
     private static Verdict ContextVerdict(ObservedThread thread, WaitChain chain)

@@ -6,7 +6,8 @@ namespace AsyncLens.Diagnosis;
 /// A frame of a thread's stack as the doctor judges it: the method as written, its line (the user's code has one,
 /// from its PDB), and the runtime's name of it (<c>Type.Method</c>, the type as a definition: <c>System.Threading.Monitor.Wait</c>),
 /// by which the runtime's own waits and the thread pool's plumbing are recognised; whether it is the app's own code
-/// (its modules or its packages', not .NET's: a frame of it may have no line, in a Release build).
+/// (its projects' modules, not .NET's nor a package's, as <c>CodeOrigin</c> says: a package's frame may have a line, from
+/// its PDB, and is still not the app's; the app's may have none, in a Release build).
 /// </summary>
 internal sealed record ThreadFrameText(string Method, SourceLine? At, string? RuntimeName = null, bool App = false)
 {
@@ -27,8 +28,12 @@ internal readonly record struct ThreadCpu(double Runnable, long Waits, TimeSpan 
 /// <param name="AsyncStep">The async method whose step it runs, if any.</param>
 /// <param name="BlockedOn">Its node in the task graph when it is blocked in <c>.Result</c> / <c>.Wait()</c> (the node awaits the task).</param>
 /// <param name="Cpu">Null when not sampled (a core dump).</param>
+/// <param name="Lock">The lock it waits to enter (<c>lock</c>, <c>Monitor.Enter</c>) and who holds it, when read.</param>
 internal sealed record ObservedThread(int ManagedId, uint OsId, bool IsMain, IReadOnlyList<ThreadFrameText> Frames,
-    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null);
+    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null);
+
+/// <summary>A thread waiting to enter a lock: the locked object's type (as written) and the managed id of the thread holding it.</summary>
+internal sealed record LockWait(string Type, int Owner);
 
 /// <summary>
 /// What the doctor judges: one read of a process (or a dump), its pending work as the engine's graph, its threads,

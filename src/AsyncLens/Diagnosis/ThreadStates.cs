@@ -69,10 +69,10 @@ internal static class ThreadStates
     }
 
     /// <summary>
-    /// The first frame of the user's code, from the top: one with a source line, or one of the app's own without
-    /// (a Release build's loop compiled again while it ran has none).
+    /// The first frame of the user's code, from the top: of the app's own modules, with a line or without (a Release
+    /// build's loop compiled again while it ran has none); a package's frame is not the user's, whatever its PDB says.
     /// </summary>
-    public static ThreadFrameText? UserFrame(ObservedThread thread) => thread.Frames.FirstOrDefault(f => f.At is not null || f.App);
+    public static ThreadFrameText? UserFrame(ObservedThread thread) => thread.Frames.FirstOrDefault(f => f.App);
 
     /// <summary>
     /// Where a blocked thread blocks: the frame that called the runtime's wait. When it is not the user's (a handler a
@@ -93,7 +93,7 @@ internal static class ThreadStates
         string? how = null;
         foreach (var frame in thread.Frames)
         {
-            if (frame.At is not null || frame.App)
+            if (frame.App)
                 break;
             foreach (var (name, text) in s_taskWaits)
             {

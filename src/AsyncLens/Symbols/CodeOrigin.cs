@@ -27,19 +27,45 @@ internal static class CodeOrigin
     public static CodeKind Kind(Assembly assembly) => s_kinds.GetOrAdd(assembly, static a =>
         !IsUserCode(a) ? CodeKind.Framework : PackageAssemblies.IsPackage(a) ? CodeKind.Package : CodeKind.User);
 
+    /// <summary>
+    /// The same judgement for a module of another process, known by its file's path only (the outside reader's
+    /// frames): the framework's when unnamed, named as .NET's or AsyncLens's, or under a shared framework
+    /// (<c>&lt;dotnet root&gt;/shared/Microsoft.*/&lt;version&gt;/</c>, whatever that process's dotnet root);
+    /// a package's as <see cref="PackageAssemblies.IsPackageFile"/> says; else the app's own.
+    /// </summary>
+    public static CodeKind KindOfFile(string? path)
+    {
+        if (string.IsNullOrEmpty(path) || !Path.IsPathRooted(path) || IsFrameworkName(Path.GetFileNameWithoutExtension(path))
+            || Path.GetFileNameWithoutExtension(path) == typeof(CodeOrigin).Assembly.GetName().Name
+            || InSharedFramework(path))
+            return CodeKind.Framework;
+        return PackageAssemblies.IsPackageFile(path) ? CodeKind.Package : CodeKind.User;
+    }
+
     private static bool Classify(Assembly assembly)
     {
         if (assembly.IsDynamic || assembly == typeof(CodeOrigin).Assembly)
             return false;
-        var name = assembly.GetName().Name ?? "";
-        if (name.StartsWith("System.", StringComparison.Ordinal) || name == "System"
-            || name.StartsWith("Microsoft.", StringComparison.Ordinal)
-            || name is "netstandard" or "mscorlib")
+        if (IsFrameworkName(assembly.GetName().Name ?? ""))
             return false;
         var location = assembly.Location;
         return string.IsNullOrEmpty(location) || s_sharedFrameworkRoot is null
             || !location.StartsWith(s_sharedFrameworkRoot, StringComparison.Ordinal);
     }
+
+    // <root>/shared/Microsoft.*/<version>/<file>.
+    private static bool InSharedFramework(string path)
+    {
+        var framework = Path.GetDirectoryName(Path.GetDirectoryName(path));
+        var shared = framework is null ? null : Path.GetDirectoryName(framework);
+        return framework is not null && Path.GetFileName(framework).StartsWith("Microsoft.", StringComparison.Ordinal)
+            && shared is not null && Path.GetFileName(shared) == "shared";
+    }
+
+    private static bool IsFrameworkName(string name) =>
+        name.StartsWith("System.", StringComparison.Ordinal) || name == "System"
+        || name.StartsWith("Microsoft.", StringComparison.Ordinal)
+        || name is "netstandard" or "mscorlib";
 
     // <dotnet root>/shared/: every shared framework (Microsoft.NETCore.App, Microsoft.AspNetCore.App, ...).
     private static string? SharedFrameworkRoot()

@@ -28,8 +28,12 @@ internal static class PackageAssemblies
         {
             return false;
         }
-        if (string.IsNullOrEmpty(location))
-            return false;
+        return !string.IsNullOrEmpty(location) && IsPackageFile(location);
+    }
+
+    /// <summary>The same for an assembly known by its file's path only (a module of another process, read from outside).</summary>
+    public static bool IsPackageFile(string location)
+    {
         if (location.Contains($"{Path.DirectorySeparatorChar}.nuget{Path.DirectorySeparatorChar}packages{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
             || s_nugetRoot is not null && location.StartsWith(s_nugetRoot, StringComparison.Ordinal))
             return true;

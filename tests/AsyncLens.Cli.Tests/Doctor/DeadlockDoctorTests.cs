@@ -40,6 +40,18 @@ public sealed class DeadlockDoctorTests
     }
 
     [Fact]
+    public void Two_threads_taking_two_locks_in_opposite_order()
+    {
+        using var target = new StuckProgram("Deadlocks", "locks");
+        var result = DoctorRun.Run(target.Pid);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Matches(@"^deadlock: 2 threads in a cycle of locks: thread (\d+), blocked entering a lock \(List\) in `Ledger\.Transfer\(\)` at " + Esc(At("dl.transfer.lock"))
+            + @", held by thread (\d+); thread \2, blocked entering a lock \(Object\) in `Ledger\.Audit\(\)` at " + Esc(At("dl.audit.lock")) + @", held by thread \1$",
+            Assert.Single(DoctorRun.Verdicts(result)));
+    }
+
+    [Fact]
     public void From_a_core_dump_the_same_cycle_and_no_processor_figures()
     {
         using var target = new StuckProgram("Deadlocks", "thread");

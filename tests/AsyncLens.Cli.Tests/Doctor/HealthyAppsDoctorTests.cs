@@ -11,10 +11,10 @@ namespace AsyncLens.Cli.Tests.Doctor;
 /// </summary>
 public sealed class HealthyAppsDoctorTests
 {
-    // Open (issue 18): a fresh-clone CI run (2026-12-05) read the Release worker as hot-thread: a package's socket
-    // writer loop (`SwitchableBufferedStreamWriter.CopyOutAsync`) 99 % runnable for 1 s while the worker hammers its
-    // servers. hot-thread must judge the app's own code, not a package's (frames' `App` counts packages today).
-    [Theory(Skip = "issue 18, open: hot-thread is given to a package's busy socket writer in the database worker (ThreadStacks.IsApp counts packages as the app's)")]
+    // A fresh-clone CI run (2026-12-05) read the Release worker as hot-thread: a package's socket writer loop
+    // (StackExchange.Redis's `SwitchableBufferedStreamWriter.CopyOutAsync`) 99 % runnable for 1 s while the worker
+    // hammers its servers. hot-thread judges the app's own code only (CodeOrigin.KindOfFile: packages are not).
+    [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
     public void The_database_worker_at_work_is_healthy(string configuration) =>

@@ -161,6 +161,43 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Threads_each_waiting_for_a_lock_the_other_holds_are_a_deadlock_named_link_by_link()
+    {
+        ThreadFrameText[] Entering(string method, int line) =>
+            [new("Monitor.ReliableEnter(object, ref bool)", null, "System.Threading.Monitor.ReliableEnter"), User(method, line), new("Thread.StartCallback()", null, "System.Threading.Thread.StartCallback")];
+        var b = new SnapshotBuilder();
+        var state = b.Build() with
+        {
+            Threads =
+            [
+                new ObservedThread(1, 101, true, [new("Program.<Main>(string[])", null, "Program.<Main>", App: true)]),
+                new ObservedThread(5, 105, false, Entering("Ledger.Transfer()", 21), Lock: new LockWait("List", 6)),
+                new ObservedThread(6, 106, false, Entering("Ledger.Audit()", 30), Lock: new LockWait("Object", 5)),
+                new ObservedThread(7, 107, false, Entering("Report.Print()", 40), Lock: new LockWait("Object", 5)), // waits on the cycle, not in it
+            ],
+        };
+
+        var verdict = Assert.Single(Doctor.Diagnose(state).Verdicts, v => v.Kind == "deadlock");
+
+        Assert.Equal($"2 threads in a cycle of locks: thread 5, blocked entering a lock (List) in `Ledger.Transfer()` at {F}:21, held by thread 6; "
+            + $"thread 6, blocked entering a lock (Object) in `Ledger.Audit()` at {F}:30, held by thread 5", verdict.Summary);
+        Assert.Equal([5, 6], verdict.Threads);
+    }
+
+    [Fact]
+    public void A_thread_busy_in_a_packages_code_alone_is_not_hot_the_apps_code_under_it_is()
+    {
+        // A package's writer loop (StackExchange.Redis's) has lines from its PDB but is not the app's code.
+        var writer = new ThreadFrameText("SwitchableBufferedStreamWriter.CopyOutAsync()", Line(120), "StackExchange.Redis.SwitchableBufferedStreamWriter.CopyOutAsync");
+        var alone = new SnapshotBuilder().Thread(9, [writer, Dispatch, PoolWorker], cpu: new ThreadCpu(0.99, 1, TimeSpan.FromSeconds(1)));
+        var called = new SnapshotBuilder().Thread(9, [writer, User("Cache.FillAsync()", 44), Dispatch, PoolWorker], cpu: new ThreadCpu(0.99, 1, TimeSpan.FromSeconds(1)));
+
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(alone.Build()).Verdicts).Kind);
+        Assert.Equal($"thread 9 ran `Cache.FillAsync()` at {F}:44 without waiting for 1.0 s (99 % of the time running or ready to run)",
+            Assert.Single(Doctor.Diagnose(called.Build()).Verdicts).Summary);
+    }
+
+    [Fact]
     public void Without_processor_figures_a_core_dump_is_not_judged_hot_and_the_text_says_so()
     {
         var diagnosis = Doctor.Diagnose(new SnapshotBuilder().Thread(6, IdleWorker).Build(queued: null));

@@ -36,7 +36,7 @@ internal sealed class SnapshotBuilder
 
     public static SourceLine Line(int line) => new(File, line);
 
-    public static ThreadFrameText User(string method, int line) => new(method, Line(line), "Shop." + method);
+    public static ThreadFrameText User(string method, int line) => new(method, Line(line), "Shop." + method, App: true);
 
     public int Method(string title, int? line, string? note = null)
     {

@@ -41,4 +41,21 @@ public sealed class PackageAssembliesTests
         // xunit is a package of this test project: its deps.json, beside it, says so.
         Assert.Equal(CodeKind.Package, CodeOrigin.Kind(typeof(FactAttribute).Assembly));
     }
+
+    [Fact]
+    public void A_module_of_another_process_known_by_its_path_is_judged_the_same_way()
+    {
+        var own = typeof(PackageAssembliesTests).Assembly.Location;
+        var directory = Path.GetDirectoryName(own)!;
+
+        Assert.Equal(CodeKind.User, CodeOrigin.KindOfFile(own));
+        // The test project's deps.json lists xunit's file as a package's, as an app's lists Npgsql's or StackExchange.Redis's.
+        Assert.Equal(CodeKind.Package, CodeOrigin.KindOfFile(typeof(FactAttribute).Assembly.Location));
+        Assert.Equal(CodeKind.Framework, CodeOrigin.KindOfFile(typeof(JsonDocument).Assembly.Location));
+        Assert.Equal(CodeKind.Framework, CodeOrigin.KindOfFile("/opt/other-dotnet/shared/Microsoft.AspNetCore.App/10.0.1/Shop.Like.dll"));
+        Assert.Equal(CodeKind.Framework, CodeOrigin.KindOfFile(Path.Combine(directory, "Microsoft.Extensions.Logging.dll")));
+        Assert.Equal(CodeKind.Framework, CodeOrigin.KindOfFile("Dynamic.Module"));
+        Assert.Equal(CodeKind.Framework, CodeOrigin.KindOfFile(null));
+        Assert.Equal(CodeKind.User, CodeOrigin.KindOfFile("/srv/shared/MyApp/bin/MyApp.dll"));
+    }
 }

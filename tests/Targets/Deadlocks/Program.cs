@@ -2,6 +2,7 @@
 //   tasks    two lazily loaded caches whose loads need each other: tasks awaiting each other
 //   thread   a flush run on a pool thread blocks (.Wait()) on a write that awaits that same flush
 //   context  .Result on a single-threaded SynchronizationContext (a UI-style loop) on an async method that resumes on it
+//   locks    two threads take two locks in opposite order (a transfer and an audit of the same ledger)
 using Deadlocks;
 
 var mode = args.Length > 0 ? args[0] : "";
@@ -16,8 +17,11 @@ switch (mode)
     case "context":
         UiLoop.Start();
         break;
+    case "locks":
+        Ledger.Start();
+        break;
     default:
-        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context");
+        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks");
         return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
