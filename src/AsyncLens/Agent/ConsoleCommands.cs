@@ -7,12 +7,12 @@ namespace AsyncLens.Agent;
 
 /// <summary>
 /// What the console answers: <c>hello</c> on connecting, then <c>help</c>, <c>ps</c>, <c>where</c>, <c>cancel</c>,
-/// <c>ps-terminated</c>, <c>where-terminated</c>. One
+/// <c>ps-terminated</c>, <c>where-terminated</c>, <c>threads</c>, <c>pool</c>. One
 /// command runs at a time (clients queue here): a command's snapshot is the only pause it costs the app.
 /// </summary>
 internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedHistory history)
 {
-    public static readonly string[] Names = ["help", "ps", "where", "cancel", "ps-terminated", "where-terminated"];
+    public static readonly string[] Names = ["help", "ps", "where", "cancel", "ps-terminated", "where-terminated", "threads", "pool"];
 
     private readonly Lock _gate = new();
     private readonly DateTimeOffset _since = DateTimeOffset.UtcNow;
@@ -59,6 +59,8 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         "cancel" => CancelCommand.Run(inventory(), args, history),
         "ps-terminated" => HistoryCommands.Ps(history, args),
         "where-terminated" => HistoryCommands.Where(history, args),
+        "threads" => ThreadCommands.Threads(inventory(), args),
+        "pool" => ThreadCommands.Pool(inventory(), args),
         _ => ConsoleReply.BadInput($"unknown command '{command}': {string.Join(", ", Names)} (see 'help')"),
     };
 
@@ -71,6 +73,8 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
             cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds
             ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await
             where-terminated ID                      one of them: how it ended, its exception, the line it last awaited at
+            threads                                  every thread: its state, the async step it runs, the task it is blocked on (debug mode)
+            pool                                     the thread pool: workers busy and idle, queue, starvation, what the busy workers share
             help                                     this list
 
             """;
