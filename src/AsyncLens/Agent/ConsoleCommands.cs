@@ -7,14 +7,15 @@ namespace AsyncLens.Agent;
 
 /// <summary>
 /// What the console answers: <c>hello</c> on connecting, then <c>help</c>, <c>ps</c>, <c>where</c>, <c>cancel</c>,
-/// <c>ps-terminated</c>, <c>where-terminated</c>, <c>threads</c>, <c>pool</c>. One
+/// <c>ps-terminated</c>, <c>where-terminated</c>, <c>threads</c>, <c>pool</c>, <c>requests</c>. One
 /// command runs at a time (clients queue here): a command's snapshot is the only pause it costs the app.
 /// </summary>
 internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedHistory history)
 {
-    public static readonly string[] Names = ["help", "ps", "where", "cancel", "ps-terminated", "where-terminated", "threads", "pool"];
+    public static readonly string[] Names = ["help", "ps", "where", "cancel", "ps-terminated", "where-terminated", "threads", "pool", "requests"];
 
     private readonly Lock _gate = new();
+    private readonly InFlightRequests _requests = InFlightRequests.Start();
     private readonly DateTimeOffset _since = DateTimeOffset.UtcNow;
 
     public static string Program => Assembly.GetEntryAssembly()?.GetName().Name ?? Path.GetFileName(Environment.ProcessPath) ?? "?";
@@ -54,13 +55,14 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
     private ConsoleReply Dispatch(string command, ConsoleArgs args) => command switch
     {
         "help" => Help(args),
-        "ps" => TaskCommands.Ps(inventory(), args),
+        "ps" => TaskCommands.Ps(inventory(), args, _requests),
         "where" => TaskCommands.Where(inventory(), args),
         "cancel" => CancelCommand.Run(inventory(), args, history),
         "ps-terminated" => HistoryCommands.Ps(history, args),
         "where-terminated" => HistoryCommands.Where(history, args),
         "threads" => ThreadCommands.Threads(inventory(), args),
         "pool" => ThreadCommands.Pool(inventory(), args),
+        "requests" => RequestCommands.Requests(inventory(), _requests, args),
         _ => ConsoleReply.BadInput($"unknown command '{command}': {string.Join(", ", Names)} (see 'help')"),
     };
 
@@ -75,6 +77,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
             where-terminated ID                      one of them: how it ended, its exception, the line it last awaited at
             threads                                  every thread: its state, the async step it runs, the task it is blocked on (debug mode)
             pool                                     the thread pool: workers busy and idle, queue, starvation, what the busy workers share
+            requests                                 ASP.NET Core requests in flight: method, path, route, age, and the tasks under each
             help                                     this list
 
             """;

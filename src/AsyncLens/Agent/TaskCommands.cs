@@ -10,7 +10,7 @@ internal static class TaskCommands
 {
     public const string NeedsDebugMode = "the app records creation sites and ages in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)";
 
-    public static ConsoleReply Ps(TaskInventory inventory, ConsoleArgs args)
+    public static ConsoleReply Ps(TaskInventory inventory, ConsoleArgs args, InFlightRequests requests)
     {
         var filter = args.Option("--filter");
         var sort = args.Option("--sort");
@@ -36,8 +36,10 @@ internal static class TaskCommands
         var line = header.Line(graph, graph.Roots.Count, "root");
         if (filter is not null)
             line += string.Create(CultureInfo.InvariantCulture, $"\n{list.Count} matching '{filter}'");
+        var served = RequestCommands.Served(graph, requests);
+        var labels = new Dictionary<InFlight, string>();
         var text = new StringWriter();
-        TaskTable.Write(text, line, list);
+        TaskTable.Write(text, line, list, served.Count == 0 ? null : t => served.TryGetValue(t.Id, out var r) ? Label(r) : null);
         return new ConsoleReply(text.ToString(), w =>
         {
             w.WriteStartObject();
@@ -47,8 +49,29 @@ internal static class TaskCommands
             foreach (var t in list)
                 JsonTaskDump.Task(w, t);
             w.WriteEndArray();
+            // The request each task serves, as request number -> task ids (requests has the rest of each).
+            w.WriteStartArray("requests");
+            foreach (var group in served.GroupBy(s => s.Value).OrderBy(g => g.Key.Number))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("number", group.Key.Number);
+                w.WriteString("request", Label(group.Key));
+                w.WriteStartArray("tasks");
+                foreach (var id in group.Select(g => g.Key).Order())
+                    w.WriteNumberValue(id);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         });
+
+        string Label(InFlight request)
+        {
+            if (!labels.TryGetValue(request, out var label))
+                labels[request] = label = RequestCommands.Label(request);
+            return label;
+        }
     }
 
     /// <summary>The method as written, or the file:line it is parked at, contains the text (case ignored).</summary>

@@ -12,13 +12,16 @@ internal static class TaskTable
 {
     private static readonly string[] s_columns = ["ID", "STATE", "METHOD", "PARKED AT", "AWAITING", "AWAITED BY", "ROOT"];
 
-    public static void Write(TextWriter writer, string header, IReadOnlyList<PendingTask> tasks)
+    /// <summary>The table, after <paramref name="header"/>; with <paramref name="request"/>, a last column: the request each task serves (the console's ps).</summary>
+    public static void Write(TextWriter writer, string header, IReadOnlyList<PendingTask> tasks, Func<PendingTask, string?>? request = null)
     {
         writer.Write(header + "\n");
         if (tasks.Count == 0)
             return;
         var withAge = tasks.Any(t => t.Age is not null);
-        var columns = withAge ? [.. s_columns[..4], "AGE", .. s_columns[4..]] : s_columns;
+        string[] columns = withAge ? [.. s_columns[..4], "AGE", .. s_columns[4..]] : s_columns;
+        if (request is not null)
+            columns = [.. columns, "REQUEST"];
         var rows = new List<string[]> { columns };
         foreach (var t in tasks)
         {
@@ -34,6 +37,8 @@ internal static class TaskTable
             row.Add(List(t.Awaiting.Select(a => a.Kind == "awaited" ? a.Description : Id(a.Id)).ToList()));
             row.Add(List(t.AwaitedBy.Select(Id).ToList()));
             row.Add(t.IsRoot ? "yes" : "no");
+            if (request is not null)
+                row.Add(request(t) ?? "-");
             rows.Add([.. row]);
         }
         writer.Write("\n");
