@@ -55,8 +55,8 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
     private ConsoleReply Dispatch(string command, ConsoleArgs args) => command switch
     {
         "help" => Help(args),
-        "ps" => TaskCommands.Ps(inventory(), args, _requests),
-        "where" => TaskCommands.Where(inventory(), args),
+        "ps" => TaskCommands.Ps(TaskSource.Of(inventory(), _requests), args),
+        "where" => TaskCommands.Where(TaskSource.Of(inventory()), args),
         "cancel" => CancelCommand.Run(inventory(), args, history),
         "ps-terminated" => HistoryCommands.Ps(history, args),
         "where-terminated" => HistoryCommands.Where(history, args),

@@ -5,12 +5,25 @@ using AsyncLens.Reporting.Dumps;
 
 namespace AsyncLens.Agent;
 
-/// <summary>The console's <c>ps</c> and <c>where</c>: the task inventory's snapshot, as a table and as one task's stacks.</summary>
+/// <summary>
+/// Where <c>ps</c> and <c>where</c> read pending work: the agent's inventory, in the process; or, for the CLI when the
+/// process has no agent, the outside reader (one read of the process per command). <see cref="NoCreation"/> says why
+/// creation sites and ages are not known when <see cref="RecordsCreation"/> is false.
+/// </summary>
+internal sealed record TaskSource(int ProcessId, bool RecordsCreation, string NoCreation, Func<(TaskGraph Graph, DateTimeOffset TakenAt)> Read,
+    PendingTasks Projection, Func<TaskGraph, Dictionary<long, InFlight>>? Served = null)
+{
+    public static TaskSource Of(TaskInventory inventory, InFlightRequests? requests = null) =>
+        new(Environment.ProcessId, inventory.RecordsCreation, TaskCommands.NeedsDebugMode, () => (inventory.Snapshot(), DateTimeOffset.UtcNow),
+            inventory.Projection, requests is null ? null : graph => RequestCommands.Served(graph, requests));
+}
+
+/// <summary>The console's <c>ps</c> and <c>where</c>: a snapshot of pending work, as a table and as one task's stacks.</summary>
 internal static class TaskCommands
 {
     public const string NeedsDebugMode = "the app records creation sites and ages in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)";
 
-    public static ConsoleReply Ps(TaskInventory inventory, ConsoleArgs args, InFlightRequests requests)
+    public static ConsoleReply Ps(TaskSource source, ConsoleArgs args)
     {
         var filter = args.Option("--filter");
         var sort = args.Option("--sort");
@@ -19,12 +32,11 @@ internal static class TaskCommands
             return ConsoleReply.BadInput($"ps: --sort '{sort}' is not age, busy or method");
         if (sort == "busy")
             return ConsoleReply.Failed("ps: busy time per task is not recorded yet (docs/console.md, limits): sort by age or method");
-        if (sort == "age" && !inventory.RecordsCreation)
-            return ConsoleReply.Failed("ps: --sort age: " + NeedsDebugMode);
-        var now = DateTimeOffset.UtcNow;
-        var graph = inventory.Snapshot();
-        var header = new DumpHeader(Environment.ProcessId, now);
-        IEnumerable<PendingTask> tasks = inventory.Projection.Project(graph, now.UtcTicks);
+        if (sort == "age" && !source.RecordsCreation)
+            return ConsoleReply.Failed("ps: --sort age: " + source.NoCreation);
+        var (graph, now) = source.Read();
+        var header = new DumpHeader(source.ProcessId, now);
+        IEnumerable<PendingTask> tasks = source.Projection.Project(graph, now.UtcTicks);
         if (filter is not null)
             tasks = tasks.Where(t => Matches(t, filter));
         var list = sort switch
@@ -36,7 +48,7 @@ internal static class TaskCommands
         var line = header.Line(graph, graph.Roots.Count, "root");
         if (filter is not null)
             line += string.Create(CultureInfo.InvariantCulture, $"\n{list.Count} matching '{filter}'");
-        var served = RequestCommands.Served(graph, requests);
+        var served = source.Served?.Invoke(graph) ?? [];
         var labels = new Dictionary<InFlight, string>();
         var text = new StringWriter();
         TaskTable.Write(text, line, list, served.Count == 0 ? null : t => served.TryGetValue(t.Id, out var r) ? Label(r) : null);
@@ -79,15 +91,15 @@ internal static class TaskCommands
         task.Method.Contains(filter, StringComparison.OrdinalIgnoreCase)
         || (task.ParkedAt is { } at && $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}".Contains(filter, StringComparison.OrdinalIgnoreCase));
 
-    public static ConsoleReply Where(TaskInventory inventory, ConsoleArgs args)
+    public static ConsoleReply Where(TaskSource source, ConsoleArgs args)
     {
         var id = args.TaskId();
-        var now = DateTimeOffset.UtcNow.UtcTicks;
-        var graph = inventory.Snapshot();
+        var (graph, takenAt) = source.Read();
+        var now = takenAt.UtcTicks;
         if (Find(graph, id) is not { } node)
             return ConsoleReply.Failed($"where: no pending task {TaskTable.Id(id)} (it may have ended; ps lists the pending ones)");
         var subtrees = new Subtrees();
-        var projection = inventory.Projection;
+        var projection = source.Projection;
         var texts = new NodeTextCache();
         var task = projection.Of(node, now, texts);
         var stacks = StacksDump.Above(node, subtrees);
@@ -124,8 +136,8 @@ internal static class TaskCommands
                 text.Append("    ").Append(frame.ToString()).Append('\n');
             text.Append("    ").Append(awaiting).Append('\n');
         }
-        if (!inventory.RecordsCreation)
-            text.Append("created at: ").Append(NeedsDebugMode).Append('\n');
+        if (!source.RecordsCreation)
+            text.Append("created at: ").Append(source.NoCreation).Append('\n');
         else
         {
             text.Append("created (this task, then each awaiting it):\n");

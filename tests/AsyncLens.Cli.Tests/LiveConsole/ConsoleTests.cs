@@ -163,16 +163,6 @@ public sealed partial class ConsoleTests
     }
 
     [Fact]
-    public void A_process_without_a_console_is_named_with_how_to_start_one()
-    {
-        using var app = new ConsoledApp(env: new Dictionary<string, string?>());
-        var result = app.Console("ps");
-        Assert.Equal(1, result.ExitCode);
-        Assert.Equal($"asynclens: process {app.PidText} has no console: start it with ASYNCLENS_CONSOLE=1 and DOTNET_STARTUP_HOOKS=<path of AsyncLens.Engine.dll>, with 'asynclens run --console -- app', or call AsyncDebug.StartConsole() in it\n", result.Stderr);
-        Assert.Equal(0, app.Release());
-    }
-
-    [Fact]
     public void Console_with_no_arguments_lists_the_processes_with_a_console()
     {
         // A socket left by a killed process (no such pid): the next agent to start removes it.
