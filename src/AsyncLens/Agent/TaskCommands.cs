@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AsyncLens.Inventory;
 using AsyncLens.Reporting.Dumps;
+using TaskRecord = AsyncLens.Tracking.TaskRecord;
 
 namespace AsyncLens.Agent;
 
@@ -11,11 +12,12 @@ namespace AsyncLens.Agent;
 /// creation sites and ages are not known when <see cref="RecordsCreation"/> is false.
 /// </summary>
 internal sealed record TaskSource(int ProcessId, bool RecordsCreation, string NoCreation, Func<(TaskGraph Graph, DateTimeOffset TakenAt)> Read,
-    PendingTasks Projection, Func<TaskGraph, Dictionary<long, InFlight>>? Served = null)
+    PendingTasks Projection, Func<TaskGraph, Dictionary<long, InFlight>>? Served = null, Func<long, TaskRecord?>? Records = null)
 {
     public static TaskSource Of(TaskInventory inventory, InFlightRequests? requests = null) =>
         new(Environment.ProcessId, inventory.RecordsCreation, TaskCommands.NeedsDebugMode, () => (inventory.Snapshot(), DateTimeOffset.UtcNow),
-            inventory.Projection, requests is null ? null : graph => RequestCommands.Served(graph, requests));
+            inventory.Projection, requests is null ? null : graph => RequestCommands.Served(graph, requests),
+            inventory.RecordsCreation ? inventory.Record : null);
 }
 
 /// <summary>The console's <c>ps</c> and <c>where</c>: a snapshot of pending work, as a table and as one task's stacks.</summary>
@@ -30,8 +32,8 @@ internal static class TaskCommands
         args.End();
         if (sort is not (null or "age" or "busy" or "method"))
             return ConsoleReply.BadInput($"ps: --sort '{sort}' is not age, busy or method");
-        if (sort == "busy")
-            return ConsoleReply.Failed("ps: busy time per task is not recorded yet (docs/console.md, limits): sort by age or method");
+        if (sort == "busy" && source.Records is null)
+            return ConsoleReply.Failed("ps: --sort busy: the app records busy time per task in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)");
         if (sort == "age" && !source.RecordsCreation)
             return ConsoleReply.Failed("ps: --sort age: " + source.NoCreation);
         var (graph, now) = source.Read();
@@ -43,6 +45,7 @@ internal static class TaskCommands
         {
             "age" => tasks.OrderByDescending(t => t.Age ?? TimeSpan.MinValue).ThenBy(t => t.Id).ToList(),
             "method" => tasks.OrderBy(t => t.Method, StringComparer.Ordinal).ThenBy(t => t.Id).ToList(),
+            "busy" => tasks.OrderByDescending(t => source.Records!(t.Id)?.BusyTicks ?? -1).ThenBy(t => t.Id).ToList(),
             _ => tasks.ToList(),
         };
         var line = header.Line(graph, graph.Roots.Count, "root");
@@ -51,7 +54,16 @@ internal static class TaskCommands
         var served = source.Served?.Invoke(graph) ?? [];
         var labels = new Dictionary<InFlight, string>();
         var text = new StringWriter();
-        TaskTable.Write(text, line, list, served.Count == 0 ? null : t => served.TryGetValue(t.Id, out var r) ? Label(r) : null);
+        var extra = new List<(string, Func<PendingTask, string?>)>();
+        if (sort == "busy" && source.Records is { } records)
+        {
+            // Busy: the time its steps held a thread (nested steps are their own); a method that never resumed has 0 steps.
+            extra.Add(("BUSY", t => records(t.Id) is { } r && t.Kind == "async-method" ? Busy(r.BusyTicks) : null));
+            extra.Add(("STEPS", t => records(t.Id) is { } r && t.Kind == "async-method" ? r.Steps.ToString(CultureInfo.InvariantCulture) : null));
+        }
+        if (served.Count > 0)
+            extra.Add(("REQUEST", t => served.TryGetValue(t.Id, out var r) ? Label(r) : null));
+        TaskTable.Write(text, line, list, extra.Count == 0 ? null : extra);
         return new ConsoleReply(text.ToString(), w =>
         {
             w.WriteStartObject();
@@ -61,6 +73,21 @@ internal static class TaskCommands
             foreach (var t in list)
                 JsonTaskDump.Task(w, t);
             w.WriteEndArray();
+            if (sort == "busy" && source.Records is { } busy)
+            {
+                w.WriteStartArray("busy");
+                foreach (var t in list)
+                {
+                    if (t.Kind != "async-method" || busy(t.Id) is not { } r)
+                        continue;
+                    w.WriteStartObject();
+                    w.WriteNumber("id", t.Id);
+                    w.WriteNumber("busySeconds", Math.Round(r.BusyTicks / (double)TimeSpan.TicksPerSecond, 4));
+                    w.WriteNumber("steps", r.Steps);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
             // The request each task serves, as request number -> task ids (requests has the rest of each).
             w.WriteStartArray("requests");
             foreach (var group in served.GroupBy(s => s.Value).OrderBy(g => g.Key.Number))
@@ -85,6 +112,9 @@ internal static class TaskCommands
             return label;
         }
     }
+
+    /// <summary>"0.003 s": busy times are short, milliseconds count.</summary>
+    public static string Busy(long ticks) => (ticks / (double)TimeSpan.TicksPerSecond).ToString("0.000", CultureInfo.InvariantCulture) + " s";
 
     /// <summary>The method as written, or the file:line it is parked at, contains the text (case ignored).</summary>
     private static bool Matches(PendingTask task, string filter) =>

@@ -142,6 +142,7 @@ public sealed partial class ConsoleTests
             (["frobnicate"], 2, "asynclens: unknown command 'frobnicate': help, ps, where, cancel, ps-terminated, where-terminated, threads, pool, requests (see 'help')"),
             (["where", "999999"], 1, "asynclens: where: no pending task 999999 (it may have ended; ps lists the pending ones)"),
             (["cancel", "999999"], 1, "asynclens: cancel: no pending task 999999 (it may have ended; ps lists the pending ones)"),
+            (["ps", "--sort", "busy"], 1, "asynclens: ps: --sort busy: the app records busy time per task in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)"),
             (["ps", "--sort", "age"], 1, "asynclens: ps: --sort age: the app records creation sites and ages in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)"),
         ];
         foreach (var (args, exit, error) in cases)

@@ -23,7 +23,7 @@ public sealed partial class PromptTests
         var prompt = $"asynclens Jobs {app.PidText}> ";
         string[] help =
         [
-            "ps [--filter TEXT] [--sort age|method]   every pending async method: id, state, method, parked at, age, awaiting, awaited by",
+            "ps [--filter TEXT] [--sort KEY]          every pending async method: id, state, method, parked at, age, awaiting, awaited by (KEY: age, busy, method)",
             "where ID                                 its async stack, root first, with lines, and where each task in it was created",
             "cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds",
             "ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await",

@@ -12,16 +12,16 @@ internal static class TaskTable
 {
     private static readonly string[] s_columns = ["ID", "STATE", "METHOD", "PARKED AT", "AWAITING", "AWAITED BY", "ROOT"];
 
-    /// <summary>The table, after <paramref name="header"/>; with <paramref name="request"/>, a last column: the request each task serves (the console's ps).</summary>
-    public static void Write(TextWriter writer, string header, IReadOnlyList<PendingTask> tasks, Func<PendingTask, string?>? request = null)
+    /// <summary>The table, after <paramref name="header"/>; <paramref name="extra"/> columns last (the console's BUSY, STEPS, REQUEST), "-" where a cell is null.</summary>
+    public static void Write(TextWriter writer, string header, IReadOnlyList<PendingTask> tasks, IReadOnlyList<(string Title, Func<PendingTask, string?> Cell)>? extra = null)
     {
         writer.Write(header + "\n");
         if (tasks.Count == 0)
             return;
         var withAge = tasks.Any(t => t.Age is not null);
         string[] columns = withAge ? [.. s_columns[..4], "AGE", .. s_columns[4..]] : s_columns;
-        if (request is not null)
-            columns = [.. columns, "REQUEST"];
+        if (extra is not null)
+            columns = [.. columns, .. extra.Select(e => e.Title)];
         var rows = new List<string[]> { columns };
         foreach (var t in tasks)
         {
@@ -37,8 +37,8 @@ internal static class TaskTable
             row.Add(List(t.Awaiting.Select(a => a.Kind == "awaited" ? a.Description : Id(a.Id)).ToList()));
             row.Add(List(t.AwaitedBy.Select(Id).ToList()));
             row.Add(t.IsRoot ? "yes" : "no");
-            if (request is not null)
-                row.Add(request(t) ?? "-");
+            foreach (var (_, cell) in extra ?? [])
+                row.Add(cell(t) ?? "-");
             rows.Add([.. row]);
         }
         writer.Write("\n");
