@@ -62,6 +62,8 @@ internal sealed class ProfileAccounting
             if (kind == OperationKind.AsyncMethod && creator is { Kind: OperationKind.Delegate or OperationKind.ContinueWith })
                 creator.LastBox = invocation;
             // Task.WhenAll over calls that completed already takes no continuation on them: no Join will say so.
+            if (kind == OperationKind.Promise && operationName is "Task.WhenAll" or "Task.WhenAny")
+                steps.LastJoin = invocation;
             if (kind == OperationKind.Promise && steps.HasEarly && operationName is "Task.WhenAll" or "Task.WhenAny")
             {
                 foreach (var early in steps.Early!)
@@ -248,6 +250,10 @@ internal sealed class ProfileAccounting
             if (!early && _stopped == 0 && invocation is { Awaiter: null, JoinedInto: null, Kind: not OperationKind.Promise, CreatedOn: { } thread }
                 && thread.Stretch == invocation.CreatedIn)
             {
+                // Its completion raced the Task.WhenAll its stretch made since (recorded here just after the promise was
+                // made): presumed in it, as the calls that completed before it are.
+                if (thread.LastJoin is { } join && join.CreatedIn == invocation.CreatedIn && join.Start >= invocation.Start)
+                    invocation.JoinedInto = join;
                 (thread.Early ??= []).Add(invocation);
                 thread.HasEarly = true;
                 return;

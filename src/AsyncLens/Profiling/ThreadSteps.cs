@@ -26,6 +26,13 @@ internal sealed class ThreadSteps
 
     public volatile bool HasEarly;
 
+    /// <summary>
+    /// The last <c>Task.WhenAll</c>/<c>Task.WhenAny</c> made on this thread (under the accounting's lock): a call of its
+    /// stretch that completes on another thread while the promise is being made (it finds the call completed, and takes no
+    /// continuation on it) joins it as the early ones do.
+    /// </summary>
+    public Invocation? LastJoin;
+
     public void Push(Step step)
     {
         Stretch++;

@@ -11,6 +11,8 @@ namespace Storefront;
 /// (this AsyncLocal's change handler sees that). A call that ends without waiting (a cache hit) is counted apart: no
 /// event of the runtime marks it. Its caller is the counted call whose code called it (it flows with the context); the
 /// edge is counted once both have waited (a caller that never waits is no call the runtime shows, as its callee's caller).
+/// An edge whose callee ended before its caller first waited is also counted as early: nothing awaited the callee while
+/// it was pending (whatever took its task found it completed and went on), so no runtime event says whose callee it was.
 /// </summary>
 internal static class Calls
 {
@@ -18,6 +20,7 @@ internal static class Calls
     private static readonly ConcurrentDictionary<string, int> s_waited = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, int> s_synchronous = new(StringComparer.Ordinal);
     private static readonly ConcurrentDictionary<string, int> s_edges = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, int> s_early = new(StringComparer.Ordinal);
 
     public static Call Enter(string name)
     {
@@ -34,11 +37,11 @@ internal static class Calls
         return call;
     }
 
-    /// <summary>"waited N NAME", "synchronous N NAME", "edge N CALLER -> CALLEE" lines, sorted.</summary>
+    /// <summary>"waited N NAME", "synchronous N NAME", "edge N CALLER -> CALLEE", "early N CALLER -> CALLEE" lines, sorted.</summary>
     public static string Report()
     {
         var text = new StringBuilder();
-        foreach (var (kind, counts) in new[] { ("waited", s_waited), ("synchronous", s_synchronous), ("edge", s_edges) })
+        foreach (var (kind, counts) in new[] { ("waited", s_waited), ("synchronous", s_synchronous), ("edge", s_edges), ("early", s_early) })
         {
             foreach (var (key, n) in counts.OrderBy(p => p.Key, StringComparer.Ordinal))
                 text.Append(CultureInfo.InvariantCulture, $"{kind} {n} {key}\n");
@@ -51,6 +54,7 @@ internal static class Calls
         s_waited.Clear();
         s_synchronous.Clear();
         s_edges.Clear();
+        s_early.Clear();
     }
 
     private static void OnChanged(AsyncLocalValueChangedArgs<Call?> change)
@@ -92,6 +96,15 @@ internal static class Calls
             }
         }
 
+        private void CalleeEnded(string callee)
+        {
+            lock (_callees)
+            {
+                if (!_waited)
+                    s_early.AddOrUpdate($"{name} -> {callee}", 1, static (_, n) => n + 1);
+            }
+        }
+
         private void Edge(string callee) => s_edges.AddOrUpdate($"{name} -> {callee}", 1, static (_, n) => n + 1);
 
         public string Name => name;
@@ -99,10 +112,13 @@ internal static class Calls
         public void Dispose()
         {
             Ended = true;
+            bool waited;
             lock (_callees)
+                waited = _waited;
+            if (waited)
             {
-                if (_waited)
-                    return;
+                caller?.CalleeEnded(name);
+                return;
             }
             s_synchronous.AddOrUpdate(name, 1, static (_, n) => n + 1);
         }
