@@ -61,7 +61,8 @@ def run(size):
     pending = console("ps").stdout.splitlines()[0].split()[1]
     commands = [("ps", ["ps"]), ("ps --filter Wait", ["ps", "--filter", "WaitForRelease"]),
                 ("ps --sort method", ["ps", "--sort", "method"]), ("where ID", ["where", load_id]),
-                ("cancel ID (refused)", ["cancel", wait]), ("help", ["help"])]
+                ("cancel ID (refused)", ["cancel", wait]), ("threads", ["threads"]), ("pool", ["pool"]),
+                ("requests", ["requests"]), ("help", ["help"])]
     rows = []
     for name, args in commands:
         stalls, idles, walls = [], [], []

@@ -8,7 +8,8 @@
 # `kill -USR1` needs; the order is reversed every other repetition).
 # Each process serves simulated requests from 64 concurrent clients, first until the JIT has settled
 # (at most 12 s), then for 5 timed rounds, and prints its median requests/s; the table shows the
-# median of those per mode and the throughput lost to debug mode. Harness options (--concurrency N,
+# median of those per mode and the throughput lost to debug mode. BENCH_MODES="off on tasks console" adds the live
+# console's agent started with no client (AsyncDebug.StartConsole(): the inventory and one thread in accept). Harness options (--concurrency N,
 # --payload-kb N, --warmup-ms N (the warm-up's limit), --rounds N, --round-ms N) go to every run.
 # Needs the .NET SDK and python3 (which prints the table); runs from any directory.
 set -euo pipefail
@@ -31,7 +32,8 @@ run() { # run MODE REP [options...]: one fresh process, its RESULT line appended
     record "rep=$rep" "$out" rps "$mode"
 }
 
-interleave "median requests/s" off on tasks -- "$@"
+# shellcheck disable=SC2086
+interleave "median requests/s" ${BENCH_MODES:-off on tasks} -- "$@"
 
 # -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
 python3 -B - "$here/lib" "$results" "$logs" <<'PY'
@@ -51,8 +53,8 @@ print(f"service workload: {first['concurrency']} concurrent simulated requests, 
       f"{first['rounds']} x {int(first['round_ms']) / 1000:g} s rounds after the JIT settles; {runs} fresh processes per row (medians)")
 print(f"{'':27} {'req/s':>8} {'min..max of runs':>18} {'CPU µs/req':>11} {'GC pause %':>11} {'max step ms':>12} "
       f"{'warm-up s':>10} {'unsettled':>10} {'reports':>8}")
-labels = {"off": "normal", "on": "debug (AsyncDebug.Enable)", "tasks": "task inventory (TrackTasks)"}
-for mode, label in labels.items():
+labels = {"off": "normal", "on": "debug (AsyncDebug.Enable)", "tasks": "task inventory (TrackTasks)", "console": "console agent, no client"}
+for mode, label in ((m, l) for m, l in labels.items() if m in rows):
     values = column(mode, "rps")
     spread = f"{min(values):.0f}..{max(values):.0f}"
     reports = rows.total(mode, "reports") if mode == "on" else "-"
@@ -73,6 +75,11 @@ print(f"throughput inventory/normal = {tasks_throughput:.2f}x ({(tasks_throughpu
       f"CPU per request inventory/normal = {tasks_cpu:.2f}x ({(tasks_cpu - 1) * 100:+.0f}%)")
 print(f"(same-repetition throughput ratios: {min(paired):.2f}x..{max(paired):.2f}x; max step ms = longest single "
       "request deserialization in any run; warm-up s = time until tiered JIT stopped compiling; unsettled = runs whose warm-up hit its limit first)")
+if "console" in rows:
+    agent_throughput = med("console", "rps") / med("tasks", "rps")
+    agent_cpu = med("console", "cpu_us_per_req") / med("tasks", "cpu_us_per_req")
+    print(f"throughput console/inventory = {agent_throughput:.2f}x ({(agent_throughput - 1) * 100:+.0f}% requests/s)   "
+          f"CPU per request console/inventory = {agent_cpu:.2f}x ({(agent_cpu - 1) * 100:+.0f}%)")
 reported = rows.total("on", "reports")
 if reported:
     print(f"\nWARNING: debug mode made {reported} report(s) on this healthy workload; see {logs}/on.*.err")

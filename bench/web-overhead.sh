@@ -10,6 +10,8 @@
 # ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT=<file>; the server is the same build either way. For each
 # server the load generator loads it until the JIT has settled (at most 20 s), measures 5 rounds of
 # 1 s, and the server is stopped (SIGTERM). The table shows medians per mode and the ratios.
+# BENCH_MODES="off on tasks console" adds the task inventory (ASYNCLENS_TASKS=1) and the live console's agent with no
+# client (ASYNCLENS_CONSOLE=1), both through the startup hook.
 # Load options (--concurrency N, --post-percent N, --warmup-ms N, --min-warmup-ms N, --rounds N,
 # --round-ms N) go to every run. Everything listens on and connects to 127.0.0.1 only.
 # Needs the .NET SDK (with the ASP.NET Core shared framework) and python3; runs from any directory.
@@ -57,6 +59,10 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         : >"$reports"
         DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT="$reports" ASYNCLENS_FORMAT=json \
             dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    elif [[ "$mode" == tasks ]]; then
+        DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_TASKS=1 dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    elif [[ "$mode" == console ]]; then
+        DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_CONSOLE=1 dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     else
         dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     fi
@@ -76,16 +82,19 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     local line
     line="$(grep '^RESULT ' "$base.load.out" | tail -n 1)"
     # The server must be in the mode asked for: a hook that did not start would measure nothing.
-    grep -q " debug_mode=$mode " <<<"$line" \
+    grep -q " debug_mode=$([[ $mode == on ]] && echo on || echo off) " <<<"$line" \
         || fail "debug mode is not $mode in the server ($mode, repetition $rep); its output:" "$base.server.out" "$base.server.err"
     # Reports in the file, plus anything the engine said about itself on standard error.
+    [[ "$mode" != console ]] || grep -q '^asynclens: console on ' "$base.server.err" \
+        || fail "the console's agent did not start ($mode, repetition $rep):" "$base.server.err"
     local count=0
     [[ "$mode" == on ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
     echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count" >>"$results"
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
 
-interleave "median requests/s" off on -- "$@"
+# shellcheck disable=SC2086
+interleave "median requests/s" ${BENCH_MODES:-off on} -- "$@"
 
 # -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
 python3 -B - "$here/lib" "$results" "$logs" "$((SECONDS - started))" <<'PY'
@@ -126,11 +135,17 @@ columns = [  # (title, width, value of a mode)
     ("reports", 7, lambda m: str(rows.total(m, "reports")) if m == "on" else "-"),
 ]
 print(f"{'':21}" + "".join(f"  {title:>{width}}" for title, width, _ in columns))
-for mode, label in (("off", "normal"), ("on", "debug (startup hook)")):
-    print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
+for mode, label in (("off", "normal"), ("on", "debug (startup hook)"), ("tasks", "inventory (hook)"), ("console", "console, no client")):
+    if mode in rows:
+        print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
 
 def ratio(key):
     return med("on", key) / med("off", key)
+
+if "console" in rows and "tasks" in rows:
+    print(f"\nconsole/inventory: throughput {med('console', 'rps') / med('tasks', 'rps'):.2f}x, server CPU per request "
+          f"{med('console', 'cpu_us_per_req') / med('tasks', 'cpu_us_per_req'):.2f}x; console/normal: server CPU per request "
+          f"{med('console', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.2f}x")
 
 throughput, cpu = ratio("rps"), ratio("cpu_us_per_req")
 print()

@@ -21,6 +21,7 @@ internal static class Program
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
+                    console   the task inventory and the live console's agent, no client: AsyncDebug.StartConsole()
                     listener  the runtime's floor: TPL events on with debug mode's keywords, ignored
                     tpl-quiet the runtime's floor: TPL event source on, no event raised (AsyncMethod keyword)
                     async-events          .NET 11+: AsyncProfilerEventSource (every keyword) decoded by AsyncLens's reader
@@ -39,7 +40,7 @@ internal static class Program
         var workload = args[0];
         if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget"))
             return Fail($"unknown workload '{workload}'");
-        if (args[1] is not ("off" or "on" or "tasks" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
+        if (args[1] is not ("off" or "on" or "tasks" or "console" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
         var on = args[1] == "on";
         var options = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -92,6 +93,8 @@ internal static class Program
         using var asyncEvents = AsyncEventsMode.Start(args[1]);
         if (args[1] == "tasks" || workload == "snapshot" && !on)
             AsyncDebug.TrackTasks(dumpOnSignal: false);
+        if (args[1] == "console")
+            Console.Error.WriteLine("console: " + AsyncDebug.StartConsole());
         var result = await run();
         Console.Error.WriteLine("runtime: " + System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
         if (on)

@@ -189,6 +189,11 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
             return;
         // Judged while still on the stack, so a process exit racing with this end sees it one way or the other.
         _steps.OnStepEnd(tracker, frame, now);
+        if (frame is { Kind: FrameKind.AsyncStep, Record: { } busy })
+        {
+            busy.BusyTicks += Math.Max(0, now - frame.Start - frame.ChildTicks);
+            busy.Steps++;
+        }
         tracker.Pop();
         if (tracker.Top is { } parent)
         {

@@ -10,7 +10,7 @@ namespace AsyncLens.Cli.Agent;
 /// A connection to a process's console agent (<see cref="ConsoleProtocol"/>): finds its socket from the process's
 /// user, reads the agent's <c>hello</c>, then sends one request line and reads one answer line at a time.
 /// </summary>
-internal sealed class ConsoleClient : IDisposable
+internal sealed class ConsoleClient : IConsoleSession
 {
     private readonly Socket _socket;
     private readonly StreamReader _reader;
@@ -45,15 +45,19 @@ internal sealed class ConsoleClient : IDisposable
     public int Version { get; }
 
     /// <summary>Connects to <paramref name="pid"/>'s console, or says in one line why not (exit 2: no such process; 1: no console, not allowed).</summary>
-    public static ConsoleClient Connect(int pid)
+    public static ConsoleClient Connect(int pid) => ConnectIfAny(pid) ?? throw new CliException(NoConsole(pid), 1);
+
+    /// <summary>As <see cref="Connect"/>, but null when the process has no console (nothing listens at its socket).</summary>
+    public static ConsoleClient? ConnectIfAny(int pid)
     {
         if (UserOf(pid) is not { } uid)
             throw new CliException($"no process with id {pid.ToString(CultureInfo.InvariantCulture)}");
-        return TryConnect(ConsoleDirectory.SocketOf(uid, pid), out var failure) ?? throw failure switch
+        var client = TryConnect(ConsoleDirectory.SocketOf(uid, pid), out var failure);
+        return client is not null ? client : failure switch
         {
-            SocketError.AccessDenied => new CliException($"process {pid.ToString(CultureInfo.InvariantCulture)} belongs to {Posix.UserName(uid)} (uid {uid.ToString(CultureInfo.InvariantCulture)}): its console lets in only that user and root", 1),
-            SocketError.Shutdown => new CliException($"process {pid.ToString(CultureInfo.InvariantCulture)} refused this connection: its console lets in only {Posix.UserName(uid)} (uid {uid.ToString(CultureInfo.InvariantCulture)}){(uid == 0 ? "" : " and root")}", 1),
-            _ => new CliException(NoConsole(pid), 1),
+            SocketError.AccessDenied => throw new CliException($"process {pid.ToString(CultureInfo.InvariantCulture)} belongs to {Posix.UserName(uid)} (uid {uid.ToString(CultureInfo.InvariantCulture)}): its console lets in only that user and root", 1),
+            SocketError.Shutdown => throw new CliException($"process {pid.ToString(CultureInfo.InvariantCulture)} refused this connection: its console lets in only {Posix.UserName(uid)} (uid {uid.ToString(CultureInfo.InvariantCulture)}){(uid == 0 ? "" : " and root")}", 1),
+            _ => null,
         };
     }
 

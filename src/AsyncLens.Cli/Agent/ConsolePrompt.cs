@@ -13,9 +13,12 @@ internal static class ConsolePrompt
 {
     public static int Run(int pid)
     {
-        using var client = ConsoleClient.Connect(pid);
+        using var client = IConsoleSession.Open(pid);
         var prompt = $"asynclens {client.Program} {pid.ToString(CultureInfo.InvariantCulture)}> ";
-        Console.Out.Write($"connected to {client.Program} (pid {pid.ToString(CultureInfo.InvariantCulture)}, console since {client.Since}): 'help' lists the commands, 'exit' leaves\n");
+        if (client is ConsoleClient agent)
+            Console.Out.Write($"connected to {client.Program} (pid {pid.ToString(CultureInfo.InvariantCulture)}, console since {agent.Since}): 'help' lists the commands, 'exit' leaves\n");
+        else if (client is OutsideConsole outside)
+            Console.Out.Write($"{outside.Note}\n'help' lists the commands, 'exit' leaves\n");
         var commands = Commands(client);
         var editor = new LineEditor([.. commands, "exit", "quit"]);
         while (editor.ReadLine(prompt) is { } line)
@@ -30,7 +33,7 @@ internal static class ConsolePrompt
         return 0;
     }
 
-    private static List<string> Commands(ConsoleClient client)
+    private static List<string> Commands(IConsoleSession client)
     {
         using var doc = JsonDocument.Parse(client.Send("help", []));
         return doc.RootElement.TryGetProperty("result", out var names) && names.ValueKind == JsonValueKind.Array

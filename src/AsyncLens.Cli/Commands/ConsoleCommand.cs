@@ -44,8 +44,12 @@ internal static class ConsoleCommand
             var pid = Pid(tokens[0]);
             if (tokens.Count == 1)
                 return ConsolePrompt.Run(pid);
-            using var client = ConsoleClient.Connect(pid);
-            return Print(client.Send(tokens[1], tokens.Skip(2).ToList()), json);
+            using var session = IConsoleSession.Open(pid);
+            var answer = session.Send(tokens[1], tokens.Skip(2).ToList());
+            // Without an agent, a command that worked says once where its answer came from (one that did not says why).
+            if (session is OutsideConsole outside && Answered(answer))
+                Console.Error.WriteLine("asynclens: " + outside.Note);
+            return Print(answer, json);
         });
         return command;
     }
@@ -70,6 +74,12 @@ internal static class ConsoleCommand
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 0
             ? pid
             : throw new CliException($"'{text}' is not a process id (a number, as 'asynclens console' lists them) (see 'asynclens console --help')");
+
+    private static bool Answered(string answer)
+    {
+        using var doc = JsonDocument.Parse(answer);
+        return doc.RootElement.TryGetProperty("exit", out var exit) && exit.GetInt32() == 0;
+    }
 
     /// <summary>Prints an answer line: its text (text), or the line itself (json); its exit code.</summary>
     public static int Print(string answer, bool json)

@@ -7,14 +7,15 @@ namespace AsyncLens.Agent;
 
 /// <summary>
 /// What the console answers: <c>hello</c> on connecting, then <c>help</c>, <c>ps</c>, <c>where</c>, <c>cancel</c>,
-/// <c>ps-terminated</c>, <c>where-terminated</c>. One
+/// <c>ps-terminated</c>, <c>where-terminated</c>, <c>threads</c>, <c>pool</c>, <c>requests</c>. One
 /// command runs at a time (clients queue here): a command's snapshot is the only pause it costs the app.
 /// </summary>
 internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedHistory history)
 {
-    public static readonly string[] Names = ["help", "ps", "where", "cancel", "ps-terminated", "where-terminated"];
+    public static readonly string[] Names = ["help", "ps", "where", "cancel", "ps-terminated", "where-terminated", "threads", "pool", "requests"];
 
     private readonly Lock _gate = new();
+    private readonly InFlightRequests _requests = InFlightRequests.Start();
     private readonly DateTimeOffset _since = DateTimeOffset.UtcNow;
 
     public static string Program => Assembly.GetEntryAssembly()?.GetName().Name ?? Path.GetFileName(Environment.ProcessPath) ?? "?";
@@ -54,11 +55,14 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
     private ConsoleReply Dispatch(string command, ConsoleArgs args) => command switch
     {
         "help" => Help(args),
-        "ps" => TaskCommands.Ps(inventory(), args),
-        "where" => TaskCommands.Where(inventory(), args),
+        "ps" => TaskCommands.Ps(TaskSource.Of(inventory(), _requests), args),
+        "where" => TaskCommands.Where(TaskSource.Of(inventory()), args),
         "cancel" => CancelCommand.Run(inventory(), args, history),
         "ps-terminated" => HistoryCommands.Ps(history, args),
         "where-terminated" => HistoryCommands.Where(history, args),
+        "threads" => ThreadCommands.Threads(inventory(), args),
+        "pool" => ThreadCommands.Pool(inventory(), args),
+        "requests" => RequestCommands.Requests(inventory(), _requests, args),
         _ => ConsoleReply.BadInput($"unknown command '{command}': {string.Join(", ", Names)} (see 'help')"),
     };
 
@@ -66,11 +70,14 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
     {
         args.End();
         const string text = """
-            ps [--filter TEXT] [--sort age|method]   every pending async method: id, state, method, parked at, age, awaiting, awaited by
+            ps [--filter TEXT] [--sort KEY]          every pending async method: id, state, method, parked at, age, awaiting, awaited by (KEY: age, busy, method)
             where ID                                 its async stack, root first, with lines, and where each task in it was created
             cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds
             ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await
             where-terminated ID                      one of them: how it ended, its exception, the line it last awaited at
+            threads                                  every thread: its state, the async step it runs, the task it is blocked on (debug mode)
+            pool                                     the thread pool: workers busy and idle, queue, starvation, what the busy workers share
+            requests                                 ASP.NET Core requests in flight: method, path, route, age, and the tasks under each
             help                                     this list
 
             """;

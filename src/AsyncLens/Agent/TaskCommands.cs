@@ -2,42 +2,68 @@ using System.Globalization;
 using System.Text;
 using AsyncLens.Inventory;
 using AsyncLens.Reporting.Dumps;
+using TaskRecord = AsyncLens.Tracking.TaskRecord;
 
 namespace AsyncLens.Agent;
 
-/// <summary>The console's <c>ps</c> and <c>where</c>: the task inventory's snapshot, as a table and as one task's stacks.</summary>
+/// <summary>
+/// Where <c>ps</c> and <c>where</c> read pending work: the agent's inventory, in the process; or, for the CLI when the
+/// process has no agent, the outside reader (one read of the process per command). <see cref="NoCreation"/> says why
+/// creation sites and ages are not known when <see cref="RecordsCreation"/> is false.
+/// </summary>
+internal sealed record TaskSource(int ProcessId, bool RecordsCreation, string NoCreation, Func<(TaskGraph Graph, DateTimeOffset TakenAt)> Read,
+    PendingTasks Projection, Func<TaskGraph, Dictionary<long, InFlight>>? Served = null, Func<long, TaskRecord?>? Records = null)
+{
+    public static TaskSource Of(TaskInventory inventory, InFlightRequests? requests = null) =>
+        new(Environment.ProcessId, inventory.RecordsCreation, TaskCommands.NeedsDebugMode, () => (inventory.Snapshot(), DateTimeOffset.UtcNow),
+            inventory.Projection, requests is null ? null : graph => RequestCommands.Served(graph, requests),
+            inventory.RecordsCreation ? inventory.Record : null);
+}
+
+/// <summary>The console's <c>ps</c> and <c>where</c>: a snapshot of pending work, as a table and as one task's stacks.</summary>
 internal static class TaskCommands
 {
     public const string NeedsDebugMode = "the app records creation sites and ages in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)";
 
-    public static ConsoleReply Ps(TaskInventory inventory, ConsoleArgs args)
+    public static ConsoleReply Ps(TaskSource source, ConsoleArgs args)
     {
         var filter = args.Option("--filter");
         var sort = args.Option("--sort");
         args.End();
         if (sort is not (null or "age" or "busy" or "method"))
             return ConsoleReply.BadInput($"ps: --sort '{sort}' is not age, busy or method");
-        if (sort == "busy")
-            return ConsoleReply.Failed("ps: busy time per task is not recorded yet (docs/console.md, limits): sort by age or method");
-        if (sort == "age" && !inventory.RecordsCreation)
-            return ConsoleReply.Failed("ps: --sort age: " + NeedsDebugMode);
-        var now = DateTimeOffset.UtcNow;
-        var graph = inventory.Snapshot();
-        var header = new DumpHeader(Environment.ProcessId, now);
-        IEnumerable<PendingTask> tasks = inventory.Projection.Project(graph, now.UtcTicks);
+        if (sort == "busy" && source.Records is null)
+            return ConsoleReply.Failed("ps: --sort busy: the app records busy time per task in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)");
+        if (sort == "age" && !source.RecordsCreation)
+            return ConsoleReply.Failed("ps: --sort age: " + source.NoCreation);
+        var (graph, now) = source.Read();
+        var header = new DumpHeader(source.ProcessId, now);
+        IEnumerable<PendingTask> tasks = source.Projection.Project(graph, now.UtcTicks);
         if (filter is not null)
             tasks = tasks.Where(t => Matches(t, filter));
         var list = sort switch
         {
             "age" => tasks.OrderByDescending(t => t.Age ?? TimeSpan.MinValue).ThenBy(t => t.Id).ToList(),
             "method" => tasks.OrderBy(t => t.Method, StringComparer.Ordinal).ThenBy(t => t.Id).ToList(),
+            "busy" => tasks.OrderByDescending(t => source.Records!(t.Id)?.BusyTicks ?? -1).ThenBy(t => t.Id).ToList(),
             _ => tasks.ToList(),
         };
         var line = header.Line(graph, graph.Roots.Count, "root");
         if (filter is not null)
             line += string.Create(CultureInfo.InvariantCulture, $"\n{list.Count} matching '{filter}'");
+        var served = source.Served?.Invoke(graph) ?? [];
+        var labels = new Dictionary<InFlight, string>();
         var text = new StringWriter();
-        TaskTable.Write(text, line, list);
+        var extra = new List<(string, Func<PendingTask, string?>)>();
+        if (sort == "busy" && source.Records is { } records)
+        {
+            // Busy: the time its steps held a thread (nested steps are their own); a method that never resumed has 0 steps.
+            extra.Add(("BUSY", t => records(t.Id) is { } r && t.Kind == "async-method" ? Busy(r.BusyTicks) : null));
+            extra.Add(("STEPS", t => records(t.Id) is { } r && t.Kind == "async-method" ? r.Steps.ToString(CultureInfo.InvariantCulture) : null));
+        }
+        if (served.Count > 0)
+            extra.Add(("REQUEST", t => served.TryGetValue(t.Id, out var r) ? Label(r) : null));
+        TaskTable.Write(text, line, list, extra.Count == 0 ? null : extra);
         return new ConsoleReply(text.ToString(), w =>
         {
             w.WriteStartObject();
@@ -47,24 +73,63 @@ internal static class TaskCommands
             foreach (var t in list)
                 JsonTaskDump.Task(w, t);
             w.WriteEndArray();
+            if (sort == "busy" && source.Records is { } busy)
+            {
+                w.WriteStartArray("busy");
+                foreach (var t in list)
+                {
+                    if (t.Kind != "async-method" || busy(t.Id) is not { } r)
+                        continue;
+                    w.WriteStartObject();
+                    w.WriteNumber("id", t.Id);
+                    w.WriteNumber("busySeconds", Math.Round(r.BusyTicks / (double)TimeSpan.TicksPerSecond, 4));
+                    w.WriteNumber("steps", r.Steps);
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+            }
+            // The request each task serves, as request number -> task ids (requests has the rest of each).
+            w.WriteStartArray("requests");
+            foreach (var group in served.GroupBy(s => s.Value).OrderBy(g => g.Key.Number))
+            {
+                w.WriteStartObject();
+                w.WriteNumber("number", group.Key.Number);
+                w.WriteString("request", Label(group.Key));
+                w.WriteStartArray("tasks");
+                foreach (var id in group.Select(g => g.Key).Order())
+                    w.WriteNumberValue(id);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteEndObject();
         });
+
+        string Label(InFlight request)
+        {
+            if (!labels.TryGetValue(request, out var label))
+                labels[request] = label = RequestCommands.Label(request);
+            return label;
+        }
     }
+
+    /// <summary>"0.003 s": busy times are short, milliseconds count.</summary>
+    public static string Busy(long ticks) => (ticks / (double)TimeSpan.TicksPerSecond).ToString("0.000", CultureInfo.InvariantCulture) + " s";
 
     /// <summary>The method as written, or the file:line it is parked at, contains the text (case ignored).</summary>
     private static bool Matches(PendingTask task, string filter) =>
         task.Method.Contains(filter, StringComparison.OrdinalIgnoreCase)
         || (task.ParkedAt is { } at && $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}".Contains(filter, StringComparison.OrdinalIgnoreCase));
 
-    public static ConsoleReply Where(TaskInventory inventory, ConsoleArgs args)
+    public static ConsoleReply Where(TaskSource source, ConsoleArgs args)
     {
         var id = args.TaskId();
-        var now = DateTimeOffset.UtcNow.UtcTicks;
-        var graph = inventory.Snapshot();
+        var (graph, takenAt) = source.Read();
+        var now = takenAt.UtcTicks;
         if (Find(graph, id) is not { } node)
             return ConsoleReply.Failed($"where: no pending task {TaskTable.Id(id)} (it may have ended; ps lists the pending ones)");
         var subtrees = new Subtrees();
-        var projection = inventory.Projection;
+        var projection = source.Projection;
         var texts = new NodeTextCache();
         var task = projection.Of(node, now, texts);
         var stacks = StacksDump.Above(node, subtrees);
@@ -101,8 +166,8 @@ internal static class TaskCommands
                 text.Append("    ").Append(frame.ToString()).Append('\n');
             text.Append("    ").Append(awaiting).Append('\n');
         }
-        if (!inventory.RecordsCreation)
-            text.Append("created at: ").Append(NeedsDebugMode).Append('\n');
+        if (!source.RecordsCreation)
+            text.Append("created at: ").Append(source.NoCreation).Append('\n');
         else
         {
             text.Append("created (this task, then each awaiting it):\n");

@@ -56,16 +56,20 @@ internal static class Doctor
             pool.Count(t => ThreadStates.Of(t) == ThreadActivity.Idle), pending, state.QueuedWorkItems, watched);
     }
 
+    /// <summary>Starved: this many of the pool's workers blocked, of so many, with work queued (the console's <c>pool</c> asks too).</summary>
+    public static bool IsStarved(int blockedWorkers, int poolThreads, long? queuedWorkItems) =>
+        blockedWorkers >= StarvedMinimum && blockedWorkers >= StarvedShare * poolThreads && queuedWorkItems is > 0;
+
     private static Verdict? Starvation(ProcessState state, Looked looked, List<ObservedThread> blocked)
     {
         var pool = blocked.Where(ThreadStates.IsPoolWorker).ToList();
-        if (pool.Count < StarvedMinimum || pool.Count < StarvedShare * looked.PoolThreads || state.QueuedWorkItems is not > 0)
+        if (!IsStarved(pool.Count, looked.PoolThreads, state.QueuedWorkItems) || state.QueuedWorkItems is not { } queued)
             return null;
         var groups = Groups(pool);
         var top = groups[0];
-        var summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked; {top.Threads.Count} {top.Sentence}; {Plural(state.QueuedWorkItems.Value, "work item")} queued";
+        var summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked; {top.Threads.Count} {top.Sentence}; {Plural(queued, "work item")} queued";
         if (top.Threads.Count == pool.Count)
-            summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked {top.Sentence}; {Plural(state.QueuedWorkItems.Value, "work item")} queued";
+            summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked {top.Sentence}; {Plural(queued, "work item")} queued";
         return new Verdict(VerdictKinds.PoolStarvation, summary)
         {
             Count = pool.Count,

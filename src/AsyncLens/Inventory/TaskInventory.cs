@@ -19,6 +19,9 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
     /// <summary>Turns this inventory's graphs into <see cref="PendingTask"/>s, with creation sites and ages in debug mode.</summary>
     public PendingTasks Projection => new(records, sites);
 
+    /// <summary>What debug mode recorded of a task (its creation, its busy time), or null.</summary>
+    public TaskRecord? Record(long id) => id > 0 && records is not null ? records((int)id) : null;
+
     /// <summary>True when creation sites and ages are recorded (debug mode).</summary>
     public bool RecordsCreation => records is not null;
 

@@ -80,6 +80,14 @@ internal sealed class TaskRecord
     public int ParkedState = Runtime.Layout.AsyncState.Unknown;
 
     /// <summary>
+    /// Time its steps held a thread (DateTime ticks, nested async steps not counted) and how many steps ran, for the
+    /// console's <c>ps --sort busy</c>. Written by the thread that ends a step (a task's steps run one at a time).
+    /// </summary>
+    public long BusyTicks;
+
+    public int Steps;
+
+    /// <summary>
     /// The next task created in the same step on the same thread. A method called from the step, still
     /// in its first step, creates this task before its own box exists: its box comes later in this chain.
     /// </summary>

@@ -14,6 +14,24 @@ public sealed partial class DebugModeConsoleTests
     private static string At(string tag) => ConsoleTests.At(tag);
 
     [Fact]
+    public void Ps_sort_busy_puts_first_the_task_whose_steps_held_a_thread_longest()
+    {
+        using var app = new ConsoledApp(["crunch"], viaRun: true);
+        var ps = app.Console("ps", "--sort", "busy");
+        Assert.True(ps.ExitCode == 0, ps.ToString());
+        var rows = ps.Stdout.TrimEnd('\n').Split('\n')[2..].Select(l => Regex.Split(l, " {2,}")).ToList();
+        Assert.Equal(["ID", "STATE", "METHOD", "PARKED AT", "AGE", "AWAITING", "AWAITED BY", "ROOT", "BUSY", "STEPS"], rows[0]);
+        // 20 steps of 10 ms of spinning each (wall time on a thread: at least that, more on a busy machine).
+        var crunch = rows[1];
+        Assert.Equal(["parked", "Service.CrunchAsync(Task)", $"Service.cs:{ConsoleTests.Markers.Line("jobs.crunch.park")}"], crunch[1..4]);
+        Assert.Equal("20", crunch[9]);
+        Assert.True(double.Parse(crunch[8][..^2], System.Globalization.CultureInfo.InvariantCulture) >= 0.2, crunch[8]);
+        // The others never resumed: a first step (up to the first await) runs inside its caller's and is counted there.
+        Assert.All(rows[2..].Where(r => r[1] == "parked"), r => Assert.Equal(["0.000 s", "0"], r[8..]));
+        Assert.Equal(0, app.Release());
+    }
+
+    [Fact]
     public void Where_gives_where_each_task_of_the_chain_was_created()
     {
         using var app = new ConsoledApp(viaRun: true);

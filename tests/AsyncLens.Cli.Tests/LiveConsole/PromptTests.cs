@@ -23,20 +23,23 @@ public sealed partial class PromptTests
         var prompt = $"asynclens Jobs {app.PidText}> ";
         string[] help =
         [
-            "ps [--filter TEXT] [--sort age|method]   every pending async method: id, state, method, parked at, age, awaiting, awaited by",
+            "ps [--filter TEXT] [--sort KEY]          every pending async method: id, state, method, parked at, age, awaiting, awaited by (KEY: age, busy, method)",
             "where ID                                 its async stack, root first, with lines, and where each task in it was created",
             "cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds",
             "ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await",
             "where-terminated ID                      one of them: how it ended, its exception, the line it last awaited at",
+            "threads                                  every thread: its state, the async step it runs, the task it is blocked on (debug mode)",
+            "pool                                     the thread pool: workers busy and idle, queue, starvation, what the busy workers share",
+            "requests                                 ASP.NET Core requests in flight: method, path, route, age, and the tasks under each",
             "help                                     this list",
         ];
         Assert.Matches($@"^connected to Jobs \(pid {app.PidText}, console since 20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ\): 'help' lists the commands, 'exit' leaves$", screen[0]);
-        Assert.Equal([prompt + "help", .. help, prompt + "ps --filter release"], screen[1..9]);
-        Assert.StartsWith($"asynclens: 6 pending tasks in 1 root (pid {app.PidText}, ", screen[9]);
-        Assert.Equal("1 matching 'release'", screen[10]);
-        Assert.Matches(@"^\d+ +parked +Service.WaitForReleaseAsync\(Task\) +Service.cs:\d+ +TaskCompletionSource", screen[13]);
+        Assert.Equal([prompt + "help", .. help, prompt + "ps --filter release"], screen[1..12]);
+        Assert.StartsWith($"asynclens: 6 pending tasks in 1 root (pid {app.PidText}, ", screen[12]);
+        Assert.Equal("1 matching 'release'", screen[13]);
+        Assert.Matches(@"^\d+ +parked +Service.WaitForReleaseAsync\(Task\) +Service.cs:\d+ +TaskCompletionSource", screen[16]);
         // Up twice: back past "ps --filter release" to the completed "help".
-        Assert.Equal([prompt + "help", .. help, prompt + "exit"], screen[14..]);
+        Assert.Equal([prompt + "help", .. help, prompt + "exit"], screen[17..]);
         Assert.Equal(0, app.Release());
     }
 

@@ -31,7 +31,7 @@ public sealed class ShopApiConsoleTests
         }
         var row = ps.Split('\n')[4];
         var id = row.Split(' ')[0];
-        Assert.Matches($@"^{id} +parked +Parking.WaitAsync\(CancellationToken\) +Catalog.cs:{line.ToString(CultureInfo.InvariantCulture)} +Task.WaitAsync +\d+ +no$", row);
+        Assert.Matches($@"^{id} +parked +Parking.WaitAsync\(CancellationToken\) +Catalog.cs:{line.ToString(CultureInfo.InvariantCulture)} +Task.WaitAsync +\d+ +no +#\d+ GET /park$", row);
 
         var where = Console(app, "where", id).Stdout;
         Assert.StartsWith($"task {id}: Parking.WaitAsync(CancellationToken), parked at {file}:{line}\nasync stack (root first):\n    KestrelConnection<", where);

@@ -4,7 +4,9 @@
 // fails the bill's charge; an empty line (or the end of input) releases the wait and stops the job, and it exits.
 // Args: "in-code" starts the console with AsyncDebug.StartConsole() (otherwise ASYNCLENS_CONSOLE=1 and the startup hook
 // do); "flood N" also parks N requests (the fuzz test, the bench); "probe" starts a thread that measures how long it is
-// held up (what a console command pauses the app for, bench/console-pause.sh); "bill" parks a charge that "decline" fails.
+// held up (what a console command pauses the app for, bench/console-pause.sh); "bill" parks a charge that "decline" fails;
+// "starve" blocks every thread-pool worker on a task until the release, with a work item queued (prints "starving N");
+// "crunch" runs 20 steps of 10 ms of work, then parks until the release (prints "crunched" once parked).
 using AsyncLens;
 using Jobs;
 
@@ -26,6 +28,7 @@ new Thread(() =>
         else if (line == "decline")
             declined.TrySetException(new InvalidOperationException("card declined for order 7"));
     }
+    Starve.Stop();
     shutdown.Cancel();
     answer.TrySetResult();
     release.TrySetResult();
@@ -36,8 +39,18 @@ var flood = floodAt >= 0 ? Service.FloodAsync(int.Parse(args[floodAt + 1]), answ
 var bill = args.Contains("bill") ? Service.BillAsync(declined.Task) : Task.CompletedTask;
 var job = Service.RunJobAsync(shutdown.Token); // @jobs.start-job
 var wait = Service.WaitAsync(release.Task);
+var crunch = args.Contains("crunch") ? Service.CrunchAsync(release.Task) : Task.CompletedTask;
+if (args.Contains("crunch"))
+{
+    while (!Service.Crunched)
+        Thread.Sleep(20);
+    Console.WriteLine("crunched");
+}
+if (args.Contains("starve"))
+    Console.WriteLine($"starving {Starve.Start(release.Task)}");
 Console.WriteLine($"ready {Environment.ProcessId}");
 await Service.ServeAsync(job, wait); // @jobs.main
 await flood;
 await bill;
+await crunch;
 Console.WriteLine($"done: {Service.Completed} requests answered");

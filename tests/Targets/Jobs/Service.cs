@@ -58,6 +58,23 @@ internal static class Service
         return id;
     }
 
+    /// <summary>20 steps of 10 ms of work each (after a yield), then parked until the release: the busiest task.</summary>
+    public static async Task CrunchAsync(Task release)
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            await Task.Yield(); // @jobs.crunch.yield
+            var until = System.Diagnostics.Stopwatch.GetTimestamp() + System.Diagnostics.Stopwatch.Frequency / 100;
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until)
+            {
+            }
+        }
+        Crunched = true;
+        await release; // @jobs.crunch.park
+    }
+
+    public static volatile bool Crunched;
+
     /// <summary>A bill whose charge fails when the card is declined: the charge ends faulted, the bill catches it.</summary>
     public static async Task BillAsync(Task declined)
     {

@@ -13,13 +13,16 @@ internal static class TaskTable
 {
     private static readonly string[] s_columns = ["ID", "STATE", "METHOD", "PARKED AT", "AWAITING", "AWAITED BY", "ROOT"];
 
-    public static void Write(TextWriter writer, string header, IReadOnlyList<PendingTask> tasks)
+    /// <summary>The table, after <paramref name="header"/>; <paramref name="extra"/> columns last (the console's BUSY, STEPS, REQUEST), "-" where a cell is null.</summary>
+    public static void Write(TextWriter writer, string header, IReadOnlyList<PendingTask> tasks, IReadOnlyList<(string Title, Func<PendingTask, string?> Cell)>? extra = null)
     {
         writer.Write(header + "\n");
         if (tasks.Count == 0)
             return;
         var withAge = tasks.Any(t => t.Age is not null);
-        var columns = withAge ? [.. s_columns[..4], "AGE", .. s_columns[4..]] : s_columns;
+        string[] columns = withAge ? [.. s_columns[..4], "AGE", .. s_columns[4..]] : s_columns;
+        if (extra is not null)
+            columns = [.. columns, .. extra.Select(e => e.Title)];
         var rows = new List<string[]> { columns };
         foreach (var t in tasks)
         {
@@ -35,6 +38,8 @@ internal static class TaskTable
             row.Add(List(t.Awaiting.Select(a => a.Kind == "awaited" ? a.Description : Id(a.Id)).ToList()));
             row.Add(List(t.AwaitedBy.Select(Id).ToList()));
             row.Add(t.IsRoot ? "yes" : "no");
+            foreach (var (_, cell) in extra ?? [])
+                row.Add(cell(t) ?? "-");
             rows.Add([.. row]);
         }
         writer.Write("\n");

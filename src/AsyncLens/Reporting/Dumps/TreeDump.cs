@@ -28,12 +28,21 @@ internal static class TreeDump
         }
     }
 
+    /// <summary>One node and what it awaits, drawn as in the tree, every line after <paramref name="indent"/> (the console's <c>requests</c>).</summary>
+    public static void WriteSubtree(TextWriter writer, TaskNode root, string indent)
+    {
+        var subtrees = new Subtrees();
+        var lines = 0;
+        writer.Write(indent + subtrees.Line(root) + "\n");
+        WriteChildren(writer, subtrees, root, ref lines, indent);
+    }
+
     // Depth first; false once the line budget is spent.
-    private static bool WriteChildren(TextWriter writer, Subtrees subtrees, TaskNode root, ref int lines)
+    private static bool WriteChildren(TextWriter writer, Subtrees subtrees, TaskNode root, ref int lines, string margin = "")
     {
         var onPath = new List<TaskNode> { root };
         var work = new Stack<Level>();
-        work.Push(new Level(subtrees.Group(root.Awaits), ""));
+        work.Push(new Level(subtrees.Group(root.Awaits), margin));
         while (work.Count > 0)
         {
             var level = work.Peek();

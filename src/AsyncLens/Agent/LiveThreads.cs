@@ -1,0 +1,163 @@
+using System.Diagnostics;
+using System.Globalization;
+using AsyncLens.Attribution;
+using AsyncLens.Diagnosis;
+using AsyncLens.Inventory;
+using AsyncLens.Symbols;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Agent;
+
+/// <summary>
+/// One thread of the process as the agent sees it from inside: its OS id, name and scheduler state (the kernel's,
+/// <c>/proc/self/task</c>), and what debug mode saw it do: its managed id, the step it runs, the task it is blocked on.
+/// </summary>
+internal sealed record LiveThread(int OsId, string Name, string State, int? ManagedId, bool IsPoolWorker, string? Runs, LiveWait? Blocked)
+{
+    public bool IsMain => OsId == Environment.ProcessId;
+
+    public bool OnCpu => State == "running";
+}
+
+/// <summary>
+/// A thread blocked on a task as debug mode recorded it when the wait began: how (<c>.Result</c>), the user's line that
+/// waited, what the task waits for now (the doctor's sentence), and the stack taken then, as the doctor reads one.
+/// </summary>
+internal sealed record LiveWait(long TaskId, string? How, ThreadFrameText? Waiter, string WaitsFor, IReadOnlyList<ThreadFrameText> Frames)
+{
+    /// <summary><c>blocked (.Result) in `Starve.Block(Task)` at F:L waiting for `Starve.CountAsync(Task)`, parked at F:L on TaskCompletionSource</c>: the same for threads blocked alike.</summary>
+    public string Sentence => $"blocked{(How is null ? "" : $" ({How})")} in {(Waiter is { } w ? Doctor.Named(w.Method, w.At) : "the runtime's code")} waiting for {WaitsFor}";
+}
+
+/// <summary>
+/// The threads of this process, read from inside. .NET has no API for another thread's stack, so what a thread runs
+/// is known only where debug mode saw it: the async step on it (from the runtime's async events) and a blocking wait
+/// on a task, with the stack its thread took as the wait began. The stacks of the others come from outside
+/// (<c>asynclens threads PID</c>).
+/// </summary>
+internal static class LiveThreads
+{
+    /// <summary>Linux names the thread pool's workers so (the runtime's portable pool).</summary>
+    public const string PoolWorkerName = ".NET TP Worker";
+
+    public static List<LiveThread> Read(TaskGraph graph)
+    {
+        var trackers = new Dictionary<int, ThreadTracker>();
+        foreach (var tracker in ThreadTracker.All)
+        {
+            if (tracker.Thread.IsAlive)
+                trackers[tracker.OsThreadId] = tracker;
+        }
+        var threads = new List<LiveThread>();
+        foreach (var (osId, name, state) in OsThreads())
+        {
+            trackers.TryGetValue(osId, out var tracker);
+            if (tracker is null && name.StartsWith("AsyncLens", StringComparison.Ordinal))
+                continue;
+            var wait = tracker?.Wait is { IsOpen: true } w ? Wait(w, graph) : null;
+            threads.Add(new LiveThread(osId, name, state, tracker?.ThreadId, tracker?.IsPoolThread ?? name == PoolWorkerName,
+                tracker is null ? null : Runs(tracker), wait));
+        }
+        return threads;
+    }
+
+    // /proc/self/task/TID: comm (the name the runtime gave it, 15 bytes at most) and the state letter in stat.
+    private static IEnumerable<(int OsId, string Name, string State)> OsThreads()
+    {
+        string[] tasks;
+        try
+        {
+            tasks = Directory.GetDirectories("/proc/self/task");
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            yield break;
+        }
+        foreach (var dir in tasks.OrderBy(d => d.Length).ThenBy(d => d, StringComparer.Ordinal))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+                continue;
+            string name, stat;
+            try
+            {
+                name = File.ReadAllText(Path.Combine(dir, "comm")).TrimEnd('\n');
+                stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                continue; // it ended meanwhile
+            }
+            // "TID (comm) S ...": the name may hold spaces and parentheses; the state follows the last ')'.
+            var close = stat.LastIndexOf(')');
+            var letter = close >= 0 && close + 2 < stat.Length ? stat[close + 2] : '?';
+            yield return (id, name, letter switch
+            {
+                'R' => "running",
+                'S' => "waiting",
+                'D' => "in I/O",
+                _ => letter.ToString(),
+            });
+        }
+    }
+
+    // The innermost frame debug mode saw begin on the thread and not end: an async step, a delegate task, a request.
+    private static string? Runs(ThreadTracker tracker)
+    {
+        if (tracker.Top is not { } top)
+            return null;
+        return top.Kind switch
+        {
+            FrameKind.AsyncStep when top.Box is { } box => $"a step of `{box.Symbols.Name}` (task {TaskIdText(top.TaskId)})",
+            FrameKind.Delegate when top.Code is { } code => $"`{MethodNames.Format(code)}` (task {TaskIdText(top.TaskId)})",
+            FrameKind.Request => "an ASP.NET Core request",
+            _ => null,
+        };
+    }
+
+    private static string TaskIdText(int id) => id.ToString(CultureInfo.InvariantCulture);
+
+    private static LiveWait Wait(SyncWait wait, TaskGraph graph)
+    {
+        // The stack was taken inside the runtime's TaskWaitBegin event, under AsyncLens's listener: the thread's own frames follow it.
+        var begin = Array.FindLastIndex(wait.Stack, f => f.GetMethod() is { DeclaringType.Name: "TplEventSource" });
+        var frames = wait.Stack.Skip(begin + 1).Select(Frame).Where(f => f is not null).Select(f => f!).ToList();
+        var observed = new ObservedThread(wait.Thread.ThreadId, (uint)wait.Thread.OsThreadId, false, frames);
+        var stack = wait.Stack.Select(f => (f.GetMethod(), f.GetILOffset())).ToList();
+        ThreadFrameText? waiter = null;
+        if (WaitSites.Waiter(stack, RequestEndpoints.HandlerOf(wait.Endpoint)) is var (method, offset))
+            waiter = new ThreadFrameText(MethodNames.Format(method), Line(MethodSymbols.LineAt(method, offset)), App: true);
+        var node = TaskCommands.Find(graph, wait.TaskId);
+        var waitsFor = node is null ? $"task {TaskIdText(wait.TaskId)} (not an async method's, or it ended)" : WaitChain.From(node).Describe();
+        return new LiveWait(wait.TaskId, ThreadStates.HowItWaits(observed), waiter ?? ThreadStates.UserFrame(observed), waitsFor, frames);
+    }
+
+    // A frame of a stack taken on the thread, as the doctor reads one: the runtime's name tells its waits apart.
+    private static ThreadFrameText? Frame(StackFrame frame)
+    {
+        if (frame.GetMethod() is not { } method)
+            return null;
+        // The doctor knows the runtime's waits by name with no generic arity (System.Threading.Tasks.Task.GetResultCore).
+        var type = method.DeclaringType is { } t ? NoArity((t.IsGenericType ? t.GetGenericTypeDefinition() : t).FullName ?? t.Name) : null;
+        var user = CodeOrigin.IsUserCode(method);
+        return new ThreadFrameText(MethodNames.Format(method), user ? Line(MethodSymbols.LineAt(method, frame.GetILOffset())) : null,
+            type is null ? null : type + "." + method.Name, user);
+    }
+
+    private static string NoArity(string name)
+    {
+        var text = new System.Text.StringBuilder(name.Length);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (name[i] == '`')
+            {
+                while (i + 1 < name.Length && char.IsAsciiDigit(name[i + 1]))
+                    i++;
+            }
+            else
+                text.Append(name[i]);
+        }
+        return text.ToString();
+    }
+
+    private static SourceLine? Line(SourceLocation? at) => at is { } l ? new SourceLine(l.File, l.Line) : null;
+}

@@ -1,0 +1,178 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using AsyncLens.Diagnosis;
+using AsyncLens.Inventory;
+using AsyncLens.Reporting.Dumps;
+
+namespace AsyncLens.Agent;
+
+/// <summary>The console's <c>threads</c> and <c>pool</c>: the process's threads and its thread pool, read from inside.</summary>
+internal static class ThreadCommands
+{
+    public const string NoStacks = "stacks: code inside a .NET process cannot read another thread's stack; asynclens threads PID reads them all from outside (the app stops for tens of milliseconds)";
+
+    public const string NeedsDebugMode = "what each thread runs and the task it is blocked on are known in debug mode only: start the app with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)";
+
+    public static ConsoleReply Threads(TaskInventory inventory, ConsoleArgs args)
+    {
+        args.End();
+        var now = DateTimeOffset.UtcNow;
+        var threads = LiveThreads.Read(inventory.Snapshot());
+        var pool = threads.Count(t => t.IsPoolWorker);
+        var blocked = threads.Count(t => t.Blocked is not null);
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"asynclens: {Doctor.Plural(threads.Count, "thread")}, {pool} in the thread pool, {blocked} blocked on a task (pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n\n");
+        var rows = new List<string[]> { new[] { "OS ID", "ID", "NAME", "STATE", "RUNS" } };
+        foreach (var t in threads)
+        {
+            rows.Add([
+                t.OsId.ToString(CultureInfo.InvariantCulture),
+                t.ManagedId is { } id ? id.ToString(CultureInfo.InvariantCulture) : "-",
+                t.IsMain ? t.Name + " (main)" : t.Name,
+                t.State,
+                t.Blocked is { } b ? $"{b.Sentence} (task {TaskTable.Id(b.TaskId)})" : t.Runs ?? "-",
+            ]);
+        }
+        text.Append(TaskTable.Align(rows));
+        text.Append('\n');
+        if (!AsyncDebug.IsEnabled)
+            text.Append(NeedsDebugMode).Append('\n');
+        text.Append(NoStacks).Append('\n');
+        return new ConsoleReply(text.ToString(), w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("pid", Environment.ProcessId);
+            w.WriteString("timestamp", ConsoleProtocol.Timestamp(now));
+            w.WriteBoolean("debugMode", AsyncDebug.IsEnabled);
+            w.WriteStartArray("threads");
+            foreach (var t in threads)
+            {
+                w.WriteStartObject();
+                w.WriteNumber("osId", t.OsId);
+                if (t.ManagedId is { } id)
+                    w.WriteNumber("id", id);
+                w.WriteString("name", t.Name);
+                w.WriteString("state", t.State);
+                w.WriteBoolean("main", t.IsMain);
+                w.WriteBoolean("pool", t.IsPoolWorker);
+                if (t.Runs is not null)
+                    w.WriteString("runs", t.Runs);
+                if (t.Blocked is { } b)
+                {
+                    w.WritePropertyName("blocked");
+                    WriteWait(w, b);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    public static ConsoleReply Pool(TaskInventory inventory, ConsoleArgs args)
+    {
+        args.End();
+        var now = DateTimeOffset.UtcNow;
+        ThreadPool.GetMinThreads(out var min, out _);
+        ThreadPool.GetMaxThreads(out var max, out _);
+        ThreadPool.GetAvailableThreads(out var available, out _);
+        var count = ThreadPool.ThreadCount;
+        var queued = ThreadPool.PendingWorkItemCount;
+        var completed = ThreadPool.CompletedWorkItemCount;
+        var workers = LiveThreads.Read(inventory.Snapshot()).Where(t => t.IsPoolWorker).ToList();
+        var busy = Math.Clamp(max - available, 0, count);
+        var running = Math.Min(busy, workers.Count(t => t.OnCpu));
+        // A busy worker off the processor waits in its work item: the pool says how many are busy, the kernel which run.
+        var waiting = busy - running;
+        var starved = Doctor.IsStarved(waiting, count, queued);
+        var groups = workers.Where(t => t.Blocked is not null || t.Runs is not null)
+            .GroupBy(t => t.Blocked?.Sentence ?? "running " + t.Runs)
+            .Select(g => (Doing: g.Key, Threads: g.ToList())).OrderByDescending(g => g.Threads.Count).ThenBy(g => g.Doing, StringComparer.Ordinal).ToList();
+
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"asynclens: the thread pool (pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"workers: {count} (min {min}, max {max}): {busy} busy, {count - busy} idle; of the busy, {running} running on a processor, {waiting} waiting\n");
+        text.Append(CultureInfo.InvariantCulture, $"queued: {Doctor.Plural(queued, "work item")}; completed: {Doctor.Count(completed)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"added above the minimum: {Math.Max(0, count - min)} (for starvation or for throughput: .NET's public API does not say which)\n");
+        text.Append(starved
+            ? $"{VerdictKinds.PoolStarvation}: {waiting} of {count} pool threads blocked; {Doctor.Plural(queued, "work item")} queued\n"
+            : $"not starved (starved: at least {Doctor.StarvedMinimum} and {Doctor.StarvedShare:P0} of the workers blocked, with work queued)\n");
+        if (groups.Count > 0)
+        {
+            text.Append("\nbusy workers, by what they do (most first):\n");
+            foreach (var (doing, threads) in groups)
+            {
+                var ids = string.Join(", ", threads.Select(t => (t.ManagedId ?? 0).ToString(CultureInfo.InvariantCulture)));
+                text.Append(CultureInfo.InvariantCulture, $"  {Doctor.Plural(threads.Count, "thread")} ({ids}) {doing}\n");
+                if (threads[0].Blocked is { } sample)
+                {
+                    text.Append(CultureInfo.InvariantCulture, $"    stack of thread {threads[0].ManagedId} as its wait began (top first):\n");
+                    foreach (var frame in sample.Frames.Take(12))
+                        text.Append("      ").Append(frame.ToString()).Append('\n');
+                }
+            }
+        }
+        else if (!AsyncDebug.IsEnabled && busy > 0)
+            text.Append('\n').Append("what the busy workers do: ").Append(NeedsDebugMode).Append('\n');
+        return new ConsoleReply(text.ToString(), w =>
+        {
+            w.WriteStartObject();
+            w.WriteNumber("pid", Environment.ProcessId);
+            w.WriteString("timestamp", ConsoleProtocol.Timestamp(now));
+            w.WriteNumber("threads", count);
+            w.WriteNumber("min", min);
+            w.WriteNumber("max", max);
+            w.WriteNumber("busy", busy);
+            w.WriteNumber("idle", count - busy);
+            w.WriteNumber("running", running);
+            w.WriteNumber("waiting", waiting);
+            w.WriteNumber("queued", queued);
+            w.WriteNumber("completed", completed);
+            w.WriteNumber("aboveMinimum", Math.Max(0, count - min));
+            w.WriteBoolean("starved", starved);
+            w.WriteStartArray("groups");
+            foreach (var (doing, threads) in groups)
+            {
+                w.WriteStartObject();
+                w.WriteString("doing", doing);
+                w.WriteStartArray("threads");
+                foreach (var t in threads)
+                    w.WriteNumberValue(t.ManagedId ?? 0);
+                w.WriteEndArray();
+                if (threads[0].Blocked is { } b)
+                {
+                    w.WritePropertyName("blocked");
+                    WriteWait(w, b);
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        });
+    }
+
+    private static void WriteWait(Utf8JsonWriter w, LiveWait wait)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("taskId", wait.TaskId);
+        if (wait.How is not null)
+            w.WriteString("how", wait.How);
+        if (wait.Waiter is { } waiter)
+        {
+            w.WriteString("method", waiter.Method);
+            JsonTaskDump.Location(w, waiter.At);
+        }
+        w.WriteString("waitsFor", wait.WaitsFor);
+        w.WriteStartArray("frames");
+        foreach (var frame in wait.Frames)
+        {
+            w.WriteStartObject();
+            w.WriteString("method", frame.Method);
+            JsonTaskDump.Location(w, frame.At);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+}
