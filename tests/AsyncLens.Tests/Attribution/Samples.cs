@@ -132,6 +132,9 @@ internal static class Samples
     // An ASP.NET Core-like handler: not async, blocking on a task in its last act.
     public static int SyncHandler(Task<int> stock) => stock.Result; // @sample.handler.wait
 
+    // A handler that is not async, doing its I/O with a synchronous API that has an async twin.
+    public static string SyncReadHandler(string path) => File.ReadAllText(path); // @sample.handler.read
+
     private static Task<int> CountAsync() => Task.FromResult(3);
 
     private static string RenderCsv(int rows) => new(',', rows);

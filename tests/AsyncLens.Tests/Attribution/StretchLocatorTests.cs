@@ -163,6 +163,24 @@ public sealed class StretchLocatorTests
         Assert.Null(StretchLocator.Locate(request with { Handler = new HandlerRun(handler, 1_000_000) }));
     }
 
+    [Fact]
+    public void A_request_whose_handler_blocked_in_a_synchronous_API_with_an_async_twin_is_reported_while_the_process_warms_up()
+    {
+        // The app's first request: a handler's sync I/O (as EF Core's db.Database.ExecuteSqlRaw: 0.3 s blocked in a 1.9 s
+        // first request) is the handler's own cause even while the process compiles its code for the first time.
+        var request = new StretchEvidence(null, -1, AsyncLens.Runtime.Layout.AsyncState.Unknown, 0.3, Ongoing: false)
+        {
+            Unbracketed = true,
+            Time = Blocked,
+            Handler = new HandlerRun(Kickoff(nameof(Samples.SyncReadHandler)), 2_900_000),
+            WarmUp = true,
+        };
+        var stretch = Locate(request);
+        Assert.Equal(Found.Handler, stretch.How);
+        Assert.Equal(Line("sample.handler.read"), LocationLine(stretch));
+        Assert.Contains("`File.ReadAllText` blocks the thread: use `await File.ReadAllTextAsync(...)`", stretch.Hint!.Fix);
+    }
+
     private static Stretch Locate(StretchEvidence evidence) => StretchLocator.Locate(evidence) ?? throw new Xunit.Sdk.XunitException("no stretch located");
 
     [Fact]
