@@ -32,7 +32,7 @@ internal static class Bugs
     }
 
     private static async Task<string?> LoadProfileAsync(Databases db)
-    {
+    { // @db.redis.start
         var server = db.Redis.GetServer(db.Redis.GetEndPoints()[0]);
         await server.ExecuteAsync("CLIENT", "PAUSE", "300", "ALL"); // @db.redis.pause
         var profile = db.Cache.StringGet("profile:42"); // @db.redis.get
