@@ -9,14 +9,14 @@ namespace AsyncLens.Tests.Leaks;
 /// </summary>
 public abstract class AdapterRun
 {
-    protected AdapterRun(string project)
+    protected AdapterRun(string project, IDictionary<string, string?>? env = null)
     {
         Project = project;
         Markers = new SourceMarkers(Repo.Source("tests", "Targets", project));
         Shared = new SourceMarkers(Repo.Source("tests", "Targets", "LeakTests.Shared"));
         using var dir = new TempDirectory("asynclens-leaks-");
         var trx = dir.File("run.trx");
-        Result = ChildProcess.Dotnet(["test", Repo.Program(project), "--logger", $"trx;LogFileName={trx}"], timeout: TimeSpan.FromMinutes(3));
+        Result = ChildProcess.Dotnet(["test", Repo.Program(project), "--logger", $"trx;LogFileName={trx}"], env, timeout: TimeSpan.FromMinutes(3));
         if (!File.Exists(trx))
             throw new InvalidOperationException($"dotnet test wrote no results:\n{Result}");
         XNamespace ns = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";

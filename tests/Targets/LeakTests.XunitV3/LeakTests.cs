@@ -34,6 +34,19 @@ public sealed class Orders
         Waiter.Timers.Add(new Timer(Waiter.Tick, null, 10, 10));
     }
 
+    // A package's own background work (the multiplexer's read loops and heartbeat timer) started from this test's flow
+    // by the first use of a shared connection: the package's, not a leak of this test.
+    [Fact]
+    public async Task Shares_a_redis_connection_made_on_first_use()
+    {
+        var db = Redis.Value.GetDatabase();
+        await db.StringSetAsync("leaktests", "v");
+        Assert.Equal("v", (string?)await db.StringGetAsync("leaktests"));
+    }
+
+    private static readonly Lazy<StackExchange.Redis.ConnectionMultiplexer> Redis =
+        new(() => StackExchange.Redis.ConnectionMultiplexer.Connect(Environment.GetEnvironmentVariable("DB_REDIS") ?? "127.0.0.1:6379"));
+
     [Fact]
     [AllowPendingTasks("the poller lives for the whole run")]
     public void Starts_a_poller_on_purpose()
