@@ -23,6 +23,9 @@ public abstract class AdapterRun
         Outcomes = XDocument.Load(trx).Descendants(ns + "UnitTestResult").ToDictionary(
             r => (string)r.Attribute("testName")!,
             r => ((string)r.Attribute("outcome")!, (string?)r.Descendants(ns + "Message").FirstOrDefault()));
+        var doc = XDocument.Load(trx);
+        RunOutput = ((string?)doc.Descendants(ns + "ResultSummary").Descendants(ns + "StdOut").FirstOrDefault() ?? "").ReplaceLineEndings("\n");
+        TestOutputs = [.. doc.Descendants(ns + "UnitTestResult").Select(r => ((string?)r.Descendants(ns + "StdOut").FirstOrDefault() ?? "").ReplaceLineEndings("\n"))];
     }
 
     public string Project { get; }
@@ -37,6 +40,12 @@ public abstract class AdapterRun
 
     /// <summary>Each test by name: Passed or Failed, and its failure message.</summary>
     public Dictionary<string, (string Outcome, string? Message)> Outcomes { get; }
+
+    /// <summary>What the run itself printed (the adapter's messages, not a test's).</summary>
+    public string RunOutput { get; }
+
+    /// <summary>Each test's standard output.</summary>
+    public string[] TestOutputs { get; }
 
     public string At(string tag) => $"{Markers[tag].File}:{Markers[tag].Line}";
 

@@ -2,6 +2,7 @@ using AsyncLens.Testing;
 using Xunit;
 
 [assembly: DetectAsyncLeaks]
+[assembly: AssemblyFixture(typeof(AsyncLeakRunCheck))]
 
 namespace Samples;
 
@@ -46,6 +47,12 @@ public sealed class Orders
 
     private static readonly Lazy<StackExchange.Redis.ConnectionMultiplexer> Redis =
         new(() => StackExchange.Redis.ConnectionMultiplexer.Connect(Environment.GetEnvironmentVariable("DB_REDIS") ?? "127.0.0.1:6379"));
+
+    [Fact]
+    public void Starts_work_with_the_flow_suppressed()
+    {
+        Waiter.StartDetached(new TaskCompletionSource<int>().Task);
+    }
 
     [Fact]
     [AllowPendingTasks("the poller lives for the whole run")]
