@@ -6,6 +6,8 @@ internal static class Waiter
 {
     public static readonly List<Timer> Timers = [];
 
+    public static readonly List<Task<int>> Replies = [];
+
     public static async Task<int> AwaitReplyAsync(Task<int> reply)
     {
         return await reply + 1; // @leaks.parked
@@ -27,6 +29,8 @@ internal static class Waiter
     // run-end check (AsyncLeakRun) reports it.
     public static void StartDetached(Task<int> reply)
     {
+        // Held, as a client holds its pending requests: a chain nothing references is collected, and then it is no leak.
+        Replies.Add(reply);
         using (ExecutionContext.SuppressFlow())
             _ = AwaitDetachedAsync(reply); // @leaks.detached.created
     }
