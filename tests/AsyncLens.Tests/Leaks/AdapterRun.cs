@@ -9,14 +9,18 @@ namespace AsyncLens.Tests.Leaks;
 /// </summary>
 public abstract class AdapterRun
 {
-    protected AdapterRun(string project, IDictionary<string, string?>? env = null)
+    /// <param name="runtime">Null: `dotnet test` on the SDK's runtime. Else the xunit v3 sample run by its own in-process
+    /// runner (`LeakTests.XunitV3.dll -trx FILE`) on that runtime (the .NET 11 layout has no SDK to run `dotnet test`).</param>
+    protected AdapterRun(string project, IDictionary<string, string?>? env = null, TargetRuntime? runtime = null)
     {
         Project = project;
         Markers = new SourceMarkers(Repo.Source("tests", "Targets", project));
         Shared = new SourceMarkers(Repo.Source("tests", "Targets", "LeakTests.Shared"));
         using var dir = new TempDirectory("asynclens-leaks-");
         var trx = dir.File("run.trx");
-        Result = ChildProcess.Dotnet(["test", Repo.Program(project), "--logger", $"trx;LogFileName={trx}"], env, timeout: TimeSpan.FromMinutes(3));
+        Result = runtime is null
+            ? ChildProcess.Dotnet(["test", Repo.Program(project), "--logger", $"trx;LogFileName={trx}"], env, timeout: TimeSpan.FromMinutes(3))
+            : ChildProcess.Dotnet([Repo.Program(project), "-trx", trx], env, timeout: TimeSpan.FromMinutes(3), runtime: runtime);
         if (!File.Exists(trx))
             throw new InvalidOperationException($"dotnet test wrote no results:\n{Result}");
         XNamespace ns = "http://microsoft.com/schemas/VisualStudio/TeamTest/2010";
