@@ -17,13 +17,15 @@ public sealed class DetectAsyncLeaksAttribute : Attribute, ITestAction
     /// <summary>How long a test's work may still finish after it ends, in milliseconds. Default 100.</summary>
     public int GracePeriodMs { get; set; } = 100;
 
-    /// <summary>Each test, wherever the attribute is.</summary>
-    public ActionTargets Targets => ActionTargets.Test;
+    /// <summary>Each test, wherever the attribute is; and the suites, for the run-end check after the assembly's.</summary>
+    public ActionTargets Targets => ActionTargets.Test | ActionTargets.Suite;
 
     /// <inheritdoc/>
     public void BeforeTest(ITest test)
     {
         ArgumentNullException.ThrowIfNull(test);
+        if (test.IsSuite)
+            return;
         s_scopes.AddOrUpdate(test, AsyncLeakScope.Begin(new AsyncLeakOptions
         {
             GracePeriod = TimeSpan.FromMilliseconds(GracePeriodMs),
@@ -36,6 +38,16 @@ public sealed class DetectAsyncLeaksAttribute : Attribute, ITestAction
     public void AfterTest(ITest test)
     {
         ArgumentNullException.ThrowIfNull(test);
+        if (test.IsSuite)
+        {
+            // After the whole assembly (the attribute on it): what no test claimed, once, as the assembly's failure.
+            if (test.TestType == "Assembly" && AsyncLeakRun.FindUnclaimed() is { Count: > 0 } unclaimed)
+            {
+                TestContext.Progress.WriteLine(AsyncLeakRun.Describe(unclaimed));
+                Assert.Fail(AsyncLeakRun.Describe(unclaimed));
+            }
+            return;
+        }
         if (!s_scopes.TryGetValue(test, out var scope))
             return;
         s_scopes.Remove(test);

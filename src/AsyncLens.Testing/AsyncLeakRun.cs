@@ -52,6 +52,16 @@ public static class AsyncLeakRun
         return [.. LeakFinder.Unclaimed(s_pendingBefore), .. faults.ConvertAll(f => LeakFinder.Fault(f.Item1, f.Item2))];
     }
 
+    /// <summary>
+    /// The run-end check: throws <see cref="AsyncLeakException"/> (its message <see cref="Describe"/>'s text) when
+    /// <see cref="FindUnclaimed"/> finds work no test claimed. For a framework's run-end hook; reports once.
+    /// </summary>
+    public static void Verify()
+    {
+        if (FindUnclaimed() is { Count: > 0 } leaks)
+            throw new AsyncLeakException(Describe(leaks), leaks);
+    }
+
     /// <summary>The end-of-run text for <see cref="FindUnclaimed"/>'s leaks (empty: none).</summary>
     public static string Describe(IReadOnlyList<AsyncLeak> leaks) => leaks.Count == 0 ? "" : LeakMessage.Unclaimed(leaks);
 

@@ -34,7 +34,7 @@ internal static class LeakFinder
             leaks.AddRange(Pending(mine, userCodeOnly: false));
         foreach (var timer in CapturedContexts.Timers())
         {
-            if (Owner(timer.Context) == scope)
+            if (Owner(timer.Context) == scope && !IsPackage(timer.Callback.Method.DeclaringType))
                 leaks.Add(Timer(timer));
         }
         allowed = 0;
@@ -78,7 +78,7 @@ internal static class LeakFinder
             var chain = TaskGraph.AwaitedByChain(leaf);
             var root = chain.Count > 0 ? chain[^1] : leaf;
             if (checking.Contains(leaf) || chain.Exists(checking.Contains) || !targets.Contains(leaf.Target) && !chain.Exists(n => targets.Contains(n.Target))
-                || IsTestFramework(root) || userCodeOnly && !IsUserCode(root))
+                || IsTestFramework(root) || userCodeOnly && !IsUserCode(root) || IsPackageWork(leaf, chain))
                 continue;
             var text = new NodeTextCache().Of(leaf);
             yield return new AsyncLeak
@@ -114,6 +114,20 @@ internal static class LeakFinder
     private static bool IsTestFramework(TaskNode root) =>
         (root.Box?.StateMachineType ?? root.DelegateMethod?.DeclaringType)?.Assembly.GetName().Name is { } name
         && Array.Exists(s_frameworks, f => name.StartsWith(f, StringComparison.OrdinalIgnoreCase));
+
+    // A package's own background work (a shared client's read loop, heartbeat or pool timer) carries the context of
+    // whichever test first used the client, often through a static or a Lazy: a chain with no frame of the program's own
+    // code and one of a package's is the package's, not the test's. The program's code in it (a BackgroundService's
+    // ExecuteAsync under the host's loop) makes it the test's again.
+    private static bool IsPackageWork(TaskNode leaf, List<TaskNode> chain)
+    {
+        var kinds = chain.Prepend(leaf).Select(n => Code(n)?.Assembly).OfType<Assembly>().Select(CodeOrigin.Kind).ToList();
+        return kinds.Contains(CodeKind.Package) && !kinds.Contains(CodeKind.User);
+    }
+
+    private static bool IsPackage(Type? type) => type is not null && CodeOrigin.Kind(type.Assembly) == CodeKind.Package;
+
+    private static Type? Code(TaskNode node) => node.Box?.StateMachineType ?? node.DelegateMethod?.DeclaringType;
 
     private static bool IsUserCode(TaskNode root) =>
         (root.Box?.StateMachineType ?? root.DelegateMethod?.DeclaringType)?.Assembly is { } assembly && CodeOrigin.IsUserCode(assembly);

@@ -18,6 +18,9 @@ internal sealed class TaskRegistry : IDisposable
     private static readonly FieldInfo? s_enabledField = typeof(Task).GetField(TaskLayout.AsyncDebuggingEnabled, FieldAccessor.Static);
     private static readonly FieldInfo? s_tasksField = typeof(Task).GetField(TaskLayout.ActiveTasks, FieldAccessor.Static);
 
+    private static readonly MethodInfo? s_synchronizeFlags =
+        typeof(Task).Assembly.GetType(TaskLayout.AsyncInstrumentationType)?.GetMethod(TaskLayout.SynchronizeFlags, FieldAccessor.Static, Type.EmptyTypes);
+
     private readonly Dictionary<int, Task> _runtimeTasks;
     private readonly WeakTasks _weak = new();
 
@@ -43,6 +46,7 @@ internal sealed class TaskRegistry : IDisposable
                 s_tasksField.SetValue(null, tasks);
             }
             s_enabledField.SetValue(null, true);
+            SynchronizeFlags();
             return new TaskRegistry(tasks);
         }
         catch (Exception ex) when (ex is FieldAccessException or ArgumentException or TargetException)
@@ -58,11 +62,16 @@ internal sealed class TaskRegistry : IDisposable
     public void Dispose()
     {
         s_enabledField?.SetValue(null, false);
+        SynchronizeFlags();
         using (EngineLocks.Hold(_runtimeTasks))
             _runtimeTasks.Clear();
         _weak.Clear();
         _moving = [];
     }
+
+    // .NET 11 caches the flag with the other async instrumentation: a registry switched on after the program's first async
+    // method (AsyncLeakScope.Begin in a test run, AsyncDebug.TrackTasks late) got no box at all until this.
+    private static void SynchronizeFlags() => s_synchronizeFlags?.Invoke(null, null);
 
     /// <summary>The task with this id, if it is pending (or completing right now).</summary>
     public Task? Find(int id)

@@ -36,9 +36,61 @@ public sealed class Orders
     }
 
     [TestMethod]
+    public void Starts_work_with_the_flow_suppressed()
+    {
+        Waiter.StartDetached(new TaskCompletionSource<int>().Task);
+    }
+
+    [TestMethod]
     [AllowPendingTasks("the poller lives for the whole run")]
     public void Starts_a_poller_on_purpose()
     {
         _ = Waiter.PollAsync();
+    }
+}
+
+// Assembly-wide: every test of the assembly, including those of classes without [DetectAsyncLeaks].
+[TestClass]
+public sealed class LeakChecks
+{
+    [GlobalTestInitialize]
+    public static void Begin(TestContext context) => DetectAsyncLeaksAttribute.Begin(context);
+
+    [GlobalTestCleanup]
+    public static void Verify(TestContext context) => DetectAsyncLeaksAttribute.Verify(context);
+}
+
+[TestClass]
+public sealed class Payments
+{
+    [TestMethod]
+    public void Leaks_a_task_parked_in_a_plain_test_class()
+    {
+        var reply = new TaskCompletionSource<int>();
+        _ = HoldAsync(reply.Task); // @mstest.global.created
+    }
+
+    private static async Task<int> HoldAsync(Task<int> reply)
+    {
+        return await reply; // @mstest.global.parked
+    }
+
+    [TestMethod]
+    public async Task Awaits_everything_in_a_plain_test_class()
+    {
+        await Task.WhenAll(Task.Delay(5), Task.Run(() => Thread.Sleep(5)));
+    }
+}
+
+// The run-end check: what no test claimed, once. MSTest shows an assembly cleanup's output (and its failure, had it
+// thrown, as AsyncLeakRun.Verify() does) on the test that ran last: written as a message here, so no test's outcome changes.
+[TestClass]
+public sealed class RunEnd
+{
+    [AssemblyCleanup]
+    public static void ReportUnclaimed()
+    {
+        if (AsyncLeakRun.FindUnclaimed() is { Count: > 0 } unclaimed)
+            Console.WriteLine(AsyncLeakRun.Describe(unclaimed));
     }
 }

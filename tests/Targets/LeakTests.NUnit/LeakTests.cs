@@ -37,6 +37,12 @@ public sealed class Orders
     }
 
     [Test]
+    public void Starts_work_with_the_flow_suppressed()
+    {
+        Waiter.StartDetached(new TaskCompletionSource<int>().Task);
+    }
+
+    [Test]
     [AllowPendingTasks("the poller lives for the whole run")]
     public void Starts_a_poller_on_purpose()
     {

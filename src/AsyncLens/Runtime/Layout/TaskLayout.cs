@@ -32,6 +32,15 @@ internal static class TaskLayout
     /// <summary>static bool: when true, the runtime adds every async method box and Task.Run task to <see cref="ActiveTasks"/>.</summary>
     public const string AsyncDebuggingEnabled = "s_asyncDebuggingEnabled";
 
+    /// <summary>
+    /// .NET 11 only: the class that caches which async instrumentation is on (<c>s_activeFlags</c>, the debugger's among
+    /// them), read once by the first async method; its static <see cref="SynchronizeFlags"/> reads the flags again.
+    /// Setting <see cref="AsyncDebuggingEnabled"/> after the first async method ran does nothing until it is called.
+    /// </summary>
+    public const string AsyncInstrumentationType = "System.Runtime.CompilerServices.AsyncInstrumentation";
+
+    public const string SynchronizeFlags = "SynchronizeFlags";
+
     /// <summary>static <c>Dictionary&lt;int, Task&gt;</c> (locked on itself): the active tasks by id, while <see cref="AsyncDebuggingEnabled"/>.</summary>
     public const string ActiveTasks = "s_currentActiveTasks";
 
