@@ -203,7 +203,7 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
         else if (tasks.Where(t => t.AgeSeconds > pendingLimit.TotalSeconds).OrderByDescending(t => t.AgeSeconds).ThenBy(t => t.Id).ToList() is { Count: > 0 } late)
         {
             var oldest = late[0];
-            items.Add($"{Doctor.Plural(late.Count, "task")} pending past {limit}, the oldest {TaskTable.Age(TimeSpan.FromSeconds(oldest.AgeSeconds!.Value))}: {TaskTable.Id(oldest.Id)} {MethodNames.Compact(oldest.Method)}");
+            items.Add($"{late.Count.ToString(CultureInfo.InvariantCulture)} pending past {limit}; oldest {TaskTable.Age(TimeSpan.FromSeconds(oldest.AgeSeconds!.Value))}: {TaskTable.Id(oldest.Id)} {MethodNames.Compact(oldest.Method)}");
         }
         if (Snapshot?.Starvation is { } starved)
             items.Add(starved);
