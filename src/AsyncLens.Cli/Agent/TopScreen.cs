@@ -241,7 +241,9 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
             for (var c = 0; c < row.Length; c++)
                 widths[c] = Math.Max(widths[c], row[c].Length);
         }
-        // Too wide for the terminal: the method gives way first, then the file, then the line is cut.
+        // Too wide for the terminal: the method gives way first, then the file; then the last columns go (STEPS,
+        // BUSY, AGE), and what that frees goes back to the file, then the method. A line still too wide is cut.
+        var natural = widths.ToArray();
         var excess = widths.Sum() + 2 * (widths.Length - 1) - width;
         foreach (var (column, least) in new[] { (2, MinMethod), (3, MinParkedAt) })
         {
@@ -249,7 +251,16 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
             widths[column] -= give;
             excess -= give;
         }
-        var cells = rows.Select(row => row.Select((cell, c) => Cut(cell, widths[c])).ToArray()).ToList();
+        var count = widths.Length;
+        for (; excess > 0 && count > 4; count--)
+            excess -= widths[count - 1] + 2;
+        foreach (var column in new[] { 3, 2 })
+        {
+            var back = Math.Clamp(-excess, 0, natural[column] - widths[column]);
+            widths[column] += back;
+            excess += back;
+        }
+        var cells = rows.Select(row => row.Take(count).Select((cell, c) => Cut(cell, widths[c])).ToArray()).ToList();
         return TaskTable.Align(cells).Split('\n')[..^1].Select(l => Cut(l, width)).ToList();
     }
 
