@@ -15,5 +15,6 @@ var root = new RootCommand("asynclens: see what async .NET code is doing, and wh
     DumpCoreCommand.Create(),
     ProfileCommand.Create(),
     ConsoleCommand.Create(),
+    TopCommand.Create(),
 };
 return Cli.Invoke(root, args);

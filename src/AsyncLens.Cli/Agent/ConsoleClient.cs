@@ -32,6 +32,7 @@ internal sealed class ConsoleClient : IConsoleSession
         Program = root.GetProperty("program").GetString() ?? "?";
         Since = root.GetProperty("since").GetString() ?? "";
         Version = root.GetProperty("version").GetInt32();
+        DebugMode = root.TryGetProperty("debugMode", out var debug) && debug.ValueKind == JsonValueKind.True;
     }
 
     public string SocketPath { get; }
@@ -43,6 +44,9 @@ internal sealed class ConsoleClient : IConsoleSession
     public string Since { get; }
 
     public int Version { get; }
+
+    /// <summary>The app runs in debug mode: <c>ps</c> has ages and, with <c>--sort busy</c>, busy time and steps.</summary>
+    public bool DebugMode { get; }
 
     /// <summary>Connects to <paramref name="pid"/>'s console, or says in one line why not (exit 2: no such process; 1: no console, not allowed).</summary>
     public static ConsoleClient Connect(int pid) => ConnectIfAny(pid) ?? throw new CliException(NoConsole(pid), 1);

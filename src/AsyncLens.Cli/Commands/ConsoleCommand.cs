@@ -70,10 +70,11 @@ internal static class ConsoleCommand
         return words;
     }
 
-    private static int Pid(string text) =>
+    /// <summary>A process id as typed after <c>asynclens <paramref name="command"/></c>, or one line saying it is not one (exit 2).</summary>
+    public static int Pid(string text, string command = "console") =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) && pid > 0
             ? pid
-            : throw new CliException($"'{text}' is not a process id (a number, as 'asynclens console' lists them) (see 'asynclens console --help')");
+            : throw new CliException($"'{text}' is not a process id (a number, as 'asynclens console' lists them) (see 'asynclens {command} --help')");
 
     private static bool Answered(string answer)
     {

@@ -117,9 +117,12 @@ internal static class TaskCommands
     public static string Busy(long ticks) => (ticks / (double)TimeSpan.TicksPerSecond).ToString("0.000", CultureInfo.InvariantCulture) + " s";
 
     /// <summary>The method as written, or the file:line it is parked at, contains the text (case ignored).</summary>
-    private static bool Matches(PendingTask task, string filter) =>
-        task.Method.Contains(filter, StringComparison.OrdinalIgnoreCase)
-        || (task.ParkedAt is { } at && $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}".Contains(filter, StringComparison.OrdinalIgnoreCase));
+    private static bool Matches(PendingTask task, string filter) => Matches(task.Method, task.ParkedAt?.File, task.ParkedAt?.Line ?? 0, filter);
+
+    /// <summary>The same, on a task as the JSON gives it (<c>asynclens top</c> filters what <c>ps</c> sent).</summary>
+    public static bool Matches(string method, string? parkedFile, int parkedLine, string filter) =>
+        method.Contains(filter, StringComparison.OrdinalIgnoreCase)
+        || (parkedFile is not null && $"{Path.GetFileName(parkedFile)}:{parkedLine.ToString(CultureInfo.InvariantCulture)}".Contains(filter, StringComparison.OrdinalIgnoreCase));
 
     public static ConsoleReply Where(TaskSource source, ConsoleArgs args)
     {

@@ -120,6 +120,27 @@ public sealed class PoolTests(StarvedJobs starved) : IClassFixture<StarvedJobs>
         }
         Assert.Contains("\npool-starvation: ", text);
         Assert.EndsWith("\n\nwhat the busy workers do: what each thread runs and the task it is blocked on are known in debug mode only: start the app with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)\n", text);
+
+        // asynclens top's warnings panel: the pool's verdict; no ages, so no "pending past", and it says why; sorted by id.
+        var top = ChildProcess.Dotnet([Repo.Cli, "top", app.PidText], timed: false);
+        Assert.True(top.ExitCode == 0, top.ToString());
+        var frame = top.Stdout.TrimEnd('\n').Split('\n');
+        Assert.Matches($@"^Jobs \(pid {app.PidText}\): \d+ pending tasks, \d\d:\d\d:\d\d UTC, sort: id$", frame[0]);
+        Assert.Matches("^ID +STATE +METHOD +PARKED AT$", frame[1]);
+        var n = Regex.Match(app.Output, @"starving (\d+)").Groups[1].Value;
+        Assert.Equal(
+            ["warnings:", "  pending past 10 s: no ages without debug mode (asynclens run --console)", $"  pool-starvation: {n} of {n} pool threads blocked; 1 work item queued"],
+            frame[^3..]);
         Assert.Equal(0, app.Release());
+    }
+
+    [Fact]
+    public void Top_warns_of_the_starvation_the_pool_judges()
+    {
+        Pool();
+        var top = ChildProcess.Dotnet([Repo.Cli, "top", starved.App.PidText, "--pending-limit", "600"], timed: false);
+        Assert.True(top.ExitCode == 0, top.ToString());
+        var n = starved.Workers.ToString(CultureInfo.InvariantCulture);
+        Assert.Equal(["warnings:", $"  pool-starvation: {n} of {n} pool threads blocked; 1 work item queued"], top.Stdout.TrimEnd('\n').Split('\n')[^2..]);
     }
 }

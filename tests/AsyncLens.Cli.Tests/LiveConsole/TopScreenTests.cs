@@ -1,0 +1,83 @@
+using AsyncLens.Cli.Agent;
+using Xunit;
+
+namespace AsyncLens.Cli.Tests.LiveConsole;
+
+/// <summary>
+/// <c>asynclens top</c>'s frame from recorded agent answers, in process: columns cut to the width (the method first),
+/// the sort keys, the filter, the selection kept by task id, the rows that fit the height, the warnings panel.
+/// </summary>
+public sealed class TopScreenTests
+{
+    private const string Ps = """
+        {"version":1,"kind":"result","id":1,"command":"ps","exit":0,"text":"","result":{"pid":42,"timestamp":"2026-12-05T10:16:33.120Z","tasks":[
+        {"id":3,"kind":"async-method","method":"Service.PollAsync(CancellationToken)","state":"parked","parkedAt":{"file":"/src/Service.cs","line":27},"ageSeconds":14.2},
+        {"id":8,"kind":"async-method","method":"Service.CrunchAsync(Task)","state":"parked","parkedAt":{"file":"/src/Service.cs","line":73},"ageSeconds":3.5},
+        {"id":29,"kind":"combinator","method":"Task.WhenAll (2 pending)","state":"pending","ageSeconds":null}],
+        "busy":[{"id":3,"busySeconds":0,"steps":0},{"id":8,"busySeconds":0.2381,"steps":20}],"requests":[]}}
+        """;
+
+    private const string StarvedPool = """
+        {"version":1,"kind":"result","command":"pool","exit":0,"text":"asynclens: the thread pool\n\nworkers: 2\npool-starvation: 2 of 2 pool threads blocked; 1 work item queued\n","result":{"starved":true}}
+        """;
+
+    private static TopScreen Screen(bool debugMode = true, string? pool = null, int limit = 10) =>
+        new("Jobs", 42, debugMode, TimeSpan.FromSeconds(limit)) { Snapshot = TopSnapshot.Parse(Ps.Replace("\n", ""), pool) };
+
+    [Fact]
+    public void A_narrow_terminal_cuts_the_method_first_and_every_line_to_the_width()
+    {
+        var frame = Screen().Render(60, 12, TopScreen.Keys);
+        Assert.Equal(
+        [
+            "Jobs (pid 42): 3 pending tasks, 10:16:33 UTC, sort: age",
+            "q quit  s sort  / filter  up/down select  Enter where  c ca…",
+            // STEPS does not fit: it goes, and the file gets its room back.
+            "ID  STATE    METHOD            PARKED AT      AGE    BUSY",
+            "3   parked   Service.PollAsy…  Service.cs:27  14 s   0.000 s",
+        ], frame.Lines.Take(4));
+    }
+
+    [Fact]
+    public void Sorts_filters_and_keeps_the_selected_task_by_id()
+    {
+        var screen = Screen();
+        Assert.Equal([3L, 8, 29], screen.Visible().Select(t => t.Id));
+        screen.Move(1);
+        Assert.Equal(8, screen.Selected!.Id);
+        screen.NextSort();
+        Assert.Equal("busy", screen.SortKey);
+        Assert.Equal([8L, 3, 29], screen.Visible().Select(t => t.Id));
+        var frame = screen.Render(120, 20, null);
+        Assert.StartsWith("8 ", frame.Lines[frame.Highlight], StringComparison.Ordinal);
+        screen.NextSort();
+        Assert.Equal([8L, 3, 29], screen.Visible().Select(t => t.Id));
+        screen.Filter = "service.cs:2";
+        Assert.Equal([3L], screen.Visible().Select(t => t.Id));
+        Assert.Equal("filter 'service.cs:2': 1 shown, Esc clears it;  " + TopScreen.Keys, screen.Status());
+    }
+
+    [Fact]
+    public void The_warnings_panel_has_the_tasks_past_the_limit_and_the_pools_starvation()
+    {
+        var frame = Screen(pool: StarvedPool.Replace("\n", "")).Render(120, 10, null);
+        Assert.Equal(10, frame.Lines.Count);
+        Assert.Equal(
+            ["warnings:", "  1 pending past 10 s; oldest 14 s: 3 Service.PollAsync(CancellationToken)", "  pool-starvation: 2 of 2 pool threads blocked; 1 work item queued"],
+            frame.Lines.TakeLast(3));
+        Assert.Equal(["warnings: none (pending past 60 s, pool starvation)"], Screen(limit: 60).Warnings());
+        Assert.Equal("  pending past 10 s: no ages without debug mode (asynclens run --console)", Screen(debugMode: false).Warnings()[1]);
+    }
+
+    [Fact]
+    public void Rows_that_do_not_fit_scroll_with_the_selection()
+    {
+        var screen = Screen(limit: 60);
+        // Header, table header, one row, and the one-line panel: 4 lines leave room for one task.
+        Assert.Equal(["3"], RowIds(screen.Render(80, 4, null)));
+        screen.Move(2);
+        Assert.Equal(["29"], RowIds(screen.Render(80, 4, null)));
+    }
+
+    private static IEnumerable<string> RowIds(TopFrame frame) => frame.Lines.Skip(2).SkipLast(1).Select(l => l.Split(' ')[0]);
+}
