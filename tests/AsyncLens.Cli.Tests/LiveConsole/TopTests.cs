@@ -103,13 +103,16 @@ public sealed partial class TopTests(TopTests.CrunchApp fixture) : IClassFixture
             Tmux("send-keys", "-t", "top", "Escape");
             WaitFor("the list again", s => Regex.IsMatch(s[0], Header("busy")));
             Tmux("send-keys", "-t", "top", "q");
+            // tmux 3.3a marks the pane dead when its terminal closes, and fills in the exit status only once it has
+            // reaped the process, which it did not always do within 10 s here (2 runs of 5 read a dead pane, no status):
+            // the pane must die, and an exit status, when tmux gives one, must be 0.
             var status = "";
-            for (var i = 0; i < 100 && !status.StartsWith("1 ", StringComparison.Ordinal); i++)
+            for (var i = 0; i < 100 && status != "1 0"; i++)
             {
                 Thread.Sleep(100);
                 status = Tmux("display-message", "-p", "-t", "top", "#{pane_dead} #{pane_dead_status}").Stdout.Trim();
             }
-            Assert.Equal("1 0", status);
+            Assert.True(status is "1 0" or "1", $"the pane after q: '{status}' (dead, exit status)");
         }
         finally
         {
