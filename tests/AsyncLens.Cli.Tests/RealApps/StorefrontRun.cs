@@ -180,7 +180,8 @@ internal static class CallCounts
     /// <summary>
     /// Every method and edge the app counted is in the profile with the same count, and nothing of the app's beyond them;
     /// but an edge the app counted early (its callee ended before its caller first waited: no await took the pending callee
-    /// in, so no event names its caller) may be short of those, under the caller the call was made in, or none.
+    /// in, so no event names its caller) may be short of those, under the caller the call was made in, or none; and its
+    /// caller's calls may be short of them too (its await may have found the callee done and never waited).
     /// </summary>
     public static void Check(string counts, string table, Func<string, string> name, IReadOnlySet<string> notCounted)
     {
@@ -190,8 +191,14 @@ internal static class CallCounts
         var profile = ParseProfile(table);
         var report = $"the app's counts:\n{counts}\nthe profile:\n{table}";
         Assert.True(waited.Count >= 10 && edges.Count >= 10, report);
+        // A caller whose callee ended before it first waited may not have waited at all (its await found the callee
+        // done): the app's count of it, from its context's changes, can be one more than the runtime's boxes.
+        var earlyCaller = early.GroupBy(e => e.Key[..e.Key.IndexOf(" -> ", StringComparison.Ordinal)]).ToDictionary(g => g.Key, g => g.Sum(e => e.Value));
         foreach (var (method, calls) in waited)
-            Assert.True(profile.Rows.GetValueOrDefault(method) == calls, $"{method}: the app counted {calls} calls that waited, the profile {profile.Rows.GetValueOrDefault(method)}\n{report}");
+        {
+            var found = profile.Rows.GetValueOrDefault(method);
+            Assert.True(found <= calls && found >= calls - earlyCaller.GetValueOrDefault(method), $"{method}: the app counted {calls} calls that waited ({earlyCaller.GetValueOrDefault(method)} with an early callee), the profile {found}\n{report}");
+        }
         var unlinked = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var (edge, calls) in edges)
         {
