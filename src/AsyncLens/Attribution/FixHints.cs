@@ -67,6 +67,22 @@ internal static class FixHints
         "this loop runs on the async path for the whole stretch without awaiting: if it is CPU-bound, move it off with "
         + "`await Task.Run(() => ...)`; if it waits for something, await it instead";
 
+    /// <summary>
+    /// The fix for a blocking wait made inside a library's synchronous API the app called at <paramref name="offset"/> of
+    /// <paramref name="method"/> (StackExchange.Redis's <c>ConnectionMultiplexer.Connect</c> waits for its own connect
+    /// task): the API's async twin, where it has one; else null (the wait is the app's own: <see cref="BlockingWait"/>).
+    /// </summary>
+    public static string? ForWaitInside(MethodBase method, int offset)
+    {
+        if (offset < 0 || MethodSymbols.Calls(method).FirstOrDefault(c => c.Offset == offset).Target is not { } called
+            || CodeOrigin.Kind(called.Module.Assembly) == CodeKind.User || KnownBlocking(called) is not null)
+            return null;
+        var twin = AsyncTwins.Of(called);
+        return twin.Kind == TwinKind.SameArguments
+            ? $"`{Describe(called)}` blocks the thread (it waits for a task inside {called.Module.Assembly.GetName().Name}): use `await {twin.Name}(...)`"
+            : null;
+    }
+
     /// <summary>The fix when no call is named: what the time says, else the generic advice.</summary>
     public static string Unnamed(TimeSplit time) => time.MostlyOnCpu ? OnCpu : time.MostlyBlocked ? Blocked : Generic;
 

@@ -182,6 +182,11 @@ internal static class Samples
         return pending * 2;
     }
 
+    // A synchronous library API that waits for a task inside it (a package's: xunit's Assert stands in for one).
+    public static void CallsPackage(bool ok) => Xunit.Assert.True(ok); // @sample.package.call
+
+    public static int SendSync(HttpClient client, HttpRequestMessage request) => (int)client.Send(request).StatusCode; // @sample.send
+
     private static Task<int> CountAsync() => Task.FromResult(3);
 
     private static string RenderCsv(int rows) => new(',', rows);

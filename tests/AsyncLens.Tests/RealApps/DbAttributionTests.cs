@@ -60,6 +60,21 @@ public sealed class DbAttributionTests
         Assert.Equal("`IDatabase.StringGet` blocks the thread: use `await IDatabase.StringGetAsync(...)`", profile.GetProperty("fix").GetString());
     }
 
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_wait_inside_a_librarys_synchronous_api_is_named_at_the_apps_call_with_the_async_twin(string configuration)
+    {
+        // StackExchange.Redis's ConnectionMultiplexer.Connect waits for its own connect task, which the paused server
+        // holds 0.3 s: the wait is the app's call of Connect, not a line of the library's.
+        var reports = Run(configuration, "redis-connect");
+        var wait = Assert.Single(reports, r => r.Kind() == "blocking-wait" && !r.IsRepeats());
+        Assert.Equal(At("db.connect.sync"), wait.At("location"));
+        Assert.Equal("Bugs.RedisConnectSyncAsync(Databases)", wait.Method());
+        Assert.Equal("`ConnectionMultiplexer.Connect` blocks the thread (it waits for a task inside StackExchange.Redis): use `await ConnectionMultiplexer.ConnectAsync(...)`",
+            wait.GetProperty("fix").GetString());
+    }
+
     private static List<System.Text.Json.JsonElement> Run(string configuration, string scenario)
     {
         var env = Servers.DbWorkerEnvironment();

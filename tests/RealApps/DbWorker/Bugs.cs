@@ -55,6 +55,16 @@ internal static class Bugs
         return profile;
     }
 
+    // A second connection opened with the synchronous API while the server holds clients for 0.3 s: the library waits
+    // inside Connect for its own connect task.
+    public static async Task RedisConnectSyncAsync(Databases db)
+    {
+        var server = db.Redis.GetServer(db.Redis.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "300", "ALL");
+        using var second = ConnectionMultiplexer.Connect(db.Redis.Configuration); // @db.connect.sync
+        Console.WriteLine($"second connection: {second.IsConnected}");
+    }
+
     // Fire and forget: the update fails (no such table) and nobody looks at why.
     public static async Task PgUnobservedAsync(Databases db)
     {
