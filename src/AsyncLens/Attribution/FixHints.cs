@@ -104,6 +104,15 @@ internal static class FixHints
         }
         var time = evidence.Time;
         var (onCpu, blocked) = (time.MostlyOnCpu, time.MostlyBlocked);
+        // A computing stretch whose loops that do not await are one nest, with nothing else in it that could compute (a
+        // branch returning a cached value; the other computing in a loop): the loop ran.
+        if (onCpu && !evidence.Ongoing && Loops(code, body, paths).OrderBy(l => l.Head - l.BackEdge).ToList() is [var outer, ..] loops
+            && loops.All(l => Within(l, outer)) && !paths.Ran(outer.Head)
+            && !calls.Any(c => Fits(c, onCpu, evidence) && (c.Call.Offset < outer.Head || c.Call.Offset > outer.BackEdge)))
+        {
+            paths = paths.Knowing(outer.Head);
+            calls = [.. calls.Select(c => c with { Ran = paths.Ran(c.Call.Offset) })];
+        }
         // The time went somewhere: when one call alone in the stretch could have taken it, that call ran.
         Candidate? held = null;
         if (!evidence.Ongoing && (onCpu || blocked) && calls.Where(c => Fits(c, onCpu, evidence)).ToList() is [var alone]

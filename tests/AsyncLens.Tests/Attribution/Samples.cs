@@ -187,6 +187,20 @@ internal static class Samples
 
     public static int SendSync(HttpClient client, HttpRequestMessage request) => (int)client.Send(request).StatusCode; // @sample.send
 
+    // A cached value returned at once in one branch, a hashing loop in the other: on a CPU, the loop ran.
+    public static async Task<string> HashOrCachedAsync(int n)
+    {
+        var cached = await LookupAsync(n);
+        if (cached is not null)
+            return cached;
+        var data = new byte[64];
+        for (var i = 0; i < n; i++)
+            data = SHA256.HashData(data); // @sample.hashloop.call
+        return Convert.ToHexString(data);
+    }
+
+    private static Task<string?> LookupAsync(int n) => Task.FromResult(n > 0 ? null : "");
+
     private static Task<int> CountAsync() => Task.FromResult(3);
 
     private static string RenderCsv(int rows) => new(',', rows);

@@ -53,6 +53,16 @@ public sealed class StretchLocatorTests
     }
 
     [Fact]
+    public void A_computing_stretch_whose_only_computing_code_is_a_loop_in_one_branch_ran_that_loop()
+    {
+        var stretch = Locate(Evidence(nameof(Samples.HashOrCachedAsync), resumed: 0, stopped: -2, OnCpu));
+        Assert.Equal(Line("sample.hashloop.call"), LocationLine(stretch));
+        Assert.Equal(HintKind.CpuBound, stretch.Hint!.Kind);
+        // Blocked, nothing in it could have held the thread that way: nothing is named.
+        Assert.Null(Locate(Evidence(nameof(Samples.HashOrCachedAsync), 0, -2, Blocked)).Hint);
+    }
+
+    [Fact]
     public void A_blocking_call_on_every_path_is_named_whatever_the_branches_after_it()
     {
         var stretch = Locate(Evidence(nameof(Samples.LoadThenBranchAsync), 0, -2, Blocked));
