@@ -59,7 +59,7 @@ internal static class DoctorCommand
         return (diagnosis, read, figures);
     }
 
-    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued);
+    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued, IReadOnlyList<SemaphoreHold> Semaphores);
 
     private static Reading Read(Target target, RemoteSymbols symbols)
     {
@@ -68,8 +68,9 @@ internal static class DoctorCommand
             var (graph, reader) = InspectOptions.ReadTasks(target, symbols);
             var threads = ThreadStacks.Read(target.Runtime, symbols, reader);
             var queued = PoolQueue.Count(target.Runtime);
+            var semaphores = SemaphoreHolds.Read(target.Runtime, graph, reader);
             target.CheckStillReadable();
-            return new Reading(graph, reader, threads, queued);
+            return new Reading(graph, reader, threads, queued, semaphores);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -100,6 +101,6 @@ internal static class DoctorCommand
             return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))],
                 t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null, t.Lock);
         }).ToList();
-        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued);
+        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued, read.Semaphores);
     }
 }

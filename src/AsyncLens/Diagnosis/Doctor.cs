@@ -151,7 +151,7 @@ internal static class Doctor
     }
 
     // Waits that end only when some code signals them: requests piled on one of these wait for one thing.
-    private static readonly HashSet<string> s_signals = ["TaskCompletionSource", "Task.WaitAsync", "SemaphoreSlim.WaitAsync"];
+    private static readonly HashSet<string> s_signals = ["TaskCompletionSource", "Task.WaitAsync", NodeTexts.SemaphoreWait];
 
     private static string? Leaf(TaskNode node) => node.Awaits.Count > 0 ? NodeTexts.Of(node.Awaits[0]).Title : null;
 
