@@ -116,7 +116,9 @@ internal static class Doctor
                 continue;
             var text = group.Key;
             var on = shared ?? $"each its own {Leaf(nodes[0]) ?? "await"}";
-            var summary = $"{Count(nodes.Count)} pending at `{text.Title}` at {At(text.At)}, waiting for {on}";
+            var holder = HolderOf(state, nodes);
+            var held = holder is null ? "" : $"; `{holder.Semaphore}` is held by {WaitChain.From(holder.Holder).Describe()}";
+            var summary = $"{Count(nodes.Count)} pending at `{text.Title}` at {At(text.At)}, waiting for {on}{held}";
             var evidence = new List<string> { $"  {Count(nodes.Count)} x {text}" };
             var outer = WaitChains(nodes[0]);
             evidence.Add("  async stack of one of them (root first):");
@@ -129,7 +131,8 @@ internal static class Doctor
             yield return new Verdict(VerdictKinds.StuckRequests, summary + " (ages are not known from outside)")
             {
                 Count = nodes.Count,
-                Sites = [new VerdictSite("parked", text.Title, text.At), .. ahead.Select(a => new VerdictSite("ahead", text.Title, a.Key.At))],
+                Sites = [new VerdictSite("parked", text.Title, text.At), .. ahead.Select(a => new VerdictSite("ahead", text.Title, a.Key.At)),
+                    .. holder is null ? [] : new[] { NodeTexts.Of(holder.Holder) is var h ? new VerdictSite("holder", h.Title, h.At) : null! }],
                 Evidence = evidence,
             };
         }
@@ -148,6 +151,16 @@ internal static class Doctor
         if (s_signals.Contains(title) && leaves.All(l => l is not null && NodeTexts.Of(l).Title == title))
             return $"a {title} each (a signal some code must give, not I/O or a timer)";
         return null;
+    }
+
+    // The semaphore most of the group wait for, when its holder is known (SemaphoreHold): who the requests queue behind.
+    private static SemaphoreHold? HolderOf(ProcessState state, List<TaskNode> nodes)
+    {
+        if (state.Semaphores is not { Count: > 0 } holds)
+            return null;
+        var leaves = nodes.Where(n => n.Awaits.Count > 0).Select(n => n.Awaits[0]).ToHashSet();
+        return holds.Select(h => (Hold: h, Waiting: h.Waiters.Count(leaves.Contains))).Where(h => h.Waiting * 2 > nodes.Count)
+            .OrderByDescending(h => h.Waiting).Select(h => h.Hold).FirstOrDefault();
     }
 
     // Waits that end only when some code signals them: requests piled on one of these wait for one thing.
