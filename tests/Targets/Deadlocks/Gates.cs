@@ -108,3 +108,48 @@ internal static class CacheIndex
         s_index.ExitWriteLock();
     }
 }
+
+/// <summary>
+/// Not a deadlock, requests piled behind one: a restock holds the stock gate while it waits for a supplier that does
+/// not answer, and twelve reservations queue for the gate behind it.
+/// </summary>
+internal sealed class Reservations
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly TaskCompletionSource<int> _supplier = new();
+
+    public static void Start()
+    {
+        var reservations = new Reservations();
+        _ = reservations.RestockAsync();
+        for (var item = 1; item <= 12; item++)
+            _ = reservations.ReserveAsync(item);
+    }
+
+    private async Task RestockAsync()
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            var delivered = await _supplier.Task; // @dl.supplier.await
+            Console.Error.WriteLine($"delivered {delivered}");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task ReserveAsync(int item)
+    {
+        await _gate.WaitAsync(); // @dl.reserve.wait
+        try
+        {
+            Console.Error.WriteLine($"reserved {item}");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}

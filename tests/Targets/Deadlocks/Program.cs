@@ -6,6 +6,7 @@
 //   semaphore  an async method holding a SemaphoreSlim awaits one that waits for the same semaphore (a restock and its recount)
 //   lock-type  two threads take two System.Threading.Lock objects in opposite order (a price list and its catalog)
 //   rwlock     two threads take two ReaderWriterLockSlim write locks in opposite order (a cache and its index)
+//   queue      not a deadlock: twelve reservations queued for a semaphore whose holder waits for a supplier that never answers
 //   every      all of the above at once, in one process (one read, one dump, every kind)
 using Deadlocks;
 
@@ -33,6 +34,9 @@ switch (mode)
     case "rwlock":
         CacheIndex.Start();
         break;
+    case "queue":
+        Reservations.Start();
+        break;
     case "every":
         Catalog.Start();
         Journal.Start();
@@ -41,9 +45,10 @@ switch (mode)
         Stock.Start();
         PriceList.Start();
         CacheIndex.Start();
+        Reservations.Start();
         break;
     default:
-        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|every");
+        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|queue|every");
         return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
