@@ -23,7 +23,7 @@ internal static class Doctor
     /// <summary>Stuck: this many pending at one await, whatever each waits for.</summary>
     public const int StuckAny = 200;
 
-    /// <summary>Hot: running or ready to run this share of the time watched...</summary>
+    /// <summary>Hot: running or ready to run this share of the time watched (and in the same method of the app's when read again)...</summary>
     public const double HotRunnable = 0.9;
 
     /// <summary>... and waiting (giving the processor up) at most this often per second: a loop that never waits.</summary>
@@ -182,7 +182,7 @@ internal static class Doctor
         foreach (var thread in state.Threads)
         {
             if (thread.Cpu is not { } cpu || cpu.Runnable < HotRunnable || cpu.Waits > HotWaitsPerSecond * Math.Max(1, cpu.Over.TotalSeconds)
-                || ThreadStates.Of(thread) != ThreadActivity.Running || ThreadStates.UserFrame(thread) is not { } user)
+                || ThreadStates.Of(thread) != ThreadActivity.Running || ThreadStates.UserFrame(thread) is not { } user || !SameAgain(thread, user))
                 continue;
             var step = thread.AsyncStep is { } s ? $", a step of `{NodeTexts.Of(s).Title}`" : "";
             var summary = string.Create(CultureInfo.InvariantCulture,
@@ -203,6 +203,11 @@ internal static class Doctor
             };
         }
     }
+
+    // Hot is running the same code across reads: a pool worker kept busy by a stream of short work items (a loaded
+    // pipeline on a loaded machine) is as runnable and never waits either, but a second read finds it elsewhere.
+    private static bool SameAgain(ObservedThread thread, ThreadFrameText user) =>
+        thread.Again is not { } again || again.FirstOrDefault(f => f.App) is { } then && then.Method == user.Method;
 
     private static Verdict Healthy(ProcessState state, Looked looked)
     {

@@ -29,8 +29,9 @@ internal readonly record struct ThreadCpu(double Runnable, long Waits, TimeSpan 
 /// <param name="BlockedOn">Its node in the task graph when it is blocked in <c>.Result</c> / <c>.Wait()</c> (the node awaits the task).</param>
 /// <param name="Cpu">Null when not sampled (a core dump).</param>
 /// <param name="Lock">The lock it waits to enter (<c>lock</c>, <c>Monitor.Enter</c>) and who holds it, when read.</param>
+/// <param name="Again">Its frames in a second read, a moment later (made when it looked hot), or null.</param>
 internal sealed record ObservedThread(int ManagedId, uint OsId, bool IsMain, IReadOnlyList<ThreadFrameText> Frames,
-    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null);
+    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null, IReadOnlyList<ThreadFrameText>? Again = null);
 
 /// <summary>A thread waiting to enter a lock: the locked object's type (as written) and the managed id of the thread holding it.</summary>
 internal sealed record LockWait(string Type, int Owner);

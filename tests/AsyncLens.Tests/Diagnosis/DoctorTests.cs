@@ -206,6 +206,26 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void A_busy_pool_worker_read_again_in_other_code_is_not_hot_one_still_in_the_same_method_is()
+    {
+        var delay = new[] { new ThreadFrameText("TimerQueue.EnsureTimerFiresBy(uint)", null, "System.Threading.TimerQueue.EnsureTimerFiresBy"), User("Ingest.ProduceAsync(int)", 38), Dispatch, PoolWorker };
+        var cpu = new ThreadCpu(1.0, 0, TimeSpan.FromSeconds(1.6));
+        ThreadFrameText[] elsewhere = [User("Ingest.StoreAsync(Batch)", 70), Dispatch, PoolWorker];
+        ThreadFrameText[] sameMethod = [User("Ingest.ProduceAsync(int)", 36), Dispatch, PoolWorker];
+        ThreadFrameText[] idle = [.. IdleWorker];
+
+        ProcessState Read(ThreadFrameText[] again)
+        {
+            var state = new SnapshotBuilder().Thread(5, delay, cpu: cpu).Build();
+            return state with { Threads = [state.Threads[0] with { Again = again }] };
+        }
+
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(elsewhere)).Verdicts).Kind);
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(idle)).Verdicts).Kind);
+        Assert.Equal("hot-thread", Assert.Single(Doctor.Diagnose(Read(sameMethod)).Verdicts).Kind);
+    }
+
+    [Fact]
     public void Threads_each_waiting_for_a_lock_the_other_holds_are_a_deadlock_named_link_by_link()
     {
         ThreadFrameText[] Entering(string method, int line) =>
