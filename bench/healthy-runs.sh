@@ -45,12 +45,7 @@ done
 cli="$root/artifacts/bin/AsyncLens.Cli/release/asynclens.dll"
 
 pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
+trap stop_started EXIT
 trap "exit 130" INT TERM
 
 start_servers "$logs"

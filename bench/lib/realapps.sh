@@ -5,6 +5,12 @@
 # Installs them first (tests/RealApps/install-servers.sh) when missing. PostgreSQL refuses to run as root, so then its
 # files and process belong to the postgres user.
 
+stop_started() { # the processes in the caller's `pids` array, asked to end, waited for (the caller's EXIT trap)
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 start_servers() { # start_servers DIR
