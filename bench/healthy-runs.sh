@@ -17,6 +17,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 source "$here/lib/common.sh"
+source "$here/lib/realapps.sh"
 
 runs=20 configs=(Debug Release) busy=0 only=""
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then runs="$1"; shift; fi
@@ -43,33 +44,11 @@ for config in "${configs[@]}"; do
 done
 cli="$root/artifacts/bin/AsyncLens.Cli/release/asynclens.dll"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT
+trap stop_started EXIT
 trap "exit 130" INT TERM
 
-# The databases: PostgreSQL refuses to run as root, so then its files and process belong to the postgres user.
-[[ -x "$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -n 1)/postgres" ]] && command -v redis-server >/dev/null \
-    || bash "$root/tests/RealApps/install-servers.sh" >>"$logs/build.log" 2>&1
-pgbin="$(ls -d /usr/lib/postgresql/*/bin | tail -n 1)"
-as_pg=()
-[[ "$(id -u)" == 0 ]] && { chown postgres:postgres "$logs"; as_pg=(runuser -u postgres --); }
-"${as_pg[@]}" "$pgbin/initdb" -D "$logs/pg" -A trust -U postgres --no-sync >>"$logs/pg.log" 2>&1
-pg_port="$(free_port)"
-"${as_pg[@]}" "$pgbin/postgres" -D "$logs/pg" -p "$pg_port" -k "$logs" -c listen_addresses=127.0.0.1 -c fsync=off >>"$logs/pg.log" 2>&1 &
-pids+=($!)
-redis_port="$(free_port)"
-redis-server --port "$redis_port" --bind 127.0.0.1 --save '' >"$logs/redis.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q "ready to accept connections" "$logs/pg.log" && grep -q "Ready to accept" "$logs/redis.log" && break; sleep 0.2; done
-pg="Host=127.0.0.1;Port=$pg_port;Username=postgres;Database=postgres;Pooling=true;Timeout=30"
-redis="127.0.0.1:$redis_port"
+start_servers "$logs"
 
 for ((i = 0; i < busy; i++)); do
     sha256sum /dev/zero &
@@ -77,25 +56,6 @@ for ((i = 0; i < busy; i++)); do
 done
 
 reports() { grep -cE '^asynclens: (slow-step|hung-step|blocking-wait|unobserved-exception|pending-collected)' "$1" || true; }
-
-traffic() { # traffic URL SECONDS: 8 loops of healthy requests; even loops keep their connection for a round of URLs
-    local url="$1" until=$((SECONDS + $2)) loop loops=()
-    for loop in 1 2 3 4 5 6 7 8; do
-        (
-            while ((SECONDS < until)); do
-                local id=$((RANDOM % 50 + 1))
-                local paths=(health "product/$id" "products?ids=$id,$((id + 1)),$((id + 2))" catalog/stream config "orders/$id")
-                if ((loop % 2 == 0)); then
-                    curl -s "${paths[@]/#/$url/}" >/dev/null || true
-                else
-                    for path in "${paths[@]}"; do curl -s -o /dev/null "$url/$path" || true; done
-                fi
-            done
-        ) &
-        loops+=($!)
-    done
-    wait "${loops[@]}"
-}
 
 run_shop() { # run_shop CONFIG OUT
     local out="$2" pid url=""

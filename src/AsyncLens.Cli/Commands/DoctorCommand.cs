@@ -52,14 +52,15 @@ internal static class DoctorCommand
         target.Dispose();
         var used = cpu?.Stop(s_cpuWatch);
         var diagnosis = Doctor.Diagnose(State(target, read, used));
-        // A hot thread caught in native code was named from a scan of its stack, which can miss the frame of a
-        // loop compiled again while it ran: it is read a second time (it runs the same code across reads).
-        if (diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.HotThread && read.Threads.Threads.Any(t => t.InNativeCode && v.Threads.Contains(t.ManagedId))))
+        // A hot thread runs the same code across reads: it is read a second time, and judged on both (one caught in
+        // native code, named from a scan of its stack that can miss the frame of a loop compiled again while it ran,
+        // is named from the second read).
+        if (target.DumpPath is null && diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.HotThread))
             diagnosis = Doctor.Diagnose(State(target, read, used, Reread(target.ProcessId)));
         return (diagnosis, read, figures);
     }
 
-    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued);
+    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued, IReadOnlyList<SemaphoreHold> Semaphores);
 
     private static Reading Read(Target target, RemoteSymbols symbols)
     {
@@ -68,8 +69,9 @@ internal static class DoctorCommand
             var (graph, reader) = InspectOptions.ReadTasks(target, symbols);
             var threads = ThreadStacks.Read(target.Runtime, symbols, reader);
             var queued = PoolQueue.Count(target.Runtime);
+            var semaphores = SemaphoreHolds.Read(target.Runtime, graph, reader);
             target.CheckStillReadable();
-            return new Reading(graph, reader, threads, queued);
+            return new Reading(graph, reader, threads, queued, semaphores);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -97,9 +99,12 @@ internal static class DoctorCommand
         var threads = read.Threads.Threads.Select(t =>
         {
             var frames = t.InNativeCode && again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } managed ? managed.Frames : t.Frames;
-            return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))],
-                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null, t.Lock);
+            var second = again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } later ? Texts(later.Frames) : null;
+            return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, Texts(frames),
+                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null, t.Lock, second);
         }).ToList();
-        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued);
+        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued, read.Semaphores);
     }
+
+    private static List<ThreadFrameText> Texts(IEnumerable<ThreadFrame> frames) => [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))];
 }

@@ -37,13 +37,20 @@ internal static class BlockedThreads
         }
     }
 
-    // Where the thread blocks, as its user wrote it: the first frame with a source line (the runtime's own have none),
-    // else the first of a module outside the runtime's library (not a dynamic method: a release build may have
-    // inlined the user's lambda into one).
     private static NodeText Text(ClrThread thread, List<ThreadFrame> frames)
     {
-        var at = frames.Find(f => f.At is not null) ?? frames.Find(f => f.Module is not null and not "System.Private.CoreLib.dll") ?? frames.FirstOrDefault();
+        var at = WhereItBlocks(frames);
         var title = FormattableString.Invariant($"Thread {thread.ManagedThreadId}, blocked");
         return at is null ? new NodeText(title, null, null) : new NodeText($"{title} in {at.Method}", at.At, null);
     }
+
+    /// <summary>
+    /// Where the thread blocks, as its user wrote it: the first frame of the app's own code (<c>CodeOrigin</c>: a
+    /// package's frame may have a line, from its PDB, and is not the user's); else the first with a source line (the
+    /// runtime's own have none); else the first of a module outside the runtime's library (not a dynamic method: a
+    /// Release build may have inlined the user's lambda into one).
+    /// </summary>
+    internal static ThreadFrame? WhereItBlocks(IReadOnlyList<ThreadFrame> frames) =>
+        frames.FirstOrDefault(f => f.App) ?? frames.FirstOrDefault(f => f.At is not null)
+        ?? frames.FirstOrDefault(f => f.Module is not null and not "System.Private.CoreLib.dll") ?? frames.FirstOrDefault();
 }

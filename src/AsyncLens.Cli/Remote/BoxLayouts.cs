@@ -101,6 +101,13 @@ internal sealed class StateMachineFields
         return line;
     }
 
+    /// <summary>The state machine type (the declared struct, or the class held).</summary>
+    public ClrType Type => _type;
+
+    /// <summary>An object field of the state machine (a hoisted local, <c>&lt;&gt;4__this</c>), by name; null when it has none of that name.</summary>
+    public ClrObject Field(ulong box, string name) =>
+        _type.GetFieldByName(name) is { IsObjectReference: true } field ? new FieldPath(_stateMachine, field).ReadObject(box) : default;
+
     /// <summary>The state machine object, when it is a class (Debug builds, async iterators).</summary>
     public ClrObject StateMachineObject(ulong box) => _stateMachine.IsObjectReference ? _stateMachine.ReadObject(box, false) : default;
 

@@ -54,7 +54,7 @@ internal static class ThreadStacks
                 continue;
             }
             threads.Add(new ThreadStack(thread.ManagedThreadId, thread.OSThreadId, thread.IsFinalizer, frames,
-                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null, MonitorLocks.Waited(runtime, thread, frames)));
+                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null, LockWaits.Waited(runtime, thread, frames)));
         }
         threads.Sort((a, b) => a.ManagedId.CompareTo(b.ManagedId));
         return new ThreadRead(threads, ours);

@@ -7,7 +7,9 @@ namespace AsyncLens.Diagnosis;
 /// Waits that can never end: a cycle in the graph of who waits for whom (tasks awaiting each other, a thread blocked
 /// on a task that waits, through others, for the step the thread itself runs), and a thread blocked on a task whose
 /// continuation is queued to that thread's own single-threaded context (<c>.Result</c> on a UI-style context), threads
-/// each waiting to enter a lock (<c>lock</c>, <c>Monitor.Enter</c>) the next holds.
+/// each waiting to enter a lock (<c>lock</c>, <c>Monitor.Enter</c>, a <see cref="Lock"/>, a <see cref="ReaderWriterLockSlim"/>'s
+/// write lock) the next holds, and a <see cref="SemaphoreSlim"/> held by async code that waits, through its awaits, for a
+/// wait on that same semaphore.
 /// </summary>
 internal static class Deadlocks
 {
@@ -20,6 +22,14 @@ internal static class Deadlocks
         }
         foreach (var cycle in LockCycles(state.Threads))
             yield return LockVerdict(cycle);
+        foreach (var hold in state.Semaphores ?? [])
+        {
+            if (!deadlocked.Contains(hold.Holder) && SemaphorePath(hold) is { } path)
+            {
+                deadlocked.UnionWith(path);
+                yield return SemaphoreVerdict(hold, path);
+            }
+        }
         foreach (var thread in state.Threads)
         {
             if (thread.BlockedOn is { } node && !deadlocked.Contains(node) && !ThreadStates.IsPoolWorker(thread)
@@ -159,6 +169,54 @@ internal static class Deadlocks
             Count = cycle.Count,
             Sites = [.. cycle.Select(t => ThreadStates.UserFrame(t) is { } f ? new VerdictSite("link", f.Method, f.At) : new VerdictSite("link", t.Frames.FirstOrDefault()?.Method ?? "", null))],
             Threads = [.. cycle.Select(t => t.ManagedId)],
+            Evidence = evidence,
+        };
+    }
+
+    /// <summary>
+    /// The awaits from a semaphore's holder down to one of the semaphore's own waits, holder first (without the wait),
+    /// or null when the holder does not wait for it.
+    /// </summary>
+    internal static List<TaskNode>? SemaphorePath(SemaphoreHold hold)
+    {
+        var waits = hold.Waiters.ToHashSet();
+        var from = new Dictionary<TaskNode, TaskNode?> { [hold.Holder] = null };
+        var queue = new Queue<TaskNode>([hold.Holder]);
+        while (queue.Count > 0)
+        {
+            var node = queue.Dequeue();
+            foreach (var child in node.Awaits)
+            {
+                if (waits.Contains(child))
+                {
+                    var path = new List<TaskNode>();
+                    for (TaskNode? n = node; n is not null; n = from[n])
+                        path.Insert(0, n);
+                    return path;
+                }
+                if (from.TryAdd(child, node))
+                    queue.Enqueue(child);
+            }
+        }
+        return null;
+    }
+
+    private static Verdict SemaphoreVerdict(SemaphoreHold hold, List<TaskNode> path)
+    {
+        var holder = NodeTexts.Of(hold.Holder);
+        var name = $"`{hold.Semaphore}`";
+        var held = $"{Doctor.Named(holder.Title, holder.At)} holds the SemaphoreSlim {name} ({(hold.Acquired is null ? "" : $"acquired at {Doctor.At(hold.Acquired)}, ")}released at {Doctor.At(hold.Released)})";
+        var waits = path.Skip(1).Select(n => NodeTexts.Of(n) is var t ? Doctor.Named(t.Title, t.At) : "").ToList();
+        var summary = waits.Count == 0 ? $"{held} and waits for {name} itself"
+            : $"{held} and waits for {string.Join(", which waits for ", waits)}, which waits for {name}";
+        var evidence = new List<string> { "  the cycle, link by link:" };
+        evidence.AddRange(path.Select(n => $"    {NodeTexts.Of(n)}"));
+        evidence.Add($"    SemaphoreSlim {name}: count 0, {Doctor.Plural(hold.Waiters.Count, "async wait")} queued; `{holder.Title}` releases it at {Doctor.At(hold.Released)}");
+        return new Verdict(VerdictKinds.Deadlock, "a SemaphoreSlim held while waiting for itself: " + summary)
+        {
+            Count = path.Count + 1,
+            Sites = [.. path.Select(n => NodeTexts.Of(n) is var t ? new VerdictSite("link", t.Title, t.At) : null!),
+                new VerdictSite("acquired", holder.Title, hold.Acquired), new VerdictSite("released", holder.Title, hold.Released)],
             Evidence = evidence,
         };
     }

@@ -23,7 +23,7 @@ internal static class Doctor
     /// <summary>Stuck: this many pending at one await, whatever each waits for.</summary>
     public const int StuckAny = 200;
 
-    /// <summary>Hot: running or ready to run this share of the time watched...</summary>
+    /// <summary>Hot: running or ready to run this share of the time watched (and in the same method of the app's when read again)...</summary>
     public const double HotRunnable = 0.9;
 
     /// <summary>... and waiting (giving the processor up) at most this often per second: a loop that never waits.</summary>
@@ -116,7 +116,9 @@ internal static class Doctor
                 continue;
             var text = group.Key;
             var on = shared ?? $"each its own {Leaf(nodes[0]) ?? "await"}";
-            var summary = $"{Count(nodes.Count)} pending at `{text.Title}` at {At(text.At)}, waiting for {on}";
+            var holder = HolderOf(state, nodes);
+            var held = holder is null ? "" : $"; `{holder.Semaphore}` is held by {WaitChain.From(holder.Holder).Describe()}";
+            var summary = $"{Count(nodes.Count)} pending at `{text.Title}` at {At(text.At)}, waiting for {on}{held}";
             var evidence = new List<string> { $"  {Count(nodes.Count)} x {text}" };
             var outer = WaitChains(nodes[0]);
             evidence.Add("  async stack of one of them (root first):");
@@ -129,7 +131,8 @@ internal static class Doctor
             yield return new Verdict(VerdictKinds.StuckRequests, summary + " (ages are not known from outside)")
             {
                 Count = nodes.Count,
-                Sites = [new VerdictSite("parked", text.Title, text.At), .. ahead.Select(a => new VerdictSite("ahead", text.Title, a.Key.At))],
+                Sites = [new VerdictSite("parked", text.Title, text.At), .. ahead.Select(a => new VerdictSite("ahead", text.Title, a.Key.At)),
+                    .. holder is null ? [] : new[] { NodeTexts.Of(holder.Holder) is var h ? new VerdictSite("holder", h.Title, h.At) : null! }],
                 Evidence = evidence,
             };
         }
@@ -150,8 +153,18 @@ internal static class Doctor
         return null;
     }
 
+    // The semaphore most of the group wait for, when its holder is known (SemaphoreHold): who the requests queue behind.
+    private static SemaphoreHold? HolderOf(ProcessState state, List<TaskNode> nodes)
+    {
+        if (state.Semaphores is not { Count: > 0 } holds)
+            return null;
+        var leaves = nodes.Where(n => n.Awaits.Count > 0).Select(n => n.Awaits[0]).ToHashSet();
+        return holds.Select(h => (Hold: h, Waiting: h.Waiters.Count(leaves.Contains))).Where(h => h.Waiting * 2 > nodes.Count)
+            .OrderByDescending(h => h.Waiting).Select(h => h.Hold).FirstOrDefault();
+    }
+
     // Waits that end only when some code signals them: requests piled on one of these wait for one thing.
-    private static readonly HashSet<string> s_signals = ["TaskCompletionSource", "Task.WaitAsync", "SemaphoreSlim.WaitAsync"];
+    private static readonly HashSet<string> s_signals = ["TaskCompletionSource", "Task.WaitAsync", NodeTexts.SemaphoreWait];
 
     private static string? Leaf(TaskNode node) => node.Awaits.Count > 0 ? NodeTexts.Of(node.Awaits[0]).Title : null;
 
@@ -169,7 +182,7 @@ internal static class Doctor
         foreach (var thread in state.Threads)
         {
             if (thread.Cpu is not { } cpu || cpu.Runnable < HotRunnable || cpu.Waits > HotWaitsPerSecond * Math.Max(1, cpu.Over.TotalSeconds)
-                || ThreadStates.Of(thread) != ThreadActivity.Running || ThreadStates.UserFrame(thread) is not { } user)
+                || ThreadStates.Of(thread) != ThreadActivity.Running || ThreadStates.UserFrame(thread) is not { } user || !SameAgain(thread, user))
                 continue;
             var step = thread.AsyncStep is { } s ? $", a step of `{NodeTexts.Of(s).Title}`" : "";
             var summary = string.Create(CultureInfo.InvariantCulture,
@@ -190,6 +203,11 @@ internal static class Doctor
             };
         }
     }
+
+    // Hot is running the same code across reads: a pool worker kept busy by a stream of short work items (a loaded
+    // pipeline on a loaded machine) is as runnable and never waits either, but a second read finds it elsewhere.
+    private static bool SameAgain(ObservedThread thread, ThreadFrameText user) =>
+        thread.Again is not { } again || again.FirstOrDefault(f => f.App) is { } then && then.Method == user.Method;
 
     private static Verdict Healthy(ProcessState state, Looked looked)
     {

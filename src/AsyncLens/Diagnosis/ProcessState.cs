@@ -29,15 +29,25 @@ internal readonly record struct ThreadCpu(double Runnable, long Waits, TimeSpan 
 /// <param name="BlockedOn">Its node in the task graph when it is blocked in <c>.Result</c> / <c>.Wait()</c> (the node awaits the task).</param>
 /// <param name="Cpu">Null when not sampled (a core dump).</param>
 /// <param name="Lock">The lock it waits to enter (<c>lock</c>, <c>Monitor.Enter</c>) and who holds it, when read.</param>
+/// <param name="Again">Its frames in a second read, a moment later (made when it looked hot), or null.</param>
 internal sealed record ObservedThread(int ManagedId, uint OsId, bool IsMain, IReadOnlyList<ThreadFrameText> Frames,
-    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null);
+    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null, IReadOnlyList<ThreadFrameText>? Again = null);
 
 /// <summary>A thread waiting to enter a lock: the locked object's type (as written) and the managed id of the thread holding it.</summary>
 internal sealed record LockWait(string Type, int Owner);
 
 /// <summary>
-/// What the doctor judges: one read of a process (or a dump), its pending work as the engine's graph, its threads,
-/// and the work queued to its thread pool (null when it could not be counted). A seam: the reader fills it from
-/// outside, a test builds it by hand.
+/// A <see cref="SemaphoreSlim"/> at count 0 and who holds it, as read from the holder's code: the pending async method
+/// parked inside the try whose finally releases it. <paramref name="Semaphore"/>: as written (<c>Stock._gate</c>);
+/// <paramref name="Acquired"/>: the line of the <c>WaitAsync</c> before that try, if found; <paramref name="Released"/>:
+/// the line of the release; <paramref name="Waiters"/>: the semaphore's queued async waits, first to last.
 /// </summary>
-internal sealed record ProcessState(int ProcessId, DateTimeOffset TakenAt, TaskGraph Graph, IReadOnlyList<ObservedThread> Threads, long? QueuedWorkItems);
+internal sealed record SemaphoreHold(string Semaphore, TaskNode Holder, SourceLine? Acquired, SourceLine? Released, IReadOnlyList<TaskNode> Waiters);
+
+/// <summary>
+/// What the doctor judges: one read of a process (or a dump), its pending work as the engine's graph, its threads,
+/// the work queued to its thread pool (null when it could not be counted), and the semaphores held while async code
+/// waits for them. A seam: the reader fills it from outside, a test builds it by hand.
+/// </summary>
+internal sealed record ProcessState(int ProcessId, DateTimeOffset TakenAt, TaskGraph Graph, IReadOnlyList<ObservedThread> Threads, long? QueuedWorkItems,
+    IReadOnlyList<SemaphoreHold>? Semaphores = null);

@@ -53,7 +53,7 @@ internal static class NodeLabels
                 AwaitedLayout.UnwrapType => (NodeKind.Combinator, "Task.Run"),
                 AwaitedLayout.DelayType or AwaitedLayout.DelayWithCancellationType => (NodeKind.Awaited, "Task.Delay"),
                 AwaitedLayout.WaitAsyncType => (NodeKind.Awaited, "Task.WaitAsync"),
-                AwaitedLayout.SemaphoreWaiterType => (NodeKind.Awaited, "SemaphoreSlim.WaitAsync"),
+                AwaitedLayout.SemaphoreWaiterType => (NodeKind.Awaited, NodeTexts.SemaphoreWait),
                 TaskLayout.Type => (NodeKind.Awaited, "TaskCompletionSource"), // Task and Task<T>: a promise completed by hand
                 _ => (NodeKind.Awaited, null),
             };

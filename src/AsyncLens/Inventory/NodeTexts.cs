@@ -125,6 +125,9 @@ internal static class NodeTexts
     /// <summary>The note of a method parked on a task that has just completed (its continuation is about to run).</summary>
     public const string Resuming = "resuming";
 
+    /// <summary>The title of a <c>SemaphoreSlim.WaitAsync</c> waiter's node.</summary>
+    public const string SemaphoreWait = "SemaphoreSlim.WaitAsync";
+
     /// <summary>"one task awaited by 20".</summary>
     public static string Shared(int awaiters) => string.Create(CultureInfo.InvariantCulture, $"one task awaited by {awaiters}");
 

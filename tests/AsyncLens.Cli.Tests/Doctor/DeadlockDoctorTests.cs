@@ -52,22 +52,6 @@ public sealed class DeadlockDoctorTests
     }
 
     [Fact]
-    public void From_a_core_dump_the_same_cycle_and_no_processor_figures()
-    {
-        using var target = new StuckProgram("Deadlocks", "thread");
-        using var dir = new TempDirectory("asynclens-doctor-");
-        var dump = ChildProcess.Dotnet([Repo.Cli, "dump-core", target.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", dir.File("deadlock.core")], timed: false);
-        Assert.True(dump.ExitCode == 0, dump.ToString());
-        var live = DoctorRun.Run(target.Pid);
-
-        var result = ChildProcess.Dotnet([Repo.Cli, "doctor", "--dump", dir.File("deadlock.core")], timed: false, timeout: TimeSpan.FromMinutes(3));
-
-        Assert.True(result.ExitCode == 1, result.ToString());
-        Assert.Equal(DoctorRun.Verdicts(live), DoctorRun.Verdicts(result));
-        Assert.EndsWith(", no processor use (a core dump: hot threads are not judged)\n", result.Stdout);
-    }
-
-    [Fact]
     public void Result_on_a_single_threaded_context_in_json()
     {
         using var target = new StuckProgram("Deadlocks", "context");

@@ -15,12 +15,18 @@ internal sealed class StuckProgram : IDisposable
     private readonly StringBuilder _output = new();
 
     public StuckProgram(string program, params string[] args)
+        : this(program, "Debug", args)
+    {
+    }
+
+    /// <summary>The program as built in <paramref name="configuration"/> (built in both: tests/RealApps/RealApps.targets).</summary>
+    public StuckProgram(string program, string configuration, string[] args)
     {
         var start = TargetRuntime.Net10.StartInfo();
         start.RedirectStandardInput = true;
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
-        start.ArgumentList.Add(Repo.Program(program));
+        start.ArgumentList.Add(Repo.Program(program, configuration));
         foreach (var arg in args)
             start.ArgumentList.Add(arg);
         start.Environment.Remove("DOTNET_STARTUP_HOOKS");

@@ -145,6 +145,51 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Requests_queued_on_a_semaphore_are_stuck_behind_its_holder_named_where_it_waits()
+    {
+        var b = new SnapshotBuilder();
+        var holder = b.Method("Stock.RestockAsync()", 20);
+        b.Awaits(holder, b.Awaited("Task.Delay"));
+        var waits = new List<int>();
+        for (var i = 0; i < Doctor.StuckShared; i++)
+        {
+            var request = b.Method("Stock.ReserveAsync(int)", 31);
+            waits.Add(b.Awaited("SemaphoreSlim.WaitAsync"));
+            b.Awaits(request, waits[^1]);
+        }
+        b.Semaphore("Stock._gate", holder, 18, 24, [.. waits]);
+
+        var verdict = Assert.Single(Doctor.Diagnose(b.Build()).Verdicts);
+
+        Assert.Equal("stuck-requests", verdict.Kind);
+        Assert.Equal($"10 pending at `Stock.ReserveAsync(int)` at {F}:31, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
+            + $"`Stock._gate` is held by `Stock.RestockAsync()`, parked at {F}:20 on Task.Delay (ages are not known from outside)", verdict.Summary);
+        Assert.Equal(("holder", "Stock.RestockAsync()", 20), (verdict.Sites[^1].Role, verdict.Sites[^1].Method, verdict.Sites[^1].At!.Line));
+    }
+
+    [Fact]
+    public void A_semaphore_held_by_a_method_that_awaits_one_waiting_for_it_is_a_deadlock_named_link_by_link()
+    {
+        var b = new SnapshotBuilder();
+        var restock = b.Method("Stock.RestockAsync()", 20);
+        var recount = b.Method("Stock.RecountAsync()", 30);
+        var wait = b.Awaited("SemaphoreSlim.WaitAsync");
+        b.Awaits(restock, recount).Awaits(recount, wait).Semaphore("Stock._gate", restock, 17, 24, wait);
+        var free = new SnapshotBuilder();
+        var other = free.Method("Stock.RestockAsync()", 20);
+        var waiting = free.Awaited("SemaphoreSlim.WaitAsync");
+        free.Awaits(other, free.Awaited("Task.Delay")).Awaits(free.Method("Stock.RecountAsync()", 30), waiting).Semaphore("Stock._gate", other, 17, 24, waiting);
+
+        var verdict = Assert.Single(Doctor.Diagnose(b.Build()).Verdicts);
+
+        Assert.Equal("deadlock", verdict.Kind);
+        Assert.Equal($"a SemaphoreSlim held while waiting for itself: `Stock.RestockAsync()` at {F}:20 holds the SemaphoreSlim `Stock._gate` (acquired at {F}:17, released at {F}:24) "
+            + $"and waits for `Stock.RecountAsync()` at {F}:30, which waits for `Stock._gate`", verdict.Summary);
+        Assert.Equal(["link", "link", "acquired", "released"], verdict.Sites.Select(site => site.Role));
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(free.Build()).Verdicts).Kind);
+    }
+
+    [Fact]
     public void A_thread_that_ran_the_users_code_without_waiting_is_hot_and_one_that_waited_is_not()
     {
         var spin = new[] { new ThreadFrameText("Math.Sqrt(double)", null, "System.Math.Sqrt"), User("Reports.SpinAsync(int)", 31), Dispatch, PoolWorker };
@@ -158,6 +203,26 @@ public sealed class DoctorTests
         Assert.Equal($"thread 9 ran `Reports.SpinAsync(int)` at {F}:31 without waiting for 2.0 s (98 % of the time running or ready to run)", verdict.Summary);
         Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(busy.Build()).Verdicts).Kind);
         Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(slow.Build()).Verdicts).Kind);
+    }
+
+    [Fact]
+    public void A_busy_pool_worker_read_again_in_other_code_is_not_hot_one_still_in_the_same_method_is()
+    {
+        var delay = new[] { new ThreadFrameText("TimerQueue.EnsureTimerFiresBy(uint)", null, "System.Threading.TimerQueue.EnsureTimerFiresBy"), User("Ingest.ProduceAsync(int)", 38), Dispatch, PoolWorker };
+        var cpu = new ThreadCpu(1.0, 0, TimeSpan.FromSeconds(1.6));
+        ThreadFrameText[] elsewhere = [User("Ingest.StoreAsync(Batch)", 70), Dispatch, PoolWorker];
+        ThreadFrameText[] sameMethod = [User("Ingest.ProduceAsync(int)", 36), Dispatch, PoolWorker];
+        ThreadFrameText[] idle = [.. IdleWorker];
+
+        ProcessState Read(ThreadFrameText[] again)
+        {
+            var state = new SnapshotBuilder().Thread(5, delay, cpu: cpu).Build();
+            return state with { Threads = [state.Threads[0] with { Again = again }] };
+        }
+
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(elsewhere)).Verdicts).Kind);
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(idle)).Verdicts).Kind);
+        Assert.Equal("hot-thread", Assert.Single(Doctor.Diagnose(Read(sameMethod)).Verdicts).Kind);
     }
 
     [Fact]

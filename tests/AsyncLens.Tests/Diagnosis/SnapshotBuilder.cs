@@ -15,6 +15,7 @@ internal sealed class SnapshotBuilder
     private readonly List<TaskNode> _nodes = [];
     private readonly List<(int, int)> _edges = [];
     private readonly List<(int Id, bool Main, ThreadFrameText[] Frames, int? Blocked, int? Step, ThreadCpu? Cpu)> _threads = [];
+    private readonly List<(string Name, int Holder, int? Acquired, int Released, int[] Waiters)> _semaphores = [];
 
     public static readonly ThreadFrameText PoolWorker = new("PortableThreadPool.WorkerThread.WorkerThreadStart()", null,
         ThreadPoolLayout.WorkerThreadType + "." + ThreadPoolLayout.WorkerThreadStart);
@@ -91,11 +92,20 @@ internal sealed class SnapshotBuilder
         return this;
     }
 
+    /// <summary>A semaphore at count 0 held by the method node <paramref name="holder"/> (as the reader finds it), with its queued waits.</summary>
+    public SnapshotBuilder Semaphore(string name, int holder, int? acquired, int released, params int[] waiters)
+    {
+        _semaphores.Add((name, holder, acquired, released, waiters));
+        return this;
+    }
+
     public ProcessState Build(long? queued = 0)
     {
         var graph = TaskGraph.FromParts(_nodes, _edges);
         var threads = _threads.Select(t => new ObservedThread(t.Id, (uint)(1000 + t.Id), t.Main, t.Frames,
             t.Step is { } s ? graph.Nodes[s] : null, t.Blocked is { } b ? graph.Nodes[b] : null, t.Cpu)).ToList();
-        return new ProcessState(4242, new DateTimeOffset(2026, 12, 5, 6, 0, 0, TimeSpan.Zero), graph, threads, queued);
+        var semaphores = _semaphores.Select(s => new SemaphoreHold(s.Name, graph.Nodes[s.Holder], s.Acquired is { } a ? Line(a) : null, Line(s.Released),
+            [.. s.Waiters.Select(w => graph.Nodes[w])])).ToList();
+        return new ProcessState(4242, new DateTimeOffset(2026, 12, 5, 6, 0, 0, TimeSpan.Zero), graph, threads, queued, semaphores);
     }
 }

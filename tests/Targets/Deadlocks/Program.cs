@@ -3,6 +3,11 @@
 //   thread   a flush run on a pool thread blocks (.Wait()) on a write that awaits that same flush
 //   context  .Result on a single-threaded SynchronizationContext (a UI-style loop) on an async method that resumes on it
 //   locks    two threads take two locks in opposite order (a transfer and an audit of the same ledger)
+//   semaphore  an async method holding a SemaphoreSlim awaits one that waits for the same semaphore (a restock and its recount)
+//   lock-type  two threads take two System.Threading.Lock objects in opposite order (a price list and its catalog)
+//   rwlock     two threads take two ReaderWriterLockSlim write locks in opposite order (a cache and its index)
+//   queue      not a deadlock: twelve reservations queued for a semaphore whose holder waits for a supplier that never answers
+//   every      all of the above at once, in one process (one read, one dump, every kind)
 using Deadlocks;
 
 var mode = args.Length > 0 ? args[0] : "";
@@ -20,8 +25,30 @@ switch (mode)
     case "locks":
         Ledger.Start();
         break;
+    case "semaphore":
+        Stock.Start();
+        break;
+    case "lock-type":
+        PriceList.Start();
+        break;
+    case "rwlock":
+        CacheIndex.Start();
+        break;
+    case "queue":
+        Reservations.Start();
+        break;
+    case "every":
+        Catalog.Start();
+        Journal.Start();
+        UiLoop.Start();
+        Ledger.Start();
+        Stock.Start();
+        PriceList.Start();
+        CacheIndex.Start();
+        Reservations.Start();
+        break;
     default:
-        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks");
+        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|queue|every");
         return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long

@@ -35,6 +35,7 @@ internal static class RuntimeLayout
         .. ThreadPoolLayout.Types,
         .. CancellationLayout.Types,
         .. ContextLayout.Types,
+        .. LockLayout.Types,
     ];
 }
 

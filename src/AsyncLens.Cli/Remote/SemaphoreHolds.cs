@@ -1,0 +1,125 @@
+using System.Reflection.Metadata;
+using System.Reflection.Metadata.Ecma335;
+using System.Reflection.PortableExecutable;
+using AsyncLens.Diagnosis;
+using AsyncLens.Inventory;
+using AsyncLens.Runtime.Layout;
+using AsyncLens.Symbols;
+using Microsoft.Diagnostics.Runtime;
+
+namespace AsyncLens.Cli.Remote;
+
+/// <summary>
+/// Who holds each <see cref="SemaphoreSlim"/> that async code waits for. The runtime records no owner (a semaphore is
+/// a count), so the holder is read from the holders' code: a pending async method parked inside a try block whose
+/// finally releases a semaphore (<see cref="SemaphoreGuards"/>, from its MoveNext's IL), that semaphore read from its
+/// state machine (or the static field) being the one waited for, at count 0. A holder that releases it some other way
+/// (not in a finally, or in another method) is not seen. Read only when some async code waits for a semaphore.
+/// </summary>
+internal sealed class SemaphoreHolds : IDisposable
+{
+    private readonly ClrRuntime _runtime;
+    private readonly Dictionary<string, PEReader?> _files = [];
+    private readonly Dictionary<ulong, (IReadOnlyList<SemaphoreGuard> Guards, AwaitOffsets[] Awaits, ClrMethod? MoveNext)> _byType = [];
+
+    private SemaphoreHolds(ClrRuntime runtime) => _runtime = runtime;
+
+    public static IReadOnlyList<SemaphoreHold> Read(ClrRuntime runtime, TaskGraph graph, HeapTasks tasks)
+    {
+        if (!graph.Nodes.Any(n => n.Kind == NodeKind.Awaited && NodeTexts.Of(n).Title == NodeTexts.SemaphoreWait))
+            return [];
+        using var reader = new SemaphoreHolds(runtime);
+        var holds = new List<SemaphoreHold>();
+        foreach (var node in graph.Nodes)
+        {
+            if (node.Kind == NodeKind.AsyncMethod && AsyncState.IsParked(node.State) && tasks.FieldsOf(node) is { } fields && reader.Hold(node, fields, tasks) is { } hold)
+                holds.Add(hold);
+        }
+        return holds;
+    }
+
+    private SemaphoreHold? Hold(TaskNode node, StateMachineFields fields, HeapTasks tasks)
+    {
+        var (guards, awaits, moveNext) = Guards(fields.Type);
+        if (guards.Count == 0 || node.State >= awaits.Length || moveNext is null)
+            return null;
+        var parkedAt = awaits[node.State].YieldOffset;
+        // The innermost try around the await: the semaphore taken last.
+        foreach (var guard in guards.Where(g => g.Covers(parkedAt)).OrderBy(g => g.TryEnd - g.TryStart))
+        {
+            var semaphore = Semaphore(guard, fields, (ulong)node.Target);
+            if (semaphore.IsNull || semaphore.Type?.Name != LockLayout.SemaphoreType || semaphore.ReadField<int>(LockLayout.SemaphoreCount) != 0)
+                continue;
+            var waiters = Waiters(semaphore).Select(tasks.NodeAt).OfType<TaskNode>().ToList();
+            if (waiters.Count > 0)
+                return new SemaphoreHold(guard.Name, node, guard.AcquireOffset is { } a ? RemoteSymbols.LineAt(moveNext, a) : null, RemoteSymbols.LineAt(moveNext, guard.ReleaseOffset), waiters);
+        }
+        return null;
+    }
+
+    // The semaphore the guard releases, for this box: the static field, or the fields from its state machine down.
+    private ClrObject Semaphore(SemaphoreGuard guard, StateMachineFields fields, ulong box)
+    {
+        if (guard.Static)
+        {
+            var domain = _runtime.AppDomains.FirstOrDefault() ?? _runtime.SystemDomain;
+            return domain is not null && _runtime.Heap.GetTypeByName(guard.Path[0].DeclaringType)?.GetStaticFieldByName(guard.Path[0].Name) is { IsObjectReference: true } field
+                ? field.ReadObject(domain) : default;
+        }
+        var obj = fields.Field(box, guard.Path[0].Name);
+        foreach (var field in guard.Path.Skip(1))
+        {
+            if (obj.IsNull || obj.Type?.GetFieldByName(field.Name) is not { IsObjectReference: true })
+                return default;
+            obj = obj.ReadObjectField(field.Name);
+        }
+        return obj;
+    }
+
+    // The async waits queued for the semaphore, first to last.
+    private static IEnumerable<ulong> Waiters(ClrObject semaphore)
+    {
+        var seen = new HashSet<ulong>();
+        var waiter = semaphore.ReadObjectField(LockLayout.SemaphoreWaiters);
+        while (!waiter.IsNull && seen.Add(waiter.Address) && seen.Count <= 100_000)
+        {
+            yield return waiter.Address;
+            waiter = waiter.Type?.GetFieldByName(LockLayout.WaiterNext) is not null ? waiter.ReadObjectField(LockLayout.WaiterNext) : default;
+        }
+    }
+
+    private (IReadOnlyList<SemaphoreGuard>, AwaitOffsets[], ClrMethod?) Guards(ClrType stateMachine)
+    {
+        if (_byType.TryGetValue(stateMachine.MethodTable, out var known))
+            return known;
+        var moveNext = stateMachine.Methods.FirstOrDefault(m => m.Name == "MoveNext");
+        var path = stateMachine.Module?.Name;
+        var found = moveNext is not null && path is { Length: > 0 } && Body(path, moveNext.MetadataToken) is { } body
+            ? (SemaphoreGuards.Find(body), AssemblySymbols.ForFile(path)?.AsyncStepping(moveNext.MetadataToken) ?? [], moveNext)
+            : ([], [], moveNext);
+        _byType[stateMachine.MethodTable] = found;
+        return found;
+    }
+
+    // The method's IL and finally clauses from its module's file, its tokens named from the file's metadata.
+    private MethodIl? Body(string path, int token)
+    {
+        if (!_files.TryGetValue(path, out var pe))
+            _files[path] = pe = RemoteSymbols.Try(() => File.Exists(path) ? new PEReader(File.OpenRead(path)) : null);
+        return pe is null ? null : RemoteSymbols.Try(() =>
+        {
+            var metadata = pe.GetMetadataReader();
+            var method = metadata.GetMethodDefinition(MetadataTokens.MethodDefinitionHandle(token & 0xFFFFFF));
+            var body = pe.GetMethodBody(method.RelativeVirtualAddress);
+            var finallys = body.ExceptionRegions.Where(r => r.Kind == ExceptionRegionKind.Finally)
+                .Select(r => new IlFinally(r.TryOffset, r.TryOffset + r.TryLength, r.HandlerOffset, r.HandlerOffset + r.HandlerLength)).ToList();
+            return new MethodIl(body.GetILBytes() ?? [], finallys, t => MetadataNames.Member(metadata, t));
+        });
+    }
+
+    public void Dispose()
+    {
+        foreach (var pe in _files.Values)
+            pe?.Dispose();
+    }
+}

@@ -1,0 +1,142 @@
+using System.Reflection.Emit;
+using AsyncLens.Runtime.Layout;
+
+namespace AsyncLens.Symbols;
+
+/// <summary>A member an IL token names: its declaring type (namespace, nested types joined by <c>+</c>), its name, and a method's parameter count.</summary>
+internal readonly record struct IlMember(string DeclaringType, string Name, int Parameters = 0);
+
+/// <summary>A try block and its finally handler, as IL offsets (ends exclusive).</summary>
+internal readonly record struct IlFinally(int TryStart, int TryEnd, int HandlerStart, int HandlerEnd);
+
+/// <summary>One method body to read: its IL, its finally clauses, and what its tokens name (reflection in-process, the file's metadata from outside).</summary>
+internal sealed record MethodIl(byte[] Il, IReadOnlyList<IlFinally> Finallys, Func<int, IlMember?> Resolve);
+
+/// <summary>
+/// A try block whose finally releases a <see cref="SemaphoreSlim"/>: code parked inside it holds the semaphore (the
+/// shape <c>await gate.WaitAsync(); try { ... } finally { gate.Release(); }</c> takes). <paramref name="Static"/>: the
+/// semaphore is the static field <paramref name="Path"/>[0]; else it is read from the state machine through the fields
+/// of <paramref name="Path"/> (a hoisted local, or <c>&lt;&gt;4__this</c> then the instance's field).
+/// <paramref name="AcquireOffset"/>: the last call to <c>WaitAsync</c> on a semaphore before the try, if any.
+/// </summary>
+internal sealed record SemaphoreGuard(int TryStart, int TryEnd, bool Static, IReadOnlyList<IlMember> Path, int ReleaseOffset, int? AcquireOffset)
+{
+    public bool Covers(int ilOffset) => ilOffset >= TryStart && ilOffset < TryEnd;
+
+    /// <summary>The semaphore as written: <c>Stock._gate</c>, <c>Stock.s_gate</c>, or a local's name (<c>gate</c>).</summary>
+    public string Name
+    {
+        get
+        {
+            var last = Path[^1];
+            if (!Static && Path.Count == 1 && last.Name.StartsWith('<') && last.Name.IndexOf('>', StringComparison.Ordinal) is var close and > 1)
+                return last.Name[1..close];
+            var type = last.DeclaringType[(last.DeclaringType.LastIndexOfAny(['.', '+']) + 1)..];
+            return $"{type}.{last.Name}";
+        }
+    }
+}
+
+/// <summary>
+/// Finds, in an async method's MoveNext, the try blocks whose finally releases a semaphore and where that semaphore
+/// is loaded from: the runtime records no owner for a <see cref="SemaphoreSlim"/>, so the holder is the pending method
+/// parked inside such a block (it acquired the semaphore and has not reached the release).
+/// </summary>
+internal static class SemaphoreGuards
+{
+    private const int MaxPath = 4;
+
+    public static IReadOnlyList<SemaphoreGuard> Find(MethodIl method)
+    {
+        var guards = new List<SemaphoreGuard>();
+        if (method.Finallys.Count == 0)
+            return guards;
+        var code = IlReader.Instructions(method.Il);
+        foreach (var clause in method.Finallys)
+        {
+            for (var i = 0; i < code.Count; i++)
+            {
+                var instruction = code[i];
+                if (instruction.Offset < clause.HandlerStart || instruction.Offset >= clause.HandlerEnd || !IsCall(instruction.OpCode)
+                    || Member(method, instruction) is not { } release || !Is(release, LockLayout.SemaphoreRelease))
+                    continue;
+                // Release(int) takes its count after the semaphore: one constant to step over.
+                var loadEnd = i - 1 - (release.Parameters == 1 && i > 0 && IsConstant(code[i - 1].OpCode) ? 1 : 0);
+                if (release.Parameters > 1 || Load(method, code, loadEnd) is not var (isStatic, path))
+                    continue;
+                var acquire = code.LastOrDefault(c => c.Offset < clause.TryStart && IsCall(c.OpCode) && Member(method, c) is { } m && Is(m, LockLayout.SemaphoreAcquire));
+                guards.Add(new SemaphoreGuard(clause.TryStart, clause.TryEnd, isStatic, path, instruction.Offset, acquire.Next == 0 ? null : acquire.Offset));
+            }
+        }
+        return guards;
+    }
+
+    private static bool Is(IlMember member, string name) => member.DeclaringType == LockLayout.SemaphoreType && member.Name == name;
+
+    private static bool IsCall(OpCode op) => op.Value == OpCodes.Call.Value || op.Value == OpCodes.Callvirt.Value;
+
+    private static bool IsConstant(OpCode op) => op.Value >= OpCodes.Ldc_I4_M1.Value && op.Value <= OpCodes.Ldc_I4.Value;
+
+    private static IlMember? Member(MethodIl method, IlInstruction instruction) =>
+        instruction.Offset + 5 <= method.Il.Length ? method.Resolve(BitConverter.ToInt32(method.Il, instruction.Offset + 1)) : null;
+
+    // The loads that put the semaphore on the stack, ending at code[end]: ldsfld, or ldarg.0 then ldfld..., where a
+    // local may stand for ldarg.0 + ldfld (MoveNext keeps `this` of the method in one: ldarg.0; ldfld <>4__this; stloc).
+    private static (bool Static, List<IlMember> Path)? Load(MethodIl method, IReadOnlyList<IlInstruction> code, int end)
+    {
+        var fields = new List<IlMember>();
+        for (var i = end; i >= 0 && fields.Count <= MaxPath; i--)
+        {
+            var op = code[i].OpCode;
+            if (op.Value == OpCodes.Ldfld.Value && Member(method, code[i]) is { } field)
+            {
+                fields.Insert(0, field);
+            }
+            else if (op.Value == OpCodes.Ldsfld.Value && Member(method, code[i]) is { } root)
+            {
+                return fields.Count == 0 ? (true, [root]) : null;
+            }
+            else if (op.Value == OpCodes.Ldarg_0.Value)
+            {
+                return fields.Count > 0 ? (false, fields) : null;
+            }
+            else if (Local(method, code[i]) is int local && StoredFromField(method, code, local) is { } stored)
+            {
+                fields.Insert(0, stored);
+                return (false, fields);
+            }
+            else
+            {
+                return null;
+            }
+        }
+        return null;
+    }
+
+    private static int? Local(MethodIl method, IlInstruction instruction)
+    {
+        var op = instruction.OpCode.Value;
+        if (op >= OpCodes.Ldloc_0.Value && op <= OpCodes.Ldloc_3.Value)
+            return op - OpCodes.Ldloc_0.Value;
+        return op == OpCodes.Ldloc_S.Value && instruction.Offset + 1 < method.Il.Length ? method.Il[instruction.Offset + 1] : null;
+    }
+
+    // The field of the state machine a local was set from, when every store to it is `ldarg.0; ldfld F; stloc`.
+    private static IlMember? StoredFromField(MethodIl method, IReadOnlyList<IlInstruction> code, int local)
+    {
+        IlMember? from = null;
+        for (var i = 0; i < code.Count; i++)
+        {
+            var op = code[i].OpCode.Value;
+            var stored = op >= OpCodes.Stloc_0.Value && op <= OpCodes.Stloc_3.Value ? op - OpCodes.Stloc_0.Value
+                : op == OpCodes.Stloc_S.Value && code[i].Offset + 1 < method.Il.Length ? method.Il[code[i].Offset + 1] : -1;
+            if (stored != local)
+                continue;
+            if (i < 2 || code[i - 2].OpCode.Value != OpCodes.Ldarg_0.Value || code[i - 1].OpCode.Value != OpCodes.Ldfld.Value
+                || Member(method, code[i - 1]) is not { } field || from is { } other && other != field)
+                return null;
+            from = field;
+        }
+        return from;
+    }
+}

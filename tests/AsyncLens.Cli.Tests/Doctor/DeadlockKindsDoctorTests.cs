@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Cli.Tests.Doctor;
+
+/// <summary>
+/// The deadlocks a runtime does not link by itself, named link by link from outside: a <see cref="SemaphoreSlim"/> held
+/// by async code that waits for a wait on it (the holder read from its finally), threads on <see cref="Lock"/> and on
+/// <see cref="ReaderWriterLockSlim"/> write locks; and requests queued behind a semaphore's holder. One process stuck every
+/// way (tests/Targets/Deadlocks <c>every</c>) is read once as text, once as JSON and once from a core dump.
+/// </summary>
+public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadlock every) : IClassFixture<DeadlockKindsDoctorTests.EveryDeadlock>
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Deadlocks"));
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at.Line(tag)}";
+
+    private static string Semaphore => $"deadlock: a SemaphoreSlim held while waiting for itself: `Stock.RestockAsync(int)` at {At("dl.restock.await")} holds the SemaphoreSlim `Stock._gate` "
+        + $"(acquired at {At("dl.restock.acquire")}, released at {At("dl.restock.release")}) and waits for `Stock.RecountAsync()` at {At("dl.recount.acquire")}, which waits for `Stock._gate`";
+
+    [Fact]
+    public void A_semaphore_held_by_a_task_that_waits_for_a_task_that_waits_for_the_semaphore()
+    {
+        Assert.True(every.Text.ExitCode == 1, every.Text.ToString());
+        Assert.Contains(Semaphore, DoctorRun.Verdicts(every.Text));
+        Assert.Contains($"    SemaphoreSlim `Stock._gate`: count 0, 1 async wait queued; `Stock.RestockAsync(int)` releases it at {At("dl.restock.release")}\n", every.Text.Stdout);
+    }
+
+    [Fact]
+    public void A_semaphore_cycle_in_json_names_each_link_and_the_holder_s_acquire_and_release()
+    {
+        var verdict = every.Json.RootElement.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("summary").GetString()!.StartsWith("a SemaphoreSlim", StringComparison.Ordinal));
+        Assert.Equal("deadlock", verdict.GetProperty("kind").GetString());
+        Assert.Equal(3, verdict.GetProperty("count").GetInt32());
+        Assert.Equal(
+            $$"""[{{Site("link", "Stock.RestockAsync(int)", "dl.restock.await")}},{{Site("link", "Stock.RecountAsync()", "dl.recount.acquire")}},{{Site("acquired", "Stock.RestockAsync(int)", "dl.restock.acquire")}},{{Site("released", "Stock.RestockAsync(int)", "dl.restock.release")}}]""",
+            verdict.GetProperty("sites").GetRawText());
+    }
+
+    [Fact]
+    public void Threads_taking_two_System_Threading_Locks_in_opposite_order()
+    {
+        Assert.True(DoctorRun.Verdicts(every.Text).Count(v => Regex.IsMatch(v,
+            @"^deadlock: 2 threads in a cycle of locks: thread (\d+), blocked entering a lock \(Lock\) in `PriceList\.Reprice\(\)` at " + Regex.Escape(At("dl.reprice.lock"))
+            + @", held by thread (\d+); thread \2, blocked entering a lock \(Lock\) in `PriceList\.Publish\(\)` at " + Regex.Escape(At("dl.publish.lock")) + @", held by thread \1$")) == 1, every.Text.Stdout);
+    }
+
+    [Fact]
+    public void Threads_taking_two_ReaderWriterLockSlim_write_locks_in_opposite_order_in_text_and_json()
+    {
+        Assert.True(DoctorRun.Verdicts(every.Text).Count(v => Regex.IsMatch(v,
+            @"^deadlock: 2 threads in a cycle of locks: thread (\d+), blocked entering a lock \(ReaderWriterLockSlim\) in `CacheIndex\.Refresh\(\)` at " + Regex.Escape(At("dl.refresh.write"))
+            + @", held by thread (\d+); thread \2, blocked entering a lock \(ReaderWriterLockSlim\) in `CacheIndex\.Rebuild\(\)` at " + Regex.Escape(At("dl.rebuild.write")) + @", held by thread \1$")) == 1, every.Text.Stdout);
+        var verdict = every.Json.RootElement.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("summary").GetString()!.Contains("(ReaderWriterLockSlim)", StringComparison.Ordinal));
+        Assert.Equal("deadlock", verdict.GetProperty("kind").GetString());
+        Assert.Equal($"[{Site("link", "CacheIndex.Refresh()", "dl.refresh.write")},{Site("link", "CacheIndex.Rebuild()", "dl.rebuild.write")}]", verdict.GetProperty("sites").GetRawText());
+    }
+
+    [Fact]
+    public void Requests_queued_on_a_semaphore_are_stuck_behind_its_holder()
+    {
+        Assert.Equal($"stuck-requests: 12 pending at `Reservations.ReserveAsync(int)` at {At("dl.reserve.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
+            + $"`Reservations._gate` is held by `Reservations.RestockAsync()`, parked at {At("dl.supplier.await")} on TaskCompletionSource (ages are not known from outside)",
+            DoctorRun.Verdicts(every.Text)[^1]);
+    }
+
+    [Fact]
+    public void Every_kind_at_once_each_once_and_the_same_from_a_core_dump()
+    {
+        var live = DoctorRun.Verdicts(every.Text);
+        Assert.Equal(8, live.Length);
+        Assert.All(live[..7], v => Assert.StartsWith("deadlock: ", v));
+        using var dir = new TempDirectory("asynclens-doctor-");
+        var dump = ChildProcess.Dotnet([Repo.Cli, "dump-core", every.Target.Pid.ToString(CultureInfo.InvariantCulture), "-o", dir.File("deadlock.core")], timed: false);
+        Assert.True(dump.ExitCode == 0, dump.ToString());
+
+        var result = ChildProcess.Dotnet([Repo.Cli, "doctor", "--dump", dir.File("deadlock.core")], timed: false, timeout: TimeSpan.FromMinutes(3));
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Equal(live, DoctorRun.Verdicts(result));
+        Assert.EndsWith(", no processor use (a core dump: hot threads are not judged)\n", result.Stdout);
+    }
+
+    [Fact]
+    public void A_semaphore_cycle_in_a_Release_build()
+    {
+        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore"]);
+        var result = DoctorRun.Run(target.Pid);
+
+        Assert.True(result.ExitCode == 1, result.ToString());
+        Assert.Equal([Semaphore], DoctorRun.Verdicts(result));
+    }
+
+    private static string Site(string role, string method, string tag) =>
+        $$"""{"role":"{{role}}","method":"{{method}}","file":"{{s_at[tag].File}}","line":{{s_at.Line(tag)}}}""";
+
+    /// <summary>tests/Targets/Deadlocks <c>every</c>, read by <c>doctor</c> once as text and once as JSON.</summary>
+    public sealed class EveryDeadlock : IDisposable
+    {
+        private readonly Lazy<ProcessResult> _text;
+        private readonly Lazy<JsonDocument> _json;
+
+        public EveryDeadlock()
+        {
+            Target = new StuckProgram("Deadlocks", "every");
+            _text = new(() => DoctorRun.Run(Target.Pid));
+            _json = new(() =>
+            {
+                var result = DoctorRun.Run(Target.Pid, "--format", "json");
+                Assert.True(result.ExitCode == 1, result.ToString());
+                return JsonDocument.Parse(result.Stdout);
+            });
+        }
+
+        internal StuckProgram Target { get; }
+
+        internal ProcessResult Text => _text.Value;
+
+        internal JsonDocument Json => _json.Value;
+
+        public void Dispose()
+        {
+            if (_json.IsValueCreated)
+                _json.Value.Dispose();
+            Target.Dispose();
+        }
+    }
+}

@@ -1,0 +1,172 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using AsyncLens.Symbols;
+using Xunit;
+
+namespace AsyncLens.Tests.Symbols;
+
+/// <summary>
+/// <see cref="SemaphoreGuards"/> on async methods compiled here (the IL of their MoveNext, as the compiler wrote it in
+/// this build): a try whose finally releases a semaphore, and where that semaphore comes from.
+/// </summary>
+public sealed class SemaphoreGuardsTests
+{
+    [Fact]
+    public void A_static_semaphore_released_in_a_finally()
+    {
+        var guard = Assert.Single(Guards(nameof(Holder.StaticAsync)));
+        Assert.True(guard.Static);
+        Assert.Equal("Holder.s_gate", guard.Name);
+        Assert.NotNull(guard.AcquireOffset);
+        Assert.True(guard.AcquireOffset < guard.TryStart && guard.TryStart < guard.ReleaseOffset);
+    }
+
+    [Fact]
+    public void An_instance_semaphore_read_through_the_method_s_this()
+    {
+        var guard = Assert.Single(Guards(nameof(Holder.InstanceAsync)));
+        Assert.False(guard.Static);
+        Assert.Equal(["<>4__this", "_gate"], guard.Path.Select(f => f.Name));
+        Assert.Equal("Holder._gate", guard.Name);
+    }
+
+    [Fact]
+    public void A_local_semaphore_hoisted_into_the_state_machine_and_a_release_of_two()
+    {
+        var guard = Assert.Single(Guards(nameof(Holder.LocalAsync)));
+        Assert.False(guard.Static);
+        Assert.Equal("gate", guard.Name);
+    }
+
+    [Fact]
+    public void Nested_guards_each_cover_their_own_try()
+    {
+        var guards = Guards(nameof(Holder.NestedAsync));
+        Assert.Equal(["Holder.s_gate", "Holder._gate"], guards.OrderBy(g => g.TryStart).Select(g => g.Name));
+        var (outer, inner) = (guards.MinBy(g => g.TryStart)!, guards.MaxBy(g => g.TryStart)!);
+        Assert.True(outer.Covers(inner.TryStart) && !inner.Covers(outer.TryStart));
+    }
+
+    [Fact]
+    public void A_release_outside_a_finally_or_of_something_else_is_no_guard()
+    {
+        Assert.Empty(Guards(nameof(Holder.NoFinallyAsync)));
+        Assert.Empty(Guards(nameof(Holder.OtherFinallyAsync)));
+    }
+
+    private static IReadOnlyList<SemaphoreGuard> Guards(string method)
+    {
+        var stateMachine = typeof(Holder).GetMethod(method)!.GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType;
+        var moveNext = stateMachine.GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!;
+        var body = moveNext.GetMethodBody()!;
+        var finallys = body.ExceptionHandlingClauses.Where(c => c.Flags == ExceptionHandlingClauseOptions.Finally)
+            .Select(c => new IlFinally(c.TryOffset, c.TryOffset + c.TryLength, c.HandlerOffset, c.HandlerOffset + c.HandlerLength)).ToList();
+        return SemaphoreGuards.Find(new MethodIl(body.GetILAsByteArray()!, finallys, token => Member(moveNext.Module, token)));
+    }
+
+    private static IlMember? Member(Module module, int token)
+    {
+        try
+        {
+            return module.ResolveMember(token) switch
+            {
+                FieldInfo f => new IlMember(f.DeclaringType!.FullName!, f.Name),
+                MethodBase m => new IlMember(m.DeclaringType!.FullName!, m.Name, m.GetParameters().Length),
+                _ => null,
+            };
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The shapes a holder's code takes.</summary>
+    public sealed class Holder
+    {
+        private static readonly SemaphoreSlim s_gate = new(1, 1);
+        private readonly SemaphoreSlim _gate = new(1, 1);
+
+        public static async Task StaticAsync()
+        {
+            await s_gate.WaitAsync();
+            try
+            {
+                await Task.Yield();
+            }
+            finally
+            {
+                s_gate.Release();
+            }
+        }
+
+        public async Task InstanceAsync()
+        {
+            await _gate.WaitAsync();
+            try
+            {
+                await Task.Yield();
+            }
+            finally
+            {
+                _gate.Release();
+            }
+        }
+
+        public static async Task LocalAsync(int width)
+        {
+            var gate = new SemaphoreSlim(width, width);
+            await gate.WaitAsync();
+            await gate.WaitAsync();
+            try
+            {
+                await Task.Yield();
+            }
+            finally
+            {
+                gate.Release(2);
+            }
+        }
+
+        public async Task NestedAsync()
+        {
+            await s_gate.WaitAsync();
+            try
+            {
+                await _gate.WaitAsync();
+                try
+                {
+                    await Task.Yield();
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+            finally
+            {
+                s_gate.Release();
+            }
+        }
+
+        public static async Task NoFinallyAsync()
+        {
+            await s_gate.WaitAsync();
+            await Task.Yield();
+            s_gate.Release();
+        }
+
+        public static async Task OtherFinallyAsync()
+        {
+            var other = new CancellationTokenSource();
+            try
+            {
+                await Task.Yield();
+            }
+            finally
+            {
+                other.Dispose();
+            }
+        }
+    }
+}
