@@ -22,13 +22,16 @@ internal sealed class SemaphoreHolds : IDisposable
     private readonly Dictionary<string, PEReader?> _files = [];
     private readonly Dictionary<ulong, (IReadOnlyList<SemaphoreGuard> Guards, AwaitOffsets[] Awaits, ClrMethod? MoveNext)> _byType = [];
 
+    private Dictionary<ulong, TaskNode> _withToken = [];
+
     private SemaphoreHolds(ClrRuntime runtime) => _runtime = runtime;
 
     public static IReadOnlyList<SemaphoreHold> Read(ClrRuntime runtime, TaskGraph graph, HeapTasks tasks)
     {
-        if (!graph.Nodes.Any(n => n.Kind == NodeKind.Awaited && NodeTexts.Of(n).Title == NodeTexts.SemaphoreWait))
+        var withToken = WaitsWithToken(graph, tasks);
+        if (withToken.Count == 0 && !graph.Nodes.Any(n => n.Kind == NodeKind.Awaited && NodeTexts.Of(n).Title == NodeTexts.SemaphoreWait))
             return [];
-        using var reader = new SemaphoreHolds(runtime);
+        using var reader = new SemaphoreHolds(runtime) { _withToken = withToken };
         var holds = new List<SemaphoreHold>();
         foreach (var node in graph.Nodes)
         {
@@ -50,7 +53,7 @@ internal sealed class SemaphoreHolds : IDisposable
             var semaphore = Semaphore(guard, fields, (ulong)node.Target);
             if (semaphore.IsNull || semaphore.Type?.Name != LockLayout.SemaphoreType || semaphore.ReadField<int>(LockLayout.SemaphoreCount) != 0)
                 continue;
-            var waiters = Waiters(semaphore).Select(tasks.NodeAt).OfType<TaskNode>().ToList();
+            var waiters = Waiters(semaphore).Select(w => tasks.NodeAt(w) ?? _withToken.GetValueOrDefault(w)).OfType<TaskNode>().ToList();
             if (waiters.Count > 0)
                 return new SemaphoreHold(guard.Name, node, guard.AcquireOffset is { } a ? RemoteSymbols.LineAt(moveNext, a) : null, RemoteSymbols.LineAt(moveNext, guard.ReleaseOffset), waiters);
         }
@@ -74,6 +77,21 @@ internal sealed class SemaphoreHolds : IDisposable
             obj = obj.ReadObjectField(field.Name);
         }
         return obj;
+    }
+
+    // The semaphore's own async method for each wait made with a token or a timeout, by the address of the wait it
+    // queued: what the waiter's chain awaits (its leaf is the token's promise, the queued wait is not in the graph).
+    private static Dictionary<ulong, TaskNode> WaitsWithToken(TaskGraph graph, HeapTasks tasks)
+    {
+        var byWait = new Dictionary<ulong, TaskNode>();
+        foreach (var node in graph.Nodes)
+        {
+            if (node.Kind == NodeKind.AsyncMethod && tasks.FieldsOf(node) is { } fields && fields.Type.Name is { } name
+                && name.StartsWith(LockLayout.SemaphoreType + "+<" + LockLayout.SemaphoreWaitUntil + ">", StringComparison.Ordinal)
+                && fields.Field((ulong)node.Target, LockLayout.WaitUntilWaiter) is { IsNull: false } wait)
+                byWait.TryAdd(wait.Address, node);
+        }
+        return byWait;
     }
 
     // The async waits queued for the semaphore, first to last.

@@ -7,6 +7,7 @@ namespace Deadlocks;
 internal sealed class Stock
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
 
     public static void Start() => _ = new Stock().RestockAsync(12);
 
@@ -24,10 +25,12 @@ internal sealed class Stock
         }
     }
 
+    // Its wait takes a token, as most real waits do: the semaphore then queues the wait inside an async method of its
+    // own, and the recount's chain ends at the token's promise.
     private async Task<int> RecountAsync()
     {
         await Task.Yield();
-        await _gate.WaitAsync(); // @dl.recount.acquire
+        await _gate.WaitAsync(_stopping.Token); // @dl.recount.acquire
         try
         {
             return 12;

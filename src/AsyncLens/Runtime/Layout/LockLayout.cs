@@ -31,6 +31,15 @@ internal static class LockLayout
 
     public const string WaiterNext = "Next";
 
+    /// <summary>
+    /// The async method of <see cref="SemaphoreType"/> that a <c>WaitAsync</c> with a token or a timeout runs: its box
+    /// awaits the token's or timeout's promise (the chain's leaf is then <c>Task.WaitAsync</c>, not the queued wait), and
+    /// keeps the wait queued on the semaphore in its hoisted parameter <see cref="WaitUntilWaiter"/>.
+    /// </summary>
+    public const string SemaphoreWaitUntil = "WaitUntilCountOrTimeoutAsync";
+
+    public const string WaitUntilWaiter = "asyncWaiter";
+
     /// <summary>Public methods: what a holder's finally calls, and what it called to acquire.</summary>
     public const string SemaphoreRelease = "Release";
 
