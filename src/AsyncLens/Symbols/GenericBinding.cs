@@ -63,7 +63,9 @@ internal static class GenericBinding
     /// generic parameters there (<c>ProcessRequestsAsync&lt;TContext&gt;</c> awaiting <c>ProcessRequests&lt;TContext&gt;</c>),
     /// as its IL spells the call; so a callee's bound argument binds the caller's parameter, and the reverse.
     /// </summary>
-    public static void Propagate(IList<(MethodBase Method, int ILOffset, GenericContext Context)> chain)
+    /// <param name="chain">The frames.</param>
+    /// <param name="resolve">Resolves the callers' call tokens where their modules cannot (see <see cref="IlReader.Calls"/>).</param>
+    public static void Propagate(IList<(MethodBase Method, int ILOffset, GenericContext Context)> chain, MethodResolver? resolve = null)
     {
         for (var pass = 0; pass < 2; pass++)
         {
@@ -72,7 +74,7 @@ internal static class GenericBinding
                 var (caller, callee) = (chain[i], chain[i + 1]);
                 if (!IsOpen(caller.Method) && !IsOpen(callee.Method))
                     continue;
-                var (call, exact) = CallAt(caller.Method, caller.ILOffset, callee.Method);
+                var (call, exact) = CallAt(caller.Method, caller.ILOffset, callee.Method, resolve);
                 if (call is null)
                     continue;
                 // A call through an interface or a base method passes the callee's own generic arguments only: its
@@ -103,11 +105,11 @@ internal static class GenericBinding
 
     // The call of the callee's method in the caller's body nearest before (or at) the offset the caller is suspended at:
     // the method itself (exact), or the interface or base method it implements, called virtually.
-    private static (MethodBase? Call, bool Exact) CallAt(MethodBase caller, int ilOffset, MethodBase callee)
+    private static (MethodBase? Call, bool Exact) CallAt(MethodBase caller, int ilOffset, MethodBase callee, MethodResolver? resolve)
     {
         (MethodBase? Call, bool Exact) best = (null, false);
         var bestOffset = int.MinValue;
-        foreach (var call in IlReader.Calls(caller))
+        foreach (var call in resolve is null ? MethodSymbols.Calls(caller) : IlReader.Calls(caller, resolve))
         {
             if (call.TakesAddress || call.Offset > ilOffset || call.Offset < bestOffset)
                 continue;
