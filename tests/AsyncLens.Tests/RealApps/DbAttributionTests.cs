@@ -19,7 +19,8 @@ public sealed class DbAttributionTests
     {
         // Item 4: each call of CountVisitsAsync opens a pooled connection and begins a transaction (both complete at
         // once), then counts with a blocking ExecuteScalar. The caller's stretch loops back to its await: the code
-        // before its loop (another async method) cannot have run in it. When a whole call completes at once (its
+        // before its loop (another async method) cannot have run in it; of the loop's calls of the app's (a check, the
+        // count, an archive pass), only the count's code can block. When a whole call completes at once (its
         // commit too), the caller's stretch holds two calls, reported once: one to three reports, each the same.
         var reports = Run(configuration, "count-sync");
         var text = Reports.Describe(reports);

@@ -7,12 +7,27 @@ namespace DbWorker;
 /// <summary>One seeded bug per scenario, at the lines marked "// @tag".</summary>
 internal static class Bugs
 {
-    // The pool is warm, so opening and beginning complete synchronously; then a blocking count (0.3 s).
+    // The pool is warm, so opening and beginning complete synchronously; then a blocking count (0.3 s). The loop has a
+    // poller's shape: a check of its own each round, and an archive pass on some (never here), two more methods of the app's.
     public static async Task CountSyncAsync(Databases db)
     {
         await Schema.CreateAsync(db.Postgres);
         for (var i = 0; i < 3; i++)
+        {
+            if (Verbose(i))
+                Console.WriteLine($"round {i}");
             Console.WriteLine($"count {await CountVisitsAsync(db.Postgres)}"); // @db.count.call
+            if (i == 5)
+                await ArchiveAsync(db.Postgres);
+        }
+    }
+
+    private static bool Verbose(int round) => round % 2 == 1;
+
+    private static async Task ArchiveAsync(NpgsqlDataSource postgres)
+    {
+        await using var connection = await postgres.OpenConnectionAsync();
+        await connection.ExecuteAsync("delete from visits where false");
     }
 
     private static async Task<long> CountVisitsAsync(NpgsqlDataSource postgres)
