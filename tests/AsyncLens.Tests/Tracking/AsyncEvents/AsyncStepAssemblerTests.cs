@@ -54,11 +54,11 @@ public sealed class AsyncStepAssemblerTests
         var context = steps.Steps.Where(s => s.Context == resumed.DispatcherId).ToList();
 
         // The stack's first frame has no code address: the runtime's own continuation, which handed the awaited result
-        // on to the three methods above it. It is no method's step.
+        // on to the three methods above it; its step has id 0, counted.
         Assert.Equal(0UL, resumed.Frames[0].Id);
         Assert.Equal(1, assembler.RuntimeContinuations);
-        Assert.Equal([AsyncStepEnd.Completed, AsyncStepEnd.Completed, AsyncStepEnd.Left], context.Select(s => s.How));
-        Assert.Equal(resumed.Frames.Skip(1).Select(f => f.Id), context.Select(s => s.MethodId));
+        Assert.Equal([AsyncStepEnd.Completed, AsyncStepEnd.Completed, AsyncStepEnd.Completed, AsyncStepEnd.Left], context.Select(s => s.How));
+        Assert.Equal(resumed.Frames.Select(f => f.Id), context.Select(s => s.MethodId));
         Assert.All(context, s => Assert.Equal(-1, s.ResumedState));
     }
 
