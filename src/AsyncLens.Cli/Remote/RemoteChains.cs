@@ -1,4 +1,6 @@
+using System.Reflection;
 using AsyncLens.Inventory;
+using AsyncLens.Symbols;
 using AsyncLens.Runtime.Layout;
 using Microsoft.Diagnostics.Runtime;
 
@@ -27,7 +29,7 @@ internal sealed class RemoteChains
     private readonly ClrInstanceField? _awaitedTask;
     private readonly ClrType? _sourceContinuation;
     private readonly ClrInstanceField? _awaitedSource;
-    private readonly Dictionary<ulong, NodeText?> _frames = [];
+    private readonly Dictionary<ulong, FrameInfo?> _frames = [];
 
     private RemoteChains(ClrRuntime runtime, RemoteSymbols symbols, ClrInstanceField chain, ClrInstanceField next, ClrInstanceField resumeInfo, int diagnosticIpOffset)
     {
@@ -65,7 +67,7 @@ internal sealed class RemoteChains
     public List<RemoteFrame> Read(ulong task, out ClrObject awaited)
     {
         awaited = default;
-        var frames = new List<RemoteFrame>();
+        var found = new List<(ClrObject Continuation, FrameInfo Info)>();
         var c = _chain.ReadObject(task, false);
         for (var i = 0; !c.IsNull && i < MaxFrames; i++, c = _next.ReadObject(c.Address, false))
         {
@@ -81,22 +83,74 @@ internal sealed class RemoteChains
                 continue;
             }
             var info = _resumeInfo.Read<ulong>(c.Address, false);
-            if (info != 0 && _runtime.DataTarget.DataReader.ReadPointer(info + (ulong)_diagnosticIpOffset) is var ip and not 0 && Frame(ip) is { } text)
-                frames.Add(new RemoteFrame(c.Address, text));
+            if (info != 0 && _runtime.DataTarget.DataReader.ReadPointer(info + (ulong)_diagnosticIpOffset) is var ip and not 0 && Frame(ip) is { } frame)
+                found.Add((c, frame));
         }
-        frames.Reverse();
+        found.Reverse();
+        var texts = Generics(found);
+        var frames = new List<RemoteFrame>(found.Count);
+        for (var i = 0; i < found.Count; i++)
+            frames.Add(new RemoteFrame(found[i].Continuation.Address, texts?[i] ?? found[i].Info.Text));
         return frames;
     }
 
+    // Shared generic code's frames named with their instantiation, as the engine binds it (GenericBinding): from the types
+    // of the objects each continuation holds, then between callers and callees. Null when no frame is generic.
+    private NodeText[]? Generics(List<(ClrObject Continuation, FrameInfo Info)> found)
+    {
+        if (!found.Any(f => f.Info.Method is { } m && GenericBinding.IsOpen(m)))
+            return null;
+        var chain = new List<(MethodBase Method, int ILOffset, GenericContext Context)>(found.Count);
+        foreach (var (continuation, info) in found)
+        {
+            if (info.Method is not { } method)
+                return null;
+            var context = GenericBinding.IsOpen(method) ? GenericBinding.Of(method, Held(continuation)) : default;
+            chain.Add((method, info.ILOffset, context));
+        }
+        try
+        {
+            GenericBinding.Propagate(chain, _symbols.Resolver);
+        }
+        catch (Exception ex) when (ex is TypeLoadException or NotSupportedException or ArgumentException or InvalidOperationException or FileNotFoundException)
+        {
+            // What each frame's own objects told stands.
+        }
+        var texts = new NodeText[found.Count];
+        for (var i = 0; i < found.Count; i++)
+        {
+            var text = found[i].Info.Text;
+            texts[i] = chain[i].Context != default && _symbols.MethodName(chain[i].Method, chain[i].Context) is { } name ? text with { Title = name } : text;
+        }
+        return texts;
+    }
+
+    // The exact types of the objects a continuation holds (its live variables), as the files define them.
+    private IEnumerable<Type> Held(ClrObject continuation)
+    {
+        foreach (var held in continuation.EnumerateReferences(carefully: true, considerDependantHandles: false))
+        {
+            if (held.Type is { } type && _symbols.ExactType(type) is { } exact)
+                yield return exact;
+        }
+    }
+
     // The method at a code address and the line of its await; null for the runtime's thunk of a method that is not async.
-    private NodeText? Frame(ulong ip)
+    private FrameInfo? Frame(ulong ip)
     {
         if (_frames.TryGetValue(ip, out var known))
             return known;
-        NodeText? text = null;
+        FrameInfo? frame = null;
         if (_runtime.GetMethodByInstructionPointer(ip) is { } method && _symbols.IsRuntimeAsync(method))
-            text = new NodeText(_symbols.MethodName(method), RemoteSymbols.LineAt(method, method.GetILOffset(ip)), null);
-        _frames[ip] = text;
-        return text;
+        {
+            // The resume point is the address after the call it awaits: where the runtime's map of native code to IL
+            // puts no offset (an epilog or unmapped boundary), the next byte's is the call's own region.
+            var offset = method.GetILOffset(ip) is var at and >= 0 ? at : method.GetILOffset(ip + 1);
+            frame = new FrameInfo(new NodeText(_symbols.MethodName(method), RemoteSymbols.LineAt(method, offset), null), _symbols.MethodOf(method), offset);
+        }
+        _frames[ip] = frame;
+        return frame;
     }
+
+    private sealed record FrameInfo(NodeText Text, MethodBase? Method, int ILOffset);
 }

@@ -25,6 +25,7 @@ internal sealed class RemoteSymbols : IDisposable
     private readonly Dictionary<string, string> _byName = new(StringComparer.OrdinalIgnoreCase);
     private readonly string[] _paths = [];
     private readonly Dictionary<Assembly, Dictionary<int, Type>> _typesByToken = [];
+    private RemoteTokens? _tokens;
 
     public RemoteSymbols(ClrRuntime runtime)
         : this(runtime.EnumerateModules().Where(m => !m.IsDynamic).Select(m => m.Name ?? ""))
@@ -130,7 +131,24 @@ internal sealed class RemoteSymbols : IDisposable
     public string TypeName(ClrType type) =>
         TypeOf(type) is { } t ? Try(() => TypeNames.Format(t)) ?? Short(type.Name) : Short(type.Name);
 
-    public void Dispose() => _context?.Dispose();
+    /// <summary>The method a ClrMethod is, as its file defines it (a generic one's definition), or null.</summary>
+    public MethodBase? MethodOf(ClrMethod method) =>
+        method.Type is { } owner && TypeOf(owner) is { } type ? MethodByToken(type, method.MetadataToken) : null;
+
+    /// <summary>An object's exact type, as the files define it (instantiated as its runtime name says), or null.</summary>
+    public Type? ExactType(ClrType type) => TypeOf(type);
+
+    /// <summary>A method's name with the generic arguments <paramref name="context"/> binds, as the engine formats it.</summary>
+    public string? MethodName(MethodBase method, GenericContext context) => Try(() => MethodNames.Format(method, context));
+
+    /// <summary>Resolves the call tokens of these files' methods, which the MetadataLoadContext does not (<see cref="RemoteTokens"/>).</summary>
+    public MethodResolver Resolver => (_tokens ??= new RemoteTokens((m, token) => TypeByToken(m.Assembly, token), Find)).Resolve;
+
+    public void Dispose()
+    {
+        _tokens?.Dispose();
+        _context?.Dispose();
+    }
 
     // The type by its module and token, instantiated as its runtime name says (the definition where it cannot be).
     private Type? TypeOf(ClrType clrType, string? name = null)

@@ -73,8 +73,15 @@ internal static class NodeTexts
     {
         var text = s_frames.GetOrAdd((frame.Method, frame.ILOffset), static key =>
             new NodeText(MethodNames.Format(key.Item1), MethodSymbols.LineAt(key.Item1, key.Item2) is { } l ? new SourceLine(l.File, l.Line) : null, null));
+        // A shared generic method's instantiation, where its held objects told it (a name per instantiation, cached).
+        if (frame.Generics != default)
+            text = text with { Title = s_generic.GetOrAdd((frame.Method, Key(frame.Generics.TypeArguments), Key(frame.Generics.MethodArguments)), static (_, f) => MethodNames.Format(f.Method, f.Generics), frame) };
         return resuming ? text with { Note = Resuming } : text;
     }
+
+    private static readonly ConcurrentDictionary<(MethodBase, string, string), string> s_generic = new();
+
+    private static string Key(Type[]? types) => types is null ? "" : string.Join(',', types.Select(t => t.IsGenericParameter ? "!" + t.GenericParameterPosition : t.TypeHandle.Value.ToString()));
 
     /// <summary>A runtime-async chain its dispatcher runs now (its frames are on a thread's stack, not in the chain).</summary>
     public static readonly NodeText RunningChain = new("(runtime-async call)", null, "running");

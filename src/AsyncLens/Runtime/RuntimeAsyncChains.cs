@@ -3,11 +3,15 @@ using System.Diagnostics;
 using System.Reflection;
 using System.Reflection.Emit;
 using AsyncLens.Runtime.Layout;
+using AsyncLens.Symbols;
 
 namespace AsyncLens.Runtime;
 
-/// <summary>One suspended method of a runtime-async chain: its continuation object, its method and the IL offset it suspended at.</summary>
-internal readonly record struct RuntimeAsyncFrame(object Continuation, MethodBase Method, int ILOffset);
+/// <summary>
+/// One suspended method of a runtime-async chain: its continuation object, its method and the IL offset it suspended
+/// at, and for a generic method (its code shared, so its method is the definition) the arguments its held objects tell.
+/// </summary>
+internal readonly record struct RuntimeAsyncFrame(object Continuation, MethodBase Method, int ILOffset, GenericContext Generics = default);
 
 /// <summary>
 /// Reads .NET 11's runtime-async chains in-process (<see cref="RuntimeAsyncLayout"/>): the suspended methods a chain's
@@ -68,6 +72,7 @@ internal static class RuntimeAsyncChains
             if (ReferenceEquals(s_chain(task), head))
             {
                 frames.Reverse();
+                ShareGenerics(frames);
                 return true;
             }
         }
@@ -98,10 +103,64 @@ internal static class RuntimeAsyncChains
             var (method, offset) = s_methods.GetOrAdd(ip, Resolve);
             // A frame whose method is not async is the runtime's thunk awaiting what a Task-returning method returned.
             if (method is not null && ((int)method.MethodImplementationFlags & RuntimeAsyncLayout.AsyncMethodImpl) != 0)
-                frames.Add(new RuntimeAsyncFrame(c, method, offset));
+                frames.Add(new RuntimeAsyncFrame(c, method, offset, GenericBinding.IsOpen(method) ? Generics(c, method) : default));
         }
         return awaited;
     }
+
+    // What one frame's held objects told of its generic arguments, told to its neighbours (GenericBinding.Propagate).
+    private static void ShareGenerics(List<RuntimeAsyncFrame> frames)
+    {
+        var open = false;
+        foreach (var f in frames)
+            open |= GenericBinding.IsOpen(f.Method);
+        if (!open || frames.Count < 2)
+            return;
+        var chain = frames.ConvertAll(f => (f.Method, f.ILOffset, f.Generics));
+        try
+        {
+            GenericBinding.Propagate(chain);
+        }
+        catch (Exception ex) when (ex is TypeLoadException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            return;
+        }
+        for (var i = 0; i < frames.Count; i++)
+            frames[i] = frames[i] with { Generics = chain[i].Item3 };
+    }
+
+    // The instantiation of a shared generic frame, from the types of the objects its continuation holds.
+    private static GenericContext Generics(object continuation, MethodBase method)
+    {
+        var held = t_held ??= [];
+        HeldObjects.Read(continuation, held);
+        var types = new List<Type>(held.Count);
+        foreach (var o in held)
+        {
+            if (s_continuationType!.IsInstanceOfType(o))
+                continue;
+            try
+            {
+                types.Add(o.GetType());
+            }
+            catch (NotSupportedException)
+            {
+                // A runtime-made type with no metadata: it says nothing about the method's arguments.
+            }
+        }
+        held.Clear();
+        try
+        {
+            return GenericBinding.Of(method, types);
+        }
+        catch (Exception ex) when (ex is TypeLoadException or NotSupportedException or ArgumentException or InvalidOperationException)
+        {
+            return default;
+        }
+    }
+
+    [ThreadStatic]
+    private static List<object>? t_held;
 
     /// <summary>
     /// The method and IL offset of a native code address of jitted (or precompiled) code, any method's, as the runtime

@@ -27,8 +27,11 @@ internal static class IlReader
         }
     }
 
-    /// <summary>Every call, callvirt, newobj, ldftn and ldvirtftn in the body, with its resolved target.</summary>
-    public static IReadOnlyList<IlCall> Calls(MethodBase method)
+    /// <summary>
+    /// Every call, callvirt, newobj, ldftn and ldvirtftn in the body, with its resolved target. Tokens are resolved by
+    /// the method's module, or by <paramref name="resolve"/> where the module cannot (a MetadataLoadContext's).
+    /// </summary>
+    public static IReadOnlyList<IlCall> Calls(MethodBase method, MethodResolver? resolve = null)
     {
         if (Body(method) is not { } il)
             return [];
@@ -38,7 +41,7 @@ internal static class IlReader
         Walk(il, (offset, op, operand) =>
         {
             if (op.OperandType == OperandType.InlineMethod && operand + 4 <= il.Length
-                && Resolve(method.Module, BitConverter.ToInt32(il, operand), typeArgs, methodArgs) is { } target)
+                && (resolve ?? Resolve)(method.Module, BitConverter.ToInt32(il, operand), typeArgs, methodArgs) is { } target)
                 calls.Add(new IlCall(offset, op.Value == OpCodes.Ldftn.Value || op.Value == OpCodes.Ldvirtftn.Value, target));
         });
         return calls;
@@ -152,6 +155,9 @@ internal static class IlReader
         _ => 4,
     };
 }
+
+/// <summary>A method token of a module resolved in a generic context (<see cref="Module.ResolveMethod(int, Type[], Type[])"/>'s shape); null when it cannot be.</summary>
+internal delegate MethodBase? MethodResolver(Module module, int token, Type[]? typeArgs, Type[]? methodArgs);
 
 /// <summary>A call (or a delegate creation, <see cref="TakesAddress"/>) at an IL offset.</summary>
 internal readonly record struct IlCall(int Offset, bool TakesAddress, MethodBase Target);

@@ -15,7 +15,7 @@ internal static class MethodSymbols
     public static SourceLocation? LineAt(MethodBase method, int ilOffset) =>
         ilOffset < 0 ? null : Lines(method)?.At(ilOffset);
 
-    public static IReadOnlyList<IlCall> Calls(MethodBase method) => s_calls.GetOrAdd(method, IlReader.Calls);
+    public static IReadOnlyList<IlCall> Calls(MethodBase method) => s_calls.GetOrAdd(method, static m => IlReader.Calls(m));
 
     public static IReadOnlyList<IlLoop> Loops(MethodBase method) => s_loops.GetOrAdd(method, IlReader.Loops);
 

@@ -83,6 +83,23 @@ internal static class RuntimeAsyncLayout
     /// </summary>
     public const int AsyncMethodImpl = 0x2000;
 
+    /// <summary>
+    /// A frame's live variables (<c>this</c>, the parameters it still uses) are fields of its continuation object that
+    /// no metadata describes: found as the GC finds them, from the object's MethodTable. <c>MethodTable.m_dwFlags</c>
+    /// (uint, offset 0) has <see cref="ContainsGCPointersFlag"/> set when the type holds references; then its GC
+    /// description lies just below the MethodTable: the number of series (a pointer-sized count, positive for a
+    /// class) at MethodTable - pointer size, below it the series, highest first, each {size - the object's base size,
+    /// offset from the object's start} in pointers; the base size (uint) is at <see cref="BaseSizeOffset"/>. The same
+    /// layout ClrMD reads from outside (<c>ClrObject.EnumerateReferences</c>); unchanged since .NET Core 1.
+    /// </summary>
+    public const uint ContainsGCPointersFlag = 0x01000000;
+
+    /// <summary>See <see cref="ContainsGCPointersFlag"/>: set for arrays and strings, whose GC description this reader does not read.</summary>
+    public const uint HasComponentSizeFlag = 0x80000000;
+
+    /// <summary>See <see cref="ContainsGCPointersFlag"/>.</summary>
+    public const int BaseSizeOffset = 4;
+
     internal static IEnumerable<RuntimeType> Types =>
     [
         new(RuntimeLayout.CoreLib, TaskType, [], [], Since),

@@ -16,7 +16,8 @@ internal enum AsyncStepEnd
 /// <summary>
 /// One step of one async method: from its resume to the point it completed, threw or awaited, on one thread, within one
 /// dispatch context. <see cref="MethodId"/> is the runtime's id of the method (the native code address of a state
-/// machine's <c>MoveNext</c>, of a runtime-async method's resume point; 0 if the context's stack did not name it) and
+/// machine's <c>MoveNext</c>, of a runtime-async method's resume point; 0 for a resume past the end of the stack its
+/// context was resumed with, not seen on the real applications) and
 /// <see cref="ResumedState"/> the await it resumed from (a state machine's <c>&lt;&gt;1__state</c>; -1 for a first
 /// step or a runtime-async method). Times are <see cref="DateTime"/> ticks (UTC).
 /// </summary>
@@ -36,6 +37,12 @@ internal interface IAsyncStepSink
 /// raises one method resume per method it runs, in stack order (the leaf, then each awaiting caller its completion runs
 /// inline), and a method completion when one returns. A step ends at its method's completion, an exception unwinding
 /// it, the next method's resume (it awaited, and its caller did not run on) or the context's suspension or completion.
+/// A frame of a runtime-async stack without a code address (id 0) is the runtime's own continuation, first in a chain
+/// resumed after an await: it hands the awaited task's or value-task source's result on to the method above it and
+/// returns. Its step is handed on with method id 0, as any step (the judge names no method for it), and counted
+/// (<see cref="RuntimeContinuations"/>). On ShopApi and Pipelines (.NET 11.0.0) they were every step without a method
+/// id (a third and a quarter of all), each a few microseconds. Leaving them out of the steps made debug mode report a
+/// false slow step (ShopApi's StockRefresher on the async-events path, 2 runs of 2): why is not understood yet.
 /// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer); nothing is
 /// allocated per event.
 /// </summary>
@@ -44,6 +51,11 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
     private const int MaxFrames = 256;
 
     private readonly Dictionary<ulong, ThreadSteps> _threads = [];
+
+    private long _runtimeContinuations;
+
+    /// <summary>Resumes of the runtime's own continuations (frames without a code address): steps with method id 0.</summary>
+    public long RuntimeContinuations => Interlocked.Read(ref _runtimeContinuations);
 
     public void OnAsyncEvent(in AsyncEventBufferHeader header, in AsyncEvent e, long utcTicks)
     {
@@ -90,7 +102,8 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncMethod or AsyncEventKind.ResumeRuntimeAsyncMethod:
                 thread.End(sink, now, AsyncStepEnd.Left);
-                thread.Begin(now);
+                if (!thread.Begin(now))
+                    Interlocked.Increment(ref _runtimeContinuations);
                 break;
             case AsyncEventKind.CompleteStateMachineAsyncMethod or AsyncEventKind.CompleteRuntimeAsyncMethod:
                 thread.End(sink, now, AsyncStepEnd.Completed);
@@ -133,11 +146,13 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
                 (_methods[FrameCount], _states[FrameCount++]) = (id, state);
         }
 
-        public void Begin(long now)
+        /// <summary>Opens the step of the next frame's method; false when that frame is the runtime's own continuation.</summary>
+        public bool Begin(long now)
         {
             var known = Next >= 0 && Next < FrameCount;
             (_open, _method, _state, _start) = (true, known ? _methods[Next] : 0, known ? _states[Next] : -1, now);
             Next++;
+            return !known || _method != 0;
         }
 
         public bool Open(out AsyncStep step)

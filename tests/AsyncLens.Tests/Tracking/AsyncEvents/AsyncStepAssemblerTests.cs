@@ -48,11 +48,15 @@ public sealed class AsyncStepAssemblerTests
     [Fact]
     public void ARuntimeAsyncContextGivesOneStepPerMethodAndTheLastLeavesWhenItSuspends()
     {
-        var steps = Assemble("runtime-async-suspend").Steps;
+        var (steps, assembler) = AssembleWith("runtime-async-suspend");
         var resumed = Recorded.Decode(Recorded.Buffer("runtime-async-suspend")).Events.First(e => e.Kind == AsyncEventKind.ResumeRuntimeAsyncCallstack);
 
-        var context = steps.Where(s => s.Context == resumed.DispatcherId).ToList();
+        var context = steps.Steps.Where(s => s.Context == resumed.DispatcherId).ToList();
 
+        // The stack's first frame has no code address: the runtime's own continuation, which handed the awaited result
+        // on to the three methods above it; its step has id 0, counted.
+        Assert.Equal(0UL, resumed.Frames[0].Id);
+        Assert.Equal(1, assembler.RuntimeContinuations);
         Assert.Equal([AsyncStepEnd.Completed, AsyncStepEnd.Completed, AsyncStepEnd.Completed, AsyncStepEnd.Left], context.Select(s => s.How));
         Assert.Equal(resumed.Frames.Select(f => f.Id), context.Select(s => s.MethodId));
         Assert.All(context, s => Assert.Equal(-1, s.ResumedState));
@@ -68,13 +72,16 @@ public sealed class AsyncStepAssemblerTests
         Assert.Contains(steps, s => s.End - s.Start < TimeSpan.TicksPerMillisecond);
     }
 
-    private static Collected Assemble(params string[] buffers)
+    private static Collected Assemble(params string[] buffers) => AssembleWith(buffers).Steps;
+
+    private static (Collected Steps, AsyncStepAssembler Assembler) AssembleWith(params string[] buffers)
     {
         var collected = new Collected();
-        using var listener = AsyncEventsListener.Start(new AsyncStepAssembler(collected), EventKeywords.None);
+        var assembler = new AsyncStepAssembler(collected);
+        using var listener = AsyncEventsListener.Start(assembler, EventKeywords.None);
         foreach (var name in buffers)
             listener.Decode(Recorded.Buffer(name));
-        return collected;
+        return (collected, assembler);
     }
 
     private sealed class Collected : IAsyncStepSink
