@@ -47,6 +47,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var registry = tracking.Registry;
         _tracking = tracking;
         _registry = registry;
+        registry.EndsSeen = true;
         // A box whose creation record is gone has completed (records go at TraceOperationEnd): it must not be kept.
         tracking.Keep = (id, task) => BoxInfo.Of(task) is null ? !task.IsCompleted : _table.Find(id) is not null;
         var sites = new CreationSites(registry.Find);
@@ -144,6 +145,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
             step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
+        // The console's history: before the task completes, while its awaiters still hang from it (the runtime raises this
+        // event first), and the step that ends it is still this thread's.
+        if (_registry.Ending is { } ending && record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } ended)
+            ending(ended, Tracker().Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now);
         if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
         {
             _lost.OnFaulted(taskId, record);
@@ -359,6 +364,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         FlushEventSteps(DetectionSettings.Now);
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
+        _registry.EndsSeen = false;
         _eventSteps?.Dispose();
         ThreadTracker.KeepsSchedHistory = false;
         System.Runtime.Loader.AssemblyLoadContext.Default.Unloading -= OnUnloading;
