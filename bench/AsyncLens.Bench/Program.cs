@@ -22,6 +22,8 @@ internal static class Program
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
                     console   the task inventory and the live console's agent, no client: AsyncDebug.StartConsole()
+                    on-console            debug mode and the console: every async method's end captured for ps-terminated
+                    on-console-nohistory  debug mode and the console with its history off (ASYNCLENS_CONSOLE_HISTORY=0)
                     listener  the runtime's floor: TPL events on with debug mode's keywords, ignored
                     tpl-quiet the runtime's floor: TPL event source on, no event raised (AsyncMethod keyword)
                     async-events          .NET 11+: AsyncProfilerEventSource (every keyword) decoded by AsyncLens's reader
@@ -40,9 +42,9 @@ internal static class Program
         var workload = args[0];
         if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget"))
             return Fail($"unknown workload '{workload}'");
-        if (args[1] is not ("off" or "on" or "tasks" or "console" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
+        if (args[1] is not ("off" or "on" or "tasks" or "console" or "on-console" or "on-console-nohistory" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
-        var on = args[1] == "on";
+        var on = args[1] is "on" or "on-console" or "on-console-nohistory";
         var options = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 2; i < args.Length; i += 2)
         {
@@ -93,7 +95,9 @@ internal static class Program
         using var asyncEvents = AsyncEventsMode.Start(args[1]);
         if (args[1] == "tasks" || workload == "snapshot" && !on)
             AsyncDebug.TrackTasks(dumpOnSignal: false);
-        if (args[1] == "console")
+        if (args[1] == "on-console-nohistory")
+            Environment.SetEnvironmentVariable("ASYNCLENS_CONSOLE_HISTORY", "0");
+        if (args[1] is "console" or "on-console" or "on-console-nohistory")
             Console.Error.WriteLine("console: " + AsyncDebug.StartConsole());
         var result = await run();
         Console.Error.WriteLine("runtime: " + System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
