@@ -139,6 +139,9 @@ public static class AsyncDebug
     }
 
     /// <summary>Hands a finding made outside the engine (a forgotten task's fault) to debug mode's writer; false when it is off.</summary>
+    /// <summary>Debug mode's hung-step threshold (DateTime ticks); null when it is off.</summary>
+    internal static long? HungStepTicks => Volatile.Read(ref s_engine)?.HungTicks;
+
     internal static bool Report(Reporting.Finding finding)
     {
         if (Volatile.Read(ref s_engine) is not { } engine)

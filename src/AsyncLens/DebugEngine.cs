@@ -63,6 +63,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
         _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
+        HungTicks = settings.HungTicks;
         AppDomain.CurrentDomain.FirstChanceException += OnFirstChanceException;
         TaskScheduler.UnobservedTaskException += _faults.OnUnobservedTaskException;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
@@ -88,6 +89,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
     public TaskInventory Inventory { get; }
+
+    /// <summary>How long a step runs before debug mode calls it hung (its hung-step report; the console's threads and top).</summary>
+    public long HungTicks { get; }
 
     public static DebugEngine Start(AsyncDebugOptions options, TaskTracking tracking, TextWriter output) => new(options, tracking, output);
 
