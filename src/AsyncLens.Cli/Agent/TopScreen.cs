@@ -260,7 +260,7 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
         var limit = TaskTable.Age(pendingLimit);
         var tasks = Snapshot?.Tasks ?? [];
         if (!debugMode)
-            items.Add($"pending past {limit}, hung steps: no ages or steps without debug mode (asynclens run --console)");
+            items.Add($"pending past {limit}, hung steps: need debug mode (asynclens run --console)");
         else if (tasks.Where(t => t.AgeSeconds > pendingLimit.TotalSeconds).OrderByDescending(t => t.AgeSeconds).ThenBy(t => t.Id).ToList() is { Count: > 0 } late)
         {
             var oldest = late[0];

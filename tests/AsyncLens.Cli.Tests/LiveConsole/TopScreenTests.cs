@@ -66,7 +66,7 @@ public sealed class TopScreenTests
             ["warnings:", "  1 pending past 10 s; oldest 14 s: 3 Service.PollAsync(CancellationToken)", "  pool-starvation: 2 of 2 pool threads blocked; 1 work item queued"],
             frame.Lines.TakeLast(3));
         Assert.Equal(["warnings: none (pending past 60 s, hung steps, pool starvation, requests past 10 s)"], Screen(limit: 60).Warnings());
-        Assert.Equal("  pending past 10 s, hung steps: no ages or steps without debug mode (asynclens run --console)", Screen(debugMode: false).Warnings()[1]);
+        Assert.Equal("  pending past 10 s, hung steps: need debug mode (asynclens run --console)", Screen(debugMode: false).Warnings()[1]);
     }
 
     private const string Threads = """

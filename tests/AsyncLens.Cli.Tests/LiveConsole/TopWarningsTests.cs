@@ -28,7 +28,7 @@ public sealed class TopWarningsTests
         Assert.Equal("ok", await app.GetAsync("/health"));
         app.Start("/park/product/7");
         Thread.Sleep(100); // the parked request first: the oldest
-        app.Start("/bug/spin/5000");
+        app.Start("/bug/spin/60000"); // spins a minute whatever happens: the test ends the app itself
         // Debug mode calls a step hung past ten times its slow-step threshold (1 s): the console's threads JSON says so
         // of the thread running it, with the await the step resumed from.
         JsonElement? step = null;
@@ -55,7 +55,10 @@ public sealed class TopWarningsTests
         var warnings = lines[Array.IndexOf(lines, "warnings:")..];
         var spin = $"Reports.cs:{s_shop.Line("shop.spin.resumed").ToString(CultureInfo.InvariantCulture)}";
         Assert.True(warnings.Length == 3, top.Stdout);
-        Assert.Matches($@"^  hung step: Reports\.SpinAsync\(int, InventoryClient\) running \d\.\d s since {Regex.Escape(spin)} \(task {step.Value.GetProperty("taskId")}, thread \d+\)$", warnings[1]);
-        Assert.Matches(@"^  2 requests past 1\.0 s; oldest \d\.\d s: GET /park/product/7 \(route /park/product/\{id:int\}\)$", warnings[2]);
+        Assert.Matches($@"^  hung step: Reports\.SpinAsync\(int, InventoryClient\) running \d+(\.\d)? s since {Regex.Escape(spin)} \(task {step.Value.GetProperty("taskId")}, thread \d+\)$", warnings[1]);
+        Assert.Matches(@"^  2 requests past 1\.0 s; oldest \d+(\.\d)? s: GET /park/product/7 \(route /park/product/\{id:int\}\)$", warnings[2]);
+        // Graceful shutdown would wait for the spinning request.
+        using (var process = System.Diagnostics.Process.GetProcessById(app.Pid))
+            process.Kill();
     }
 }
