@@ -37,6 +37,7 @@ internal sealed class TerminatedHistory
     private long _count;
     private long _capturedNext;
     private long _drained;
+    private long _overwritten;
 
     public TerminatedHistory(int size, Func<CreationSites?>? sites = null)
     {
@@ -69,6 +70,8 @@ internal sealed class TerminatedHistory
     {
         var end = Volatile.Read(ref _capturedNext);
         var next = Math.Max(_drained, end - _captured.Length);
+        // Overwritten before a sweep came: counted in the total, not kept.
+        Interlocked.Add(ref _overwritten, next - _drained);
         for (; next < end; next++)
         {
             ref var slot = ref _captured[next % _captured.Length];
@@ -76,7 +79,10 @@ internal sealed class TerminatedHistory
             if (captured is null || captured.Sequence < next)
                 break; // claimed, not written yet: the next sweep
             if (captured.Sequence > next)
-                continue; // overwritten by a newer capture: that one is taken in its turn
+            {
+                Interlocked.Increment(ref _overwritten); // overwritten by a newer capture: that one is taken in its turn
+                continue;
+            }
             if (!captured.Task.IsCompleted)
                 break; // the event comes before the completion: a moment later
             Interlocked.CompareExchange(ref slot, null, captured);
@@ -119,7 +125,7 @@ internal sealed class TerminatedHistory
             var list = new List<EndedTask>(_ring.Length);
             for (var i = 1; i <= Math.Min(_count, _ring.Length); i++)
                 list.Add(_ring[(_count - i) % _ring.Length]!);
-            return (list, _count);
+            return (list, _count + Volatile.Read(ref _overwritten));
         }
     }
 
