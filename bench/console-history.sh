@@ -8,7 +8,9 @@
 # micro-benchmark (2 async methods end per iteration), interleaved: debug mode without the console (AsyncDebug.Enable),
 # debug mode and the console with its history off (ASYNCLENS_CONSOLE_HISTORY=0), debug mode and the console with its
 # history (1000 kept, the default). BENCH_WORKLOAD=service runs the service workload instead (requests/s, CPU per request).
-# Prints the medians and the ratios history/no history and history/no console.
+# Prints the medians and the ratios history/no history and history/no console. Then the capture alone, in one process
+# (the `capture` workload: µs of CPU per capture of a 3-method chain's leaf), which a loaded machine blurs far less than
+# the ratios above.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,3 +63,7 @@ print(f"history on / history off = {history / quiet:.3f}x (same-repetition {min(
 print(f"history on / no console  = {history / none:.3f}x;  history off / no console = {quiet / none:.3f}x")
 print(f"raw results and logs: {logs}")
 PY
+
+dotnet "$dll" capture off --rounds 10 >"$logs/capture.out" 2>"$logs/capture.err" || fail "the capture workload failed" "$logs/capture.out" "$logs/capture.err"
+line="$(grep '^RESULT ' "$logs/capture.out")"
+echo "the capture alone (one process, 10 rounds of 200,000, medians): $(sed -n 's/.*capture_cpu_us=\([^ ]*\).*/\1/p' <<<"$line") µs CPU, $(sed -n 's/.*capture_wall_us=\([^ ]*\).*/\1/p' <<<"$line") µs wall, best round $(sed -n 's/.*best_cpu_us=\([^ ]*\).*/\1/p' <<<"$line") µs CPU per capture"

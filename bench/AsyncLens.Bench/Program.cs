@@ -15,6 +15,7 @@ internal static class Program
                     work      3 async methods, 2 Task.Yield, SHA-256 of 16 KB in 3 steps: µs per `await Request()`
                     service   64 concurrent simulated requests (nested awaits, semaphore, channel, JSON, SHA-256)
                     snapshot  N pending requests (--tasks N), then the task inventory timed: snapshot and dumps
+                    capture   the console history's capture at a method's end (debug mode's hot path) alone: µs each
                     forget    fire-and-forget calls discarded, through Forget(), through Forget(handler): µs and bytes per call
                     pending   N pending async methods at once (--tasks N, default 1,000,000): time and memory to
                               create them, memory after idling (--idle-s N, default 5), time to complete them
@@ -40,7 +41,7 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget"))
+        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture"))
             return Fail($"unknown workload '{workload}'");
         if (args[1] is not ("off" or "on" or "tasks" or "console" or "on-console" or "on-console-nohistory" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
@@ -64,6 +65,11 @@ internal static class Program
         {
             var (count, rounds) = (Take(options, "tasks", 100_000), Take(options, "rounds", 3));
             run = () => SnapshotBenchmark.RunAsync(count, rounds);
+        }
+        else if (workload == "capture")
+        {
+            var rounds = Take(options, "rounds", 10);
+            run = () => CaptureBenchmark.RunAsync(rounds);
         }
         else if (workload == "forget")
         {
