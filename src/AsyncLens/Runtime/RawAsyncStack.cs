@@ -32,7 +32,9 @@ internal sealed class RawAsyncStack
     {
         // Debug mode captures a stack on the app's threads at every async method's end (the console's history): the
         // working lists are the thread's own, reused, and only the frames themselves are allocated.
-        var scratch = t_scratch ??= new Scratch();
+        // Taken from the thread while in use: a capture that runs inside another (an event raised under it) gets its own.
+        var scratch = t_scratch ?? new Scratch();
+        t_scratch = null;
         var (frames, awaiters) = (scratch.Frames, scratch.Awaiters);
         frames.Clear();
         scratch.ClearSeen();
@@ -68,6 +70,7 @@ internal sealed class RawAsyncStack
         frames.Clear();
         scratch.ClearSeen(); // no object kept alive by the thread after the capture
         awaiters.Clear();
+        t_scratch = scratch;
         return stack;
     }
 
