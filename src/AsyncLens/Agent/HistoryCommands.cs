@@ -87,22 +87,7 @@ internal static class HistoryCommands
             w.WriteNull("lived");
         w.WritePropertyName("createdAt");
         JsonTaskDump.Location(w, t.CreatedAt, inline: false);
-        w.WriteStartArray("stack");
-        foreach (var frame in t.Stack)
-        {
-            w.WriteStartObject();
-            w.WriteString("method", frame.Method);
-            if (frame.File is null)
-                w.WriteNull("file");
-            else
-                w.WriteString("file", frame.File);
-            if (frame.Line is { } line)
-                w.WriteNumber("line", line);
-            else
-                w.WriteNull("line");
-            w.WriteEndObject();
-        }
-        w.WriteEndArray();
+        Reporting.JsonFormatter.Frames(w, "stack", t.Stack);
         w.WriteEndObject();
     }
 }
