@@ -91,8 +91,8 @@ public sealed partial class DebugModeConsoleTests
         Assert.Equal([id["Service.ChargeAsync(Task)"], "faulted", "Service.ChargeAsync(Task)", Short("jobs.charge"), "N s", "N s ago"], Row("Service.ChargeAsync(Task)"));
         Assert.Equal(["cancelled by a timeout", "Timeouts.FetchReportAsync(string)", Short("jobs.fetch")], Row("Timeouts.FetchReportAsync(string)")[1..4]);
         Assert.Equal(["cancelled by a token", "Timeouts.ExportAsync(CancellationToken)", Short("jobs.export")], Row("Timeouts.ExportAsync(CancellationToken)")[1..4]);
-        // HttpClient's timeout: the 300 ms it waited at least.
-        Assert.True(double.Parse(rows["Timeouts.FetchReportAsync(string)"][4][..^2], System.Globalization.CultureInfo.InvariantCulture) >= 0.3, rows["Timeouts.FetchReportAsync(string)"][4]);
+        // HttpClient's timeout: the 300 ms it waited (a timer may fire a tick early).
+        Assert.True(double.Parse(rows["Timeouts.FetchReportAsync(string)"][4][..^2], System.Globalization.CultureInfo.InvariantCulture) >= 0.25, rows["Timeouts.FetchReportAsync(string)"][4]);
 
         var charge = app.Console("where-terminated", id["Service.ChargeAsync(Task)"]);
         Assert.True(charge.ExitCode == 0, charge.ToString());
@@ -127,7 +127,7 @@ public sealed partial class DebugModeConsoleTests
             var result = doc.RootElement.GetProperty("result");
             Assert.Equal("cancelled by a token", result.GetProperty("how").GetString());
             Assert.Equal("TaskCanceledException: A task was canceled.", result.GetProperty("exception").GetString());
-            Assert.True(result.GetProperty("lived").GetDouble() >= 0.3, export.Stdout);
+            Assert.True(result.GetProperty("lived").GetDouble() >= 0.25, export.Stdout);
             Assert.Equal(At("jobs.export.call"), $"{result.GetProperty("createdAt").GetProperty("file").GetString()}:{result.GetProperty("createdAt").GetProperty("line")}");
             Assert.Equal(
                 [("Program.Main(string[])", At("jobs.timeouts")), ("Timeouts.RunAsync()", At("jobs.export.call")), ("Timeouts.ExportAsync(CancellationToken)", At("jobs.export"))],

@@ -32,16 +32,18 @@ public sealed class TopWarningsTests
         // Debug mode calls a step hung past ten times its slow-step threshold (1 s): the console's threads JSON says so
         // of the thread running it, with the await the step resumed from.
         JsonElement? step = null;
+        var last = "";
         for (var i = 0; i < 60 && step is null; i++)
         {
             Thread.Sleep(i == 0 ? 1000 : 100);
             var threads = ChildProcess.Dotnet([Repo.Cli, "console", app.PidText, "threads", "--format", "json"], timed: false);
             Assert.True(threads.ExitCode == 0, threads.ToString());
+            last = threads.Stdout;
             step = JsonDocument.Parse(threads.Stdout).RootElement.GetProperty("result").GetProperty("threads").EnumerateArray()
                 .Where(t => t.TryGetProperty("step", out var s) && s.GetProperty("hung").GetBoolean()).Select(t => t.GetProperty("step"))
                 .Cast<JsonElement?>().FirstOrDefault();
         }
-        Assert.NotNull(step);
+        Assert.True(step is not null, $"no hung step in threads:\n{last}\n{app.Output}");
         Assert.Equal("Reports.SpinAsync(int, InventoryClient)", step.Value.GetProperty("method").GetString());
         Assert.True(step.Value.GetProperty("runningSeconds").GetDouble() >= 1, step.ToString());
         Assert.Equal(
