@@ -67,6 +67,22 @@ internal static class FixHints
         "this loop runs on the async path for the whole stretch without awaiting: if it is CPU-bound, move it off with "
         + "`await Task.Run(() => ...)`; if it waits for something, await it instead";
 
+    /// <summary>
+    /// The fix for a blocking wait made inside a library's synchronous API the app called at <paramref name="offset"/> of
+    /// <paramref name="method"/> (StackExchange.Redis's <c>ConnectionMultiplexer.Connect</c> waits for its own connect
+    /// task): the API's async twin, where it has one; else null (the wait is the app's own: <see cref="BlockingWait"/>).
+    /// </summary>
+    public static string? ForWaitInside(MethodBase method, int offset)
+    {
+        if (offset < 0 || MethodSymbols.Calls(method).FirstOrDefault(c => c.Offset == offset).Target is not { } called
+            || CodeOrigin.Kind(called.Module.Assembly) == CodeKind.User || KnownBlocking(called) is not null)
+            return null;
+        var twin = AsyncTwins.Of(called);
+        return twin.Kind == TwinKind.SameArguments
+            ? $"`{Describe(called)}` blocks the thread (it waits for a task inside {called.Module.Assembly.GetName().Name}): use `await {twin.Name}(...)`"
+            : null;
+    }
+
     /// <summary>The fix when no call is named: what the time says, else the generic advice.</summary>
     public static string Unnamed(TimeSplit time) => time.MostlyOnCpu ? OnCpu : time.MostlyBlocked ? Blocked : Generic;
 
@@ -89,9 +105,10 @@ internal static class FixHints
         var time = evidence.Time;
         var (onCpu, blocked) = (time.MostlyOnCpu, time.MostlyBlocked);
         // The time went somewhere: when one call alone in the stretch could have taken it, that call ran.
-        if (!evidence.Ongoing && (onCpu || blocked) && calls.Where(c => Fits(c.Kind, onCpu)).ToList() is [{ Ran: false } alone]
+        Candidate? held = null;
+        if (!evidence.Ongoing && (onCpu || blocked) && calls.Where(c => Fits(c, onCpu, evidence)).ToList() is [var alone]
             && !(onCpu && Loops(code, body, paths).Any()))
-            calls[calls.IndexOf(alone)] = alone with { Ran = true };
+            calls[calls.IndexOf(alone)] = held = alone with { Ran = true };
         if (!onCpu)
         {
             // A call that blocks and ran (a .Result or .Wait() blocks only if a synchronous wait was seen); one that
@@ -108,8 +125,12 @@ internal static class FixHints
             if (LoopHint(code, body, paths, calls) is { } loop)
                 return loop;
         }
+        if (held is { Kind: CallKind.UserCall or CallKind.AsyncCallee })
+            return held.ToHint();
         // The one method of the user's (or computing call) the stretch may have called, at a call that ran; failing
-        // any, the one async method of the user's, whose first step ran inside the stretch.
+        // any, the one async method of the user's, whose first step ran inside the stretch. Where the thread was blocked,
+        // only one whose code can block.
+        calls.RemoveAll(c => blocked && c.Kind is CallKind.UserCall or CallKind.AsyncCallee && !Fits(c, onCpu: false, evidence));
         var users = calls.Where(c => c.Kind == CallKind.UserCall || (!blocked && c.Kind == CallKind.CpuBound)).ToList();
         if (users.Count > 0)
             return One(users) is { Ran: true } only ? only.ToHint() : null;
@@ -119,13 +140,46 @@ internal static class FixHints
         return onCpu || blocked ? null : LoopHint(code, body, paths, calls);
     }
 
-    // Whether a call of this kind can hold a thread the way the time says it was held: computing, or blocked.
-    private static bool Fits(CallKind kind, bool onCpu) => kind switch
+    // Whether a call can hold a thread the way the time says it was held: computing, or blocked. A method of the user's
+    // can compute in any framework call it makes; it can block only where its code (or a method of the user's it calls,
+    // a few levels down) blocks: a polling loop's step calling `mode.Has(...)` and `store.AuditAsync()` was blocked
+    // 0.3 s in the second, by a synchronous query in it (Dapper's `ExecuteScalar`), not in the first. A stretch that threw
+    // may have spent its time throwing: there every method of the user's could have.
+    private static bool Fits(Candidate c, bool onCpu, StretchEvidence evidence) => c.Kind switch
     {
-        CallKind.UserCall or CallKind.AsyncCallee => true,
+        CallKind.UserCall or CallKind.AsyncCallee => onCpu || evidence.Threw || !IsAppCode(c.Call.Target) || CanBlock(c.Call.Target, evidence, depth: 3),
         CallKind.Spinning or CallKind.CpuBound => onCpu,
         _ => !onCpu,
     };
+
+    // Whether a method of the app's own can block its thread: a blocking call or a synchronous API with an async twin, a
+    // lock, a delegate (whatever it runs), a method of the app's that can, or code that cannot be read (an interface's
+    // method; past the depth). Other calls, a package's as the framework's, are taken not to block unless they are known
+    // to (Dapper's `ExecuteScalar`), as in the step's own code; a package's method the step itself called is not looked into.
+    private static bool IsAppCode(MethodBase method) => CodeOrigin.Kind(method.Module.Assembly) == CodeKind.User;
+
+    private static bool CanBlock(MethodBase method, StretchEvidence evidence, int depth)
+    {
+        if (depth < 0 || method.IsAbstract || StretchCode.For(method).Body is not { } body)
+            return true;
+        foreach (var call in MethodSymbols.Calls(body))
+        {
+            if (call.TakesAddress)
+                continue;
+            var target = call.Target;
+            if (target.DeclaringType is { } type && (typeof(Delegate).IsAssignableFrom(type) && target.Name == "Invoke"
+                || type.FullName is "System.Threading.Monitor" or "System.Threading.Lock" && target.Name is "Enter" or "TryEnter"))
+                return true;
+            switch (Classify(target, evidence))
+            {
+                case CallKind.Blocking or CallKind.Twin:
+                    return true;
+                case CallKind.UserCall or CallKind.AsyncCallee when IsAppCode(target) && CanBlock(target, evidence, depth - 1):
+                    return true;
+            }
+        }
+        return false;
+    }
 
     // The calls, if they all go to one method: the first of them that ran, else the first.
     private static Candidate? One(List<Candidate> calls) =>

@@ -5,7 +5,7 @@ namespace AsyncLens.Attribution;
 
 /// <summary>
 /// Which code of the user's made a blocking wait, from the stack taken on the waiting thread as the wait began: its
-/// first frame in the user's code. A method whose last act is the wait (<c>() => client.GetAsync(id).Result</c>)
+/// first frame in the app's own code (else in a package's). A method whose last act is the wait (<c>() => client.GetAsync(id).Result</c>)
 /// may be missing from that stack, the JIT having turned its call into a tail call: then the first frame of the
 /// user's is a caller further up, not at a wait. When that happens while an ASP.NET Core handler runs (its endpoint
 /// matched on the thread and the request is not over), the handler is the code that waited, at its wait call.
@@ -16,16 +16,22 @@ internal static class WaitSites
     public static (MethodBase Method, int ILOffset)? Waiter(IReadOnlyList<(MethodBase? Method, int ILOffset)> stack, MethodInfo? handler)
     {
         (MethodBase Method, int ILOffset)? user = null;
-        for (var i = 0; i < stack.Count; i++)
+        var index = -1;
+        // The app's own frame first: a package that waits inside a synchronous API of its own (StackExchange.Redis's
+        // ConnectionMultiplexer.Connect) was called by the app's code, at the line to change; a package's frame only
+        // when no frame of the app's is on the stack (a package's own thread).
+        foreach (var appOnly in (bool[])[true, false])
         {
-            if (stack[i].Method is { } method && CodeOrigin.IsUserCode(method))
+            for (var i = 0; i < stack.Count && user is null; i++)
             {
-                user = (method, CallThatWaited(stack, i));
-                break;
+                if (stack[i].Method is { } method && CodeOrigin.IsUserCode(method)
+                    && (!appOnly || CodeOrigin.Kind(method.Module.Assembly) == CodeKind.User))
+                    (user, index) = ((method, CallThatWaited(stack, i)), i);
             }
         }
+        // The frame found called what waited (a wait, or a method still on the stack above it): it is no caller further up.
         if (handler is null || stack.Any(f => f.Method is { DeclaringType: not null } m && MethodSymbols.SameDefinition(m, handler))
-            || user is { } u && WaitsAt(u.Method, u.ILOffset))
+            || user is { } u && (WaitsAt(u.Method, u.ILOffset) || CallsFrameAbove(stack, index, u.ILOffset)))
             return user;
         return (handler, WaitCall(handler) ?? -1);
     }
@@ -53,6 +59,11 @@ internal static class WaitSites
         }
         return offset;
     }
+
+    // True when the call at the offset in the frame at `index` is to a method on the stack above it.
+    private static bool CallsFrameAbove(IReadOnlyList<(MethodBase? Method, int ILOffset)> stack, int index, int offset) =>
+        offset >= 0 && MethodSymbols.Calls(stack[index].Method!).FirstOrDefault(c => c.Offset == offset).Target is { } target
+        && stack.Take(index).Any(f => f.Method is { DeclaringType: not null } above && MethodSymbols.SameDefinition(above, target));
 
     // True when the call at (or just before) the offset is one that waits for a task.
     private static bool WaitsAt(MethodBase method, int offset) =>

@@ -255,6 +255,7 @@ internal sealed class TaskGraph
             }
         }
         ExpandFrom(read);
+        LookAgainAtUnawaited();
         var keep = new int[_nodes.Count];
         var kept = new List<TaskNode>(_nodes.Count);
         foreach (var node in _nodes)
@@ -275,6 +276,35 @@ internal sealed class TaskGraph
         _edges.RemoveAll(e => keep[e.Parent] < 0 || keep[e.Child] < 0);
         for (var i = 0; i < _edges.Count; i++)
             _edges[i] = (keep[_edges[i].Parent], keep[_edges[i].Child]);
+    }
+
+    /// <summary>
+    /// A caller taken off its CPU between getting a task and awaiting it (on a busy machine a thread waits milliseconds
+    /// for a core) leaves the task unawaited longer than one look: code nothing awaits yet is looked at again after
+    /// 2, 4, 8 and 16 ms (30 ms in all, only while some is left), so a request being formed is read as one chain.
+    /// Work that is never awaited (a connection's loop, fire-and-forget) stays a root; the reader waited 30 ms more.
+    /// </summary>
+    private void LookAgainAtUnawaited()
+    {
+        for (var pause = 2; pause <= 16; pause *= 2)
+        {
+            var awaited = new bool[_nodes.Count];
+            foreach (var (_, child) in _edges)
+                awaited[child] = true;
+            var waiting = new List<TaskNode>();
+            for (var i = 0; i < _nodes.Count; i++)
+            {
+                if (!awaited[i] && _nodes[i].IsCode && _nodes[i].Target is not Task { IsCompleted: true })
+                    waiting.Add(_nodes[i]);
+            }
+            if (waiting.Count == 0)
+                return;
+            Thread.Sleep(pause);
+            var read = _nodes.Count;
+            foreach (var node in waiting)
+                Expand(node);
+            ExpandFrom(read);
+        }
     }
 
     private void Expand(TaskNode node)

@@ -93,7 +93,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             AsyncStack = own || waiter is null || f.Step?.Code is not null ? (f.Step is { } st ? Frames(st.Stack) : []) : [.. f.Step is { } outer ? Frames(outer.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)],
             WaitingOn = target,
             Message = message,
-            Fix = FixHints.BlockingWait,
+            Fix = waiter is { } at && FixHints.ForWaitInside(at.Method, at.ILOffset) is { } inside ? inside : FixHints.BlockingWait,
             Timestamp = f.Timestamp,
         };
     }

@@ -135,6 +135,58 @@ internal static class Samples
     // A handler that is not async, doing its I/O with a synchronous API that has an async twin.
     public static string SyncReadHandler(string path) => File.ReadAllText(path); // @sample.handler.read
 
+    // A polling loop resumed after its first await: on every path it asks a trivial method of its own, and on some it
+    // calls two async methods of its own, one whose code can block (a synchronous read with an async twin) and one
+    // that cannot. A blocked stretch went to the first; one on a CPU could have gone to any.
+    public static async Task PollAsync(int rounds)
+    {
+        for (var round = 0; round < rounds; round++)
+        {
+            var pending = await CountAsync(); // @sample.poll.resumed
+            if (IsOn("audit") && round == 2)
+                Console.WriteLine(await AuditAsync()); // @sample.poll.audit.call
+            if (IsOn("summary"))
+                Console.WriteLine(await SummaryAsync(pending));
+            await Task.Delay(500); // @sample.poll.delay
+        }
+    }
+
+    // The same with two async methods whose code can block: which one ran, nothing says; the check cannot block.
+    public static async Task PollTwiceAsync(int rounds)
+    {
+        for (var round = 0; round < rounds; round++)
+        {
+            var pending = await CountAsync();
+            if (IsOn("audit") && round == 2)
+                Console.WriteLine(await AuditAsync());
+            if (IsOn("archive"))
+                Console.WriteLine(await AuditAsync() + pending);
+            else
+                Console.WriteLine(await CountVisitsAsync());
+            await Task.Delay(500);
+        }
+    }
+
+    private static bool IsOn(string mode) => mode.Length > 5;
+
+    private static async Task<int> AuditAsync()
+    {
+        await using var stream = await OpenAsync();
+        var text = File.ReadAllText("audit"); // @sample.poll.audit
+        return text.Length;
+    }
+
+    private static async Task<int> SummaryAsync(int pending)
+    {
+        await Task.Yield();
+        return pending * 2;
+    }
+
+    // A synchronous library API that waits for a task inside it (a package's: xunit's Assert stands in for one).
+    public static void CallsPackage(bool ok) => Xunit.Assert.True(ok); // @sample.package.call
+
+    public static int SendSync(HttpClient client, HttpRequestMessage request) => (int)client.Send(request).StatusCode; // @sample.send
+
     private static Task<int> CountAsync() => Task.FromResult(3);
 
     private static string RenderCsv(int rows) => new(',', rows);

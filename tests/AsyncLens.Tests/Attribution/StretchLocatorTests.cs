@@ -32,6 +32,27 @@ public sealed class StretchLocatorTests
     }
 
     [Fact]
+    public void A_blocked_stretch_calling_several_methods_of_the_apps_went_to_the_one_whose_code_can_block()
+    {
+        // Resumed after CountAsync, parked at the Delay: IsOn ran, AuditAsync and SummaryAsync may have. Only AuditAsync's
+        // code can block (File.ReadAllText); SummaryAsync's cannot, nor can IsOn's.
+        var stretch = Locate(Evidence(nameof(Samples.PollAsync), resumed: 0, stopped: 3, Blocked));
+        Assert.Equal("Samples.AuditAsync()", stretch.Code.Name);
+        Assert.Equal(Found.Called, stretch.How);
+        Assert.Equal(Line("sample.poll.audit"), LocationLine(stretch));
+        Assert.Equal("`File.ReadAllText` blocks the thread: use `await File.ReadAllTextAsync(...)`", stretch.Hint!.Fix);
+        Assert.Equal(Line("sample.poll.audit.call"), Assert.Single(stretch.Callers).CallLine?.Line);
+
+        // On a CPU, any of the three could have taken the time: nothing is named.
+        Assert.Null(Locate(Evidence(nameof(Samples.PollAsync), 0, 3, OnCpu)).Hint);
+
+        // Two methods whose code can block, in different branches: neither is named, nor the check that cannot block.
+        var either = Locate(Evidence(nameof(Samples.PollTwiceAsync), 0, 4, Blocked));
+        Assert.Equal("Samples.PollTwiceAsync(int)", either.Code.Name);
+        Assert.Null(either.Hint);
+    }
+
+    [Fact]
     public void A_blocking_call_on_every_path_is_named_whatever_the_branches_after_it()
     {
         var stretch = Locate(Evidence(nameof(Samples.LoadThenBranchAsync), 0, -2, Blocked));
@@ -112,10 +133,12 @@ public sealed class StretchLocatorTests
         Assert.Equal(Line("sample.result.wait"), LocationLine(waited));
         Assert.Equal(HintKind.Blocking, waited.Hint!.Kind);
 
-        // The task had completed: the one method of the user's the stretch called is left.
-        var completed = Locate(Evidence(nameof(Samples.ResultAsync), 0, -2, Blocked));
-        Assert.Equal(HintKind.UserCall, completed.Hint!.Kind);
-        Assert.Equal("Samples.RenderCsv(int)", completed.Hint.Callee);
+        // The task had completed: the one method of the user's the stretch called is left, and named where the time
+        // went to a CPU; the time says blocked and it cannot block (it builds a string): nothing is named.
+        var computed = Locate(Evidence(nameof(Samples.ResultAsync), 0, -2, OnCpu));
+        Assert.Equal(HintKind.UserCall, computed.Hint!.Kind);
+        Assert.Equal("Samples.RenderCsv(int)", computed.Hint.Callee);
+        Assert.Null(Locate(Evidence(nameof(Samples.ResultAsync), 0, -2, Blocked)).Hint);
     }
 
     [Fact]

@@ -24,6 +24,29 @@ public sealed class WaitSitesTests
     }
 
     [Fact]
+    public void A_wait_inside_a_packages_api_is_the_apps_call_of_that_api_with_its_async_twin_as_the_fix()
+    {
+        // The package's frame (xunit's Assert, a package of this test project) is not the code to change: the app's
+        // frame below it is, at its call of the package, even while a handler ran (its frame is not missing: the app's
+        // frame called what waited).
+        var caller = StretchLocatorTests.Kickoff(nameof(Samples.CallsPackage));
+        var package = typeof(Assert).GetMethod(nameof(Assert.True), [typeof(bool)])!;
+        Assert.Equal(CodeKind.Package, CodeOrigin.Kind(package.Module.Assembly));
+        var waiter = WaitSites.Waiter([(s_resultGetter, 0), (package, 4), (caller, 0)], s_handler);
+        Assert.NotNull(waiter);
+        Assert.Equal(caller, waiter.Value.Method);
+        Assert.Equal(StretchLocatorTests.Line("sample.package.call"), MethodSymbols.LineAt(caller, waiter.Value.ILOffset)?.Line);
+
+        // A library API with an async twin names the twin; the app's own wait (.Result) keeps the generic fix.
+        var send = StretchLocatorTests.Kickoff(nameof(Samples.SendSync));
+        var sendCall = MethodSymbols.Calls(send).Single(c => c.Target.Name == nameof(HttpClient.Send)).Offset;
+        Assert.Equal("`HttpClient.Send` blocks the thread (it waits for a task inside System.Net.Http): use `await HttpClient.SendAsync(...)`",
+            FixHints.ForWaitInside(send, sendCall));
+        Assert.Null(FixHints.ForWaitInside(s_resultGetter, 0));
+        Assert.Null(FixHints.ForWaitInside(StretchLocatorTests.Kickoff(nameof(Samples.CallsPackage)), -1));
+    }
+
+    [Fact]
     public void A_handler_missing_from_the_stack_while_it_ran_is_the_code_that_waited_at_its_wait_call()
     {
         // Kestrel's loop and a middleware of the user's above the wait, at calls that do not wait: the handler ran

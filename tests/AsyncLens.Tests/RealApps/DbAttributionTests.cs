@@ -19,7 +19,8 @@ public sealed class DbAttributionTests
     {
         // Item 4: each call of CountVisitsAsync opens a pooled connection and begins a transaction (both complete at
         // once), then counts with a blocking ExecuteScalar. The caller's stretch loops back to its await: the code
-        // before its loop (another async method) cannot have run in it. When a whole call completes at once (its
+        // before its loop (another async method) cannot have run in it; of the loop's calls of the app's (a check, the
+        // count, an archive pass), only the count's code can block. When a whole call completes at once (its
         // commit too), the caller's stretch holds two calls, reported once: one to three reports, each the same.
         var reports = Run(configuration, "count-sync");
         var text = Reports.Describe(reports);
@@ -57,6 +58,21 @@ public sealed class DbAttributionTests
         Assert.Equal(At("db.redis.stopped"), profile.At("stoppedAt"));
         Assert.Equal(At("db.redis.call"), profile.At("createdAt"));
         Assert.Equal("`IDatabase.StringGet` blocks the thread: use `await IDatabase.StringGetAsync(...)`", profile.GetProperty("fix").GetString());
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_wait_inside_a_librarys_synchronous_api_is_named_at_the_apps_call_with_the_async_twin(string configuration)
+    {
+        // StackExchange.Redis's ConnectionMultiplexer.Connect waits for its own connect task, which the paused server
+        // holds 0.3 s: the wait is the app's call of Connect, not a line of the library's.
+        var reports = Run(configuration, "redis-connect");
+        var wait = Assert.Single(reports, r => r.Kind() == "blocking-wait" && !r.IsRepeats());
+        Assert.Equal(At("db.connect.sync"), wait.At("location"));
+        Assert.Equal("Bugs.RedisConnectSyncAsync(Databases)", wait.Method());
+        Assert.Equal("`ConnectionMultiplexer.Connect` blocks the thread (it waits for a task inside StackExchange.Redis): use `await ConnectionMultiplexer.ConnectAsync(...)`",
+            wait.GetProperty("fix").GetString());
     }
 
     private static List<System.Text.Json.JsonElement> Run(string configuration, string scenario)

@@ -7,12 +7,27 @@ namespace DbWorker;
 /// <summary>One seeded bug per scenario, at the lines marked "// @tag".</summary>
 internal static class Bugs
 {
-    // The pool is warm, so opening and beginning complete synchronously; then a blocking count (0.3 s).
+    // The pool is warm, so opening and beginning complete synchronously; then a blocking count (0.3 s). The loop has a
+    // poller's shape: a check of its own each round, and an archive pass on some (never here), two more methods of the app's.
     public static async Task CountSyncAsync(Databases db)
     {
         await Schema.CreateAsync(db.Postgres);
         for (var i = 0; i < 3; i++)
+        {
+            if (Verbose(i))
+                Console.WriteLine($"round {i}");
             Console.WriteLine($"count {await CountVisitsAsync(db.Postgres)}"); // @db.count.call
+            if (i == 5)
+                await ArchiveAsync(db.Postgres);
+        }
+    }
+
+    private static bool Verbose(int round) => round % 2 == 1;
+
+    private static async Task ArchiveAsync(NpgsqlDataSource postgres)
+    {
+        await using var connection = await postgres.OpenConnectionAsync();
+        await connection.ExecuteAsync("delete from visits where false");
     }
 
     private static async Task<long> CountVisitsAsync(NpgsqlDataSource postgres)
@@ -38,6 +53,16 @@ internal static class Bugs
         var profile = db.Cache.StringGet("profile:42"); // @db.redis.get
         await db.Cache.KeyExpireAsync("profile:42", TimeSpan.FromMinutes(1)); // @db.redis.stopped
         return profile;
+    }
+
+    // A second connection opened with the synchronous API while the server holds clients for 0.3 s: the library waits
+    // inside Connect for its own connect task.
+    public static async Task RedisConnectSyncAsync(Databases db)
+    {
+        var server = db.Redis.GetServer(db.Redis.GetEndPoints()[0]);
+        await server.ExecuteAsync("CLIENT", "PAUSE", "300", "ALL");
+        using var second = ConnectionMultiplexer.Connect(db.Redis.Configuration); // @db.connect.sync
+        Console.WriteLine($"second connection: {second.IsConnected}");
     }
 
     // Fire and forget: the update fails (no such table) and nobody looks at why.

@@ -1,6 +1,6 @@
 // DbWorker: a background worker over PostgreSQL (Npgsql + Dapper) and Redis (StackExchange.Redis).
 //   dotnet DbWorker.dll SCENARIO      with DB_PG (an Npgsql connection string) and DB_REDIS (host:port)
-// Scenarios: healthy [ROUNDS] (silent under debug mode; 20 rounds unless said), and one seeded bug each: count-sync, redis-sync, pg-unobserved,
+// Scenarios: healthy [ROUNDS] (silent under debug mode; 20 rounds unless said), and one seeded bug each: count-sync, redis-sync, redis-connect, pg-unobserved,
 // redis-crash. "parked" holds queries and Redis calls in flight, prints "parked PID", and ends at a line on stdin.
 using DbWorker;
 
@@ -16,6 +16,9 @@ switch (scenario)
         break;
     case "redis-sync":
         await Bugs.RedisSyncAsync(db);
+        break;
+    case "redis-connect":
+        await Bugs.RedisConnectSyncAsync(db);
         break;
     case "pg-unobserved":
         await Bugs.PgUnobservedAsync(db);
