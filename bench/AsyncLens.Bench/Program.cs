@@ -15,6 +15,7 @@ internal static class Program
                     work      3 async methods, 2 Task.Yield, SHA-256 of 16 KB in 3 steps: µs per `await Request()`
                     service   64 concurrent simulated requests (nested awaits, semaphore, channel, JSON, SHA-256)
                     snapshot  N pending requests (--tasks N), then the task inventory timed: snapshot and dumps
+                    capture   the console history's capture at a method's end (debug mode's hot path) alone: µs each
                     forget    fire-and-forget calls discarded, through Forget(), through Forget(handler): µs and bytes per call
                     pending   N pending async methods at once (--tasks N, default 1,000,000): time and memory to
                               create them, memory after idling (--idle-s N, default 5), time to complete them
@@ -22,6 +23,8 @@ internal static class Program
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
                     console   the task inventory and the live console's agent, no client: AsyncDebug.StartConsole()
+                    on-console            debug mode and the console: every async method's end captured for ps-terminated
+                    on-console-nohistory  debug mode and the console with its history off (ASYNCLENS_CONSOLE_HISTORY=0)
                     listener  the runtime's floor: TPL events on with debug mode's keywords, ignored
                     tpl-quiet the runtime's floor: TPL event source on, no event raised (AsyncMethod keyword)
                     async-events          .NET 11+: AsyncProfilerEventSource (every keyword) decoded by AsyncLens's reader
@@ -38,11 +41,11 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget"))
+        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture"))
             return Fail($"unknown workload '{workload}'");
-        if (args[1] is not ("off" or "on" or "tasks" or "console" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
+        if (args[1] is not ("off" or "on" or "tasks" or "console" or "on-console" or "on-console-nohistory" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
-        var on = args[1] == "on";
+        var on = args[1] is "on" or "on-console" or "on-console-nohistory";
         var options = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 2; i < args.Length; i += 2)
         {
@@ -62,6 +65,11 @@ internal static class Program
         {
             var (count, rounds) = (Take(options, "tasks", 100_000), Take(options, "rounds", 3));
             run = () => SnapshotBenchmark.RunAsync(count, rounds);
+        }
+        else if (workload == "capture")
+        {
+            var rounds = Take(options, "rounds", 10);
+            run = () => CaptureBenchmark.RunAsync(rounds);
         }
         else if (workload == "forget")
         {
@@ -93,7 +101,9 @@ internal static class Program
         using var asyncEvents = AsyncEventsMode.Start(args[1]);
         if (args[1] == "tasks" || workload == "snapshot" && !on)
             AsyncDebug.TrackTasks(dumpOnSignal: false);
-        if (args[1] == "console")
+        if (args[1] == "on-console-nohistory")
+            Environment.SetEnvironmentVariable("ASYNCLENS_CONSOLE_HISTORY", "0");
+        if (args[1] is "console" or "on-console" or "on-console-nohistory")
             Console.Error.WriteLine("console: " + AsyncDebug.StartConsole());
         var result = await run();
         Console.Error.WriteLine("runtime: " + System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);

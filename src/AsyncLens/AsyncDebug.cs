@@ -101,11 +101,18 @@ public static class AsyncDebug
                 return s_console.SocketPath;
             s_trackingRequested = true;
             Tracking();
-            var history = new Agent.TerminatedHistory(Agent.TerminatedHistory.SizeFrom(Environment.GetEnvironmentVariable(Agent.TerminatedHistory.SizeVariable)));
+            var history = new Agent.TerminatedHistory(
+                Agent.TerminatedHistory.SizeFrom(Environment.GetEnvironmentVariable(Agent.TerminatedHistory.SizeVariable)), () => Volatile.Read(ref s_engine)?.Inventory.Sites);
             try
             {
                 s_console = Agent.ConsoleAgent.Start(errors, new Agent.ConsoleCommands(Inventory, history));
-                Tracking().Registry.Ended = history.Record;
+                if (history.IsOn)
+                {
+                    var registry = Tracking().Registry;
+                    registry.Ended = history.Record;
+                    registry.Ending = history.Capture;
+                    registry.Swept = history.Drain;
+                }
             }
             catch (Agent.ConsoleUnavailableException ex)
             {
@@ -132,6 +139,9 @@ public static class AsyncDebug
     }
 
     /// <summary>Hands a finding made outside the engine (a forgotten task's fault) to debug mode's writer; false when it is off.</summary>
+    /// <summary>Debug mode's hung-step threshold (DateTime ticks); null when it is off.</summary>
+    internal static long? HungStepTicks => Volatile.Read(ref s_engine)?.HungTicks;
+
     internal static bool Report(Reporting.Finding finding)
     {
         if (Volatile.Read(ref s_engine) is not { } engine)

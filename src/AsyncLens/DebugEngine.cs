@@ -47,6 +47,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var registry = tracking.Registry;
         _tracking = tracking;
         _registry = registry;
+        registry.EndsSeen = true;
         // A box whose creation record is gone has completed (records go at TraceOperationEnd): it must not be kept.
         tracking.Keep = (id, task) => BoxInfo.Of(task) is null ? !task.IsCompleted : _table.Find(id) is not null;
         var sites = new CreationSites(registry.Find);
@@ -62,6 +63,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         var collected = new PendingCollected(_writer, registry, _table, time, tracking.Sweep);
         _collected = collected;
         _watchdog = new Watchdog(settings, _steps, _waits, _faults, collected, stalls, Fail);
+        HungTicks = settings.HungTicks;
         AppDomain.CurrentDomain.FirstChanceException += OnFirstChanceException;
         TaskScheduler.UnobservedTaskException += _faults.OnUnobservedTaskException;
         AppDomain.CurrentDomain.ProcessExit += OnProcessExit;
@@ -87,6 +89,9 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
     public TaskInventory Inventory { get; }
+
+    /// <summary>How long a step runs before debug mode calls it hung (its hung-step report; the console's threads and top).</summary>
+    public long HungTicks { get; }
 
     public static DebugEngine Start(AsyncDebugOptions options, TaskTracking tracking, TextWriter output) => new(options, tracking, output);
 
@@ -144,6 +149,10 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
             step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
+        // The console's history: before the task completes, while its awaiters still hang from it (the runtime raises this
+        // event first), and the step that ends it is still this thread's.
+        if (_registry.Ending is { } ending && record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } ended)
+            ending(ended, Tracker().Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now);
         if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
         {
             _lost.OnFaulted(taskId, record);
@@ -359,6 +368,7 @@ internal sealed class DebugEngine : IEngineEvents, IDisposable
         FlushEventSteps(DetectionSettings.Now);
         _steps.FlushOpenSteps(DetectionSettings.Now);
         _listener.Dispose();
+        _registry.EndsSeen = false;
         _eventSteps?.Dispose();
         ThreadTracker.KeepsSchedHistory = false;
         System.Runtime.Loader.AssemblyLoadContext.Default.Unloading -= OnUnloading;

@@ -16,11 +16,19 @@ internal sealed record TopTask(long Id, string State, string Method, string? Fil
 /// </summary>
 internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> Tasks, bool HasBusy, string? Starvation, string? Error)
 {
+    /// <summary>The steps running past debug mode's hung-step threshold (from <c>threads</c>, in debug mode).</summary>
+    public IReadOnlyList<TopStep> HungSteps { get; init; } = [];
+
+    /// <summary>The ASP.NET Core requests in flight (from <c>requests</c>).</summary>
+    public IReadOnlyList<TopRequest> Requests { get; init; } = [];
+
     public static TopSnapshot Take(IConsoleSession session, bool debugMode)
     {
         var ps = session.Send("ps", debugMode ? ["--sort", "busy"] : []);
         var pool = session.Send("pool", []);
-        return Parse(ps, pool);
+        var threads = debugMode ? session.Send("threads", []) : null;
+        var requests = session.Send("requests", []);
+        return Parse(ps, pool) with { HungSteps = Hung(threads), Requests = InFlight(requests) };
     }
 
     /// <summary>From the agent's answer lines to <c>ps</c> and <c>pool</c> (docs/console.md, the protocol).</summary>
@@ -57,6 +65,52 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
         return new TopSnapshot(time, tasks, hasBusy, Starved(poolAnswer), null);
     }
 
+    /// <summary>The threads whose step the agent calls hung (<c>threads</c>' <c>step.hung</c>), longest first.</summary>
+    public static IReadOnlyList<TopStep> Hung(string? threadsAnswer)
+    {
+        if (Result(threadsAnswer) is not { } result || !result.RootElement.GetProperty("result").TryGetProperty("threads", out var threads))
+            return [];
+        using (result)
+        {
+            var hung = new List<TopStep>();
+            foreach (var t in threads.EnumerateArray())
+            {
+                if (!t.TryGetProperty("step", out var step) || !step.GetProperty("hung").GetBoolean())
+                    continue;
+                var at = step.GetProperty("resumedAt");
+                hung.Add(new TopStep(step.GetProperty("taskId").GetInt64(), step.GetProperty("method").GetString() ?? "?",
+                    at.ValueKind == JsonValueKind.Object ? $"{Path.GetFileName(at.GetProperty("file").GetString())}:{at.GetProperty("line").GetInt32().ToString(CultureInfo.InvariantCulture)}" : null,
+                    step.GetProperty("runningSeconds").GetDouble(), t.TryGetProperty("id", out var id) ? id.GetInt32() : null, t.GetProperty("osId").GetInt32()));
+            }
+            return [.. hung.OrderByDescending(h => h.Seconds).ThenBy(h => h.TaskId)];
+        }
+    }
+
+    /// <summary>The requests in flight (<c>requests</c>' <c>requests</c>), oldest first.</summary>
+    public static IReadOnlyList<TopRequest> InFlight(string? requestsAnswer)
+    {
+        if (Result(requestsAnswer) is not { } result || !result.RootElement.GetProperty("result").TryGetProperty("requests", out var requests))
+            return [];
+        using (result)
+        {
+            return [.. requests.EnumerateArray().Select(r => new TopRequest(
+                    r.GetProperty("method").GetString() ?? "?", r.GetProperty("path").GetString() ?? "?",
+                    r.TryGetProperty("route", out var route) ? route.GetString() : null, r.GetProperty("ageSeconds").GetDouble()))
+                .OrderByDescending(r => r.AgeSeconds)];
+        }
+    }
+
+    private static JsonDocument? Result(string? answer)
+    {
+        if (answer is null)
+            return null;
+        var doc = JsonDocument.Parse(answer);
+        if (doc.RootElement.TryGetProperty("result", out var result) && result.ValueKind == JsonValueKind.Object)
+            return doc;
+        doc.Dispose();
+        return null;
+    }
+
     /// <summary>The pool's own starvation line (<c>pool-starvation: 2 of 2 pool threads blocked; ...</c>) when it says it is starved.</summary>
     private static string? Starved(string? poolAnswer)
     {
@@ -71,19 +125,26 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
     }
 }
 
+/// <summary>A step running past debug mode's hung-step threshold: its task, method, the await it resumed from, on which thread.</summary>
+internal sealed record TopStep(long TaskId, string Method, string? ResumedAt, double Seconds, int? ThreadId, int OsThreadId);
+
+/// <summary>An ASP.NET Core request in flight.</summary>
+internal sealed record TopRequest(string Method, string Path, string? Route, double AgeSeconds);
+
 /// <summary>What one frame of <c>asynclens top</c> shows: its lines, and which one is the selected task's (-1: none).</summary>
 internal sealed record TopFrame(IReadOnlyList<string> Lines, int Highlight);
 
 /// <summary>
 /// The state of <c>asynclens top</c>'s list (sort key, filter, selected task, scroll) and its rendering to a frame
 /// of a given size: the header line, the keys or a message, the table (as <c>ps</c>'s columns, cut to the width),
-/// and the warnings panel (tasks pending past the limit, the pool's starvation).
+/// and the warnings panel (tasks pending past the limit, hung steps, the pool's starvation, requests past their limit).
 /// </summary>
-internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpan pendingLimit)
+internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpan pendingLimit, TimeSpan requestLimit)
 {
     public const string Keys = "q quit  s sort  / filter  up/down select  Enter where  c cancel";
 
     private const int MinMethod = 16;
+    private const int MaxHungShown = 3;
     private const int MinParkedAt = 10;
 
     private readonly string[] _sorts = debugMode ? ["age", "busy", "method"] : ["id", "method"];
@@ -199,15 +260,29 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
         var limit = TaskTable.Age(pendingLimit);
         var tasks = Snapshot?.Tasks ?? [];
         if (!debugMode)
-            items.Add($"pending past {limit}: no ages without debug mode (asynclens run --console)");
+            items.Add($"pending past {limit}, hung steps: need debug mode (asynclens run --console)");
         else if (tasks.Where(t => t.AgeSeconds > pendingLimit.TotalSeconds).OrderByDescending(t => t.AgeSeconds).ThenBy(t => t.Id).ToList() is { Count: > 0 } late)
         {
             var oldest = late[0];
             items.Add($"{late.Count.ToString(CultureInfo.InvariantCulture)} pending past {limit}; oldest {TaskTable.Age(TimeSpan.FromSeconds(oldest.AgeSeconds!.Value))}: {TaskTable.Id(oldest.Id)} {MethodNames.Compact(oldest.Method)}");
         }
+        var hung = Snapshot?.HungSteps ?? [];
+        foreach (var step in hung.Take(MaxHungShown))
+        {
+            var on = step.ThreadId is { } managed ? $"thread {managed.ToString(CultureInfo.InvariantCulture)}" : $"OS thread {step.OsThreadId.ToString(CultureInfo.InvariantCulture)}";
+            items.Add($"hung step: {MethodNames.Compact(step.Method)} running {TaskTable.Age(TimeSpan.FromSeconds(step.Seconds))}{(step.ResumedAt is { } at ? $" since {at}" : "")} (task {TaskTable.Id(step.TaskId)}, {on})");
+        }
+        if (hung.Count > MaxHungShown)
+            items.Add($"hung steps: {(hung.Count - MaxHungShown).ToString(CultureInfo.InvariantCulture)} more (threads lists them)");
         if (Snapshot?.Starvation is { } starved)
             items.Add(starved);
-        return items.Count == 0 ? [$"warnings: none (pending past {limit}, pool starvation)"] : ["warnings:", .. items.Select(i => "  " + i)];
+        var requestsLimit = TaskTable.Age(requestLimit);
+        if ((Snapshot?.Requests ?? []).Where(r => r.AgeSeconds > requestLimit.TotalSeconds).ToList() is { Count: > 0 } old)
+        {
+            var oldest = old[0];
+            items.Add($"{Doctor.Plural(old.Count, "request")} past {requestsLimit}; oldest {TaskTable.Age(TimeSpan.FromSeconds(oldest.AgeSeconds))}: {oldest.Method} {oldest.Path}{(oldest.Route is { } route ? $" (route {route})" : "")}");
+        }
+        return items.Count == 0 ? [$"warnings: none (pending past {limit}, hung steps, pool starvation, requests past {requestsLimit})"] : ["warnings:", .. items.Select(i => "  " + i)];
     }
 
     /// <summary>The header row and a row per task, as <c>ps</c>'s columns (AGE in debug mode, BUSY and STEPS when sent), cut to the width.</summary>

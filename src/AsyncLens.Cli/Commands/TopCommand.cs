@@ -6,7 +6,7 @@ namespace AsyncLens.Cli.Commands;
 
 /// <summary>
 /// <c>asynclens top PID</c>: a live full-screen view of a process's pending async work, from its console agent's
-/// <c>ps</c> and <c>pool</c> once a second (docs/console.md#top). Not at a terminal (output to a file or a pipe): one
+/// <c>ps</c>, <c>pool</c>, <c>requests</c> (and <c>threads</c> in debug mode) once a second (docs/console.md#top). Not at a terminal (output to a file or a pipe): one
 /// frame, printed, and exit 0. No agent in the process: one line saying how to start it, exit 1.
 /// </summary>
 internal static class TopCommand
@@ -20,19 +20,24 @@ internal static class TopCommand
             DefaultValueFactory = _ => 10,
             HelpName = "seconds",
         };
+        var requestLimit = new Option<double>("--request-limit")
+        {
+            Description = "Warn about ASP.NET Core requests in flight longer than this many seconds",
+            DefaultValueFactory = _ => 10,
+            HelpName = "seconds",
+        };
         var command = new Command("top",
             "A live view of a process's pending async work through its console agent (ASYNCLENS_CONSOLE=1, or asynclens run --console): tasks refreshed each second, sorted by age, busy time or method, filtered; where and cancel of the selected task; warnings. Not at a terminal: one frame.")
         {
-            pid, limit,
+            pid, limit, requestLimit,
         };
         command.SetAction(parse =>
         {
             var id = ConsoleCommand.Pid(parse.GetValue(pid)!, "top");
-            var seconds = parse.GetValue(limit);
-            if (!(seconds > 0) || double.IsInfinity(seconds))
-                throw new CliException($"--pending-limit {seconds.ToString(CultureInfo.InvariantCulture)} is not a number of seconds above 0 (see 'asynclens top --help')");
+            var seconds = Seconds(parse.GetValue(limit), "--pending-limit");
+            var requestSeconds = Seconds(parse.GetValue(requestLimit), "--request-limit");
             using var client = ConsoleClient.Connect(id);
-            var screen = new TopScreen(client.Program, id, client.DebugMode, TimeSpan.FromSeconds(seconds));
+            var screen = new TopScreen(client.Program, id, client.DebugMode, TimeSpan.FromSeconds(seconds), TimeSpan.FromSeconds(requestSeconds));
             if (!Console.IsOutputRedirected && !Console.IsInputRedirected)
                 return new TopView(client, screen, client.DebugMode).Run();
             // For scripts: the frame as a terminal of $COLUMNS would show it, every row.
@@ -44,4 +49,9 @@ internal static class TopCommand
         });
         return command;
     }
+
+    private static double Seconds(double seconds, string option) =>
+        seconds > 0 && !double.IsInfinity(seconds)
+            ? seconds
+            : throw new CliException($"{option} {seconds.ToString(CultureInfo.InvariantCulture)} is not a number of seconds above 0 (see 'asynclens top --help')");
 }

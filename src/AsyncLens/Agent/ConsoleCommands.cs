@@ -74,7 +74,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
             where ID                                 its async stack, root first, with lines, and where each task in it was created
             cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds
             ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await
-            where-terminated ID                      one of them: how it ended, its exception, the line it last awaited at
+            where-terminated ID                      one of them: how it ended, its exception, its last async stack, where it was created
             threads                                  every thread: its state, the async step it runs, the task it is blocked on (debug mode)
             pool                                     the thread pool: workers busy and idle, queue, starvation, what the busy workers share
             requests                                 ASP.NET Core requests in flight: method, path, route, age, and the tasks under each

@@ -8,11 +8,13 @@ namespace AsyncLens.Agent;
 /// <summary>The console's <c>ps-terminated</c> and <c>where-terminated ID</c>, from the <see cref="TerminatedHistory"/>.</summary>
 internal static class HistoryCommands
 {
-    private static readonly string[] s_columns = ["ID", "HOW", "METHOD", "LAST PARKED AT", "ENDED"];
+    private static readonly string[] s_columns = ["ID", "HOW", "METHOD", "LAST PARKED AT", "LIVED", "ENDED"];
 
     public static ConsoleReply Ps(TerminatedHistory history, ConsoleArgs args)
     {
         args.End();
+        if (!history.IsOn)
+            return ConsoleReply.Failed(Off);
         var now = DateTimeOffset.UtcNow;
         var (tasks, total) = history.Snapshot();
         var text = new StringBuilder();
@@ -24,6 +26,7 @@ internal static class HistoryCommands
             {
                 TaskTable.Id(t.Id), t.How, t.Method,
                 t.LastParkedAt is { } at ? $"{Path.GetFileName(at.File)}:{at.Line.ToString(CultureInfo.InvariantCulture)}" : "-",
+                t.Lived is { } lived ? TaskTable.Age(lived) : "-",
                 TaskTable.Age(now - t.Ended) + " ago",
             }));
             text.Append('\n').Append(TaskTable.Align(rows));
@@ -44,16 +47,26 @@ internal static class HistoryCommands
     public static ConsoleReply Where(TerminatedHistory history, ConsoleArgs args)
     {
         var id = args.TaskId();
+        if (!history.IsOn)
+            return ConsoleReply.Failed(Off);
         var (tasks, _) = history.Snapshot();
         if (tasks.FirstOrDefault(t => t.Id == id) is not { } task)
             return ConsoleReply.Failed($"where-terminated: task {TaskTable.Id(id)} is not among the last {history.Size} that ended (ps-terminated lists them)");
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"task {TaskTable.Id(task.Id)}: {task.Method}, {task.How}, {TaskTable.Age(DateTimeOffset.UtcNow - task.Ended)} ago ({ConsoleProtocol.Timestamp(task.Ended)})\n");
+        text.Append(CultureInfo.InvariantCulture, $"task {TaskTable.Id(task.Id)}: {task.Method}, {task.How}, {TaskTable.Age(DateTimeOffset.UtcNow - task.Ended)} ago ({ConsoleProtocol.Timestamp(task.Ended)})");
+        text.Append(task.Lived is { } lived ? $", lived {TaskTable.Age(lived)}\n" : "\n");
         if (task.Exception is not null)
             text.Append("  exception: ").Append(task.Exception).Append('\n');
         text.Append(task.LastParkedAt is { } at ? $"  last parked at {at.File}:{at.Line.ToString(CultureInfo.InvariantCulture)}\n" : "  last parked at: unknown\n");
+        text.Append("  last async stack (root first):\n");
+        foreach (var frame in task.Stack)
+            text.Append("    ").Append(frame.Method).Append(frame.File is null ? "" : $" at {frame.File}:{frame.Line?.ToString(CultureInfo.InvariantCulture)}").Append('\n');
+        text.Append(task.CreatedAt is { } c ? $"  created at {c.File}:{c.Line.ToString(CultureInfo.InvariantCulture)}{(c.Method is null ? "" : " in " + c.Method)}\n"
+            : task.Lived is null ? "  created at: unknown (" + TaskCommands.NeedsDebugMode + ")\n" : "  created at: unknown\n");
         return new ConsoleReply(text.ToString(), w => Write(w, task));
     }
+
+    private const string Off = "the history of ended tasks is off (ASYNCLENS_CONSOLE_HISTORY=0): start the app with a size from 1 to 100000 (default 1000)";
 
     private static void Write(Utf8JsonWriter w, EndedTask t)
     {
@@ -68,6 +81,13 @@ internal static class HistoryCommands
         w.WritePropertyName("lastParkedAt");
         JsonTaskDump.Location(w, t.LastParkedAt, inline: false);
         w.WriteString("ended", t.Ended.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture));
+        if (t.Lived is { } lived)
+            w.WriteNumber("lived", Math.Round(lived.TotalSeconds, 3));
+        else
+            w.WriteNull("lived");
+        w.WritePropertyName("createdAt");
+        JsonTaskDump.Location(w, t.CreatedAt, inline: false);
+        Reporting.JsonFormatter.Frames(w, "stack", t.Stack);
         w.WriteEndObject();
     }
 }

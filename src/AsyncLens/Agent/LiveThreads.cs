@@ -12,12 +12,19 @@ namespace AsyncLens.Agent;
 /// One thread of the process as the agent sees it from inside: its OS id, name and scheduler state (the kernel's,
 /// <c>/proc/self/task</c>), and what debug mode saw it do: its managed id, the step it runs, the task it is blocked on.
 /// </summary>
-internal sealed record LiveThread(int OsId, string Name, string State, int? ManagedId, bool IsPoolWorker, string? Runs, LiveWait? Blocked)
+internal sealed record LiveThread(int OsId, string Name, string State, int? ManagedId, bool IsPoolWorker, string? Runs, LiveWait? Blocked, LiveStep? Step = null)
 {
     public bool IsMain => OsId == Environment.ProcessId;
 
     public bool OnCpu => State == "running";
 }
+
+/// <summary>
+/// The async step (or delegate task) a thread runs now, as debug mode saw it begin: the task, its method, the await it
+/// resumed from (none for a delegate or a first step), how long it has run, and whether that is past debug mode's
+/// hung-step threshold (the one decision, <see cref="AsyncDebug.HungStepTicks"/>).
+/// </summary>
+internal sealed record LiveStep(int TaskId, string Method, SourceLine? ResumedAt, double Seconds, bool Hung);
 
 /// <summary>
 /// A thread blocked on a task as debug mode recorded it when the wait began: how (<c>.Result</c>), the user's line that
@@ -40,8 +47,11 @@ internal static class LiveThreads
     /// <summary>Linux names the thread pool's workers so (the runtime's portable pool).</summary>
     public const string PoolWorkerName = ".NET TP Worker";
 
-    public static List<LiveThread> Read(TaskGraph graph)
+    /// <param name="snapshot">The task graph, taken only when a thread is blocked on a task (to say what that task waits
+    /// for): with none blocked, reading the threads does not stop the app's task creation and completion at all.</param>
+    public static List<LiveThread> Read(Func<TaskGraph> snapshot)
     {
+        TaskGraph? graph = null;
         var trackers = new Dictionary<int, ThreadTracker>();
         foreach (var tracker in ThreadTracker.All)
         {
@@ -54,9 +64,9 @@ internal static class LiveThreads
             trackers.TryGetValue(osId, out var tracker);
             if (tracker is null && name.StartsWith("AsyncLens", StringComparison.Ordinal))
                 continue;
-            var wait = tracker?.Wait is { IsOpen: true } w ? Wait(w, graph) : null;
+            var wait = tracker?.Wait is { IsOpen: true } w ? Wait(w, graph ??= snapshot()) : null;
             threads.Add(new LiveThread(osId, name, state, tracker?.ThreadId, tracker?.IsPoolThread ?? name == PoolWorkerName,
-                tracker is null ? null : Runs(tracker), wait));
+                tracker is null ? null : Runs(tracker), wait, tracker is null ? null : Step(tracker)));
         }
         return threads;
     }
@@ -112,6 +122,19 @@ internal static class LiveThreads
             FrameKind.Request => "an ASP.NET Core request",
             _ => null,
         };
+    }
+
+    private static LiveStep? Step(ThreadTracker tracker)
+    {
+        if (tracker.Top is not { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top)
+            return null;
+        var (start, taskId, box, code, resumed) = (top.Start, top.TaskId, top.Box, top.Code, top.ResumedState);
+        var method = box is not null ? box.Symbols.Name : code is not null ? MethodNames.Format(code) : null;
+        if (method is null || start <= 0)
+            return null;
+        var ticks = Math.Max(0, Detection.DetectionSettings.Now - start);
+        var at = box is not null && Runtime.Layout.AsyncState.IsParked(resumed) && box.Symbols.AwaitLocation(resumed) is { } l ? new SourceLine(l.File, l.Line) : null;
+        return new LiveStep(taskId, method, at, (double)ticks / TimeSpan.TicksPerSecond, AsyncDebug.HungStepTicks is { } hung && ticks >= hung);
     }
 
     private static string TaskIdText(int id) => id.ToString(CultureInfo.InvariantCulture);

@@ -18,7 +18,7 @@ internal static class ThreadCommands
     {
         args.End();
         var now = DateTimeOffset.UtcNow;
-        var threads = LiveThreads.Read(inventory.Snapshot());
+        var threads = LiveThreads.Read(inventory.Snapshot);
         var pool = threads.Count(t => t.IsPoolWorker);
         var blocked = threads.Count(t => t.Blocked is not null);
         var text = new StringBuilder();
@@ -58,6 +58,17 @@ internal static class ThreadCommands
                 w.WriteBoolean("pool", t.IsPoolWorker);
                 if (t.Runs is not null)
                     w.WriteString("runs", t.Runs);
+                if (t.Step is { } step)
+                {
+                    w.WriteStartObject("step");
+                    w.WriteNumber("taskId", step.TaskId);
+                    w.WriteString("method", step.Method);
+                    w.WritePropertyName("resumedAt");
+                    JsonTaskDump.Location(w, step.ResumedAt, inline: false);
+                    w.WriteNumber("runningSeconds", Math.Round(step.Seconds, 3));
+                    w.WriteBoolean("hung", step.Hung);
+                    w.WriteEndObject();
+                }
                 if (t.Blocked is { } b)
                 {
                     w.WritePropertyName("blocked");
@@ -80,7 +91,7 @@ internal static class ThreadCommands
         var count = ThreadPool.ThreadCount;
         var queued = ThreadPool.PendingWorkItemCount;
         var completed = ThreadPool.CompletedWorkItemCount;
-        var workers = LiveThreads.Read(inventory.Snapshot()).Where(t => t.IsPoolWorker).ToList();
+        var workers = LiveThreads.Read(inventory.Snapshot).Where(t => t.IsPoolWorker).ToList();
         var busy = Math.Clamp(max - available, 0, count);
         var running = Math.Min(busy, workers.Count(t => t.OnCpu));
         // A busy worker off the processor waits in its work item: the pool says how many are busy, the kernel which run.

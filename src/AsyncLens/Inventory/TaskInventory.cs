@@ -22,6 +22,9 @@ internal sealed class TaskInventory(TaskTracking tracking, Func<int, TaskRecord?
     /// <summary>What debug mode recorded of a task (its creation, its busy time), or null.</summary>
     public TaskRecord? Record(long id) => id > 0 && records is not null ? records((int)id) : null;
 
+    /// <summary>How creation sites are worked out (debug mode), or null.</summary>
+    public CreationSites? Sites => sites;
+
     /// <summary>True when creation sites and ages are recorded (debug mode).</summary>
     public bool RecordsCreation => records is not null;
 

@@ -37,22 +37,7 @@ internal static class JsonFormatter
                 w.WriteNumber("durationSeconds", seconds);
             if (r.Kind is AsyncReportKinds.HungStep or AsyncReportKinds.BlockingWait or AsyncReportKinds.SyncOverAsyncDeadlock)
                 w.WriteBoolean("ongoing", r.Ongoing);
-            w.WriteStartArray("asyncStack");
-            foreach (var frame in r.AsyncStack)
-            {
-                w.WriteStartObject();
-                w.WriteString("method", frame.Method);
-                if (frame.File is null)
-                    w.WriteNull("file");
-                else
-                    w.WriteString("file", frame.File);
-                if (frame.Line is { } line)
-                    w.WriteNumber("line", line);
-                else
-                    w.WriteNull("line");
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
+            Frames(w, "asyncStack", r.AsyncStack);
             if (r.WaitingOn is { } target)
             {
                 w.WriteStartObject("waitingOn");
@@ -112,6 +97,27 @@ internal static class JsonFormatter
     }
 
     private static string Timestamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>An async stack as an array of <c>method</c>, <c>file</c>, <c>line</c> (the report's, and the console history's).</summary>
+    internal static void Frames(Utf8JsonWriter w, string name, IReadOnlyList<AsyncStackFrame> frames)
+    {
+        w.WriteStartArray(name);
+        foreach (var frame in frames)
+        {
+            w.WriteStartObject();
+            w.WriteString("method", frame.Method);
+            if (frame.File is null)
+                w.WriteNull("file");
+            else
+                w.WriteString("file", frame.File);
+            if (frame.Line is { } line)
+                w.WriteNumber("line", line);
+            else
+                w.WriteNull("line");
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+    }
 
     private static void Location(Utf8JsonWriter w, string name, SourceLine? at)
     {

@@ -30,13 +30,18 @@ internal sealed class RawAsyncStack
     /// <summary>Walks from <paramref name="leaf"/> to the root. <paramref name="leafState"/> overrides the leaf's state (a running step reads -1).</summary>
     public static RawAsyncStack Capture(Task leaf, int? leafState = null)
     {
-        var frames = new List<RawFrame>();
-        var seen = new HashSet<object>(ReferenceEqualityComparer.Instance);
-        var awaiters = new List<Awaiter>(2);
+        // Debug mode captures a stack on the app's threads at every async method's end (the console's history): the
+        // working lists are the thread's own, reused, and only the frames themselves are allocated.
+        // Taken from the thread while in use: a capture that runs inside another (an event raised under it) gets its own.
+        var scratch = t_scratch ?? new Scratch();
+        t_scratch = null;
+        var (frames, awaiters) = (scratch.Frames, scratch.Awaiters);
+        frames.Clear();
+        scratch.ClearSeen();
         List<RuntimeAsyncFrame>? chain = null;
         var syncWait = false;
         object? current = leaf;
-        while (current is not null && frames.Count < MaxDepth && seen.Add(current))
+        while (current is not null && frames.Count < MaxDepth && scratch.FirstVisit(current))
         {
             // A .NET 11 runtime-async chain's task: its suspended methods, innermost first (leaf first, as here).
             if (RuntimeAsyncChains.IsChainTask(current) && RuntimeAsyncChains.Read((Task)current, chain ??= [], out _))
@@ -61,7 +66,47 @@ internal sealed class RawAsyncStack
                 syncWait |= a.Kind == AwaiterKind.SynchronousWait;
             }
         }
-        return new RawAsyncStack([.. frames], syncWait);
+        var stack = new RawAsyncStack([.. frames], syncWait);
+        frames.Clear();
+        scratch.ClearSeen(); // no object kept alive by the thread after the capture
+        awaiters.Clear();
+        t_scratch = scratch;
+        return stack;
+    }
+
+    [ThreadStatic]
+    private static Scratch? t_scratch;
+
+    private sealed class Scratch
+    {
+        private const int LinearVisits = 16;
+
+        public readonly List<RawFrame> Frames = new(8);
+        public readonly List<Awaiter> Awaiters = new(2);
+        private readonly List<object> _visited = new(LinearVisits + 1);
+        private readonly HashSet<object> _seen = new(ReferenceEqualityComparer.Instance);
+
+        /// <summary>False for an object met before (a cycle): a short chain is checked by a scan, a long one by a set.</summary>
+        public bool FirstVisit(object item)
+        {
+            if (_seen.Count > 0)
+                return _seen.Add(item);
+            foreach (var visited in _visited)
+            {
+                if (ReferenceEquals(visited, item))
+                    return false;
+            }
+            _visited.Add(item);
+            if (_visited.Count > LinearVisits)
+                _seen.UnionWith(_visited);
+            return true;
+        }
+
+        public void ClearSeen()
+        {
+            _visited.Clear();
+            _seen.Clear();
+        }
     }
 
     private static void AddFrame(List<RawFrame> frames, object current, int? leafState)

@@ -21,6 +21,7 @@ internal static class TaskInternals
     private static readonly Type? s_holderType = typeof(Task).Assembly.GetType(TaskLayout.ExceptionHolderType);
     private static readonly FieldInfo? s_isHandled = s_holderType?.GetField(TaskLayout.ExceptionHandled, FieldAccessor.Instance);
     private static readonly FieldInfo? s_faultExceptions = s_holderType?.GetField(TaskLayout.FaultExceptions, FieldAccessor.Instance);
+    private static readonly FieldInfo? s_cancellation = s_holderType?.GetField(TaskLayout.CancellationException, FieldAccessor.Instance);
 
     private static readonly Func<Task?>? s_current = CurrentTaskGetter();
 
@@ -74,6 +75,17 @@ internal static class TaskInternals
         Holder(task) is { } holder && s_faultExceptions?.GetValue(holder) is List<ExceptionDispatchInfo> list
             ? list.ConvertAll(static e => e.SourceException)
             : [];
+
+    /// <summary>The exception that cancelled the task (its token says which source), read without throwing it; null when none was kept.</summary>
+    public static OperationCanceledException? CancellationException(Task task) =>
+        Holder(task) is { } holder
+            ? s_cancellation?.GetValue(holder) switch
+            {
+                ExceptionDispatchInfo info => info.SourceException as OperationCanceledException,
+                OperationCanceledException direct => direct,
+                _ => null,
+            }
+            : null;
 
     private static object? Holder(Task task) =>
         s_contingent?.Invoke(task) is { } cp ? s_holderField?.GetValue(cp) : null;

@@ -103,6 +103,21 @@ internal sealed class TaskRegistry : IDisposable
     /// </summary>
     public Action<Task, BoxInfo?, int>? Ended { get; set; }
 
+    /// <summary>
+    /// Told on the app's thread as debug mode sees an async method end (its task, the await its last step resumed from, its
+    /// creation record, the event's time in DateTime ticks), before the task completes: the console's history captures its last async stack there. When set, <see cref="Ended"/> is not told of
+    /// the tasks debug mode sees end.
+    /// </summary>
+    public Action<Task, int, Tracking.TaskRecord?, long>? Ending { get; set; }
+
+    /// <summary>True while debug mode runs, and so tells <see cref="Ending"/> of every async method that ends.</summary>
+    public bool EndsSeen { get; set; }
+
+    private bool EndsCaptured => Ending is not null && EndsSeen;
+
+    /// <summary>Called on the sweeper's thread after each sweep (the console's history turns what it captured into text there).</summary>
+    public Action? Swept { get; set; }
+
     // Completions seen on the app's threads (debug mode's events), for Ended: handed to the sweeper, never handled there.
     private readonly System.Collections.Concurrent.ConcurrentQueue<(Task, BoxInfo?, int)> _ended = new();
     private const int MaxEndedQueued = 10_000;
@@ -110,7 +125,7 @@ internal sealed class TaskRegistry : IDisposable
     /// <summary>Called when a task completes: its weak entry, if any, is dropped.</summary>
     public void Completed(int id)
     {
-        if (Ended is null)
+        if (Ended is null || EndsCaptured)
             _weak.Remove(id);
         else if (_weak.Take(id) is { } entry && _ended.Count < MaxEndedQueued)
             _ended.Enqueue(entry);
@@ -162,10 +177,11 @@ internal sealed class TaskRegistry : IDisposable
     public void Refresh()
     {
         var ended = Ended;
-        if (ended is null)
+        if (ended is null || EndsCaptured)
         {
             _weak.ForEach(static (task, box, _) =>
                 task.IsCompleted ? Visit.Remove : Visit.Keep(box?.ReadState(task) is { } state && AsyncState.IsParked(state) ? state : AsyncState.Unknown));
+            Swept?.Invoke();
             return;
         }
         var done = new List<(Task, BoxInfo?, int)>();

@@ -68,25 +68,87 @@ public sealed partial class DebugModeConsoleTests
     }
 
     [Fact]
-    public void In_debug_mode_the_history_has_what_ended_too()
+    public void In_debug_mode_each_ended_method_has_its_last_async_stack_creation_site_lifetime_and_how_it_ended()
     {
-        using var app = new ConsoledApp(["bill"], viaRun: true);
+        // "timeout" first runs a fetch HttpClient's timeout cancels and an export a CancelAfter deadline cancels.
+        using var app = new ConsoledApp(["bill", "timeout"], viaRun: true);
         var id = ConsoleTests.Ids(app);
-        Thread.Sleep(1500); // parked past one sweep of the inventory: the history is of work pending that long
         Assert.Equal(0, app.Console("cancel", id["Service.RunJobAsync(CancellationToken)"]).ExitCode);
         app.Send("decline");
         app.WaitFor("bill: card declined for order 7");
-        var text = "";
-        for (var i = 0; i < 50 && !text.StartsWith("asynclens: 4 ended", StringComparison.Ordinal); i++)
+        // Captured as each ends (debug mode sees it), turned into text by the next sweep: no need to have been pending long.
+        var rows = new Dictionary<string, string[]>();
+        for (var i = 0; i < 50 && !(rows.ContainsKey("Service.ChargeAsync(Task)") && rows.ContainsKey("Service.PollAsync(CancellationToken)")); i++)
         {
             Thread.Sleep(200);
-            text = app.Console("ps-terminated").Stdout;
+            var text = app.Console("ps-terminated").Stdout;
+            Assert.Matches(@"^asynclens: \d+ ended async methods \(the last 1000 kept; \d+ since the console started; pid ", text);
+            Assert.Matches("^ID +HOW +METHOD +LAST PARKED AT +LIVED +ENDED$", text.Split('\n')[2]);
+            rows = text.TrimEnd('\n').Split('\n')[3..].Select(l => Regex.Split(l, " {2,}")).ToDictionary(r => r[2]);
         }
-        Assert.StartsWith("asynclens: 4 ended async methods (the last 1000 kept; 4 since the console started; pid ", text);
-        Assert.Matches($@"\n{id["Service.PollAsync(CancellationToken)"]} +cancelled by the console +Service.PollAsync\(CancellationToken\) +Service.cs:\d+ ", text);
-        Assert.Matches($@"\n{id["Service.ChargeAsync(Task)"]} +faulted +Service.ChargeAsync\(Task\) +Service.cs:\d+ ", text);
+        string[] Row(string method) => [.. rows[method].Take(4), Lived().Replace(rows[method][4], "N s"), Ended().Replace(rows[method][5], "N s ago")];
+        Assert.Equal([id["Service.PollAsync(CancellationToken)"], "cancelled by the console", "Service.PollAsync(CancellationToken)", Short("jobs.poll"), "N s", "N s ago"], Row("Service.PollAsync(CancellationToken)"));
+        Assert.Equal([id["Service.ChargeAsync(Task)"], "faulted", "Service.ChargeAsync(Task)", Short("jobs.charge"), "N s", "N s ago"], Row("Service.ChargeAsync(Task)"));
+        Assert.Equal(["cancelled by a timeout", "Timeouts.FetchReportAsync(string)", Short("jobs.fetch")], Row("Timeouts.FetchReportAsync(string)")[1..4]);
+        Assert.Equal(["cancelled by a token", "Timeouts.ExportAsync(CancellationToken)", Short("jobs.export")], Row("Timeouts.ExportAsync(CancellationToken)")[1..4]);
+        // HttpClient's timeout: the 300 ms it waited (a timer may fire a tick early).
+        Assert.True(double.Parse(rows["Timeouts.FetchReportAsync(string)"][4][..^2], System.Globalization.CultureInfo.InvariantCulture) >= 0.25, rows["Timeouts.FetchReportAsync(string)"][4]);
+
+        var charge = app.Console("where-terminated", id["Service.ChargeAsync(Task)"]);
+        Assert.True(charge.ExitCode == 0, charge.ToString());
+        Assert.Equal(
+            $"""
+            task {id["Service.ChargeAsync(Task)"]}: Service.ChargeAsync(Task), faulted, N s ago (T), lived N s
+              exception: InvalidOperationException: card declined for order 7
+              last parked at {At("jobs.charge")}
+              last async stack (root first):
+                Service.BillAsync(Task) at {At("jobs.bill")}
+                Service.ChargeAsync(Task) at {At("jobs.charge")}
+              created at {At("jobs.bill")} in Service.BillAsync(Task)
+
+            """, LivedText().Replace(Where().Replace(charge.Stdout, "N s ago (T)"), "lived N s"));
+        var fetchId = rows["Timeouts.FetchReportAsync(string)"][0];
+        var fetch = app.Console("where-terminated", fetchId);
+        Assert.Equal(
+            $"""
+            task {fetchId}: Timeouts.FetchReportAsync(string), cancelled by a timeout, N s ago (T), lived N s
+              exception: TaskCanceledException: The request was canceled due to the configured HttpClient.Timeout of 0.3 seconds elapsing.
+              last parked at {At("jobs.fetch")}
+              last async stack (root first):
+                Program.Main(string[]) at {At("jobs.timeouts")}
+                Timeouts.RunAsync() at {At("jobs.fetch.call")}
+                Timeouts.FetchReportAsync(string) at {At("jobs.fetch")}
+              created at {At("jobs.fetch.call")} in Timeouts.RunAsync()
+
+            """, LivedText().Replace(Where().Replace(fetch.Stdout, "N s ago (T)"), "lived N s"));
+        var export = app.Console("where-terminated", rows["Timeouts.ExportAsync(CancellationToken)"][0], "--format", "json");
+        using (var doc = System.Text.Json.JsonDocument.Parse(export.Stdout))
+        {
+            var result = doc.RootElement.GetProperty("result");
+            Assert.Equal("cancelled by a token", result.GetProperty("how").GetString());
+            Assert.Equal("TaskCanceledException: A task was canceled.", result.GetProperty("exception").GetString());
+            Assert.True(result.GetProperty("lived").GetDouble() >= 0.25, export.Stdout);
+            Assert.Equal(At("jobs.export.call"), $"{result.GetProperty("createdAt").GetProperty("file").GetString()}:{result.GetProperty("createdAt").GetProperty("line")}");
+            Assert.Equal(
+                [("Program.Main(string[])", At("jobs.timeouts")), ("Timeouts.RunAsync()", At("jobs.export.call")), ("Timeouts.ExportAsync(CancellationToken)", At("jobs.export"))],
+                result.GetProperty("stack").EnumerateArray().Select(f => (f.GetProperty("method").GetString(), $"{f.GetProperty("file").GetString()}:{f.GetProperty("line")}")).ToArray());
+        }
         Assert.Equal(0, app.Release());
     }
+
+    private static string Short(string tag) => $"{Path.GetFileName(ConsoleTests.Markers[tag].File)}:{ConsoleTests.Markers.Line(tag)}";
+
+    [GeneratedRegex(@"\d+(\.\d)? s ago \(20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ\)")]
+    private static partial Regex Where();
+
+    [GeneratedRegex(@"\d+(\.\d)? s$")]
+    private static partial Regex Lived();
+
+    [GeneratedRegex(@"\d+(\.\d)? s ago$")]
+    private static partial Regex Ended();
+
+    [GeneratedRegex(@"lived \d+(\.\d)? s")]
+    private static partial Regex LivedText();
 
     [GeneratedRegex(@", \d+(\.\d)? s ago")]
     private static partial Regex Ago();

@@ -7,7 +7,8 @@ namespace AsyncLens.Cli.Tests.LiveConsole;
 
 /// <summary>
 /// <c>ps-terminated</c> and <c>where-terminated ID</c>: how the async methods that ended did (cancelled by the console,
-/// faulted with their exception, ran to completion), the line each last awaited at; the history bounded.
+/// faulted with their exception, ran to completion), the line each last awaited at; the history bounded. Without debug mode:
+/// what the sweeper saw pending a second or more (debug mode's capture at each end: DebugModeConsoleTests).
 /// </summary>
 [Collection(ConsoledApp.Collection)]
 public sealed partial class HistoryTests
@@ -29,13 +30,13 @@ public sealed partial class HistoryTests
         var rows = Rows(Until(app, 4));
         string[][] expected =
         [
-            ["ID", "HOW", "METHOD", "LAST PARKED AT", "ENDED"],
+            ["ID", "HOW", "METHOD", "LAST PARKED AT", "LIVED", "ENDED"],
             .. new[]
             {
-                new[] { id["Service.RunJobAsync(CancellationToken)"], "ran to completion", "Service.RunJobAsync(CancellationToken)", Short("jobs.run"), "N s ago" },
-                [id["Service.PollAsync(CancellationToken)"], "cancelled by the console", "Service.PollAsync(CancellationToken)", Short("jobs.poll"), "N s ago"],
-                [id["Service.BillAsync(Task)"], "ran to completion", "Service.BillAsync(Task)", Short("jobs.bill"), "N s ago"],
-                [id["Service.ChargeAsync(Task)"], "faulted", "Service.ChargeAsync(Task)", Short("jobs.charge"), "N s ago"],
+                new[] { id["Service.RunJobAsync(CancellationToken)"], "ran to completion", "Service.RunJobAsync(CancellationToken)", Short("jobs.run"), "-", "N s ago" },
+                [id["Service.PollAsync(CancellationToken)"], "cancelled by the console", "Service.PollAsync(CancellationToken)", Short("jobs.poll"), "-", "N s ago"],
+                [id["Service.BillAsync(Task)"], "ran to completion", "Service.BillAsync(Task)", Short("jobs.bill"), "-", "N s ago"],
+                [id["Service.ChargeAsync(Task)"], "faulted", "Service.ChargeAsync(Task)", Short("jobs.charge"), "-", "N s ago"],
             }.OrderBy(r => r[2], StringComparer.Ordinal),
         ];
         Assert.Equal(expected, rows.Take(1).Concat(rows.Skip(1).OrderBy(r => r[2], StringComparer.Ordinal)).ToArray());
@@ -47,6 +48,9 @@ public sealed partial class HistoryTests
             task {id["Service.ChargeAsync(Task)"]}: Service.ChargeAsync(Task), faulted, N s ago (T)
               exception: InvalidOperationException: card declined for order 7
               last parked at {At("jobs.charge")}
+              last async stack (root first):
+                Service.ChargeAsync(Task) at {At("jobs.charge")}
+              created at: unknown (the app records creation sites and ages in debug mode only: start it with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both))
 
             """, Ago().Replace(charge.Stdout, "N s ago (T)"));
         var poll = app.Console("where-terminated", id["Service.PollAsync(CancellationToken)"], "--format", "json");

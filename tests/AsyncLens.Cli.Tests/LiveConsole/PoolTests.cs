@@ -129,7 +129,7 @@ public sealed class PoolTests(StarvedJobs starved) : IClassFixture<StarvedJobs>
         Assert.Matches("^ID +STATE +METHOD +PARKED AT$", frame[1]);
         var n = Regex.Match(app.Output, @"starving (\d+)").Groups[1].Value;
         Assert.Equal(
-            ["warnings:", "  pending past 10 s: no ages without debug mode (asynclens run --console)", $"  pool-starvation: {n} of {n} pool threads blocked; 1 work item queued"],
+            ["warnings:", "  pending past 10 s, hung steps: need debug mode (asynclens run --console)", $"  pool-starvation: {n} of {n} pool threads blocked; 1 work item queued"],
             frame[^3..]);
         Assert.Equal(0, app.Release());
     }

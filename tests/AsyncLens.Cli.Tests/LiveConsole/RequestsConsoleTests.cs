@@ -29,7 +29,8 @@ public sealed class RequestsConsoleTests
         app.Start("/park/product/7");
         app.Start("/park?from=test");
         var text = "";
-        for (var i = 0; i < 100 && Regex.Matches(text, "Task.WaitAsync").Count < 2; i++)
+        // The warm-up request ends for hosting a moment after its client has the answer: until only the two are in flight.
+        for (var i = 0; i < 100 && (Regex.Matches(text, "Task.WaitAsync").Count < 2 || !text.StartsWith("asynclens: 2 requests", StringComparison.Ordinal)); i++)
         {
             Thread.Sleep(i == 0 ? 0 : 200);
             var requests = Console(app, "requests");

@@ -22,7 +22,7 @@ public sealed class TopScreenTests
         """;
 
     private static TopScreen Screen(bool debugMode = true, string? pool = null, int limit = 10) =>
-        new("Jobs", 42, debugMode, TimeSpan.FromSeconds(limit)) { Snapshot = TopSnapshot.Parse(Ps.Replace("\n", ""), pool) };
+        new("Jobs", 42, debugMode, TimeSpan.FromSeconds(limit), TimeSpan.FromSeconds(10)) { Snapshot = TopSnapshot.Parse(Ps.Replace("\n", ""), pool) };
 
     [Fact]
     public void A_narrow_terminal_cuts_the_method_first_and_every_line_to_the_width()
@@ -65,8 +65,46 @@ public sealed class TopScreenTests
         Assert.Equal(
             ["warnings:", "  1 pending past 10 s; oldest 14 s: 3 Service.PollAsync(CancellationToken)", "  pool-starvation: 2 of 2 pool threads blocked; 1 work item queued"],
             frame.Lines.TakeLast(3));
-        Assert.Equal(["warnings: none (pending past 60 s, pool starvation)"], Screen(limit: 60).Warnings());
-        Assert.Equal("  pending past 10 s: no ages without debug mode (asynclens run --console)", Screen(debugMode: false).Warnings()[1]);
+        Assert.Equal(["warnings: none (pending past 60 s, hung steps, pool starvation, requests past 10 s)"], Screen(limit: 60).Warnings());
+        Assert.Equal("  pending past 10 s, hung steps: need debug mode (asynclens run --console)", Screen(debugMode: false).Warnings()[1]);
+    }
+
+    private const string Threads = """
+        {"version":1,"kind":"result","command":"threads","exit":0,"text":"","result":{"pid":42,"debugMode":true,"threads":[
+        {"osId":42,"id":1,"name":"dotnet","state":"waiting","main":true,"pool":false},
+        {"osId":50,"id":7,"name":".NET TP Worker","state":"running","main":false,"pool":true,"runs":"a step of `Reports.SpinAsync(int)` (task 57)",
+         "step":{"taskId":57,"method":"Reports.SpinAsync(int)","resumedAt":{"file":"/src/Reports.cs","line":26},"runningSeconds":2.41,"hung":true}},
+        {"osId":51,"id":8,"name":".NET TP Worker","state":"running","main":false,"pool":true,"runs":"`Worker.Run()` (task 60)",
+         "step":{"taskId":60,"method":"Worker.Run()","resumedAt":null,"runningSeconds":0.02,"hung":false}}]}}
+        """;
+
+    private const string Requests = """
+        {"version":1,"kind":"result","command":"requests","exit":0,"text":"","result":{"pid":42,"aspNetCore":true,"requests":[
+        {"number":3,"method":"GET","path":"/bug/spin/4000","route":"/bug/spin/{ms:int}","ageSeconds":2.4,"roots":[],"tasks":[]},
+        {"number":2,"method":"GET","path":"/park/product/7","route":"/park/product/{id:int}","ageSeconds":12.52,"roots":[],"tasks":[]},
+        {"number":4,"method":"GET","path":"/health","ageSeconds":0.01,"roots":[],"tasks":[]}]}}
+        """;
+
+    [Fact]
+    public void The_warnings_panel_has_the_hung_steps_threads_reports_and_the_requests_past_their_limit()
+    {
+        var screen = new TopScreen("Shop", 42, true, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(2))
+        {
+            Snapshot = TopSnapshot.Parse(Ps.Replace("\n", ""), null) with
+            {
+                HungSteps = TopSnapshot.Hung(Threads.Replace("\n", "")), Requests = TopSnapshot.InFlight(Requests.Replace("\n", "")),
+            },
+        };
+        Assert.Equal(
+            [
+                "warnings:",
+                "  hung step: Reports.SpinAsync(int) running 2.4 s since Reports.cs:26 (task 57, thread 7)",
+                "  2 requests past 2.0 s; oldest 13 s: GET /park/product/7 (route /park/product/{id:int})",
+            ],
+            screen.Warnings());
+        // An agent's error answer (or none) is no warning.
+        Assert.Empty(TopSnapshot.Hung("""{"version":1,"kind":"error","command":"threads","exit":2,"error":"bad"}"""));
+        Assert.Empty(TopSnapshot.InFlight(null));
     }
 
     [Fact]

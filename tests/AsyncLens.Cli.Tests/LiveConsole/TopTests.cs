@@ -134,7 +134,7 @@ public sealed partial class TopTests(TopTests.CrunchApp fixture) : IClassFixture
         Assert.Single(lines, line => Regex.IsMatch(line, Row("Service.WaitForReleaseAsync(Task)", "jobs.release")));
         // $COLUMNS wide (80 without it): 120 leave every method whole.
         Assert.All(lines, line => Assert.True(line.Length <= 120 && !line.Contains('…', StringComparison.Ordinal), line));
-        Assert.Equal("warnings: none (pending past 10 min, pool starvation)", lines[^1]);
+        Assert.Equal("warnings: none (pending past 10 min, hung steps, pool starvation, requests past 10 s)", lines[^1]);
     }
 
     [Fact]

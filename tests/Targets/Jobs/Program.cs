@@ -6,7 +6,8 @@
 // do); "flood N" also parks N requests (the fuzz test, the bench); "probe" starts a thread that measures how long it is
 // held up (what a console command pauses the app for, bench/console-pause.sh); "bill" parks a charge that "decline" fails;
 // "starve" blocks every thread-pool worker on a task until the release, with a work item queued (prints "starving N");
-// "crunch" runs 20 steps of 10 ms of work, then parks until the release (prints "crunched" once parked).
+// "crunch" runs 20 steps of 10 ms of work, then parks until the release (prints "crunched" once parked); "timeout" first
+// runs a fetch that HttpClient's timeout cancels and an export a CancelAfter deadline cancels (Timeouts.cs).
 using AsyncLens;
 using Jobs;
 
@@ -34,6 +35,8 @@ new Thread(() =>
     release.TrySetResult();
 }) { IsBackground = true }.Start();
 
+if (args.Contains("timeout"))
+    await Timeouts.RunAsync(); // @jobs.timeouts
 var floodAt = Array.IndexOf(args, "flood");
 var flood = floodAt >= 0 ? Service.FloodAsync(int.Parse(args[floodAt + 1]), answer.Task) : Task.CompletedTask;
 var bill = args.Contains("bill") ? Service.BillAsync(declined.Task) : Task.CompletedTask;

@@ -57,6 +57,9 @@ internal static class TaskLayout
     /// <summary>bool: someone observed the exception (awaited the task, read Result or Exception).</summary>
     public const string ExceptionHandled = "m_isHandled";
 
+    /// <summary>ExceptionDispatchInfo: the OperationCanceledException that cancelled the task (its token, its inner exception).</summary>
+    public const string CancellationException = "m_cancellationException";
+
     /// <summary><c>List&lt;ExceptionDispatchInfo&gt;</c>: the exceptions that faulted the task.</summary>
     public const string FaultExceptions = "m_faultExceptions";
 
