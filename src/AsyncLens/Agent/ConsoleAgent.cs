@@ -114,8 +114,10 @@ internal sealed class ConsoleAgent : IDisposable
         var peer = Posix.Peer(client);
         if (peer is not { } who || (who.Uid != _uid && who.Uid != 0))
         {
-            client.Dispose();
+            // Said before the connection is closed: the refused client exits on seeing it closed, and its command
+            // line is gone with it.
             Refused(peer);
+            client.Dispose();
             return;
         }
         if (Interlocked.Increment(ref _clients) > MaxClients)

@@ -135,14 +135,14 @@ internal static class FixHints
                 return loop;
         }
         if (held is { Kind: CallKind.UserCall or CallKind.AsyncCallee })
-            return held.ToHint();
+            return Nameable(held) ? held.ToHint() : null;
         // The one method of the user's (or computing call) the stretch may have called, at a call that ran; failing
         // any, the one async method of the user's, whose first step ran inside the stretch. Where the thread was blocked,
         // only one whose code can block.
         calls.RemoveAll(c => blocked && c.Kind is CallKind.UserCall or CallKind.AsyncCallee && !Fits(c, onCpu: false, evidence));
         var users = calls.Where(c => c.Kind == CallKind.UserCall || (!blocked && c.Kind == CallKind.CpuBound)).ToList();
         if (users.Count > 0)
-            return One(users) is { Ran: true } only ? only.ToHint() : null;
+            return One(users) is { Ran: true } only && Nameable(only) ? only.ToHint() : null;
         var callees = calls.Where(c => c.Kind == CallKind.AsyncCallee).ToList();
         if (callees.Count > 0)
             return One(callees) is { Ran: true } callee ? callee.ToHint() : null;
@@ -153,7 +153,8 @@ internal static class FixHints
     // can compute in any framework call it makes; it can block only where its code (or a method of the user's it calls,
     // a few levels down) blocks: a polling loop's step calling `mode.Has(...)` and `store.AuditAsync()` was blocked
     // 0.3 s in the second, by a synchronous query in it (Dapper's `ExecuteScalar`), not in the first. A stretch that threw
-    // may have spent its time throwing: there every method of the user's could have.
+    // may have spent its time throwing: there every method of the user's could have. A package's method called from the
+    // step is not looked into.
     private static bool Fits(Candidate c, bool onCpu, StretchEvidence evidence) => c.Kind switch
     {
         CallKind.UserCall or CallKind.AsyncCallee => onCpu || evidence.Threw || !IsAppCode(c.Call.Target) || CanBlock(c.Call.Target, evidence, depth: 3),
@@ -165,6 +166,16 @@ internal static class FixHints
     // lock, a delegate (whatever it runs), a method of the app's that can, or code that cannot be read (an interface's
     // method; past the depth). Other calls, a package's as the framework's, are taken not to block unless they are known
     // to (Dapper's `ExecuteScalar`), as in the step's own code; a package's method the step itself called is not looked into.
+    // A call that can be named as the one that held the thread: not a package's async API (Dapper's
+    // QuerySingleOrDefaultAsync), made not to block: where a first call's connecting held the thread in it, telling the
+    // user to "call its async API" is wrong, and the line to change is not known.
+    private static bool Nameable(Candidate c) => c.Kind != CallKind.UserCall || IsAppCode(c.Call.Target) || !ReturnsAwaitable(c.Call.Target);
+
+    private static bool ReturnsAwaitable(MethodBase method) =>
+        method is MethodInfo { ReturnType: var type } && (typeof(Task).IsAssignableFrom(type)
+            || type.IsGenericType && type.GetGenericTypeDefinition() is var d && (d == typeof(ValueTask<>) || d == typeof(IAsyncEnumerable<>))
+            || type == typeof(ValueTask));
+
     private static bool IsAppCode(MethodBase method) => CodeOrigin.Kind(method.Module.Assembly) == CodeKind.User;
 
     private static bool CanBlock(MethodBase method, StretchEvidence evidence, int depth)

@@ -88,10 +88,11 @@ internal static class StretchLocator
             return called && stretch.Hint is { Kind: HintKind.Blocking };
         // A step of the user's own code while the process warms up (in it, or in an async method of the user's it
         // called): only a cause in the app's own code counts (a blocking call, a synchronous API with an async twin, a
-        // computing call such as SHA256.HashData in its loop, a loop, a call of the app's); the first run of a library's
-        // code path (a database client opening its first connections, building its readers) is warm-up.
+        // computing call such as SHA256.HashData in its loop, a loop, a call of the app's, not an async method of the app's
+        // whose first step named nothing); the first run of a library's code path (a database client opening its first
+        // connections, building its readers) is warm-up.
         return stretch.Code.IsUserCode && stretch.Hint is { Kind: HintKind.Blocking or HintKind.AsyncTwin or HintKind.CpuBound or HintKind.Loop }
-            || (stretch.Hint is { } named && stretch.Code.Body is { } code && CalledAt(code, named.Offset) is { } target
+            || (stretch.Hint is { Kind: not HintKind.AsyncCallee } named && stretch.Code.Body is { } code && CalledAt(code, named.Offset) is { } target
                 && CodeOrigin.Kind(target.Module.Assembly) == CodeKind.User);
     }
 
