@@ -54,8 +54,30 @@ internal static class RunEnd
 /// </summary>
 public sealed class XunitV3Net11AdapterTests(XunitV3Net11Run run) : AdapterFacts(run, "v3", "AsyncLens.Testing.AsyncLeakException : ", "Samples.Orders.", 7), IClassFixture<XunitV3Net11Run>;
 
-/// <summary>[DetectAsyncLeaks] on an xunit v2 test class run by `dotnet test`.</summary>
-public sealed class XunitAdapterTests(XunitRun run) : AdapterFacts(run, "v2", "AsyncLens.Testing.AsyncLeakException : ", "Samples.Orders.", 5), IClassFixture<XunitRun>;
+/// <summary>[assembly: DetectAsyncLeaks] and the run-end check (AsyncLeakTestFramework) in an xunit v2 project run by `dotnet test`.</summary>
+public sealed class XunitAdapterTests(XunitRun run) : AdapterFacts(run, "v2", "AsyncLens.Testing.AsyncLeakException : ", "Samples.Orders.", 7), IClassFixture<XunitRun>
+{
+    // xunit v2 has no assembly fixture: the sample's [assembly: TestFramework] runs xunit's own, whose assembly runner
+    // fails the assembly's cleanup once the tests are done; xunit prints it among its run messages, `dotnet test` exits 1.
+    [Fact]
+    public void The_run_end_check_fails_the_assembly_cleanup_once_with_the_work_no_test_claimed()
+    {
+        var lines = run.RunOutput.Split('\n').Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"^\[xUnit\.net [^\]]*\] {0,7}", ""));
+        var text = string.Join("\n", lines);
+        // The header is the run's error (the TRX's RunInfos), which `dotnet test` prints on stderr; the message is in the run output.
+        Assert.Matches(@"\[xUnit\.net [^\]]*\] +\[Test Assembly Cleanup Failure \(LeakTests\.Xunit\.dll\)\] AsyncLens\.Testing\.AsyncLeakException\n", run.Result.Stderr.ReplaceLineEndings("\n"));
+        Assert.NotEqual(0, run.Result.ExitCode);
+        Assert.Contains("AsyncLens.Testing.AsyncLeakException : " + RunEnd.Expected(run) + "\n", text, StringComparison.Ordinal);
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "work no test claimed"));
+        Assert.Equal("Passed", run.Outcomes["Samples.Orders.Starts_work_with_the_flow_suppressed"].Outcome);
+    }
+
+    // The attribute on the assembly and on a class: one scope per test, with the class's grace period (10 s), so work
+    // ending 300 ms after the test passes (the assembly's 100 ms would fail it, as a second scope would).
+    [Fact]
+    public void The_class_s_attribute_sets_the_grace_period_of_its_tests_under_the_assembly_s() =>
+        Assert.Equal(("Passed", (string?)null), run.Outcomes["Samples.Invoices.Leaves_work_that_ends_within_its_class_s_grace_period"]);
+}
 
 /// <summary>[assembly: DetectAsyncLeaks] (an ITestAction) in an NUnit project run by `dotnet test`: 200 tests in parallel, 3 of them leaking.</summary>
 public sealed class NUnitAdapterTests(NUnitRun run) : AdapterFacts(run, "nunit", "", "", 201), IClassFixture<NUnitRun>
