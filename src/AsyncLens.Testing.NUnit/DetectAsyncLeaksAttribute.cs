@@ -34,6 +34,18 @@ public sealed class DetectAsyncLeaksAttribute : Attribute, ITestAction
         }));
     }
 
+    /// <summary>
+    /// The run-end check as a failure <c>dotnet test</c> shows: call it from the <c>[OneTimeTearDown]</c> of a
+    /// <c>[SetUpFixture]</c> outside any namespace (it runs after every test of the assembly). The adapter prints
+    /// <c>TearDown failed for test fixture NAME</c> and the text, and the run exits 1; a failure of the assembly suite
+    /// itself (the attribute's own check, below) is dropped by it (nunit3-vs-adapter#1290).
+    /// </summary>
+    public static void VerifyRun()
+    {
+        if (AsyncLeakRun.FindUnclaimed() is { Count: > 0 } unclaimed)
+            Assert.Fail(AsyncLeakRun.Describe(unclaimed));
+    }
+
     /// <inheritdoc/>
     public void AfterTest(ITest test)
     {

@@ -35,7 +35,8 @@ public static class AsyncLeakRun
 
     /// <summary>
     /// At the end of a run: the program's own pending work that no scope claimed and that began after the first scope,
-    /// and the unobserved exceptions no scope claimed (after a last collection). Empty when there are none.
+    /// and the unobserved exceptions no scope claimed (after a last collection). Empty when there are none. Each is
+    /// returned once: two run-end hooks (NUnit's assembly action and a <c>[SetUpFixture]</c>) do not report it twice.
     /// </summary>
     public static IReadOnlyList<AsyncLeak> FindUnclaimed()
     {

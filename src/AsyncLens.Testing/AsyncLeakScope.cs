@@ -12,9 +12,14 @@ public sealed class AsyncLeakScope : IDisposable
     private static readonly AsyncLocal<AsyncLeakScope?> s_current = new();
 
     private readonly List<(Task? Task, Exception Exception)> _faults = [];
+    private readonly AsyncLeakScope? _outer;
     private int _exceptionsSeen;
 
-    private AsyncLeakScope(AsyncLeakOptions options) => Options = options;
+    private AsyncLeakScope(AsyncLeakOptions options, AsyncLeakScope? outer)
+    {
+        Options = options;
+        _outer = outer;
+    }
 
     /// <summary>The scope the calling code runs in, if any.</summary>
     public static AsyncLeakScope? Current => s_current.Value;
@@ -35,7 +40,7 @@ public sealed class AsyncLeakScope : IDisposable
         options ??= new AsyncLeakOptions();
         options.Validate();
         AsyncLeakRun.Start();
-        var scope = new AsyncLeakScope(options);
+        var scope = new AsyncLeakScope(options, s_current.Value);
         s_current.Value = scope;
         return scope;
     }
@@ -85,12 +90,15 @@ public sealed class AsyncLeakScope : IDisposable
         }
     }
 
-    /// <summary>Ends the scope: work started after this by the same flow no longer belongs to it.</summary>
+    /// <summary>
+    /// Ends the scope: work started after this by the same flow no longer belongs to it, but to the scope that was current
+    /// when it began (a test using a scope of its own inside an adapter's: the adapter's checks the rest of the test).
+    /// </summary>
     public void Dispose()
     {
         IsDisposed = true;
         if (ReferenceEquals(s_current.Value, this))
-            s_current.Value = null;
+            s_current.Value = _outer is { IsDisposed: false } ? _outer : null;
     }
 
     /// <summary>Who started the work that runs in <paramref name="context"/>: the scope it carries.</summary>

@@ -47,8 +47,9 @@ internal static class LeakFinder
     /// <summary>One leak per distinct async stack through the scope's pending tasks, less the chain that is checking now.</summary>
     /// <summary>
     /// Pending work no scope owns (its context carries none: the flow was suppressed, or no test started it) and that was
-    /// not pending already when the first scope began (<paramref name="before"/>): async stacks rooted in the program's
-    /// own code only (the runtime's and packages' own background work is not the tests').
+    /// not pending already when the first scope began, nor found by an earlier call (<paramref name="before"/>, to which
+    /// this adds what it finds: reported once): async stacks rooted in the program's own code only (the runtime's and
+    /// packages' own background work is not the tests').
     /// </summary>
     public static List<AsyncLeak> Unclaimed(HashSet<int> before)
     {
@@ -63,6 +64,7 @@ internal static class LeakFinder
                 owners[context] = owner = AsyncLeakScope.In(context);
             return owner is null;
         });
+        before.UnionWith(unclaimed.Select(t => t.Id));
         return unclaimed.Count == 0 ? [] : [.. Pending(unclaimed, userCodeOnly: true)];
     }
 

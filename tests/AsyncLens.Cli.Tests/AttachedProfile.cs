@@ -124,6 +124,7 @@ internal sealed class AttachedProfile : IDisposable
             if (!process.HasExited)
                 process.Kill(entireProcessTree: true);
             process.WaitForExit();
+            ChildProcess.WaitForOutput(process);
             process.Dispose();
         }
     }

@@ -88,13 +88,45 @@ internal static class ChildProcess
     /// Reads <paramref name="reader"/> (a child's stdout or stderr) to its end, appending each line to
     /// <paramref name="into"/> (under its lock: readable while this runs) and then calling <paramref name="onLine"/>.
     /// </summary>
-    public static async Task ReadLinesAsync(TextReader reader, StringBuilder into, Action<string> onLine)
+    public static Task ReadLinesAsync(TextReader reader, StringBuilder into, Action<string> onLine)
+    {
+        var reading = ReadAllLinesAsync(reader, into, onLine);
+        s_reading.AddOrUpdate(reader, reading);
+        return reading;
+    }
+
+    private static async Task ReadAllLinesAsync(TextReader reader, StringBuilder into, Action<string> onLine)
     {
         while (await reader.ReadLineAsync() is { } line)
         {
             lock (into)
                 into.Append(line).Append('\n');
             onLine(line);
+        }
+    }
+
+    // Each child's output being read by ReadLinesAsync, by reader (a process's StandardOutput/StandardError).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TextReader, Task> s_reading = new();
+
+    /// <summary>
+    /// Once <paramref name="process"/> exited, waits (up to 10 s) for ReadLinesAsync to reach the end of its output: a
+    /// reader still running when the test ends is the test's leak ([DetectAsyncLeaks] on the suites), and what it had
+    /// yet to read is lost.
+    /// </summary>
+    public static void WaitForOutput(Process process)
+    {
+        var readers = new List<Task>();
+        if (process.StartInfo.RedirectStandardOutput && s_reading.TryGetValue(process.StandardOutput, out var stdout))
+            readers.Add(stdout);
+        if (process.StartInfo.RedirectStandardError && s_reading.TryGetValue(process.StandardError, out var stderr))
+            readers.Add(stderr);
+        try
+        {
+            Task.WaitAll([.. readers], TimeSpan.FromSeconds(10));
+        }
+        catch (AggregateException)
+        {
+            // A reader that failed has ended: that is all this waits for.
         }
     }
 

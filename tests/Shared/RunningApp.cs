@@ -96,6 +96,7 @@ internal sealed class RunningApp : IDisposable
         if (!_process.WaitForExit(TimeSpan.FromSeconds(30)))
             _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+        ChildProcess.WaitForOutput(_process);
         _process.Dispose();
     }
 }

@@ -58,6 +58,7 @@ public sealed class HealthyAppsDoctorTests
             if (!process.HasExited)
                 process.Kill(entireProcessTree: true);
             process.WaitForExit();
+            ChildProcess.WaitForOutput(process);
         }
     }
 }

@@ -54,6 +54,7 @@ internal sealed class StuckProgram : IDisposable
         if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+        ChildProcess.WaitForOutput(_process);
         _process.Dispose();
     }
 }

@@ -113,6 +113,7 @@ public sealed class WatchHookTests
             if (!_process.HasExited)
                 _process.Kill(entireProcessTree: true);
             _process.WaitForExit();
+            ChildProcess.WaitForOutput(_process);
             _process.Dispose();
         }
     }

@@ -145,6 +145,7 @@ internal sealed class WatchedProgram : IDisposable
             if (!process.HasExited)
                 process.Kill(entireProcessTree: true);
             process.WaitForExit();
+            ChildProcess.WaitForOutput(process);
             process.Dispose();
         }
     }

@@ -107,6 +107,7 @@ internal sealed class ConsoledApp : IDisposable
         if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+        ChildProcess.WaitForOutput(_process);
         _process.Dispose();
     }
 }

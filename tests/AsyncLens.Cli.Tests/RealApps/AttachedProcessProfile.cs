@@ -50,6 +50,7 @@ internal sealed class AttachedProcessProfile : IDisposable
         if (!_cli.HasExited)
             _cli.Kill();
         _cli.WaitForExit();
+        ChildProcess.WaitForOutput(_cli);
         _cli.Dispose();
     }
 }

@@ -130,6 +130,7 @@ internal sealed partial class StorefrontRun : IDisposable
         if (!_process.HasExited)
             _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+        ChildProcess.WaitForOutput(_process);
         _process.Dispose();
     }
 

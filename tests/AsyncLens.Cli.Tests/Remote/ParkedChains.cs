@@ -100,6 +100,7 @@ internal sealed class ParkedChains : IDisposable
         if (_killed)
         {
             _process.WaitForExit(TimeSpan.FromSeconds(10));
+            ChildProcess.WaitForOutput(_process);
             _process.Dispose();
             return;
         }
@@ -115,6 +116,7 @@ internal sealed class ParkedChains : IDisposable
         if (!exited)
             _process.Kill(entireProcessTree: true);
         _process.WaitForExit();
+        ChildProcess.WaitForOutput(_process);
         _stdout.Wait(TimeSpan.FromSeconds(10));
         var code = _process.ExitCode;
         _process.Dispose();

@@ -80,6 +80,7 @@ internal sealed class ServingWebApp : IDisposable
             if (!exited)
                 _process.Kill(entireProcessTree: true);
             _process.WaitForExit();
+            ChildProcess.WaitForOutput(_process);
             var code = _process.ExitCode;
             _process.Dispose();
             Http.Dispose();

@@ -115,6 +115,23 @@ public sealed class AsyncLeakScopeTests
         Assert.Empty(none);
     }
 
+    // A test using a scope of its own inside an adapter's ([assembly: DetectAsyncLeaks] on this suite): when its scope
+    // ends, the rest of the test is the adapter's scope's again, not no scope's.
+    [Fact]
+    public async Task A_scope_begun_inside_another_gives_the_flow_back_to_it_when_it_ends()
+    {
+        var signal = new TaskCompletionSource();
+        using var outer = AsyncLeakScope.Begin(new AsyncLeakOptions { GracePeriod = TimeSpan.Zero });
+        using (AsyncLeakScope.Begin(new AsyncLeakOptions { GracePeriod = TimeSpan.Zero }))
+        {
+        }
+        Assert.Same(outer, AsyncLeakScope.Current);
+        LeakCode.StartServing(signal.Task);
+        var leaks = await outer.FindAsync();
+        signal.SetResult();
+        Assert.Equal("LeakCode.WaitForSignalAsync(Task)", Assert.Single(leaks).Method);
+    }
+
     [Fact]
     public async Task Work_started_with_the_flow_suppressed_belongs_to_no_scope_and_is_reported_at_the_end_of_the_run()
     {

@@ -53,8 +53,10 @@ public sealed class StepSourceTests
     public void A_late_step_is_matched_to_the_park_or_completion_of_its_method_nearest_its_end()
     {
         var notes = new ParkNotes();
-        var mine = BoxOf(Parked());
-        var other = BoxOf(OtherParked());
+        // Two boxes parked for the test's length: released at its end (left parked, they were the test's leak).
+        var release = new TaskCompletionSource();
+        var mine = BoxOf(Parked(release.Task));
+        var other = BoxOf(OtherParked(release.Task));
         var first = Record(1);
         var second = Record(2);
         notes.Add(100, 1, first, mine, 0);
@@ -69,6 +71,7 @@ public sealed class StepSourceTests
         Assert.Equal(3, notes.Nearest(mine.StateMachineType, 90, 500, 190, completed: true)?.TaskId);
         Assert.Null(notes.Nearest(mine.StateMachineType, 200, 300, 250, completed: false));
         Assert.Equal(9, notes.Nearest(other.StateMachineType, 0, 1000, 0, completed: false)?.TaskId);
+        release.SetResult();
     }
 
     [Fact]
@@ -97,9 +100,7 @@ public sealed class StepSourceTests
 
     private static BoxInfo BoxOf(Task task) => BoxInfo.Of(task) ?? throw new InvalidOperationException("not an async method box");
 
-    private static readonly TaskCompletionSource s_never = new();
+    private static async Task Parked(Task release) => await release;
 
-    private static async Task Parked() => await s_never.Task;
-
-    private static async Task OtherParked() => await s_never.Task;
+    private static async Task OtherParked(Task release) => await release;
 }

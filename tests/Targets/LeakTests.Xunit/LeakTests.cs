@@ -1,11 +1,11 @@
 using AsyncLens.Testing;
 using Xunit;
 
-
+[assembly: DetectAsyncLeaks]
+[assembly: TestFramework("AsyncLens.Testing.AsyncLeakTestFramework", "AsyncLens.Testing.Xunit")]
 
 namespace Samples;
 
-[DetectAsyncLeaks]
 public sealed class Orders
 {
     [Fact]
@@ -36,9 +36,26 @@ public sealed class Orders
     }
 
     [Fact]
+    public void Starts_work_with_the_flow_suppressed()
+    {
+        Waiter.StartDetached(new TaskCompletionSource<int>().Task);
+    }
+
+    [Fact]
     [AllowPendingTasks("the poller lives for the whole run")]
     public void Starts_a_poller_on_purpose()
     {
         _ = Waiter.PollAsync();
+    }
+}
+
+// The class's attribute, closer than the assembly's, sets the grace period of its tests (one scope per test, not two).
+[DetectAsyncLeaks(GracePeriodMs = 10_000)]
+public sealed class Invoices
+{
+    [Fact]
+    public void Leaves_work_that_ends_within_its_class_s_grace_period()
+    {
+        _ = Task.Run(async () => await Task.Delay(300));
     }
 }
