@@ -22,16 +22,16 @@ internal sealed class SemaphoreHolds : IDisposable
     private readonly Dictionary<string, PEReader?> _files = [];
     private readonly Dictionary<ulong, (IReadOnlyList<SemaphoreGuard> Guards, AwaitOffsets[] Awaits, ClrMethod? MoveNext)> _byType = [];
 
-    private Dictionary<ulong, TaskNode> _withToken = [];
+    private readonly Dictionary<ulong, TaskNode> _withToken;
 
-    private SemaphoreHolds(ClrRuntime runtime) => _runtime = runtime;
+    private SemaphoreHolds(ClrRuntime runtime, Dictionary<ulong, TaskNode> withToken) => (_runtime, _withToken) = (runtime, withToken);
 
     public static IReadOnlyList<SemaphoreHold> Read(ClrRuntime runtime, TaskGraph graph, HeapTasks tasks)
     {
         var withToken = WaitsWithToken(graph, tasks);
         if (withToken.Count == 0 && !graph.Nodes.Any(n => n.Kind == NodeKind.Awaited && NodeTexts.Of(n).Title == NodeTexts.SemaphoreWait))
             return [];
-        using var reader = new SemaphoreHolds(runtime) { _withToken = withToken };
+        using var reader = new SemaphoreHolds(runtime, withToken);
         var holds = new List<SemaphoreHold>();
         foreach (var node in graph.Nodes)
         {
