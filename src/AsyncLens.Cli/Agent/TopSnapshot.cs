@@ -28,9 +28,9 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
         var ps = session.Send("ps", debugMode ? ["--sort", "busy"] : []);
         var pool = session.Send("pool", []);
         var threads = debugMode ? session.Send("threads", []) : null;
-        var requests = session.Send("requests", []);
         var history = ended ? TopHistory.Parse(session.Send("ps-terminated", [])) : null;
-        return Parse(ps, pool) with { HungSteps = Hung(threads), Requests = InFlight(requests), Ended = history };
+        // ps's JSON lists the requests in flight with their ages: no second snapshot of the app's tasks for `requests`.
+        return Parse(ps, pool) with { HungSteps = Hung(threads), Requests = InFlight(ps), Ended = history };
     }
 
     /// <summary>From the agent's answer lines to <c>ps</c> and <c>pool</c> (docs/console.md, the protocol).</summary>
@@ -88,14 +88,15 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
         }
     }
 
-    /// <summary>The requests in flight (<c>requests</c>' <c>requests</c>), oldest first.</summary>
+    /// <summary>The requests in flight (the <c>requests</c> of <c>ps</c>' or <c>requests</c>' answer), oldest first.</summary>
     public static IReadOnlyList<TopRequest> InFlight(string? requestsAnswer)
     {
         if (Result(requestsAnswer) is not { } result || !result.RootElement.GetProperty("result").TryGetProperty("requests", out var requests))
             return [];
         using (result)
         {
-            return [.. requests.EnumerateArray().Select(r => new TopRequest(
+            // An agent older than the ages in ps's list gives none: no request warnings from it.
+            return [.. requests.EnumerateArray().Where(r => r.TryGetProperty("ageSeconds", out _)).Select(r => new TopRequest(
                     r.GetProperty("method").GetString() ?? "?", r.GetProperty("path").GetString() ?? "?",
                     r.TryGetProperty("route", out var route) ? route.GetString() : null, r.GetProperty("ageSeconds").GetDouble()))
                 .OrderByDescending(r => r.AgeSeconds)];
