@@ -127,8 +127,8 @@ column, med = rows.column, rows.median
 def paired(key):
     return rows.paired("on", "off", key)
 
-first = rows["off"][0]
-runs = len(rows["off"])
+first = next(iter(rows.values()))[0]
+runs = len(next(iter(rows.values())))
 print()
 print(f"web service: ASP.NET Core order API on Kestrel (127.0.0.1), {first['concurrency']} keep-alive connections, "
       f"{first['post_pct']}% POST /orders + {100 - int(first['post_pct'])}% GET /orders/{{id}};")
@@ -144,6 +144,7 @@ columns = [  # (title, width, value of a mode)
     ("GC pause %", 10, lambda m: f"{med(m, 'gc_pause_pct'):.1f}"),
     ("alloc KB/req", 12, lambda m: f"{med(m, 'alloc_kb_per_req'):.1f}"),
     ("warm-up s", 9, lambda m: f"{med(m, 'warmup_s'):.1f}"),
+    ("jitted", 6, lambda m: f"{med(m, 'jit_in_rounds'):.0f}"),
     ("unsettled", 9, lambda m: str(rows.unsettled(m))),
     ("reports", 7, lambda m: str(rows.total(m, "reports")) if m == "on" else "-"),
 ]
@@ -186,7 +187,8 @@ print(f"(same-repetition ratios: throughput {min(same['rps']):.2f}x..{max(same['
       f"load generator CPU µs/req: normal {med('off', 'driver_cpu_us_per_req'):.1f}, debug {med('on', 'driver_cpu_us_per_req'):.1f})")
 print("(max ms: the longest request in any run; stall ms: the longest a sleeping thread of the server woke up late in any"
       f" run (GC, CPU or vCPU taken away); longest GC pause: normal {max(column('off', 'max_gc_pause_ms')):.0f} ms,"
-      f" debug {max(column('on', 'max_gc_pause_ms')):.0f} ms; warm-up s: until the JIT settled in server and load generator)")
+      f" debug {max(column('on', 'max_gc_pause_ms')):.0f} ms; warm-up s: until the JIT settled in server and load generator;"
+      " jitted: methods the server compiled during the timed rounds)")
 print("Server and load generator share the machine's cores, so requests/s and latency also depend on how the two")
 print("split the CPU; server CPU µs per request (process CPU time over requests served) is the steadier figure.")
 
