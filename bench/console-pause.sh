@@ -4,7 +4,7 @@
 #   bench/console-pause.sh [REPETITIONS]
 #
 # Builds tests/Targets/Jobs and the CLI in Release, then for each size starts Jobs with its console on
-# (ASYNCLENS_CONSOLE=1 and the startup hook) parking N requests (each a chain of two async methods:
+# (ASYNCLENS_CONSOLE=1 and the startup hook, no debug mode; a bill whose charge is declined, for ps-terminated) parking N requests (each a chain of two async methods:
 # N=500 -> ~1,000 pending tasks, N=50,000 -> ~100,000), with a probe thread of its own that sleeps 1 ms at a
 # time and keeps the longest it overslept. Each command runs REPETITIONS times (default 5) through
 # `asynclens console PID ...`; the table shows, per command, the median of the probe's longest stall during
@@ -35,7 +35,7 @@ engine = os.path.join(bins, "AsyncLens", "release", "AsyncLens.Engine.dll")
 
 def run(size):
     env = dict(os.environ, DOTNET_STARTUP_HOOKS=engine, ASYNCLENS_CONSOLE="1")
-    app = subprocess.Popen(["dotnet", jobs, "probe", "flood", str(size)], env=env, stdin=subprocess.PIPE,
+    app = subprocess.Popen(["dotnet", jobs, "probe", "bill", "flood", str(size)], env=env, stdin=subprocess.PIPE,
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     pid = None
     while pid is None:
@@ -59,10 +59,27 @@ def run(size):
     load_id = ps[4].split()[0]
     wait = [l for l in console("ps", "--filter", "WaitForRelease").stdout.splitlines()][4].split()[0]
     pending = console("ps").stdout.splitlines()[0].split()[1]
+    # Ended work for ps-terminated and where-terminated: the bill's charge, pending past a sweep, declined (it faults, the
+    # bill catches it and says so).
+    time.sleep(1.5)
+    app.stdin.write("decline\n")
+    app.stdin.flush()
+    while not app.stdout.readline().startswith("bill:"):
+        pass
+    ended = None
+    for _ in range(50):
+        rows = console("ps-terminated").stdout.splitlines()
+        ended = next((r.split()[0] for r in rows[3:] if "ChargeAsync" in r), None)
+        if ended:
+            break
+        time.sleep(0.2)
+    if ended is None:
+        sys.exit("the declined charge never reached ps-terminated")
     commands = [("ps", ["ps"]), ("ps --filter Wait", ["ps", "--filter", "WaitForRelease"]),
                 ("ps --sort method", ["ps", "--sort", "method"]), ("where ID", ["where", load_id]),
                 ("cancel ID (refused)", ["cancel", wait]), ("threads", ["threads"]), ("pool", ["pool"]),
-                ("requests", ["requests"]), ("help", ["help"])]
+                ("requests", ["requests"]), ("ps-terminated", ["ps-terminated"]), ("where-terminated ID", ["where-terminated", ended]),
+                ("help", ["help"])]
     rows = []
     for name, args in commands:
         stalls, idles, walls = [], [], []

@@ -11,7 +11,9 @@
 # server the load generator loads it until the JIT has settled (at most 20 s), measures 5 rounds of
 # 1 s, and the server is stopped (SIGTERM). The table shows medians per mode and the ratios.
 # BENCH_MODES="off on tasks console" adds the task inventory (ASYNCLENS_TASKS=1) and the live console's agent with no
-# client (ASYNCLENS_CONSOLE=1), both through the startup hook.
+# client (ASYNCLENS_CONSOLE=1), both through the startup hook; console-top: the same agent with
+# bench/python/console_poller.py asking once a second what `asynclens top` asks (ps and pool; BENCH_POLL=ps,pool,requests
+# for what it asked before it read the requests' ages from ps), from the server's start to its end: the summary adds the CPU the agent's client thread spent per poll.
 # Load options (--concurrency N, --post-percent N, --warmup-ms N, --min-warmup-ms N, --rounds N,
 # --round-ms N) go to every run. Everything listens on and connects to 127.0.0.1 only.
 # Needs the .NET SDK (with the ASP.NET Core shared framework) and python3; runs from any directory.
@@ -61,12 +63,18 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
             dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     elif [[ "$mode" == tasks ]]; then
         DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_TASKS=1 dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
-    elif [[ "$mode" == console ]]; then
+    elif [[ "$mode" == console || "$mode" == console-top ]]; then
+        : >"$base.server.err"
         DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_CONSOLE=1 dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     else
         dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     fi
     server=$!
+    local poller=""
+    if [[ "$mode" == console-top ]]; then
+        python3 "$here/python/console_poller.py" "$base.server.err" ${BENCH_POLL:+--commands "$BENCH_POLL"} 2>"$base.poller.err" &
+        poller=$!
+    fi
     local url=""
     for _ in $(seq 300); do
         url="$(sed -n 's/^LISTENING \(http:\/\/127\.0\.0\.1:[0-9]*\)$/\1/p' "$base.server.out")"
@@ -79,17 +87,22 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         fail "the load generator ($mode, repetition $rep) failed:" "$base.load.out" "$base.load.err" "$base.server.err"
     fi
     stop_server
-    local line
+    local line polled=""
     line="$(grep '^RESULT ' "$base.load.out" | tail -n 1)"
+    if [[ -n "$poller" ]]; then
+        wait "$poller" || fail "the poller failed ($mode, repetition $rep)" "$base.poller.err"
+        polled="$(sed -n 's/^console_poller: \(polls=[^ ]* commands=[^ ]* agent_cpu_ms_per_poll=[^ ]*\).*/\1/p' "$base.poller.err")"
+        [[ -n "$polled" ]] || fail "the poller said nothing of the agent's CPU ($mode, repetition $rep)" "$base.poller.err"
+    fi
     # The server must be in the mode asked for: a hook that did not start would measure nothing.
     grep -q " debug_mode=$([[ $mode == on ]] && echo on || echo off) " <<<"$line" \
         || fail "debug mode is not $mode in the server ($mode, repetition $rep); its output:" "$base.server.out" "$base.server.err"
     # Reports in the file, plus anything the engine said about itself on standard error.
-    [[ "$mode" != console ]] || grep -q '^asynclens: console on ' "$base.server.err" \
+    [[ "$mode" != console* ]] || grep -q '^asynclens: console on ' "$base.server.err" \
         || fail "the console's agent did not start ($mode, repetition $rep):" "$base.server.err"
     local count=0
     [[ "$mode" == on ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
-    echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count" >>"$results"
+    echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count $polled" >>"$results"
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
 
@@ -114,8 +127,8 @@ column, med = rows.column, rows.median
 def paired(key):
     return rows.paired("on", "off", key)
 
-first = rows["off"][0]
-runs = len(rows["off"])
+first = next(iter(rows.values()))[0]
+runs = len(next(iter(rows.values())))
 print()
 print(f"web service: ASP.NET Core order API on Kestrel (127.0.0.1), {first['concurrency']} keep-alive connections, "
       f"{first['post_pct']}% POST /orders + {100 - int(first['post_pct'])}% GET /orders/{{id}};")
@@ -131,11 +144,13 @@ columns = [  # (title, width, value of a mode)
     ("GC pause %", 10, lambda m: f"{med(m, 'gc_pause_pct'):.1f}"),
     ("alloc KB/req", 12, lambda m: f"{med(m, 'alloc_kb_per_req'):.1f}"),
     ("warm-up s", 9, lambda m: f"{med(m, 'warmup_s'):.1f}"),
+    ("jitted", 6, lambda m: f"{med(m, 'jit_in_rounds'):.0f}"),
     ("unsettled", 9, lambda m: str(rows.unsettled(m))),
     ("reports", 7, lambda m: str(rows.total(m, "reports")) if m == "on" else "-"),
 ]
 print(f"{'':21}" + "".join(f"  {title:>{width}}" for title, width, _ in columns))
-for mode, label in (("off", "normal"), ("on", "debug (startup hook)"), ("tasks", "inventory (hook)"), ("console", "console, no client")):
+for mode, label in (("off", "normal"), ("on", "debug (startup hook)"), ("tasks", "inventory (hook)"), ("console", "console, no client"),
+                    ("console-top", "console, top polling")):
     if mode in rows:
         print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
 
@@ -147,6 +162,19 @@ if "console" in rows and "tasks" in rows:
           f"{med('console', 'cpu_us_per_req') / med('tasks', 'cpu_us_per_req'):.2f}x; console/normal: server CPU per request "
           f"{med('console', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.2f}x")
 
+if "console-top" in rows and "console" in rows:
+    agent = column("console-top", "agent_cpu_ms_per_poll")
+    same = rows.paired("console-top", "console", "cpu_us_per_req")
+    print(f"\nconsole-top/console: server CPU per request {med('console-top', 'cpu_us_per_req') / med('console', 'cpu_us_per_req'):.3f}x "
+          f"({med('console-top', 'cpu_us_per_req') - med('console', 'cpu_us_per_req'):+.1f} µs; same-repetition {min(same):.3f}x..{max(same):.3f}x), "
+          f"throughput {med('console-top', 'rps') / med('console', 'rps'):.2f}x")
+    print(f"the poller asked {rows['console-top'][0]['commands']} each second; the agent's client thread spent "
+          f"{sorted(agent)[len(agent) // 2]:.1f} ms of CPU per poll (min..max {min(agent):.1f}..{max(agent):.1f}): "
+          f"{sorted(agent)[len(agent) // 2] * 1000 / med('console-top', 'rps'):.1f} µs per request at the median req/s")
+
+if "on" not in rows:
+    print(f"\nraw results and logs: {logs}   ({elapsed} s)")
+    sys.exit(0)
 throughput, cpu = ratio("rps"), ratio("cpu_us_per_req")
 print()
 print(f"throughput debug/normal = {throughput:.2f}x ({(throughput - 1) * 100:+.0f}% requests/s)   "
@@ -159,7 +187,8 @@ print(f"(same-repetition ratios: throughput {min(same['rps']):.2f}x..{max(same['
       f"load generator CPU µs/req: normal {med('off', 'driver_cpu_us_per_req'):.1f}, debug {med('on', 'driver_cpu_us_per_req'):.1f})")
 print("(max ms: the longest request in any run; stall ms: the longest a sleeping thread of the server woke up late in any"
       f" run (GC, CPU or vCPU taken away); longest GC pause: normal {max(column('off', 'max_gc_pause_ms')):.0f} ms,"
-      f" debug {max(column('on', 'max_gc_pause_ms')):.0f} ms; warm-up s: until the JIT settled in server and load generator)")
+      f" debug {max(column('on', 'max_gc_pause_ms')):.0f} ms; warm-up s: until the JIT settled in server and load generator;"
+      " jitted: methods the server compiled during the timed rounds)")
 print("Server and load generator share the machine's cores, so requests/s and latency also depend on how the two")
 print("split the CPU; server CPU µs per request (process CPU time over requests served) is the steadier figure.")
 

@@ -21,19 +21,26 @@ internal static class ServiceBenchmark
         var warmup = await WarmUp(endpoint, bodies, concurrency, warmupMs);
         LongestStep.Reset();
         var gcPauseBefore = GC.GetTotalPauseDuration();
+        // Methods compiled during the timed rounds: a run whose JIT had not settled measures the JIT too.
+        var jittedBefore = JitInfo.GetCompiledMethodCount();
+        var gen0Before = GC.CollectionCount(0);
+        var threadsBefore = ThreadCpu.Read();
         var measured = Stopwatch.StartNew();
         var perRound = new List<Round>(rounds);
         for (var i = 0; i < rounds; i++)
             perRound.Add(await RunRound(endpoint, bodies, concurrency, roundMs));
         var gcPausePercent = 100 * (GC.GetTotalPauseDuration() - gcPauseBefore) / measured.Elapsed;
+        var jitted = JitInfo.GetCompiledMethodCount() - jittedBefore;
+        var gen0PerSecond = (GC.CollectionCount(0) - gen0Before) / measured.Elapsed.TotalSeconds;
         // Every round, for a closer look: the scripts keep standard error in their log directory.
+        Console.Error.WriteLine("AsyncLens.Bench: CPU ms by thread name in the rounds: " + ThreadCpu.Since(threadsBefore));
         Console.Error.WriteLine("AsyncLens.Bench: rounds (req/s, CPU µs/req): " + string.Join(' ',
             perRound.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.RequestsPerSecond:F0}/{r.CpuMicrosecondsPerRequest:F0}"))));
 
         var rps = perRound.Select(r => r.RequestsPerSecond).ToArray();
         var cpu = perRound.Select(r => r.CpuMicrosecondsPerRequest).ToArray();
         return string.Create(CultureInfo.InvariantCulture,
-            $"rps={Stats.Median(rps):F0} best_rps={rps.Max():F0} cpu_us_per_req={Stats.Median(cpu):F1} gc_pause_pct={gcPausePercent:F1} max_step_ms={LongestStep.Value.TotalMilliseconds:F1} warmup_s={warmup.Elapsed.TotalSeconds:F1} jit_settled={(warmup.Settled ? "yes" : "no")} rounds={rounds} round_ms={roundMs} concurrency={concurrency} payload_kb={payloadKb}");
+            $"rps={Stats.Median(rps):F0} best_rps={rps.Max():F0} cpu_us_per_req={Stats.Median(cpu):F1} gc_pause_pct={gcPausePercent:F1} max_step_ms={LongestStep.Value.TotalMilliseconds:F1} warmup_s={warmup.Elapsed.TotalSeconds:F1} jit_settled={(warmup.Settled ? "yes" : "no")} jitted_in_rounds={jitted} gen0_per_s={gen0PerSecond:F1} rounds={rounds} round_ms={roundMs} concurrency={concurrency} payload_kb={payloadKb}");
     }
 
     /// <summary>

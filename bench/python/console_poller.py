@@ -1,14 +1,23 @@
 """A client of the live console doing what `asynclens top` does, without a terminal: once a second `ps` (with
-`--sort busy` when the agent's hello says debug mode is on) and `pool`, over the documented protocol
-(docs/console.md). For bench/console-idle.sh: the agent's cost while someone watches.
+`--sort busy` when the agent's hello says debug mode is on), `pool` and `threads` (debug mode), over the documented
+protocol (docs/console.md). For bench/console-idle.sh and bench/web-overhead.sh: the agent's cost while
+someone watches.
 
-    python3 console_poller.py ERR_FILE    (waits for the harness's "console: SOCKET" line in ERR_FILE)
+    python3 console_poller.py ERR_FILE [--commands ps,pool]
+        waits for a "console: SOCKET" line (the bench harness) or "asynclens: console on SOCKET (" line (the startup
+        hook) in ERR_FILE; --commands: what to ask each second instead of what top asks
+
+When the agent's process ends it writes to standard error what the commands cost the process: the CPU time of the
+agent's client thread (the kernel's, /proc/PID/task/TID/stat), per poll, and each command's median wall time.
 """
 
 import json
+import os
 import socket
 import sys
 import time
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def socket_path(err_file):
@@ -18,30 +27,74 @@ def socket_path(err_file):
                 for line in lines:
                     if line.startswith("console: "):
                         return line[len("console: "):].strip()
+                    if line.startswith("asynclens: console on "):
+                        return line[len("asynclens: console on "):].split(" (")[0].strip()
         except FileNotFoundError:
             pass
         time.sleep(0.05)
-    sys.exit(f"console_poller: no 'console: SOCKET' line in {err_file}")
+    sys.exit(f"console_poller: no console line in {err_file}")
+
+
+def thread_cpu_seconds(pid, name_prefix):
+    """utime + stime of the process's threads whose name starts so (the agent's client threads)."""
+    total = 0
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat", encoding="utf-8") as stat:
+                    text = stat.read()
+            except OSError:
+                continue
+            name = text[text.index("(") + 1:text.rindex(")")]
+            if name.startswith(name_prefix):
+                fields = text[text.rindex(")") + 2:].split()
+                total += int(fields[11]) + int(fields[12])
+    except OSError:
+        return None
+    return total / CLOCK_TICKS
 
 
 def main():
     path = socket_path(sys.argv[1])
+    chosen = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[2] == "--commands" else None
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.connect(path)
     reader = client.makefile("r", encoding="utf-8")
     hello = json.loads(reader.readline())
-    ps_args = ["--sort", "busy"] if hello.get("debugMode") else []
+    pid, debug = hello["pid"], hello.get("debugMode")
+    commands = [("ps", ["--sort", "busy"] if debug else []), ("pool", [])]
+    if debug:
+        commands.append(("threads", []))
+    if chosen is not None:
+        # `requests`: what top asked before it read the requests' ages from ps (one snapshot a second more).
+        commands = [(c, a) for c, a in commands + [("requests", [])] if c in chosen]
+    walls = {c: [] for c, _ in commands}
+    polls, first_cpu, last_cpu = 0, None, None
     request = 0
     try:
         while True:
-            for command, args in (("ps", ps_args), ("pool", [])):
+            for command, args in commands:
                 request += 1
+                start = time.perf_counter()
                 client.sendall((json.dumps({"id": request, "command": command, "args": args}) + "\n").encode())
                 if not reader.readline():
                     return
+                walls[command].append(time.perf_counter() - start)
+            polls += 1
+            cpu = thread_cpu_seconds(pid, "AsyncLens conso")
+            if cpu is not None:
+                first_cpu = cpu if first_cpu is None else first_cpu
+                last_cpu = cpu
             time.sleep(1)
     except (BrokenPipeError, ConnectionResetError):
         return
+    finally:
+        if polls > 1 and first_cpu is not None:
+            per_poll = (last_cpu - first_cpu) / (polls - 1) * 1000
+            medians = " ".join(f"{c}={sorted(w)[len(w) // 2] * 1000:.1f}ms" for c, w in walls.items() if w)
+            print(f"console_poller: polls={polls} commands={','.join(c for c, _ in commands)} "
+                  f"agent_cpu_ms_per_poll={per_poll:.1f} (the agent's client thread, clock tick {1000 / CLOCK_TICKS:.0f} ms); "
+                  f"median wall {medians}", file=sys.stderr)
 
 
 if __name__ == "__main__":

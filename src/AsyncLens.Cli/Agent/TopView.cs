@@ -9,7 +9,8 @@ namespace AsyncLens.Cli.Agent;
 /// <summary>
 /// <c>asynclens top</c> at a terminal: the alternate screen, redrawn each second from the agent (and at each key),
 /// plain ANSI escapes (cursor home, erase to end of line, reverse video for the selected row): what every terminal
-/// and tmux over SSH understands. Keys: s sort, / filter, up/down select, Enter where, c cancel (after y), q quit.
+/// and tmux over SSH understands. Keys: s sort, / filter, up/down select, Enter where, c cancel (after y), t the ended
+/// tasks (ps-terminated; Enter there: where-terminated) and back, q quit.
 /// </summary>
 internal sealed class TopView(IConsoleSession session, TopScreen screen, bool debugMode)
 {
@@ -54,7 +55,7 @@ internal sealed class TopView(IConsoleSession session, TopScreen screen, bool de
         {
             if (_mode != Mode.Where && DateTime.UtcNow >= next)
             {
-                screen.Snapshot = TopSnapshot.Take(session, debugMode);
+                screen.Snapshot = TopSnapshot.Take(session, debugMode, screen.ShowEnded);
                 next = DateTime.UtcNow + Refresh;
                 dirty = true;
             }
@@ -74,8 +75,8 @@ internal sealed class TopView(IConsoleSession session, TopScreen screen, bool de
             dirty = true;
             if (!Handle(key))
                 return;
-            if (_mode == Mode.List && key.KeyChar is 'y' or 'Y' or 's')
-                next = DateTime.UtcNow; // after a cancel, or for a sort: the table as it is now
+            if (_mode == Mode.List && key.KeyChar is 'y' or 'Y' or 's' or 't')
+                next = DateTime.UtcNow; // after a cancel, for a sort or the other view: the table as it is now
         }
     }
 
@@ -133,13 +134,16 @@ internal sealed class TopView(IConsoleSession session, TopScreen screen, bool de
         {
             case 'q' or 'Q':
                 return false;
-            case 's':
+            case 's' when !screen.ShowEnded:
                 screen.NextSort();
+                break;
+            case 't':
+                screen.ShowEnded = !screen.ShowEnded;
                 break;
             case '/':
                 _mode = Mode.Filter;
                 break;
-            case 'c' when screen.Selected is { } task:
+            case 'c' when !screen.ShowEnded && screen.Selected is { } task:
                 _mode = Mode.Confirm;
                 _message = $"cancel task {TaskTable.Id(task.Id)} ({MethodNames.Compact(task.Method)})? (y/n)";
                 break;
@@ -155,20 +159,24 @@ internal sealed class TopView(IConsoleSession session, TopScreen screen, bool de
         _ => Math.Max(1, Height() - 8),
     };
 
-    /// <summary>The agent's <c>where</c> of the selected task, shown full screen until a key (a snapshot: not refreshed).</summary>
+    /// <summary>
+    /// The agent's <c>where</c> of the selected task (<c>where-terminated</c> in the view of ended tasks), shown full
+    /// screen until a key (a snapshot: not refreshed).
+    /// </summary>
     private void Where()
     {
-        if (screen.Selected is not { } task)
+        var command = screen.ShowEnded ? "where-terminated" : "where";
+        if ((screen.ShowEnded ? screen.SelectedEnded?.Id : screen.Selected?.Id) is not { } selected)
             return;
-        var id = TaskTable.Id(task.Id);
-        var (ok, text) = Answer(session.Send("where", [id]));
+        var id = TaskTable.Id(selected);
+        var (ok, text) = Answer(session.Send(command, [id]));
         if (!ok)
         {
             _message = text;
             return;
         }
         _where = text.TrimEnd('\n').Split('\n').ToList();
-        _whereTitle = $"where {id}: any key back to the list, up/down scroll, q quit";
+        _whereTitle = $"{command} {id}: any key back to the list, up/down scroll, q quit";
         _whereScroll = 0;
         _mode = Mode.Where;
     }

@@ -6,7 +6,7 @@ namespace AsyncLens.Cli.Commands;
 
 /// <summary>
 /// <c>asynclens top PID</c>: a live full-screen view of a process's pending async work, from its console agent's
-/// <c>ps</c>, <c>pool</c>, <c>requests</c> (and <c>threads</c> in debug mode) once a second (docs/console.md#top). Not at a terminal (output to a file or a pipe): one
+/// <c>ps</c> (with the requests in flight), <c>pool</c> (and <c>threads</c> in debug mode; <c>ps-terminated</c> in the view of ended tasks) once a second (docs/console.md#top). Not at a terminal (output to a file or a pipe): one
 /// frame, printed, and exit 0. No agent in the process: one line saying how to start it, exit 1.
 /// </summary>
 internal static class TopCommand

@@ -21,8 +21,8 @@ internal static class RequestCommands
         args.End();
         var now = DateTimeOffset.UtcNow;
         var inFlight = requests.Snapshot();
-        var graph = inventory.Snapshot();
-        var roots = Roots(graph, inFlight);
+        // The task graph only to find the tasks of requests in flight: with none, the app is not held up at all.
+        var roots = inFlight.Count == 0 ? new Dictionary<InFlight, List<TaskNode>>() : Roots(inventory.Snapshot(), inFlight);
         var text = new StringWriter();
         text.Write(string.Create(CultureInfo.InvariantCulture,
             $"asynclens: {Doctor(inFlight.Count)} in flight (pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n"));
@@ -51,16 +51,8 @@ internal static class RequestCommands
             w.WriteStartArray("requests");
             foreach (var (request, what) in described)
             {
-                var (method, path, route) = what!.Value;
                 w.WriteStartObject();
-                w.WriteNumber("number", request.Number);
-                w.WriteString("method", method);
-                w.WriteString("path", path);
-                if (route is null)
-                    w.WriteNull("route");
-                else
-                    w.WriteString("route", route);
-                w.WriteNumber("ageSeconds", Math.Round(request.Age.TotalSeconds, 3));
+                WriteRequest(w, request, what!.Value);
                 w.WriteStartArray("roots");
                 foreach (var node in roots.GetValueOrDefault(request) ?? [])
                     w.WriteNumberValue(node.Id);
@@ -76,19 +68,35 @@ internal static class RequestCommands
         });
     }
 
-    /// <summary>For <c>ps</c>: the request each pending task serves (its number), by task id; empty with none in flight.</summary>
-    public static Dictionary<long, InFlight> Served(TaskGraph graph, InFlightRequests requests)
+    /// <summary>
+    /// For <c>ps</c>: the requests in flight (oldest first), and the request each pending task serves, by task id; both
+    /// empty with none in flight.
+    /// </summary>
+    public static Serving Served(TaskGraph graph, InFlightRequests requests)
     {
         var served = new Dictionary<long, InFlight>();
         var inFlight = requests.Snapshot();
         if (inFlight.Count == 0)
-            return served;
+            return new Serving(inFlight, served);
         foreach (var (request, nodes) in Roots(graph, inFlight))
         {
             foreach (var node in Below(nodes))
                 served.TryAdd(node.Id, request);
         }
-        return served;
+        return new Serving(inFlight, served);
+    }
+
+    /// <summary>A request's method, path, route and age as the JSON of <c>requests</c> (and <c>ps</c>) gives them.</summary>
+    public static void WriteRequest(System.Text.Json.Utf8JsonWriter w, InFlight request, (string Method, string Path, string? Route) what)
+    {
+        w.WriteNumber("number", request.Number);
+        w.WriteString("method", what.Method);
+        w.WriteString("path", what.Path);
+        if (what.Route is null)
+            w.WriteNull("route");
+        else
+            w.WriteString("route", what.Route);
+        w.WriteNumber("ageSeconds", Math.Round(request.Age.TotalSeconds, 3));
     }
 
     /// <summary><c>#3 GET /park</c>: the request as <c>ps</c>'s REQUEST column shows it.</summary>
@@ -162,3 +170,6 @@ internal static class RequestCommands
 
     private static string Doctor(int n) => Diagnosis.Doctor.Plural(n, "request");
 }
+
+/// <summary>The requests in flight when <c>ps</c> looked, and the request each pending task serves, by task id.</summary>
+internal sealed record Serving(List<InFlight> InFlight, Dictionary<long, InFlight> Tasks);

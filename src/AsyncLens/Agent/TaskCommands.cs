@@ -12,7 +12,7 @@ namespace AsyncLens.Agent;
 /// creation sites and ages are not known when <see cref="RecordsCreation"/> is false.
 /// </summary>
 internal sealed record TaskSource(int ProcessId, bool RecordsCreation, string NoCreation, Func<(TaskGraph Graph, DateTimeOffset TakenAt)> Read,
-    PendingTasks Projection, Func<TaskGraph, Dictionary<long, InFlight>>? Served = null, Func<long, TaskRecord?>? Records = null)
+    PendingTasks Projection, Func<TaskGraph, Serving>? Served = null, Func<long, TaskRecord?>? Records = null)
 {
     public static TaskSource Of(TaskInventory inventory, InFlightRequests? requests = null) =>
         new(Environment.ProcessId, inventory.RecordsCreation, TaskCommands.NeedsDebugMode, () => (inventory.Snapshot(), DateTimeOffset.UtcNow),
@@ -51,7 +51,8 @@ internal static class TaskCommands
         var line = header.Line(graph, graph.Roots.Count, "root");
         if (filter is not null)
             line += string.Create(CultureInfo.InvariantCulture, $"\n{list.Count} matching '{filter}'");
-        var served = source.Served?.Invoke(graph) ?? [];
+        var serving = source.Served?.Invoke(graph);
+        var served = serving?.Tasks ?? [];
         var labels = new Dictionary<InFlight, string>();
         var text = new StringWriter();
         var extra = new List<(string, Func<PendingTask, string?>)>();
@@ -88,15 +89,19 @@ internal static class TaskCommands
                 }
                 w.WriteEndArray();
             }
-            // The request each task serves, as request number -> task ids (requests has the rest of each).
+            // Every request in flight, with the tasks that serve it (requests has their trees): asynclens top's warnings
+            // read the requests' ages here, and need no second snapshot of the graph for them.
             w.WriteStartArray("requests");
-            foreach (var group in served.GroupBy(s => s.Value).OrderBy(g => g.Key.Number))
+            var byRequest = served.GroupBy(s => s.Value).ToDictionary(g => g.Key, g => g.Select(s => s.Key).Order().ToList());
+            foreach (var request in serving?.InFlight ?? [])
             {
+                if (request.Describe() is not { } what)
+                    continue;
                 w.WriteStartObject();
-                w.WriteNumber("number", group.Key.Number);
-                w.WriteString("request", Label(group.Key));
+                RequestCommands.WriteRequest(w, request, what);
+                w.WriteString("request", Label(request));
                 w.WriteStartArray("tasks");
-                foreach (var id in group.Select(g => g.Key).Order())
+                foreach (var id in byRequest.GetValueOrDefault(request) ?? [])
                     w.WriteNumberValue(id);
                 w.WriteEndArray();
                 w.WriteEndObject();

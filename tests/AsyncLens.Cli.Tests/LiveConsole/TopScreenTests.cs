@@ -117,5 +117,44 @@ public sealed class TopScreenTests
         Assert.Equal(["29"], RowIds(screen.Render(80, 4, null)));
     }
 
+    private const string Terminated = """
+        {"version":1,"kind":"result","command":"ps-terminated","exit":0,"text":"","result":{"kept":1000,"total":3,"tasks":[
+        {"id":21,"method":"Service.BillAsync(Task)","how":"ran to completion","exception":null,"lastParkedAt":{"file":"/src/Service.cs","line":83},"ended":"2026-12-05T10:16:31.120Z","lived":13.2,"createdAt":null,"stack":[]},
+        {"id":19,"method":"Service.ChargeAsync(Task)","how":"faulted","exception":"InvalidOperationException: card declined","lastParkedAt":{"file":"/src/Service.cs","line":93},"ended":"2026-12-05T10:16:30.900Z","lived":13.0,"createdAt":null,"stack":[]},
+        {"id":4,"method":"HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken)","how":"cancelled by a timeout","exception":null,"lastParkedAt":null,"ended":"2026-12-05T10:16:20.000Z","lived":null,"createdAt":null,"stack":[]}]}}
+        """;
+
+    [Fact]
+    public void The_view_of_ended_tasks_has_ps_terminateds_columns_newest_first_filtered_and_selected_by_id()
+    {
+        var screen = Screen(limit: 60);
+        screen.Snapshot = screen.Snapshot! with { Ended = TopHistory.Parse(Terminated.Replace("\n", "")) };
+        screen.Move(1);
+        Assert.Equal(8, screen.Selected!.Id);
+        screen.ShowEnded = true;
+        Assert.Equal(
+        [
+            "Jobs (pid 42): 3 ended async methods (of 3; the last 1000 kept), 10:16:33 UTC",
+            TopScreen.EndedKeys,
+            "ID  HOW                     METHOD                        LAST PARKED AT  LIVED  ENDED",
+            "21  ran to completion       Service.BillAsync(Task)       Service.cs:83   13 s   2.0 s ago",
+            "19  faulted                 Service.ChargeAsync(Task)     Service.cs:93   13 s   2.2 s ago",
+            "4   cancelled by a timeout  HttpClient.GetStringAsyncCo…  -               -      13 s ago",
+            "",
+            "warnings: none (pending past 60 s, hung steps, pool starvation, requests past 10 s)",
+        ], screen.Render(90, 8, TopScreen.EndedKeys).Lines);
+        screen.Move(1);
+        Assert.Equal(19, screen.SelectedEnded!.Id);
+        screen.Filter = "service.cs:9";
+        Assert.Equal([19L], screen.VisibleEnded().Select(t => t.Id));
+        // The pending view keeps its own selection.
+        screen.ShowEnded = false;
+        Assert.Equal(8, screen.Selected!.Id);
+        // The history switched off: the agent's reason instead of the table.
+        screen.Snapshot = screen.Snapshot with { Ended = TopHistory.Parse("""{"version":1,"kind":"error","command":"ps-terminated","exit":1,"error":"the history of ended tasks is off"}""") };
+        screen.ShowEnded = true;
+        Assert.Equal("asynclens: the history of ended tasks is off", screen.Render(90, null, null).Lines[1]);
+    }
+
     private static IEnumerable<string> RowIds(TopFrame frame) => frame.Lines.Skip(2).SkipLast(1).Select(l => l.Split(' ')[0]);
 }

@@ -6,9 +6,10 @@ using Xunit;
 namespace AsyncLens.Cli.Tests.LiveConsole;
 
 /// <summary>
-/// <c>asynclens top PID</c> on tests/Targets/Jobs <c>crunch</c> under <c>asynclens run --console</c> (ages, busy time
-/// and steps): at a terminal, an 80x24 tmux pane driven by send-keys and read by capture-pane (the header, a row of a
-/// known task with its line, the sort key changed by s, the where view, q leaving with 0); printed to a pipe, one frame;
+/// <c>asynclens top PID</c> on tests/Targets/Jobs <c>crunch bill</c> under <c>asynclens run --console</c> (ages, busy
+/// time and steps; the bill's charge declined first, so that two methods have ended): at a terminal, an 80x24 tmux pane
+/// driven by send-keys and read by capture-pane (the header, a row of a known task with its line, the sort key changed
+/// by s, the where view, the view of ended tasks and where-terminated, q leaving with 0); printed to a pipe, one frame;
 /// the exit codes without an agent and for a bad pid. One Jobs process for all of them.
 /// </summary>
 [Collection(ConsoledApp.Collection)]
@@ -16,11 +17,17 @@ public sealed partial class TopTests(TopTests.CrunchApp fixture) : IClassFixture
 {
     public sealed class CrunchApp : IDisposable
     {
-        internal ConsoledApp App { get; } = new(["crunch"], viaRun: true);
+        internal ConsoledApp App { get; } = new(["crunch", "bill"], viaRun: true);
 
         internal Dictionary<string, string> Ids { get; }
 
-        public CrunchApp() => Ids = ConsoleTests.Ids(App);
+        public CrunchApp()
+        {
+            // The charge fails, the bill catches it: two async methods end (faulted, ran to completion), 8 stay pending.
+            App.Send("decline");
+            App.WaitFor("bill: card declined");
+            Ids = ConsoleTests.Ids(App);
+        }
 
         public void Dispose() => App.Dispose();
     }
@@ -67,7 +74,7 @@ public sealed partial class TopTests(TopTests.CrunchApp fixture) : IClassFixture
             // Sorted by age: the oldest first, the combinator (no age) last; every row fits 80 columns.
             // (Waited for until all 7 async methods are more than 1 s old: the warnings panel says so.)
             var screen = WaitFor("the tasks, by age, and the warning", s => Regex.IsMatch(s[0], Header("age")) && s.Length == 24 && s[^1].StartsWith("  7 pending", StringComparison.Ordinal));
-            Assert.Equal("q quit  s sort  / filter  up/down select  Enter where  c cancel", screen[1]);
+            Assert.Equal("q quit  s sort  / filter  up/down select  Enter where  c cancel  t ended", screen[1]);
             Assert.Matches("^ID +STATE +METHOD +PARKED AT +AGE +BUSY +STEPS$", screen[2]);
             Assert.Single(screen, line => Regex.IsMatch(line, Row("Service.WaitAsync(Task)", "jobs.wait")));
             Assert.Matches($@"^{fixture.Ids["Task.WhenAll (2 pending)"]} +pending +Task\.WhenAll \(2 pending\) +- +- +- +-$", screen[10]);
@@ -99,9 +106,35 @@ public sealed partial class TopTests(TopTests.CrunchApp fixture) : IClassFixture
                 Assert.Contains(Joined([$"{method} at {ConsoleTests.At(tag)}"]), where);
             Assert.Contains("created(thistask,theneachawaitingit):", where);
 
-            // Any key: back to the list; q: top leaves the alternate screen and exits 0.
+            // Any key: back to the list; Esc: the filter goes.
             Tmux("send-keys", "-t", "top", "Escape");
             WaitFor("the list again", s => Regex.IsMatch(s[0], Header("busy")));
+            Tmux("send-keys", "-t", "top", "Escape");
+            WaitFor("the list unfiltered", s => s[1].StartsWith("q quit", StringComparison.Ordinal));
+
+            // t: the async methods that ended (ps-terminated), newest first; Enter: where-terminated of the selected one.
+            Tmux("send-keys", "-t", "top", "t");
+            screen = WaitFor("the ended tasks", s => s[0].Contains(" ended async methods ", StringComparison.Ordinal) && s.Length > 4 && s[4].Length > 0);
+            Assert.Matches($@"^Jobs \(pid {App.PidText}\): 2 ended async methods \(of 2; the last 1000 kept\), \d\d:\d\d:\d\d UTC$", screen[0]);
+            Assert.Equal("q quit  t pending  / filter  up/down select  Enter where-terminated", screen[1]);
+            Assert.Matches("^ID +HOW +METHOD +LAST PARKED AT +LIVED +ENDED$", screen[2]);
+            // 80 columns: the method may give way by a few characters (ends in '…'), the rest stays whole.
+            Assert.Matches($@"^\d+ +ran to completion +Service\.BillAsync\((Task\)|[A-Za-z]*…) +{Regex.Escape(Short("jobs.bill"))} +\d+(\.\d)? s +\d+(\.\d)? s ago$", screen[3]);
+            Assert.Matches($@"^\d+ +faulted +Service\.ChargeAsync\((Task\)|[A-Za-z]*…) +{Regex.Escape(Short("jobs.charge"))} +\d+(\.\d)? s +\d+(\.\d)? s ago$", screen[4]);
+            Assert.Equal("", screen[5]);
+            var charge = screen[4].Split(' ')[0];
+            Tmux("send-keys", "-t", "top", "Down");
+            Tmux("send-keys", "-t", "top", "Enter");
+            screen = WaitFor("where-terminated", s => s[0].StartsWith($"where-terminated {charge}: ", StringComparison.Ordinal));
+            Assert.Matches($@"^task {charge}: Service\.ChargeAsync\(Task\), faulted, \d+(\.\d)? s ago \(", screen[1]);
+            Assert.Contains("  exception: InvalidOperationException: card declined for order 7", screen);
+            Assert.Contains(Joined([$"last parked at {ConsoleTests.At("jobs.charge")}"]), Joined(screen[1..]));
+            Tmux("send-keys", "-t", "top", "Escape");
+            WaitFor("the ended tasks again", s => s[0].Contains(" ended async methods ", StringComparison.Ordinal));
+            Tmux("send-keys", "-t", "top", "t");
+            WaitFor("the pending tasks again", s => Regex.IsMatch(s[0], Header("busy")));
+
+            // q: top leaves the alternate screen and exits 0.
             Tmux("send-keys", "-t", "top", "q");
             // tmux 3.3a marks the pane dead when its terminal closes, and fills in the exit status only once it has
             // reaped the process, which it did not always do within 10 s here (2 runs of 5 read a dead pane, no status):
