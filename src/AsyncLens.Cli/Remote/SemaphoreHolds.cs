@@ -1,6 +1,3 @@
-using System.Reflection.Metadata;
-using System.Reflection.Metadata.Ecma335;
-using System.Reflection.PortableExecutable;
 using AsyncLens.Diagnosis;
 using AsyncLens.Inventory;
 using AsyncLens.Runtime.Layout;
@@ -18,13 +15,12 @@ namespace AsyncLens.Cli.Remote;
 /// </summary>
 internal sealed class SemaphoreHolds : IDisposable
 {
-    private readonly ClrRuntime _runtime;
-    private readonly Dictionary<string, PEReader?> _files = [];
+    private readonly LockCode _code;
     private readonly Dictionary<ulong, (IReadOnlyList<SemaphoreGuard> Guards, AwaitOffsets[] Awaits, ClrMethod? MoveNext)> _byType = [];
 
     private readonly Dictionary<ulong, TaskNode> _withToken;
 
-    private SemaphoreHolds(ClrRuntime runtime, Dictionary<ulong, TaskNode> withToken) => (_runtime, _withToken) = (runtime, withToken);
+    private SemaphoreHolds(ClrRuntime runtime, Dictionary<ulong, TaskNode> withToken) => (_code, _withToken) = (new LockCode(runtime), withToken);
 
     public static IReadOnlyList<SemaphoreHold> Read(ClrRuntime runtime, TaskGraph graph, HeapTasks tasks)
     {
@@ -64,19 +60,8 @@ internal sealed class SemaphoreHolds : IDisposable
     private ClrObject Semaphore(SemaphoreGuard guard, StateMachineFields fields, ulong box)
     {
         if (guard.Static)
-        {
-            var domain = _runtime.AppDomains.FirstOrDefault() ?? _runtime.SystemDomain;
-            return domain is not null && _runtime.Heap.GetTypeByName(guard.Path[0].DeclaringType)?.GetStaticFieldByName(guard.Path[0].Name) is { IsObjectReference: true } field
-                ? field.ReadObject(domain) : default;
-        }
-        var obj = fields.Field(box, guard.Path[0].Name);
-        foreach (var field in guard.Path.Skip(1))
-        {
-            if (obj.IsNull || obj.Type?.GetFieldByName(field.Name) is not { IsObjectReference: true })
-                return default;
-            obj = obj.ReadObjectField(field.Name);
-        }
-        return obj;
+            return _code.Static(guard.Path[0]);
+        return LockCode.Follow(fields.Field(box, guard.Path[0].Name), guard.Path.Skip(1));
     }
 
     // The semaphore's own async method for each wait made with a token or a timeout, by the address of the wait it
@@ -112,32 +97,12 @@ internal sealed class SemaphoreHolds : IDisposable
             return known;
         var moveNext = stateMachine.Methods.FirstOrDefault(m => m.Name == "MoveNext");
         var path = stateMachine.Module?.Name;
-        var found = moveNext is not null && path is { Length: > 0 } && Body(path, moveNext.MetadataToken) is { } body
+        var found = moveNext is not null && path is { Length: > 0 } && _code.Body(path, moveNext.MetadataToken) is { } body
             ? (SemaphoreGuards.Find(body), AssemblySymbols.ForFile(path)?.AsyncStepping(moveNext.MetadataToken) ?? [], moveNext)
             : ([], [], moveNext);
         _byType[stateMachine.MethodTable] = found;
         return found;
     }
 
-    // The method's IL and finally clauses from its module's file, its tokens named from the file's metadata.
-    private MethodIl? Body(string path, int token)
-    {
-        if (!_files.TryGetValue(path, out var pe))
-            _files[path] = pe = RemoteSymbols.Try(() => File.Exists(path) ? new PEReader(File.OpenRead(path)) : null);
-        return pe is null ? null : RemoteSymbols.Try(() =>
-        {
-            var metadata = pe.GetMetadataReader();
-            var method = metadata.GetMethodDefinition(MetadataTokens.MethodDefinitionHandle(token & 0xFFFFFF));
-            var body = pe.GetMethodBody(method.RelativeVirtualAddress);
-            var finallys = body.ExceptionRegions.Where(r => r.Kind == ExceptionRegionKind.Finally)
-                .Select(r => new IlFinally(r.TryOffset, r.TryOffset + r.TryLength, r.HandlerOffset, r.HandlerOffset + r.HandlerLength)).ToList();
-            return new MethodIl(body.GetILBytes() ?? [], finallys, t => MetadataNames.Member(metadata, t));
-        });
-    }
-
-    public void Dispose()
-    {
-        foreach (var pe in _files.Values)
-            pe?.Dispose();
-    }
+    public void Dispose() => _code.Dispose();
 }

@@ -156,18 +156,19 @@ internal static class Deadlocks
         var links = cycle.Select(t =>
         {
             var where = ThreadStates.UserFrame(t) is { } f ? $" in `{f.Method}` at {Doctor.At(f.At)}" : "";
-            return string.Create(CultureInfo.InvariantCulture, $"thread {t.ManagedId}, blocked entering a lock ({t.Lock!.Type}){where}, held by thread {t.Lock.Owner}");
+            return string.Create(CultureInfo.InvariantCulture, $"thread {t.ManagedId}, blocked {LockWaitTexts.What(t.Lock!)}{where}, {LockWaitTexts.Holder(t.Lock!)}");
         }).ToList();
         var evidence = new List<string> { "  the cycle, link by link:" };
         foreach (var thread in cycle)
         {
-            evidence.Add(string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}), waiting for a lock held by thread {thread.Lock!.Owner}:"));
+            evidence.Add(string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}), blocked {LockWaitTexts.What(thread.Lock!)}, {LockWaitTexts.Holder(thread.Lock!)}:"));
             evidence.AddRange(thread.Frames.Take(12).Select(f => "    " + f));
         }
         return new Verdict(VerdictKinds.Deadlock, $"{cycle.Count} threads in a cycle of locks: " + string.Join("; ", links))
         {
             Count = cycle.Count,
-            Sites = [.. cycle.Select(t => ThreadStates.UserFrame(t) is { } f ? new VerdictSite("link", f.Method, f.At) : new VerdictSite("link", t.Frames.FirstOrDefault()?.Method ?? "", null))],
+            Sites = [.. cycle.Select(t => ThreadStates.UserFrame(t) is { } f ? new VerdictSite("link", f.Method, f.At) : new VerdictSite("link", t.Frames.FirstOrDefault()?.Method ?? "", null)),
+                .. cycle.Where(t => t.Lock!.Released is not null).Select(t => new VerdictSite("released", t.Lock!.ReleasedIn ?? "", t.Lock.Released))],
             Threads = [.. cycle.Select(t => t.ManagedId)],
             Evidence = evidence,
         };

@@ -44,7 +44,8 @@ internal static class Doctor
         verdicts.AddRange(Hot(state));
         if (verdicts.Count == 0)
             verdicts.Add(Healthy(state, looked));
-        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked);
+        var named = verdicts.Where(v => v.Kind == VerdictKinds.PoolStarvation || v.Kind == VerdictKinds.Deadlock).SelectMany(v => v.Threads).ToHashSet();
+        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked, LockWaitTexts.Waits(state, named));
     }
 
     private static Looked Look(ProcessState state)
