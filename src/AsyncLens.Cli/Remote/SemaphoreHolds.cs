@@ -34,8 +34,69 @@ internal sealed class SemaphoreHolds : IDisposable
             if (node.Kind == NodeKind.AsyncMethod && AsyncState.IsParked(node.State) && tasks.FieldsOf(node) is { } fields && reader.Hold(node, fields, tasks) is { } hold)
                 holds.Add(hold);
         }
+        holds.AddRange(reader.Unheld(graph, tasks, holds));
         return holds;
     }
+
+    // The semaphores async code waits for that no pending method holds inside its guard: found from a waiting method
+    // (a field of its state machine, of its `this`, or a static of its type holds the semaphore whose queue has the
+    // wait), named by that field, the holder not named (code that took it and returned without releasing it, a
+    // release elsewhere, or a thread).
+    private IEnumerable<SemaphoreHold> Unheld(TaskGraph graph, HeapTasks tasks, List<SemaphoreHold> held)
+    {
+        var covered = held.SelectMany(h => h.Waiters).ToHashSet();
+        var waits = graph.Nodes.Where(n => n.Kind == NodeKind.Awaited && NodeTexts.Of(n).Title == NodeTexts.SemaphoreWait).Select(n => ((ulong)n.Target, n))
+            .Concat(_withToken.Select(w => (w.Key, w.Value)));
+        var found = new HashSet<ulong>();
+        foreach (var (address, wait) in waits)
+        {
+            if (covered.Contains(wait) || wait.AwaitedBy.FirstOrDefault(a => a.Kind == NodeKind.AsyncMethod) is not { } waiting || tasks.FieldsOf(waiting) is not { } fields)
+                continue;
+            foreach (var (name, semaphore) in Candidates(fields, (ulong)waiting.Target))
+            {
+                if (semaphore.IsNull || semaphore.Type?.Name != LockLayout.SemaphoreType || semaphore.ReadField<int>(LockLayout.SemaphoreCount) != 0
+                    || !found.Add(semaphore.Address))
+                    continue;
+                var queued = Waiters(semaphore).ToList();
+                if (!queued.Contains(address))
+                {
+                    found.Remove(semaphore.Address);
+                    continue;
+                }
+                var nodes = queued.Select(w => tasks.NodeAt(w) ?? _withToken.GetValueOrDefault(w)).OfType<TaskNode>().ToList();
+                covered.UnionWith(nodes);
+                yield return new SemaphoreHold(name, null, null, null, nodes);
+                break;
+            }
+        }
+    }
+
+    // The semaphores a waiting method may name: its state machine's object fields, its `this`'s, its type's statics.
+    private IEnumerable<(string Name, ClrObject Semaphore)> Candidates(StateMachineFields fields, ulong box)
+    {
+        var type = fields.Type;
+        foreach (var field in type.Fields.Where(f => f.IsObjectReference && f.Name is not null))
+        {
+            var value = fields.Field(box, field.Name!);
+            if (field.Name == StateMachineLayout.ThisField && !value.IsNull && value.Type is { } owner)
+            {
+                foreach (var own in owner.Fields.Where(f => f.IsObjectReference && f.Name is not null))
+                    yield return ($"{Short(owner.Name)}.{own.Name}", value.ReadObjectField(own.Name!));
+            }
+            else
+            {
+                yield return (SemaphoreGuards.NameOf(false, [new IlMember(type.Name ?? "", field.Name!)]), value);
+            }
+        }
+        var declaring = type.Name is { } n && n.LastIndexOf('+') is var plus and > 0 ? n[..plus] : null;
+        if (declaring is not null && type.Module is { } module && module.GetTypeByName(declaring) is { } outer)
+        {
+            foreach (var field in outer.StaticFields.Where(f => f.IsObjectReference && f.Name is not null))
+                yield return ($"{Short(outer.Name)}.{field.Name}", _code.Static(new IlMember(declaring, field.Name!)));
+        }
+    }
+
+    private static string Short(string? type) => type is null ? "?" : type[(type.LastIndexOfAny(['.', '+']) + 1)..];
 
     private SemaphoreHold? Hold(TaskNode node, StateMachineFields fields, HeapTasks tasks)
     {

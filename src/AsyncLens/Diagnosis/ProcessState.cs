@@ -58,11 +58,12 @@ internal sealed record LockWait(string Type, int Owner, string? Name = null, Loc
 
 /// <summary>
 /// A <see cref="SemaphoreSlim"/> at count 0 and who holds it, as read from the holder's code: the pending async method
-/// parked inside the try whose finally releases it. <paramref name="Semaphore"/>: as written (<c>Stock._gate</c>);
+/// parked inside the try whose finally releases it; null when no pending method does (code that took it and returned
+/// without releasing it, a release elsewhere, a thread: the holder is not named). <paramref name="Semaphore"/>: as written (<c>Stock._gate</c>);
 /// <paramref name="Acquired"/>: the line of the <c>WaitAsync</c> before that try, if found; <paramref name="Released"/>:
 /// the line of the release; <paramref name="Waiters"/>: the semaphore's queued async waits, first to last.
 /// </summary>
-internal sealed record SemaphoreHold(string Semaphore, TaskNode Holder, SourceLine? Acquired, SourceLine? Released, IReadOnlyList<TaskNode> Waiters);
+internal sealed record SemaphoreHold(string Semaphore, TaskNode? Holder, SourceLine? Acquired, SourceLine? Released, IReadOnlyList<TaskNode> Waiters);
 
 /// <summary>
 /// What the doctor judges: one read of a process (or a dump), its pending work as the engine's graph, its threads,

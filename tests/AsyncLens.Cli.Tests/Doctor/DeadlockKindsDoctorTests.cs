@@ -11,7 +11,8 @@ namespace AsyncLens.Cli.Tests.Doctor;
 /// by async code that waits for a wait on it (the holder read from its finally), threads on <see cref="Lock"/> and on
 /// <see cref="ReaderWriterLockSlim"/> write locks; threads holding what keeps no owner (a SemaphoreSlim taken with
 /// <c>Wait()</c>, a read lock, a Mutex: the holder read from its finally) in a cycle with a monitor; waits on events and
-/// on a semaphore no code holds, named without a verdict; and requests queued behind a semaphore's holder. One process
+/// on a semaphore no code holds, named without a verdict; and requests queued behind a semaphore's holder, or behind a
+/// semaphore no code holds. One process
 /// stuck every way (tests/Targets/Deadlocks <c>every</c>) is read once as text, once as JSON and once from a core dump.
 /// </summary>
 public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadlock every) : IClassFixture<DeadlockKindsDoctorTests.EveryDeadlock>
@@ -115,14 +116,27 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     {
         Assert.Equal($"stuck-requests: 12 pending at `Reservations.ReserveAsync(int)` at {At("dl.reserve.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
             + $"`Reservations._gate` is held by `Reservations.RestockAsync()`, parked at {At("dl.supplier.await")} on TaskCompletionSource (ages are not known from outside)",
-            DoctorRun.Verdicts(every.Text)[^1]);
+            DoctorRun.Verdicts(every.Text).Single(v => v.StartsWith("stuck-requests: 12 ", StringComparison.Ordinal)));
+    }
+
+    private static string Abandoned => $"stuck-requests: 11 pending at `Coupons.RedeemAsync(int)` at {At("dl.redeem.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
+        + "`Coupons._gate` is at count 0 and no pending async method runs inside a try whose finally releases it: the holder cannot be named "
+        + "(code that took it and returned without releasing it, or that releases it elsewhere, or a thread) (ages are not known from outside)";
+
+    [Fact]
+    public void Requests_queued_on_a_semaphore_no_code_holds_say_its_holder_cannot_be_named()
+    {
+        Assert.Equal(Abandoned, DoctorRun.Verdicts(every.Text)[^1]);
+        var verdict = every.Json.RootElement.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("summary").GetString()!.Contains("`Coupons._gate`", StringComparison.Ordinal));
+        Assert.Equal(("stuck-requests", 11), (verdict.GetProperty("kind").GetString(), verdict.GetProperty("count").GetInt32()));
+        Assert.Equal($"[{Site("parked", "Coupons.RedeemAsync(int)", "dl.redeem.wait")}]", verdict.GetProperty("sites").GetRawText());
     }
 
     [Fact]
     public void Every_kind_at_once_each_once_and_the_same_from_a_core_dump()
     {
         var live = DoctorRun.Verdicts(every.Text);
-        Assert.Equal(11, live.Length);
+        Assert.Equal(12, live.Length);
         Assert.All(live[..10], v => Assert.StartsWith("deadlock: ", v));
         using var dir = new TempDirectory("asynclens-doctor-");
         var dump = ChildProcess.Dotnet([Repo.Cli, "dump-core", every.Target.Pid.ToString(CultureInfo.InvariantCulture), "-o", dir.File("deadlock.core")], timed: false);
@@ -138,13 +152,14 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     [Fact]
     public void A_semaphore_cycle_the_locks_without_owners_and_the_waits_in_a_Release_build()
     {
-        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "waits"]);
+        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "waits", "abandoned"]);
         var result = DoctorRun.Run(target.Pid);
 
         Assert.True(result.ExitCode == 1, result.ToString());
         var verdicts = DoctorRun.Verdicts(result);
-        Assert.Equal(4, verdicts.Length);
+        Assert.Equal(5, verdicts.Length);
         Assert.Contains(Semaphore, verdicts);
+        Assert.Equal(Abandoned, verdicts[^1]);
         Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
         var waits = result.Stdout.Split("\n\n").Single(b => b.StartsWith("waits on locks and events", StringComparison.Ordinal)).Split('\n')[1..];
         Assert.All(s_waits.Zip(waits), p => Assert.Matches(p.First, p.Second));

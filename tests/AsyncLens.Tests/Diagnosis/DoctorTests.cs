@@ -168,6 +168,27 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Requests_queued_on_a_semaphore_no_pending_code_holds_say_the_holder_cannot_be_named()
+    {
+        var b = new SnapshotBuilder();
+        var waits = new List<int>();
+        for (var i = 0; i < Doctor.StuckShared; i++)
+        {
+            var request = b.Method("Coupons.RedeemAsync(int)", 31);
+            waits.Add(b.Awaited("SemaphoreSlim.WaitAsync"));
+            b.Awaits(request, waits[^1]);
+        }
+        b.Semaphore("Coupons._gate", -1, null, 0, [.. waits]);
+
+        var verdict = Assert.Single(Doctor.Diagnose(b.Build()).Verdicts);
+
+        Assert.Equal($"10 pending at `Coupons.RedeemAsync(int)` at {F}:31, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
+            + "`Coupons._gate` is at count 0 and no pending async method runs inside a try whose finally releases it: the holder cannot be named "
+            + "(code that took it and returned without releasing it, or that releases it elsewhere, or a thread) (ages are not known from outside)", verdict.Summary);
+        Assert.Equal(["parked"], verdict.Sites.Select(s => s.Role));
+    }
+
+    [Fact]
     public void A_semaphore_held_by_a_method_that_awaits_one_waiting_for_it_is_a_deadlock_named_link_by_link()
     {
         var b = new SnapshotBuilder();

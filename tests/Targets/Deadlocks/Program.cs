@@ -11,6 +11,7 @@
 //   mutex      a thread holding a Mutex waits for a lock whose holder waits for the mutex
 //   waits      not deadlocks: threads waiting on a ManualResetEventSlim and an AutoResetEvent nobody sets, and on a
 //              SemaphoreSlim kept by code that returned without releasing it
+//   abandoned  not a deadlock: eleven requests queued for a SemaphoreSlim that code took and returned without releasing
 //   queue      not a deadlock: twelve reservations queued for a semaphore whose holder waits for a supplier that never answers
 //   every      all of the above at once, in one process (one read, one dump, every kind)
 // Several modes may be given (`Deadlocks semaphore mutex waits`): each starts, in one process.
@@ -18,7 +19,7 @@ using Deadlocks;
 
 if (args.Length == 0 || !args.All(Start))
 {
-    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|waits|queue|every...");
+    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|waits|abandoned|queue|every...");
     return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
@@ -63,6 +64,9 @@ static bool Start(string mode)
         case "waits":
             Settlement.Start();
             break;
+        case "abandoned":
+            Coupons.Start();
+            break;
         case "queue":
             Reservations.Start();
             break;
@@ -79,6 +83,7 @@ static bool Start(string mode)
             Export.Start();
             Settlement.Start();
             Reservations.Start();
+            Coupons.Start();
             break;
         default:
             return false;

@@ -168,3 +168,41 @@ internal static class Settlement
         s_batch.Release();
     }
 }
+
+/// <summary>
+/// Requests queued on a semaphore no code holds any more: a refill took the coupon gate and returned early without
+/// releasing it (no finally), and eleven redemptions wait for the gate.
+/// </summary>
+internal sealed class Coupons
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public static void Start()
+    {
+        var coupons = new Coupons();
+        coupons.Refill(empty: true);
+        for (var coupon = 1; coupon <= 11; coupon++)
+            _ = coupons.RedeemAsync(coupon);
+    }
+
+    private void Refill(bool empty)
+    {
+        _gate.Wait();
+        if (empty)
+            return; // the early return keeps the gate
+        _gate.Release();
+    }
+
+    private async Task RedeemAsync(int coupon)
+    {
+        await _gate.WaitAsync(); // @dl.redeem.wait
+        try
+        {
+            Console.Error.WriteLine($"redeemed {coupon}");
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+}
