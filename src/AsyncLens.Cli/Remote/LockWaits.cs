@@ -62,7 +62,7 @@ internal static class LockWaits
     // of the app's above it (a thread running its own code is not waiting, whatever called it); a wait inside a task's
     // (Task.Wait: a blocked thread linked to its task) or inside another API (a BlockingCollection's semaphore) is not
     // the app's wait on that lock: only the locks whose holder the runtime records may have such frames between.
-    private static (string Kind, ThreadFrame? Caller)? Kind(List<ThreadFrame> frames)
+    internal static (string Kind, ThreadFrame? Caller)? Kind(List<ThreadFrame> frames)
     {
         string? kind = null;
         var unrecognised = false;
