@@ -99,9 +99,10 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     fi
     incidents=$(grep -c 'incident .* began ' "$base.incidents" || true)
     stop_all
-    local line
+    local line load
     line="$(grep '^RESULT ' "$base.load.out" | tail -n 1)"
-    echo "rep=$rep mode=$mode ${line#RESULT } incidents=$incidents watch_cpu_ms=$watch_ms events_per_s=${events_per_s:-0}" >>"$results"
+    load="$(cut -d' ' -f1 /proc/loadavg)" # the machine is shared: the 1-minute load average as the run ended
+    echo "rep=$rep mode=$mode ${line#RESULT } incidents=$incidents watch_cpu_ms=$watch_ms events_per_s=${events_per_s:-0} load=$load" >>"$results"
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
 
@@ -145,6 +146,8 @@ for mode, label in (("watch", "watched/alone"), ("hook", "watchdog/alone")):
           f"throughput {ratio(mode, 'rps'):.2f}x   p99 {ratio(mode, 'p99_ms'):.2f}x")
 print(f"asynclens watch's own CPU over a whole run (warm-up, rounds): median {med('watch', 'watch_cpu_ms'):.0f} ms; "
       f"events it read: median {med('watch', 'events_per_s'):.1f} a second")
+loads = [float(run["load"]) for runs in rows.values() for run in runs]
+print(f"machine load average (1 min) as each run ended: median {sorted(loads)[len(loads) // 2]:.1f}, {min(loads):.1f}..{max(loads):.1f}")
 print("incidents: what was written (a signal the doctor, or the watchdog's capture, found nothing stuck behind is not one)")
 print(f"\nraw results and logs: {logs}   ({elapsed} s)")
 PY

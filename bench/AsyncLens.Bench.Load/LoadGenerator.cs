@@ -42,6 +42,7 @@ internal sealed class LoadGenerator(Uri url, LoadSettings settings) : IDisposabl
         Window total;
         TimeSpan driverCpu;
         DateTimeOffset roundsFrom, roundsTo;
+        var roundEnds = new List<long>(settings.Rounds);
         try
         {
             warmup = await WarmUpAsync();
@@ -56,6 +57,7 @@ internal sealed class LoadGenerator(Uri url, LoadSettings settings) : IDisposabl
                 await Task.Delay(settings.RoundMs);
                 var next = await StatsAsync();
                 rounds.Add(new Window(previous, next));
+                roundEnds.Add(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
                 previous = next;
             }
             _recording = false;
@@ -71,6 +73,9 @@ internal sealed class LoadGenerator(Uri url, LoadSettings settings) : IDisposabl
 
         Console.Error.WriteLine("AsyncLens.Bench.Load: rounds (req/s, server CPU µs/req): " + string.Join(' ',
             rounds.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.RequestsPerSecond:F0}/{r.CpuMicrosecondsPerRequest:F0}"))));
+        // When each round ended (its start: the previous end, the first's rounds_from_ms): a script that changes
+        // something during the rounds (bench/watch-paired.sh attaches and detaches) places each round by it.
+        Console.Error.WriteLine("AsyncLens.Bench.Load: round ends (unix ms): " + string.Join(' ', roundEnds));
         if (_firstError is not null)
             Console.Error.WriteLine($"AsyncLens.Bench.Load: {Interlocked.Read(ref _errors)} failed request(s); the first: {_firstError}");
 

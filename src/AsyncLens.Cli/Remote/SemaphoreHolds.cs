@@ -1,6 +1,3 @@
-using System.Reflection.Metadata;
-using System.Reflection.Metadata.Ecma335;
-using System.Reflection.PortableExecutable;
 using AsyncLens.Diagnosis;
 using AsyncLens.Inventory;
 using AsyncLens.Runtime.Layout;
@@ -18,13 +15,12 @@ namespace AsyncLens.Cli.Remote;
 /// </summary>
 internal sealed class SemaphoreHolds : IDisposable
 {
-    private readonly ClrRuntime _runtime;
-    private readonly Dictionary<string, PEReader?> _files = [];
+    private readonly LockCode _code;
     private readonly Dictionary<ulong, (IReadOnlyList<SemaphoreGuard> Guards, AwaitOffsets[] Awaits, ClrMethod? MoveNext)> _byType = [];
 
     private readonly Dictionary<ulong, TaskNode> _withToken;
 
-    private SemaphoreHolds(ClrRuntime runtime, Dictionary<ulong, TaskNode> withToken) => (_runtime, _withToken) = (runtime, withToken);
+    private SemaphoreHolds(ClrRuntime runtime, Dictionary<ulong, TaskNode> withToken) => (_code, _withToken) = (new LockCode(runtime), withToken);
 
     public static IReadOnlyList<SemaphoreHold> Read(ClrRuntime runtime, TaskGraph graph, HeapTasks tasks)
     {
@@ -38,8 +34,69 @@ internal sealed class SemaphoreHolds : IDisposable
             if (node.Kind == NodeKind.AsyncMethod && AsyncState.IsParked(node.State) && tasks.FieldsOf(node) is { } fields && reader.Hold(node, fields, tasks) is { } hold)
                 holds.Add(hold);
         }
+        holds.AddRange(reader.Unheld(graph, tasks, holds));
         return holds;
     }
+
+    // The semaphores async code waits for that no pending method holds inside its guard: found from a waiting method
+    // (a field of its state machine, of its `this`, or a static of its type holds the semaphore whose queue has the
+    // wait), named by that field, the holder not named (code that took it and returned without releasing it, a
+    // release elsewhere, or a thread).
+    private IEnumerable<SemaphoreHold> Unheld(TaskGraph graph, HeapTasks tasks, List<SemaphoreHold> held)
+    {
+        var covered = held.SelectMany(h => h.Waiters).ToHashSet();
+        var waits = graph.Nodes.Where(n => n.Kind == NodeKind.Awaited && NodeTexts.Of(n).Title == NodeTexts.SemaphoreWait).Select(n => ((ulong)n.Target, n))
+            .Concat(_withToken.Select(w => (w.Key, w.Value)));
+        var found = new HashSet<ulong>();
+        foreach (var (address, wait) in waits)
+        {
+            if (covered.Contains(wait) || wait.AwaitedBy.FirstOrDefault(a => a.Kind == NodeKind.AsyncMethod) is not { } waiting || tasks.FieldsOf(waiting) is not { } fields)
+                continue;
+            foreach (var (name, semaphore) in Candidates(fields, (ulong)waiting.Target))
+            {
+                if (semaphore.IsNull || semaphore.Type?.Name != LockLayout.SemaphoreType || semaphore.ReadField<int>(LockLayout.SemaphoreCount) != 0
+                    || !found.Add(semaphore.Address))
+                    continue;
+                var queued = Waiters(semaphore).ToList();
+                if (!queued.Contains(address))
+                {
+                    found.Remove(semaphore.Address);
+                    continue;
+                }
+                var nodes = queued.Select(w => tasks.NodeAt(w) ?? _withToken.GetValueOrDefault(w)).OfType<TaskNode>().ToList();
+                covered.UnionWith(nodes);
+                yield return new SemaphoreHold(name, null, null, null, nodes);
+                break;
+            }
+        }
+    }
+
+    // The semaphores a waiting method may name: its state machine's object fields, its `this`'s, its type's statics.
+    private IEnumerable<(string Name, ClrObject Semaphore)> Candidates(StateMachineFields fields, ulong box)
+    {
+        var type = fields.Type;
+        foreach (var field in type.Fields.Where(f => f.IsObjectReference && f.Name is not null))
+        {
+            var value = fields.Field(box, field.Name!);
+            if (field.Name == StateMachineLayout.ThisField && !value.IsNull && value.Type is { } owner)
+            {
+                foreach (var own in owner.Fields.Where(f => f.IsObjectReference && f.Name is not null))
+                    yield return ($"{Short(owner.Name)}.{own.Name}", value.ReadObjectField(own.Name!));
+            }
+            else
+            {
+                yield return (SemaphoreGuards.NameOf(false, [new IlMember(type.Name ?? "", field.Name!)]), value);
+            }
+        }
+        var declaring = type.Name is { } n && n.LastIndexOf('+') is var plus and > 0 ? n[..plus] : null;
+        if (declaring is not null && type.Module is { } module && module.GetTypeByName(declaring) is { } outer)
+        {
+            foreach (var field in outer.StaticFields.Where(f => f.IsObjectReference && f.Name is not null))
+                yield return ($"{Short(outer.Name)}.{field.Name}", _code.Static(new IlMember(declaring, field.Name!)));
+        }
+    }
+
+    private static string Short(string? type) => type is null ? "?" : type[(type.LastIndexOfAny(['.', '+']) + 1)..];
 
     private SemaphoreHold? Hold(TaskNode node, StateMachineFields fields, HeapTasks tasks)
     {
@@ -64,19 +121,8 @@ internal sealed class SemaphoreHolds : IDisposable
     private ClrObject Semaphore(SemaphoreGuard guard, StateMachineFields fields, ulong box)
     {
         if (guard.Static)
-        {
-            var domain = _runtime.AppDomains.FirstOrDefault() ?? _runtime.SystemDomain;
-            return domain is not null && _runtime.Heap.GetTypeByName(guard.Path[0].DeclaringType)?.GetStaticFieldByName(guard.Path[0].Name) is { IsObjectReference: true } field
-                ? field.ReadObject(domain) : default;
-        }
-        var obj = fields.Field(box, guard.Path[0].Name);
-        foreach (var field in guard.Path.Skip(1))
-        {
-            if (obj.IsNull || obj.Type?.GetFieldByName(field.Name) is not { IsObjectReference: true })
-                return default;
-            obj = obj.ReadObjectField(field.Name);
-        }
-        return obj;
+            return _code.Static(guard.Path[0]);
+        return LockCode.Follow(fields.Field(box, guard.Path[0].Name), guard.Path.Skip(1));
     }
 
     // The semaphore's own async method for each wait made with a token or a timeout, by the address of the wait it
@@ -112,32 +158,12 @@ internal sealed class SemaphoreHolds : IDisposable
             return known;
         var moveNext = stateMachine.Methods.FirstOrDefault(m => m.Name == "MoveNext");
         var path = stateMachine.Module?.Name;
-        var found = moveNext is not null && path is { Length: > 0 } && Body(path, moveNext.MetadataToken) is { } body
+        var found = moveNext is not null && path is { Length: > 0 } && _code.Body(path, moveNext.MetadataToken) is { } body
             ? (SemaphoreGuards.Find(body), AssemblySymbols.ForFile(path)?.AsyncStepping(moveNext.MetadataToken) ?? [], moveNext)
             : ([], [], moveNext);
         _byType[stateMachine.MethodTable] = found;
         return found;
     }
 
-    // The method's IL and finally clauses from its module's file, its tokens named from the file's metadata.
-    private MethodIl? Body(string path, int token)
-    {
-        if (!_files.TryGetValue(path, out var pe))
-            _files[path] = pe = RemoteSymbols.Try(() => File.Exists(path) ? new PEReader(File.OpenRead(path)) : null);
-        return pe is null ? null : RemoteSymbols.Try(() =>
-        {
-            var metadata = pe.GetMetadataReader();
-            var method = metadata.GetMethodDefinition(MetadataTokens.MethodDefinitionHandle(token & 0xFFFFFF));
-            var body = pe.GetMethodBody(method.RelativeVirtualAddress);
-            var finallys = body.ExceptionRegions.Where(r => r.Kind == ExceptionRegionKind.Finally)
-                .Select(r => new IlFinally(r.TryOffset, r.TryOffset + r.TryLength, r.HandlerOffset, r.HandlerOffset + r.HandlerLength)).ToList();
-            return new MethodIl(body.GetILBytes() ?? [], finallys, t => MetadataNames.Member(metadata, t));
-        });
-    }
-
-    public void Dispose()
-    {
-        foreach (var pe in _files.Values)
-            pe?.Dispose();
-    }
+    public void Dispose() => _code.Dispose();
 }

@@ -13,7 +13,9 @@ namespace AsyncLens.Cli.Remote;
 /// <paramref name="RuntimeName"/>: the runtime's name of the method (<c>System.Threading.Monitor.Wait</c>), by which the
 /// doctor recognises the runtime's own waits; <paramref name="App"/>: the app's own code (its projects' modules, not .NET's
 /// nor a package's: <c>CodeOrigin.KindOfFile</c>), which a frame without a line (a Release build's loop compiled again) still is.
-internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false, string? RuntimeName = null, bool App = false)
+/// <paramref name="Code"/> and <paramref name="IlOffset"/>: the method and where in its IL the frame is (-1: not known), for the locks its code holds.
+internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module = null, bool Native = false, string? RuntimeName = null, bool App = false,
+    ClrMethod? Code = null, int IlOffset = -1)
 {
     public override string ToString() => At is null ? Method : $"{Method} at {At.File}:{At.Line}";
 }
@@ -39,6 +41,7 @@ internal static class ThreadStacks
     public static ThreadRead Read(ClrRuntime runtime, RemoteSymbols symbols, HeapTasks tasks)
     {
         var threads = new List<ThreadStack>();
+        var read = new List<(ClrThread Thread, List<ThreadFrame> Frames)>();
         var ours = 0;
         foreach (var thread in runtime.Threads)
         {
@@ -54,7 +57,14 @@ internal static class ThreadStacks
                 continue;
             }
             threads.Add(new ThreadStack(thread.ManagedThreadId, thread.OSThreadId, thread.IsFinalizer, frames,
-                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null, LockWaits.Waited(runtime, thread, frames)));
+                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null));
+            read.Add((thread, frames));
+        }
+        var waits = LockWaits.Read(runtime, read);
+        for (var i = 0; i < threads.Count; i++)
+        {
+            if (waits.TryGetValue(threads[i].ManagedId, out var wait))
+                threads[i] = threads[i] with { Lock = wait };
         }
         threads.Sort((a, b) => a.ManagedId.CompareTo(b.ManagedId));
         return new ThreadRead(threads, ours);
@@ -96,8 +106,9 @@ internal static class ThreadStacks
         var runtimeName = RuntimeNames.Definition(method.Type?.Name) + "." + method.Name;
         return module == EngineModule
             ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module, RuntimeName: runtimeName)
-            : new ThreadFrame(symbols.MethodName(method), InCurrentCode(method, ip) ? RemoteSymbols.LineAt(method, method.GetILOffset(ip)) : null, module,
-                RuntimeName: runtimeName, App: IsApp(path));
+            : InCurrentCode(method, ip) && method.GetILOffset(ip) is var offset
+                ? new ThreadFrame(symbols.MethodName(method), RemoteSymbols.LineAt(method, offset), module, RuntimeName: runtimeName, App: IsApp(path), Code: method, IlOffset: offset)
+                : new ThreadFrame(symbols.MethodName(method), null, module, RuntimeName: runtimeName, App: IsApp(path), Code: method);
     }
 
     // The app's own code: not .NET's, not a package's (CodeOrigin decides, for a file of the target's as for an assembly).

@@ -24,10 +24,10 @@ internal static class Deadlocks
             yield return LockVerdict(cycle);
         foreach (var hold in state.Semaphores ?? [])
         {
-            if (!deadlocked.Contains(hold.Holder) && SemaphorePath(hold) is { } path)
+            if (hold.Holder is { } holder && !deadlocked.Contains(holder) && SemaphorePath(hold, holder) is { } path)
             {
                 deadlocked.UnionWith(path);
-                yield return SemaphoreVerdict(hold, path);
+                yield return SemaphoreVerdict(hold, holder, path);
             }
         }
         foreach (var thread in state.Threads)
@@ -156,18 +156,19 @@ internal static class Deadlocks
         var links = cycle.Select(t =>
         {
             var where = ThreadStates.UserFrame(t) is { } f ? $" in `{f.Method}` at {Doctor.At(f.At)}" : "";
-            return string.Create(CultureInfo.InvariantCulture, $"thread {t.ManagedId}, blocked entering a lock ({t.Lock!.Type}){where}, held by thread {t.Lock.Owner}");
+            return string.Create(CultureInfo.InvariantCulture, $"thread {t.ManagedId}, blocked {LockWaitTexts.What(t.Lock!)}{where}, {LockWaitTexts.Holder(t.Lock!)}");
         }).ToList();
         var evidence = new List<string> { "  the cycle, link by link:" };
         foreach (var thread in cycle)
         {
-            evidence.Add(string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}), waiting for a lock held by thread {thread.Lock!.Owner}:"));
+            evidence.Add(string.Create(CultureInfo.InvariantCulture, $"  Thread {thread.ManagedId} (os {thread.OsId}), blocked {LockWaitTexts.What(thread.Lock!)}, {LockWaitTexts.Holder(thread.Lock!)}:"));
             evidence.AddRange(thread.Frames.Take(12).Select(f => "    " + f));
         }
         return new Verdict(VerdictKinds.Deadlock, $"{cycle.Count} threads in a cycle of locks: " + string.Join("; ", links))
         {
             Count = cycle.Count,
-            Sites = [.. cycle.Select(t => ThreadStates.UserFrame(t) is { } f ? new VerdictSite("link", f.Method, f.At) : new VerdictSite("link", t.Frames.FirstOrDefault()?.Method ?? "", null))],
+            Sites = [.. cycle.Select(t => ThreadStates.UserFrame(t) is { } f ? new VerdictSite("link", f.Method, f.At) : new VerdictSite("link", t.Frames.FirstOrDefault()?.Method ?? "", null)),
+                .. cycle.Where(t => t.Lock!.Released is not null).Select(t => new VerdictSite("released", t.Lock!.ReleasedIn ?? "", t.Lock.Released))],
             Threads = [.. cycle.Select(t => t.ManagedId)],
             Evidence = evidence,
         };
@@ -177,11 +178,11 @@ internal static class Deadlocks
     /// The awaits from a semaphore's holder down to one of the semaphore's own waits, holder first (without the wait),
     /// or null when the holder does not wait for it.
     /// </summary>
-    internal static List<TaskNode>? SemaphorePath(SemaphoreHold hold)
+    internal static List<TaskNode>? SemaphorePath(SemaphoreHold hold, TaskNode holder)
     {
         var waits = hold.Waiters.ToHashSet();
-        var from = new Dictionary<TaskNode, TaskNode?> { [hold.Holder] = null };
-        var queue = new Queue<TaskNode>([hold.Holder]);
+        var from = new Dictionary<TaskNode, TaskNode?> { [holder] = null };
+        var queue = new Queue<TaskNode>([holder]);
         while (queue.Count > 0)
         {
             var node = queue.Dequeue();
@@ -201,9 +202,9 @@ internal static class Deadlocks
         return null;
     }
 
-    private static Verdict SemaphoreVerdict(SemaphoreHold hold, List<TaskNode> path)
+    private static Verdict SemaphoreVerdict(SemaphoreHold hold, TaskNode holding, List<TaskNode> path)
     {
-        var holder = NodeTexts.Of(hold.Holder);
+        var holder = NodeTexts.Of(holding);
         var name = $"`{hold.Semaphore}`";
         var held = $"{Doctor.Named(holder.Title, holder.At)} holds the SemaphoreSlim {name} ({(hold.Acquired is null ? "" : $"acquired at {Doctor.At(hold.Acquired)}, ")}released at {Doctor.At(hold.Released)})";
         var waits = path.Skip(1).Select(n => NodeTexts.Of(n) is var t ? Doctor.Named(t.Title, t.At) : "").ToList();

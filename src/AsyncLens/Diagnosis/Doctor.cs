@@ -44,7 +44,8 @@ internal static class Doctor
         verdicts.AddRange(Hot(state));
         if (verdicts.Count == 0)
             verdicts.Add(Healthy(state, looked));
-        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked);
+        var named = verdicts.Where(v => v.Kind == VerdictKinds.PoolStarvation || v.Kind == VerdictKinds.Deadlock).SelectMany(v => v.Threads).ToHashSet();
+        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked, LockWaitTexts.Waits(state, named));
     }
 
     private static Looked Look(ProcessState state)
@@ -117,7 +118,13 @@ internal static class Doctor
             var text = group.Key;
             var on = shared ?? $"each its own {Leaf(nodes[0]) ?? "await"}";
             var holder = HolderOf(state, nodes);
-            var held = holder is null ? "" : $"; `{holder.Semaphore}` is held by {WaitChain.From(holder.Holder).Describe()}";
+            var held = holder switch
+            {
+                null => "",
+                { Holder: { } holding } => $"; `{holder.Semaphore}` is held by {WaitChain.From(holding).Describe()}",
+                _ => $"; `{holder.Semaphore}` is at count 0 and no pending async method runs inside a try whose finally releases it: the holder cannot be named "
+                    + "(code that took it and returned without releasing it, or that releases it elsewhere, or a thread)",
+            };
             var summary = $"{Count(nodes.Count)} pending at `{text.Title}` at {At(text.At)}, waiting for {on}{held}";
             var evidence = new List<string> { $"  {Count(nodes.Count)} x {text}" };
             var outer = WaitChains(nodes[0]);
@@ -132,7 +139,7 @@ internal static class Doctor
             {
                 Count = nodes.Count,
                 Sites = [new VerdictSite("parked", text.Title, text.At), .. ahead.Select(a => new VerdictSite("ahead", text.Title, a.Key.At)),
-                    .. holder is null ? [] : new[] { NodeTexts.Of(holder.Holder) is var h ? new VerdictSite("holder", h.Title, h.At) : null! }],
+                    .. holder?.Holder is null ? [] : new[] { NodeTexts.Of(holder.Holder) is var h ? new VerdictSite("holder", h.Title, h.At) : null! }],
                 Evidence = evidence,
             };
         }

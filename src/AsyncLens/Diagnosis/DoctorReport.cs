@@ -14,6 +14,12 @@ internal static class DoctorReport
         writer.Write($"asynclens doctor: {kinds} (pid {diagnosis.ProcessId.ToString(CultureInfo.InvariantCulture)}, {Time(diagnosis.TakenAt)})\n\n");
         foreach (var verdict in diagnosis.Verdicts)
             writer.Write($"{verdict.Kind}: {verdict.Summary}\n");
+        if (diagnosis.Waits is { Count: > 0 } waits)
+        {
+            writer.Write("\nwaits on locks and events, not judged (one read cannot tell whether they will end):\n");
+            foreach (var wait in waits)
+                writer.Write($"  {wait.Text}\n");
+        }
         foreach (var verdict in diagnosis.Verdicts.Where(v => v.Evidence.Count > 0))
         {
             writer.Write($"\nevidence for {verdict.Kind}:\n");
@@ -71,6 +77,23 @@ internal static class DoctorReport
                 foreach (var line in v.Evidence)
                     w.WriteStringValue(line.Trim());
                 w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteStartArray("waits");
+            foreach (var wait in diagnosis.Waits ?? [])
+            {
+                w.WriteStartObject();
+                w.WriteNumber("thread", wait.Thread);
+                w.WriteString("type", wait.Wait.Type);
+                w.WriteString("name", wait.Wait.Name);
+                if (wait.Wait.Owner > 0)
+                    w.WriteNumber("holder", wait.Wait.Owner);
+                else
+                    w.WriteNull("holder");
+                w.WriteString("method", wait.At?.Method);
+                JsonTaskDump.Location(w, wait.At?.At);
+                w.WriteString("summary", wait.Text);
                 w.WriteEndObject();
             }
             w.WriteEndArray();

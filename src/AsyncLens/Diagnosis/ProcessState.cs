@@ -33,16 +33,37 @@ internal readonly record struct ThreadCpu(double Runnable, long Waits, TimeSpan 
 internal sealed record ObservedThread(int ManagedId, uint OsId, bool IsMain, IReadOnlyList<ThreadFrameText> Frames,
     TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null, IReadOnlyList<ThreadFrameText>? Again = null);
 
-/// <summary>A thread waiting to enter a lock: the locked object's type (as written) and the managed id of the thread holding it.</summary>
-internal sealed record LockWait(string Type, int Owner);
+/// <summary>How a lock wait's holder is known.</summary>
+internal enum LockHolding
+{
+    /// <summary>The runtime records the holder (a monitor's sync block, a <see cref="Lock"/>'s or a write lock's owner field).</summary>
+    Recorded,
+
+    /// <summary>Read from the holder's code: a thread inside a try whose finally releases the lock (a semaphore, a <see cref="Mutex"/>).</summary>
+    Code,
+
+    /// <summary>A <see cref="ReaderWriterLockSlim"/> held by readers, one of them read from its code (a try whose finally exits the read lock).</summary>
+    Readers,
+
+    /// <summary>An event: nothing holds it, whoever sets it is code not yet run.</summary>
+    Event,
+}
+
+/// <summary>
+/// A thread waiting on a lock (or an event): the object's type (as written), the managed id of the thread holding it (0:
+/// not named), the lock as the code names it (<c>Shelf.s_gate</c>, when read), how the holder is known, and where the
+/// holder releases it and in which method (a holder read from its code).
+/// </summary>
+internal sealed record LockWait(string Type, int Owner, string? Name = null, LockHolding Holding = LockHolding.Recorded, SourceLine? Released = null, string? ReleasedIn = null);
 
 /// <summary>
 /// A <see cref="SemaphoreSlim"/> at count 0 and who holds it, as read from the holder's code: the pending async method
-/// parked inside the try whose finally releases it. <paramref name="Semaphore"/>: as written (<c>Stock._gate</c>);
+/// parked inside the try whose finally releases it; null when no pending method does (code that took it and returned
+/// without releasing it, a release elsewhere, a thread: the holder is not named). <paramref name="Semaphore"/>: as written (<c>Stock._gate</c>);
 /// <paramref name="Acquired"/>: the line of the <c>WaitAsync</c> before that try, if found; <paramref name="Released"/>:
 /// the line of the release; <paramref name="Waiters"/>: the semaphore's queued async waits, first to last.
 /// </summary>
-internal sealed record SemaphoreHold(string Semaphore, TaskNode Holder, SourceLine? Acquired, SourceLine? Released, IReadOnlyList<TaskNode> Waiters);
+internal sealed record SemaphoreHold(string Semaphore, TaskNode? Holder, SourceLine? Acquired, SourceLine? Released, IReadOnlyList<TaskNode> Waiters);
 
 /// <summary>
 /// What the doctor judges: one read of a process (or a dump), its pending work as the engine's graph, its threads,

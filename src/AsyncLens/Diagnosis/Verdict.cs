@@ -35,7 +35,8 @@ internal sealed record Verdict(string Kind, string Summary)
 internal sealed record Looked(int Threads, int PoolThreads, int PoolBlocked, int PoolIdle, int PendingTasks, long? QueuedWorkItems, TimeSpan? CpuWatched);
 
 /// <summary>The doctor's answer: the verdicts, the most serious first (<c>healthy</c> alone when nothing is wrong).</summary>
-internal sealed record Diagnosis(int ProcessId, DateTimeOffset TakenAt, IReadOnlyList<Verdict> Verdicts, Looked Looked)
+/// <paramref name="Waits"/>: threads waiting on locks or events named without a verdict (<see cref="LockWaitTexts.Waits"/>).
+internal sealed record Diagnosis(int ProcessId, DateTimeOffset TakenAt, IReadOnlyList<Verdict> Verdicts, Looked Looked, IReadOnlyList<BlockedWait>? Waits = null)
 {
     public bool IsHealthy => Verdicts.All(v => v.Kind == VerdictKinds.Healthy);
 }

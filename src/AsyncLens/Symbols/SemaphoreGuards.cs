@@ -13,28 +13,27 @@ internal readonly record struct IlFinally(int TryStart, int TryEnd, int HandlerS
 internal sealed record MethodIl(byte[] Il, IReadOnlyList<IlFinally> Finallys, Func<int, IlMember?> Resolve);
 
 /// <summary>
-/// A try block whose finally releases a <see cref="SemaphoreSlim"/>: code parked inside it holds the semaphore (the
-/// shape <c>await gate.WaitAsync(); try { ... } finally { gate.Release(); }</c> takes). <paramref name="Static"/>: the
-/// semaphore is the static field <paramref name="Path"/>[0]; else it is read from the state machine through the fields
-/// of <paramref name="Path"/> (a hoisted local, or <c>&lt;&gt;4__this</c> then the instance's field).
-/// <paramref name="AcquireOffset"/>: the last call to <c>WaitAsync</c> on a semaphore before the try, if any.
+/// A try block whose finally releases a lock that keeps no owner (a <see cref="SemaphoreSlim"/>, a read lock, a
+/// <see cref="Mutex"/>: <see cref="LockLayout.Releases"/>): code inside it holds the lock (the shape
+/// <c>await gate.WaitAsync(); try { ... } finally { gate.Release(); }</c> takes, or <c>gate.Wait()</c> in a method run by a
+/// thread). <paramref name="Static"/>: the lock is the static field <paramref name="Path"/>[0]; else it is read through
+/// the fields of <paramref name="Path"/> from the method's <c>this</c> (a state machine: a hoisted local, or
+/// <c>&lt;&gt;4__this</c> then the instance's field). <paramref name="AcquireOffset"/>: the last call that takes such a
+/// lock before the try, if any. <paramref name="LockType"/>: the type whose release the finally calls.
 /// </summary>
-internal sealed record SemaphoreGuard(int TryStart, int TryEnd, bool Static, IReadOnlyList<IlMember> Path, int ReleaseOffset, int? AcquireOffset)
+internal sealed record SemaphoreGuard(int TryStart, int TryEnd, bool Static, IReadOnlyList<IlMember> Path, int ReleaseOffset, int? AcquireOffset,
+    string LockType = LockLayout.SemaphoreType)
 {
     public bool Covers(int ilOffset) => ilOffset >= TryStart && ilOffset < TryEnd;
 
-    /// <summary>The semaphore as written: <c>Stock._gate</c>, <c>Stock.s_gate</c>, or a local's name (<c>gate</c>).</summary>
-    public string Name
-    {
-        get
-        {
-            var last = Path[^1];
-            if (!Static && Path.Count == 1 && last.Name.StartsWith('<') && last.Name.IndexOf('>', StringComparison.Ordinal) is var close and > 1)
-                return last.Name[1..close];
-            var type = last.DeclaringType[(last.DeclaringType.LastIndexOfAny(['.', '+']) + 1)..];
-            return $"{type}.{last.Name}";
-        }
-    }
+    /// <summary>The lock as written: <c>Stock._gate</c>, <c>Stock.s_gate</c>, or a local's name (<c>gate</c>).</summary>
+    public string Name => SemaphoreGuards.NameOf(Static, Path);
+}
+
+/// <summary>What a call's receiver is loaded from: a static field (<paramref name="Path"/>[0]) or fields from the method's <c>this</c>.</summary>
+internal readonly record struct IlReceiver(bool Static, IReadOnlyList<IlMember> Path)
+{
+    public string Name => SemaphoreGuards.NameOf(Static, Path);
 }
 
 /// <summary>
@@ -46,7 +45,11 @@ internal static class SemaphoreGuards
 {
     private const int MaxPath = 4;
 
-    public static IReadOnlyList<SemaphoreGuard> Find(MethodIl method)
+    /// <summary>The guards of <see cref="SemaphoreSlim"/>s (what async code holds across an await).</summary>
+    public static IReadOnlyList<SemaphoreGuard> Find(MethodIl method) => Find(method, [LockLayout.Releases[0]]);
+
+    /// <summary>The guards of any of <paramref name="releases"/>.</summary>
+    public static IReadOnlyList<SemaphoreGuard> Find(MethodIl method, IReadOnlyList<GuardedRelease> releases)
     {
         var guards = new List<SemaphoreGuard>();
         if (method.Finallys.Count == 0)
@@ -58,20 +61,51 @@ internal static class SemaphoreGuards
             {
                 var instruction = code[i];
                 if (instruction.Offset < clause.HandlerStart || instruction.Offset >= clause.HandlerEnd || !IsCall(instruction.OpCode)
-                    || Member(method, instruction) is not { } release || !Is(release, LockLayout.SemaphoreRelease))
+                    || Member(method, instruction) is not { } release || releases.FirstOrDefault(r => r.Type == release.DeclaringType && r.Release == release.Name) is not { } kind)
                     continue;
                 // Release(int) takes its count after the semaphore: one constant to step over.
                 var loadEnd = i - 1 - (release.Parameters == 1 && i > 0 && IsConstant(code[i - 1].OpCode) ? 1 : 0);
                 if (release.Parameters > 1 || Load(method, code, loadEnd) is not var (isStatic, path))
                     continue;
-                var acquire = code.LastOrDefault(c => c.Offset < clause.TryStart && IsCall(c.OpCode) && Member(method, c) is { } m && Is(m, LockLayout.SemaphoreAcquire));
-                guards.Add(new SemaphoreGuard(clause.TryStart, clause.TryEnd, isStatic, path, instruction.Offset, acquire.Next == 0 ? null : acquire.Offset));
+                var acquire = code.LastOrDefault(c => c.Offset < clause.TryStart && IsCall(c.OpCode) && Member(method, c) is { } m
+                    && m.DeclaringType == kind.AcquireType && kind.Acquire.Contains(m.Name));
+                guards.Add(new SemaphoreGuard(clause.TryStart, clause.TryEnd, isStatic, path, instruction.Offset, acquire.Next == 0 ? null : acquire.Offset, kind.Type));
             }
         }
         return guards;
     }
 
-    private static bool Is(IlMember member, string name) => member.DeclaringType == LockLayout.SemaphoreType && member.Name == name;
+    /// <summary>
+    /// The receiver of the first call at or after <paramref name="ilOffset"/> to a method of one of <paramref name="types"/>
+    /// (a thread's frame maps to the start of its statement, the call comes after the loads): where the lock or event a
+    /// thread waits on was loaded from, when the call takes no argument but constants.
+    /// </summary>
+    public static IlReceiver? Receiver(MethodIl method, int ilOffset, IReadOnlyCollection<string> types)
+    {
+        var code = IlReader.Instructions(method.Il);
+        for (var i = 0; i < code.Count; i++)
+        {
+            if (code[i].Offset < ilOffset || !IsCall(code[i].OpCode) || Member(method, code[i]) is not { } call)
+                continue;
+            if (!types.Contains(call.DeclaringType))
+                return null;
+            var end = i - 1;
+            for (var p = 0; p < call.Parameters && end >= 0 && IsConstant(code[end].OpCode); p++)
+                end--;
+            return end == i - 1 - call.Parameters && Load(method, code, end) is var (isStatic, path) ? new IlReceiver(isStatic, path) : null;
+        }
+        return null;
+    }
+
+    /// <summary>A lock as written: <c>Stock._gate</c>, <c>Stock.s_gate</c>, or a hoisted local's name (<c>gate</c>).</summary>
+    internal static string NameOf(bool isStatic, IReadOnlyList<IlMember> path)
+    {
+        var last = path[^1];
+        if (!isStatic && path.Count == 1 && last.Name.StartsWith('<') && last.Name.IndexOf('>', StringComparison.Ordinal) is var close and > 1)
+            return last.Name[1..close];
+        var type = last.DeclaringType[(last.DeclaringType.LastIndexOfAny(['.', '+']) + 1)..];
+        return $"{type}.{last.Name}";
+    }
 
     private static bool IsCall(OpCode op) => op.Value == OpCodes.Call.Value || op.Value == OpCodes.Callvirt.Value;
 

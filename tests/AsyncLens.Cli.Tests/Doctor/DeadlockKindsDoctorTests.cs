@@ -9,8 +9,11 @@ namespace AsyncLens.Cli.Tests.Doctor;
 /// <summary>
 /// The deadlocks a runtime does not link by itself, named link by link from outside: a <see cref="SemaphoreSlim"/> held
 /// by async code that waits for a wait on it (the holder read from its finally), threads on <see cref="Lock"/> and on
-/// <see cref="ReaderWriterLockSlim"/> write locks; and requests queued behind a semaphore's holder. One process stuck every
-/// way (tests/Targets/Deadlocks <c>every</c>) is read once as text, once as JSON and once from a core dump.
+/// <see cref="ReaderWriterLockSlim"/> write locks; threads holding what keeps no owner (a SemaphoreSlim taken with
+/// <c>Wait()</c>, a read lock, a Mutex: the holder read from its finally) in a cycle with a monitor; waits on events and
+/// on a semaphore no code holds, named without a verdict; and requests queued behind a semaphore's holder, or behind a
+/// semaphore no code holds. One process
+/// stuck every way (tests/Targets/Deadlocks <c>every</c>) is read once as text, once as JSON and once from a core dump.
 /// </summary>
 public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadlock every) : IClassFixture<DeadlockKindsDoctorTests.EveryDeadlock>
 {
@@ -59,20 +62,82 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
         Assert.Equal($"[{Site("link", "CacheIndex.Refresh()", "dl.refresh.write")},{Site("link", "CacheIndex.Rebuild()", "dl.rebuild.write")}]", verdict.GetProperty("sites").GetRawText());
     }
 
+    // A monitor's holder is recorded; the other lock's holder is a thread inside the try whose finally releases it.
+    private static string HeldByCode(string holder, string holderTag, string waiter, string waiterTag, string waitedFor) =>
+        $@"^deadlock: 2 threads in a cycle of locks: thread (\d+), blocked entering a lock \(Object\) in `{Regex.Escape(holder)}` at {Regex.Escape(At(holderTag))}, held by thread (\d+); "
+        + $@"thread \2, blocked waiting for {Regex.Escape(waitedFor)} in `{Regex.Escape(waiter)}` at {Regex.Escape(At(waiterTag))}, ";
+
+    private static readonly string s_semaphoreWait = HeldByCode("Shelf.Count()", "dl.count.lock", "Shelf.Restock()", "dl.restock.wait", "SemaphoreSlim `Shelf.s_gate`") + @"held by thread \1$";
+
+    private static readonly string s_readLock = HeldByCode("PriceTable.Report()", "dl.report.lock", "PriceTable.Update()", "dl.update.write", "ReaderWriterLockSlim `PriceTable.s_table`") + @"read-locked by thread \1$";
+
+    private static readonly string s_mutex = HeldByCode("Export.Run()", "dl.export.lock", "Export.Archive()", "dl.archive.wait", "Mutex `Export.s_oneExport`") + @"held by thread \1$";
+
+    private static readonly string[] s_waits =
+    [
+        $@"^  thread \d+ blocked waiting on ManualResetEventSlim `Settlement\.s_drained` in `Settlement\.Drain\(\)` at {Regex.Escape(At("dl.drain.wait"))}; an event: who would set it is not known$",
+        $@"^  thread \d+ blocked waiting on AutoResetEvent `Settlement\.s_paperLoaded` in `Settlement\.Print\(\)` at {Regex.Escape(At("dl.print.wait"))}; an event: who would set it is not known$",
+        $@"^  thread \d+ blocked waiting for SemaphoreSlim `Settlement\.s_batch` in `Settlement\.Settle\(\)` at {Regex.Escape(At("dl.settle.wait"))}; no thread runs inside a try whose finally releases it: "
+            + @"the holder cannot be named \(code that took it and returned without releasing it, or that releases it elsewhere\)$",
+    ];
+
+    [Fact]
+    public void Threads_holding_a_semaphore_taken_with_Wait_a_read_lock_and_a_mutex_in_cycles_with_a_monitor()
+    {
+        var verdicts = DoctorRun.Verdicts(every.Text);
+        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + every.Text.Stdout));
+    }
+
+    [Fact]
+    public void A_mutex_cycle_in_json_names_each_link_and_where_the_holder_releases_it()
+    {
+        var verdict = every.Json.RootElement.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("summary").GetString()!.Contains("Mutex `Export.s_oneExport`", StringComparison.Ordinal));
+        Assert.Equal("deadlock", verdict.GetProperty("kind").GetString());
+        Assert.Equal(2, verdict.GetProperty("count").GetInt32());
+        Assert.Equal($"[{Site("link", "Export.Run()", "dl.export.lock")},{Site("link", "Export.Archive()", "dl.archive.wait")},{Site("released", "Export.Run()", "dl.export.release")}]",
+            verdict.GetProperty("sites").GetRawText());
+    }
+
+    [Fact]
+    public void Waits_on_events_and_on_a_semaphore_nobody_holds_are_named_with_their_lines_without_a_verdict()
+    {
+        var block = every.Text.Stdout.Split("\n\n").Single(b => b.StartsWith("waits on locks and events", StringComparison.Ordinal)).Split('\n');
+        Assert.Equal("waits on locks and events, not judged (one read cannot tell whether they will end):", block[0]);
+        Assert.Equal(s_waits.Length, block.Length - 1);
+        Assert.All(s_waits.Zip(block[1..]), p => Assert.Matches(p.First, p.Second));
+        var settle = every.Json.RootElement.GetProperty("waits").EnumerateArray().Single(w => w.GetProperty("name").GetString() == "Settlement.s_batch");
+        Assert.Equal(JsonValueKind.Null, settle.GetProperty("holder").ValueKind);
+        Assert.Equal(("SemaphoreSlim", "Settlement.Settle()", s_at[("dl.settle.wait")].File, s_at.Line("dl.settle.wait")),
+            (settle.GetProperty("type").GetString(), settle.GetProperty("method").GetString(), settle.GetProperty("file").GetString(), settle.GetProperty("line").GetInt32()));
+    }
+
     [Fact]
     public void Requests_queued_on_a_semaphore_are_stuck_behind_its_holder()
     {
         Assert.Equal($"stuck-requests: 12 pending at `Reservations.ReserveAsync(int)` at {At("dl.reserve.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
             + $"`Reservations._gate` is held by `Reservations.RestockAsync()`, parked at {At("dl.supplier.await")} on TaskCompletionSource (ages are not known from outside)",
-            DoctorRun.Verdicts(every.Text)[^1]);
+            DoctorRun.Verdicts(every.Text).Single(v => v.StartsWith("stuck-requests: 12 ", StringComparison.Ordinal)));
+    }
+
+    private static string Abandoned => $"stuck-requests: 11 pending at `Coupons.RedeemAsync(int)` at {At("dl.redeem.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
+        + "`Coupons._gate` is at count 0 and no pending async method runs inside a try whose finally releases it: the holder cannot be named "
+        + "(code that took it and returned without releasing it, or that releases it elsewhere, or a thread) (ages are not known from outside)";
+
+    [Fact]
+    public void Requests_queued_on_a_semaphore_no_code_holds_say_its_holder_cannot_be_named()
+    {
+        Assert.Equal(Abandoned, DoctorRun.Verdicts(every.Text)[^1]);
+        var verdict = every.Json.RootElement.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("summary").GetString()!.Contains("`Coupons._gate`", StringComparison.Ordinal));
+        Assert.Equal(("stuck-requests", 11), (verdict.GetProperty("kind").GetString(), verdict.GetProperty("count").GetInt32()));
+        Assert.Equal($"[{Site("parked", "Coupons.RedeemAsync(int)", "dl.redeem.wait")}]", verdict.GetProperty("sites").GetRawText());
     }
 
     [Fact]
     public void Every_kind_at_once_each_once_and_the_same_from_a_core_dump()
     {
         var live = DoctorRun.Verdicts(every.Text);
-        Assert.Equal(8, live.Length);
-        Assert.All(live[..7], v => Assert.StartsWith("deadlock: ", v));
+        Assert.Equal(12, live.Length);
+        Assert.All(live[..10], v => Assert.StartsWith("deadlock: ", v));
         using var dir = new TempDirectory("asynclens-doctor-");
         var dump = ChildProcess.Dotnet([Repo.Cli, "dump-core", every.Target.Pid.ToString(CultureInfo.InvariantCulture), "-o", dir.File("deadlock.core")], timed: false);
         Assert.True(dump.ExitCode == 0, dump.ToString());
@@ -85,13 +150,20 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     }
 
     [Fact]
-    public void A_semaphore_cycle_in_a_Release_build()
+    public void A_semaphore_cycle_the_locks_without_owners_and_the_waits_in_a_Release_build()
     {
-        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore"]);
+        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "waits", "abandoned"]);
         var result = DoctorRun.Run(target.Pid);
 
         Assert.True(result.ExitCode == 1, result.ToString());
-        Assert.Equal([Semaphore], DoctorRun.Verdicts(result));
+        var verdicts = DoctorRun.Verdicts(result);
+        Assert.Equal(5, verdicts.Length);
+        Assert.Contains(Semaphore, verdicts);
+        Assert.Equal(Abandoned, verdicts[^1]);
+        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
+        var waits = result.Stdout.Split("\n\n").Single(b => b.StartsWith("waits on locks and events", StringComparison.Ordinal)).Split('\n')[1..];
+        Assert.All(s_waits.Zip(waits), p => Assert.Matches(p.First, p.Second));
+        Assert.Equal(s_waits.Length, waits.Length);
     }
 
     private static string Site(string role, string method, string tag) =>

@@ -168,6 +168,27 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Requests_queued_on_a_semaphore_no_pending_code_holds_say_the_holder_cannot_be_named()
+    {
+        var b = new SnapshotBuilder();
+        var waits = new List<int>();
+        for (var i = 0; i < Doctor.StuckShared; i++)
+        {
+            var request = b.Method("Coupons.RedeemAsync(int)", 31);
+            waits.Add(b.Awaited("SemaphoreSlim.WaitAsync"));
+            b.Awaits(request, waits[^1]);
+        }
+        b.Semaphore("Coupons._gate", -1, null, 0, [.. waits]);
+
+        var verdict = Assert.Single(Doctor.Diagnose(b.Build()).Verdicts);
+
+        Assert.Equal($"10 pending at `Coupons.RedeemAsync(int)` at {F}:31, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
+            + "`Coupons._gate` is at count 0 and no pending async method runs inside a try whose finally releases it: the holder cannot be named "
+            + "(code that took it and returned without releasing it, or that releases it elsewhere, or a thread) (ages are not known from outside)", verdict.Summary);
+        Assert.Equal(["parked"], verdict.Sites.Select(s => s.Role));
+    }
+
+    [Fact]
     public void A_semaphore_held_by_a_method_that_awaits_one_waiting_for_it_is_a_deadlock_named_link_by_link()
     {
         var b = new SnapshotBuilder();
@@ -247,6 +268,43 @@ public sealed class DoctorTests
         Assert.Equal($"2 threads in a cycle of locks: thread 5, blocked entering a lock (List) in `Ledger.Transfer()` at {F}:21, held by thread 6; "
             + $"thread 6, blocked entering a lock (Object) in `Ledger.Audit()` at {F}:30, held by thread 5", verdict.Summary);
         Assert.Equal([5, 6], verdict.Threads);
+    }
+
+    [Fact]
+    public void A_semaphore_held_by_a_thread_from_its_code_and_a_monitor_are_a_deadlock_and_the_other_waits_are_named_without_a_verdict()
+    {
+        ThreadFrameText[] Waiting(string method, int line) =>
+            [new("Monitor.Wait(object, int)", null, "System.Threading.Monitor.Wait"), User(method, line), new("Thread.StartCallback()", null, "System.Threading.Thread.StartCallback")];
+        var released = new SourceLine(F, 33);
+        var b = new SnapshotBuilder();
+        var state = b.Build() with
+        {
+            Threads =
+            [
+                new ObservedThread(1, 101, true, Waiting("Program.<Main>(string[])", 5), Lock: new LockWait("ManualResetEventSlim", 0, "Program.s_stop", LockHolding.Event)),
+                new ObservedThread(5, 105, false, Waiting("Shelf.Count()", 25), Lock: new LockWait("Object", 6)),
+                new ObservedThread(6, 106, false, Waiting("Shelf.Restock()", 39), Lock: new LockWait("SemaphoreSlim", 5, "Shelf.s_gate", LockHolding.Code, released, "Shelf.Count()")),
+                new ObservedThread(7, 107, false, Waiting("Report.Print()", 40), Lock: new LockWait("Object", 5)), // behind the cycle
+                new ObservedThread(8, 108, false, Waiting("Drain.Run()", 50), Lock: new LockWait("ManualResetEventSlim", 0, "Drain.s_done", LockHolding.Event)),
+                new ObservedThread(9, 109, false, Waiting("Cache.Get()", 60), Lock: new LockWait("Object", 10)), // its holder runs: a passing contention
+                new ObservedThread(10, 110, false, [User("Cache.Fill()", 70)]),
+                new ObservedThread(11, 111, false, Waiting("Batch.Settle()", 80), Lock: new LockWait("SemaphoreSlim", 0, "Batch.s_gate", LockHolding.Code)),
+            ],
+        };
+
+        var diagnosis = Doctor.Diagnose(state);
+
+        var verdict = Assert.Single(diagnosis.Verdicts);
+        Assert.Equal($"2 threads in a cycle of locks: thread 5, blocked entering a lock (Object) in `Shelf.Count()` at {F}:25, held by thread 6; "
+            + $"thread 6, blocked waiting for SemaphoreSlim `Shelf.s_gate` in `Shelf.Restock()` at {F}:39, held by thread 5", verdict.Summary);
+        Assert.Equal(new VerdictSite("released", "Shelf.Count()", released), verdict.Sites[^1]);
+        Assert.Equal(
+        [
+            $"thread 7 blocked entering a lock (Object) in `Report.Print()` at {F}:40; held by thread 5, which is blocked entering a lock (Object)",
+            $"thread 8 blocked waiting on ManualResetEventSlim `Drain.s_done` in `Drain.Run()` at {F}:50; an event: who would set it is not known",
+            $"thread 11 blocked waiting for SemaphoreSlim `Batch.s_gate` in `Batch.Settle()` at {F}:80; no thread runs inside a try whose finally releases it: the holder cannot be named "
+                + "(code that took it and returned without releasing it, or that releases it elsewhere)",
+        ], diagnosis.Waits!.Select(w => w.Text));
     }
 
     [Fact]

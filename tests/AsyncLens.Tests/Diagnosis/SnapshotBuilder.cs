@@ -104,7 +104,8 @@ internal sealed class SnapshotBuilder
         var graph = TaskGraph.FromParts(_nodes, _edges);
         var threads = _threads.Select(t => new ObservedThread(t.Id, (uint)(1000 + t.Id), t.Main, t.Frames,
             t.Step is { } s ? graph.Nodes[s] : null, t.Blocked is { } b ? graph.Nodes[b] : null, t.Cpu)).ToList();
-        var semaphores = _semaphores.Select(s => new SemaphoreHold(s.Name, graph.Nodes[s.Holder], s.Acquired is { } a ? Line(a) : null, Line(s.Released),
+        // A holder of -1: none found (its Released line is then not used).
+        var semaphores = _semaphores.Select(s => new SemaphoreHold(s.Name, s.Holder < 0 ? null : graph.Nodes[s.Holder], s.Acquired is { } a ? Line(a) : null, Line(s.Released),
             [.. s.Waiters.Select(w => graph.Nodes[w])])).ToList();
         return new ProcessState(4242, new DateTimeOffset(2026, 12, 5, 6, 0, 0, TimeSpan.Zero), graph, threads, queued, semaphores);
     }

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
 using Xunit;
 
@@ -52,6 +53,45 @@ public sealed class SemaphoreGuardsTests
     {
         Assert.Empty(Guards(nameof(Holder.NoFinallyAsync)));
         Assert.Empty(Guards(nameof(Holder.OtherFinallyAsync)));
+    }
+
+    [Fact]
+    public void Synchronous_holders_of_locks_that_keep_no_owner_a_semaphore_a_read_lock_a_mutex()
+    {
+        var guards = SyncGuards(nameof(ThreadHolder.Hold));
+        Assert.Equal([(LockLayout.SemaphoreType, "ThreadHolder.s_gate"), (LockLayout.ReaderWriterType, "ThreadHolder._table"), (LockLayout.MutexType, "ThreadHolder.s_one")],
+            guards.OrderBy(g => g.TryStart).Select(g => (g.LockType, g.Name)));
+        Assert.All(guards, g => Assert.True(g.AcquireOffset < g.TryStart && g.TryEnd <= g.ReleaseOffset, g.Name));
+        Assert.Equal([true, false, true], guards.OrderBy(g => g.TryStart).Select(g => g.Static));
+    }
+
+    [Fact]
+    public void A_write_lock_released_in_a_finally_is_no_guard_its_holder_is_recorded()
+    {
+        Assert.Empty(SyncGuards(nameof(ThreadHolder.Write)));
+    }
+
+    [Fact]
+    public void What_a_wait_call_is_made_on_from_the_start_of_its_statement()
+    {
+        var method = typeof(ThreadHolder).GetMethod(nameof(ThreadHolder.Wait))!;
+        var body = Body(method);
+        string[] waits = [LockLayout.SemaphoreType, LockLayout.WaitHandleType, .. LockLayout.EventTypes];
+        var receivers = StatementStarts(body).Select(offset => SemaphoreGuards.Receiver(body, offset, waits)).OfType<IlReceiver>().Select(r => (r.Static, r.Name)).Distinct();
+        Assert.Equal([(true, "ThreadHolder.s_gate"), (false, "ThreadHolder._done"), (true, "ThreadHolder.s_one")], receivers);
+    }
+
+    // Every offset an instruction starts at: the reader finds the call at or after each.
+    private static IEnumerable<int> StatementStarts(MethodIl body) => IlReader.Instructions(body.Il).Select(i => i.Offset);
+
+    private static IReadOnlyList<SemaphoreGuard> SyncGuards(string name) => SemaphoreGuards.Find(Body(typeof(ThreadHolder).GetMethod(name)!), LockLayout.Releases);
+
+    private static MethodIl Body(MethodInfo method)
+    {
+        var body = method.GetMethodBody()!;
+        var finallys = body.ExceptionHandlingClauses.Where(c => c.Flags == ExceptionHandlingClauseOptions.Finally)
+            .Select(c => new IlFinally(c.TryOffset, c.TryOffset + c.TryLength, c.HandlerOffset, c.HandlerOffset + c.HandlerLength)).ToList();
+        return new MethodIl(body.GetILAsByteArray()!, finallys, token => Member(method.Module, token));
     }
 
     private static IReadOnlyList<SemaphoreGuard> Guards(string method)
@@ -167,6 +207,64 @@ public sealed class SemaphoreGuardsTests
             {
                 other.Dispose();
             }
+        }
+    }
+
+    /// <summary>A thread's code holding locks that keep no owner, and waiting on them.</summary>
+    public sealed class ThreadHolder
+    {
+        private static readonly SemaphoreSlim s_gate = new(1, 1);
+        private static readonly Mutex s_one = new();
+        private readonly ReaderWriterLockSlim _table = new();
+        private readonly ManualResetEventSlim _done = new();
+
+        public void Hold()
+        {
+            s_gate.Wait();
+            try
+            {
+                _table.EnterReadLock();
+                try
+                {
+                    s_one.WaitOne();
+                    try
+                    {
+                        Thread.Sleep(0);
+                    }
+                    finally
+                    {
+                        s_one.ReleaseMutex();
+                    }
+                }
+                finally
+                {
+                    _table.ExitReadLock();
+                }
+            }
+            finally
+            {
+                s_gate.Release();
+            }
+        }
+
+        public void Write()
+        {
+            _table.EnterWriteLock();
+            try
+            {
+                Thread.Sleep(0);
+            }
+            finally
+            {
+                _table.ExitWriteLock();
+            }
+        }
+
+        public void Wait()
+        {
+            s_gate.Wait();
+            _done.Wait();
+            s_one.WaitOne();
         }
     }
 }

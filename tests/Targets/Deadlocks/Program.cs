@@ -6,52 +6,87 @@
 //   semaphore  an async method holding a SemaphoreSlim awaits one that waits for the same semaphore (a restock and its recount)
 //   lock-type  two threads take two System.Threading.Lock objects in opposite order (a price list and its catalog)
 //   rwlock     two threads take two ReaderWriterLockSlim write locks in opposite order (a cache and its index)
+//   sem-wait   a thread holding a SemaphoreSlim taken with Wait() locks what another thread holds while it waits for the semaphore
+//   rw-read    a ReaderWriterLockSlim reader waits for a lock whose holder waits for the write lock
+//   mutex      a thread holding a Mutex waits for a lock whose holder waits for the mutex
+//   waits      not deadlocks: threads waiting on a ManualResetEventSlim and an AutoResetEvent nobody sets, and on a
+//              SemaphoreSlim kept by code that returned without releasing it
+//   abandoned  not a deadlock: eleven requests queued for a SemaphoreSlim that code took and returned without releasing
 //   queue      not a deadlock: twelve reservations queued for a semaphore whose holder waits for a supplier that never answers
 //   every      all of the above at once, in one process (one read, one dump, every kind)
+// Several modes may be given (`Deadlocks semaphore mutex waits`): each starts, in one process.
 using Deadlocks;
 
-var mode = args.Length > 0 ? args[0] : "";
-switch (mode)
+if (args.Length == 0 || !args.All(Start))
 {
-    case "tasks":
-        Catalog.Start();
-        break;
-    case "thread":
-        Journal.Start();
-        break;
-    case "context":
-        UiLoop.Start();
-        break;
-    case "locks":
-        Ledger.Start();
-        break;
-    case "semaphore":
-        Stock.Start();
-        break;
-    case "lock-type":
-        PriceList.Start();
-        break;
-    case "rwlock":
-        CacheIndex.Start();
-        break;
-    case "queue":
-        Reservations.Start();
-        break;
-    case "every":
-        Catalog.Start();
-        Journal.Start();
-        UiLoop.Start();
-        Ledger.Start();
-        Stock.Start();
-        PriceList.Start();
-        CacheIndex.Start();
-        Reservations.Start();
-        break;
-    default:
-        Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|queue|every");
-        return 2;
+    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|waits|abandoned|queue|every...");
+    return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
 Console.WriteLine($"stuck {Environment.ProcessId}");
 Console.ReadLine();
 return 0;
+
+static bool Start(string mode)
+{
+    switch (mode)
+    {
+        case "tasks":
+            Catalog.Start();
+            break;
+        case "thread":
+            Journal.Start();
+            break;
+        case "context":
+            UiLoop.Start();
+            break;
+        case "locks":
+            Ledger.Start();
+            break;
+        case "semaphore":
+            Stock.Start();
+            break;
+        case "lock-type":
+            PriceList.Start();
+            break;
+        case "rwlock":
+            CacheIndex.Start();
+            break;
+        case "sem-wait":
+            Shelf.Start();
+            break;
+        case "rw-read":
+            PriceTable.Start();
+            break;
+        case "mutex":
+            Export.Start();
+            break;
+        case "waits":
+            Settlement.Start();
+            break;
+        case "abandoned":
+            Coupons.Start();
+            break;
+        case "queue":
+            Reservations.Start();
+            break;
+        case "every":
+            Catalog.Start();
+            Journal.Start();
+            UiLoop.Start();
+            Ledger.Start();
+            Stock.Start();
+            PriceList.Start();
+            CacheIndex.Start();
+            Shelf.Start();
+            PriceTable.Start();
+            Export.Start();
+            Settlement.Start();
+            Reservations.Start();
+            Coupons.Start();
+            break;
+        default:
+            return false;
+    }
+    return true;
+}

@@ -21,6 +21,12 @@ internal static class LockLayout
     /// <summary>int: the managed id of the thread holding the upgradeable read lock, -1 when none.</summary>
     public const string UpgradeOwner = "_upgradeLockOwnerId";
 
+    /// <summary>uint: the read locks held (all threads together) in its low bits (<see cref="ReaderMask"/>), flags above.</summary>
+    public const string ReaderWriterOwners = "_owners";
+
+    /// <summary>The bits of <see cref="ReaderWriterOwners"/> that count the read locks held.</summary>
+    public const uint ReaderMask = 0x10000000 - 1;
+
     public const string SemaphoreType = "System.Threading.SemaphoreSlim";
 
     /// <summary>int: entries left; 0 while it is fully held.</summary>
@@ -45,11 +51,40 @@ internal static class LockLayout
 
     public const string SemaphoreAcquire = "WaitAsync";
 
+    /// <summary>
+    /// Locks with no owner the runtime keeps where it can be read (a <see cref="SemaphoreSlim"/>: a count; a
+    /// <see cref="ReaderWriterLockSlim"/>'s readers: counted per thread in a thread-static list; a <see cref="Mutex"/> or
+    /// <see cref="Semaphore"/> on Linux: in the runtime's native wait subsystem): their holder is read from the holders'
+    /// code instead, a try whose finally calls <see cref="GuardedRelease.Release"/> (<c>Symbols/SemaphoreGuards.cs</c>).
+    /// Public methods, as a call names them (a Mutex's wait is <see cref="WaitHandle"/>'s).
+    /// </summary>
+    public static readonly GuardedRelease[] Releases =
+    [
+        new(SemaphoreType, SemaphoreRelease, SemaphoreType, [SemaphoreAcquire, "Wait"]),
+        new(ReaderWriterType, "ExitReadLock", ReaderWriterType, ["EnterReadLock", "TryEnterReadLock"]),
+        new(MutexType, "ReleaseMutex", WaitHandleType, ["WaitOne"]),
+        new("System.Threading.Semaphore", "Release", WaitHandleType, ["WaitOne"]),
+    ];
+
+    public const string MutexType = "System.Threading.Mutex";
+
+    public const string WaitHandleType = "System.Threading.WaitHandle";
+
+    /// <summary>Events: a wait on one has no holder (whoever would set it is code not yet run).</summary>
+    public static readonly string[] EventTypes =
+    [
+        "System.Threading.ManualResetEventSlim", "System.Threading.ManualResetEvent", "System.Threading.AutoResetEvent", "System.Threading.EventWaitHandle",
+        "System.Threading.CountdownEvent",
+    ];
+
     internal static IEnumerable<RuntimeType> Types =>
     [
         new(LockType, LockOwner),
-        new(ReaderWriterType, WriteOwner, UpgradeOwner),
+        new(ReaderWriterType, WriteOwner, UpgradeOwner, ReaderWriterOwners),
         new(SemaphoreType, SemaphoreCount, SemaphoreWaiters),
         new(AwaitedLayout.SemaphoreWaiterType, WaiterNext),
     ];
 }
+
+/// <summary>A lock released by <paramref name="Release"/> (a method of <paramref name="Type"/>), taken by one of <paramref name="Acquire"/> (methods of <paramref name="AcquireType"/>).</summary>
+internal sealed record GuardedRelease(string Type, string Release, string AcquireType, IReadOnlyList<string> Acquire);

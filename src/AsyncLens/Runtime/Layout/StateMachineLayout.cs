@@ -16,6 +16,9 @@ internal static class StateMachineLayout
     /// </summary>
     public const string AwaiterPrefix = "<>u__";
 
+    /// <summary>The field an instance async method's state machine keeps its <c>this</c> in (the C# compiler's name).</summary>
+    public const string ThisField = "<>4__this";
+
     /// <summary>
     /// The prefixes of hoisted temporaries: Debug builds name them <c>&lt;&gt;s__N</c>, Release builds
     /// <c>&lt;&gt;7__wrapN</c>. One of type object is the pending exception of a try whose finally (or catch) awaits.
