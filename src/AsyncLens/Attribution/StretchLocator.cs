@@ -158,10 +158,11 @@ internal static class StretchLocator
     {
         if (code.Paths(resumedState, stoppedState, ongoing, e.Threw) is not { } paths)
             return null;
-        // A call whose method's box the stretch created ran: and so did what lies on every path through it.
-        foreach (var box in e.FirstSteps)
+        // A call whose method's box the stretch created ran (or, on the async events alone, whose method it was found
+        // awaiting): and so did what lies on every path through it.
+        foreach (var symbols in e.FirstSteps.Select(box => box.Symbols).Concat(e.ParkedBelow.Select(p => AsyncMethodSymbols.For(p.StateMachine))))
         {
-            var sites = code.Body is { } body && box.Symbols.Kickoff is { } kickoff
+            var sites = code.Body is { } body && symbols.Kickoff is { } kickoff
                 ? MethodSymbols.Calls(body).Where(c => !c.TakesAddress && paths.MayHaveRun(c.Offset) && MethodSymbols.SameDefinition(c.Target, kickoff)).ToList()
                 : [];
             if (sites.Count == 1)

@@ -283,7 +283,16 @@ internal sealed partial class SlowSteps
         var wall = step.End - step.Start - (tracker?.Notes.WaitedWithin(step.Start, step.End) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
         var own = wall - preempted;
-        if (own - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
+        var processJit = ProcessJitWithin(step.Start, step.End);
+        // With the async events alone no thread's own compilation is known (the runtime gives it only to the thread
+        // itself): the whole process's, AsyncLens's own taken off, an upper bound, is not the step's own time when
+        // deciding it was slow (a first request's or a first query's code compiled on several threads at once). It is
+        // timed on the wall clock, waits for a CPU included: counted for the share of the step not spent waiting for one.
+        // The time reported stays the step's.
+        var compiled = EventsAlone && wall > 0
+            ? (long)(Math.Max(0, processJit - EngineCompilation.During(step.Start, step.End)) * ((double)own / wall))
+            : 0;
+        if (own - compiled - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
             return;
         var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
         var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? slow.StoppedState;
@@ -301,7 +310,7 @@ internal sealed partial class SlowSteps
             FromTicks = step.Start,
             ToTicks = step.End,
             Time = split,
-            ProcessJitTicks = ProcessJitWithin(step.Start, step.End),
+            ProcessJitTicks = processJit,
             ParkedBelow = ParkedBelow(slow),
             FirstSteps = tracker is null ? [] : FirstStepsWithin(tracker, step.Start, step.End),
         };
