@@ -46,6 +46,7 @@ public static class AsyncDebug
             // inventory is on already; the engine's own tracking, detached, is let go with it.
             s_eventsOnlyTracking?.Dispose();
             s_eventsOnlyTracking = source == StepSourceKind.AsyncEventsOnly && s_tracking is null ? TaskTracking.Detached() : null;
+            Symbols.HandlerRoutes.Watch(); // as Tracking() does: handlers are named by their route in every mode
             Volatile.Write(ref s_engine, DebugEngine.Start(options, s_eventsOnlyTracking ?? Tracking(), output, source));
             if (options.DumpOnSignal)
                 DumpSignal.Install(output, options.DumpFormat);

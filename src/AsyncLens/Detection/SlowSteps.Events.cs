@@ -37,6 +37,8 @@ internal sealed partial class SlowSteps
     // figure: what the process compiled while a step ran, which the TPL path reads at the step's bounds (warm-up).
     private readonly SchedHistory _processJit = new();
     private readonly List<ulong> _threads = [];
+    private ulong[] _processThreads = [];
+    private long _processThreadsAt;
 
     /// <summary>The async events' steps, when debug mode takes its steps from them (set once, before the first tick).</summary>
     public EventSteps? Events { get; set; }
@@ -227,18 +229,38 @@ internal sealed partial class SlowSteps
     }
 
     // With no TPL event, no thread has a tracker: the threads that ran async code (as the events name them) are sampled
-    // instead, so that a step's waits for a CPU are known as on the other paths.
+    // instead, so that a step's waits for a CPU are known as on the other paths; and, since a thread's events arrive
+    // after its first steps ran, every thread of the process, listed once a second (at most 128 of them).
     private void SampleAsyncThreads(long now)
     {
         _threads.Clear();
         Events!.Threads(_threads);
-        if (_untracked.Count + _threads.Count > 256)
+        if (now - _processThreadsAt >= TimeSpan.TicksPerSecond)
+            (_processThreads, _processThreadsAt) = (ProcessThreads(), now);
+        foreach (var osThreadId in _processThreads)
+        {
+            if (!_threads.Contains(osThreadId))
+                _threads.Add(osThreadId);
+        }
+        if (_untracked.Count > 256)
             _untracked.Clear(); // threads come and go: a bound, not a cache
         foreach (var osThreadId in _threads)
         {
             if (!_untracked.TryGetValue(osThreadId, out var history))
                 _untracked[osThreadId] = history = new SchedHistory();
             history.Add(now, RunQueue.Times((int)osThreadId));
+        }
+    }
+
+    private static ulong[] ProcessThreads()
+    {
+        try
+        {
+            return [.. Directory.GetDirectories("/proc/self/task").Select(d => ulong.TryParse(Path.GetFileName(d), out var id) ? id : 0).Where(id => id != 0).Take(128)];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return [];
         }
     }
 
