@@ -50,6 +50,9 @@ internal interface IAsyncStackSink : IAsyncStepSink
     /// <summary>True while <see cref="OnStackResumed"/> is wanted (a volatile read per resumed stack).</summary>
     bool WatchesStacks { get; }
 
+    /// <summary>Each thread's last contexts' stacks are to be kept (<see cref="AsyncStepAssembler.RecentStacks"/>): a copy per context.</summary>
+    bool RemembersStacks { get; }
+
     /// <summary>A context resumed with this stack (leaf first), as far as its events so far gave it.</summary>
     void OnStackResumed(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states);
 }
@@ -116,6 +119,27 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
     }
 
     /// <summary>
+    /// The stacks the last contexts of every thread ran with (each as complete as its events made it), resumed at or after
+    /// <paramref name="since"/>, when the sink has them kept: a thread's buffer may be delivered after another's that
+    /// came later, so a stack resumed on one thread may have been handed over before the step it tells about. On
+    /// AsyncLens's own thread: it takes each thread's lock in turn.
+    /// </summary>
+    public void RecentStacks(long since, Func<ReadOnlyMemory<ulong>, ReadOnlyMemory<int>, bool> found)
+    {
+        ThreadSteps[] threads;
+        lock (_threads)
+            threads = [.. _threads.Values];
+        foreach (var thread in threads)
+        {
+            lock (thread)
+            {
+                if (thread.Recent(since, found))
+                    return;
+            }
+        }
+    }
+
+    /// <summary>
     /// Gives the steps still waiting for their context's end the callers known so far (a context still running; the
     /// process's exit): on AsyncLens's own thread.
     /// </summary>
@@ -138,7 +162,8 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
             case AsyncEventKind.ResumeStateMachineAsyncContext or AsyncEventKind.ResumeRuntimeAsyncContext:
                 thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 thread.GiveCallers(_stacks);
-                (thread.Context, thread.FrameCount, thread.Next) = (e.DispatcherId, 0, 0);
+                thread.Remember(_stacks);
+                (thread.Context, thread.FrameCount, thread.Next, thread.ResumedAt) = (e.DispatcherId, 0, 0, now);
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
                 thread.GiveCallers(_stacks);
@@ -169,6 +194,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
                 or AsyncEventKind.SuspendRuntimeAsyncContext or AsyncEventKind.CompleteRuntimeAsyncContext:
                 thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 thread.GiveCallers(_stacks);
+                thread.Remember(_stacks);
                 thread.Context = 0;
                 break;
             case AsyncEventKind.CreateStateMachineAsyncContext or AsyncEventKind.CreateRuntimeAsyncContext:
@@ -188,8 +214,17 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
         private int _state;
         private long _start;
 
+        // The last contexts' stacks (see RecentStacks), kept only while a stack sink watches: a ring of copies.
+        private const int Remembered = 8;
+        private readonly ulong[][] _recentMethods = new ulong[Remembered][];
+        private readonly int[][] _recentStates = new int[Remembered][];
+        private readonly int[] _recentCounts = new int[Remembered];
+        private readonly long[] _recentAt = new long[Remembered];
+        private int _recentNext;
+
         public ulong OsThreadId { get; } = osThreadId;
         public ulong Context;
+        public long ResumedAt;
         public int FrameCount;
 
         /// <summary>The stack frame the next method resume runs.</summary>
@@ -214,6 +249,30 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
         {
             step = new AsyncStep(OsThreadId, Context, _method, _state, _start, _start, AsyncStepEnd.Left);
             return _open;
+        }
+
+        public void Remember(IAsyncStackSink? stacks)
+        {
+            if (stacks is not { RemembersStacks: true } || Context == 0 || FrameCount == 0)
+                return;
+            var slot = _recentNext;
+            _recentNext = (slot + 1) % Remembered;
+            if (_recentMethods[slot] is not { } methods || methods.Length < FrameCount)
+                (_recentMethods[slot], _recentStates[slot]) = (methods = new ulong[FrameCount], new int[FrameCount]);
+            Array.Copy(_methods, methods, FrameCount);
+            Array.Copy(_states, _recentStates[slot], FrameCount);
+            (_recentCounts[slot], _recentAt[slot]) = (FrameCount, ResumedAt);
+        }
+
+        public bool Recent(long since, Func<ReadOnlyMemory<ulong>, ReadOnlyMemory<int>, bool> found)
+        {
+            for (var i = 0; i < Remembered; i++)
+            {
+                if (_recentMethods[i] is { } methods && _recentAt[i] >= since
+                    && found(methods.AsMemory(0, _recentCounts[i]), _recentStates[i].AsMemory(0, _recentCounts[i])))
+                    return true;
+            }
+            return false;
         }
 
         public void Resumed(IAsyncStackSink stacks) => stacks.OnStackResumed(_methods.AsSpan(0, FrameCount), _states.AsSpan(0, FrameCount));

@@ -103,6 +103,8 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
 
     public bool WatchesStacks => _watching;
 
+    public bool RemembersStacks => _waitForStop;
+
     public void OnStep(in AsyncStep step)
     {
         if (OnStepWithCallers(step) is { } slow)
@@ -149,6 +151,7 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
     {
         if (all)
             _assembler.GiveCallersNow();
+        FindInRecentStacks();
         lock (_awaitingStop)
         {
             for (var i = 0; i < _awaitingStop.Count; i++)
@@ -159,6 +162,34 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
                 _awaitingStop.RemoveAt(i--);
             }
             _watching = _awaitingStop.Count > 0;
+        }
+    }
+
+    // A slow step whose method was resumed again on another thread whose buffer was handed over before the step's own:
+    // found in the stacks the threads' last contexts ran with.
+    private void FindInRecentStacks()
+    {
+        SlowEventStep[] waiting;
+        lock (_awaitingStop)
+            waiting = [.. _awaitingStop];
+        foreach (var slow in waiting)
+        {
+            _assembler.RecentStacks(slow.Step.End, (methods, states) =>
+            {
+                if (!slow.ResumedAgainIn(methods.Span, states.Span, out var at))
+                    return false;
+                slow.StoppedState = states.Span[at];
+                slow.SetCallees(methods.Span[..at], states.Span[..at]);
+                return true;
+            });
+            if (slow.StoppedState == AsyncState.Unknown)
+                continue;
+            lock (_awaitingStop)
+            {
+                if (_awaitingStop.Remove(slow))
+                    _onSlow(slow);
+                _watching = _awaitingStop.Count > 0;
+            }
         }
     }
 
