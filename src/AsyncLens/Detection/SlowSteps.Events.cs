@@ -122,7 +122,7 @@ internal sealed partial class SlowSteps
         events.OpenSteps(_openSteps);
         foreach (var step in _openSteps)
         {
-            if (TrackerOf(step.OsThreadId) is null)
+            if (!EventsAlone && TrackerOf(step.OsThreadId) is null) // on the events alone every thread was sampled this tick
             {
                 if (!_untracked.TryGetValue(step.OsThreadId, out var history))
                 {
