@@ -211,6 +211,10 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         {
             parent.ChildTicks += frame.Kind == FrameKind.AsyncStep ? now - frame.Start : frame.ChildTicks;
             parent.ChildEngineTicks += frame.Kind == FrameKind.AsyncStep ? tracker.EngineTicksWithin(frame) : frame.ChildEngineTicks;
+            if (frame.Kind != FrameKind.AsyncStep)
+                (parent.ChildTicksMeasured, parent.ChildWaited) = (parent.ChildTicksMeasured + frame.ChildTicksMeasured, parent.ChildWaited + frame.ChildWaited);
+            else if (now - frame.Start >= Frame.MeasuredChildTicks && frame.WaitedStart >= 0 && tracker.OwnTimes().Waited is var waited and >= 0)
+                (parent.ChildTicksMeasured, parent.ChildWaited) = (parent.ChildTicksMeasured + (now - frame.Start), parent.ChildWaited + Math.Max(0, waited - frame.WaitedStart));
         }
         frame.Exit();
     }

@@ -89,6 +89,18 @@ internal sealed class Frame
     /// <summary>Time spent in frames nested inside this one (inline continuations).</summary>
     public long ChildTicks;
 
+    /// <summary>
+    /// Of <see cref="ChildTicks"/>, the nested async steps long enough (<see cref="MeasuredChildTicks"/>) to have their
+    /// thread's waits for a CPU read at their end, and those waits: taken off this frame's waits as measured, not in
+    /// proportion to the time (a step whose nested step was preempted more often than itself would otherwise lose its own time).
+    /// </summary>
+    public long ChildTicksMeasured;
+
+    public long ChildWaited;
+
+    /// <summary>A nested async step at least this long has its waits for a CPU read at its end (~1 µs a read).</summary>
+    public static readonly long MeasuredChildTicks = TimeSpan.TicksPerMillisecond;
+
     /// <summary>AsyncLens's own counters on the thread when the frame was pushed (see <see cref="EngineTime"/>).</summary>
     public long EventsStart;
 
@@ -175,7 +187,7 @@ internal sealed class Frame
         TaskId = taskId;
         Kind = kind;
         Start = start;
-        ChildTicks = 0;
+        ChildTicks = ChildTicksMeasured = ChildWaited = 0;
         ExcludedTicks = 0;
         Task = task;
         Box = box;

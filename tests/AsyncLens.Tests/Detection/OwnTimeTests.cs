@@ -31,4 +31,19 @@ public sealed class OwnTimeTests
         Assert.Equal(40, SlowSteps.RuntimesShare(own: 400, jit: 40, preempted: 0));
         Assert.Equal(400, SlowSteps.RuntimesShare(own: 400, jit: 40, preempted: 400));
     }
+
+    [Fact]
+    public void Waits_for_a_cpu_in_a_long_nested_step_are_taken_off_as_read_not_in_proportion_to_its_time()
+    {
+        const long Ms = TimeSpan.TicksPerMillisecond;
+        // 4 s of wall time: the step's own 1 s (750 ms of it waiting for a CPU, 250 ms computing), then a nested step of
+        // 3 s that waited 2.96 s. In proportion to the time the step would have waited 3.71 s / 4: 928 ms, leaving it 72 ms.
+        var frame = new Frame { WaitedStart = 0, ChildTicks = 3_000 * Ms }; // started at 0
+        Assert.Equal(927_500 * Ms / 1000, SlowSteps.Preempted(frame, runDelayNow: 3_710 * Ms, end: 4_000 * Ms));
+        (frame.ChildTicksMeasured, frame.ChildWaited) = (3_000 * Ms, 2_960 * Ms);
+        Assert.Equal(750 * Ms, SlowSteps.Preempted(frame, runDelayNow: 3_710 * Ms, end: 4_000 * Ms));
+        // Nested steps too short to be read (here 1 s of the 3 s) share the rest of the waits in proportion to their time.
+        (frame.ChildTicksMeasured, frame.ChildWaited) = (2_000 * Ms, 1_960 * Ms);
+        Assert.Equal(1_750 * Ms / 2, SlowSteps.Preempted(frame, runDelayNow: 3_710 * Ms, end: 4_000 * Ms));
+    }
 }
