@@ -1,5 +1,6 @@
 using AsyncLens.Hosting;
 using AsyncLens.Inventory;
+using AsyncLens.Tracking;
 
 namespace AsyncLens;
 
@@ -18,6 +19,7 @@ public static class AsyncDebug
     private static readonly object s_gate = new();
     private static DebugEngine? s_engine;
     private static TaskTracking? s_tracking;
+    private static TaskTracking? s_eventsOnlyTracking;
     private static bool s_trackingRequested;
     private static int s_profilerUsers;
     private static Agent.ConsoleAgent? s_console;
@@ -39,7 +41,13 @@ public static class AsyncDebug
         {
             s_engine?.Dispose();
             var output = options.Output ?? Console.Error;
-            Volatile.Write(ref s_engine, DebugEngine.Start(options, Tracking(), output));
+            var source = StepSource.FromEnvironment(Console.Error);
+            // On the async events alone the runtime's registry stays off (it costs as much as they do), unless the
+            // inventory is on already; the engine's own tracking, detached, is let go with it.
+            s_eventsOnlyTracking?.Dispose();
+            s_eventsOnlyTracking = source == StepSourceKind.AsyncEventsOnly && s_tracking is null ? TaskTracking.Detached() : null;
+            Symbols.HandlerRoutes.Watch(); // as Tracking() does: handlers are named by their route in every mode
+            Volatile.Write(ref s_engine, DebugEngine.Start(options, s_eventsOnlyTracking ?? Tracking(), output, source));
             if (options.DumpOnSignal)
                 DumpSignal.Install(output, options.DumpFormat);
         }
@@ -52,6 +60,8 @@ public static class AsyncDebug
         {
             s_engine?.Dispose();
             s_engine = null;
+            s_eventsOnlyTracking?.Dispose();
+            s_eventsOnlyTracking = null;
             if (!s_trackingRequested && s_profilerUsers == 0)
             {
                 s_tracking?.Dispose();
@@ -154,7 +164,7 @@ public static class AsyncDebug
     internal static TaskInventory Inventory()
     {
         lock (s_gate)
-            return s_engine?.Inventory ?? new TaskInventory(Tracking());
+            return (s_eventsOnlyTracking is null ? s_engine?.Inventory : null) ?? new TaskInventory(Tracking());
     }
 
     /// <summary>The task registry for the profiler, kept on until <see cref="ReleaseTracking"/>.</summary>

@@ -31,7 +31,7 @@ internal sealed partial class DebugEngine
         // As at exit: Disable() may run inside the continuation of a slow step whose end was not raised yet.
         FlushEventSteps(DetectionSettings.Now);
         _steps.FlushOpenSteps(DetectionSettings.Now);
-        _listener.Dispose();
+        _listener?.Dispose();
         _registry.EndsSeen = false;
         _eventSteps?.Dispose();
         ThreadTracker.KeepsSchedHistory = false;
@@ -90,6 +90,7 @@ internal sealed partial class DebugEngine
         if (_eventSteps is null)
             return;
         _eventSteps.Flush();
+        _eventSteps.Expire(now, all: true);
         _steps.JudgeEventSteps(now);
     }
 

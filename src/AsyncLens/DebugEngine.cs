@@ -30,7 +30,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     private readonly LostExceptions _lost;
     private readonly CancelledCleanups _cleanups;
     private readonly Watchdog _watchdog;
-    private readonly TplListener _listener;
+    private readonly TplListener? _listener;
     private readonly RequestEndpoints _endpoints;
     private readonly RuntimeEvents _runtimeEvents;
     private readonly PendingCollected _collected;
@@ -40,7 +40,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     private int _failed;
     private int _disposed;
 
-    private DebugEngine(AsyncDebugOptions options, TaskTracking tracking, TextWriter output)
+    private DebugEngine(AsyncDebugOptions options, TaskTracking tracking, TextWriter output, StepSourceKind stepSource)
     {
         var time = options.TimeProvider ?? TimeProvider.System;
         var settings = new DetectionSettings(options);
@@ -72,15 +72,17 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         _stalls = stalls;
         RegistryWaits.Watch(registry.RuntimeLock);
         _runtimeEvents = new RuntimeEvents(stalls.OnSuspension, collected.OnInduced);
-        _stepSource = StepSource.FromEnvironment(Console.Error);
-        _listener = TplListener.Start(this);
-        if (_stepSource == StepSourceKind.AsyncEvents)
+        _stepSource = stepSource;
+        // On the async events alone, no TPL event at all: the TPL source switched on costs as much as they do.
+        _listener = stepSource == StepSourceKind.AsyncEventsOnly ? null : TplListener.Start(this);
+        if (stepSource is StepSourceKind.AsyncEvents or StepSourceKind.AsyncEventsOnly)
         {
             _steps.Registry = registry;
             _steps.FindRecord = _table.Find;
             _waits.FindRecord = _table.Find;
-            _eventSteps = new Tracking.AsyncEvents.EventSteps(settings.SlowTicks, _steps.OnEventStep);
+            _eventSteps = new Tracking.AsyncEvents.EventSteps(settings.SlowTicks, waitForStop: _listener is null, _steps.OnEventStep);
             _steps.Events = _eventSteps;
+            _steps.EventsAlone = _listener is null;
             ThreadTracker.KeepsSchedHistory = true;
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
         }
@@ -93,7 +95,8 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     /// <summary>How long a step runs before debug mode calls it hung (its hung-step report; the console's threads and top).</summary>
     public long HungTicks { get; }
 
-    public static DebugEngine Start(AsyncDebugOptions options, TaskTracking tracking, TextWriter output) => new(options, tracking, output);
+    public static DebugEngine Start(AsyncDebugOptions options, TaskTracking tracking, TextWriter output, StepSourceKind stepSource) =>
+        new(options, tracking, output, stepSource);
 
     public void OnOperationBegin(int taskId, string operationName, long now)
     {

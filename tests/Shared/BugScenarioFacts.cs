@@ -19,54 +19,36 @@ public abstract class ScenarioRun
 }
 
 /// <summary>
-/// The reports debug mode must give for the seeded bugs of tests/Targets/Bugs, whichever switch
-/// turned it on: kind, method, and exact file:line of the bug, of the creation site and of the stack.
+/// The slow and hung steps debug mode must report for the seeded bugs of tests/Targets/Bugs (scenarios slow, slow-call,
+/// first-step, never-awaits, busy-loop, hung), whichever switch turned it on and whichever source its steps come from:
+/// method, and exact file:line of the bug, of where the step resumed and stopped, of the creation site and of the stack.
 /// </summary>
-public abstract class BugScenarioFacts
+public abstract class StepScenarioFacts
 {
-    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Bugs", "Scenarios"));
-    private readonly ScenarioRun _run;
+    private protected static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Bugs", "Scenarios"));
+    private protected StepScenarioFacts(ScenarioRun run) => Scenario = run;
 
-    private protected BugScenarioFacts(ScenarioRun run) => _run = run;
+    private protected ScenarioRun Scenario { get; }
 
-    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+    private protected static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 
-    private JsonElement Single(string kind, string method)
+    /// <summary>The reports of the step scenarios ("kind method"), in ordinal order.</summary>
+    private protected static readonly string[] StepReports =
+    [
+        "hung-step HungStep.RebuildAsync()",
+        "slow-step BusyLoop.ChecksumAsync(byte[])",
+        "slow-step FirstStep.LoadProfileAsync(int)",
+        "slow-step HungStep.RebuildAsync()",
+        "slow-step NeverAwaits.HandleAsync(byte[])",
+        "slow-step SlowCall.ResizeAsync(byte[])",
+        "slow-step SlowStep.HandleAsync(int)",
+    ];
+
+    private protected JsonElement Single(string kind, string method)
     {
-        var matches = _run.All.Where(r => r.Kind() == kind && r.Method() == method).ToList();
-        Assert.True(matches.Count == 1, $"expected one {kind} for {method}, got {matches.Count}:\n{Reports.Describe(_run.All)}\n{_run.Result}");
+        var matches = Scenario.All.Where(r => r.Kind() == kind && r.Method() == method).ToList();
+        Assert.True(matches.Count == 1, $"expected one {kind} for {method}, got {matches.Count}:\n{Reports.Describe(Scenario.All)}\n{Scenario.Result}");
         return matches[0];
-    }
-
-    [Fact]
-    public void The_program_runs_to_its_normal_end()
-    {
-        Assert.True(_run.Result.ExitCode == 0, _run.Result.ToString());
-        Assert.Contains("scenario collected", _run.Result.Stdout);
-    }
-
-    [Fact]
-    public void Every_seeded_bug_is_reported_once_and_nothing_else()
-    {
-        string[] expected =
-        [
-            "blocking-wait BlockingInStep.CheckoutAsync()",
-            "blocking-wait BlockingWait.PlaceOrder(int)",
-            "blocking-wait Deadlock.WaitForGate(Task)",
-            "hung-step HungStep.RebuildAsync()",
-            "pending-collected Collected.WaitForReplyAsync(TaskCompletionSource<string>)",
-            "slow-step BusyLoop.ChecksumAsync(byte[])",
-            "slow-step FirstStep.LoadProfileAsync(int)",
-            "slow-step HungStep.RebuildAsync()",
-            "slow-step NeverAwaits.HandleAsync(byte[])",
-            "slow-step SlowCall.ResizeAsync(byte[])",
-            "slow-step SlowStep.HandleAsync(int)",
-            $"unobserved-exception Unobserved.RunAsync lambda at Unobserved.cs:{s_at.Line("unobserved-run.body")}",
-            "unobserved-exception Unobserved.SendAsync(string)",
-            "unobserved-exception Unobserved.ValidateAsync(int)",
-        ];
-        var actual = _run.All.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(expected, actual);
     }
 
     [Fact]
@@ -159,6 +141,42 @@ public abstract class BugScenarioFacts
         Assert.InRange(ended.Duration(), 1.35, 4.0);
         Assert.Equal(At("hung.stopped"), ended.At("stoppedAt"));
     }
+}
+
+/// <summary>
+/// The reports debug mode must give for the seeded bugs of tests/Targets/Bugs, whichever switch
+/// turned it on: kind, method, and exact file:line of the bug, of the creation site and of the stack.
+/// </summary>
+public abstract class BugScenarioFacts : StepScenarioFacts
+{
+    private protected BugScenarioFacts(ScenarioRun run) : base(run)
+    {
+    }
+
+    [Fact]
+    public void The_program_runs_to_its_normal_end()
+    {
+        Assert.True(Scenario.Result.ExitCode == 0, Scenario.Result.ToString());
+        Assert.Contains("scenario collected", Scenario.Result.Stdout);
+    }
+
+    [Fact]
+    public void Every_seeded_bug_is_reported_once_and_nothing_else()
+    {
+        string[] expected =
+        [
+            "blocking-wait BlockingInStep.CheckoutAsync()",
+            "blocking-wait BlockingWait.PlaceOrder(int)",
+            "blocking-wait Deadlock.WaitForGate(Task)",
+            "pending-collected Collected.WaitForReplyAsync(TaskCompletionSource<string>)",
+            .. StepReports,
+            $"unobserved-exception Unobserved.RunAsync lambda at Unobserved.cs:{s_at.Line("unobserved-run.body")}",
+            "unobserved-exception Unobserved.SendAsync(string)",
+            "unobserved-exception Unobserved.ValidateAsync(int)",
+        ];
+        var actual = Scenario.All.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(expected.Order(StringComparer.Ordinal), actual);
+    }
 
     [Fact]
     public void Blocking_wait_on_the_thread_pool_names_the_line_that_waited()
@@ -179,7 +197,7 @@ public abstract class BugScenarioFacts
         var r = Single("blocking-wait", "BlockingInStep.CheckoutAsync()");
         Assert.Equal(At("blockingstep.location"), r.At("location"));
         Assert.Equal(At("blockingstep.created"), r.At("createdAt"));
-        Assert.DoesNotContain(_run.All, x => x.Kind() == "slow-step" && x.Method() == "BlockingInStep.CheckoutAsync()");
+        Assert.DoesNotContain(Scenario.All, x => x.Kind() == "slow-step" && x.Method() == "BlockingInStep.CheckoutAsync()");
     }
 
     [Fact]

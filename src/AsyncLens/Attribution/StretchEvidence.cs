@@ -24,6 +24,13 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     public IReadOnlyList<FirstStep> FirstSteps { get; init; } = [];
 
     /// <summary>
+    /// With no box known (debug mode on the async events alone): the async methods the stretch's method was found awaiting
+    /// when it was next resumed, each with the await it was parked at, innermost first. A method the stretch called whose
+    /// first step it ran parked where this says; one not in it ran to completion.
+    /// </summary>
+    public IReadOnlyList<(Type StateMachine, int State)> ParkedBelow { get; init; } = [];
+
+    /// <summary>
     /// A stretch no step brackets, reported as the first step of <see cref="StateMachine"/>: what the thread that
     /// switched debug mode on ran before it first blocked on a task (async Main's first step), or an ASP.NET Core
     /// request (one that began outside any step, or ran inside a step of Kestrel's). The framework's own work is in it

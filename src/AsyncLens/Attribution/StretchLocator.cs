@@ -135,7 +135,7 @@ internal static class StretchLocator
     {
         // Its first step: from its start to the await it parked at (read at the step's end: if it had moved on
         // by then, most likely its first await); without a box it ran to completion, or still runs.
-        var parked = first is null ? AsyncState.Done : AsyncState.IsParked(first.State) ? first.State : 0;
+        var parked = first is null ? ParkedBelow(e, code) : AsyncState.IsParked(first.State) ? first.State : 0;
         var ongoing = e.Ongoing && first is null;
         var hint = Hint(code, -1, parked, e, ongoing);
         // A gap is evidence only with a cause in the method's own code; in Main's first step, which also holds the
@@ -148,7 +148,7 @@ internal static class StretchLocator
             return null;
         if (first is not null)
             used.Boxes.Add(first);
-        var stoppedAt = first is not null ? code.AwaitLocation(parked) : ongoing ? null : code.EndLocation;
+        var stoppedAt = first is not null || parked != AsyncState.Done ? code.AwaitLocation(parked) : ongoing ? null : code.EndLocation;
         var callLine = how != Found.Called || at is null ? null : at.Code.LineAt(at.Hint!.Offset);
         IReadOnlyList<(StretchCode Method, SourceLocation? CallLine)> callers = at is null ? [] : [.. at.Callers, (at.Code, callLine)];
         return new Stretch(code, first?.Record.Id ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first) { How = how };
@@ -158,16 +158,28 @@ internal static class StretchLocator
     {
         if (code.Paths(resumedState, stoppedState, ongoing, e.Threw) is not { } paths)
             return null;
-        // A call whose method's box the stretch created ran: and so did what lies on every path through it.
-        foreach (var box in e.FirstSteps)
+        // A call whose method's box the stretch created ran (or, on the async events alone, whose method it was found
+        // awaiting): and so did what lies on every path through it.
+        foreach (var symbols in e.FirstSteps.Select(box => box.Symbols).Concat(e.ParkedBelow.Select(p => AsyncMethodSymbols.For(p.StateMachine))))
         {
-            var sites = code.Body is { } body && box.Symbols.Kickoff is { } kickoff
+            var sites = code.Body is { } body && symbols.Kickoff is { } kickoff
                 ? MethodSymbols.Calls(body).Where(c => !c.TakesAddress && paths.MayHaveRun(c.Offset) && MethodSymbols.SameDefinition(c.Target, kickoff)).ToList()
                 : [];
             if (sites.Count == 1)
                 paths = paths.Knowing(sites[0].Offset);
         }
         return FixHints.ForStretch(code, paths, e);
+    }
+
+    // Where a method known only from the IL (no box) parked, as its caller's next resume showed it; else it completed.
+    private static int ParkedBelow(StretchEvidence e, StretchCode code)
+    {
+        foreach (var (stateMachine, state) in e.ParkedBelow)
+        {
+            if (code.Async is { } symbols && Definition(stateMachine) == Definition(symbols.StateMachineType) && AsyncState.IsParked(state))
+                return state;
+        }
+        return AsyncState.Done;
     }
 
     private static Type Definition(Type type) => type.IsGenericType ? type.GetGenericTypeDefinition() : type;

@@ -24,7 +24,7 @@ internal sealed partial class SlowSteps
     private const long NoteSlackBefore = TimeSpan.TicksPerMillisecond;
     private const long NoteSlackAfter = 20 * TimeSpan.TicksPerMillisecond;
 
-    private readonly ConcurrentQueue<AsyncStep> _eventSteps = new();
+    private readonly ConcurrentQueue<SlowEventStep> _eventSteps = new();
     private readonly List<AsyncStep> _openSteps = [];
 
     // Per OS thread, the start of the step last reported hung (one report per hang).
@@ -32,6 +32,13 @@ internal sealed partial class SlowSteps
 
     // Scheduler samples of threads running a step that have no tracker (they raised no TPL event yet).
     private readonly Dictionary<ulong, SchedHistory> _untracked = [];
+
+    // The process's compilation time (RuntimeTime.JitInProcess), sampled at each tick, kept as a history's "on a CPU"
+    // figure: what the process compiled while a step ran, which the TPL path reads at the step's bounds (warm-up).
+    private readonly SchedHistory _processJit = new();
+    private readonly List<ulong> _threads = [];
+    private ulong[] _processThreads = [];
+    private long _processThreadsAt;
 
     /// <summary>The async events' steps, when debug mode takes its steps from them (set once, before the first tick).</summary>
     public EventSteps? Events { get; set; }
@@ -43,7 +50,13 @@ internal sealed partial class SlowSteps
     public Func<int, TaskRecord?> FindRecord { get; set; } = static _ => null;
 
     /// <summary>A step at least the threshold long, on the thread that delivered its buffer: judged at the next tick.</summary>
-    public void OnEventStep(AsyncStep step) => _eventSteps.Enqueue(step);
+    public void OnEventStep(SlowEventStep step) => _eventSteps.Enqueue(step);
+
+    /// <summary>
+    /// The async events are debug mode's only source (<see cref="StepSourceKind.AsyncEventsOnly"/>): a step's callers come
+    /// from its context's stack, where it parked from its method's next resume (<see cref="SlowEventStep"/>).
+    /// </summary>
+    public bool EventsAlone { get; set; }
 
     /// <summary>Watchdog tick (and exit): judges the steps the async events delivered since the last one.</summary>
     public void JudgeEventSteps(long now)
@@ -60,6 +73,9 @@ internal sealed partial class SlowSteps
         // Sampled before the steps are judged: a step that ended after the last tick is measured up to now.
         foreach (var tracker in ThreadTracker.All)
             (tracker.Sched ??= new SchedHistory()).Add(now, RunQueue.Times(tracker.OsThreadId));
+        _processJit.Add(now, new SchedTimes(RuntimeTime.JitInProcess, 0, 0));
+        if (EventsAlone)
+            SampleAsyncThreads(now);
         if (_eventSteps.IsEmpty)
             return;
         stalls.CatchUp(now);
@@ -83,6 +99,7 @@ internal sealed partial class SlowSteps
 
     private void TickEvents(EventSteps events, long now)
     {
+        events.Expire(now, all: false);
         JudgeEventSteps(now);
         if (!HungCandidates(events, now))
             return;
@@ -105,7 +122,7 @@ internal sealed partial class SlowSteps
         events.OpenSteps(_openSteps);
         foreach (var step in _openSteps)
         {
-            if (TrackerOf(step.OsThreadId) is null)
+            if (!EventsAlone && TrackerOf(step.OsThreadId) is null) // on the events alone every thread was sampled this tick
             {
                 if (!_untracked.TryGetValue(step.OsThreadId, out var history))
                 {
@@ -195,6 +212,80 @@ internal sealed partial class SlowSteps
         return RawAsyncStack.Of(frames);
     }
 
+    // The stack of a step as its context's stack gave it when it resumed: its own frame, then its callers parked at their
+    // awaits; a runtime-async caller (the BCL's on .NET 11) by its method's name alone, the runtime's own continuations left out.
+    private static RawAsyncStack FromEvents(SlowEventStep slow, RawFrame leaf)
+    {
+        var frames = new List<RawFrame> { leaf };
+        for (var i = 0; i < slow.CallerMethods.Length && frames.Count < 64; i++)
+        {
+            var id = slow.CallerMethods[i];
+            if (EventSteps.StateMachineOf(id) is { } caller && BoxInfo.OfStateMachine(caller) is { } box)
+                frames.Add(new RawFrame(0, box, slow.CallerStates[i], null, null));
+            else if (id != 0 && RuntimeAsyncChains.MethodAt((nint)id).Method is System.Reflection.MethodInfo method)
+                frames.Add(new RawFrame(0, null, AsyncState.Unknown, null, method));
+        }
+        return RawAsyncStack.Of(frames);
+    }
+
+    // With no TPL event, no thread has a tracker: the threads that ran async code (as the events name them) are sampled
+    // instead, so that a step's waits for a CPU are known as on the other paths; and, since a thread's events arrive
+    // after its first steps ran, every thread of the process, listed once a second (at most 128 of them).
+    private void SampleAsyncThreads(long now)
+    {
+        _threads.Clear();
+        Events!.Threads(_threads);
+        if (now - _processThreadsAt >= TimeSpan.TicksPerSecond)
+            (_processThreads, _processThreadsAt) = (ProcessThreads(), now);
+        foreach (var osThreadId in _processThreads)
+        {
+            if (!_threads.Contains(osThreadId))
+                _threads.Add(osThreadId);
+        }
+        if (_untracked.Count > 256)
+            _untracked.Clear(); // threads come and go: a bound, not a cache
+        foreach (var osThreadId in _threads)
+        {
+            if (!_untracked.TryGetValue(osThreadId, out var history))
+                _untracked[osThreadId] = history = new SchedHistory();
+            history.Add(now, RunQueue.Times((int)osThreadId));
+        }
+    }
+
+    private static ulong[] ProcessThreads()
+    {
+        try
+        {
+            return [.. Directory.GetDirectories("/proc/self/task").Select(d => ulong.TryParse(Path.GetFileName(d), out var id) ? id : 0).Where(id => id != 0).Take(128)];
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    // The user's async methods the step's method was awaiting when it was resumed again, each at the await it parked at.
+    private static List<(Type, int)> ParkedBelow(SlowEventStep slow)
+    {
+        var parked = new List<(Type, int)>();
+        for (var i = 0; i < slow.CalleeMethods.Length; i++)
+        {
+            if (EventSteps.StateMachineOf(slow.CalleeMethods[i]) is { } callee)
+                parked.Add((callee, slow.CalleeStates[i]));
+        }
+        return parked;
+    }
+
+    // What the process compiled between two moments, from the samples around them (from the first sample, for a step
+    // that began before it): 0 when the samples do not reach the end.
+    private long ProcessJitWithin(long start, long end)
+    {
+        if (_processJit.At(end) is not { OnCpu: >= 0 } to)
+            return 0;
+        var from = _processJit.At(start) is { OnCpu: >= 0 } exact ? exact : _processJit.Oldest().Times;
+        return from.OnCpu < 0 ? 0 : Math.Max(0, to.OnCpu - from.OnCpu);
+    }
+
     private static ThreadTracker? TrackerOf(ulong osThreadId)
     {
         foreach (var tracker in ThreadTracker.All)
@@ -205,30 +296,44 @@ internal sealed partial class SlowSteps
         return null;
     }
 
-    private void JudgeEventStep(in AsyncStep step)
+    private void JudgeEventStep(SlowEventStep slow)
     {
+        var step = slow.Step;
         if (EventSteps.StateMachineOf(step.MethodId) is not { } stateMachine || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
             return;
         var tracker = TrackerOf(step.OsThreadId);
         var wall = step.End - step.Start - (tracker?.Notes.WaitedWithin(step.Start, step.End) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
         var own = wall - preempted;
-        if (own - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
+        var processJit = ProcessJitWithin(step.Start, step.End);
+        // With the async events alone no thread's own compilation is known (the runtime gives it only to the thread
+        // itself): the whole process's, AsyncLens's own taken off, an upper bound, is not the step's own time when
+        // deciding it was slow (a first request's or a first query's code compiled on several threads at once). It is
+        // timed on the wall clock, waits for a CPU included: counted for the share of the step not spent waiting for one.
+        // The time reported stays the step's.
+        var compiled = EventsAlone && wall > 0
+            ? (long)(Math.Max(0, processJit - EngineCompilation.During(step.Start, step.End)) * ((double)own / wall))
+            : 0;
+        if (own - compiled - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
             return;
         var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
-        var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? AsyncState.Unknown;
+        var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? slow.StoppedState;
         var taskId = note?.TaskId ?? 0;
         var stack = RawAsyncStack.Empty;
         if (note is { } n && findTask(n.TaskId) is { } task && !task.IsCompleted)
             stack = RawAsyncStack.Capture(task, step.ResumedState);
         else if (note?.Box is { } box)
             stack = Remembered(note.Value.Record, new RawFrame(taskId, box, step.ResumedState, null, null));
+        else if (EventsAlone && BoxInfo.OfStateMachine(stateMachine) is { } ownBox)
+            stack = FromEvents(slow, new RawFrame(0, ownBox, step.ResumedState, null, null));
         var evidence = new StretchEvidence(stateMachine, step.ResumedState, stopped, DetectionSettings.Seconds(own), Ongoing: false)
         {
             TaskId = taskId,
             FromTicks = step.Start,
             ToTicks = step.End,
             Time = split,
+            ProcessJitTicks = processJit,
+            ParkedBelow = ParkedBelow(slow),
             FirstSteps = tracker is null ? [] : FirstStepsWithin(tracker, step.Start, step.End),
         };
         sink.Add(new StepFinding(taskId, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, note?.Record, evidence));

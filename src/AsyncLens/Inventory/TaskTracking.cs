@@ -28,6 +28,9 @@ internal sealed class TaskTracking : IDisposable
     /// <summary>Which tasks leaving the runtime's registry to keep (debug mode drops boxes that already completed).</summary>
     public Func<int, Task, bool> Keep { get; set; } = static (_, task) => !task.IsCompleted;
 
+    /// <summary>Tracking over a registry the runtime does not fill (<see cref="TaskRegistry.Detached"/>).</summary>
+    public static TaskTracking Detached() => new(TaskRegistry.Detached());
+
     public static TaskTracking? Start() => TaskInternals.IsAvailable && TaskRegistry.Enable() is { } registry ? new TaskTracking(registry) : null;
 
     public TaskGraph Snapshot() => TaskGraph.Build(Registry.Snapshot());

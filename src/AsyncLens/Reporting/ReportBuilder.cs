@@ -39,14 +39,15 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         var seconds = Seconds(e.Seconds);
         var since = stretch.FirstStep ? ", from its start" : "";
         var task = stretch.TaskId == 0 ? "" : $" (task {stretch.TaskId})"; // 0: it never awaited, so no task was made
+        var thread = f.ThreadId > 0 ? $" on thread {f.ThreadId}" : ""; // 0: known by its OS id alone (the async events alone)
         var message = e.Ongoing
-            ? $"{symbols.Name} has run {seconds} s on thread {f.ThreadId} without yielding{since}, and still is{task}"
-            : $"{symbols.Name} ran {seconds} s on thread {f.ThreadId} without yielding{since}{task}";
+            ? $"{symbols.Name} has run {seconds} s{thread} without yielding{since}, and still is{task}"
+            : $"{symbols.Name} ran {seconds} s{thread} without yielding{since}{task}";
         return new AsyncReport
         {
             Kind = e.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
             TaskId = stretch.TaskId,
-            ThreadId = f.ThreadId,
+            ThreadId = f.ThreadId > 0 ? f.ThreadId : null,
             Method = symbols.Name,
             Location = location,
             ResumedAt = resumedAt,

@@ -21,9 +21,10 @@ internal static class ShortReports
             case StepFinding s:
                 (kind, method, seconds) = (s.Evidence.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
                     s.Evidence.StateMachine is { } stateMachine ? Name(stateMachine) : "(a request)", s.Evidence.Seconds);
+                var thread = s.ThreadId > 0 ? $" on thread {s.ThreadId}" : "";
                 message = s.TaskId == 0
-                    ? $"{method} ran {Seconds(s.Evidence.Seconds)} s on thread {s.ThreadId} without yielding"
-                    : $"{method} ran {Seconds(s.Evidence.Seconds)} s on thread {s.ThreadId} without yielding (task {s.TaskId})";
+                    ? $"{method} ran {Seconds(s.Evidence.Seconds)} s{thread} without yielding"
+                    : $"{method} ran {Seconds(s.Evidence.Seconds)} s{thread} without yielding (task {s.TaskId})";
                 break;
             case WaitFinding w:
                 (kind, method, seconds) = (AsyncReportKinds.BlockingWait, w.Step?.Box is { } box ? Name(box.StateMachineType) : "(unknown)", w.Seconds);

@@ -14,6 +14,8 @@ namespace AsyncLens.Runtime;
 internal sealed class BoxInfo
 {
     private static readonly ConcurrentDictionary<Type, BoxInfo?> s_cache = new();
+    private static readonly Type? s_taskBox = typeof(AsyncTaskMethodBuilder<>).GetNestedType(StateMachineLayout.TaskBoxNestedType, BindingFlags.NonPublic);
+    private static readonly Type? s_voidTaskResult = typeof(Task).Assembly.GetType(StateMachineLayout.VoidTaskResultType);
 
     [ThreadStatic] private static Type? t_lastType;
     [ThreadStatic] private static BoxInfo? t_lastInfo;
@@ -102,6 +104,24 @@ internal sealed class BoxInfo
         t_lastType = type;
         t_lastInfo = info;
         return info;
+    }
+
+    /// <summary>
+    /// The box info of a state machine known by its type alone (the async events name a method, not its box): that of the
+    /// box a <c>Task</c>-returning method would have, which reads the same state machine; null for a type still open.
+    /// </summary>
+    public static BoxInfo? OfStateMachine(Type stateMachineType)
+    {
+        if (stateMachineType.ContainsGenericParameters || s_taskBox is null || s_voidTaskResult is null)
+            return null;
+        try
+        {
+            return s_cache.GetOrAdd(s_taskBox.MakeGenericType(s_voidTaskResult, stateMachineType), Create);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
     }
 
     private static BoxInfo? Create(Type boxType)

@@ -27,7 +27,23 @@ internal sealed class TaskRegistry : IDisposable
     // The sweep's copy of the runtime's registry, kept between sweeps (only the sweeper uses it).
     private KeyValuePair<int, Task>[] _moving = [];
 
-    private TaskRegistry(Dictionary<int, Task> runtimeTasks) => _runtimeTasks = runtimeTasks;
+    private readonly bool _attached;
+
+    private TaskRegistry(Dictionary<int, Task> runtimeTasks, bool attached)
+    {
+        _runtimeTasks = runtimeTasks;
+        _attached = attached;
+    }
+
+    /// <summary>
+    /// A registry the runtime does not fill (the runtime's own left as it is): what debug mode reads when the async events
+    /// are its only source (<see cref="Tracking.StepSourceKind.AsyncEventsOnly"/>), where keeping every box in a table
+    /// would cost as much as the events. It finds nothing.
+    /// </summary>
+    public static TaskRegistry Detached() => new(new Dictionary<int, Task>(), attached: false);
+
+    /// <summary>False for a <see cref="Detached"/> registry.</summary>
+    public bool IsAttached => _attached;
 
     /// <summary>The object the runtime locks to add a task to its registry or remove one (the dictionary itself).</summary>
     public object RuntimeLock => _runtimeTasks;
@@ -47,7 +63,7 @@ internal sealed class TaskRegistry : IDisposable
             }
             s_enabledField.SetValue(null, true);
             SynchronizeFlags();
-            return new TaskRegistry(tasks);
+            return new TaskRegistry(tasks, attached: true);
         }
         catch (Exception ex) when (ex is FieldAccessException or ArgumentException or TargetException)
         {
@@ -61,8 +77,11 @@ internal sealed class TaskRegistry : IDisposable
     /// </summary>
     public void Dispose()
     {
-        s_enabledField?.SetValue(null, false);
-        SynchronizeFlags();
+        if (_attached)
+        {
+            s_enabledField?.SetValue(null, false);
+            SynchronizeFlags();
+        }
         using (EngineLocks.Hold(_runtimeTasks))
             _runtimeTasks.Clear();
         _weak.Clear();

@@ -54,7 +54,7 @@ public sealed class StepSourceSwitchTests
 {
     [Theory]
     [InlineData("async-events", "asynclens: ASYNCLENS_STEP_SOURCE=async-events needs .NET 11 or later (this is .NET 10); using tpl")]
-    [InlineData("events", "asynclens: ASYNCLENS_STEP_SOURCE='events' is not tpl or async-events; using tpl")]
+    [InlineData("events", "asynclens: ASYNCLENS_STEP_SOURCE='events' is not tpl, async-events or async-events-only; using tpl")]
     public void A_step_source_this_runtime_cannot_give_is_said_once_and_the_reports_still_come(string setting, string said)
     {
         var result = ChildProcess.Dotnet(

@@ -15,11 +15,20 @@ public sealed class TextReportTests
         var result = ChildProcess.Dotnet(
             [Repo.Program("Bugs"), "slow"],
             new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1" });
+        var expected = SlowStepText("asynclens: slow-step: SlowStep.HandleAsync(int) ran <s> s on thread <n> without yielding (task <n>)");
+        var pattern = "^" + Regex.Escape(expected).Replace("<s>", @"0\.[0-9]{3}").Replace("<n>", "[0-9]+") + "$";
+        Assert.Matches(new Regex(pattern), result.Stderr);
+        Assert.Equal(0, result.ExitCode);
+    }
+
+    /// <summary>The report of Bugs <c>slow</c> as text, under <paramref name="header"/> (its first line), then a blank line.</summary>
+    internal static string SlowStepText(string header)
+    {
         var file = s_at["slow.location"].File;
         var program = Repo.Source("tests", "Targets", "Bugs", "Program.cs");
         var runner = Repo.Source("tests", "Targets", "Bugs", "Scenarios", "Runner.cs");
-        var expected = $"""
-            asynclens: slow-step: SlowStep.HandleAsync(int) ran <s> s on thread <n> without yielding (task <n>)
+        return $"""
+            {header}
               at {file}:{s_at.Line("slow.location")}
               ran from {file}:{s_at.Line("slow.resumed")} (resumed here) to {file}:{s_at.Line("slow.stopped")} (stopped here)
               created at {file}:{s_at.Line("slow.created")} in SlowStep.RunAsync()
@@ -32,8 +41,5 @@ public sealed class TextReportTests
 
 
             """.ReplaceLineEndings("\n");
-        var pattern = "^" + Regex.Escape(expected).Replace("<s>", @"0\.[0-9]{3}").Replace("<n>", "[0-9]+") + "$";
-        Assert.Matches(new Regex(pattern), result.Stderr);
-        Assert.Equal(0, result.ExitCode);
     }
 }

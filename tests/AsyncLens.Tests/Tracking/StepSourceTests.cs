@@ -15,7 +15,9 @@ public sealed class StepSourceTests
     [InlineData("async-events", 11, "AsyncEvents", "")]
     [InlineData("ASYNC-EVENTS", 12, "AsyncEvents", "")]
     [InlineData("async-events", 10, "Tpl", "asynclens: ASYNCLENS_STEP_SOURCE=async-events needs .NET 11 or later (this is .NET 10); using tpl\n")]
-    [InlineData("events", 11, "Tpl", "asynclens: ASYNCLENS_STEP_SOURCE='events' is not tpl or async-events; using tpl\n")]
+    [InlineData("async-events-only", 11, "AsyncEventsOnly", "")]
+    [InlineData("async-events-only", 10, "Tpl", "asynclens: ASYNCLENS_STEP_SOURCE=async-events-only needs .NET 11 or later (this is .NET 10); using tpl\n")]
+    [InlineData("events", 11, "Tpl", "asynclens: ASYNCLENS_STEP_SOURCE='events' is not tpl, async-events or async-events-only; using tpl\n")]
     public void The_TPL_events_unless_asked_for_the_async_events_on_a_runtime_that_has_them(string? setting, int runtime, string expected, string said)
     {
         var errors = new StringWriter { NewLine = "\n" };

@@ -42,6 +42,14 @@ internal static class StateMachineLayout
     /// </summary>
     public const string TaskBoxType = "System.Runtime.CompilerServices.AsyncTaskMethodBuilder+AsyncStateMachineBox";
 
+    /// <summary>
+    /// <see cref="TaskBoxType"/>'s own name, nested in <c>AsyncTaskMethodBuilder&lt;TResult&gt;</c>, and the result type of a
+    /// plain <c>Task</c>'s: the box type of a state machine made from the state machine alone (what the async events name).
+    /// </summary>
+    public const string TaskBoxNestedType = "AsyncStateMachineBox`1";
+
+    public const string VoidTaskResultType = "System.Threading.Tasks.VoidTaskResult";
+
     /// <summary>The box debug mode's <c>IncompleteAsyncMethod</c> event needs (a finalizable <see cref="TaskBoxType"/>).</summary>
     public const string DebugTaskBoxType = "System.Runtime.CompilerServices.AsyncTaskMethodBuilder+DebugFinalizableAsyncStateMachineBox";
 

@@ -33,6 +33,31 @@ internal interface IAsyncStepSink
 }
 
 /// <summary>
+/// A sink that also takes the callers of the steps it asks for, and, while it watches, each stack a context resumes with:
+/// what debug mode needs when the async events are its only source (no TPL events to say a step's awaiters or where it
+/// parked). A step's callers are known once its context ends: a state machine's stack, captured as its context resumes,
+/// lacks the callers that had not yet awaited it then (they await it after it was queued); the runtime appends them
+/// (<see cref="AsyncEventKind.AppendStateMachineAsyncCallstack"/>) as it resumes them inline.
+/// </summary>
+internal interface IAsyncStackSink : IAsyncStepSink
+{
+    /// <summary>A step (instead of <see cref="IAsyncStepSink.OnStep"/>): the object to give its callers to at its context's end, or null.</summary>
+    SlowEventStep? OnStepWithCallers(in AsyncStep step);
+
+    /// <summary><paramref name="step"/>'s callers are in it (<see cref="SlowEventStep.SetCallers"/>).</summary>
+    void OnCallersKnown(SlowEventStep step);
+
+    /// <summary>True while <see cref="OnStackResumed"/> is wanted (a volatile read per resumed stack).</summary>
+    bool WatchesStacks { get; }
+
+    /// <summary>Each thread's last contexts' stacks are to be kept (<see cref="AsyncStepAssembler.RecentStacks"/>): a copy per context.</summary>
+    bool RemembersStacks { get; }
+
+    /// <summary>A context resumed with this stack (leaf first), as far as its events so far gave it.</summary>
+    void OnStackResumed(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states);
+}
+
+/// <summary>
 /// Turns the events of each thread into method steps. A context is resumed with its stack (leaf first); the runtime then
 /// raises one method resume per method it runs, in stack order (the leaf, then each awaiting caller its completion runs
 /// inline), and a method completion when one returns. A step ends at its method's completion, an exception unwinding
@@ -51,6 +76,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
     private const int MaxFrames = 256;
 
     private readonly Dictionary<ulong, ThreadSteps> _threads = [];
+    private readonly IAsyncStackSink? _stacks = sink as IAsyncStackSink;
 
     private long _runtimeContinuations;
 
@@ -69,6 +95,13 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
             Apply(thread, e, utcTicks);
     }
 
+    /// <summary>The OS ids of the threads whose events were seen.</summary>
+    public void Threads(List<ulong> into)
+    {
+        lock (_threads)
+            into.AddRange(_threads.Keys);
+    }
+
     /// <summary>Each thread's step that began and has not ended, as far as the buffers delivered so far tell.</summary>
     public void OpenSteps(List<AsyncStep> into)
     {
@@ -85,37 +118,83 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
         }
     }
 
+    /// <summary>
+    /// The stacks the last contexts of every thread ran with (each as complete as its events made it), resumed at or after
+    /// <paramref name="since"/>, when the sink has them kept: a thread's buffer may be delivered after another's that
+    /// came later, so a stack resumed on one thread may have been handed over before the step it tells about. On
+    /// AsyncLens's own thread: it takes each thread's lock in turn.
+    /// </summary>
+    public void RecentStacks(long since, Func<ReadOnlyMemory<ulong>, ReadOnlyMemory<int>, bool> found)
+    {
+        ThreadSteps[] threads;
+        lock (_threads)
+            threads = [.. _threads.Values];
+        foreach (var thread in threads)
+        {
+            lock (thread)
+            {
+                if (thread.Recent(since, found))
+                    return;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gives the steps still waiting for their context's end the callers known so far (a context still running; the
+    /// process's exit): on AsyncLens's own thread.
+    /// </summary>
+    public void GiveCallersNow()
+    {
+        ThreadSteps[] threads;
+        lock (_threads)
+            threads = [.. _threads.Values];
+        foreach (var thread in threads)
+        {
+            lock (thread)
+                thread.GiveCallers(_stacks);
+        }
+    }
+
     private void Apply(ThreadSteps thread, in AsyncEvent e, long now)
     {
         switch (e.Kind)
         {
             case AsyncEventKind.ResumeStateMachineAsyncContext or AsyncEventKind.ResumeRuntimeAsyncContext:
-                thread.End(sink, now, AsyncStepEnd.Left);
-                (thread.Context, thread.FrameCount, thread.Next) = (e.DispatcherId, 0, 0);
+                thread.End(sink, _stacks, now, AsyncStepEnd.Left);
+                thread.GiveCallers(_stacks);
+                thread.Remember(_stacks);
+                (thread.Context, thread.FrameCount, thread.Next, thread.ResumedAt) = (e.DispatcherId, 0, 0, now);
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
+                thread.GiveCallers(_stacks);
                 thread.FrameCount = 0;
                 thread.Add(e.Frames);
+                if (_stacks is { WatchesStacks: true } resumedStacks)
+                    thread.Resumed(resumedStacks);
                 break;
             case AsyncEventKind.AppendStateMachineAsyncCallstack:
                 thread.Add(e.Frames);
+                if (_stacks is { WatchesStacks: true } appendedStacks)
+                    thread.Resumed(appendedStacks);
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncMethod or AsyncEventKind.ResumeRuntimeAsyncMethod:
-                thread.End(sink, now, AsyncStepEnd.Left);
+                thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 if (!thread.Begin(now))
                     Interlocked.Increment(ref _runtimeContinuations);
                 break;
             case AsyncEventKind.CompleteStateMachineAsyncMethod or AsyncEventKind.CompleteRuntimeAsyncMethod:
-                thread.End(sink, now, AsyncStepEnd.Completed);
+                thread.End(sink, _stacks, now, AsyncStepEnd.Completed);
                 break;
             case AsyncEventKind.UnwindStateMachineAsyncException or AsyncEventKind.UnwindRuntimeAsyncException:
-                thread.End(sink, now, AsyncStepEnd.Faulted);
+                thread.End(sink, _stacks, now, AsyncStepEnd.Faulted);
                 // The frames unwound past the one that threw were never resumed: their callers are next.
                 thread.Next += (int)Math.Min(e.UnwoundFrames, MaxFrames) - 1;
                 break;
             case AsyncEventKind.SuspendStateMachineAsyncContext or AsyncEventKind.CompleteStateMachineAsyncContext
                 or AsyncEventKind.SuspendRuntimeAsyncContext or AsyncEventKind.CompleteRuntimeAsyncContext:
-                thread.End(sink, now, AsyncStepEnd.Left);
+                thread.End(sink, _stacks, now, AsyncStepEnd.Left);
+                thread.GiveCallers(_stacks);
+                thread.Remember(_stacks);
                 thread.Context = 0;
                 break;
             case AsyncEventKind.CreateStateMachineAsyncContext or AsyncEventKind.CreateRuntimeAsyncContext:
@@ -128,13 +207,24 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
     {
         private readonly ulong[] _methods = new ulong[MaxFrames];
         private readonly int[] _states = new int[MaxFrames];
+        private List<(SlowEventStep Step, int Frame)>? _awaitingCallers;
         private bool _open;
+        private int _frame;
         private ulong _method;
         private int _state;
         private long _start;
 
+        // The last contexts' stacks (see RecentStacks), kept only while a stack sink watches: a ring of copies.
+        private const int Remembered = 8;
+        private readonly ulong[][] _recentMethods = new ulong[Remembered][];
+        private readonly int[][] _recentStates = new int[Remembered][];
+        private readonly int[] _recentCounts = new int[Remembered];
+        private readonly long[] _recentAt = new long[Remembered];
+        private int _recentNext;
+
         public ulong OsThreadId { get; } = osThreadId;
         public ulong Context;
+        public long ResumedAt;
         public int FrameCount;
 
         /// <summary>The stack frame the next method resume runs.</summary>
@@ -150,7 +240,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
         public bool Begin(long now)
         {
             var known = Next >= 0 && Next < FrameCount;
-            (_open, _method, _state, _start) = (true, known ? _methods[Next] : 0, known ? _states[Next] : -1, now);
+            (_open, _frame, _method, _state, _start) = (true, Next, known ? _methods[Next] : 0, known ? _states[Next] : -1, now);
             Next++;
             return !known || _method != 0;
         }
@@ -161,12 +251,56 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
             return _open;
         }
 
-        public void End(IAsyncStepSink sink, long now, AsyncStepEnd how)
+        public void Remember(IAsyncStackSink? stacks)
+        {
+            if (stacks is not { RemembersStacks: true } || Context == 0 || FrameCount == 0)
+                return;
+            var slot = _recentNext;
+            _recentNext = (slot + 1) % Remembered;
+            if (_recentMethods[slot] is not { } methods || methods.Length < FrameCount)
+                (_recentMethods[slot], _recentStates[slot]) = (methods = new ulong[FrameCount], new int[FrameCount]);
+            Array.Copy(_methods, methods, FrameCount);
+            Array.Copy(_states, _recentStates[slot], FrameCount);
+            (_recentCounts[slot], _recentAt[slot]) = (FrameCount, ResumedAt);
+        }
+
+        public bool Recent(long since, Func<ReadOnlyMemory<ulong>, ReadOnlyMemory<int>, bool> found)
+        {
+            for (var i = 0; i < Remembered; i++)
+            {
+                if (_recentMethods[i] is { } methods && _recentAt[i] >= since
+                    && found(methods.AsMemory(0, _recentCounts[i]), _recentStates[i].AsMemory(0, _recentCounts[i])))
+                    return true;
+            }
+            return false;
+        }
+
+        public void Resumed(IAsyncStackSink stacks) => stacks.OnStackResumed(_methods.AsSpan(0, FrameCount), _states.AsSpan(0, FrameCount));
+
+        public void End(IAsyncStepSink sink, IAsyncStackSink? stacks, long now, AsyncStepEnd how)
         {
             if (!_open)
                 return;
             _open = false;
-            sink.OnStep(new AsyncStep(OsThreadId, Context, _method, _state, _start, now, how));
+            var step = new AsyncStep(OsThreadId, Context, _method, _state, _start, now, how);
+            if (stacks is null)
+                sink.OnStep(step);
+            else if (stacks.OnStepWithCallers(step) is { } wanting)
+                (_awaitingCallers ??= []).Add((wanting, _frame));
+        }
+
+        /// <summary>The context's stack is complete (it ends, or another begins): the steps waiting for their callers get them.</summary>
+        public void GiveCallers(IAsyncStackSink? stacks)
+        {
+            if (stacks is null || _awaitingCallers is not { Count: > 0 } waiting)
+                return;
+            foreach (var (step, frame) in waiting)
+            {
+                var from = Math.Clamp(frame + 1, 0, FrameCount);
+                step.SetCallers(_methods.AsSpan(from, FrameCount - from), _states.AsSpan(from, FrameCount - from));
+                stacks.OnCallersKnown(step);
+            }
+            waiting.Clear();
         }
     }
 }

@@ -1,26 +1,89 @@
 using System.Diagnostics.Tracing;
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Tracking.AsyncEvents;
 
 /// <summary>
-/// Debug mode's steps from .NET 11's async events (<see cref="StepSourceKind.AsyncEvents"/>): the source's buffers
-/// decoded and assembled into method steps (<see cref="AsyncStepAssembler"/>), and each step that held its thread at
-/// least <c>slowTicks</c> handed to <c>onSlow</c> with its method. That runs on the thread that delivered the buffer
-/// (an app thread whose buffer filled up, or the runtime's flush timer): a comparison per step, nothing allocated,
-/// until a step is slow.
+/// A step at least the threshold long, as debug mode judges it: the step, its callers as its context's stack gave them
+/// (innermost first: method ids and the awaits they are parked at) and, when the async events are debug mode's only
+/// source, the await it parked at (<see cref="StoppedState"/>, read from the stack the method was next resumed with).
 /// </summary>
-internal sealed class EventSteps : IAsyncStepSink, IDisposable
+internal sealed class SlowEventStep(AsyncStep step)
 {
+    public AsyncStep Step { get; } = step;
+
+    public ulong[] CallerMethods { get; private set; } = [];
+
+    public int[] CallerStates { get; private set; } = [];
+
+    public void SetCallers(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states) => (CallerMethods, CallerStates) = (methods.ToArray(), states.ToArray());
+
+    /// <summary>The methods it was awaiting when it was resumed again (innermost first) and the awaits they were parked at.</summary>
+    public ulong[] CalleeMethods { get; private set; } = [];
+
+    public int[] CalleeStates { get; private set; } = [];
+
+    public void SetCallees(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states) => (CalleeMethods, CalleeStates) = (methods.ToArray(), states.ToArray());
+
+    /// <summary>The await the step's method parked at (<see cref="AsyncState.Unknown"/> until its next resume says).</summary>
+    public int StoppedState { get; set; } = AsyncState.Unknown;
+
+    /// <summary>When the step was handed over (<see cref="Detection.DetectionSettings.Now"/>).</summary>
+    public long DeliveredAt { get; init; }
+
+    /// <summary>
+    /// The stack the method was resumed with again has it at <paramref name="at"/> under the same callers (any, when its
+    /// own stack had none: they had not awaited it yet when it resumed, and it never completed to have them appended).
+    /// </summary>
+    public bool ResumedAgainIn(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states, out int at)
+    {
+        for (at = 0; at < methods.Length; at++)
+        {
+            if (methods[at] != Step.MethodId)
+                continue;
+            if (CallerMethods.Length == 0)
+            {
+                SetCallers(methods[(at + 1)..], states[(at + 1)..]);
+                return true;
+            }
+            if (methods.Length - at - 1 == CallerMethods.Length && methods[(at + 1)..].SequenceEqual(CallerMethods) && states[(at + 1)..].SequenceEqual(CallerStates))
+                return true;
+        }
+        return false;
+    }
+}
+
+/// <summary>
+/// Debug mode's steps from .NET 11's async events (<see cref="StepSourceKind.AsyncEvents"/>,
+/// <see cref="StepSourceKind.AsyncEventsOnly"/>): the source's buffers decoded and assembled into method steps
+/// (<see cref="AsyncStepAssembler"/>), and each step that held its thread at least <c>slowTicks</c> handed to
+/// <c>onSlow</c> with its callers. That runs on the thread that delivered the buffer (an app thread whose buffer filled
+/// up, or the runtime's flush timer): a comparison per step, nothing allocated, until a step is slow.
+/// <para>
+/// With the async events alone (<c>waitForStop</c>), nothing else says where a method that left at an await parked: a
+/// slow step that left is held until its method is resumed again under the same callers (the resumed stack holds its
+/// state), or until <see cref="Expire"/> lets it go with that unknown (a method parked for good; the process's exit).
+/// </para>
+/// </summary>
+internal sealed class EventSteps : IAsyncStackSink, IDisposable
+{
+    /// <summary>How long a slow step waits for its method's next resume to say where it parked.</summary>
+    public static readonly long StopWaitTicks = 2 * TimeSpan.TicksPerSecond;
+
     private readonly long _slowTicks;
-    private readonly Action<AsyncStep> _onSlow;
+    private readonly bool _waitForStop;
+    private readonly Action<SlowEventStep> _onSlow;
     private readonly AsyncStepAssembler _assembler;
     private readonly AsyncEventsListener _listener;
+    private readonly List<SlowEventStep> _awaitingStop = [];
+    private volatile bool _watching;
 
-    public EventSteps(long slowTicks, Action<AsyncStep> onSlow)
+    public EventSteps(long slowTicks, bool waitForStop, Action<SlowEventStep> onSlow)
     {
         _slowTicks = slowTicks;
+        _waitForStop = waitForStop;
         _onSlow = onSlow;
         _assembler = new AsyncStepAssembler(this);
         _listener = AsyncEventsListener.Start(_assembler, (EventKeywords)AsyncEventFormat.AllKeywords);
@@ -32,13 +95,102 @@ internal sealed class EventSteps : IAsyncStepSink, IDisposable
     /// <summary>The steps still running as far as the buffers delivered so far tell (<see cref="AsyncStep.End"/> = its start).</summary>
     public void OpenSteps(List<AsyncStep> into) => _assembler.OpenSteps(into);
 
+    /// <summary>The OS ids of the threads that ran async code so far.</summary>
+    public void Threads(List<ulong> into) => _assembler.Threads(into);
+
     /// <summary>False on a runtime without the source (the decision in <see cref="StepSource"/> should have said so).</summary>
     public bool SourceSeen => _listener.SourceSeen;
 
+    public bool WatchesStacks => _watching;
+
+    public bool RemembersStacks => _waitForStop;
+
     public void OnStep(in AsyncStep step)
     {
-        if (step.End - step.Start >= _slowTicks)
-            _onSlow(step);
+        if (OnStepWithCallers(step) is { } slow)
+            OnCallersKnown(slow);
+    }
+
+    public SlowEventStep? OnStepWithCallers(in AsyncStep step) =>
+        step.End - step.Start < _slowTicks ? null : new SlowEventStep(step) { DeliveredAt = Detection.DetectionSettings.Now };
+
+    public void OnCallersKnown(SlowEventStep slow)
+    {
+        if (!_waitForStop || slow.Step.How != AsyncStepEnd.Left || slow.Step.MethodId == 0)
+        {
+            _onSlow(slow);
+            return;
+        }
+        lock (_awaitingStop)
+        {
+            _awaitingStop.Add(slow);
+            _watching = true;
+        }
+    }
+
+    public void OnStackResumed(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states)
+    {
+        lock (_awaitingStop)
+        {
+            for (var i = _awaitingStop.Count - 1; i >= 0; i--)
+            {
+                var slow = _awaitingStop[i];
+                if (!slow.ResumedAgainIn(methods, states, out var at))
+                    continue;
+                slow.StoppedState = states[at];
+                slow.SetCallees(methods[..at], states[..at]);
+                _awaitingStop.RemoveAt(i);
+                _onSlow(slow);
+            }
+            _watching = _awaitingStop.Count > 0;
+        }
+    }
+
+    /// <summary>Hands on the slow steps that waited <see cref="StopWaitTicks"/> for their method's next resume (all of them at exit).</summary>
+    public void Expire(long now, bool all)
+    {
+        if (all)
+            _assembler.GiveCallersNow();
+        FindInRecentStacks();
+        lock (_awaitingStop)
+        {
+            for (var i = 0; i < _awaitingStop.Count; i++)
+            {
+                if (!all && now - _awaitingStop[i].DeliveredAt < StopWaitTicks)
+                    continue;
+                _onSlow(_awaitingStop[i]);
+                _awaitingStop.RemoveAt(i--);
+            }
+            _watching = _awaitingStop.Count > 0;
+        }
+    }
+
+    // A slow step whose method was resumed again on another thread whose buffer was handed over before the step's own:
+    // found in the stacks the threads' last contexts ran with.
+    private void FindInRecentStacks()
+    {
+        SlowEventStep[] waiting;
+        lock (_awaitingStop)
+            waiting = [.. _awaitingStop];
+        foreach (var slow in waiting)
+        {
+            _assembler.RecentStacks(slow.Step.End, (methods, states) =>
+            {
+                if (!slow.ResumedAgainIn(methods.Span, states.Span, out var at))
+                    return false;
+                slow.StoppedState = states.Span[at];
+                slow.SetCallees(methods.Span[..at], states.Span[..at]);
+                return true;
+            });
+            if (slow.StoppedState == AsyncState.Unknown)
+                continue;
+            lock (_awaitingStop)
+            {
+                if (_awaitingStop.Remove(slow))
+                    _onSlow(slow);
+                _watching = _awaitingStop.Count > 0;
+            }
+        }
     }
 
     public void OnContextCreated(ulong osThreadId, ulong parent, ulong context, long at)
