@@ -32,7 +32,7 @@ internal sealed partial class SlowSteps
         var jit = onItsThread ? RuntimeTime.JitOnThisThread - frame.JitStart : RuntimeTime.JitInProcess - frame.ProcessJitStart;
         var times = onItsThread ? tracker.OwnTimes() : RunQueue.Times(tracker.OsThreadId);
         var wall = OwnTime(tracker, frame, now);
-        var own = wall - RuntimesShare(wall, jit, Preempted(frame, times.Waited, now));
+        var own = wall - RuntimesShare(wall, jit, Preempted(frame, times.Waited, now), OnCpu(frame, times));
         if (own - NotItsOwn(frame, now) < settings.SlowTicks || !frame.TryClaimSlowReport())
             return;
         Type? stateMachine;
@@ -65,7 +65,7 @@ internal sealed partial class SlowSteps
         var firstSteps = FirstSteps(frame);
         var times = tracker.OwnTimes();
         var wall = OwnTime(tracker, frame, end);
-        var own = wall - RuntimesShare(wall, RuntimeTime.JitOnThisThread - frame.JitStart, Preempted(frame, times.Waited, end));
+        var own = wall - RuntimesShare(wall, RuntimeTime.JitOnThisThread - frame.JitStart, Preempted(frame, times.Waited, end), OnCpu(frame, times));
         stalls.CatchUp(end);
         if (own - NotItsOwn(frame, end) < settings.SlowTicks)
             return;

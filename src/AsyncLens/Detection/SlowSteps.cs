@@ -32,7 +32,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         var ownJit = RuntimeTime.JitOnThisThread - frame.JitStart;
         var times = tracker.OwnTimes();
         var preempted = Preempted(frame, times.Waited, now);
-        own -= RuntimesShare(own, ownJit, preempted + Stolen(frame, own, preempted, times));
+        own -= RuntimesShare(own, ownJit, preempted + Stolen(frame, own, preempted, times), OnCpu(frame, times));
         if (own < settings.SlowTicks)
             return;
         Interlocked.Increment(ref _inFlight);
@@ -264,11 +264,22 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // stalls. It decides whether the step counts as slow, and is not taken off the duration reported.
     private long NotItsOwn(Frame frame, long end) => stalls.During(frame.Start, end, RuntimeTime.GcSince(frame));
 
-    // The part of a stretch of `own` time that was the runtime's or the machine's: the time its thread
-    // waited for a CPU, and the compilation on it. Compilation is timed on the wall clock, waits for a CPU included: it
-    // is taken to have waited as often as the rest of the stretch, so that no wait counts twice.
-    internal static long RuntimesShare(long own, long jit, long preempted) =>
-        preempted + (own <= 0 ? 0 : (long)(jit * Math.Clamp((double)(own - preempted) / own, 0, 1)));
+    // The part of a stretch of `own` time that was the runtime's or the machine's: the time its thread waited for a CPU,
+    // and the compilation on it. Compilation is timed on the wall clock, waits for a CPU included: it is taken to have
+    // waited as often as the rest of the stretch did while it could run (its time on a CPU, `onCpu`, where known; else
+    // its whole time), so that no wait counts twice. (Shared out over the whole time, a stretch that slept 300 ms after
+    // its startup code compiled at load 4 was judged 0.278 s: the sleep never waits for a CPU, the compilation did.)
+    internal static long RuntimesShare(long own, long jit, long preempted, long onCpu = -1)
+    {
+        var running = onCpu >= 0 && onCpu + preempted > 0 ? (double)onCpu / (onCpu + preempted)
+            : own <= 0 ? 0 : (double)(own - preempted) / own;
+        return preempted + (long)(jit * Math.Clamp(running, 0, 1));
+    }
+
+    // The stretch's time on a CPU up to `now` (its nested steps' taken off: their wall time less their waits for a CPU
+    // where those were read), or -1 where it is not known.
+    internal static long OnCpu(Frame frame, SchedTimes now) =>
+        frame.CpuStart < 0 || now.OnCpu < 0 ? -1 : Math.Max(0, now.OnCpu - frame.CpuStart - (frame.ChildTicks - frame.ChildWaited));
 
     // Time taken from a step that never gave its CPU up: what neither its time on a CPU nor its waits for one explain,
     // when its thread made no voluntary switch (it was never blocked, and a GC would have blocked it), was taken from it
@@ -279,8 +290,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     {
         if (!NeverSwitched(frame, now))
             return 0;
-        // Nested steps' time on a CPU: their wall time, less their waits for one where those were read (Frame.ChildWaited).
-        var onCpu = Math.Max(0, now.OnCpu - frame.CpuStart - (frame.ChildTicks - frame.ChildWaited));
+        var onCpu = OnCpu(frame, now);
         return Math.Max(0, own - onCpu - preempted - RuntimeTime.GcSince(frame));
     }
 

@@ -33,6 +33,15 @@ public sealed class OwnTimeTests
     }
 
     [Fact]
+    public void Compilation_waits_for_a_cpu_as_often_as_the_stretch_did_while_it_could_run_not_while_it_slept()
+    {
+        // 400 ms: 100 ms compiling, of which 50 waiting for a CPU, then a 300 ms sleep (never waiting for one). On a CPU
+        // 50 ms: the compilation's share is 50 ms, not 100 * 350 / 400.
+        Assert.Equal(50 + 50, SlowSteps.RuntimesShare(own: 400, jit: 100, preempted: 50, onCpu: 50));
+        Assert.Equal(50 + 87, SlowSteps.RuntimesShare(own: 400, jit: 100, preempted: 50));
+    }
+
+    [Fact]
     public void Waits_for_a_cpu_in_a_long_nested_step_are_taken_off_as_read_not_in_proportion_to_its_time()
     {
         const long Ms = TimeSpan.TicksPerMillisecond;
