@@ -29,12 +29,19 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
 
     private RequestEndpoints(Action<object, long> onMatched) => _onMatched = onMatched;
 
-    /// <summary>Calls <paramref name="onMatched"/>(endpoint, now) on each request's thread as routing matches it.</summary>
-    public static RequestEndpoints Start(Action<object, long> onMatched)
+    /// <summary>
+    /// Calls <paramref name="onMatched"/>(endpoint, now) on each request's thread as routing matches it, and as SignalR
+    /// begins a hub method (the endpoint is then the hub's MethodInfo); <paramref name="onHubMethodEnd"/>(method, now)
+    /// as that hub method ends.
+    /// </summary>
+    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd)
     {
         var endpoints = new RequestEndpoints(onMatched);
         lock (endpoints._subscriptions)
+        {
             endpoints._subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(endpoints));
+            endpoints._subscriptions.Add(HubMethods.Listen(onMatched, onHubMethodEnd));
+        }
         return endpoints;
     }
 
@@ -46,6 +53,8 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
     {
         if (endpoint is null)
             return null;
+        if (endpoint is MethodInfo hubMethod)
+            return hubMethod;
         return s_handlers.GetValue(endpoint, static e => new StrongBox<MethodInfo?>(Read(e))).Value;
 
         static MethodInfo? Read(object endpoint)
@@ -138,18 +147,35 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
 
     /// <summary>
     /// The endpoint of the request a state machine serves, read from its fields that hold an HttpContext (a middleware's
-    /// <c>InvokeAsync(HttpContext)</c>, gRPC's call handler): for a step of the framework's that ran a handler after it
-    /// parked, where the match itself happened in an earlier step.
+    /// <c>InvokeAsync(HttpContext)</c>), or an object with an <c>HttpContext</c> property (gRPC's
+    /// <c>HttpContextServerCallContext</c>): for a step of the framework's that ran a handler after it parked, where the
+    /// match itself happened in an earlier step.
     /// </summary>
     public static object? EndpointHeldBy(object stateMachine)
     {
-        foreach (var field in ContextFields(stateMachine.GetType()))
+        foreach (var (field, property) in ContextHolders(stateMachine.GetType()))
         {
-            if (field.GetValue(stateMachine) is { } context && EndpointOf(context) is { } endpoint)
+            var value = field.GetValue(stateMachine);
+            if (property is not null && value is not null)
+                value = property.GetValue(value);
+            if (value is not null && EndpointOf(value) is { } endpoint)
                 return endpoint;
         }
         return null;
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (FieldInfo, PropertyInfo?)[]> s_holders = new();
+
+    // A state machine's fields typed HttpContext, then those whose type has an HttpContext property.
+    private static (FieldInfo Field, PropertyInfo? Property)[] ContextHolders(Type stateMachine) => s_holders.GetOrAdd(stateMachine, static t =>
+    {
+        var fields = t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        var direct = fields.Where(f => IsHttpContext(f.FieldType)).Select(f => (f, (PropertyInfo?)null));
+        var viaProperty = fields.Where(f => !f.FieldType.IsValueType && !IsHttpContext(f.FieldType))
+            .Select(f => (f, f.FieldType.GetProperty("HttpContext", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)))
+            .Where(p => p.Item2 is { GetMethod: not null } property && property.GetIndexParameters().Length == 0 && IsHttpContext(property.PropertyType));
+        return [.. direct, .. viaProperty];
+    });
 
     /// <summary>Whether <paramref name="type"/> is ASP.NET Core's HttpContext or derives from it.</summary>
     public static bool IsHttpContext(Type type)

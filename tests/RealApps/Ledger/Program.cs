@@ -2,19 +2,33 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using Ledger;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
 
-// A gRPC service and its client in one process. `dotnet Ledger.dll [all|healthy]`: three rounds of a balance lookup,
-// a server stream of three ticks and ("all") the seeded bug: an audit handler that blocks its thread (// @tags).
+// A gRPC service and a SignalR hub, and their clients, in one process. `dotnet Ledger.dll [all|healthy]`: three rounds
+// of a balance lookup (gRPC), a server stream of three ticks, a statement pushed to the hub's clients and ("all") the
+// seeded bugs: an audit handler and a hub method that block their thread (// @tags).
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
-builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2));
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2); // gRPC: HTTP/2 without TLS
+    k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http1); // SignalR: WebSockets
+});
 builder.Services.AddGrpc();
+builder.Services.AddSignalR();
 builder.Services.AddSingleton<RateTable>();
 var app = builder.Build();
 app.MapGrpcService<AccountsService>();
+app.MapHub<StatementsHub>("/statements");
 await app.StartAsync();
-var url = app.Urls.First();
+var (url, hubUrl) = (app.Urls.ElementAt(0), app.Urls.ElementAt(1));
 Console.WriteLine($"listening {Environment.ProcessId} {url}");
+
+var hub = new HubConnectionBuilder().WithUrl(hubUrl + "/statements").Build();
+var statements = 0;
+hub.On<long>("statement", _ => Interlocked.Increment(ref statements));
+await hub.StartAsync();
 
 using var channel = GrpcChannel.ForAddress(url);
 var client = new Accounts.AccountsClient(channel);
@@ -28,9 +42,13 @@ for (var round = 0; round < 3; round++)
     using var watch = client.Watch(new BalanceRequest { Account = round });
     await foreach (var tick in watch.ResponseStream.ReadAllAsync())
         Console.WriteLine($"tick {tick.Cents}");
+    await hub.InvokeAsync("Publish", round);
+    if (mode == "all")
+        await hub.InvokeAsync("Archive", round);
 }
+await hub.DisposeAsync();
 await app.StopAsync();
-Console.WriteLine("ledger finished");
+Console.WriteLine($"ledger finished ({statements} statements)");
 
 internal sealed class RateTable
 {
@@ -68,4 +86,15 @@ internal sealed class AccountsService(RateTable rates) : Accounts.AccountsBase
             await Task.Delay(10, context.CancellationToken);
         }
     }
+}
+
+internal sealed class StatementsHub(RateTable rates) : Hub
+{
+    public async Task Publish(int account) => await Clients.All.SendAsync("statement", await rates.LookupAsync(account));
+
+    // Seeded: a synchronous hub method that blocks its thread (SignalR runs it inside its connection's dispatch loop).
+    public void Archive(int account)
+    { // @ledger.archive.start
+        Thread.Sleep(150); // @ledger.archive.sleep
+    } // @ledger.archive.end
 }
