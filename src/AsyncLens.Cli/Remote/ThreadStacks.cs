@@ -106,7 +106,7 @@ internal static class ThreadStacks
         var runtimeName = RuntimeNames.Definition(method.Type?.Name) + "." + method.Name;
         return module == EngineModule
             ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module, RuntimeName: runtimeName)
-            : InCurrentCode(method, ip) && method.GetILOffset(ip) is var offset
+            : InCurrentCode(method, ip) && RemoteSymbols.ILOffsetAt(method, ip) is var offset
                 ? new ThreadFrame(symbols.MethodName(method), RemoteSymbols.LineAt(method, offset), module, RuntimeName: runtimeName, App: IsApp(path), Code: method, IlOffset: offset)
                 : new ThreadFrame(symbols.MethodName(method), null, module, RuntimeName: runtimeName, App: IsApp(path), Code: method);
     }
