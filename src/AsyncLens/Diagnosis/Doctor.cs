@@ -40,12 +40,13 @@ internal static class Doctor
             verdicts.Add(starved);
         else if (SyncOverAsync(blocked) is { } sync)
             verdicts.Add(sync);
-        verdicts.AddRange(Stuck(state, deadlocked));
+        var judged = new HashSet<TaskNode>(deadlocked);
+        verdicts.AddRange(Stuck(state, deadlocked, judged));
         verdicts.AddRange(Hot(state));
         if (verdicts.Count == 0)
             verdicts.Add(Healthy(state, looked));
         var named = verdicts.Where(v => v.Kind == VerdictKinds.PoolStarvation || v.Kind == VerdictKinds.Deadlock).SelectMany(v => v.Threads).ToHashSet();
-        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked, LockWaitTexts.Waits(state, named));
+        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked, [.. LockWaitTexts.Waits(state, named), .. LockWaitTexts.AsyncWaits(state, judged)]);
     }
 
     private static Looked Look(ProcessState state)
@@ -105,7 +106,8 @@ internal static class Doctor
             .Select(g => new BlockedGroup([.. g.SelectMany(x => x.Threads)], g.First().Sample))
             .OrderByDescending(g => g.Threads.Count)];
 
-    private static IEnumerable<Verdict> Stuck(ProcessState state, HashSet<TaskNode> deadlocked)
+    // `judged`: gets the pending methods each verdict names.
+    private static IEnumerable<Verdict> Stuck(ProcessState state, HashSet<TaskNode> deadlocked, HashSet<TaskNode> judged)
     {
         var parked = state.Graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && !deadlocked.Contains(n) && !n.Awaits.Any(c => c.IsCode)
             && NodeTexts.Of(n) is { At: not null, Note: not "running" });
@@ -116,6 +118,7 @@ internal static class Doctor
             if (nodes.Count < StuckShared || shared is null && nodes.Count < StuckAny)
                 continue;
             var text = group.Key;
+            judged.UnionWith(nodes);
             var on = shared ?? $"each its own {Leaf(nodes[0]) ?? "await"}";
             var holder = HolderOf(state, nodes);
             var held = holder switch
