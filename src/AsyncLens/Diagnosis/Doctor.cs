@@ -215,9 +215,10 @@ internal static class Doctor
     }
 
     // Hot is running the same code across reads: a pool worker kept busy by a stream of short work items (a loaded
-    // pipeline on a loaded machine) is as runnable and never waits either, but a second read finds it elsewhere.
+    // pipeline on a loaded machine) is as runnable and never waits either, but a second read finds it elsewhere, or
+    // finds it in the same method after it completed other work items (a producer's loop, its steps one after another).
     private static bool SameAgain(ObservedThread thread, ThreadFrameText user) =>
-        thread.Again is not { } again || again.FirstOrDefault(f => f.App) is { } then && then.Method == user.Method;
+        thread.Again is not { } again || again.FirstOrDefault(f => f.App) is { } then && then.Method == user.Method && thread.CompletedBetweenReads is not > 0;
 
     private static Verdict Healthy(ProcessState state, Looked looked)
     {

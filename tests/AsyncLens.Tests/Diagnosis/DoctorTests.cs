@@ -235,15 +235,19 @@ public sealed class DoctorTests
         ThreadFrameText[] sameMethod = [User("Ingest.ProduceAsync(int)", 36), Dispatch, PoolWorker];
         ThreadFrameText[] idle = [.. IdleWorker];
 
-        ProcessState Read(ThreadFrameText[] again)
+        ProcessState Read(ThreadFrameText[] again, long? completed = null)
         {
             var state = new SnapshotBuilder().Thread(5, delay, cpu: cpu).Build();
-            return state with { Threads = [state.Threads[0] with { Again = again }] };
+            return state with { Threads = [state.Threads[0] with { Again = again, CompletedBetweenReads = completed }] };
         }
 
         Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(elsewhere)).Verdicts).Kind);
         Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(idle)).Verdicts).Kind);
         Assert.Equal("hot-thread", Assert.Single(Doctor.Diagnose(Read(sameMethod)).Verdicts).Kind);
+        Assert.Equal("hot-thread", Assert.Single(Doctor.Diagnose(Read(sameMethod, completed: 0)).Verdicts).Kind);
+        // Found in the same method, but it completed work items in between: a stream of its steps, not one that runs on
+        // (a loaded pipeline's producer read twice at load 30, HealthyAppsDoctorTests).
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(sameMethod, completed: 1_200)).Verdicts).Kind);
     }
 
     [Fact]
