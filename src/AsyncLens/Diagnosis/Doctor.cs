@@ -109,7 +109,9 @@ internal static class Doctor
     // `judged`: gets the pending methods each verdict names.
     private static IEnumerable<Verdict> Stuck(ProcessState state, HashSet<TaskNode> deadlocked, HashSet<TaskNode> judged)
     {
-        var parked = state.Graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && !deadlocked.Contains(n) && !n.Awaits.Any(c => c.IsCode)
+        // The innermost awaits: a method awaiting code of its own chain (a callee only it awaits) is counted where that
+        // chain parks; many awaiting one shared method (a fetch all requests wait for) are counted where they await it.
+        var parked = state.Graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && !deadlocked.Contains(n) && !n.Awaits.Any(c => c.IsCode && c.AwaitedBy.Count == 1)
             && NodeTexts.Of(n) is { At: not null, Note: not "running" });
         foreach (var group in parked.GroupBy(n => NodeTexts.Of(n)).OrderByDescending(g => g.Count()))
         {
@@ -157,7 +159,7 @@ internal static class Doctor
             return null;
         var title = NodeTexts.Of(first).Title;
         if (leaves.All(l => ReferenceEquals(l, first)))
-            return $"one {title}";
+            return first.IsCode ? $"one {WaitChain.From(first).Describe()}" : $"one {title}";
         if (s_signals.Contains(title) && leaves.All(l => l is not null && NodeTexts.Of(l).Title == title))
             return $"a {title} each (a signal some code must give, not I/O or a timer)";
         return null;

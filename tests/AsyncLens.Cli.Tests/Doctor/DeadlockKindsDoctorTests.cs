@@ -13,7 +13,7 @@ namespace AsyncLens.Cli.Tests.Doctor;
 /// <c>Wait()</c>, a read lock, a Mutex, a Semaphore: the holder read from its finally, which may release it in a method
 /// of its own, the lock kept in a field or in a local) in a cycle with a monitor; waits on events and on a semaphore no
 /// code holds, named without a verdict, and a few async waits on one; and requests queued behind a semaphore's holder,
-/// or behind a semaphore no code holds. One process
+/// or behind a semaphore no code holds, and a thousand behind one call to a dependency that never answers. One process
 /// stuck every way (tests/Targets/Deadlocks <c>every</c>) is read once as text, once as JSON and once from a core dump.
 /// </summary>
 public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadlock every) : IClassFixture<DeadlockKindsDoctorTests.EveryDeadlock>
@@ -157,6 +157,16 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
             DoctorRun.Verdicts(every.Text).Single(v => v.StartsWith("stuck-requests: 12 ", StringComparison.Ordinal)));
     }
 
+    [Fact]
+    public void A_thousand_requests_awaiting_one_call_to_a_dependency_that_never_answers_are_stuck_behind_it()
+    {
+        Assert.Equal($"stuck-requests: 1,000 pending at `Quotes.QuoteAsync(int)` at {At("dl.quote.await")}, waiting for one `Quotes.FetchRatesAsync()`, parked at {At("dl.rates.await")} "
+            + "on TaskCompletionSource (ages are not known from outside)",
+            DoctorRun.Verdicts(every.Text).Single(v => v.StartsWith("stuck-requests: 1,000 ", StringComparison.Ordinal)));
+        var verdict = every.Json.RootElement.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("summary").GetString()!.Contains("`Quotes.QuoteAsync(int)`", StringComparison.Ordinal));
+        Assert.Equal(1000, verdict.GetProperty("count").GetInt32());
+    }
+
     private static string Abandoned => $"stuck-requests: 11 pending at `Coupons.RedeemAsync(int)` at {At("dl.redeem.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
         + "`Coupons._gate` is at count 0 and no pending async method runs inside a try whose finally releases it: the holder cannot be named "
         + "(code that took it and returned without releasing it, or that releases it elsewhere, or a thread) (ages are not known from outside)";
@@ -174,7 +184,7 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     public void Every_kind_at_once_each_once_and_the_same_from_a_core_dump()
     {
         var live = DoctorRun.Verdicts(every.Text);
-        Assert.Equal(15, live.Length);
+        Assert.Equal(16, live.Length);
         Assert.All(live[..13], v => Assert.StartsWith("deadlock: ", v));
         using var dir = new TempDirectory("asynclens-doctor-");
         var dump = ChildProcess.Dotnet([Repo.Cli, "dump-core", every.Target.Pid.ToString(CultureInfo.InvariantCulture), "-o", dir.File("deadlock.core")], timed: false);

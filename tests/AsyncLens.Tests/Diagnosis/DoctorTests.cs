@@ -145,6 +145,29 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Requests_awaiting_one_shared_method_are_stuck_behind_it_and_a_chain_of_their_own_counts_once()
+    {
+        var shared = new SnapshotBuilder();
+        var fetch = shared.Method("Quotes.FetchRatesAsync()", 40);
+        shared.Awaits(fetch, shared.Awaited("TaskCompletionSource"));
+        var chains = new SnapshotBuilder();
+        for (var i = 0; i < Doctor.StuckShared; i++)
+        {
+            shared.Awaits(shared.Method("Quotes.QuoteAsync(int)", 44), fetch);
+            // Each request's own chain (handler -> client) parks once, where its innermost method waits.
+            var client = chains.Method("Inventory.GetStockAsync(int)", 47);
+            chains.Awaits(client, chains.Awaited("TaskCompletionSource"));
+            chains.Awaits(chains.Method("Orders.GetOrderAsync(int)", 30), client);
+        }
+
+        var verdict = Assert.Single(Doctor.Diagnose(shared.Build()).Verdicts);
+        var own = Assert.Single(Doctor.Diagnose(chains.Build()).Verdicts);
+
+        Assert.Equal($"10 pending at `Quotes.QuoteAsync(int)` at {F}:44, waiting for one `Quotes.FetchRatesAsync()`, parked at {F}:40 on TaskCompletionSource (ages are not known from outside)", verdict.Summary);
+        Assert.StartsWith($"10 pending at `Inventory.GetStockAsync(int)` at {F}:47, waiting for a TaskCompletionSource each", own.Summary);
+    }
+
+    [Fact]
     public void Requests_queued_on_a_semaphore_are_stuck_behind_its_holder_named_where_it_waits()
     {
         var b = new SnapshotBuilder();

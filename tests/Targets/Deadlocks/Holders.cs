@@ -179,3 +179,29 @@ internal sealed class Vouchers
         }
     }
 }
+
+/// <summary>
+/// Not a deadlock, requests piled behind one slow dependency: a thousand quotes each await the same exchange-rate
+/// fetch, shared while it runs, and the rate service never answers.
+/// </summary>
+internal static class Quotes
+{
+    private static readonly TaskCompletionSource<decimal> s_rateService = new();
+    private static Task<decimal>? s_rates;
+
+    public static void Start()
+    {
+        for (var quote = 1; quote <= 1000; quote++)
+            _ = QuoteAsync(quote);
+    }
+
+    private static Task<decimal> Rates() => s_rates ??= FetchRatesAsync();
+
+    private static async Task<decimal> FetchRatesAsync() => await s_rateService.Task; // @dl.rates.await
+
+    private static async Task<decimal> QuoteAsync(int quote)
+    {
+        var rate = await Rates(); // @dl.quote.await
+        return quote * rate;
+    }
+}

@@ -16,6 +16,7 @@
 //              SemaphoreSlim kept by code that returned without releasing it
 //   abandoned  not a deadlock: eleven requests queued for a SemaphoreSlim that code took and returned without releasing
 //   few-waiters  not a deadlock: three requests queued for a SemaphoreSlim that code took and returned without releasing
+//   pileup     not a deadlock: a thousand quotes awaiting one exchange-rate fetch whose service never answers
 //   queue      not a deadlock: twelve reservations queued for a semaphore whose holder waits for a supplier that never answers
 //   every      all of the above at once, in one process (one read, one dump, every kind)
 // Several modes may be given (`Deadlocks semaphore mutex waits`): each starts, in one process.
@@ -23,7 +24,7 @@ using Deadlocks;
 
 if (args.Length == 0 || !args.All(Start))
 {
-    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|sem-handle|helper|local|waits|abandoned|few-waiters|queue|every...");
+    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|sem-handle|helper|local|waits|abandoned|few-waiters|pileup|queue|every...");
     return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
@@ -83,6 +84,9 @@ static bool Start(string mode)
         case "few-waiters":
             Vouchers.Start();
             break;
+        case "pileup":
+            Quotes.Start();
+            break;
         case "queue":
             Reservations.Start();
             break;
@@ -104,6 +108,7 @@ static bool Start(string mode)
             Reservations.Start();
             Coupons.Start();
             Vouchers.Start();
+            Quotes.Start();
             break;
         default:
             return false;
