@@ -99,9 +99,13 @@ internal static class DoctorCommand
         var threads = read.Threads.Threads.Select(t =>
         {
             var frames = t.InNativeCode && again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } managed ? managed.Frames : t.Frames;
-            var second = again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } later ? Texts(later.Frames) : null;
+            var later = again?.Threads.Find(a => a.OsId == t.OsId);
+            var second = later is { InNativeCode: false } ? Texts(later.Frames) : null;
             return new ObservedThread(t.ManagedId, t.OsId, t.ManagedId == 1, Texts(frames),
-                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null, t.Lock, second);
+                t.AsyncStep, read.Reader.BlockedThreadNodes.GetValueOrDefault(t.ManagedId), used is not null && used.TryGetValue(t.OsId, out var c) ? c : null, t.Lock, second)
+            {
+                CompletedBetweenReads = t.CompletedWorkItems is { } before && later?.CompletedWorkItems is { } after ? (long)after - before : null,
+            };
         }).ToList();
         return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued, read.Semaphores);
     }

@@ -53,6 +53,15 @@ internal sealed class LockCode(ClrRuntime runtime) : IDisposable
     }
 
     /// <summary>
+    /// The objects a thread inside <paramref name="guard"/> may hold: the one it names (<see cref="Named"/>), or for a
+    /// lock kept in a local, each object of the lock's type on the thread's stack but <paramref name="waitedOn"/> (the
+    /// one the thread itself waits for, which it does not hold).
+    /// </summary>
+    public IEnumerable<ClrObject> Held(SemaphoreGuard guard, ClrThread thread, ulong waitedOn) => guard.Local
+        ? thread.EnumerateStackRoots().Select(r => r.Object).Where(o => !o.IsNull && o.Type?.Name == guard.LockType && o.Address != waitedOn)
+        : Named(guard.Static, guard.Path, thread);
+
+    /// <summary>
     /// The object a thread's frame names by a static field or a path from its <c>this</c>: the static field, or the path
     /// followed from each object on the thread's stack of the type that declares the path's first field.
     /// </summary>
@@ -66,14 +75,17 @@ internal sealed class LockCode(ClrRuntime runtime) : IDisposable
         var seen = new HashSet<ulong>();
         foreach (var root in thread.EnumerateStackRoots())
         {
+            // A path's first field is declared by the frame's own type (a state machine's, or the holder's `this`).
             if (root.Object is { IsNull: false } obj && obj.Type?.Name == path[0].DeclaringType && seen.Add(obj.Address))
                 yield return Follow(obj, path);
         }
     }
 
-    // The method's IL and finally clauses from its module's file, its tokens named from the file's metadata.
+    // The method's IL and finally clauses from its module's file, its tokens named from the file's metadata; a call's
+    // method of the same file (a method definition token) read the same way.
     internal MethodIl? Body(string path, int token)
     {
+        const int MethodDefinition = 0x06;
         if (!_files.TryGetValue(path, out var pe))
             _files[path] = pe = RemoteSymbols.Try(() => File.Exists(path) ? new PEReader(File.OpenRead(path)) : null);
         return pe is null ? null : RemoteSymbols.Try(() =>
@@ -83,7 +95,7 @@ internal sealed class LockCode(ClrRuntime runtime) : IDisposable
             var body = pe.GetMethodBody(method.RelativeVirtualAddress);
             var finallys = body.ExceptionRegions.Where(r => r.Kind == ExceptionRegionKind.Finally)
                 .Select(r => new IlFinally(r.TryOffset, r.TryOffset + r.TryLength, r.HandlerOffset, r.HandlerOffset + r.HandlerLength)).ToList();
-            return new MethodIl(body.GetILBytes() ?? [], finallys, t => MetadataNames.Member(metadata, t));
+            return new MethodIl(body.GetILBytes() ?? [], finallys, t => MetadataNames.Member(metadata, t), t => t >>> 24 == MethodDefinition ? Body(path, t) : null);
         });
     }
 

@@ -120,13 +120,9 @@ internal static class LockWaits
 
     private static LockWait? Unrecorded(ClrRuntime runtime, LockCode code, List<(ClrThread Thread, List<ThreadFrame> Frames)> threads, ClrThread thread, string kind, ThreadFrame? caller)
     {
-        var receiver = caller is { Code: { } called, IlOffset: >= 0 } ? code.Receiver(called, caller.IlOffset, s_waitTypes) : null;
-        var obj = receiver is { } r ? code.Named(r.Static, r.Path, thread).FirstOrDefault(o => !o.IsNull) : default;
-        if (obj.IsNull)
-            obj = thread.EnumerateStackRoots().Select(root => root.Object).FirstOrDefault(o => !o.IsNull && Fits(kind, o.Type?.Name));
+        var (obj, name) = WaitedOn(code, thread, kind, caller);
         if (obj.IsNull || obj.Type?.Name is not { } type)
             return null;
-        var name = receiver?.Name;
         if (kind == Event || LockLayout.EventTypes.Contains(type))
             return new LockWait(ShortName(type), 0, name, LockHolding.Event);
         // Not held (any more): a read lock no reader holds, a semaphore with entries left, is a wait about to end.
@@ -143,13 +139,25 @@ internal static class LockWaits
                     continue;
                 foreach (var guard in code.Guards(method).Where(g => g.Covers(frame.IlOffset) && g.LockType == type))
                 {
-                    if (code.Named(guard.Static, guard.Path, other).Any(o => o.Address == obj.Address))
+                    var itsOwn = guard.Local && Kind(frames) is var (k, c) && k is not (Monitor or Lock) ? WaitedOn(code, other, k, c).Object.Address : 0;
+                    if (code.Held(guard, other, itsOwn).Any(o => o.Address == obj.Address))
                         return new LockWait(ShortName(type), other.ManagedThreadId, name ?? guard.Name, kind == ReaderWriter ? LockHolding.Readers : LockHolding.Code,
                             RemoteSymbols.LineAt(method, guard.ReleaseOffset), frame.Method);
                 }
             }
         }
         return new LockWait(ShortName(type), 0, name, kind == ReaderWriter ? LockHolding.Readers : LockHolding.Code);
+    }
+
+    // The object a thread's wait on a lock with no recorded owner is on: what its call is made on (named as written), or
+    // the first object of the kind on its stack.
+    private static (ClrObject Object, string? Name) WaitedOn(LockCode code, ClrThread thread, string kind, ThreadFrame? caller)
+    {
+        var receiver = caller is { Code: { } called, IlOffset: >= 0 } ? code.Receiver(called, caller.IlOffset, s_waitTypes) : null;
+        var obj = receiver is { } r ? code.Named(r.Static, r.Path, thread).FirstOrDefault(o => !o.IsNull) : default;
+        if (obj.IsNull)
+            obj = thread.EnumerateStackRoots().Select(root => root.Object).FirstOrDefault(o => !o.IsNull && Fits(kind, o.Type?.Name));
+        return (obj, receiver?.Name);
     }
 
     private static bool Fits(string kind, string? type) => kind switch

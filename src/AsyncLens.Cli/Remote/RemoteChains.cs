@@ -143,9 +143,9 @@ internal sealed class RemoteChains
         FrameInfo? frame = null;
         if (_runtime.GetMethodByInstructionPointer(ip) is { } method && _symbols.IsRuntimeAsync(method))
         {
-            // The resume point is the address after the call it awaits: where the runtime's map of native code to IL
-            // puts no offset (an epilog or unmapped boundary), the next byte's is the call's own region.
-            var offset = method.GetILOffset(ip) is var at and >= 0 ? at : method.GetILOffset(ip + 1);
+            // The resume point is the address after the call it awaits: the byte before it is the call's; where the
+            // runtime's map puts no IL there (an epilog or unmapped boundary), the resume point's own region is the call's.
+            var offset = RemoteSymbols.ILOffsetAt(method, ip - 1) is var at and >= 0 ? at : RemoteSymbols.ILOffsetAt(method, ip);
             frame = new FrameInfo(new NodeText(_symbols.MethodName(method), RemoteSymbols.LineAt(method, offset), null), _symbols.MethodOf(method), offset);
         }
         _frames[ip] = frame;

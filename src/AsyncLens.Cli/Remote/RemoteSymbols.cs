@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Reflection;
 using AsyncLens.Runtime.Layout;
 using AsyncLens.Symbols;
@@ -120,11 +121,31 @@ internal sealed class RemoteSymbols : IDisposable
     }
 
     /// <summary>The source line of an IL offset in a method, from its module's PDB.</summary>
-    public static SourceLine? LineAt(ClrMethod method, int ilOffset)
+    public static SourceLine? LineAt(ClrMethod method, int ilOffset) =>
+        method.Type?.Module?.Name is { Length: > 0 } module ? LineAt(module, method.MetadataToken, ilOffset) : null;
+
+    /// <inheritdoc cref="LineAt(ClrMethod, int)"/>
+    internal static SourceLine? LineAt(string module, int methodToken, int ilOffset) =>
+        ilOffset >= 0 && AssemblySymbols.ForFile(module)?.SequencePoints(methodToken)?.At(ilOffset) is { } at ? new SourceLine(at.File, at.Line) : null;
+
+    /// <summary>The IL offset of the instruction at a code address of a method (negative: its prolog, epilog or no IL).</summary>
+    public static int ILOffsetAt(ClrMethod method, ulong address) => ILOffsetAt(method.ILOffsetMap, address) ?? method.GetILOffset(address);
+
+    /// <summary>
+    /// The runtime's map gives the native code of each IL offset as a range that ends where the next one starts: the end
+    /// is not part of it. ClrMD's own lookup counts it in, so an address that starts a range got the offset of the code
+    /// before it: a thread caught at a loop's head (where its backward jump lands) was read at the line above the loop.
+    /// </summary>
+    internal static int? ILOffsetAt(ImmutableArray<ILToNativeMap> map, ulong address)
     {
-        if (ilOffset < 0 || method.Type?.Module?.Name is not { Length: > 0 } module)
+        if (map.IsDefault)
             return null;
-        return AssemblySymbols.ForFile(module)?.SequencePoints(method.MetadataToken)?.At(ilOffset) is { } at ? new SourceLine(at.File, at.Line) : null;
+        foreach (var range in map)
+        {
+            if (range.StartAddress <= address && address < range.EndAddress)
+                return range.ILOffset;
+        }
+        return null;
     }
 
     /// <summary>A type as C# spells it (<c>CustomAwaiter</c>), for awaited things AsyncLens has no name for.</summary>

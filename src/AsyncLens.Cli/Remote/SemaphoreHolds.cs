@@ -112,7 +112,7 @@ internal sealed class SemaphoreHolds : IDisposable
                 continue;
             var waiters = Waiters(semaphore).Select(w => tasks.NodeAt(w) ?? _withToken.GetValueOrDefault(w)).OfType<TaskNode>().ToList();
             if (waiters.Count > 0)
-                return new SemaphoreHold(guard.Name, node, guard.AcquireOffset is { } a ? RemoteSymbols.LineAt(moveNext, a) : null, RemoteSymbols.LineAt(moveNext, guard.ReleaseOffset), waiters);
+                return new SemaphoreHold(guard.Name!, node, guard.AcquireOffset is { } a ? RemoteSymbols.LineAt(moveNext, a) : null, RemoteSymbols.LineAt(moveNext, guard.ReleaseOffset), waiters);
         }
         return null;
     }
@@ -120,6 +120,8 @@ internal sealed class SemaphoreHolds : IDisposable
     // The semaphore the guard releases, for this box: the static field, or the fields from its state machine down.
     private ClrObject Semaphore(SemaphoreGuard guard, StateMachineFields fields, ulong box)
     {
+        if (guard.Local)
+            return default; // a local of a MoveNext that no await crosses: dead while it is parked
         if (guard.Static)
             return _code.Static(guard.Path[0]);
         return LockCode.Follow(fields.Field(box, guard.Path[0].Name), guard.Path.Skip(1));

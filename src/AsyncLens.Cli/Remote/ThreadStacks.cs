@@ -26,8 +26,9 @@ internal sealed record ThreadFrame(string Method, SourceLine? At, string? Module
 /// <paramref name="InNativeCode"/>: stopped in native code the runtime cannot unwind (<see cref="NativeFrames"/>).
 /// <paramref name="Lock"/>: the lock (<c>lock</c> / <c>Monitor.Enter</c>) it waits to enter and the thread holding it.
 /// </summary>
+/// <paramref name="CompletedWorkItems"/>: a pool worker's count of the work items it completed (the thread pool's own, per thread).
 internal sealed record ThreadStack(int ManagedId, uint OsId, bool IsFinalizer, IReadOnlyList<ThreadFrame> Frames, TaskNode? AsyncStep, bool InNativeCode = false,
-    LockWait? Lock = null);
+    LockWait? Lock = null, uint? CompletedWorkItems = null);
 
 /// <summary>The threads of the process, without AsyncLens's own (the engine's threads, in a process running it), counted apart.</summary>
 internal sealed record ThreadRead(List<ThreadStack> Threads, int AsyncLensThreads);
@@ -43,6 +44,7 @@ internal static class ThreadStacks
         var threads = new List<ThreadStack>();
         var read = new List<(ClrThread Thread, List<ThreadFrame> Frames)>();
         var ours = 0;
+        var completed = CompletionCounter(runtime);
         foreach (var thread in runtime.Threads)
         {
             if (!thread.IsAlive)
@@ -57,7 +59,7 @@ internal static class ThreadStacks
                 continue;
             }
             threads.Add(new ThreadStack(thread.ManagedThreadId, thread.OSThreadId, thread.IsFinalizer, frames,
-                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null));
+                moveNexts.Count > 0 ? RunningStep(thread, tasks, moveNexts) : null, native is not null, CompletedWorkItems: Completed(completed, thread)));
             read.Add((thread, frames));
         }
         var waits = LockWaits.Read(runtime, read);
@@ -69,6 +71,13 @@ internal static class ThreadStacks
         threads.Sort((a, b) => a.ManagedId.CompareTo(b.ManagedId));
         return new ThreadRead(threads, ours);
     }
+
+    // The thread pool's thread-static counter node of each worker (null where the runtime has none such).
+    private static ClrThreadStaticField? CompletionCounter(ClrRuntime runtime) =>
+        runtime.Heap.GetTypeByName(ThreadPoolLayout.PoolType)?.ThreadStaticFields.FirstOrDefault(f => f.Name == ThreadPoolLayout.CompletionCounter);
+
+    private static uint? Completed(ClrThreadStaticField? counter, ClrThread thread) =>
+        counter?.ReadObject(thread) is { IsNull: false, Type.Name: ThreadPoolLayout.CounterNodeType } node ? node.ReadField<uint>(ThreadPoolLayout.Count) : null;
 
     // A thread AsyncLens started (in a process running it): its entry point is the engine's, only the runtime's own
     // code under it (Thread.StartCallback).
@@ -106,7 +115,7 @@ internal static class ThreadStacks
         var runtimeName = RuntimeNames.Definition(method.Type?.Name) + "." + method.Name;
         return module == EngineModule
             ? new ThreadFrame(symbols.MethodName(method) + " [AsyncLens]", null, module, RuntimeName: runtimeName)
-            : InCurrentCode(method, ip) && method.GetILOffset(ip) is var offset
+            : InCurrentCode(method, ip) && RemoteSymbols.ILOffsetAt(method, ip) is var offset
                 ? new ThreadFrame(symbols.MethodName(method), RemoteSymbols.LineAt(method, offset), module, RuntimeName: runtimeName, App: IsApp(path), Code: method, IlOffset: offset)
                 : new ThreadFrame(symbols.MethodName(method), null, module, RuntimeName: runtimeName, App: IsApp(path), Code: method);
     }

@@ -40,12 +40,13 @@ internal static class Doctor
             verdicts.Add(starved);
         else if (SyncOverAsync(blocked) is { } sync)
             verdicts.Add(sync);
-        verdicts.AddRange(Stuck(state, deadlocked));
+        var judged = new HashSet<TaskNode>(deadlocked);
+        verdicts.AddRange(Stuck(state, deadlocked, judged));
         verdicts.AddRange(Hot(state));
         if (verdicts.Count == 0)
             verdicts.Add(Healthy(state, looked));
         var named = verdicts.Where(v => v.Kind == VerdictKinds.PoolStarvation || v.Kind == VerdictKinds.Deadlock).SelectMany(v => v.Threads).ToHashSet();
-        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked, LockWaitTexts.Waits(state, named));
+        return new Diagnosis(state.ProcessId, state.TakenAt, verdicts, looked, [.. LockWaitTexts.Waits(state, named), .. LockWaitTexts.AsyncWaits(state, judged)]);
     }
 
     private static Looked Look(ProcessState state)
@@ -105,9 +106,12 @@ internal static class Doctor
             .Select(g => new BlockedGroup([.. g.SelectMany(x => x.Threads)], g.First().Sample))
             .OrderByDescending(g => g.Threads.Count)];
 
-    private static IEnumerable<Verdict> Stuck(ProcessState state, HashSet<TaskNode> deadlocked)
+    // `judged`: gets the pending methods each verdict names.
+    private static IEnumerable<Verdict> Stuck(ProcessState state, HashSet<TaskNode> deadlocked, HashSet<TaskNode> judged)
     {
-        var parked = state.Graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && !deadlocked.Contains(n) && !n.Awaits.Any(c => c.IsCode)
+        // The innermost awaits: a method awaiting code of its own chain (a callee only it awaits) is counted where that
+        // chain parks; many awaiting one shared method (a fetch all requests wait for) are counted where they await it.
+        var parked = state.Graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && !deadlocked.Contains(n) && !n.Awaits.Any(c => c.IsCode && c.AwaitedBy.Count == 1)
             && NodeTexts.Of(n) is { At: not null, Note: not "running" });
         foreach (var group in parked.GroupBy(n => NodeTexts.Of(n)).OrderByDescending(g => g.Count()))
         {
@@ -116,6 +120,7 @@ internal static class Doctor
             if (nodes.Count < StuckShared || shared is null && nodes.Count < StuckAny)
                 continue;
             var text = group.Key;
+            judged.UnionWith(nodes);
             var on = shared ?? $"each its own {Leaf(nodes[0]) ?? "await"}";
             var holder = HolderOf(state, nodes);
             var held = holder switch
@@ -154,7 +159,7 @@ internal static class Doctor
             return null;
         var title = NodeTexts.Of(first).Title;
         if (leaves.All(l => ReferenceEquals(l, first)))
-            return $"one {title}";
+            return first.IsCode ? $"one {WaitChain.From(first).Describe()}" : $"one {title}";
         if (s_signals.Contains(title) && leaves.All(l => l is not null && NodeTexts.Of(l).Title == title))
             return $"a {title} each (a signal some code must give, not I/O or a timer)";
         return null;
@@ -212,9 +217,10 @@ internal static class Doctor
     }
 
     // Hot is running the same code across reads: a pool worker kept busy by a stream of short work items (a loaded
-    // pipeline on a loaded machine) is as runnable and never waits either, but a second read finds it elsewhere.
+    // pipeline on a loaded machine) is as runnable and never waits either, but a second read finds it elsewhere, or
+    // finds it in the same method after it completed other work items (a producer's loop, its steps one after another).
     private static bool SameAgain(ObservedThread thread, ThreadFrameText user) =>
-        thread.Again is not { } again || again.FirstOrDefault(f => f.App) is { } then && then.Method == user.Method;
+        thread.Again is not { } again || again.FirstOrDefault(f => f.App) is { } then && then.Method == user.Method && thread.CompletedBetweenReads is not > 0;
 
     private static Verdict Healthy(ProcessState state, Looked looked)
     {

@@ -84,7 +84,15 @@ internal static class DoctorReport
             foreach (var wait in diagnosis.Waits ?? [])
             {
                 w.WriteStartObject();
-                w.WriteNumber("thread", wait.Thread);
+                if (wait.Tasks > 0)
+                {
+                    w.WriteNull("thread");
+                    w.WriteNumber("tasks", wait.Tasks);
+                }
+                else
+                {
+                    w.WriteNumber("thread", wait.Thread);
+                }
                 w.WriteString("type", wait.Wait.Type);
                 w.WriteString("name", wait.Wait.Name);
                 if (wait.Wait.Owner > 0)

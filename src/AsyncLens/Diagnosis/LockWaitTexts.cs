@@ -1,4 +1,5 @@
 using System.Globalization;
+using AsyncLens.Inventory;
 
 namespace AsyncLens.Diagnosis;
 
@@ -55,8 +56,55 @@ internal static class LockWaitTexts
         return waits;
     }
 
+    /// <summary>
+    /// Async waits queued on a <see cref="SemaphoreSlim"/> at count 0 that no verdict names: too few to call requests
+    /// stuck (<see cref="Doctor.StuckShared"/>), outside any deadlock. Its holder named (a pending method inside the try
+    /// whose finally releases it) or not: a semaphore used as a signal (a producer's <c>Release</c>, consumers'
+    /// <c>WaitAsync</c>) idles this way, at count 0 with no holder, so one read does not judge it.
+    /// </summary>
+    public static IEnumerable<BlockedWait> AsyncWaits(ProcessState state, IReadOnlySet<TaskNode> judged)
+    {
+        foreach (var hold in state.Semaphores ?? [])
+        {
+            var waiting = hold.Waiters.Select(Waiting).ToList();
+            if (waiting.Count == 0 || waiting.Any(w => w is null || judged.Contains(w)) || hold.Waiters.Any(judged.Contains))
+                continue;
+            var first = NodeTexts.Of(waiting[0]!);
+            var at = new ThreadFrameText(first.Title, first.At, null, true);
+            var places = waiting.Select(w => NodeTexts.Of(w!)).Select(t => (t.Title, t.At)).Distinct().Count();
+            var where = places == 1 ? $" in {Doctor.Named(first.Title, first.At)}" : $" in {Doctor.Named(first.Title, first.At)} and {places - 1} more places";
+            var holder = hold.Holder is { } holding ? $"held by {WaitChain.From(holding).Describe()}"
+                : "it is at count 0 and no pending async method runs inside a try whose finally releases it: the holder cannot be named "
+                    + "(code that took it and returned without releasing it, or that releases it elsewhere, or a thread)";
+            var wait = new LockWait("SemaphoreSlim", 0, hold.Semaphore, LockHolding.Code, hold.Released, hold.Holder is { } h ? NodeTexts.Of(h).Title : null);
+            yield return new BlockedWait(0, wait, at, $"{Doctor.Plural(waiting.Count, "async wait")} queued for SemaphoreSlim `{hold.Semaphore}`{where}; {holder}")
+            {
+                Tasks = waiting.Count,
+            };
+        }
+    }
+
+    // The pending async method a semaphore's queued wait is awaited by (through the semaphore's own method, for a wait with a token).
+    private static TaskNode? Waiting(TaskNode wait)
+    {
+        var node = wait;
+        for (var depth = 0; depth < 3 && node.AwaitedBy.FirstOrDefault() is { } by; depth++, node = by)
+        {
+            if (by.Kind == NodeKind.AsyncMethod && NodeTexts.Of(by).At is not null)
+                return by;
+        }
+        return null;
+    }
+
     private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }
 
-/// <summary>A thread's wait named without a verdict: the thread, the wait, the app's frame that waits, and the sentence.</summary>
-internal sealed record BlockedWait(int Thread, LockWait Wait, ThreadFrameText? At, string Text);
+/// <summary>
+/// A wait named without a verdict: the thread (0 for async waits: <see cref="Tasks"/>), the wait, the app's frame
+/// (or pending method) that waits, and the sentence.
+/// </summary>
+internal sealed record BlockedWait(int Thread, LockWait Wait, ThreadFrameText? At, string Text)
+{
+    /// <summary>How many async waits the line stands for (0: a thread's wait).</summary>
+    public int Tasks { get; init; }
+}

@@ -31,7 +31,11 @@ internal readonly record struct ThreadCpu(double Runnable, long Waits, TimeSpan 
 /// <param name="Lock">The lock it waits to enter (<c>lock</c>, <c>Monitor.Enter</c>) and who holds it, when read.</param>
 /// <param name="Again">Its frames in a second read, a moment later (made when it looked hot), or null.</param>
 internal sealed record ObservedThread(int ManagedId, uint OsId, bool IsMain, IReadOnlyList<ThreadFrameText> Frames,
-    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null, IReadOnlyList<ThreadFrameText>? Again = null);
+    TaskNode? AsyncStep = null, TaskNode? BlockedOn = null, ThreadCpu? Cpu = null, LockWait? Lock = null, IReadOnlyList<ThreadFrameText>? Again = null)
+{
+    /// <summary>A pool worker's work items completed between the two reads, where both read its count (the thread pool's own per-thread count).</summary>
+    public long? CompletedBetweenReads { get; init; }
+}
 
 /// <summary>How a lock wait's holder is known.</summary>
 internal enum LockHolding

@@ -9,8 +9,12 @@ internal readonly record struct IlMember(string DeclaringType, string Name, int 
 /// <summary>A try block and its finally handler, as IL offsets (ends exclusive).</summary>
 internal readonly record struct IlFinally(int TryStart, int TryEnd, int HandlerStart, int HandlerEnd);
 
-/// <summary>One method body to read: its IL, its finally clauses, and what its tokens name (reflection in-process, the file's metadata from outside).</summary>
-internal sealed record MethodIl(byte[] Il, IReadOnlyList<IlFinally> Finallys, Func<int, IlMember?> Resolve);
+/// <summary>
+/// One method body to read: its IL, its finally clauses, and what its tokens name (reflection in-process, the file's
+/// metadata from outside); <paramref name="Callee"/>: the body of a method of the same module a call token names, where
+/// it can be read (a finally that releases through a method of its own).
+/// </summary>
+internal sealed record MethodIl(byte[] Il, IReadOnlyList<IlFinally> Finallys, Func<int, IlMember?> Resolve, Func<int, MethodIl?>? Callee = null);
 
 /// <summary>
 /// A try block whose finally releases a lock that keeps no owner (a <see cref="SemaphoreSlim"/>, a read lock, a
@@ -18,16 +22,21 @@ internal sealed record MethodIl(byte[] Il, IReadOnlyList<IlFinally> Finallys, Fu
 /// <c>await gate.WaitAsync(); try { ... } finally { gate.Release(); }</c> takes, or <c>gate.Wait()</c> in a method run by a
 /// thread). <paramref name="Static"/>: the lock is the static field <paramref name="Path"/>[0]; else it is read through
 /// the fields of <paramref name="Path"/> from the method's <c>this</c> (a state machine: a hoisted local, or
-/// <c>&lt;&gt;4__this</c> then the instance's field). <paramref name="AcquireOffset"/>: the last call that takes such a
-/// lock before the try, if any. <paramref name="LockType"/>: the type whose release the finally calls.
+/// <c>&lt;&gt;4__this</c> then the instance's field); an empty path: a local of the method (a lock looked up, not a
+/// field: the holder's stack holds it). <paramref name="AcquireOffset"/>: the last call that takes such a lock before
+/// the try, if any. <paramref name="LockType"/>: the type whose release the finally calls (itself, or in a method of its
+/// own it calls there: <paramref name="ReleaseOffset"/> is then that call).
 /// </summary>
 internal sealed record SemaphoreGuard(int TryStart, int TryEnd, bool Static, IReadOnlyList<IlMember> Path, int ReleaseOffset, int? AcquireOffset,
     string LockType = LockLayout.SemaphoreType)
 {
     public bool Covers(int ilOffset) => ilOffset >= TryStart && ilOffset < TryEnd;
 
-    /// <summary>The lock as written: <c>Stock._gate</c>, <c>Stock.s_gate</c>, or a local's name (<c>gate</c>).</summary>
-    public string Name => SemaphoreGuards.NameOf(Static, Path);
+    /// <summary>A local of the method, not a field: read from the holder's stack.</summary>
+    public bool Local => !Static && Path.Count == 0;
+
+    /// <summary>The lock as written: <c>Stock._gate</c>, <c>Stock.s_gate</c>, a hoisted local's name (<c>gate</c>); null for a local.</summary>
+    public string? Name => Local ? null : SemaphoreGuards.NameOf(Static, Path);
 }
 
 /// <summary>What a call's receiver is loaded from: a static field (<paramref name="Path"/>[0]) or fields from the method's <c>this</c>.</summary>
@@ -61,11 +70,7 @@ internal static class SemaphoreGuards
             {
                 var instruction = code[i];
                 if (instruction.Offset < clause.HandlerStart || instruction.Offset >= clause.HandlerEnd || !IsCall(instruction.OpCode)
-                    || Member(method, instruction) is not { } release || releases.FirstOrDefault(r => r.Type == release.DeclaringType && r.Release == release.Name) is not { } kind)
-                    continue;
-                // Release(int) takes its count after the semaphore: one constant to step over.
-                var loadEnd = i - 1 - (release.Parameters == 1 && i > 0 && IsConstant(code[i - 1].OpCode) ? 1 : 0);
-                if (release.Parameters > 1 || Load(method, code, loadEnd) is not var (isStatic, path))
+                    || (Released(method, code, i, releases, locals: true) ?? ReleasedInCallee(method, code, i, releases)) is not var (kind, isStatic, path))
                     continue;
                 var acquire = code.LastOrDefault(c => c.Offset < clause.TryStart && IsCall(c.OpCode) && Member(method, c) is { } m
                     && m.DeclaringType == kind.AcquireType && kind.Acquire.Contains(m.Name));
@@ -73,6 +78,42 @@ internal static class SemaphoreGuards
             }
         }
         return guards;
+    }
+
+    // The lock code[i] releases, if it is a release of one of `releases`: its kind and where it is loaded from (a local
+    // of the method, when `locals`, as an empty path).
+    private static (GuardedRelease Kind, bool Static, List<IlMember> Path)? Released(MethodIl method, IReadOnlyList<IlInstruction> code, int i,
+        IReadOnlyList<GuardedRelease> releases, bool locals)
+    {
+        if (Member(method, code[i]) is not { } release || releases.FirstOrDefault(r => r.Type == release.DeclaringType && r.Release == release.Name) is not { } kind)
+            return null;
+        // Release(int) takes its count after the semaphore: one constant to step over.
+        var loadEnd = i - 1 - (release.Parameters == 1 && i > 0 && IsConstant(code[i - 1].OpCode) ? 1 : 0);
+        if (release.Parameters > 1 || Load(method, code, loadEnd) is not var (isStatic, path, local) || local && !locals)
+            return null;
+        return (kind, isStatic, path);
+    }
+
+    // A finally that calls a method of its own that releases the lock (one level deep: `finally { Leave(); }`, with
+    // `void Leave() => _gate.Release();`): the lock is the callee's static field, or its fields from the `this` the
+    // finally calls it on. A lock passed as an argument, or released deeper, is not followed.
+    private static (GuardedRelease Kind, bool Static, List<IlMember> Path)? ReleasedInCallee(MethodIl method, IReadOnlyList<IlInstruction> code, int i,
+        IReadOnlyList<GuardedRelease> releases)
+    {
+        if (method.Callee is null || Member(method, code[i]) is not { Parameters: 0 } || method.Callee(BitConverter.ToInt32(method.Il, code[i].Offset + 1)) is not { } callee)
+            return null;
+        var inside = IlReader.Instructions(callee.Il);
+        for (var j = 0; j < inside.Count; j++)
+        {
+            if (!IsCall(inside[j].OpCode) || Released(callee, inside, j, releases, locals: false) is not var (kind, isStatic, path))
+                continue;
+            if (isStatic)
+                return (kind, true, path);
+            // The callee's `this` is what the finally called it on: ldarg.0 (the holder's own), or fields from it.
+            if (Load(method, code, i - 1, self: true) is (false, var receiver, false))
+                return (kind, false, [.. receiver, .. path]);
+        }
+        return null;
     }
 
     /// <summary>
@@ -92,7 +133,7 @@ internal static class SemaphoreGuards
             var end = i - 1;
             for (var p = 0; p < call.Parameters && end >= 0 && IsConstant(code[end].OpCode); p++)
                 end--;
-            return end == i - 1 - call.Parameters && Load(method, code, end) is var (isStatic, path) ? new IlReceiver(isStatic, path) : null;
+            return end == i - 1 - call.Parameters && Load(method, code, end) is (var isStatic, var path, false) ? new IlReceiver(isStatic, path) : null;
         }
         return null;
     }
@@ -115,8 +156,10 @@ internal static class SemaphoreGuards
         instruction.Offset + 5 <= method.Il.Length ? method.Resolve(BitConverter.ToInt32(method.Il, instruction.Offset + 1)) : null;
 
     // The loads that put the semaphore on the stack, ending at code[end]: ldsfld, or ldarg.0 then ldfld..., where a
-    // local may stand for ldarg.0 + ldfld (MoveNext keeps `this` of the method in one: ldarg.0; ldfld <>4__this; stloc).
-    private static (bool Static, List<IlMember> Path)? Load(MethodIl method, IReadOnlyList<IlInstruction> code, int end)
+    // local may stand for ldarg.0 + ldfld (MoveNext keeps `this` of the method in one: ldarg.0; ldfld <>4__this; stloc)
+    // or for ldsfld (a copy of a static). Any other local, loaded alone: `Local` (what it holds is on the stack).
+    // `self`: a bare ldarg.0 (the method's own `this`) is an empty path.
+    private static (bool Static, List<IlMember> Path, bool Local)? Load(MethodIl method, IReadOnlyList<IlInstruction> code, int end, bool self = false)
     {
         var fields = new List<IlMember>();
         for (var i = end; i >= 0 && fields.Count <= MaxPath; i--)
@@ -128,16 +171,17 @@ internal static class SemaphoreGuards
             }
             else if (op.Value == OpCodes.Ldsfld.Value && Member(method, code[i]) is { } root)
             {
-                return fields.Count == 0 ? (true, [root]) : null;
+                return fields.Count == 0 ? (true, [root], false) : null;
             }
             else if (op.Value == OpCodes.Ldarg_0.Value)
             {
-                return fields.Count > 0 ? (false, fields) : null;
+                return fields.Count > 0 || self ? (false, fields, false) : null;
             }
-            else if (Local(method, code[i]) is int local && StoredFromField(method, code, local) is { } stored)
+            else if (Local(method, code[i]) is int local)
             {
-                fields.Insert(0, stored);
-                return (false, fields);
+                if (StoredFromField(method, code, local) is var (isStatic, stored))
+                    return isStatic ? fields.Count == 0 ? (true, [stored], false) : null : (false, [stored, .. fields], false);
+                return fields.Count == 0 && i == end ? (false, [], true) : null;
             }
             else
             {
@@ -155,10 +199,11 @@ internal static class SemaphoreGuards
         return op == OpCodes.Ldloc_S.Value && instruction.Offset + 1 < method.Il.Length ? method.Il[instruction.Offset + 1] : null;
     }
 
-    // The field of the state machine a local was set from, when every store to it is `ldarg.0; ldfld F; stloc`.
-    private static IlMember? StoredFromField(MethodIl method, IReadOnlyList<IlInstruction> code, int local)
+    // The field a local was set from, when every store to it is `ldarg.0; ldfld F; stloc` (a field of `this`) or
+    // `ldsfld F; stloc` (a static).
+    private static (bool Static, IlMember Field)? StoredFromField(MethodIl method, IReadOnlyList<IlInstruction> code, int local)
     {
-        IlMember? from = null;
+        (bool Static, IlMember Field)? from = null;
         for (var i = 0; i < code.Count; i++)
         {
             var op = code[i].OpCode.Value;
@@ -166,10 +211,12 @@ internal static class SemaphoreGuards
                 : op == OpCodes.Stloc_S.Value && code[i].Offset + 1 < method.Il.Length ? method.Il[code[i].Offset + 1] : -1;
             if (stored != local)
                 continue;
-            if (i < 2 || code[i - 2].OpCode.Value != OpCodes.Ldarg_0.Value || code[i - 1].OpCode.Value != OpCodes.Ldfld.Value
-                || Member(method, code[i - 1]) is not { } field || from is { } other && other != field)
+            (bool, IlMember)? here = i >= 2 && code[i - 2].OpCode.Value == OpCodes.Ldarg_0.Value && code[i - 1].OpCode.Value == OpCodes.Ldfld.Value
+                && Member(method, code[i - 1]) is { } field ? (false, field)
+                : i >= 1 && code[i - 1].OpCode.Value == OpCodes.Ldsfld.Value && Member(method, code[i - 1]) is { } root ? (true, root) : null;
+            if (here is null || from is { } other && other != here)
                 return null;
-            from = field;
+            from = here;
         }
         return from;
     }

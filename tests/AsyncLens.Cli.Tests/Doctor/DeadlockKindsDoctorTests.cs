@@ -10,9 +10,10 @@ namespace AsyncLens.Cli.Tests.Doctor;
 /// The deadlocks a runtime does not link by itself, named link by link from outside: a <see cref="SemaphoreSlim"/> held
 /// by async code that waits for a wait on it (the holder read from its finally), threads on <see cref="Lock"/> and on
 /// <see cref="ReaderWriterLockSlim"/> write locks; threads holding what keeps no owner (a SemaphoreSlim taken with
-/// <c>Wait()</c>, a read lock, a Mutex: the holder read from its finally) in a cycle with a monitor; waits on events and
-/// on a semaphore no code holds, named without a verdict; and requests queued behind a semaphore's holder, or behind a
-/// semaphore no code holds. One process
+/// <c>Wait()</c>, a read lock, a Mutex, a Semaphore: the holder read from its finally, which may release it in a method
+/// of its own, the lock kept in a field or in a local) in a cycle with a monitor; waits on events and on a semaphore no
+/// code holds, named without a verdict, and a few async waits on one; and requests queued behind a semaphore's holder,
+/// or behind a semaphore no code holds, and a thousand behind one call to a dependency that never answers. One process
 /// stuck every way (tests/Targets/Deadlocks <c>every</c>) is read once as text, once as JSON and once from a core dump.
 /// </summary>
 public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadlock every) : IClassFixture<DeadlockKindsDoctorTests.EveryDeadlock>
@@ -73,12 +74,21 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
 
     private static readonly string s_mutex = HeldByCode("Export.Run()", "dl.export.lock", "Export.Archive()", "dl.archive.wait", "Mutex `Export.s_oneExport`") + @"held by thread \1$";
 
+    private static readonly string s_semaphoreHandle = HeldByCode("Spooler.Print()", "dl.spool.lock", "Spooler.Flush()", "dl.spool.wait", "Semaphore `Spooler.s_printer`") + @"held by thread \1$";
+
+    // Released in a method the holder's finally calls; kept in a local (the waiter's call names no field either).
+    private static readonly string s_helper = HeldByCode("Warehouse.Transfer()", "dl.dock.lock", "Warehouse.Audit()", "dl.dock.wait", "SemaphoreSlim `Warehouse._dock`") + @"held by thread \1$";
+
+    private static readonly string s_local = HeldByCode("Invoices.Issue(string)", "dl.issue.lock", "Invoices.Close(string)", "dl.close.wait", "SemaphoreSlim") + @"held by thread \1$";
+
     private static readonly string[] s_waits =
     [
         $@"^  thread \d+ blocked waiting on ManualResetEventSlim `Settlement\.s_drained` in `Settlement\.Drain\(\)` at {Regex.Escape(At("dl.drain.wait"))}; an event: who would set it is not known$",
         $@"^  thread \d+ blocked waiting on AutoResetEvent `Settlement\.s_paperLoaded` in `Settlement\.Print\(\)` at {Regex.Escape(At("dl.print.wait"))}; an event: who would set it is not known$",
         $@"^  thread \d+ blocked waiting for SemaphoreSlim `Settlement\.s_batch` in `Settlement\.Settle\(\)` at {Regex.Escape(At("dl.settle.wait"))}; no thread runs inside a try whose finally releases it: "
             + @"the holder cannot be named \(code that took it and returned without releasing it, or that releases it elsewhere\)$",
+        $@"^  3 async waits queued for SemaphoreSlim `Vouchers\._gate` in `Vouchers\.RedeemAsync\(int\)` at {Regex.Escape(At("dl.voucher.wait"))}; it is at count 0 and no pending async method "
+            + @"runs inside a try whose finally releases it: the holder cannot be named \(code that took it and returned without releasing it, or that releases it elsewhere, or a thread\)$",
     ];
 
     [Fact]
@@ -86,6 +96,22 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     {
         var verdicts = DoctorRun.Verdicts(every.Text);
         Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + every.Text.Stdout));
+    }
+
+    [Fact]
+    public void Threads_holding_a_Semaphore_a_semaphore_released_in_a_method_of_their_own_and_one_kept_in_a_local_in_cycles_with_a_monitor()
+    {
+        var verdicts = DoctorRun.Verdicts(every.Text);
+        Assert.All(new[] { s_semaphoreHandle, s_helper, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + every.Text.Stdout));
+        string Sites(string needle) => every.Json.RootElement.GetProperty("verdicts").EnumerateArray()
+            .Single(v => v.GetProperty("summary").GetString()!.Contains(needle, StringComparison.Ordinal)).GetProperty("sites").GetRawText();
+        // Where the holder releases it: the call in its finally (the method it calls releases it).
+        Assert.Equal($"[{Site("link", "Warehouse.Transfer()", "dl.dock.lock")},{Site("link", "Warehouse.Audit()", "dl.dock.wait")},{Site("released", "Warehouse.Transfer()", "dl.dock.leave")}]",
+            Sites("`Warehouse.Audit()`"));
+        Assert.Equal($"[{Site("link", "Invoices.Issue(string)", "dl.issue.lock")},{Site("link", "Invoices.Close(string)", "dl.close.wait")},{Site("released", "Invoices.Issue(string)", "dl.issue.release")}]",
+            Sites("`Invoices.Close(string)`"));
+        Assert.Equal($"[{Site("link", "Spooler.Print()", "dl.spool.lock")},{Site("link", "Spooler.Flush()", "dl.spool.wait")},{Site("released", "Spooler.Print()", "dl.spool.release")}]",
+            Sites("`Spooler.s_printer`"));
     }
 
     [Fact]
@@ -111,12 +137,34 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
             (settle.GetProperty("type").GetString(), settle.GetProperty("method").GetString(), settle.GetProperty("file").GetString(), settle.GetProperty("line").GetInt32()));
     }
 
+    // Fewer queued async waits than requests called stuck, on a semaphore no code holds: listed, not judged (a semaphore
+    // used as a signal, released by a producer, idles at count 0 with consumers queued and no holder).
+    [Fact]
+    public void A_few_async_waits_on_a_semaphore_nobody_holds_are_listed_with_their_line_without_a_verdict()
+    {
+        Assert.DoesNotContain(DoctorRun.Verdicts(every.Text), v => v.Contains("Vouchers", StringComparison.Ordinal));
+        var vouchers = every.Json.RootElement.GetProperty("waits").EnumerateArray().Single(w => w.GetProperty("name").GetString() == "Vouchers._gate");
+        Assert.Equal((JsonValueKind.Null, 3, JsonValueKind.Null), (vouchers.GetProperty("thread").ValueKind, vouchers.GetProperty("tasks").GetInt32(), vouchers.GetProperty("holder").ValueKind));
+        Assert.Equal(("SemaphoreSlim", "Vouchers.RedeemAsync(int)", s_at["dl.voucher.wait"].File, s_at.Line("dl.voucher.wait")),
+            (vouchers.GetProperty("type").GetString(), vouchers.GetProperty("method").GetString(), vouchers.GetProperty("file").GetString(), vouchers.GetProperty("line").GetInt32()));
+    }
+
     [Fact]
     public void Requests_queued_on_a_semaphore_are_stuck_behind_its_holder()
     {
         Assert.Equal($"stuck-requests: 12 pending at `Reservations.ReserveAsync(int)` at {At("dl.reserve.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
             + $"`Reservations._gate` is held by `Reservations.RestockAsync()`, parked at {At("dl.supplier.await")} on TaskCompletionSource (ages are not known from outside)",
             DoctorRun.Verdicts(every.Text).Single(v => v.StartsWith("stuck-requests: 12 ", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void A_thousand_requests_awaiting_one_call_to_a_dependency_that_never_answers_are_stuck_behind_it()
+    {
+        Assert.Equal($"stuck-requests: 1,000 pending at `Quotes.QuoteAsync(int)` at {At("dl.quote.await")}, waiting for one `Quotes.FetchRatesAsync()`, parked at {At("dl.rates.await")} "
+            + "on TaskCompletionSource (ages are not known from outside)",
+            DoctorRun.Verdicts(every.Text).Single(v => v.StartsWith("stuck-requests: 1,000 ", StringComparison.Ordinal)));
+        var verdict = every.Json.RootElement.GetProperty("verdicts").EnumerateArray().Single(v => v.GetProperty("summary").GetString()!.Contains("`Quotes.QuoteAsync(int)`", StringComparison.Ordinal));
+        Assert.Equal(1000, verdict.GetProperty("count").GetInt32());
     }
 
     private static string Abandoned => $"stuck-requests: 11 pending at `Coupons.RedeemAsync(int)` at {At("dl.redeem.wait")}, waiting for a SemaphoreSlim.WaitAsync each (a signal some code must give, not I/O or a timer); "
@@ -136,8 +184,8 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     public void Every_kind_at_once_each_once_and_the_same_from_a_core_dump()
     {
         var live = DoctorRun.Verdicts(every.Text);
-        Assert.Equal(12, live.Length);
-        Assert.All(live[..10], v => Assert.StartsWith("deadlock: ", v));
+        Assert.Equal(16, live.Length);
+        Assert.All(live[..13], v => Assert.StartsWith("deadlock: ", v));
         using var dir = new TempDirectory("asynclens-doctor-");
         var dump = ChildProcess.Dotnet([Repo.Cli, "dump-core", every.Target.Pid.ToString(CultureInfo.InvariantCulture), "-o", dir.File("deadlock.core")], timed: false);
         Assert.True(dump.ExitCode == 0, dump.ToString());
@@ -152,15 +200,15 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     [Fact]
     public void A_semaphore_cycle_the_locks_without_owners_and_the_waits_in_a_Release_build()
     {
-        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "waits", "abandoned"]);
+        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "sem-handle", "helper", "local", "waits", "abandoned", "few-waiters"]);
         var result = DoctorRun.Run(target.Pid);
 
         Assert.True(result.ExitCode == 1, result.ToString());
         var verdicts = DoctorRun.Verdicts(result);
-        Assert.Equal(5, verdicts.Length);
+        Assert.Equal(8, verdicts.Length);
         Assert.Contains(Semaphore, verdicts);
         Assert.Equal(Abandoned, verdicts[^1]);
-        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
+        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex, s_semaphoreHandle, s_helper, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
         var waits = result.Stdout.Split("\n\n").Single(b => b.StartsWith("waits on locks and events", StringComparison.Ordinal)).Split('\n')[1..];
         Assert.All(s_waits.Zip(waits), p => Assert.Matches(p.First, p.Second));
         Assert.Equal(s_waits.Length, waits.Length);

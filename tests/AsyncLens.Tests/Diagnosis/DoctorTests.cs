@@ -145,6 +145,29 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void Requests_awaiting_one_shared_method_are_stuck_behind_it_and_a_chain_of_their_own_counts_once()
+    {
+        var shared = new SnapshotBuilder();
+        var fetch = shared.Method("Quotes.FetchRatesAsync()", 40);
+        shared.Awaits(fetch, shared.Awaited("TaskCompletionSource"));
+        var chains = new SnapshotBuilder();
+        for (var i = 0; i < Doctor.StuckShared; i++)
+        {
+            shared.Awaits(shared.Method("Quotes.QuoteAsync(int)", 44), fetch);
+            // Each request's own chain (handler -> client) parks once, where its innermost method waits.
+            var client = chains.Method("Inventory.GetStockAsync(int)", 47);
+            chains.Awaits(client, chains.Awaited("TaskCompletionSource"));
+            chains.Awaits(chains.Method("Orders.GetOrderAsync(int)", 30), client);
+        }
+
+        var verdict = Assert.Single(Doctor.Diagnose(shared.Build()).Verdicts);
+        var own = Assert.Single(Doctor.Diagnose(chains.Build()).Verdicts);
+
+        Assert.Equal($"10 pending at `Quotes.QuoteAsync(int)` at {F}:44, waiting for one `Quotes.FetchRatesAsync()`, parked at {F}:40 on TaskCompletionSource (ages are not known from outside)", verdict.Summary);
+        Assert.StartsWith($"10 pending at `Inventory.GetStockAsync(int)` at {F}:47, waiting for a TaskCompletionSource each", own.Summary);
+    }
+
+    [Fact]
     public void Requests_queued_on_a_semaphore_are_stuck_behind_its_holder_named_where_it_waits()
     {
         var b = new SnapshotBuilder();
@@ -235,15 +258,19 @@ public sealed class DoctorTests
         ThreadFrameText[] sameMethod = [User("Ingest.ProduceAsync(int)", 36), Dispatch, PoolWorker];
         ThreadFrameText[] idle = [.. IdleWorker];
 
-        ProcessState Read(ThreadFrameText[] again)
+        ProcessState Read(ThreadFrameText[] again, long? completed = null)
         {
             var state = new SnapshotBuilder().Thread(5, delay, cpu: cpu).Build();
-            return state with { Threads = [state.Threads[0] with { Again = again }] };
+            return state with { Threads = [state.Threads[0] with { Again = again, CompletedBetweenReads = completed }] };
         }
 
         Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(elsewhere)).Verdicts).Kind);
         Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(idle)).Verdicts).Kind);
         Assert.Equal("hot-thread", Assert.Single(Doctor.Diagnose(Read(sameMethod)).Verdicts).Kind);
+        Assert.Equal("hot-thread", Assert.Single(Doctor.Diagnose(Read(sameMethod, completed: 0)).Verdicts).Kind);
+        // Found in the same method, but it completed work items in between: a stream of its steps, not one that runs on
+        // (a loaded pipeline's producer read twice at load 30, HealthyAppsDoctorTests).
+        Assert.Equal("healthy", Assert.Single(Doctor.Diagnose(Read(sameMethod, completed: 1_200)).Verdicts).Kind);
     }
 
     [Fact]

@@ -66,6 +66,28 @@ public sealed class SemaphoreGuardsTests
     }
 
     [Fact]
+    public void A_lock_released_in_a_method_the_finally_calls_one_level_deep()
+    {
+        var guards = SyncGuards(nameof(ThreadHolder.ThroughHelpers)).OrderBy(g => g.TryStart).ToList();
+        Assert.Equal([(LockLayout.SemaphoreType, true, "ThreadHolder.s_gate"), (LockLayout.ReaderWriterType, false, "ThreadHolder._table")],
+            guards.Select(g => (g.LockType, g.Static, g.Name)));
+        Assert.Equal(["_table"], guards[1].Path.Select(f => f.Name)); // from the holder's own `this`
+        var moveNext = typeof(ThreadHolder).GetMethod(nameof(ThreadHolder.HelperAsync))!.GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType
+            .GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic)!;
+        var inAsync = Assert.Single(SemaphoreGuards.Find(Body(moveNext), LockLayout.Releases));
+        Assert.Equal(["<>4__this", "_table"], inAsync.Path.Select(f => f.Name)); // the state machine's `this`, then the callee's field
+    }
+
+    [Fact]
+    public void A_lock_kept_in_a_local_is_read_from_the_holder_s_stack()
+    {
+        var guard = Assert.Single(SyncGuards(nameof(ThreadHolder.Local)));
+        Assert.True(guard.Local);
+        Assert.Null(guard.Name);
+        Assert.Equal(LockLayout.SemaphoreType, guard.LockType);
+    }
+
+    [Fact]
     public void A_write_lock_released_in_a_finally_is_no_guard_its_holder_is_recorded()
     {
         Assert.Empty(SyncGuards(nameof(ThreadHolder.Write)));
@@ -86,12 +108,13 @@ public sealed class SemaphoreGuardsTests
 
     private static IReadOnlyList<SemaphoreGuard> SyncGuards(string name) => SemaphoreGuards.Find(Body(typeof(ThreadHolder).GetMethod(name)!), LockLayout.Releases);
 
-    private static MethodIl Body(MethodInfo method)
+    private static MethodIl Body(MethodBase method)
     {
         var body = method.GetMethodBody()!;
         var finallys = body.ExceptionHandlingClauses.Where(c => c.Flags == ExceptionHandlingClauseOptions.Finally)
             .Select(c => new IlFinally(c.TryOffset, c.TryOffset + c.TryLength, c.HandlerOffset, c.HandlerOffset + c.HandlerLength)).ToList();
-        return new MethodIl(body.GetILAsByteArray()!, finallys, token => Member(method.Module, token));
+        return new MethodIl(body.GetILAsByteArray()!, finallys, token => Member(method.Module, token),
+            token => method.Module.ResolveMethod(token) is { } callee && callee.Module == method.Module && callee.GetMethodBody() is not null ? Body(callee) : null);
     }
 
     private static IReadOnlyList<SemaphoreGuard> Guards(string method)
@@ -265,6 +288,62 @@ public sealed class SemaphoreGuardsTests
             s_gate.Wait();
             _done.Wait();
             s_one.WaitOne();
+        }
+
+        public void ThroughHelpers()
+        {
+            s_gate.Wait();
+            try
+            {
+                _table.EnterReadLock();
+                try
+                {
+                    Thread.Sleep(0);
+                }
+                finally
+                {
+                    LeaveTable();
+                }
+            }
+            finally
+            {
+                LeaveGate();
+            }
+        }
+
+        public static void Local(Func<SemaphoreSlim> lookUp)
+        {
+            var gate = lookUp();
+            gate.Wait();
+            try
+            {
+                Thread.Sleep(0);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        }
+
+        public async Task HelperAsync()
+        {
+            await s_gate.WaitAsync();
+            try
+            {
+                await Task.Yield();
+            }
+            finally
+            {
+                LeaveTable();
+            }
+        }
+
+        private static void LeaveGate() => s_gate.Release();
+
+        private void LeaveTable()
+        {
+            Thread.Sleep(0);
+            _table.ExitReadLock();
         }
     }
 }

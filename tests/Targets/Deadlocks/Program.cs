@@ -9,9 +9,14 @@
 //   sem-wait   a thread holding a SemaphoreSlim taken with Wait() locks what another thread holds while it waits for the semaphore
 //   rw-read    a ReaderWriterLockSlim reader waits for a lock whose holder waits for the write lock
 //   mutex      a thread holding a Mutex waits for a lock whose holder waits for the mutex
+//   sem-handle a thread holding a System.Threading.Semaphore waits for a lock whose holder waits for the semaphore
+//   helper     a thread holding a SemaphoreSlim releases it in a method its finally calls; it waits for a lock whose holder waits for the semaphore
+//   local      a thread holding a SemaphoreSlim kept in a local (looked up by name) waits for a lock whose holder waits for it
 //   waits      not deadlocks: threads waiting on a ManualResetEventSlim and an AutoResetEvent nobody sets, and on a
 //              SemaphoreSlim kept by code that returned without releasing it
 //   abandoned  not a deadlock: eleven requests queued for a SemaphoreSlim that code took and returned without releasing
+//   few-waiters  not a deadlock: three requests queued for a SemaphoreSlim that code took and returned without releasing
+//   pileup     not a deadlock: a thousand quotes awaiting one exchange-rate fetch whose service never answers
 //   queue      not a deadlock: twelve reservations queued for a semaphore whose holder waits for a supplier that never answers
 //   every      all of the above at once, in one process (one read, one dump, every kind)
 // Several modes may be given (`Deadlocks semaphore mutex waits`): each starts, in one process.
@@ -19,7 +24,7 @@ using Deadlocks;
 
 if (args.Length == 0 || !args.All(Start))
 {
-    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|waits|abandoned|queue|every...");
+    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|sem-handle|helper|local|waits|abandoned|few-waiters|pileup|queue|every...");
     return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
@@ -61,11 +66,26 @@ static bool Start(string mode)
         case "mutex":
             Export.Start();
             break;
+        case "sem-handle":
+            Spooler.Start();
+            break;
+        case "helper":
+            Warehouse.Start();
+            break;
+        case "local":
+            Invoices.Start();
+            break;
         case "waits":
             Settlement.Start();
             break;
         case "abandoned":
             Coupons.Start();
+            break;
+        case "few-waiters":
+            Vouchers.Start();
+            break;
+        case "pileup":
+            Quotes.Start();
             break;
         case "queue":
             Reservations.Start();
@@ -81,9 +101,14 @@ static bool Start(string mode)
             Shelf.Start();
             PriceTable.Start();
             Export.Start();
+            Spooler.Start();
+            Warehouse.Start();
+            Invoices.Start();
             Settlement.Start();
             Reservations.Start();
             Coupons.Start();
+            Vouchers.Start();
+            Quotes.Start();
             break;
         default:
             return false;
