@@ -80,9 +80,10 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
                 if (!t.TryGetProperty("step", out var step) || !step.GetProperty("hung").GetBoolean())
                     continue;
                 var at = step.GetProperty("resumedAt");
-                hung.Add(new TopStep(step.GetProperty("taskId").GetInt64(), step.GetProperty("method").GetString() ?? "?",
+                hung.Add(new TopStep(step.TryGetProperty("taskId", out var task) ? task.GetInt64() : null, step.GetProperty("method").GetString() ?? "?",
                     at.ValueKind == JsonValueKind.Object ? $"{Path.GetFileName(at.GetProperty("file").GetString())}:{at.GetProperty("line").GetInt32().ToString(CultureInfo.InvariantCulture)}" : null,
-                    step.GetProperty("runningSeconds").GetDouble(), t.TryGetProperty("id", out var id) ? id.GetInt32() : null, t.GetProperty("osId").GetInt32()));
+                    step.GetProperty("runningSeconds").GetDouble(), t.TryGetProperty("id", out var id) ? id.GetInt32() : null, t.GetProperty("osId").GetInt32(),
+                    step.TryGetProperty("handler", out var handler) && handler.ValueKind == JsonValueKind.True));
             }
             return [.. hung.OrderByDescending(h => h.Seconds).ThenBy(h => h.TaskId)];
         }
@@ -128,8 +129,11 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
     }
 }
 
-/// <summary>A step running past debug mode's hung-step threshold: its task, method, the await it resumed from, on which thread.</summary>
-internal sealed record TopStep(long TaskId, string Method, string? ResumedAt, double Seconds, int? ThreadId, int OsThreadId);
+/// <summary>
+/// A step running past debug mode's hung-step threshold: its task, method, the await it resumed from, on which thread;
+/// or a request's handler run inline from its start (<paramref name="Handler"/>: no task, <paramref name="ResumedAt"/> its first line).
+/// </summary>
+internal sealed record TopStep(long? TaskId, string Method, string? ResumedAt, double Seconds, int? ThreadId, int OsThreadId, bool Handler = false);
 
 /// <summary>An ASP.NET Core request in flight.</summary>
 internal sealed record TopRequest(string Method, string Path, string? Route, double AgeSeconds);

@@ -61,10 +61,17 @@ internal static class ThreadCommands
                 if (t.Step is { } step)
                 {
                     w.WriteStartObject("step");
-                    w.WriteNumber("taskId", step.TaskId);
+                    if (step.TaskId is { } taskId)
+                        w.WriteNumber("taskId", taskId);
                     w.WriteString("method", step.Method);
                     w.WritePropertyName("resumedAt");
                     JsonTaskDump.Location(w, step.ResumedAt, inline: false);
+                    if (step.Handler)
+                    {
+                        // No task, no step of its own: the request's handler from its first line (debug mode's reports say so of a first step).
+                        w.WriteBoolean("firstStep", true);
+                        w.WriteBoolean("handler", true);
+                    }
                     w.WriteNumber("runningSeconds", Math.Round(step.Seconds, 3));
                     w.WriteBoolean("hung", step.Hung);
                     w.WriteEndObject();

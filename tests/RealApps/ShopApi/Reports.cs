@@ -22,7 +22,7 @@ internal static class Reports
 
     // Parses its options (quickly), then spins in a loop of its own for the time asked.
     public static async Task<string> SpinAsync(int ms, InventoryClient inventory)
-    {
+    { // @shop.spin.start
         var available = await inventory.GetStockAsync(7); // @shop.spin.resumed
         var options = JsonSerializer.Deserialize<Dictionary<string, int>>("""{"rounds": 3}""")!;
         var clock = Stopwatch.StartNew();
@@ -35,8 +35,8 @@ internal static class Reports
     // Compound interest over a table of rates, for the time asked, on the request thread: Math.Pow and the remainder
     // of doubles run in the C library's libm, outside managed code.
     public static string InterestTable(int ms, CancellationToken aborted)
-    {
-        var clock = Stopwatch.StartNew();
+    { // @shop.interest.start
+        var clock = Stopwatch.StartNew(); // @shop.interest.first
         var total = 0.0;
         while (clock.ElapsedMilliseconds < ms && !aborted.IsCancellationRequested)
         {
