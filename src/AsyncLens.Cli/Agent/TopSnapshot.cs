@@ -25,9 +25,11 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
     /// <param name="ended">Ask <c>ps-terminated</c> too (the view of ended tasks is on).</param>
     public static TopSnapshot Take(IConsoleSession session, bool debugMode, bool ended = false)
     {
-        var ps = session.Send("ps", debugMode ? ["--sort", "busy"] : []);
+        // top reads ps' and threads' data alone (their tables are built only for a client that prints them); pool's
+        // text gives the starvation line.
+        var ps = session.Send("ps", debugMode ? ["--sort", "busy"] : [], text: false);
         var pool = session.Send("pool", []);
-        var threads = debugMode ? session.Send("threads", []) : null;
+        var threads = debugMode ? session.Send("threads", [], text: false) : null;
         var history = ended ? TopHistory.Parse(session.Send("ps-terminated", [])) : null;
         // ps's JSON lists the requests in flight with their ages: no second snapshot of the app's tasks for `requests`.
         return Parse(ps, pool) with { HungSteps = Hung(threads), Requests = InFlight(ps), Ended = history };

@@ -33,7 +33,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         w.WriteEndArray();
     });
 
-    public byte[] Run(JsonElement? id, string command, string[] args)
+    public byte[] Run(JsonElement? id, string command, string[] args, bool withText = true)
     {
         ConsoleReply reply;
         try
@@ -49,7 +49,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         {
             reply = ConsoleReply.Failed($"{command} failed ({ex.GetType().Name}: {ex.Message}); the app is unaffected");
         }
-        return ConsoleProtocol.Result(id, command, reply);
+        return ConsoleProtocol.Result(id, command, reply, withText);
     }
 
     private ConsoleReply Dispatch(string command, ConsoleArgs args) => command switch
