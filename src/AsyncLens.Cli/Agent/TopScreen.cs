@@ -183,7 +183,7 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
             var on = step.ThreadId is { } managed ? $"thread {managed.ToString(CultureInfo.InvariantCulture)}" : $"OS thread {step.OsThreadId.ToString(CultureInfo.InvariantCulture)}";
             // A request's handler with no await parked yet has no task: it is named with its first line.
             var what = step.TaskId is { } id ? $"task {TaskTable.Id(id)}" : "a request's handler, no await parked";
-            items.Add($"hung step: {MethodNames.Compact(step.Method)} running {TaskTable.Age(TimeSpan.FromSeconds(step.Seconds))}{(step.ResumedAt is { } at ? $" since {at}{(step.Handler ? " (its start)" : "")}" : "")} ({what}, {on})");
+            items.Add($"hung step: {MethodNames.Compact(step.Method)} running {TaskTable.Age(TimeSpan.FromSeconds(step.Seconds))}{(step.ResumedAt is { } at ? $" since {(step.Handler ? "its start at " : "")}{at}" : "")} ({what}, {on})");
         }
         if (hung.Count > MaxHungShown)
             items.Add($"hung steps: {(hung.Count - MaxHungShown).ToString(CultureInfo.InvariantCulture)} more (threads lists them)");

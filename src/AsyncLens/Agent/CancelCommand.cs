@@ -9,11 +9,13 @@ namespace AsyncLens.Agent;
 /// The console's <c>cancel ID</c>, cooperative: the <see cref="CancellationTokenSource"/> whose token the task's chain
 /// holds is cancelled, and the code that took the token decides what that means. Looked for in the task's own state
 /// machine first, then down what it awaits, then up through what awaits it (nearest first; there, tokens it was given
-/// only): the closest holder is the narrowest cancellation. Nothing found (or only sources already cancelled): nothing changes, exit 1.
+/// only): the closest holder is the narrowest cancellation. None found, a task serving an ASP.NET Core request in flight
+/// aborts that request (<c>HttpContext.Abort()</c>: its connection closes, its <c>RequestAborted</c> token is cancelled;
+/// code that does not watch the token runs on). Nothing found at all (or only sources already cancelled): nothing changes, exit 1.
 /// </summary>
 internal static class CancelCommand
 {
-    public static ConsoleReply Run(TaskInventory inventory, ConsoleArgs args, TerminatedHistory history)
+    public static ConsoleReply Run(TaskInventory inventory, ConsoleArgs args, TerminatedHistory history, InFlightRequests? requests = null)
     {
         var id = args.TaskId();
         var graph = inventory.Snapshot();
@@ -50,7 +52,37 @@ internal static class CancelCommand
                 });
             }
         }
-        return ConsoleReply.Failed($"cancel: task {TaskTable.Id(id)} ({texts.Of(node).Title}) and the tasks it awaits or is awaited by hold no CancellationTokenSource that can be cancelled: nothing was changed");
+        if (requests is not null && RequestCommands.Served(graph, requests).Tasks.TryGetValue(id, out var request) && Abort(request.Context))
+        {
+            history.CancelledByConsole(Chain(node).Select(n => n.Id));
+            var label = RequestCommands.Label(request);
+            return new ConsoleReply($"cancel {TaskTable.Id(id)}: no CancellationTokenSource in its chain; aborted the ASP.NET Core request it serves ({label}): its connection is closed and its RequestAborted token cancelled (code that does not watch that token runs on to its end)\n", w =>
+            {
+                w.WriteStartObject();
+                w.WriteNumber("id", id);
+                w.WriteBoolean("cancelled", true);
+                w.WriteString("abortedRequest", label);
+                w.WriteEndObject();
+            });
+        }
+        return ConsoleReply.Failed($"cancel: task {TaskTable.Id(id)} ({texts.Of(node).Title}) and the tasks it awaits or is awaited by hold no CancellationTokenSource that can be cancelled, and it serves no ASP.NET Core request in flight: nothing was changed");
+    }
+
+    // HttpContext.Abort(), found by name (the engine references no ASP.NET Core): Kestrel closes the connection and
+    // cancels RequestAborted on the thread pool, not on this thread.
+    private static bool Abort(object context)
+    {
+        try
+        {
+            if (context.GetType().GetMethod("Abort", Type.EmptyTypes) is not { } abort)
+                return false;
+            abort.Invoke(context, null);
+            return true;
+        }
+        catch (Exception ex) when (ex is System.Reflection.TargetInvocationException or ObjectDisposedException or InvalidOperationException)
+        {
+            return false;
+        }
     }
 
     private static HashSet<TaskNode> Above(TaskNode node)

@@ -57,7 +57,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         "help" => Help(args),
         "ps" => TaskCommands.Ps(TaskSource.Of(inventory(), _requests), args),
         "where" => TaskCommands.Where(TaskSource.Of(inventory()), args),
-        "cancel" => CancelCommand.Run(inventory(), args, history),
+        "cancel" => CancelCommand.Run(inventory(), args, history, _requests),
         "ps-terminated" => HistoryCommands.Ps(history, args),
         "where-terminated" => HistoryCommands.Where(history, args),
         "threads" => ThreadCommands.Threads(inventory(), args),

@@ -31,7 +31,7 @@ public sealed class TopWarningsTests
         app.Start("/park/product/7");
         // The parked request first, the oldest: waited for in the console's list of requests in flight.
         Poll(app, "requests", r => r.GetProperty("requests").EnumerateArray().Any(q => q.GetProperty("path").GetString() == "/park/product/7"));
-        app.Start("/bug/spin/60000"); // spins a minute whatever happens: the test ends the app itself
+        var spinning = app.Send("/bug/spin/60000"); // spins a minute whatever happens: the test ends the app itself
         app.Start("/bug/interest/60000"); // computes a minute on its request's thread, or until the request is dropped
 
         // Debug mode calls a step hung past ten times its slow-step threshold (1 s): the console's threads JSON says so of
@@ -56,16 +56,30 @@ public sealed class TopWarningsTests
         var warnings = lines[Array.IndexOf(lines, "warnings:")..];
         Assert.True(warnings.Length == 4, top.Stdout);
         var spinLine = spinInline
-            ? $@"since {Regex.Escape(Short(FirstLine("shop.spin")))} \(its start\) \(a request's handler, no await parked, thread \d+\)"
+            ? $@"since its start at {Regex.Escape(Short(FirstLine("shop.spin")))} \(a request's handler, no await parked, thread \d+\)"
             : $@"since {Regex.Escape(Short("shop.spin.resumed"))} \(task {spin.GetProperty("taskId")}, thread \d+\)";
         Assert.Single(warnings, w => Regex.IsMatch(w, $@"^  hung step: Reports\.SpinAsync\(int, InventoryClient\) running \d+(\.\d)? s {spinLine}$"));
         Assert.Single(warnings, w => Regex.IsMatch(w,
-            $@"^  hung step: Reports\.InterestTable\(int, CancellationToken\) running \d+(\.\d)? s since {Regex.Escape(Short(FirstLine("shop.interest")))} \(its start\) \(a request's handler, no await parked, thread \d+\)$"));
+            $@"^  hung step: Reports\.InterestTable\(int, CancellationToken\) running \d+(\.\d)? s since its start at {Regex.Escape(Short(FirstLine("shop.interest")))} \(a request's handler, no await parked, thread \d+\)$"));
         Assert.Matches(@"^  3 requests past 1\.0 s; oldest \d+(\.\d)? s: GET /park/product/7 \(route /park/product/\{id:int\}\)$", warnings[3]);
 
         // threads' text names the handler with its first line too.
         var text = ChildProcess.Dotnet([Repo.Cli, "console", app.PidText, "threads"], timed: false);
         Assert.Contains($" the handler `Reports.InterestTable(int, CancellationToken)` of an ASP.NET Core request, since its start at {At(FirstLine("shop.interest"))} (no await of it has parked)\n", text.Stdout);
+        // cancel of a task serving the spinning request, whose chain holds no token: the request is aborted, the client's
+        // connection closed (SpinAsync, which watches no token, spins on). The request's tasks exist once something in it
+        // parked (Kestrel's loop reading the request, SpinAsync's await).
+        var request = Poll(app, "ps", _ => true).GetProperty("requests").EnumerateArray().Single(r => r.GetProperty("path").GetString() == "/bug/spin/60000");
+        var serving = request.GetProperty("tasks").EnumerateArray().Select(t => t.GetInt64().ToString(CultureInfo.InvariantCulture)).FirstOrDefault();
+        Assert.True(serving is not null || spinInline, request.ToString());
+        if (serving is not null)
+        {
+            var cancel = ChildProcess.Dotnet([Repo.Cli, "console", app.PidText, "cancel", serving], timed: false);
+            Assert.True(cancel.ExitCode == 0, cancel.ToString());
+            Assert.Equal($"cancel {serving}: no CancellationTokenSource in its chain; aborted the ASP.NET Core request it serves ({request.GetProperty("request").GetString()}): its connection is closed and its RequestAborted token cancelled (code that does not watch that token runs on to its end)\n", cancel.Stdout);
+            var closed = await Record.ExceptionAsync(() => spinning.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.True(closed is HttpRequestException, $"the client did not see its connection closed: {closed}");
+        }
         // Graceful shutdown would wait for the spinning request.
         using (var process = System.Diagnostics.Process.GetProcessById(app.Pid))
             process.Kill();
