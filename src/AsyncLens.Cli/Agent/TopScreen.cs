@@ -24,7 +24,7 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
 
     private const int MinMethod = 16;
     private const int ReadableMethod = 32;
-    private const int ReadableParkedAt = 24;
+    private const int ReadableParkedAt = 16;
     private const int MaxHungShown = 3;
     private const int MinParkedAt = 10;
 

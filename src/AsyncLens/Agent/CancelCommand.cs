@@ -2,6 +2,7 @@ using System.Globalization;
 using AsyncLens.Inventory;
 using AsyncLens.Reporting.Dumps;
 using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
 
 namespace AsyncLens.Agent;
 
@@ -23,6 +24,8 @@ internal static class CancelCommand
             return ConsoleReply.Failed($"cancel: no pending task {TaskTable.Id(id)} (it may have ended; ps lists the pending ones)");
         var texts = new NodeTextCache();
         var above = Above(node);
+        var services = ServiceStops(Chain(node));
+        string? serviceOnly = null;
         foreach (var holder in Chain(node))
         {
             if (holder.Kind != NodeKind.AsyncMethod || holder.Box is not { } box || box.StateMachine(holder.Target) is not { } stateMachine)
@@ -33,6 +36,13 @@ internal static class CancelCommand
                 // a source a caller made is its own, and may be what another of its tasks was given.
                 if ((above.Contains(holder) && !isToken) || source.IsCancellationRequested)
                     continue;
+                // A BackgroundService's stopping token stops the whole service, and with the Generic Host's default
+                // (BackgroundServiceExceptionBehavior.StopHost) the whole app: not a task's cancellation.
+                if (services.TryGetValue(source, out var service))
+                {
+                    serviceOnly ??= $"'{name}' is the stopping token of the BackgroundService {service}: cancelling it would stop that service, and with the host's default (BackgroundServiceExceptionBehavior.StopHost) the whole app";
+                    continue;
+                }
                 // Marked first: the cancellation runs on the pool, and what it ends may end before this returns.
                 history.CancelledByConsole(Chain(node).Select(n => n.Id));
                 if (!TryCancel(source))
@@ -65,8 +75,30 @@ internal static class CancelCommand
                 w.WriteEndObject();
             });
         }
+        if (serviceOnly is not null)
+            return ConsoleReply.Failed($"cancel: task {TaskTable.Id(id)} ({texts.Of(node).Title}): the only token its chain holds is a service's: {serviceOnly}; nothing was changed (to stop the app: kill -TERM {Environment.ProcessId.ToString(CultureInfo.InvariantCulture)})");
         return ConsoleReply.Failed($"cancel: task {TaskTable.Id(id)} ({texts.Of(node).Title}) and the tasks it awaits or is awaited by hold no CancellationTokenSource that can be cancelled, and it serves no ASP.NET Core request in flight: nothing was changed");
     }
+
+    // The stopping sources of the BackgroundServices whose ExecuteAsync (or a method of theirs) is in the chain (its
+    // state machine's `this`), by source: Microsoft.Extensions.Hosting.BackgroundService keeps it in _stoppingCts.
+    private static Dictionary<CancellationTokenSource, string> ServiceStops(IEnumerable<TaskNode> chain)
+    {
+        var stops = new Dictionary<CancellationTokenSource, string>(ReferenceEqualityComparer.Instance);
+        foreach (var node in chain)
+        {
+            if (node.Kind != NodeKind.AsyncMethod || node.Box?.StateMachine(node.Target) is not { } stateMachine
+                || stateMachine.GetType().GetField(StateMachineLayout.ThisField, FieldAccessor.Instance)?.GetValue(stateMachine) is not { } owner)
+                continue;
+            for (var type = owner.GetType(); type is not null; type = type.BaseType)
+            {
+                if (type.FullName == HostingLayout.BackgroundService && type.GetField(HostingLayout.StoppingSource, FieldAccessor.Instance)?.GetValue(owner) is CancellationTokenSource stop)
+                    stops.TryAdd(stop, owner.GetType().Name);
+            }
+        }
+        return stops;
+    }
+
 
     // HttpContext.Abort(), found by name (the engine references no ASP.NET Core): Kestrel closes the connection and
     // cancels RequestAborted on the thread pool, not on this thread.
