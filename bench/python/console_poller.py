@@ -4,6 +4,7 @@ protocol (docs/console.md). For bench/console-idle.sh and bench/web-overhead.sh:
 someone watches.
 
     python3 console_poller.py ERR_FILE [--commands ps,pool]
+        (environment CONSOLE_POLL_TEXT=1: ask ps and threads for their text too, as top did before it read their data alone)
         waits for a "console: SOCKET" line (the bench harness) or "asynclens: console on SOCKET (" line (the startup
         hook) in ERR_FILE; --commands: what to ask each second instead of what top asks
 
@@ -57,6 +58,9 @@ def thread_cpu_seconds(pid, name_prefix):
 def main():
     path = socket_path(sys.argv[1])
     chosen = sys.argv[3].split(",") if len(sys.argv) > 3 and sys.argv[2] == "--commands" else None
+    # CONSOLE_POLL_TEXT=1: ask for ps' and threads' text as well, as top did before 2026-12-05 18:00 (an agent older
+    # than that ignores the request's "text" and always sends it).
+    with_text = None if os.environ.get("CONSOLE_POLL_TEXT") == "1" else False
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     client.connect(path)
     reader = client.makefile("r", encoding="utf-8")
@@ -76,7 +80,10 @@ def main():
             for command, args in commands:
                 request += 1
                 start = time.perf_counter()
-                client.sendall((json.dumps({"id": request, "command": command, "args": args}) + "\n").encode())
+                ask = {"id": request, "command": command, "args": args}
+                if with_text is not None and command in ("ps", "threads"):
+                    ask["text"] = with_text  # top asks for ps' and threads' data alone
+                client.sendall((json.dumps(ask) + "\n").encode())
                 if not reader.readline():
                     return
                 walls[command].append(time.perf_counter() - start)

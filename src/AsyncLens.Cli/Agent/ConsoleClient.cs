@@ -93,13 +93,15 @@ internal sealed class ConsoleClient : IConsoleSession
     public static string NoConsole(int pid) =>
         $"process {pid.ToString(CultureInfo.InvariantCulture)} has no console: start it with ASYNCLENS_CONSOLE=1 and DOTNET_STARTUP_HOOKS=<path of AsyncLens.Engine.dll>, with 'asynclens run --console -- app', or call AsyncDebug.StartConsole() in it";
 
-    /// <summary>Sends one command; the answer line, as sent.</summary>
-    public string Send(string command, IReadOnlyList<string> args)
+    /// <summary>Sends one command; the answer line, as sent (without its text when <paramref name="text"/> is false: the data alone).</summary>
+    public string Send(string command, IReadOnlyList<string> args, bool text = true)
     {
         var request = ConsoleProtocol.Line(w =>
         {
             w.WriteNumber("id", ++_nextId);
             w.WriteString("command", command);
+            if (!text)
+                w.WriteBoolean("text", false);
             w.WriteStartArray("args");
             foreach (var arg in args)
                 w.WriteStringValue(arg);

@@ -28,7 +28,7 @@ internal sealed class OutsideConsole(int pid) : IConsoleSession
     /// <summary>Said once, on standard error or by the prompt: what works without the agent, and how to start it.</summary>
     public string Note => $"process {pid.ToString(CultureInfo.InvariantCulture)} has no console agent: ps, where and threads are read from outside (the process stops while its memory is copied); cancel, ps-terminated, where-terminated, pool and requests need the agent: {StartIt}";
 
-    public string Send(string command, IReadOnlyList<string> args)
+    public string Send(string command, IReadOnlyList<string> args, bool text = true)
     {
         ConsoleReply reply;
         try
@@ -49,7 +49,7 @@ internal sealed class OutsideConsole(int pid) : IConsoleSession
         {
             reply = ConsoleReply.BadInput(ex.Message);
         }
-        var line = ConsoleProtocol.Result(null, command, reply);
+        var line = ConsoleProtocol.Result(null, command, reply, text);
         return Encoding.UTF8.GetString(line, 0, line.Length - 1);
     }
 
@@ -141,8 +141,8 @@ internal interface IConsoleSession : IDisposable
 
     string Program { get; }
 
-    /// <summary>Sends one command; the answer line (the agent's protocol).</summary>
-    string Send(string command, IReadOnlyList<string> args);
+    /// <summary>Sends one command; the answer line (the agent's protocol), its text left out when <paramref name="text"/> is false.</summary>
+    string Send(string command, IReadOnlyList<string> args, bool text = true);
 
     /// <summary>The agent's, or none: the process has no agent, and it is served from outside.</summary>
     public static IConsoleSession Open(int pid) => (IConsoleSession?)ConsoleClient.ConnectIfAny(pid) ?? new OutsideConsole(pid);

@@ -23,6 +23,8 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
     public const string EndedKeys = "q quit  t pending  / filter  up/down select  Enter where-terminated";
 
     private const int MinMethod = 16;
+    private const int ReadableMethod = 32;
+    private const int ReadableParkedAt = 16;
     private const int MaxHungShown = 3;
     private const int MinParkedAt = 10;
 
@@ -179,7 +181,9 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
         foreach (var step in hung.Take(MaxHungShown))
         {
             var on = step.ThreadId is { } managed ? $"thread {managed.ToString(CultureInfo.InvariantCulture)}" : $"OS thread {step.OsThreadId.ToString(CultureInfo.InvariantCulture)}";
-            items.Add($"hung step: {MethodNames.Compact(step.Method)} running {TaskTable.Age(TimeSpan.FromSeconds(step.Seconds))}{(step.ResumedAt is { } at ? $" since {at}" : "")} (task {TaskTable.Id(step.TaskId)}, {on})");
+            // A request's handler with no await parked yet has no task: it is named with its first line.
+            var what = step.TaskId is { } id ? $"task {TaskTable.Id(id)}" : "a request's handler, no await parked";
+            items.Add($"hung step: {MethodNames.Compact(step.Method)} running {TaskTable.Age(TimeSpan.FromSeconds(step.Seconds))}{(step.ResumedAt is { } at ? $" since {(step.Handler ? "its start at " : "")}{at}" : "")} ({what}, {on})");
         }
         if (hung.Count > MaxHungShown)
             items.Add($"hung steps: {(hung.Count - MaxHungShown).ToString(CultureInfo.InvariantCulture)} more (threads lists them)");
@@ -246,11 +250,13 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
             for (var c = 0; c < row.Length; c++)
                 widths[c] = Math.Max(widths[c], row[c].Length);
         }
-        // Too wide for the terminal: the method gives way first, then the file; then the last columns go (STEPS,
-        // BUSY, AGE; ENDED, LIVED), and what that frees goes back to the file, then the method. A line still too wide is cut.
+        // Too wide for the terminal: the method gives way first down to a readable width, then the file (a framework's
+        // long file name must not leave a method's name at 16 characters), then each down to its least; then the last
+        // columns go (STEPS, BUSY, AGE; ENDED, LIVED), and what that frees goes back to the file, then the method. A line
+        // still too wide is cut.
         var natural = widths.ToArray();
         var excess = widths.Sum() + 2 * (widths.Length - 1) - width;
-        foreach (var (column, least) in new[] { (2, MinMethod), (3, MinParkedAt) })
+        foreach (var (column, least) in new[] { (2, ReadableMethod), (3, ReadableParkedAt), (2, MinMethod), (3, MinParkedAt) })
         {
             var give = Math.Clamp(excess, 0, Math.Max(0, widths[column] - least));
             widths[column] -= give;
@@ -265,9 +271,23 @@ internal sealed class TopScreen(string program, int pid, bool debugMode, TimeSpa
             widths[column] += back;
             excess += back;
         }
-        var cells = rows.Select(row => row.Take(count).Select((cell, c) => Cut(cell, widths[c])).ToArray()).ToList();
+        // A method's name collapses its parameters before it is cut (CutMethod): what the column does not use goes to the file.
+        var usedMethod = rows.Skip(1).Select(r => CutMethod(r[2], widths[2]).Length).Append(rows[0][2].Length).Max();
+        if (usedMethod < widths[2])
+            (widths[3], widths[2]) = (Math.Min(natural[3], widths[3] + widths[2] - usedMethod), usedMethod);
+        var cells = rows.Select((row, r) => row.Take(count).Select((cell, c) => r > 0 && c == 2 ? CutMethod(cell, widths[c]) : r > 0 && c == 3 ? CutHead(cell, widths[c]) : Cut(cell, widths[c])).ToArray()).ToList();
         return TaskTable.Align(cells).Split('\n')[..^1].Select(l => Cut(l, width)).ToList();
     }
+
+    /// <summary>
+    /// A method's name in <paramref name="width"/> characters: its type arguments and parameters collapsed first
+    /// (<c>Shop.Fetch(…)</c>), then its head cut (<c>…Extensions.WaitForShutdownAsync(…)</c>): the method's own name is what a reader looks for.
+    /// </summary>
+    public static string CutMethod(string name, int width) => CutHead(MethodNames.Compact(name, width), width);
+
+    /// <summary>At most <paramref name="width"/> characters, the end kept (a file's line number, a method's own name): a longer text starts with '…'.</summary>
+    public static string CutHead(string text, int width) =>
+        text.Length <= width ? text : width <= 1 ? text[^Math.Max(0, width)..] : "…" + text[^(width - 1)..];
 
     /// <summary>At most <paramref name="width"/> characters: a longer text ends in '…'.</summary>
     public static string Cut(string text, int width) =>

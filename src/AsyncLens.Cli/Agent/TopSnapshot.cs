@@ -25,9 +25,11 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
     /// <param name="ended">Ask <c>ps-terminated</c> too (the view of ended tasks is on).</param>
     public static TopSnapshot Take(IConsoleSession session, bool debugMode, bool ended = false)
     {
-        var ps = session.Send("ps", debugMode ? ["--sort", "busy"] : []);
+        // top reads ps' and threads' data alone (their tables are built only for a client that prints them); pool's
+        // text gives the starvation line.
+        var ps = session.Send("ps", debugMode ? ["--sort", "busy"] : [], text: false);
         var pool = session.Send("pool", []);
-        var threads = debugMode ? session.Send("threads", []) : null;
+        var threads = debugMode ? session.Send("threads", [], text: false) : null;
         var history = ended ? TopHistory.Parse(session.Send("ps-terminated", [])) : null;
         // ps's JSON lists the requests in flight with their ages: no second snapshot of the app's tasks for `requests`.
         return Parse(ps, pool) with { HungSteps = Hung(threads), Requests = InFlight(ps), Ended = history };
@@ -80,9 +82,10 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
                 if (!t.TryGetProperty("step", out var step) || !step.GetProperty("hung").GetBoolean())
                     continue;
                 var at = step.GetProperty("resumedAt");
-                hung.Add(new TopStep(step.GetProperty("taskId").GetInt64(), step.GetProperty("method").GetString() ?? "?",
+                hung.Add(new TopStep(step.TryGetProperty("taskId", out var task) ? task.GetInt64() : null, step.GetProperty("method").GetString() ?? "?",
                     at.ValueKind == JsonValueKind.Object ? $"{Path.GetFileName(at.GetProperty("file").GetString())}:{at.GetProperty("line").GetInt32().ToString(CultureInfo.InvariantCulture)}" : null,
-                    step.GetProperty("runningSeconds").GetDouble(), t.TryGetProperty("id", out var id) ? id.GetInt32() : null, t.GetProperty("osId").GetInt32()));
+                    step.GetProperty("runningSeconds").GetDouble(), t.TryGetProperty("id", out var id) ? id.GetInt32() : null, t.GetProperty("osId").GetInt32(),
+                    step.TryGetProperty("handler", out var handler) && handler.ValueKind == JsonValueKind.True));
             }
             return [.. hung.OrderByDescending(h => h.Seconds).ThenBy(h => h.TaskId)];
         }
@@ -128,8 +131,11 @@ internal sealed record TopSnapshot(DateTimeOffset Time, IReadOnlyList<TopTask> T
     }
 }
 
-/// <summary>A step running past debug mode's hung-step threshold: its task, method, the await it resumed from, on which thread.</summary>
-internal sealed record TopStep(long TaskId, string Method, string? ResumedAt, double Seconds, int? ThreadId, int OsThreadId);
+/// <summary>
+/// A step running past debug mode's hung-step threshold: its task, method, the await it resumed from, on which thread;
+/// or a request's handler run inline from its start (<paramref name="Handler"/>: no task, <paramref name="ResumedAt"/> its first line).
+/// </summary>
+internal sealed record TopStep(long? TaskId, string Method, string? ResumedAt, double Seconds, int? ThreadId, int OsThreadId, bool Handler = false);
 
 /// <summary>An ASP.NET Core request in flight.</summary>
 internal sealed record TopRequest(string Method, string Path, string? Route, double AgeSeconds);

@@ -33,7 +33,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         w.WriteEndArray();
     });
 
-    public byte[] Run(JsonElement? id, string command, string[] args)
+    public byte[] Run(JsonElement? id, string command, string[] args, bool withText = true)
     {
         ConsoleReply reply;
         try
@@ -49,7 +49,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         {
             reply = ConsoleReply.Failed($"{command} failed ({ex.GetType().Name}: {ex.Message}); the app is unaffected");
         }
-        return ConsoleProtocol.Result(id, command, reply);
+        return ConsoleProtocol.Result(id, command, reply, withText);
     }
 
     private ConsoleReply Dispatch(string command, ConsoleArgs args) => command switch
@@ -57,7 +57,7 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         "help" => Help(args),
         "ps" => TaskCommands.Ps(TaskSource.Of(inventory(), _requests), args),
         "where" => TaskCommands.Where(TaskSource.Of(inventory()), args),
-        "cancel" => CancelCommand.Run(inventory(), args, history),
+        "cancel" => CancelCommand.Run(inventory(), args, history, _requests),
         "ps-terminated" => HistoryCommands.Ps(history, args),
         "where-terminated" => HistoryCommands.Where(history, args),
         "threads" => ThreadCommands.Threads(inventory(), args),
@@ -72,8 +72,8 @@ internal sealed class ConsoleCommands(Func<TaskInventory> inventory, TerminatedH
         const string text = """
             ps [--filter TEXT] [--sort KEY]          every pending async method: id, state, method, parked at, age, awaiting, awaited by (KEY: age, busy, method)
             where ID                                 its async stack, root first, with lines, and where each task in it was created
-            cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds
-            ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await
+            cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds, or aborts the request it serves
+            ps-terminated [--filter TEXT]            the last async methods that ended: how (completed, faulted, cancelled), their last await
             where-terminated ID                      one of them: how it ended, its exception, its last async stack, where it was created
             threads                                  every thread: its state, the async step it runs, the task it is blocked on (debug mode)
             pool                                     the thread pool: workers busy and idle, queue, starvation, what the busy workers share

@@ -95,12 +95,12 @@ internal sealed class ConsoleConnection(Socket socket, ConsoleCommands commands)
             line = line[..^1];
         if (line.Trim((byte)' ').IsEmpty)
             return;
-        if (!ConsoleProtocol.TryParse(line, out var id, out var command, out var args, out var error))
+        if (!ConsoleProtocol.TryParse(line, out var id, out var command, out var args, out var withText, out var error))
         {
             Send(ConsoleProtocol.Error(id, null, 2, error));
             return;
         }
-        Send(commands.Run(id, command, args));
+        Send(commands.Run(id, command, args, withText));
     }
 
     private void Send(byte[] line)

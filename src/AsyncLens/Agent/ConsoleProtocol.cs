@@ -48,7 +48,8 @@ internal static class ConsoleProtocol
         w.WriteString("error", message);
     });
 
-    public static byte[] Result(JsonElement? id, string command, ConsoleReply reply) => Line(w =>
+    /// <summary>The answer line of a request: its text (unless <paramref name="withText"/> is false: the request said <c>"text": false</c>, a result carries its data alone), its data, its exit code.</summary>
+    public static byte[] Result(JsonElement? id, string command, ConsoleReply reply, bool withText = true) => Line(w =>
     {
         w.WriteString("kind", reply.Exit == 0 ? "result" : "error");
         WriteId(w, id);
@@ -56,7 +57,7 @@ internal static class ConsoleProtocol
         w.WriteNumber("exit", reply.Exit);
         if (reply.Exit != 0)
             w.WriteString("error", reply.Text.TrimEnd('\n'));
-        else
+        else if (withText || reply.Data is null)
             w.WriteString("text", reply.Text);
         if (reply.Data is { } data)
         {
@@ -65,12 +66,13 @@ internal static class ConsoleProtocol
         }
     });
 
-    /// <summary>Parses a request line: its id (echoed), command and arguments, or why it is not one.</summary>
-    public static bool TryParse(ReadOnlySpan<byte> line, out JsonElement? id, out string command, out string[] args, out string error)
+    /// <summary>Parses a request line: its id (echoed), command and arguments, whether the answer is to carry its text, or why it is not one.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> line, out JsonElement? id, out string command, out string[] args, out bool withText, out string error)
     {
         id = null;
         command = "";
         args = [];
+        withText = true;
         try
         {
             using var doc = JsonDocument.Parse(line.ToArray(), new JsonDocumentOptions { MaxDepth = 8 });
@@ -88,6 +90,15 @@ internal static class ConsoleProtocol
                 return false;
             }
             command = name;
+            if (root.TryGetProperty("text", out var t))
+            {
+                if (t.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+                {
+                    error = "\"text\" is true or false";
+                    return false;
+                }
+                withText = t.ValueKind == JsonValueKind.True;
+            }
             if (root.TryGetProperty("args", out var a))
             {
                 if (a.ValueKind != JsonValueKind.Array || a.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
@@ -126,9 +137,25 @@ internal static class ConsoleProtocol
 /// <summary>
 /// A command's answer: the text the CLI prints, the same as data (<see cref="Data"/> writes one JSON value), and an
 /// exit code (0, or 1 when it could not do what was asked, 2 for bad input; then <see cref="Text"/> is the reason).
+/// A command whose text costs (ps's table: a row per pending task) gives it as a function, run only when the answer
+/// carries text: a client that reads the data alone (a request with <c>"text": false</c>: asynclens top, each second)
+/// does not pay for a table it never shows.
 /// </summary>
-internal sealed record ConsoleReply(string Text, Action<Utf8JsonWriter>? Data = null, int Exit = 0)
+internal sealed class ConsoleReply
 {
+    private readonly Func<string>? _build;
+    private string? _text;
+
+    public ConsoleReply(string text, Action<Utf8JsonWriter>? data = null, int exit = 0) => (_text, Data, Exit) = (text, data, exit);
+
+    public ConsoleReply(Func<string> text, Action<Utf8JsonWriter> data) => (_build, Data) = (text, data);
+
+    public string Text => _text ??= _build!();
+
+    public Action<Utf8JsonWriter>? Data { get; }
+
+    public int Exit { get; }
+
     public static ConsoleReply Failed(string reason) => new(reason, null, 1);
 
     public static ConsoleReply BadInput(string reason) => new(reason, null, 2);

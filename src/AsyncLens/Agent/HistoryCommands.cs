@@ -10,15 +10,21 @@ internal static class HistoryCommands
 {
     private static readonly string[] s_columns = ["ID", "HOW", "METHOD", "LAST PARKED AT", "LIVED", "ENDED"];
 
+    /// <summary><c>--filter TEXT</c> keeps the rows whose method, how it ended (<c>faulted</c>) or <c>File.cs:line</c> it last parked at contain the text (case ignored), as ps' filter.</summary>
     public static ConsoleReply Ps(TerminatedHistory history, ConsoleArgs args)
     {
+        var filter = args.Option("--filter");
         args.End();
         if (!history.IsOn)
             return ConsoleReply.Failed(Off);
         var now = DateTimeOffset.UtcNow;
-        var (tasks, total) = history.Snapshot();
+        var (kept, total) = history.Snapshot();
+        var tasks = filter is null ? kept : [.. kept.Where(t => t.How.Contains(filter, StringComparison.OrdinalIgnoreCase)
+            || TaskCommands.Matches(t.Method, t.LastParkedAt?.File, t.LastParkedAt?.Line ?? 0, filter))];
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"asynclens: {tasks.Count} ended async method{(tasks.Count == 1 ? "" : "s")} (the last {history.Size} kept; {total} since the console started; pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n");
+        text.Append(CultureInfo.InvariantCulture, $"asynclens: {kept.Count} ended async method{(kept.Count == 1 ? "" : "s")} (the last {history.Size} kept; {total} since the console started; pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n");
+        if (filter is not null)
+            text.Append(CultureInfo.InvariantCulture, $"{tasks.Count} matching '{filter}'\n");
         if (tasks.Count > 0)
         {
             var rows = new List<string[]> { s_columns };

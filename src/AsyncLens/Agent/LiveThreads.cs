@@ -3,6 +3,7 @@ using System.Globalization;
 using AsyncLens.Attribution;
 using AsyncLens.Diagnosis;
 using AsyncLens.Inventory;
+using AsyncLens.Runtime;
 using AsyncLens.Symbols;
 using AsyncLens.Tracking;
 
@@ -20,11 +21,39 @@ internal sealed record LiveThread(int OsId, string Name, string State, int? Mana
 }
 
 /// <summary>
-/// The async step (or delegate task) a thread runs now, as debug mode saw it begin: the task, its method, the await it
-/// resumed from (none for a delegate or a first step), how long it has run, and whether that is past debug mode's
-/// hung-step threshold (the one decision, <see cref="AsyncDebug.HungStepTicks"/>).
+/// What a thread runs now, as debug mode saw it begin: an async step (the task, its method, the await it resumed from),
+/// a delegate task, or the handler of an ASP.NET Core request run inline from its start (no await of it parked, so it
+/// has no step of its own: <see cref="Handler"/>, no task, <see cref="ResumedAt"/> its first line); how long it has
+/// run, and whether that is past debug mode's hung-step threshold (the one decision, <see cref="AsyncDebug.HungStepTicks"/>).
 /// </summary>
-internal sealed record LiveStep(int TaskId, string Method, SourceLine? ResumedAt, double Seconds, bool Hung);
+internal sealed record LiveStep(int? TaskId, string Method, SourceLine? ResumedAt, double Seconds, bool Hung, LiveStepKind Kind = LiveStepKind.Step)
+{
+    public bool Handler => Kind == LiveStepKind.Handler;
+
+    /// <summary>The RUNS column of <c>threads</c>, and how <c>pool</c> groups its busy workers.</summary>
+    public string Sentence => Kind switch
+    {
+        LiveStepKind.Handler => $"the handler `{Method}` of an ASP.NET Core request, since its start{At} (no await of it has parked)",
+        LiveStepKind.Delegate => $"`{Method}` (task {Id})",
+        _ => $"a step of `{Method}`{(ResumedAt is null ? "" : $", resumed{At}")} (task {Id})",
+    };
+
+    private string At => ResumedAt is { } at ? $" at {at.File}:{at.Line.ToString(CultureInfo.InvariantCulture)}" : "";
+
+    private string Id => TaskId is { } id ? id.ToString(CultureInfo.InvariantCulture) : "-";
+}
+
+internal enum LiveStepKind
+{
+    /// <summary>A step of an async method (resumed, or a first step the runtime ran as a work item).</summary>
+    Step,
+
+    /// <summary>A delegate task: <c>Task.Run</c>, <c>ContinueWith</c>.</summary>
+    Delegate,
+
+    /// <summary>An ASP.NET Core request's handler, run inline from its start inside the request's stretch.</summary>
+    Handler,
+}
 
 /// <summary>
 /// A thread blocked on a task as debug mode recorded it when the wait began: how (<c>.Result</c>), the user's line that
@@ -65,8 +94,8 @@ internal static class LiveThreads
             if (tracker is null && name.StartsWith("AsyncLens", StringComparison.Ordinal))
                 continue;
             var wait = tracker?.Wait is { IsOpen: true } w ? Wait(w, graph ??= snapshot()) : null;
-            threads.Add(new LiveThread(osId, name, state, tracker?.ThreadId, tracker?.IsPoolThread ?? name == PoolWorkerName,
-                tracker is null ? null : Runs(tracker), wait, tracker is null ? null : Step(tracker)));
+            var (runs, step) = tracker is null ? (null, null) : Running(tracker);
+            threads.Add(new LiveThread(osId, name, state, tracker?.ThreadId, tracker?.IsPoolThread ?? name == PoolWorkerName, runs, wait, step));
         }
         return threads;
     }
@@ -110,31 +139,43 @@ internal static class LiveThreads
         }
     }
 
-    // The innermost frame debug mode saw begin on the thread and not end: an async step, a delegate task, a request.
-    private static string? Runs(ThreadTracker tracker)
+    /// <summary>
+    /// What a thread runs, the one place that decides it (threads' RUNS and step, pool's groups, top's hung steps): the
+    /// innermost frame debug mode saw begin on it and not end. An async step or a delegate task is named with its task.
+    /// A request's frame stands for a stretch of Kestrel's no event brackets: the handler its endpoint matched runs in it
+    /// from its start, inline, as long as every await it meets completes at once (a step of its own begins only once
+    /// one parks), and is named with its first line, timed from the match. A request frame whose work item is over
+    /// (the thread went back to the pool; debug mode drops it at the thread's next event) runs nothing.
+    /// </summary>
+    private static (string? Runs, LiveStep? Step) Running(ThreadTracker tracker)
     {
         if (tracker.Top is not { } top)
-            return null;
-        return top.Kind switch
+            return (null, null);
+        var (kind, start, taskId, box, code, resumed, endpoint, endpointAt) = (top.Kind, top.Start, top.TaskId, top.Box, top.Code, top.ResumedState, top.Endpoint, top.EndpointAt);
+        if (kind == FrameKind.Request)
         {
-            FrameKind.AsyncStep when top.Box is { } box => $"a step of `{box.Symbols.Name}` (task {TaskIdText(top.TaskId)})",
-            FrameKind.Delegate when top.Code is { } code => $"`{MethodNames.Format(code)}` (task {TaskIdText(top.TaskId)})",
-            FrameKind.Request => "an ASP.NET Core request",
-            _ => null,
-        };
+            if (tracker.Depth == 1 && top.WorkItem >= 0 && WorkItems.Completed(tracker.WorkItemCounter) is var done and >= 0 && done != top.WorkItem)
+                return (null, null);
+            if (RequestEndpoints.HandlerOf(endpoint) is not { } handler || endpointAt <= 0)
+                return (endpoint is null ? "an ASP.NET Core request, before its endpoint's handler (middleware, routing)" : "an ASP.NET Core request's endpoint (no handler method to name)", null);
+            var first = Attribution.StretchCode.For(handler).StartLocation is { } s ? new SourceLine(s.File, s.Line) : null;
+            var handlerStep = Timed(LiveStepKind.Handler, null, MethodNames.Format(handler), first, endpointAt);
+            return (handlerStep.Sentence, handlerStep);
+        }
+        if (kind is not (FrameKind.AsyncStep or FrameKind.Delegate) || start <= 0)
+            return (null, null);
+        var method = box is not null ? box.Symbols.Name : code is not null ? MethodNames.Format(code) : null;
+        if (method is null)
+            return (null, null);
+        var at = box is not null && Runtime.Layout.AsyncState.IsParked(resumed) && box.Symbols.AwaitLocation(resumed) is { } l ? new SourceLine(l.File, l.Line) : null;
+        var step = Timed(box is not null ? LiveStepKind.Step : LiveStepKind.Delegate, taskId, method, at, start);
+        return (step.Sentence, step);
     }
 
-    private static LiveStep? Step(ThreadTracker tracker)
+    private static LiveStep Timed(LiveStepKind kind, int? taskId, string method, SourceLine? at, long start)
     {
-        if (tracker.Top is not { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top)
-            return null;
-        var (start, taskId, box, code, resumed) = (top.Start, top.TaskId, top.Box, top.Code, top.ResumedState);
-        var method = box is not null ? box.Symbols.Name : code is not null ? MethodNames.Format(code) : null;
-        if (method is null || start <= 0)
-            return null;
         var ticks = Math.Max(0, Detection.DetectionSettings.Now - start);
-        var at = box is not null && Runtime.Layout.AsyncState.IsParked(resumed) && box.Symbols.AwaitLocation(resumed) is { } l ? new SourceLine(l.File, l.Line) : null;
-        return new LiveStep(taskId, method, at, (double)ticks / TimeSpan.TicksPerSecond, AsyncDebug.HungStepTicks is { } hung && ticks >= hung);
+        return new LiveStep(taskId, method, at, (double)ticks / TimeSpan.TicksPerSecond, AsyncDebug.HungStepTicks is { } hung && ticks >= hung, kind);
     }
 
     private static string TaskIdText(int id) => id.ToString(CultureInfo.InvariantCulture);

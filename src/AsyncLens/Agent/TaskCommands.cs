@@ -54,18 +54,23 @@ internal static class TaskCommands
         var serving = source.Served?.Invoke(graph);
         var served = serving?.Tasks ?? [];
         var labels = new Dictionary<InFlight, string>();
-        var text = new StringWriter();
-        var extra = new List<(string, Func<PendingTask, string?>)>();
-        if (sort == "busy" && source.Records is { } records)
+        // The table only for a client that shows it (see ConsoleReply).
+        string Table()
         {
-            // Busy: the time its steps held a thread (nested steps are their own); a method that never resumed has 0 steps.
-            extra.Add(("BUSY", t => records(t.Id) is { } r && t.Kind == "async-method" ? Busy(r.BusyTicks) : null));
-            extra.Add(("STEPS", t => records(t.Id) is { } r && t.Kind == "async-method" ? r.Steps.ToString(CultureInfo.InvariantCulture) : null));
+            var text = new StringWriter();
+            var extra = new List<(string, Func<PendingTask, string?>)>();
+            if (sort == "busy" && source.Records is { } records)
+            {
+                // Busy: the time its steps held a thread (nested steps are their own); a method that never resumed has 0 steps.
+                extra.Add(("BUSY", t => records(t.Id) is { } r && t.Kind == "async-method" ? Busy(r.BusyTicks) : null));
+                extra.Add(("STEPS", t => records(t.Id) is { } r && t.Kind == "async-method" ? r.Steps.ToString(CultureInfo.InvariantCulture) : null));
+            }
+            if (served.Count > 0)
+                extra.Add(("REQUEST", t => served.TryGetValue(t.Id, out var r) ? Label(r) : null));
+            TaskTable.Write(text, line, list, extra.Count == 0 ? null : extra);
+            return text.ToString();
         }
-        if (served.Count > 0)
-            extra.Add(("REQUEST", t => served.TryGetValue(t.Id, out var r) ? Label(r) : null));
-        TaskTable.Write(text, line, list, extra.Count == 0 ? null : extra);
-        return new ConsoleReply(text.ToString(), w =>
+        return new ConsoleReply(Table, w =>
         {
             w.WriteStartObject();
             w.WriteNumber("pid", header.ProcessId);

@@ -12,6 +12,9 @@ internal static class ThreadCommands
 {
     public const string NoStacks = "stacks: code inside a .NET process cannot read another thread's stack; asynclens threads PID reads them all from outside (the app stops for tens of milliseconds)";
 
+    /// <summary>Why a running pool worker may show no step: said once under the table, for a reader who wonders.</summary>
+    public const string NothingSeen = "RUNS `-` on a running pool worker: no step, task or request debug mode saw begin there (a worker spins a moment for its next work item before it sleeps; or code no event brackets, e.g. a timer's or a socket's callback)";
+
     public const string NeedsDebugMode = "what each thread runs and the task it is blocked on are known in debug mode only: start the app with ASYNCLENS_DEBUG=1 as well (asynclens run --console does both)";
 
     public static ConsoleReply Threads(TaskInventory inventory, ConsoleArgs args)
@@ -21,25 +24,32 @@ internal static class ThreadCommands
         var threads = LiveThreads.Read(inventory.Snapshot);
         var pool = threads.Count(t => t.IsPoolWorker);
         var blocked = threads.Count(t => t.Blocked is not null);
-        var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"asynclens: {Doctor.Plural(threads.Count, "thread")}, {pool} in the thread pool, {blocked} blocked on a task (pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n\n");
-        var rows = new List<string[]> { new[] { "OS ID", "ID", "NAME", "STATE", "RUNS" } };
-        foreach (var t in threads)
+        // The table only for a client that shows it (see ConsoleReply).
+        string Table()
         {
-            rows.Add([
-                t.OsId.ToString(CultureInfo.InvariantCulture),
-                t.ManagedId is { } id ? id.ToString(CultureInfo.InvariantCulture) : "-",
-                t.IsMain ? t.Name + " (main)" : t.Name,
-                t.State,
-                t.Blocked is { } b ? $"{b.Sentence} (task {TaskTable.Id(b.TaskId)})" : t.Runs ?? "-",
-            ]);
+            var text = new StringBuilder();
+            text.Append(CultureInfo.InvariantCulture, $"asynclens: {Doctor.Plural(threads.Count, "thread")}, {pool} in the thread pool, {blocked} blocked on a task (pid {Environment.ProcessId}, {ConsoleProtocol.Timestamp(now)})\n\n");
+            var rows = new List<string[]> { new[] { "OS ID", "ID", "NAME", "STATE", "RUNS" } };
+            foreach (var t in threads)
+            {
+                rows.Add([
+                    t.OsId.ToString(CultureInfo.InvariantCulture),
+                    t.ManagedId is { } id ? id.ToString(CultureInfo.InvariantCulture) : "-",
+                    t.IsMain ? t.Name + " (main)" : t.Name,
+                    t.State,
+                    t.Blocked is { } b ? $"{b.Sentence} (task {TaskTable.Id(b.TaskId)})" : t.Runs ?? "-",
+                ]);
+            }
+            text.Append(TaskTable.Align(rows));
+            text.Append('\n');
+            if (!AsyncDebug.IsEnabled)
+                text.Append(NeedsDebugMode).Append('\n');
+            else if (threads.Any(t => t.IsPoolWorker && t.OnCpu && t.Runs is null && t.Blocked is null))
+                text.Append(NothingSeen).Append('\n');
+            text.Append(NoStacks).Append('\n');
+            return text.ToString();
         }
-        text.Append(TaskTable.Align(rows));
-        text.Append('\n');
-        if (!AsyncDebug.IsEnabled)
-            text.Append(NeedsDebugMode).Append('\n');
-        text.Append(NoStacks).Append('\n');
-        return new ConsoleReply(text.ToString(), w =>
+        return new ConsoleReply(Table, w =>
         {
             w.WriteStartObject();
             w.WriteNumber("pid", Environment.ProcessId);
@@ -61,10 +71,17 @@ internal static class ThreadCommands
                 if (t.Step is { } step)
                 {
                     w.WriteStartObject("step");
-                    w.WriteNumber("taskId", step.TaskId);
+                    if (step.TaskId is { } taskId)
+                        w.WriteNumber("taskId", taskId);
                     w.WriteString("method", step.Method);
                     w.WritePropertyName("resumedAt");
                     JsonTaskDump.Location(w, step.ResumedAt, inline: false);
+                    if (step.Handler)
+                    {
+                        // No task, no step of its own: the request's handler from its first line (debug mode's reports say so of a first step).
+                        w.WriteBoolean("firstStep", true);
+                        w.WriteBoolean("handler", true);
+                    }
                     w.WriteNumber("runningSeconds", Math.Round(step.Seconds, 3));
                     w.WriteBoolean("hung", step.Hung);
                     w.WriteEndObject();

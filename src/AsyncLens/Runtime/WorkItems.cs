@@ -16,11 +16,27 @@ internal static class WorkItems
     private static readonly FieldInfo? s_count = typeof(ThreadPool).Assembly.GetType(ThreadPoolLayout.CounterNodeType)
         ?.GetField(ThreadPoolLayout.Count, FieldAccessor.Instance);
 
-    public static long CompletedOnThisThread()
+    public static long CompletedOnThisThread() => Completed(CounterOfThisThread());
+
+    /// <summary>The calling thread's counter (the pool's per-thread node), for another thread to read with <see cref="Completed"/>; null off the pool.</summary>
+    public static object? CounterOfThisThread()
     {
         try
         {
-            return s_node?.GetValue(null) is { } node && s_count?.GetValue(node) is uint count ? count : -1;
+            return s_node?.GetValue(null);
+        }
+        catch (Exception ex) when (ex is FieldAccessException or ArgumentException or TargetException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>How many work items the thread owning <paramref name="counter"/> has completed; -1 when unknown.</summary>
+    public static long Completed(object? counter)
+    {
+        try
+        {
+            return counter is not null && s_count?.GetValue(counter) is uint count ? count : -1;
         }
         catch (Exception ex) when (ex is FieldAccessException or ArgumentException or TargetException)
         {

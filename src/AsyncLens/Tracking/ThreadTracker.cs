@@ -24,6 +24,7 @@ internal sealed class ThreadTracker
         ThreadId = thread.ManagedThreadId;
         IsPoolThread = thread.IsThreadPoolThread;
         OsThreadId = RunQueue.CurrentOsThreadId();
+        WorkItemCounter = Runtime.WorkItems.CounterOfThisThread();
         _blocked = Runtime.EngineLocks.BlockedOnThisThread;
         for (var i = 0; i < _frames.Length; i++)
             _frames[i] = new Frame();
@@ -52,6 +53,12 @@ internal sealed class ThreadTracker
 
     /// <summary>The OS thread id (Linux), for other threads to read how long this one waited for a CPU.</summary>
     public int OsThreadId { get; }
+
+    /// <summary>
+    /// The thread pool's counter of this thread's completed work items (null off the pool), for another thread to tell
+    /// whether a frame standing for a stretch no event ends (a request's) is over (<see cref="Runtime.WorkItems.Completed"/>).
+    /// </summary>
+    public object? WorkItemCounter { get; }
 
     // The thread's scheduler figures are refreshed at a step's start when older than this.
     private const long SnapshotTicks = TimeSpan.TicksPerMillisecond * 10;

@@ -121,7 +121,7 @@ public sealed partial class ConsoleTests
         var cancel = app.Console("cancel", id);
         Assert.Equal(1, cancel.ExitCode);
         Assert.Equal("", cancel.Stdout);
-        Assert.Equal($"asynclens: cancel: task {id} (Service.WaitAsync(Task)) and the tasks it awaits or is awaited by hold no CancellationTokenSource that can be cancelled: nothing was changed\n", cancel.Stderr);
+        Assert.Equal($"asynclens: cancel: task {id} (Service.WaitAsync(Task)) and the tasks it awaits or is awaited by hold no CancellationTokenSource that can be cancelled, and it serves no ASP.NET Core request in flight: nothing was changed\n", cancel.Stderr);
         // Main's own CancellationTokenSource is above it, and was given to the job, not to this wait: left alone.
         Assert.Equal(ids, Ids(app));
         Assert.DoesNotContain("job: cancelled", app.Output);

@@ -91,6 +91,12 @@ public sealed partial class DebugModeConsoleTests
         Assert.Equal([id["Service.ChargeAsync(Task)"], "faulted", "Service.ChargeAsync(Task)", Short("jobs.charge"), "N s", "N s ago"], Row("Service.ChargeAsync(Task)"));
         Assert.Equal(["cancelled by a timeout", "Timeouts.FetchReportAsync(string)", Short("jobs.fetch")], Row("Timeouts.FetchReportAsync(string)")[1..4]);
         Assert.Equal(["cancelled by a token", "Timeouts.ExportAsync(CancellationToken)", Short("jobs.export")], Row("Timeouts.ExportAsync(CancellationToken)")[1..4]);
+        // --filter, as ps' (and how it ended): the faulted ones alone.
+        var faulted = app.Console("ps-terminated", "--filter", "faulted").Stdout.TrimEnd('\n').Split('\n');
+        Assert.Matches(@"^\d+ matching 'faulted'$", faulted[1]);
+        Assert.Equal(int.Parse(faulted[1].Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture), faulted.Length - 4);
+        Assert.All(faulted[4..], l => Assert.Equal("faulted", Regex.Split(l, " {2,}")[1]));
+        Assert.Contains(faulted[4..], l => Regex.Split(l, " {2,}")[2] == "Service.ChargeAsync(Task)");
         // HttpClient's timeout: the 300 ms it waited (a timer may fire a tick early).
         Assert.True(double.Parse(rows["Timeouts.FetchReportAsync(string)"][4][..^2], System.Globalization.CultureInfo.InvariantCulture) >= 0.25, rows["Timeouts.FetchReportAsync(string)"][4]);
 

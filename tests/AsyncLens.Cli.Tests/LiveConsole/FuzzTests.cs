@@ -84,6 +84,22 @@ public sealed class FuzzTests
             Assert.True(sent < 100L << 20, "the agent read 100 MB of one line");
         }
 
+        // A client that reads the data alone (top) asks without the text: the same result, no table built or sent; a
+        // "text" that is not true or false is bad input.
+        {
+            var (client, stream, reader) = Greeted(socket);
+            using var connection = client;
+            stream.Write("{\"id\":7,\"command\":\"ps\",\"args\":[\"--filter\",\"LoadAsync\"],\"text\":false}\n"u8);
+            using (var data = JsonDocument.Parse(reader.ReadLine()!))
+            {
+                Assert.Equal("result", data.RootElement.GetProperty("kind").GetString());
+                Assert.False(data.RootElement.TryGetProperty("text", out _));
+                Assert.Equal(Requests, data.RootElement.GetProperty("result").GetProperty("tasks").GetArrayLength());
+            }
+            stream.Write("{\"command\":\"ps\",\"text\":\"no\"}\n"u8);
+            Assert.Equal("{\"version\":1,\"kind\":\"error\",\"exit\":2,\"error\":\"\\\"text\\\" is true or false\"}", reader.ReadLine());
+        }
+
         // The next client is served as the first was, and the app's work finishes right.
         var ps = app.Console("ps", "--filter", "LoadAsync");
         Assert.True(ps.ExitCode == 0, ps.ToString());

@@ -25,8 +25,8 @@ public sealed partial class PromptTests
         [
             "ps [--filter TEXT] [--sort KEY]          every pending async method: id, state, method, parked at, age, awaiting, awaited by (KEY: age, busy, method)",
             "where ID                                 its async stack, root first, with lines, and where each task in it was created",
-            "cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds",
-            "ps-terminated                            the last async methods that ended: how (completed, faulted, cancelled), their last await",
+            "cancel ID                                cancels the CancellationTokenSource whose token the task's chain holds, or aborts the request it serves",
+            "ps-terminated [--filter TEXT]            the last async methods that ended: how (completed, faulted, cancelled), their last await",
             "where-terminated ID                      one of them: how it ended, its exception, its last async stack, where it was created",
             "threads                                  every thread: its state, the async step it runs, the task it is blocked on (debug mode)",
             "pool                                     the thread pool: workers busy and idle, queue, starvation, what the busy workers share",

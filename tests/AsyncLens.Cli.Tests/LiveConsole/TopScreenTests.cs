@@ -34,7 +34,7 @@ public sealed class TopScreenTests
             "q quit  s sort  / filter  up/down select  Enter where  c ca…",
             // STEPS does not fit: it goes, and the file gets its room back.
             "ID  STATE    METHOD            PARKED AT      AGE    BUSY",
-            "3   parked   Service.PollAsy…  Service.cs:27  14 s   0.000 s",
+            "3   parked   …ce.PollAsync(…)  Service.cs:27  14 s   0.000 s",
         ], frame.Lines.Take(4));
     }
 
@@ -139,7 +139,8 @@ public sealed class TopScreenTests
             "ID  HOW                     METHOD                        LAST PARKED AT  LIVED  ENDED",
             "21  ran to completion       Service.BillAsync(Task)       Service.cs:83   13 s   2.0 s ago",
             "19  faulted                 Service.ChargeAsync(Task)     Service.cs:93   13 s   2.2 s ago",
-            "4   cancelled by a timeout  HttpClient.GetStringAsyncCo…  -               -      13 s ago",
+            // A long name collapses its parameters, then loses its head: the method's own name stays.
+            "4   cancelled by a timeout  …lient.GetStringAsyncCore(…)  -               -      13 s ago",
             "",
             "warnings: none (pending past 60 s, hung steps, pool starvation, requests past 10 s)",
         ], screen.Render(90, 8, TopScreen.EndedKeys).Lines);

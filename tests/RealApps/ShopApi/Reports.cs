@@ -35,8 +35,8 @@ internal static class Reports
     // Compound interest over a table of rates, for the time asked, on the request thread: Math.Pow and the remainder
     // of doubles run in the C library's libm, outside managed code.
     public static string InterestTable(int ms, CancellationToken aborted)
-    {
-        var clock = Stopwatch.StartNew();
+    { // @shop.interest.start
+        var clock = Stopwatch.StartNew(); // @shop.interest.first
         var total = 0.0;
         while (clock.ElapsedMilliseconds < ms && !aborted.IsCancellationRequested)
         {
