@@ -24,6 +24,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     /// <summary>Called on the app thread as a step ends, while its frame is still on the thread's stack.</summary>
     public void OnStepEnd(ThreadTracker tracker, Frame frame, long now)
     {
+        if (frame is { Kind: FrameKind.AsyncStep, Box: null, Record.Origin: TaskOrigin.RuntimeAsync })
+        {
+            OnRuntimeAsyncStepEnd(tracker, frame, now);
+            return;
+        }
         if (frame.Kind != FrameKind.AsyncStep || frame.Box is not { } box || frame.Task is not { } task)
             return;
         var own = OwnTime(tracker, frame, now);
