@@ -293,7 +293,8 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         var tracker = Tracker();
         if (tracker.Top is { Kind: FrameKind.Request } previous)
             Drop(tracker, previous, now);
-        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep, Box.IsUserCode: false })
+        // Kestrel's request loop: a state machine's step on .NET 10, a runtime-async chain's (no box) on ASP.NET Core 11.
+        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep } step && step.Box is not { IsUserCode: true })
             StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
     }
 

@@ -57,4 +57,17 @@ internal sealed partial class SlowSteps
             Interlocked.Decrement(ref _inFlight);
         }
     }
+
+    // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it). A
+    // runtime-async chain's step is passed over: nothing in it can be named while it runs (the user's first step in it
+    // has no box yet); the step around it, if any, is watched as before.
+    private static Frame? InnermostStep(ThreadTracker tracker)
+    {
+        for (var i = tracker.Depth - 1; i >= 0; i--)
+        {
+            if (tracker.FrameAt(i) is ({ Kind: FrameKind.Request } or { Kind: FrameKind.AsyncStep, Box: not null }) and var frame)
+                return frame;
+        }
+        return null;
+    }
 }

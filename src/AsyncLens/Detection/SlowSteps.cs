@@ -330,15 +330,4 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             : (end, frame.ChildTicks);
         return until - frame.Start - nested - Volatile.Read(ref frame.ExcludedTicks) - tracker.EngineTicks(frame);
     }
-
-    // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it).
-    private static Frame? InnermostStep(ThreadTracker tracker)
-    {
-        for (var i = tracker.Depth - 1; i >= 0; i--)
-        {
-            if (tracker.FrameAt(i) is { Kind: FrameKind.AsyncStep or FrameKind.Request } frame)
-                return frame;
-        }
-        return null;
-    }
 }
