@@ -57,6 +57,18 @@ public abstract class StepScenarioFacts
         return matches[0];
     }
 
+    // A first step's report: the time at <scenario>.location, from the method's start (.started) to its first await
+    // (.stopped), created where <paramref name="creator"/> called it (.created).
+    private protected static void FromItsStart(JsonElement r, string scenario, string creator)
+    {
+        Assert.True(r.GetProperty("firstStep").GetBoolean());
+        Assert.Equal(At($"{scenario}.location"), r.At("location"));
+        Assert.Equal(At($"{scenario}.started"), r.At("resumedAt"));
+        Assert.Equal(At($"{scenario}.stopped"), r.At("stoppedAt"));
+        Assert.Equal(At($"{scenario}.created"), r.At("createdAt"));
+        Assert.Equal(creator, r.GetProperty("createdAt").GetProperty("method").GetString());
+    }
+
     [Fact]
     public void Slow_step_says_where_it_resumed_and_stopped_and_what_blocked()
     {
@@ -88,12 +100,7 @@ public abstract class StepScenarioFacts
     public void Slow_first_step_of_an_async_method_is_reported_as_that_method_from_its_start()
     {
         var r = Single("slow-step", "FirstStep.LoadProfileAsync(int)");
-        Assert.True(r.GetProperty("firstStep").GetBoolean());
-        Assert.Equal(At("firststep.location"), r.At("location"));
-        Assert.Equal(At("firststep.started"), r.At("resumedAt"));
-        Assert.Equal(At("firststep.stopped"), r.At("stoppedAt"));
-        Assert.Equal(At("firststep.created"), r.At("createdAt"));
-        Assert.Equal("FirstStep.RunAsync()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        FromItsStart(r, "firststep", "FirstStep.RunAsync()");
         Assert.InRange(r.Duration(), 0.24, 2.0);
         Assert.Equal(
             [$"FirstStep.RunAsync() at {At("firststep.created")}", $"FirstStep.LoadProfileAsync(int) at {At("firststep.location")}"],
@@ -194,12 +201,7 @@ public abstract class BugScenarioFacts : StepScenarioFacts
             return;
         }
         var r = Single("slow-step", "ParallelBody.ImportAsync(int, CancellationToken)");
-        Assert.True(r.GetProperty("firstStep").GetBoolean());
-        Assert.Equal(At("parallel.location"), r.At("location"));
-        Assert.Equal(At("parallel.started"), r.At("resumedAt"));
-        Assert.Equal(At("parallel.stopped"), r.At("stoppedAt"));
-        Assert.Equal(At("parallel.created"), r.At("createdAt"));
-        Assert.Equal("ParallelBody.RunAsync()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        FromItsStart(r, "parallel", "ParallelBody.RunAsync()");
         Assert.InRange(r.Duration(), 0.2, 2.0);
         Assert.Equal($"ParallelBody.ImportAsync(int, CancellationToken) at {At("parallel.location")}", r.Stack()[^1]);
         Assert.Contains("await Task.Delay", r.GetProperty("fix").GetString());
