@@ -36,10 +36,13 @@ internal sealed partial class SlowSteps
             var slack = own - (NeverSwitched(frame, times) ? 0 : NotItsOwn(frame, now)) - settings.SlowTicks;
             if (slack < 0 || !frame.TryClaimSlowReport())
                 return;
-            // The chain is the dispatcher's while it runs (its continuations are handed back after this event): the stack
-            // is the user's method's own, from its box, as the step left it.
+            // The chain is the dispatcher's while it runs (its continuations are handed back after this event), and the
+            // user's method may have moved on already on another thread: the stack is that method's own frame, parked
+            // where the step left it.
             var longest = firstSteps.MaxBy(s => s.GapTicks)!;
-            var stack = findTask(longest.Record.Id) is { } first ? RawAsyncStack.Capture(first, longest.State) : RawAsyncStack.Empty;
+            var stack = BoxInfo.OfStateMachine(longest.StateMachine) is { } box
+                ? RawAsyncStack.Of([new RawFrame(longest.Record.Id, box, longest.State, null, null)])
+                : RawAsyncStack.Empty;
             var evidence = new StretchEvidence(null, -1, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false)
             {
                 FirstSteps = firstSteps,
