@@ -86,7 +86,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             ThreadTracker.KeepsSchedHistory = true;
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
         }
-        _endpoints = RequestEndpoints.Start(OnEndpointMatched);
+        _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd);
     }
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
@@ -321,6 +321,13 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         top.Endpoint = endpoint;
         top.EndpointAt = now;
         top.RequestEndAt = 0;
+    }
+
+    // A SignalR hub method ended on this thread (it ran synchronously, or its last step ran here): its handler's time ends.
+    private void OnHubMethodEnd(System.Reflection.MethodInfo method, long now)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, method))
+            top.RequestEndAt = now;
     }
 
     // The calling thread's tracker. A request frame on top is judged as soon as the boxes it created are in the

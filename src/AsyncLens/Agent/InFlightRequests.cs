@@ -117,7 +117,7 @@ internal sealed record InFlight(long Number, object Context, long Began)
                 return null;
             var method = Get(request, "Method")?.ToString() ?? "?";
             var path = (Get(request, "PathBase")?.ToString() ?? "") + (Get(request, "Path")?.ToString() ?? "") + (Get(request, "QueryString")?.ToString() ?? "");
-            return (method, path, RouteOf(RequestEndpointOf(Context)));
+            return (method, path, RouteOf(Tracking.RequestEndpoints.EndpointOf(Context)));
         }
         catch (Exception ex) when (ex is TargetInvocationException or MemberAccessException or InvalidOperationException or ObjectDisposedException or NullReferenceException)
         {
@@ -128,17 +128,6 @@ internal sealed record InFlight(long Number, object Context, long Began)
     // An endpoint's route as written (RouteEndpoint.RoutePattern.RawText), or its display name.
     private static string? RouteOf(object? endpoint) =>
         endpoint is null ? null : Get(Get(endpoint, "RoutePattern"), "RawText") as string ?? Get(endpoint, "DisplayName") as string;
-
-    // HttpContext.GetEndpoint() (EndpointHttpContextExtensions, next to HttpContext in Http.Abstractions).
-    private static object? RequestEndpointOf(object context)
-    {
-        var type = context.GetType();
-        while (type is not null && type.FullName != "Microsoft.AspNetCore.Http.HttpContext")
-            type = type.BaseType;
-        var getEndpoint = type?.Assembly.GetType("Microsoft.AspNetCore.Http.EndpointHttpContextExtensions")
-            ?.GetMethod("GetEndpoint", BindingFlags.Public | BindingFlags.Static, [type]);
-        return getEndpoint?.Invoke(null, [context]);
-    }
 
     private static object? Get(object? target, string property) =>
         target?.GetType().GetProperty(property, BindingFlags.Public | BindingFlags.Instance)?.GetValue(target);

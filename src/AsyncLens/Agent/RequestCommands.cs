@@ -114,7 +114,7 @@ internal static class RequestCommands
         {
             if (node.Kind != NodeKind.AsyncMethod || node.Box is not { } box || box.StateMachine(node.Target) is not { } stateMachine)
                 continue;
-            foreach (var field in ContextFields(stateMachine.GetType()))
+            foreach (var field in Tracking.RequestEndpoints.ContextFields(stateMachine.GetType()))
             {
                 if (field.GetValue(stateMachine) is { } value && byContext.TryGetValue(value, out var request))
                 {
@@ -150,22 +150,6 @@ internal static class RequestCommands
                 work.Push(child);
         }
         return below;
-    }
-
-    private static readonly ConcurrentDictionary<Type, FieldInfo[]> s_contextFields = new();
-
-    // A state machine's fields that may hold an HttpContext (typed HttpContext or a subclass of it).
-    private static FieldInfo[] ContextFields(Type stateMachine) => s_contextFields.GetOrAdd(stateMachine, static t =>
-        [.. t.GetFields(FieldAccessor.Instance).Where(f => IsHttpContext(f.FieldType))]);
-
-    private static bool IsHttpContext(Type type)
-    {
-        for (var t = type; t is not null; t = t.BaseType)
-        {
-            if (t.FullName == "Microsoft.AspNetCore.Http.HttpContext")
-                return true;
-        }
-        return false;
     }
 
     private static string Doctor(int n) => Diagnosis.Doctor.Plural(n, "request");

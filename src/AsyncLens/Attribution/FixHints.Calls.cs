@@ -66,7 +66,7 @@ internal static partial class FixHints
     private static CallKind? Classify(MethodBase target, StretchEvidence evidence)
     {
         if (KnownBlocking(target) is { } blocking)
-            return blocking.Waits && !evidence.Waited ? null : blocking.Spins ? CallKind.Spinning : CallKind.Blocking;
+            return blocking.Waits && !evidence.WaitsCouldHold ? null : blocking.Spins ? CallKind.Spinning : CallKind.Blocking;
         switch (AsyncTwins.Of(target).Kind)
         {
             case TwinKind.SameArguments:

@@ -117,6 +117,18 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     /// <summary>A synchronous wait on a task (<c>.Result</c>, <c>.Wait()</c>) began on its thread while it ran.</summary>
     public bool Waited { get; init; }
 
+    /// <summary>
+    /// How long its synchronous waits on tasks took, those under the slow threshold (the longer ones are reported on their
+    /// own and are not in <see cref="Seconds"/>); null where not measured (steps from the async events).
+    /// </summary>
+    public long? ShortWaitTicks { get; init; }
+
+    /// <summary>
+    /// Whether the synchronous waits on tasks it made could have taken its time: made, and (when measured, the stretch
+    /// over) at least half of it.
+    /// </summary>
+    public bool WaitsCouldHold => Waited && (Ongoing || ShortWaitTicks is not { } waited || waited * 2 >= (long)(Seconds * TimeSpan.TicksPerSecond));
+
     /// <summary>An exception was thrown on its thread while it ran: exception handlers may have run.</summary>
     public bool Threw { get; init; }
 

@@ -141,7 +141,11 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
             wait.Thread.Wait = null;
         var duration = now - wait.Start;
         if (duration < settings.SlowTicks)
+        {
+            if (wait.Frame is { } waited && wait.FrameStillLive)
+                Interlocked.Add(ref waited.ShortWaitTicks, duration);
             return;
+        }
         if (wait.Frame is { } frame && wait.FrameStillLive)
             Interlocked.Add(ref frame.ExcludedTicks, duration);
         wait.Thread.Notes.AddWait(wait.Start, now);

@@ -120,8 +120,10 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
             return; // a combinator's copy of an exception already reported for the task that threw it
         lock (_suspects)
         {
-            if (_suspects.Exists(s => s.TaskId == task.Id || s.Promise?.Id == task.Id))
-                return; // reported from the suspect list, with its creation site
+            // Reported from the suspect list, with its creation site: the task, or the promise watched for it, or (the
+            // body of a Task.Run whose promise had not subscribed yet when it faulted) the promise holding its exception.
+            if (_suspects.Exists(s => s.TaskId == task.Id || s.Promise?.Id == task.Id || SameException(s, inner)))
+                return;
         }
         var box = BoxInfo.Of(task);
         var action = box is null ? TaskInternals.Action(task) : null;
@@ -131,6 +133,9 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
             _reportedExceptions.AddOrUpdate(exception, task);
         sink.Add(new FaultFinding(task.Id, time.GetUtcNow(), exception, box, action, null, null));
     }
+
+    private static bool SameException(Suspect s, IReadOnlyCollection<Exception> inner) =>
+        (s.Exception ?? (s.Task is { } t ? TaskInternals.FaultException(t) : null)) is { } exception && inner.Contains(exception);
 
     private void Report(Predicate<Suspect> due)
     {

@@ -73,6 +73,12 @@ internal sealed class Frame
     /// <summary>A synchronous wait on a task began on the thread while this frame was its innermost.</summary>
     public bool Waited;
 
+    /// <summary>
+    /// How long the synchronous waits on tasks that began in this frame and ended shorter than the slow threshold took
+    /// (the longer ones are reported on their own and taken off its time: <see cref="ExcludedTicks"/>).
+    /// </summary>
+    public long ShortWaitTicks;
+
     /// <summary>An exception was thrown on the thread while this frame was its innermost.</summary>
     public bool Threw;
 
@@ -188,7 +194,7 @@ internal sealed class Frame
         Kind = kind;
         Start = start;
         ChildTicks = ChildTicksMeasured = ChildWaited = 0;
-        ExcludedTicks = 0;
+        ExcludedTicks = ShortWaitTicks = 0;
         Task = task;
         Box = box;
         Code = code;

@@ -24,28 +24,37 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
 
     private readonly Action<object, long> _onMatched;
     private readonly List<IDisposable> _subscriptions = [];
-    private Getter? _getter;
+    private static Getter? s_getter;
     private int _disposed;
 
     private RequestEndpoints(Action<object, long> onMatched) => _onMatched = onMatched;
 
-    /// <summary>Calls <paramref name="onMatched"/>(endpoint, now) on each request's thread as routing matches it.</summary>
-    public static RequestEndpoints Start(Action<object, long> onMatched)
+    /// <summary>
+    /// Calls <paramref name="onMatched"/>(endpoint, now) on each request's thread as routing matches it, and as SignalR
+    /// begins a hub method (the endpoint is then the hub's MethodInfo); <paramref name="onHubMethodEnd"/>(method, now)
+    /// as that hub method ends.
+    /// </summary>
+    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd)
     {
         var endpoints = new RequestEndpoints(onMatched);
         lock (endpoints._subscriptions)
+        {
             endpoints._subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(endpoints));
+            endpoints._subscriptions.Add(HubMethods.Listen(onMatched, onHubMethodEnd));
+        }
         return endpoints;
     }
 
     /// <summary>
-    /// The method an endpoint runs: a minimal API handler's MethodInfo in its metadata, or an MVC action's
-    /// (<c>ControllerActionDescriptor.MethodInfo</c>); null for anything else.
+    /// The method an endpoint runs: a minimal API handler's MethodInfo in its metadata, an MVC action's
+    /// (<c>ControllerActionDescriptor.MethodInfo</c>) or a gRPC service's method; null for anything else.
     /// </summary>
     public static MethodInfo? HandlerOf(object? endpoint)
     {
         if (endpoint is null)
             return null;
+        if (endpoint is MethodInfo hubMethod)
+            return hubMethod;
         return s_handlers.GetValue(endpoint, static e => new StrongBox<MethodInfo?>(Read(e))).Value;
 
         static MethodInfo? Read(object endpoint)
@@ -60,11 +69,33 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
                         return method;
                     if (item?.GetType().GetProperty("MethodInfo")?.GetValue(item) is MethodInfo action)
                         return action;
+                    if (GrpcHandler(item) is { } rpc)
+                        return rpc;
                 }
             }
             catch (Exception ex) when (ex is TargetInvocationException or MemberAccessException or InvalidOperationException)
             {
             }
+            return null;
+        }
+    }
+
+    // A gRPC service method (Grpc.AspNetCore): its endpoint's GrpcMethodMetadata names the service type and the method
+    // (IMethod.Name, as in the .proto); the handler is the service class's public method of that name, the override of
+    // the generated base's.
+    private static MethodInfo? GrpcHandler(object? item)
+    {
+        if (item?.GetType() is not { FullName: "Grpc.AspNetCore.Server.GrpcMethodMetadata" } type
+            || type.GetProperty("ServiceType")?.GetValue(item) is not Type service
+            || type.GetProperty("Method")?.GetValue(item) is not { } method
+            || method.GetType().GetProperty("Name")?.GetValue(method) is not string name)
+            return null;
+        try
+        {
+            return service.GetMethod(name, BindingFlags.Public | BindingFlags.Instance);
+        }
+        catch (AmbiguousMatchException)
+        {
             return null;
         }
     }
@@ -83,7 +114,7 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
             return;
         try
         {
-            if (GetterFor(context) is { } get && get(context) is { } endpoint)
+            if (EndpointOf(context) is { } endpoint)
                 _onMatched(endpoint, DateTime.UtcNow.Ticks);
         }
         catch (Exception ex) when (ex is InvalidCastException or NullReferenceException or InvalidOperationException)
@@ -111,12 +142,64 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
         }
     }
 
+    /// <summary>The endpoint an HttpContext matched (<c>HttpContext.GetEndpoint()</c>), null before routing or if none.</summary>
+    public static object? EndpointOf(object httpContext) => GetterFor(httpContext) is { } get ? get(httpContext) : null;
+
+    /// <summary>
+    /// The endpoint of the request a state machine serves, read from its fields that hold an HttpContext (a middleware's
+    /// <c>InvokeAsync(HttpContext)</c>), or an object with an <c>HttpContext</c> property (gRPC's
+    /// <c>HttpContextServerCallContext</c>): for a step of the framework's that ran a handler after it parked, where the
+    /// match itself happened in an earlier step.
+    /// </summary>
+    public static object? EndpointHeldBy(object stateMachine)
+    {
+        foreach (var (field, property) in ContextHolders(stateMachine.GetType()))
+        {
+            var value = field.GetValue(stateMachine);
+            if (property is not null && value is not null)
+                value = property.GetValue(value);
+            if (value is not null && EndpointOf(value) is { } endpoint)
+                return endpoint;
+        }
+        return null;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, (FieldInfo, PropertyInfo?)[]> s_holders = new();
+
+    // A state machine's fields typed HttpContext, then those whose type has an HttpContext property.
+    private static (FieldInfo Field, PropertyInfo? Property)[] ContextHolders(Type stateMachine) => s_holders.GetOrAdd(stateMachine, static t =>
+    {
+        var fields = t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        var direct = fields.Where(f => IsHttpContext(f.FieldType)).Select(f => (f, (PropertyInfo?)null));
+        var viaProperty = fields.Where(f => !f.FieldType.IsValueType && !IsHttpContext(f.FieldType))
+            .Select(f => (f, f.FieldType.GetProperty("HttpContext", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic)))
+            .Where(p => p.Item2 is { GetMethod: not null } property && property.GetIndexParameters().Length == 0 && IsHttpContext(property.PropertyType));
+        return [.. direct, .. viaProperty];
+    });
+
+    /// <summary>Whether <paramref name="type"/> is ASP.NET Core's HttpContext or derives from it.</summary>
+    public static bool IsHttpContext(Type type)
+    {
+        for (var t = type; t is not null; t = t.BaseType)
+        {
+            if (t.FullName == "Microsoft.AspNetCore.Http.HttpContext")
+                return true;
+        }
+        return false;
+    }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, FieldInfo[]> s_contextFields = new();
+
+    /// <summary>A state machine's fields that may hold an HttpContext (typed HttpContext or a subclass of it).</summary>
+    public static FieldInfo[] ContextFields(Type stateMachine) => s_contextFields.GetOrAdd(stateMachine, static t =>
+        [.. t.GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic).Where(f => IsHttpContext(f.FieldType))]);
+
     // HttpContext.GetEndpoint() (EndpointHttpContextExtensions, next to HttpContext in Http.Abstractions), compiled
     // once for the app's HttpContext type.
-    private Func<object, object?>? GetterFor(object context)
+    private static Func<object, object?>? GetterFor(object context)
     {
         var type = context.GetType();
-        if (Volatile.Read(ref _getter) is { } known && known.ContextType == type)
+        if (Volatile.Read(ref s_getter) is { } known && known.ContextType == type)
             return known.GetEndpoint;
         var baseType = type;
         while (baseType is not null && baseType.FullName != "Microsoft.AspNetCore.Http.HttpContext")
@@ -130,7 +213,7 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
             compiled = Expression.Lambda<Func<object, object?>>(
                 Expression.Convert(Expression.Call(getEndpoint, Expression.Convert(parameter, baseType!)), typeof(object)), parameter).Compile();
         }
-        Volatile.Write(ref _getter, new Getter(type, compiled));
+        Volatile.Write(ref s_getter, new Getter(type, compiled));
         return compiled;
     }
 

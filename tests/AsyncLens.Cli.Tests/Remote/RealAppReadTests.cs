@@ -92,12 +92,12 @@ public sealed class RealAppReadTests
             """), tree);
         // The blocked request ran in no box of Kestrel's yet (its connection's first request, run to the handler without
         // awaiting) or in its running ProcessRequests: either way the thread waits for the parked method.
-        Has(
+        HasOne(BlockedThread(configuration).Select(blocked =>
             $"""
-            {BlockedThread(configuration)}
+            {blocked}
             Parking.WaitAsync(CancellationToken) at {At("shop.park.wait")} <- a thread is blocked waiting for it
             Task.WaitAsync
-            """, Unindented(tree));
+            """), Unindented(tree));
         Assert.DoesNotContain("__Canon", tree);
 
         var stacks = Read(shop, "stacks");
@@ -113,24 +113,29 @@ public sealed class RealAppReadTests
                 awaiting Task.Delay
 
             """, stacks);
-        Has(
+        HasOne(BlockedThread(configuration).Select(blocked =>
             $"""
-                {BlockedThread(configuration)}
+                {blocked}
                 Parking.WaitAsync(CancellationToken) at {At("shop.park.wait")}
                 awaiting Task.WaitAsync; a thread is blocked waiting for it
 
-            """, stacks);
+            """), stacks);
         Assert.DoesNotContain("__Canon", stacks);
     }
 
     private static void Has(string expected, string output) =>
         Assert.True(output.Contains(expected, StringComparison.Ordinal), $"expected:\n{expected}\nin:\n{output}");
 
+    private static void HasOne(IEnumerable<string> expected, string output) =>
+        Assert.True(expected.Any(e => output.Contains(e, StringComparison.Ordinal)), $"expected one of:\n{string.Join("\nor:\n", expected)}\nin:\n{output}");
+
     // Where the thread blocks in /park/sync: the handler's lambda, which a Release build inlines into ASP.NET Core's
     // compiled request delegate (a dynamic method, no line): there the nearest frame with a line is the middleware.
-    private static string BlockedThread(string configuration) => configuration == "Debug"
-        ? $"Thread N, blocked in {Lambda("shop.park.sync")} at {At("shop.park.sync")}"
-        : $"Thread N, blocked in RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}";
+    // A Release build's middleware may be compiled again (tiered up) while the thread waits in it: the frame is then in
+    // code the runtime no longer maps to lines, named without one rather than with a wrong one.
+    private static string[] BlockedThread(string configuration) => configuration == "Debug"
+        ? [$"Thread N, blocked in {Lambda("shop.park.sync")} at {At("shop.park.sync")}"]
+        : [$"Thread N, blocked in RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}", "Thread N, blocked in RequestTiming.InvokeAsync(HttpContext)"];
 
     // Reads the process until everything sent is held (a busy machine may take a moment to get there).
     private static string Read(RunningApp app, string command)

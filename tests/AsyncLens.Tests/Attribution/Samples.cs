@@ -103,6 +103,15 @@ internal static class Samples
         return value + RenderCsv(value).Length;
     }
 
+    // A short wait on a task (a lookup of 15 ms), then a sleep: the time decides which blocked the stretch.
+    public static async Task<int> LookupThenSleepAsync(Task<int> lookup)
+    {
+        await Task.Yield();
+        var value = lookup.Result; // @sample.audit.wait
+        Thread.Sleep(200); // @sample.audit.sleep
+        return value;
+    }
+
     // A sleep in a try after a call that may throw, whose catch calls a method of the user's.
     public static async Task<int> GuardedAsync(string key)
     {

@@ -152,6 +152,21 @@ public sealed class StretchLocatorTests
     }
 
     [Fact]
+    public void A_Result_whose_waits_took_a_small_part_of_the_stretch_did_not_block_it()
+    {
+        // 0.3 s blocked: its synchronous waits took 15 ms (a gRPC handler's lookup), the sleep after it the rest.
+        var shortWait = Locate(Evidence(nameof(Samples.LookupThenSleepAsync), 0, -2, Blocked) with { Waited = true, ShortWaitTicks = TimeSpan.FromMilliseconds(15).Ticks });
+        Assert.Equal(Line("sample.audit.sleep"), LocationLine(shortWait));
+        Assert.Equal("`Thread.Sleep` blocks the thread: use `await Task.Delay(...)`", shortWait.Hint!.Fix);
+
+        // Waits that took half the stretch or more may have held it: the first blocking call that ran, the wait.
+        var longWait = Locate(Evidence(nameof(Samples.LookupThenSleepAsync), 0, -2, Blocked) with { Waited = true, ShortWaitTicks = TimeSpan.FromMilliseconds(150).Ticks });
+        Assert.Equal(Line("sample.audit.wait"), LocationLine(longWait));
+        // Not measured (the async events' steps): as before, the wait counts.
+        Assert.Equal(Line("sample.audit.wait"), LocationLine(Locate(Evidence(nameof(Samples.LookupThenSleepAsync), 0, -2, Blocked) with { Waited = true })));
+    }
+
+    [Fact]
     public void A_call_after_one_that_may_have_thrown_ran_only_if_nothing_was_thrown()
     {
         var clean = Locate(Evidence(nameof(Samples.GuardedAsync), 0, -2, Blocked));

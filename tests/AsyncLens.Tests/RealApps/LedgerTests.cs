@@ -1,0 +1,68 @@
+using System.Text.Json;
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Tests.RealApps;
+
+/// <summary>
+/// Debug mode on a gRPC service and a SignalR hub (tests/RealApps/Ledger: Grpc.AspNetCore over HTTP/2, SignalR over
+/// WebSockets, their clients in the same process), Debug and Release builds. gRPC runs a service method from its own
+/// call handler, not from the endpoint's request delegate: the handler is found from the endpoint's gRPC metadata, also
+/// when the call handler parked reading the request first. The seeded audit handler waits 15 ms for a lookup (`.Result`),
+/// then sleeps 200 ms: the time decides that the sleep blocked it, not the wait that ran first. SignalR runs a
+/// synchronous hub method inside its connection's dispatch loop: it is found from SignalR's own activity. The healthy
+/// calls (a unary lookup, a server stream, a hub method that awaits) stay silent.
+/// </summary>
+public sealed class LedgerTests
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "Ledger"));
+
+    private const string Audit = "AccountsService.Audit(BalanceRequest, ServerCallContext)";
+    private const string Archive = "StatementsHub.Archive(int)";
+    private const string SleepFix = "`Thread.Sleep` blocks the thread: use `await Task.Delay(...)`";
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_gRPC_service_method_and_a_hub_method_that_block_their_thread_are_named_at_the_call_that_took_the_time(string configuration)
+    {
+        var result = ChildProcess.Dotnet([Repo.Program("Ledger", configuration), "all"],
+            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" });
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Contains("ledger finished", result.Stdout);
+        var reports = Reports.Parse(result.Stderr);
+        // Three of each: the first in full, the others as its repeats (or in full, on a machine slow enough to space them out).
+        Assert.True(reports.All(r => r.Method() is Audit or Archive), Reports.Describe(reports));
+        foreach (var method in new[] { Audit, Archive })
+            Assert.True(reports.Where(r => r.Method() == method).Sum(r => r.IsRepeats() ? r.GetProperty("repeats").GetInt32() : 1) == 3, Reports.Describe(reports));
+        foreach (var audit in reports.Where(r => r.Method() == Audit && !r.IsRepeats()))
+        {
+            Same("slow-step", audit.Kind(), audit);
+            Same(At("ledger.audit.sleep"), audit.At("location"), audit);
+            // A Release build has no line for the braces: its first and last statements instead.
+            Same(At(configuration == "Debug" ? "ledger.audit.start" : "ledger.audit.wait"), audit.At("resumedAt"), audit);
+            Same(At(configuration == "Debug" ? "ledger.audit.end" : "ledger.audit.return"), audit.At("stoppedAt"), audit);
+            Same(SleepFix, audit.GetProperty("fix").GetString(), audit);
+            Same($"{Audit} at {At("ledger.audit.sleep")}", audit.Stack()[^1], audit);
+        }
+        foreach (var archive in reports.Where(r => r.Method() == Archive && !r.IsRepeats()))
+        {
+            Same("slow-step", archive.Kind(), archive);
+            Same(At("ledger.archive.sleep"), archive.At("location"), archive);
+            Same(At(configuration == "Debug" ? "ledger.archive.start" : "ledger.archive.sleep"), archive.At("resumedAt"), archive);
+            Same(At("ledger.archive.end"), archive.At("stoppedAt"), archive);
+            Same(SleepFix, archive.GetProperty("fix").GetString(), archive);
+            // Under the connection's dispatch loop, as the async stack shows it.
+            Same($"HubConnectionHandler<StatementsHub>.DispatchMessagesAsync(HubConnectionContext)\n{Archive} at {At("ledger.archive.sleep")}",
+                string.Join('\n', archive.Stack().TakeLast(2)), archive);
+        }
+    }
+
+    private static void Same<T>(T expected, T actual, JsonElement report)
+    {
+        if (!EqualityComparer<T>.Default.Equals(expected, actual))
+            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
+    }
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+}

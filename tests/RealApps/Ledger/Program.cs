@@ -1,0 +1,100 @@
+using Grpc.Core;
+using Grpc.Net.Client;
+using Ledger;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.SignalR;
+using Microsoft.AspNetCore.SignalR.Client;
+
+// A gRPC service and a SignalR hub, and their clients, in one process. `dotnet Ledger.dll [all|healthy]`: three rounds
+// of a balance lookup (gRPC), a server stream of three ticks, a statement pushed to the hub's clients and ("all") the
+// seeded bugs: an audit handler and a hub method that block their thread (// @tags).
+var builder = WebApplication.CreateBuilder(args);
+builder.Logging.SetMinimumLevel(LogLevel.Warning);
+builder.WebHost.ConfigureKestrel(k =>
+{
+    k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2); // gRPC: HTTP/2 without TLS
+    k.Listen(System.Net.IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http1); // SignalR: WebSockets
+});
+builder.Services.AddGrpc();
+builder.Services.AddSignalR();
+builder.Services.AddSingleton<RateTable>();
+var app = builder.Build();
+app.MapGrpcService<AccountsService>();
+app.MapHub<StatementsHub>("/statements");
+await app.StartAsync();
+var (url, hubUrl) = (app.Urls.ElementAt(0), app.Urls.ElementAt(1));
+Console.WriteLine($"listening {Environment.ProcessId} {url}");
+
+var hub = new HubConnectionBuilder().WithUrl(hubUrl + "/statements").Build();
+var statements = 0;
+hub.On<long>("statement", _ => Interlocked.Increment(ref statements));
+await hub.StartAsync();
+
+using var channel = GrpcChannel.ForAddress(url);
+var client = new Accounts.AccountsClient(channel);
+var mode = args.Length > 0 ? args[0] : "all";
+for (var round = 0; round < 3; round++)
+{
+    var reply = await client.GetBalanceAsync(new BalanceRequest { Account = round });
+    Console.WriteLine($"balance {reply.Account} {reply.Cents}");
+    if (mode == "all")
+        Console.WriteLine($"audit {(await client.AuditAsync(new BalanceRequest { Account = round })).Cents}");
+    using var watch = client.Watch(new BalanceRequest { Account = round });
+    await foreach (var tick in watch.ResponseStream.ReadAllAsync())
+        Console.WriteLine($"tick {tick.Cents}");
+    await hub.InvokeAsync("Publish", round);
+    if (mode == "all")
+        await hub.InvokeAsync("Archive", round);
+}
+await hub.DisposeAsync();
+await app.StopAsync();
+Console.WriteLine($"ledger finished ({statements} statements)");
+
+internal sealed class RateTable
+{
+    private readonly Dictionary<int, long> _cents = [];
+
+    public async Task<long> LookupAsync(int account)
+    {
+        await Task.Delay(15);
+        lock (_cents)
+            return _cents.TryGetValue(account, out var cents) ? cents : _cents[account] = 1000 + account * 7;
+    }
+}
+
+internal sealed class AccountsService(RateTable rates) : Accounts.AccountsBase
+{
+    public override async Task<BalanceReply> GetBalance(BalanceRequest request, ServerCallContext context)
+    {
+        var cents = await rates.LookupAsync(request.Account);
+        return new BalanceReply { Account = request.Account, Cents = cents };
+    }
+
+    // Seeded: a synchronous handler that waits for a lookup (15 ms), then blocks its thread for 200 ms.
+    public override Task<BalanceReply> Audit(BalanceRequest request, ServerCallContext context)
+    { // @ledger.audit.start
+        var cents = rates.LookupAsync(request.Account).Result; // @ledger.audit.wait
+        Thread.Sleep(200); // @ledger.audit.sleep
+        return Task.FromResult(new BalanceReply { Account = request.Account, Cents = cents }); // @ledger.audit.return
+    } // @ledger.audit.end
+
+    public override async Task Watch(BalanceRequest request, IServerStreamWriter<BalanceReply> responseStream, ServerCallContext context)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            await responseStream.WriteAsync(new BalanceReply { Account = request.Account, Cents = i });
+            await Task.Delay(10, context.CancellationToken);
+        }
+    }
+}
+
+internal sealed class StatementsHub(RateTable rates) : Hub
+{
+    public async Task Publish(int account) => await Clients.All.SendAsync("statement", await rates.LookupAsync(account));
+
+    // Seeded: a synchronous hub method that blocks its thread (SignalR runs it inside its connection's dispatch loop).
+    public void Archive(int account)
+    { // @ledger.archive.start
+        Thread.Sleep(150); // @ledger.archive.sleep
+    } // @ledger.archive.end
+}
