@@ -105,6 +105,12 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             origin = TaskOrigin.AsyncMethod;
         else if (operationName.StartsWith("Task: ", StringComparison.Ordinal))
             origin = TaskOrigin.Delegate;
+        else if (string.Equals(operationName, RuntimeAsyncLayout.OperationName, StringComparison.Ordinal))
+        {
+            // Known only so its dispatches are judged as steps (OnWorkBegin); not a creation of the user's to link.
+            _table.Add(new TaskRecord(taskId, TaskOrigin.RuntimeAsync, now, Tracker().ThreadId, null, null));
+            return;
+        }
         else
             return;
         var tracker = Tracker();
@@ -179,6 +185,14 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         {
             record.Box = box;
             frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
+            frame.Measure(tracker.TimesBaseline(now));
+            return;
+        }
+        if (record?.Origin == TaskOrigin.RuntimeAsync)
+        {
+            // A dispatch of a runtime-async chain (.NET 11's BCL: Kestrel's request loop, Parallel.ForEachAsync's workers):
+            // a step of methods with no box, in which the user's code they call runs its first step. Judged as a step.
+            frame.Enter(taskId, FrameKind.AsyncStep, now, _registry.Find(taskId), null, null, AsyncState.Unknown, record);
             frame.Measure(tracker.TimesBaseline(now));
             return;
         }
@@ -279,7 +293,8 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         var tracker = Tracker();
         if (tracker.Top is { Kind: FrameKind.Request } previous)
             Drop(tracker, previous, now);
-        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep, Box.IsUserCode: false })
+        // Kestrel's request loop: a state machine's step on .NET 10, a runtime-async chain's (no box) on ASP.NET Core 11.
+        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep } step && step.Box is not { IsUserCode: true })
             StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
     }
 

@@ -28,6 +28,12 @@ public abstract class StepScenarioFacts
     private protected static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "Bugs", "Scenarios"));
     private protected StepScenarioFacts(ScenarioRun run) => Scenario = run;
 
+    /// <summary>
+    /// Whether this source of steps sees the first step of a method of the user's run by a runtime-async frame of the BCL's
+    /// (on .NET 11, a <c>Parallel.ForEachAsync</c> body's, scenario parallel-first-step); on .NET 10 the frame is a state machine.
+    /// </summary>
+    private protected virtual bool SeesFirstStepsUnderRuntimeAsync => true;
+
     private protected ScenarioRun Scenario { get; }
 
     private protected static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
@@ -49,6 +55,18 @@ public abstract class StepScenarioFacts
         var matches = Scenario.All.Where(r => r.Kind() == kind && r.Method() == method).ToList();
         Assert.True(matches.Count == 1, $"expected one {kind} for {method}, got {matches.Count}:\n{Reports.Describe(Scenario.All)}\n{Scenario.Result}");
         return matches[0];
+    }
+
+    // A first step's report: the time at <scenario>.location, from the method's start (.started) to its first await
+    // (.stopped), created where <paramref name="creator"/> called it (.created).
+    private protected static void FromItsStart(JsonElement r, string scenario, string creator)
+    {
+        Assert.True(r.GetProperty("firstStep").GetBoolean());
+        Assert.Equal(At($"{scenario}.location"), r.At("location"));
+        Assert.Equal(At($"{scenario}.started"), r.At("resumedAt"));
+        Assert.Equal(At($"{scenario}.stopped"), r.At("stoppedAt"));
+        Assert.Equal(At($"{scenario}.created"), r.At("createdAt"));
+        Assert.Equal(creator, r.GetProperty("createdAt").GetProperty("method").GetString());
     }
 
     [Fact]
@@ -82,12 +100,7 @@ public abstract class StepScenarioFacts
     public void Slow_first_step_of_an_async_method_is_reported_as_that_method_from_its_start()
     {
         var r = Single("slow-step", "FirstStep.LoadProfileAsync(int)");
-        Assert.True(r.GetProperty("firstStep").GetBoolean());
-        Assert.Equal(At("firststep.location"), r.At("location"));
-        Assert.Equal(At("firststep.started"), r.At("resumedAt"));
-        Assert.Equal(At("firststep.stopped"), r.At("stoppedAt"));
-        Assert.Equal(At("firststep.created"), r.At("createdAt"));
-        Assert.Equal("FirstStep.RunAsync()", r.GetProperty("createdAt").GetProperty("method").GetString());
+        FromItsStart(r, "firststep", "FirstStep.RunAsync()");
         Assert.InRange(r.Duration(), 0.24, 2.0);
         Assert.Equal(
             [$"FirstStep.RunAsync() at {At("firststep.created")}", $"FirstStep.LoadProfileAsync(int) at {At("firststep.location")}"],
@@ -170,12 +183,28 @@ public abstract class BugScenarioFacts : StepScenarioFacts
             "blocking-wait Deadlock.WaitForGate(Task)",
             "pending-collected Collected.WaitForReplyAsync(TaskCompletionSource<string>)",
             .. StepReports,
+            .. (SeesFirstStepsUnderRuntimeAsync ? (string[])["slow-step ParallelBody.ImportAsync(int, CancellationToken)"] : []),
             $"unobserved-exception Unobserved.RunAsync lambda at Unobserved.cs:{s_at.Line("unobserved-run.body")}",
             "unobserved-exception Unobserved.SendAsync(string)",
             "unobserved-exception Unobserved.ValidateAsync(int)",
         ];
         var actual = Scenario.All.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expected.Order(StringComparer.Ordinal), actual);
+    }
+
+    [Fact]
+    public void Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start()
+    {
+        if (!SeesFirstStepsUnderRuntimeAsync)
+        {
+            Assert.DoesNotContain(Scenario.All, r => r.Method() == "ParallelBody.ImportAsync(int, CancellationToken)");
+            return;
+        }
+        var r = Single("slow-step", "ParallelBody.ImportAsync(int, CancellationToken)");
+        FromItsStart(r, "parallel", "ParallelBody.RunAsync()");
+        Assert.InRange(r.Duration(), 0.2, 2.0);
+        Assert.Equal($"ParallelBody.ImportAsync(int, CancellationToken) at {At("parallel.location")}", r.Stack()[^1]);
+        Assert.Contains("await Task.Delay", r.GetProperty("fix").GetString());
     }
 
     [Fact]

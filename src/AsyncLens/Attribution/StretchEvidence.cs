@@ -40,6 +40,13 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     public bool Unbracketed { get; init; }
 
     /// <summary>
+    /// A step of a runtime-async chain (.NET 11's BCL, compiled with runtime async: no box, no code read for it): the
+    /// framework's step, judged as a framework state machine's is. A method of the user's whose first step ran in it is
+    /// its callee, as one a framework state machine called through a delegate is.
+    /// </summary>
+    public bool RuntimeAsync { get; init; }
+
+    /// <summary>
     /// A step, or a request, while the process was busy loading and compiling code: reported only for a cause in the
     /// app's own code. A framework step: where it ran the first step of a method of the user's that made a blocking
     /// call (a handler: named a cause); a step of the user's: a blocking call, a synchronous API with an async twin, a

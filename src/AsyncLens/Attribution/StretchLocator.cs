@@ -67,7 +67,7 @@ internal static class StretchLocator
     {
         if (stretch.How == Found.Handler)
             return stretch.Hint is { AsyncCallee: null } hint && (!e.WarmUp || hint.Kind is HintKind.Blocking or HintKind.AsyncTwin);
-        var called = stretch.Callers.Count > 0;
+        var called = stretch.Callers.Count > 0 || (e.RuntimeAsync && stretch.FirstStep);
         // A step of framework code in which nothing of the user's was found to run (no box of theirs, no handler, no
         // call its own code names): there is nothing to name. Under load such a step (Kestrel's accept loop, 0.16 s on
         // a healthy app) was slowed by the machine or the runtime; a handler it ran inline is found above.

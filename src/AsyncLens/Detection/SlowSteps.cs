@@ -24,6 +24,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     /// <summary>Called on the app thread as a step ends, while its frame is still on the thread's stack.</summary>
     public void OnStepEnd(ThreadTracker tracker, Frame frame, long now)
     {
+        if (frame is { Kind: FrameKind.AsyncStep, Box: null, Record.Origin: TaskOrigin.RuntimeAsync })
+        {
+            OnRuntimeAsyncStepEnd(tracker, frame, now);
+            return;
+        }
         if (frame.Kind != FrameKind.AsyncStep || frame.Box is not { } box || frame.Task is not { } task)
             return;
         var own = OwnTime(tracker, frame, now);
@@ -336,16 +341,5 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             ? (completed, frame.ChildTicksAtCompletion)
             : (end, frame.ChildTicks);
         return until - frame.Start - nested - Volatile.Read(ref frame.ExcludedTicks) - tracker.EngineTicks(frame);
-    }
-
-    // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it).
-    private static Frame? InnermostStep(ThreadTracker tracker)
-    {
-        for (var i = tracker.Depth - 1; i >= 0; i--)
-        {
-            if (tracker.FrameAt(i) is { Kind: FrameKind.AsyncStep or FrameKind.Request } frame)
-                return frame;
-        }
-        return null;
     }
 }

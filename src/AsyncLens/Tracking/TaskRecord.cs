@@ -7,6 +7,12 @@ internal enum TaskOrigin : byte
 
     /// <summary>A delegate task: Task.Run, Task.Factory.StartNew, ContinueWith ("Task: ...").</summary>
     Delegate,
+
+    /// <summary>
+    /// .NET 11: a runtime-async chain's task (<see cref="Runtime.Layout.RuntimeAsyncLayout.OperationName"/>), made where
+    /// synchronous code met runtime-async code (the BCL's): each of its dispatches is a step of the chain's methods.
+    /// </summary>
+    RuntimeAsync,
 }
 
 /// <summary>

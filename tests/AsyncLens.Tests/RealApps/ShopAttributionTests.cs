@@ -30,13 +30,6 @@ public sealed class ShopAttributionTests
     // endpoints say it: ShopApi's first host is its stock service's, whose endpoints do not list it).
     private static string SyncStockHandler => $"Program.Main lambda at Program.cs:{s_at["shop.sync-stock.wait"].Line}";
 
-    // What debug mode does not see reliably on ASP.NET Core 11 until it reads the runtime's async events: a handler that
-    // never yields runs inside the step of Kestrel's request loop, and Kestrel 11 is compiled with runtime async (no TPL
-    // step events). Its report was missing in 5 runs of 7 here (Debug and Release).
-    private const string InsideKestrelsRuntimeAsyncLoop =
-        "issue 14 item 2: on ASP.NET Core 11 a handler that never yields runs inside Kestrel's request loop, compiled with "
-        + "runtime async: no TPL step events for it (its steps are in AsyncProfilerEventSource); reported in some runs only";
-
     private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "ShopApi"));
 
     // One run of the app per build and runtime, shared by the tests of this class.
@@ -73,8 +66,8 @@ public sealed class ShopAttributionTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    [InlineData("Debug", "net11", Skip = InsideKestrelsRuntimeAsyncLoop)]
-    [InlineData("Release", "net11", Skip = InsideKestrelsRuntimeAsyncLoop)]
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
     [InlineData("Debug", "net11-events")]
     [InlineData("Release", "net11-events")]
     public async Task Item5_a_CPU_heavy_handler_whose_await_completed_at_once_is_named_not_Kestrel(string configuration, string runtime = "net10")

@@ -28,6 +28,12 @@ internal static class RuntimeAsyncLayout
     /// </summary>
     public const string TaskType = "System.Runtime.CompilerServices.AsyncHelpers+RuntimeAsyncTask";
 
+    /// <summary>
+    /// The TPL operation name of a chain's task (<c>TraceOperationBegin</c>, raised with the async debugger's flag on,
+    /// which the task registry turns on): its dispatches are bracketed by <c>TraceSynchronousWorkBegin/End</c> with its id.
+    /// </summary>
+    public const string OperationName = TaskType;
+
     /// <summary>object, on Task: the chain's head while it is suspended; null while its dispatcher runs it.</summary>
     public const string TaskChain = "m_stateObject";
 

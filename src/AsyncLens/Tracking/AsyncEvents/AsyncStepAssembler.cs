@@ -68,10 +68,10 @@ internal interface IAsyncStackSink : IAsyncStepSink
 /// (<see cref="RuntimeContinuations"/>). On ShopApi and Pipelines (.NET 11.0.0) they were every step without a method
 /// id (a third and a quarter of all), each a few microseconds. Leaving them out of the steps made debug mode report a
 /// false slow step (ShopApi's StockRefresher on the async-events path, 2 runs of 2): why is not understood yet.
-/// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer); nothing is
-/// allocated per event.
+/// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer), found and locked
+/// once per buffer (<see cref="IAsyncEventBufferSink"/>); nothing is allocated per event.
 /// </summary>
-internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
+internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBufferSink
 {
     private const int MaxFrames = 256;
 
@@ -85,14 +85,32 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventSink
 
     public void OnAsyncEvent(in AsyncEventBufferHeader header, in AsyncEvent e, long utcTicks)
     {
-        ThreadSteps? thread;
-        lock (_threads)
-        {
-            if (!_threads.TryGetValue(header.OsThreadId, out thread))
-                _threads[header.OsThreadId] = thread = new ThreadSteps(header.OsThreadId);
-        }
+        var thread = ThreadOf(header.OsThreadId);
         lock (thread)
             Apply(thread, e, utcTicks);
+    }
+
+    // The thread's lock is held for the whole buffer: AsyncLens's own readers of a thread's state (OpenSteps, the recent
+    // stacks) wait at most one buffer's decoding.
+    public object BeginBuffer(in AsyncEventBufferHeader header)
+    {
+        var thread = ThreadOf(header.OsThreadId);
+        Monitor.Enter(thread);
+        return thread;
+    }
+
+    public void OnAsyncEvent(object buffer, in AsyncEvent e, long utcTicks) => Apply((ThreadSteps)buffer, e, utcTicks);
+
+    public void EndBuffer(object buffer) => Monitor.Exit(buffer);
+
+    private ThreadSteps ThreadOf(ulong osThreadId)
+    {
+        lock (_threads)
+        {
+            if (!_threads.TryGetValue(osThreadId, out var thread))
+                _threads[osThreadId] = thread = new ThreadSteps(osThreadId);
+            return thread;
+        }
     }
 
     /// <summary>The OS ids of the threads whose events were seen.</summary>

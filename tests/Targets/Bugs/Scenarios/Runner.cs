@@ -16,6 +16,7 @@ public static class Runner
         ["first-step"] = FirstStep.RunAsync,
         ["never-awaits"] = NeverAwaits.RunAsync,
         ["busy-loop"] = BusyLoop.RunAsync,
+        ["parallel-first-step"] = ParallelBody.RunAsync,
         ["threshold"] = Threshold.RunAsync,
         ["main-first-step"] = MainFirstStep.RunAsync,
     };

@@ -1,0 +1,76 @@
+using AsyncLens.Attribution;
+using AsyncLens.Runtime;
+using AsyncLens.Runtime.Layout;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Detection;
+
+/// <summary>
+/// .NET 11: a dispatch of a runtime-async chain (the BCL's methods compiled with runtime async: Kestrel's request loop,
+/// <c>Parallel.ForEachAsync</c>'s workers). Its methods have no box, so the step has no code of its own to read; what
+/// it can be blamed on is the user's code it ran: an async method of the user's whose first step ran inside it (its
+/// box created after a gap holding most of the step), as in a framework state machine's step on .NET 10.
+/// </summary>
+internal sealed partial class SlowSteps
+{
+    private void OnRuntimeAsyncStepEnd(ThreadTracker tracker, Frame frame, long now)
+    {
+        var own = OwnTime(tracker, frame, now);
+        if (own < settings.SlowTicks)
+            return;
+        var times = tracker.OwnTimes();
+        var preempted = Preempted(frame, times.Waited, now);
+        own -= RuntimesShare(own, RuntimeTime.JitOnThisThread - frame.JitStart, preempted + Stolen(frame, own, preempted, times), OnCpu(frame, times));
+        if (own < settings.SlowTicks)
+            return;
+        // Without a method of its own to name, only a first step of the user's it ran can be reported: nothing to build
+        // (and no wait for the watchdog) when the step created no box of the user's.
+        var firstSteps = FirstSteps(frame);
+        if (firstSteps.Count == 0)
+            return;
+        Interlocked.Increment(ref _inFlight);
+        try
+        {
+            var split = Split(tracker, frame, now, times);
+            stalls.CatchUp(now);
+            var slack = own - (NeverSwitched(frame, times) ? 0 : NotItsOwn(frame, now)) - settings.SlowTicks;
+            if (slack < 0 || !frame.TryClaimSlowReport())
+                return;
+            // The chain is the dispatcher's while it runs (its continuations are handed back after this event), and the
+            // user's method may have moved on already on another thread: the stack is that method's own frame, parked
+            // where the step left it.
+            var longest = firstSteps.MaxBy(s => s.GapTicks)!;
+            var stack = BoxInfo.OfStateMachine(longest.StateMachine) is { } box
+                ? RawAsyncStack.Of([new RawFrame(longest.Record.Id, box, longest.State, null, null)])
+                : RawAsyncStack.Empty;
+            var evidence = new StretchEvidence(null, -1, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false)
+            {
+                FirstSteps = firstSteps,
+                WarmUp = CompiledMuch(frame, now),
+                ProcessJitTicks = RuntimeTime.JitInProcess - frame.ProcessJitStart,
+                FromTicks = frame.Start,
+                ToTicks = now,
+                SlackTicks = slack,
+                RuntimeAsync = true,
+            };
+            sink.Add(Finding(tracker, 0, stack, frame.Record, evidence, frame, split, now));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it). A
+    // runtime-async chain's step is passed over: nothing in it can be named while it runs (the user's first step in it
+    // has no box yet); the step around it, if any, is watched as before.
+    private static Frame? InnermostStep(ThreadTracker tracker)
+    {
+        for (var i = tracker.Depth - 1; i >= 0; i--)
+        {
+            if (tracker.FrameAt(i) is ({ Kind: FrameKind.Request } or { Kind: FrameKind.AsyncStep, Box: not null }) and var frame)
+                return frame;
+        }
+        return null;
+    }
+}
