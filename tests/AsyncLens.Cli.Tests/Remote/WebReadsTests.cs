@@ -70,7 +70,8 @@ public sealed class WebReadsTests
         {
             var result = Asynclens("ps", app.PidText, "--format", "json", "--stats");
             CheckJson(app, result, read, parked: 5);
-            Assert.Matches($@"^asynclens: [0-9,]+ nodes from [0-9,]+ heap objects; process {app.Pid} paused [0-9.]+ s( in \d stops \(a garbage collection was running\))?, [0-9.]+ MB copied; read in [0-9.]+ s\n$", result.Stderr);
+            // In a heap this busy the read may meet an object of no known type: the line then counts it.
+            Assert.Matches($@"^asynclens: [0-9,]+ nodes from [0-9,]+ heap objects( \([0-9,]+ of no known type\))?; process {app.Pid} paused [0-9.]+ s( in \d stops \(a garbage collection was running\))?, [0-9.]+ MB copied; read in [0-9.]+ s\n$", result.Stderr);
         }
     }
 
