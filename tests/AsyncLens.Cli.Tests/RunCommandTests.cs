@@ -30,4 +30,10 @@ public sealed class RunCommandTests(RunCommandTests.Run run) : BugScenarioFacts(
 public sealed class RunCommandNet11Tests(RunCommandNet11Tests.Run run) : BugScenarioFacts(run), IClassFixture<RunCommandNet11Tests.Run>
 {
     public sealed class Run() : ScenarioRun(() => RunCommandTests.Start(TargetRuntime.Net11, [Repo.Program("Bugs"), "all"]));
+
+    private protected override bool FirstStepsUnderRuntimeAsyncMissedSometimes => true;
+
+    [Fact(Skip = RuntimeAsyncFirstStepMissedSometimes)]
+    public override void Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start() =>
+        base.Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start();
 }

@@ -43,6 +43,9 @@ internal sealed class Invocation(int id, long start, string? operationName, Oper
     /// <summary>The delegate task this box continues (<c>Task.Run(async () => ...)</c>: one call, named after the task).</summary>
     public Invocation? MergedFrom;
 
+    /// <summary>A box of <c>Task.Run(async () => ...)</c> that completed before its delegate task: recorded when the task ends.</summary>
+    public bool WaitsForItsTask;
+
     /// <summary>Its own steps, nested steps of others excluded, and the steps of the folded code below it.</summary>
     public long OnThread;
 

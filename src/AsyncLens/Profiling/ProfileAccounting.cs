@@ -245,6 +245,8 @@ internal sealed partial class ProfileAccounting
                 _live.Remove(invocation.Id);
                 return;
             }
+            if (_stopped == 0 && WaitsForTask(invocation))
+                return;
             TakeInDelegate(invocation);
             // Completed before anything awaited it, while the code that made it still runs: it may be about to be put in a
             // Task.WhenAll, which takes no continuation on a completed task. Recorded when that stretch of code ends.
@@ -318,6 +320,8 @@ internal sealed partial class ProfileAccounting
                 anchor = recorded;
                 break;
             }
+            if (TaskOfBody(up) is { } task && visited.Add(task))
+                up = task; // one call: the task stands for its body, and its caller comes next
             var upMethod = KeyOf(up.MergedFrom ?? up);
             if (Listed(upMethod))
             {

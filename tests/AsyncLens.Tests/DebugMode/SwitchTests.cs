@@ -38,6 +38,12 @@ public sealed class EnvironmentSwitchTests(EnvironmentSwitchTests.Run run) : Bug
 public sealed class EnvironmentSwitchNet11Tests(EnvironmentSwitchNet11Tests.Run run) : BugScenarioFacts(run), IClassFixture<EnvironmentSwitchNet11Tests.Run>
 {
     public sealed class Run() : ScenarioRun(() => EnvironmentSwitchTests.Start(TargetRuntime.Net11));
+
+    private protected override bool FirstStepsUnderRuntimeAsyncMissedSometimes => true;
+
+    [Fact(Skip = RuntimeAsyncFirstStepMissedSometimes)]
+    public override void Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start() =>
+        base.Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start();
 }
 
 /// <summary>
