@@ -44,6 +44,10 @@ public sealed class EnvironmentSwitchNet11Tests(EnvironmentSwitchNet11Tests.Run 
     [Fact(Skip = RuntimeAsyncFirstStepMissedSometimes)]
     public override void Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start() =>
         base.Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start();
+
+    [Fact(Skip = TaskRunLambdaCreationSiteMissedSometimes)]
+    public override void Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line() =>
+        base.Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line();
 }
 
 /// <summary>
