@@ -27,17 +27,7 @@ public sealed class RunCommandTests(RunCommandTests.Run run) : BugScenarioFacts(
 /// The same where only .NET 11 is installed: asynclens itself on .NET 11 (<c>RollForward=Major</c>), given the program's
 /// dll, runs it with the <c>dotnet</c> that runs asynclens, so the program and the startup hook are on .NET 11 too.
 /// </summary>
-public sealed class RunCommandNet11Tests(RunCommandNet11Tests.Run run) : BugScenarioFacts(run), IClassFixture<RunCommandNet11Tests.Run>
+public sealed class RunCommandNet11Tests(RunCommandNet11Tests.Run run) : Net11BugScenarioFacts(run), IClassFixture<RunCommandNet11Tests.Run>
 {
     public sealed class Run() : ScenarioRun(() => RunCommandTests.Start(TargetRuntime.Net11, [Repo.Program("Bugs"), "all"]));
-
-    private protected override bool FirstStepsUnderRuntimeAsyncMissedSometimes => true;
-
-    [Fact(Skip = RuntimeAsyncFirstStepMissedSometimes)]
-    public override void Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start() =>
-        base.Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start();
-
-    [Fact(Skip = TaskRunLambdaCreationSiteMissedSometimes)]
-    public override void Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line() =>
-        base.Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line();
 }

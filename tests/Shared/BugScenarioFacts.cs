@@ -302,3 +302,24 @@ public abstract class BugScenarioFacts : StepScenarioFacts
             r.Stack());
     }
 }
+
+/// <summary>
+/// The seeded bugs on .NET 11 with debug mode on the TPL events (the hook and `asynclens run`): two facts seen in most
+/// runs but not all there, skipped with their reasons (issues 13 and 14); every other fact as on .NET 10.
+/// </summary>
+public abstract class Net11BugScenarioFacts : BugScenarioFacts
+{
+    private protected Net11BugScenarioFacts(ScenarioRun run) : base(run)
+    {
+    }
+
+    private protected override bool FirstStepsUnderRuntimeAsyncMissedSometimes => true;
+
+    [Fact(Skip = RuntimeAsyncFirstStepMissedSometimes)]
+    public override void Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start() =>
+        base.Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start();
+
+    [Fact(Skip = TaskRunLambdaCreationSiteMissedSometimes)]
+    public override void Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line() =>
+        base.Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line();
+}

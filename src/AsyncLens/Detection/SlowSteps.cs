@@ -178,47 +178,6 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         return found;
     }
 
-    // The finding for a stretch, with what it left behind besides its boxes, for the report to tell what ran: how its
-    // time split, a synchronous wait or an exception on its thread, the handler of the ASP.NET Core endpoint it matched.
-    private StepFinding Finding(ThreadTracker tracker, int taskId, RawAsyncStack stack, TaskRecord? record, StretchEvidence evidence, Frame frame, TimeSplit split, long end) =>
-        new(taskId, time.GetUtcNow(), tracker.ThreadId, stack, record, evidence with
-        {
-            TaskId = taskId,
-            Time = split,
-            Waited = frame.Waited,
-            ShortWaitTicks = Volatile.Read(ref frame.ShortWaitTicks),
-            Threw = frame.Threw,
-            OsThreadId = tracker.OsThreadId,
-            Handler = frame.Endpoint is { } endpoint && RequestEndpoints.HandlerOf(endpoint) is { } handler ? new HandlerRun(handler, HandlerTicks(frame, end))
-                : HeldHandler(frame) is { } held ? new HandlerRun(held, end - frame.Start) : null,
-        });
-
-    // The handler of the request a step of the framework's serves, when routing matched it in an earlier step: the step
-    // resumed after parking (gRPC's call handler read the request's body, then ran the service method inline), and its
-    // state machine holds the request's HttpContext. The whole stretch may have gone to that handler.
-    private static System.Reflection.MethodInfo? HeldHandler(Frame frame) =>
-        frame is { Kind: FrameKind.AsyncStep, Box: { IsUserCode: false } box, Task: { } task } && box.StateMachine(task) is { } stateMachine
-            && RequestEndpoints.EndpointHeldBy(stateMachine) is { } endpoint
-            ? RequestEndpoints.HandlerOf(endpoint)
-            : null;
-
-    // The time from the endpoint's match to the first async method's box created after it that something awaited
-    // (where the handler's first step, run inline, ended: the box of the method that first parked, then those of its
-    // callers), or to the request's end, or to the stretch's. A box nothing awaited did not end it: a task the handler
-    // blocked on (`.Result`) or let go, while it went on running.
-    private static long HandlerTicks(Frame frame, long end)
-    {
-        if (frame.Endpoint is null)
-            return 0;
-        var until = frame.RequestEndAt > frame.EndpointAt ? frame.RequestEndAt : end;
-        for (var record = frame.FirstCreated; record is not null; record = record.NextSibling)
-        {
-            if (record.Origin == TaskOrigin.AsyncMethod && record.Created >= frame.EndpointAt && record.AwaiterId != 0)
-                return Math.Min(until, record.Created) - frame.EndpointAt;
-        }
-        return until - frame.EndpointAt;
-    }
-
     // How a stretch's own time split between a CPU and being blocked: its thread's time on a CPU since it began (less
     // the nested frames' time, counted as CPU), against its wall time less nested frames, waits reported on their own,
     // time waiting for a CPU and GC pauses. Compiling (JIT) is computing here: it is measured in wall time, its own

@@ -35,19 +35,9 @@ public sealed class EnvironmentSwitchTests(EnvironmentSwitchTests.Run run) : Bug
 }
 
 /// <summary>The same, the program and the startup hook on .NET 11 (the suite's second leg: docs/dotnet11.md).</summary>
-public sealed class EnvironmentSwitchNet11Tests(EnvironmentSwitchNet11Tests.Run run) : BugScenarioFacts(run), IClassFixture<EnvironmentSwitchNet11Tests.Run>
+public sealed class EnvironmentSwitchNet11Tests(EnvironmentSwitchNet11Tests.Run run) : Net11BugScenarioFacts(run), IClassFixture<EnvironmentSwitchNet11Tests.Run>
 {
     public sealed class Run() : ScenarioRun(() => EnvironmentSwitchTests.Start(TargetRuntime.Net11));
-
-    private protected override bool FirstStepsUnderRuntimeAsyncMissedSometimes => true;
-
-    [Fact(Skip = RuntimeAsyncFirstStepMissedSometimes)]
-    public override void Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start() =>
-        base.Slow_first_step_of_a_Parallel_ForEachAsync_body_is_reported_as_the_body_from_its_start();
-
-    [Fact(Skip = TaskRunLambdaCreationSiteMissedSometimes)]
-    public override void Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line() =>
-        base.Exception_in_a_Task_Run_lambda_nobody_awaits_is_reported_at_the_Task_Run_line();
 }
 
 /// <summary>
