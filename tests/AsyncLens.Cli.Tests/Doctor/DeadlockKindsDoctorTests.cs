@@ -79,6 +79,9 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     // Released in a method the holder's finally calls; kept in a local (the waiter's call names no field either).
     private static readonly string s_helper = HeldByCode("Warehouse.Transfer()", "dl.dock.lock", "Warehouse.Audit()", "dl.dock.wait", "SemaphoreSlim `Warehouse._dock`") + @"held by thread \1$";
 
+    // Released by a method the holder's finally passes it to.
+    private static readonly string s_argument = HeldByCode("Bays.Load()", "dl.bay.lock", "Bays.Inspect()", "dl.bay.wait", "SemaphoreSlim `Bays._bay`") + @"held by thread \1$";
+
     private static readonly string s_local = HeldByCode("Invoices.Issue(string)", "dl.issue.lock", "Invoices.Close(string)", "dl.close.wait", "SemaphoreSlim") + @"held by thread \1$";
 
     private static readonly string[] s_waits =
@@ -200,15 +203,15 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     [Fact]
     public void A_semaphore_cycle_the_locks_without_owners_and_the_waits_in_a_Release_build()
     {
-        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "sem-handle", "helper", "local", "waits", "abandoned", "few-waiters"]);
+        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "sem-handle", "helper", "argument", "local", "waits", "abandoned", "few-waiters"]);
         var result = DoctorRun.Run(target.Pid);
 
         Assert.True(result.ExitCode == 1, result.ToString());
         var verdicts = DoctorRun.Verdicts(result);
-        Assert.Equal(8, verdicts.Length);
+        Assert.Equal(9, verdicts.Length);
         Assert.Contains(Semaphore, verdicts);
         Assert.True(DoctorRun.IsStuck(Abandoned, verdicts[^1]), result.Stdout);
-        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex, s_semaphoreHandle, s_helper, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
+        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex, s_semaphoreHandle, s_helper, s_argument, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
         var waits = result.Stdout.Split("\n\n").Single(b => b.StartsWith("waits on locks and events", StringComparison.Ordinal)).Split('\n')[1..];
         Assert.All(s_waits.Zip(waits), p => Assert.Matches(p.First, p.Second));
         Assert.Equal(s_waits.Length, waits.Length);
