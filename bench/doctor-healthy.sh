@@ -2,11 +2,12 @@
 # False verdicts of `asynclens doctor PID` on the healthy real applications: each app started once per build and read
 # RUNS times while it works; prints how many reads were `healthy` (exit code 0), then each other verdict's first line.
 #
-#   bench/doctor-healthy.sh [RUNS] [--config Debug|Release|both] [--only shop|db|pipelines]
+#   bench/doctor-healthy.sh [RUNS] [--config Debug|Release|both] [--only shop|db|busy|pipelines]
 #
 # Targets (tests/RealApps, no AsyncLens in them: the doctor reads from outside): ShopApi serving healthy traffic (8 curl
 # loops over /health, /product/{id}, /products?ids=..., /catalog/stream, /config, /orders/{id} on PostgreSQL, for
-# the whole series), DbWorker `healthy` (Npgsql + Dapper on PostgreSQL, StackExchange.Redis), Pipelines `healthy`.
+# the whole series), DbWorker `healthy` (Npgsql + Dapper on PostgreSQL, StackExchange.Redis) and `busy` (the same beside
+# batches of 64 cache writes in flight at once), Pipelines `healthy`.
 # Each is healthy: any other verdict is a false one. A private PostgreSQL 15 and redis-server are started on free
 # loopback ports and stopped at the end. ASYNCLENS_CLI=path/asynclens.dll reads with that build of the CLI instead of
 # building it in Release. Not a test: nothing here asserts; the figures go to docs/doctor.md.
@@ -23,7 +24,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --config) case "${2:-}" in Debug | Release) configs=("$2") ;; both) ;; *) echo "$0: --config Debug|Release|both" >&2; exit 2 ;; esac; shift 2 ;;
         --only) only="${2:-}"; shift 2 ;;
-        *) echo "usage: $0 [RUNS] [--config Debug|Release|both] [--only shop|db|pipelines]" >&2; exit 2 ;;
+        *) echo "usage: $0 [RUNS] [--config Debug|Release|both] [--only shop|db|busy|pipelines]" >&2; exit 2 ;;
     esac
 done
 require_tools "it finds free ports"
@@ -67,10 +68,10 @@ start() { # start OUT APP CONFIG ARGS...: the app in the background, its pid in 
     pids+=("$app_pid")
 }
 
-declare -A label=([shop]="ShopApi, healthy traffic" [db]="DbWorker healthy" [pipelines]="Pipelines healthy")
+declare -A label=([shop]="ShopApi, healthy traffic" [db]="DbWorker healthy" [busy]="DbWorker busy" [pipelines]="Pipelines healthy")
 declare -A healthy
 for config in "${configs[@]}"; do
-    for target in shop db pipelines; do
+    for target in shop db busy pipelines; do
         [[ -z "$only" || "$only" == "$target" ]] || continue
         key="$target.$config"
         healthy[$key]=0
@@ -88,6 +89,7 @@ for config in "${configs[@]}"; do
                 load=$!
                 sleep 3 ;;
             db) start "$logs/$key" DbWorker "$config" healthy 100000000; sleep 3 ;;
+            busy) start "$logs/$key" DbWorker "$config" busy 100000000; sleep 3 ;;
             pipelines) start "$logs/$key" Pipelines "$config" healthy 100000000; sleep 3 ;;
         esac
         series "$key" "$app_pid"
@@ -101,7 +103,7 @@ done
 echo
 printf '%-26s %-8s %8s\n' target build healthy
 for config in "${configs[@]}"; do
-    for target in shop db pipelines; do
+    for target in shop db busy pipelines; do
         [[ -z "$only" || "$only" == "$target" ]] || continue
         printf '%-26s %-8s %5d/%-3d\n' "${label[$target]}" "$config" "${healthy[$target.$config]}" "$runs"
     done

@@ -17,6 +17,10 @@ internal static class DoctorCommand
     // Each thread's processor use is watched while the copy is read, for at least this long (a hot loop never waits in it).
     private static readonly TimeSpan s_cpuWatch = TimeSpan.FromSeconds(1);
 
+    // Requests that look stuck are read again at least this long after the first read: still parked at the same await,
+    // they wait for long; a library's I/O in flight (a reply completed through a TaskCompletionSource) is gone by then.
+    private static readonly TimeSpan s_stuckWatch = TimeSpan.FromSeconds(1);
+
     public static Command Create()
     {
         var options = new InspectOptions("text", "json");
@@ -52,15 +56,22 @@ internal static class DoctorCommand
         target.Dispose();
         var used = cpu?.Stop(s_cpuWatch);
         var diagnosis = Doctor.Diagnose(State(target, read, used));
-        // A hot thread runs the same code across reads: it is read a second time, and judged on both (one caught in
-        // native code, named from a scan of its stack that can miss the frame of a loop compiled again while it ran,
-        // is named from the second read).
-        if (target.DumpPath is null && diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.HotThread))
+        // A hot thread runs the same code across reads, and stuck requests are the same ones still parked a while later:
+        // the process is read a second time, and judged on both (a hot thread caught in native code, named from a scan
+        // of its stack that can miss the frame of a loop compiled again while it ran, is named from the second read).
+        if (target.DumpPath is null && diagnosis.Verdicts.Any(v => v.Kind is VerdictKinds.HotThread or VerdictKinds.StuckRequests))
+        {
+            if (diagnosis.Verdicts.Any(v => v.Kind == VerdictKinds.StuckRequests) && target.TakenAt + s_stuckWatch - DateTimeOffset.UtcNow is { Ticks: > 0 } wait)
+                Thread.Sleep(wait);
             diagnosis = Doctor.Diagnose(State(target, read, used, Reread(target.ProcessId)));
+        }
         return (diagnosis, read, figures);
     }
 
-    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued, IReadOnlyList<SemaphoreHold> Semaphores);
+    private sealed record Reading(TaskGraph Graph, HeapTasks Reader, ThreadRead Threads, long? Queued, IReadOnlyList<SemaphoreHold> Semaphores)
+    {
+        public DateTimeOffset TakenAt { get; init; }
+    }
 
     private static Reading Read(Target target, RemoteSymbols symbols)
     {
@@ -79,14 +90,14 @@ internal static class DoctorCommand
         }
     }
 
-    // The threads' stacks of a second read (null if the process can no longer be read).
-    private static ThreadRead? Reread(int pid)
+    // A second read (null if the process can no longer be read).
+    private static Reading? Reread(int pid)
     {
         try
         {
             using var target = Target.Attach(pid);
             using var symbols = new RemoteSymbols(target.Runtime);
-            return Read(target, symbols).Threads;
+            return Read(target, symbols) with { TakenAt = target.TakenAt };
         }
         catch (CliException)
         {
@@ -94,8 +105,9 @@ internal static class DoctorCommand
         }
     }
 
-    private static ProcessState State(Target target, Reading read, Dictionary<uint, ThreadCpu>? used, ThreadRead? again = null)
+    private static ProcessState State(Target target, Reading read, Dictionary<uint, ThreadCpu>? used, Reading? second = null)
     {
+        var again = second?.Threads;
         var threads = read.Threads.Threads.Select(t =>
         {
             var frames = t.InNativeCode && again?.Threads.Find(a => a.OsId == t.OsId) is { InNativeCode: false } managed ? managed.Frames : t.Frames;
@@ -107,7 +119,10 @@ internal static class DoctorCommand
                 CompletedBetweenReads = t.CompletedWorkItems is { } before && later?.CompletedWorkItems is { } after ? (long)after - before : null,
             };
         }).ToList();
-        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued, read.Semaphores);
+        return new ProcessState(target.ProcessId, target.TakenAt, read.Graph, threads, read.Queued, read.Semaphores)
+        {
+            Later = second is null ? null : new SecondRead(second.TakenAt, second.Graph),
+        };
     }
 
     private static List<ThreadFrameText> Texts(IEnumerable<ThreadFrame> frames) => [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))];

@@ -120,6 +120,12 @@ internal static class Doctor
             if (nodes.Count < StuckShared || shared is null && nodes.Count < StuckAny)
                 continue;
             var text = group.Key;
+            // Stuck is pending for long: where a second read was made, as many of the same methods must still be parked
+            // at the same await. A library's replies in flight (StackExchange.Redis completes each through a
+            // TaskCompletionSource of its own, Npgsql's and sockets' through their own sources) are gone by then.
+            var still = state.Later is { } later ? nodes.Count(n => later.StillAt(n, text)) : (int?)null;
+            if (still < (shared is null ? StuckAny : StuckShared))
+                continue;
             judged.UnionWith(nodes);
             var on = shared ?? $"each its own {Leaf(nodes[0]) ?? "await"}";
             var holder = HolderOf(state, nodes);
@@ -140,7 +146,10 @@ internal static class Doctor
                 .GroupBy(n => NodeTexts.Of(n)).ToList();
             foreach (var other in ahead)
                 evidence.Add($"  {Count(other.Count())} more of `{text.Title}` at {At(other.Key.At)}{(Leaf(other.First()) is { } l ? " on " + l : "")}");
-            yield return new Verdict(VerdictKinds.StuckRequests, summary + " (ages are not known from outside)")
+            var age = state.Later is { } again && still is { } same
+                ? string.Create(CultureInfo.InvariantCulture, $" ({(same == nodes.Count ? "all" : Count(same) + " of them")} still pending at a second read {(again.TakenAt - state.TakenAt).TotalSeconds:0.0} s later)")
+                : " (ages are not known from outside)";
+            yield return new Verdict(VerdictKinds.StuckRequests, summary + age)
             {
                 Count = nodes.Count,
                 Sites = [new VerdictSite("parked", text.Title, text.At), .. ahead.Select(a => new VerdictSite("ahead", text.Title, a.Key.At)),

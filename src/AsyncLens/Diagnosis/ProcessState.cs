@@ -75,4 +75,28 @@ internal sealed record SemaphoreHold(string Semaphore, TaskNode? Holder, SourceL
 /// waits for them. A seam: the reader fills it from outside, a test builds it by hand.
 /// </summary>
 internal sealed record ProcessState(int ProcessId, DateTimeOffset TakenAt, TaskGraph Graph, IReadOnlyList<ObservedThread> Threads, long? QueuedWorkItems,
-    IReadOnlyList<SemaphoreHold>? Semaphores = null);
+    IReadOnlyList<SemaphoreHold>? Semaphores = null)
+{
+    /// <summary>The pending work of a second read, a moment later (made when requests looked stuck), or null (one read: a dump).</summary>
+    public SecondRead? Later { get; init; }
+}
+
+/// <summary>
+/// The task graph of a second read of the process, taken at <paramref name="takenAt"/>: which of the first read's
+/// pending methods are still pending at the same await. The same work is the same object (its address, from outside) or
+/// the same task id where the runtime gave it one (a garbage collection between the reads may move the object).
+/// </summary>
+internal sealed class SecondRead(DateTimeOffset takenAt, TaskGraph graph)
+{
+    private readonly Dictionary<object, NodeText> _byTarget = graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod).GroupBy(n => n.Target)
+        .ToDictionary(g => g.Key, g => NodeTexts.Of(g.First()));
+
+    private readonly Dictionary<long, NodeText> _byId = graph.Nodes.Where(n => n.Kind == NodeKind.AsyncMethod && n.Id > 0).GroupBy(n => n.Id)
+        .ToDictionary(g => g.Key, g => NodeTexts.Of(g.First()));
+
+    public DateTimeOffset TakenAt { get; } = takenAt;
+
+    /// <summary>The method <paramref name="node"/> of the first read is pending in this one, parked where it was (<paramref name="at"/>: its text then).</summary>
+    public bool StillAt(TaskNode node, NodeText at) =>
+        _byTarget.TryGetValue(node.Target, out var then) && then == at || node.Id > 0 && _byId.TryGetValue(node.Id, out then) && then == at;
+}

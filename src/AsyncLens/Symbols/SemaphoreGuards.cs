@@ -85,26 +85,50 @@ internal static class SemaphoreGuards
     private static (GuardedRelease Kind, bool Static, List<IlMember> Path)? Released(MethodIl method, IReadOnlyList<IlInstruction> code, int i,
         IReadOnlyList<GuardedRelease> releases, bool locals)
     {
-        if (Member(method, code[i]) is not { } release || releases.FirstOrDefault(r => r.Type == release.DeclaringType && r.Release == release.Name) is not { } kind)
-            return null;
-        // Release(int) takes its count after the semaphore: one constant to step over.
-        var loadEnd = i - 1 - (release.Parameters == 1 && i > 0 && IsConstant(code[i - 1].OpCode) ? 1 : 0);
-        if (release.Parameters > 1 || Load(method, code, loadEnd) is not var (isStatic, path, local) || local && !locals)
+        if (ReleaseOf(method, code, i, releases) is not var (kind, loadEnd) || Load(method, code, loadEnd) is not var (isStatic, path, local) || local && !locals)
             return null;
         return (kind, isStatic, path);
     }
 
+    // code[i] as a release of one of `releases`: its kind, and the index of the last instruction loading what it releases.
+    private static (GuardedRelease Kind, int LoadEnd)? ReleaseOf(MethodIl method, IReadOnlyList<IlInstruction> code, int i, IReadOnlyList<GuardedRelease> releases)
+    {
+        if (Member(method, code[i]) is not { Parameters: <= 1 } release || releases.FirstOrDefault(r => r.Type == release.DeclaringType && r.Release == release.Name) is not { } kind)
+            return null;
+        // Release(int) takes its count after the semaphore: one constant to step over.
+        var loadEnd = i - 1 - (release.Parameters == 1 && i > 0 && IsConstant(code[i - 1].OpCode) ? 1 : 0);
+        return loadEnd >= 0 ? (kind, loadEnd) : null;
+    }
+
+    // The argument an ldarg loads (ldarg.0-3, ldarg.s), or null.
+    private static int? Argument(MethodIl method, IlInstruction instruction)
+    {
+        var op = instruction.OpCode.Value;
+        if (op >= OpCodes.Ldarg_0.Value && op <= OpCodes.Ldarg_3.Value)
+            return op - OpCodes.Ldarg_0.Value;
+        return op == OpCodes.Ldarg_S.Value && instruction.Offset + 1 < method.Il.Length ? method.Il[instruction.Offset + 1] : null;
+    }
+
     // A finally that calls a method of its own that releases the lock (one level deep: `finally { Leave(); }`, with
     // `void Leave() => _gate.Release();`): the lock is the callee's static field, or its fields from the `this` the
-    // finally calls it on. A lock passed as an argument, or released deeper, is not followed.
+    // finally calls it on; or the lock is the callee's one argument (`finally { Free(_gate); }`, with
+    // `static void Free(SemaphoreSlim gate) => gate.Release();`): what the finally passes. Released deeper is not followed.
     private static (GuardedRelease Kind, bool Static, List<IlMember> Path)? ReleasedInCallee(MethodIl method, IReadOnlyList<IlInstruction> code, int i,
         IReadOnlyList<GuardedRelease> releases)
     {
-        if (method.Callee is null || Member(method, code[i]) is not { Parameters: 0 } || method.Callee(BitConverter.ToInt32(method.Il, code[i].Offset + 1)) is not { } callee)
+        if (method.Callee is null || Member(method, code[i]) is not { Parameters: 0 or 1 } call || method.Callee(BitConverter.ToInt32(method.Il, code[i].Offset + 1)) is not { } callee)
             return null;
         var inside = IlReader.Instructions(callee.Il);
         for (var j = 0; j < inside.Count; j++)
         {
+            if (call.Parameters == 1)
+            {
+                // Its argument is ldarg.0 in a static method, ldarg.1 in an instance one (callvirt: one; call: either).
+                if (IsCall(inside[j].OpCode) && ReleaseOf(callee, inside, j, releases) is var (passed, load) && Argument(callee, inside[load]) is int argument
+                    && (argument == 1 || argument == 0 && code[i].OpCode.Value == OpCodes.Call.Value) && Load(method, code, i - 1) is var (byStatic, byPath, _))
+                    return (passed, byStatic, byPath);
+                continue;
+            }
             if (!IsCall(inside[j].OpCode) || Released(callee, inside, j, releases, locals: false) is not var (kind, isStatic, path))
                 continue;
             if (isStatic)

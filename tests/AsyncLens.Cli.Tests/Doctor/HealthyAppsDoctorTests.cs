@@ -14,11 +14,15 @@ public sealed class HealthyAppsDoctorTests
     // A fresh-clone CI run (2026-12-05) read the Release worker as hot-thread: a package's socket writer loop
     // (StackExchange.Redis's `SwitchableBufferedStreamWriter.CopyOutAsync`) 99 % runnable for 1 s while the worker
     // hammers its servers. hot-thread judges the app's own code only (CodeOrigin.KindOfFile: packages are not).
+    // The next one (2026-12-05) read it as stuck-requests: "20 pending at `Healthy.CacheCustomerAsync(IDatabase, Customer)`
+    // ..., waiting for a TaskCompletionSource each": StackExchange.Redis's replies in flight, each on a TaskCompletionSource
+    // of its own. Stuck now needs the same ones still parked at a second read; the worker keeps 64 writes in flight at
+    // once beside its rounds (`busy`), which one read took for stuck in 6 of 6 reads before.
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
     public void The_database_worker_at_work_is_healthy(string configuration) =>
-        AssertHealthyWhileRunning("DbWorker", configuration, ["healthy", "100000"], Servers.DbWorkerEnvironment());
+        AssertHealthyWhileRunning("DbWorker", configuration, ["busy", "100000"], Servers.DbWorkerEnvironment());
 
     [Theory]
     [InlineData("Debug")]

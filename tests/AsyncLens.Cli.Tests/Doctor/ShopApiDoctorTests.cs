@@ -69,10 +69,10 @@ public sealed class ShopApiDoctorTests
         for (var i = 0; i < 12; i++)
             shop.Start("/park");
         shop.Start("/park/sync");
-        var stuck = $"stuck-requests: 13 pending at `Parking.WaitAsync(CancellationToken)` at {s_at["shop.park.wait"].File}:{s_at.Line("shop.park.wait")}, waiting for a Task.WaitAsync each (a signal some code must give, not I/O or a timer) (ages are not known from outside)";
+        var stuck = $"stuck-requests: 13 pending at `Parking.WaitAsync(CancellationToken)` at {s_at["shop.park.wait"].File}:{s_at.Line("shop.park.wait")}, waiting for a Task.WaitAsync each (a signal some code must give, not I/O or a timer)";
         // The requests reach their handlers at their own pace: read until all 13 are there (each read is whole).
         ProcessResult result = null!;
-        for (var attempt = 0; attempt < 10 && (result is null || !result.Stdout.Contains(stuck, StringComparison.Ordinal) || !result.Stdout.Contains("sync-over-async:", StringComparison.Ordinal)); attempt++)
+        for (var attempt = 0; attempt < 10 && (result is null || !result.Stdout.Split('\n').Any(v => DoctorRun.IsStuck(stuck, v)) || !result.Stdout.Contains("sync-over-async:", StringComparison.Ordinal)); attempt++)
         {
             Thread.Sleep(500);
             result = DoctorRun.Run(shop.Pid);
@@ -83,7 +83,7 @@ public sealed class ShopApiDoctorTests
         var verdicts = DoctorRun.Verdicts(result);
         Assert.Equal(2, verdicts.Length);
         Matches($@"^sync-over-async: thread \d+ blocked {BlockedIn(configuration, "shop.park.sync")} waiting \(\.Result\) for `Parking\.WaitAsync\(CancellationToken\)`, parked at {At("shop.park.wait")} on Task\.WaitAsync \(the thread pool is not starved yet\)$", verdicts[0], result);
-        Assert.Equal(stuck, verdicts[1]);
+        Assert.True(DoctorRun.IsStuck(stuck, verdicts[1]), result.Stdout);
     }
 
     [Theory]

@@ -8,7 +8,9 @@ namespace AsyncLens.Tests.Diagnosis;
 /// Builds the doctor's input by hand, as the outside reader would fill it: task nodes with their texts, edges
 /// (parent awaits child), threads with frames named as the runtime names them.
 /// </summary>
-internal sealed class SnapshotBuilder
+/// <param name="first">The first node's number: a node's address and task id come from it, so two builders that number
+/// their nodes alike describe the same objects (a second read that finds them still pending) and two that do not, other ones.</param>
+internal sealed class SnapshotBuilder(int first = 1)
 {
     public const string File = "/src/Shop/Orders.cs";
 
@@ -42,7 +44,7 @@ internal sealed class SnapshotBuilder
     public int Method(string title, int? line, string? note = null)
     {
         var index = _nodes.Count;
-        _nodes.Add(new TaskNode(0UL, index + 1, NodeKind.AsyncMethod, index)
+        _nodes.Add(new TaskNode(Address(index), first + index, NodeKind.AsyncMethod, index)
         {
             Description = new NodeText(title, line is { } l ? Line(l) : null, note),
             KindName = "async-method",
@@ -50,6 +52,9 @@ internal sealed class SnapshotBuilder
         });
         return index;
     }
+
+    // As the outside reader identifies an object: its address.
+    private ulong Address(int index) => 0x7f00_0000_0000UL + (ulong)(first + index) * 0x40;
 
     public int Awaited(string label)
     {
@@ -99,7 +104,8 @@ internal sealed class SnapshotBuilder
         return this;
     }
 
-    public ProcessState Build(long? queued = 0)
+    /// <summary>The read; with <paramref name="readAgain"/>, a second read of the process 1.2 s later found what that builder holds.</summary>
+    public ProcessState Build(long? queued = 0, SnapshotBuilder? readAgain = null)
     {
         var graph = TaskGraph.FromParts(_nodes, _edges);
         var threads = _threads.Select(t => new ObservedThread(t.Id, (uint)(1000 + t.Id), t.Main, t.Frames,
@@ -107,6 +113,10 @@ internal sealed class SnapshotBuilder
         // A holder of -1: none found (its Released line is then not used).
         var semaphores = _semaphores.Select(s => new SemaphoreHold(s.Name, s.Holder < 0 ? null : graph.Nodes[s.Holder], s.Acquired is { } a ? Line(a) : null, Line(s.Released),
             [.. s.Waiters.Select(w => graph.Nodes[w])])).ToList();
-        return new ProcessState(4242, new DateTimeOffset(2026, 12, 5, 6, 0, 0, TimeSpan.Zero), graph, threads, queued, semaphores);
+        var takenAt = new DateTimeOffset(2026, 12, 5, 6, 0, 0, TimeSpan.Zero);
+        return new ProcessState(4242, takenAt, graph, threads, queued, semaphores)
+        {
+            Later = readAgain is null ? null : new SecondRead(takenAt.AddSeconds(1.2), TaskGraph.FromParts(readAgain._nodes, readAgain._edges)),
+        };
     }
 }

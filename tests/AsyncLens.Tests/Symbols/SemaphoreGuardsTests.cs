@@ -79,6 +79,21 @@ public sealed class SemaphoreGuardsTests
     }
 
     [Fact]
+    public void A_lock_passed_to_a_method_the_finally_calls_that_releases_it()
+    {
+        var guards = SyncGuards(nameof(ThreadHolder.ThroughArguments)).OrderBy(g => g.TryStart).ToList();
+        Assert.Equal([(LockLayout.SemaphoreType, true, "ThreadHolder.s_gate"), (LockLayout.ReaderWriterType, false, "ThreadHolder._table")],
+            guards.Select(g => (g.LockType, g.Static, g.Name)));
+        Assert.Equal(["_table"], guards[1].Path.Select(f => f.Name)); // what the finally passes: the holder's own field
+        Assert.All(guards, g => Assert.True(g.AcquireOffset < g.TryStart && g.TryEnd <= g.ReleaseOffset, g.Name)); // released at the call in the finally
+        var moveNext = typeof(ThreadHolder).GetMethod(nameof(ThreadHolder.ArgumentAsync))!.GetCustomAttribute<AsyncStateMachineAttribute>()!.StateMachineType
+            .GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic)!;
+        var inAsync = Assert.Single(SemaphoreGuards.Find(Body(moveNext), LockLayout.Releases));
+        Assert.Equal(["<>4__this", "_table"], inAsync.Path.Select(f => f.Name));
+        Assert.Empty(SyncGuards(nameof(ThreadHolder.PassedButNotReleased)));
+    }
+
+    [Fact]
     public void A_lock_kept_in_a_local_is_read_from_the_holder_s_stack()
     {
         var guard = Assert.Single(SyncGuards(nameof(ThreadHolder.Local)));
@@ -337,6 +352,68 @@ public sealed class SemaphoreGuardsTests
                 LeaveTable();
             }
         }
+
+        public void ThroughArguments()
+        {
+            s_gate.Wait();
+            try
+            {
+                _table.EnterReadLock();
+                try
+                {
+                    Thread.Sleep(0);
+                }
+                finally
+                {
+                    ExitRead(_table);
+                }
+            }
+            finally
+            {
+                Free(s_gate);
+            }
+        }
+
+        public async Task ArgumentAsync()
+        {
+            _table.EnterReadLock();
+            try
+            {
+                await Task.Yield();
+            }
+            finally
+            {
+                ExitRead(_table);
+            }
+        }
+
+        public void PassedButNotReleased()
+        {
+            s_gate.Wait();
+            try
+            {
+                Thread.Sleep(0);
+            }
+            finally
+            {
+                Report(s_gate);
+            }
+        }
+
+        private static void Free(SemaphoreSlim gate)
+        {
+            Thread.Sleep(0);
+            gate.Release();
+        }
+
+        private void ExitRead(ReaderWriterLockSlim table)
+        {
+            Thread.Sleep(0);
+            table.ExitReadLock();
+            _done.Reset();
+        }
+
+        private static void Report(SemaphoreSlim gate) => Console.WriteLine(gate.CurrentCount);
 
         private static void LeaveGate() => s_gate.Release();
 

@@ -28,6 +28,35 @@ internal static class Healthy
         Console.WriteLine($"visits {visits}");
     }
 
+    /// <summary>
+    /// The healthy rounds, and beside them a stream of readings cached in batches of 64 writes in flight at once (many
+    /// calls, awaited together, as StackExchange.Redis is meant to be used): at any moment dozens of replies are pending,
+    /// each on a TaskCompletionSource of the library's, none for long.
+    /// </summary>
+    public static async Task BusyAsync(Databases db, int rounds)
+    {
+        using var stop = new CancellationTokenSource();
+        var readings = CacheReadingsAsync(db.Cache, stop.Token);
+        try
+        {
+            await RunAsync(db, rounds);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await readings;
+        }
+    }
+
+    private static async Task CacheReadingsAsync(IDatabase cache, CancellationToken stop)
+    {
+        for (var batch = 0; !stop.IsCancellationRequested; batch++)
+            await Task.WhenAll(Enumerable.Range(0, 64).Select(sensor => CacheReadingAsync(cache, sensor, batch)));
+    }
+
+    private static async Task CacheReadingAsync(IDatabase cache, int sensor, int batch) =>
+        await cache.StringSetAsync($"reading:{sensor}", batch, TimeSpan.FromMinutes(1));
+
     private static async Task<List<Customer>> LoadCustomersAsync(NpgsqlDataSource postgres, int round)
     {
         await using var connection = await postgres.OpenConnectionAsync();

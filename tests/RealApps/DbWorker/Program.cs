@@ -1,6 +1,7 @@
 // DbWorker: a background worker over PostgreSQL (Npgsql + Dapper) and Redis (StackExchange.Redis).
 //   dotnet DbWorker.dll SCENARIO      with DB_PG (an Npgsql connection string) and DB_REDIS (host:port)
-// Scenarios: healthy [ROUNDS] (silent under debug mode; 20 rounds unless said), and one seeded bug each: count-sync, redis-sync, redis-connect, pg-unobserved,
+// Scenarios: healthy [ROUNDS] (silent under debug mode; 20 rounds unless said), busy [ROUNDS] (the same beside batches of
+// 64 cache writes in flight at once), and one seeded bug each: count-sync, redis-sync, redis-connect, pg-unobserved,
 // redis-crash. "parked" holds queries and Redis calls in flight, prints "parked PID", and ends at a line on stdin.
 using DbWorker;
 
@@ -10,6 +11,9 @@ switch (scenario)
 {
     case "healthy":
         await Healthy.RunAsync(db, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
+        break;
+    case "busy":
+        await Healthy.BusyAsync(db, args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20);
         break;
     case "count-sync":
         await Bugs.CountSyncAsync(db);

@@ -96,6 +96,55 @@ internal sealed class Warehouse
 }
 
 /// <summary>
+/// A loading bay is one SemaphoreSlim, freed by a helper it is passed to: loading holds the bay and then takes the
+/// manifest; an inspection takes the manifest and then waits for the bay.
+/// </summary>
+internal sealed class Bays
+{
+    private readonly SemaphoreSlim _bay = new(1, 1);
+    private readonly object _manifest = new();
+    private readonly Barrier _bothHoldOne = new(2);
+
+    public static void Start()
+    {
+        var bays = new Bays();
+        new Thread(bays.Load) { IsBackground = true, Name = "load" }.Start();
+        new Thread(bays.Inspect) { IsBackground = true, Name = "inspect" }.Start();
+    }
+
+    private void Load()
+    {
+        _bay.Wait();
+        try
+        {
+            _bothHoldOne.SignalAndWait();
+            lock (_manifest) // @dl.bay.lock
+                Console.Error.WriteLine("loaded");
+        }
+        finally
+        {
+            Free(_bay);
+        }
+    }
+
+    private static void Free(SemaphoreSlim bay)
+    {
+        Console.Error.WriteLine("bay free");
+        bay.Release();
+    }
+
+    private void Inspect()
+    {
+        lock (_manifest)
+        {
+            _bothHoldOne.SignalAndWait();
+            _bay.Wait(); // @dl.bay.wait
+            _bay.Release();
+        }
+    }
+}
+
+/// <summary>
 /// Invoices are numbered per series under a SemaphoreSlim looked up by the series' name and kept in a local (no field
 /// names it): an issue holds its series' gate and then locks the journal; a year-end close locks the journal and then
 /// waits for the same series' gate.
