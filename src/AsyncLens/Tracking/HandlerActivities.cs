@@ -13,9 +13,11 @@ namespace AsyncLens.Tracking;
 /// <item>SignalR (ASP.NET Core 9+, source <c>Microsoft.AspNetCore.SignalR.Server</c>): tags <c>rpc.service</c>, the hub's
 /// name, and <c>rpc.method</c>.</item>
 /// <item>A message or job framework's own source (not the platform's <c>Microsoft.*</c>/<c>System.*</c> ones): an
-/// activity created with a tag whose value names a class of the app's (MassTransit's <c>messaging.masstransit.consumer_type</c>,
-/// the consumer's name; Quartz's <c>quartz.job.type</c>, the job's assembly-qualified name); the handler is that class's
-/// one method that implements an interface (<c>IConsumer&lt;T&gt;.Consume</c>, <c>IJob.Execute</c>).</item>
+/// activity with OpenTelemetry's <c>code.namespace</c> and <c>code.function</c> tags, or a tag whose key says it holds a
+/// type, a consumer, a handler or a job and whose value names a class of the app's (MassTransit's
+/// <c>messaging.masstransit.consumer_type</c>, the consumer's name; Quartz's <c>quartz.job.type</c>, the job's
+/// assembly-qualified name); the handler is then that class's one method that implements an interface
+/// (<c>IConsumer&lt;T&gt;.Consume</c>, <c>IJob.Execute</c>).</item>
 /// </list>
 /// Listening makes those frameworks create their activities (one or a few per message or job) while debug mode is on.
 /// </summary>
@@ -77,23 +79,56 @@ internal static class HandlerActivities
     private static bool IsPlatformSource(string name) =>
         name.StartsWith("Microsoft.", StringComparison.Ordinal) || name.StartsWith("System.", StringComparison.Ordinal) || name.Length == 0;
 
-    /// <summary>The handler method of the first class of the app's a tag value names, if it has exactly one (see <see cref="HandlerOf"/>).</summary>
+    /// <summary>
+    /// The handler an activity's tags name: OpenTelemetry's <c>code.namespace</c> (the class) with <c>code.function</c>
+    /// (its method); else the first tag whose key says it holds a type, a consumer, a handler or a job and whose value
+    /// names a class of the app's with one handler method (see <see cref="HandlerOf"/>). Other tags (a database's name,
+    /// a queue's) may happen to spell a class's name: they name nothing.
+    /// </summary>
     public static MethodInfo? HandlerNamedIn(IEnumerable<KeyValuePair<string, object?>>? tags)
     {
         if (tags is null)
             return null;
-        foreach (var (_, value) in tags)
+        string? codeNamespace = null, codeFunction = null;
+        MethodInfo? named = null;
+        foreach (var (key, value) in tags)
         {
-            var type = value switch
+            if (key == "code.namespace")
+                codeNamespace = value as string;
+            else if (key == "code.function")
+                codeFunction = value as string;
+            else if (named is null && NamesAHandler(key))
             {
-                Type t => Symbols.CodeOrigin.IsAppCode(t.Assembly) ? t : null,
-                string name when TypeNameIn(name) is { } typeName => UserTypes.Current().Named(typeName),
-                _ => null,
-            };
-            if (type is not null && HandlerOf(type) is { } handler)
-                return handler;
+                var type = value switch
+                {
+                    Type t => Symbols.CodeOrigin.IsAppCode(t.Assembly) ? t : null,
+                    string name when TypeNameIn(name) is { } typeName => UserTypes.Current().Named(typeName),
+                    _ => null,
+                };
+                if (type is not null)
+                    named = HandlerOf(type);
+            }
         }
-        return null;
+        if (codeNamespace is not null && codeFunction is not null && TypeNameIn(codeNamespace) is { } className
+            && UserTypes.Current().Named(className) is { } codeType && Single(codeType, codeFunction) is { } function)
+            return function;
+        return named;
+    }
+
+    private static bool NamesAHandler(string key) =>
+        key.EndsWith("type", StringComparison.OrdinalIgnoreCase) || key.Contains("consumer", StringComparison.OrdinalIgnoreCase)
+        || key.Contains("handler", StringComparison.OrdinalIgnoreCase) || key.Contains("job", StringComparison.OrdinalIgnoreCase);
+
+    private static MethodInfo? Single(Type type, string name, BindingFlags flags = BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.Static)
+    {
+        try
+        {
+            return type.GetMethod(name, flags);
+        }
+        catch (AmbiguousMatchException)
+        {
+            return null;
+        }
     }
 
     /// <summary>
@@ -155,14 +190,7 @@ internal static class HandlerActivities
         {
             if (UserTypes.Current().Named(key.Hub) is not { } type || !IsHub(type))
                 return null;
-            try
-            {
-                return type.GetMethod(key.Method, BindingFlags.Public | BindingFlags.Instance);
-            }
-            catch (AmbiguousMatchException)
-            {
-                return null;
-            }
+            return Single(type, key.Method, BindingFlags.Public | BindingFlags.Instance);
         });
     }
 

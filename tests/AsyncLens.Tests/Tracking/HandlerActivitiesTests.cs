@@ -64,6 +64,18 @@ public sealed class HandlerActivitiesTests
         Assert.Same(typeof(NightlyJob).GetMethod(nameof(NightlyJob.Run)),
             HandlerActivities.HandlerNamedIn(Tags(("operation", "process"), ("job.type", nameof(NightlyJob)), ("consumer", nameof(ShipmentHandler)))));
         Assert.Null(HandlerActivities.HandlerNamedIn(null));
+        // A database, a queue named like a class of the app's: the key does not say it holds a type.
+        Assert.Null(HandlerActivities.HandlerNamedIn(Tags(("db.name", nameof(ShipmentHandler)), ("messaging.destination.name", nameof(NightlyJob)))));
+    }
+
+    [Fact]
+    public void OpenTelemetry_code_attributes_name_the_method_itself()
+    {
+        Assert.Same(typeof(ShipmentHandler).GetMethod(nameof(ShipmentHandler.Helper)),
+            HandlerActivities.HandlerNamedIn(Tags(("code.namespace", typeof(ShipmentHandler).FullName), ("code.function", nameof(ShipmentHandler.Helper)))));
+        // An overloaded name names nothing; the other tags still may.
+        Assert.Same(typeof(NightlyJob).GetMethod(nameof(NightlyJob.Run)), HandlerActivities.HandlerNamedIn(Tags(
+            ("code.namespace", typeof(TwoMessagesHandler).FullName), ("code.function", nameof(TwoMessagesHandler.Handle)), ("job.type", nameof(NightlyJob)))));
     }
 
     [Fact]
