@@ -313,47 +313,6 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         }
     }
 
-    // Routing matched a request to an endpoint on this thread: its handler runs next, inside the innermost frame.
-    private void OnEndpointMatched(object endpoint, long now)
-    {
-        if (Volatile.Read(ref _disposed) != 0 || Tracker().Top is not { } top)
-            return;
-        top.Endpoint = endpoint;
-        top.EndpointAt = now;
-        top.RequestEndAt = 0;
-    }
-
-    // A SignalR hub method ended on this thread (it ran synchronously, or its last step ran here): its handler's time ends.
-    private void OnHubMethodEnd(System.Reflection.MethodInfo method, long now)
-    {
-        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, method))
-            top.RequestEndAt = now;
-    }
-
-    // A framework (a message bus, a job scheduler) begins running a handler of the user's on this thread: judged like a
-    // request, on its own, from here to its end. Its dispatch loop may run it inside a step of its own, inside a delegate
-    // task of its own (Quartz runs each job through Task.Run), or straight from a work item: a synchronous handler that
-    // blocks or computes there leaves nothing else to be found by.
-    private void OnHandlerStart(System.Reflection.MethodInfo handler, long now)
-    {
-        if (Volatile.Read(ref _disposed) != 0)
-            return;
-        var tracker = Tracker();
-        if (tracker.Top is { Kind: FrameKind.Request } previous)
-            Drop(tracker, previous, now);
-        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top
-            && (top.Box?.StateMachineType ?? top.Code?.DeclaringType) is var code && (code is null || !Symbols.CodeOrigin.IsAppCode(code.Assembly)))
-            StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
-        OnEndpointMatched(handler, now);
-    }
-
-    // That handler ended on this thread (it ran synchronously, or its last step ran here).
-    private void OnHandlerEnd(System.Reflection.MethodInfo handler, long now)
-    {
-        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, handler))
-            OnRequestStop(now);
-    }
-
     // The calling thread's tracker. A request frame on top is judged as soon as the boxes it created are in the
     // registry (the next event), and dropped once its thread has completed the work item it began in.
     private ThreadTracker Tracker()

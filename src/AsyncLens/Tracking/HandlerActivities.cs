@@ -218,16 +218,7 @@ internal static class HandlerActivities
             {
                 if (assembly.IsDynamic || !Symbols.CodeOrigin.IsAppCode(assembly))
                     continue;
-                Type[] types;
-                try
-                {
-                    types = assembly.GetTypes();
-                }
-                catch (ReflectionTypeLoadException ex)
-                {
-                    types = [.. ex.Types.OfType<Type>()];
-                }
-                foreach (var type in types)
+                foreach (var type in Symbols.CallSites.Types(assembly))
                 {
                     if (type.IsInterface || type.Name.Contains('<'))
                         continue;
