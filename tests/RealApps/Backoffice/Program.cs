@@ -1,5 +1,5 @@
-using Jobs;
-using Jobs.Messages;
+using Backoffice;
+using Backoffice.Messages;
 using MassTransit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using Quartz;
 
 // A Generic Host worker: a message bus (MassTransit, in-memory transport) with four consumers and a job scheduler
-// (Quartz) with two jobs, set up as their docs show. `dotnet Jobs.dll [all|healthy]`: three rounds of a price quote (an
+// (Quartz) with two jobs, set up as their docs show. `dotnet Backoffice.dll [all|healthy]`: three rounds of a price quote (an
 // async consumer), a nightly summary (an async job) and an audit event whose consumer throws (MassTransit catches it
 // and moves the message to its error queue); and ("all") the seeded bugs (// @tags): a synchronous consumer that
 // computes, an async consumer that blocks on `.Result` and lets a failing task go, a synchronous job that sleeps.
@@ -51,7 +51,7 @@ await Task.Delay(300); // the last notification's failure, 20 ms after its order
 await host.StopAsync();
 Console.WriteLine("jobs finished");
 
-namespace Jobs
+namespace Backoffice
 {
     /// <summary>One message or job at a time: the driver starts it and waits until its handler says it ended.</summary>
     public static class Progress
@@ -168,7 +168,7 @@ namespace Jobs
     }
 }
 
-namespace Jobs.Messages
+namespace Backoffice.Messages
 {
     public record MakeThumbnail(int Id);
     public record OrderPlaced(int Id);

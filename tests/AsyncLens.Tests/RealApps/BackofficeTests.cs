@@ -5,7 +5,7 @@ using Xunit;
 namespace AsyncLens.Tests.RealApps;
 
 /// <summary>
-/// Debug mode on a message bus and a job scheduler (tests/RealApps/Jobs: a Generic Host worker with MassTransit's
+/// Debug mode on a message bus and a job scheduler (tests/RealApps/Backoffice: a Generic Host worker with MassTransit's
 /// in-memory transport and Quartz), Debug and Release builds, one run of each shared by the facts. Both frameworks call
 /// the app's handlers from their own dispatch code: MassTransit a consumer inside a step of its reader loop
 /// (TaskExecutor.MultipleReader), Quartz a job inside a Task.Run of its own. A synchronous handler leaves no box there:
@@ -13,9 +13,9 @@ namespace AsyncLens.Tests.RealApps;
 /// computing consumer was blamed on MassTransit's reader loop, and the sleeping job was not reported. The healthy
 /// consumer and job, and the consumer whose exception MassTransit catches, stay silent.
 /// </summary>
-public sealed class JobsTests(JobsTests.Runs runs) : IClassFixture<JobsTests.Runs>
+public sealed class BackofficeTests(BackofficeTests.Runs runs) : IClassFixture<BackofficeTests.Runs>
 {
-    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "Jobs"));
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "Backoffice"));
 
     private const string Thumbnail = "ThumbnailConsumer.Consume(ConsumeContext<MakeThumbnail>)";
     private const string Cleanup = "CleanupJob.Execute(IJobExecutionContext, CancellationToken)";
@@ -118,7 +118,7 @@ public sealed class JobsTests(JobsTests.Runs runs) : IClassFixture<JobsTests.Run
 
         private static List<JsonElement> Run(string configuration)
         {
-            var result = ChildProcess.Dotnet([Repo.Program("Jobs", configuration), "all"],
+            var result = ChildProcess.Dotnet([Repo.Program("Backoffice", configuration), "all"],
                 new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" });
             Assert.True(result.ExitCode == 0, result.ToString());
             Assert.Contains("jobs finished", result.Stdout);
