@@ -152,7 +152,23 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
 
     public void OnOperationEnd(int taskId, int status, long now)
     {
-        var record = _table.Remove(taskId);
+        // The record goes last: while it is in the table the sweeper keeps the box (TaskTracking.Keep), so the task is
+        // still found below. (Removed first, a sweep in between dropped a faulted Task.Run lambda's box from both
+        // registries: its unobserved exception was then reported only by the GC, with no creation site.)
+        var record = _table.Find(taskId);
+        try
+        {
+            OnOperationEnd(taskId, status, record, now);
+        }
+        finally
+        {
+            _table.Remove(taskId);
+            _registry.Completed(taskId);
+        }
+    }
+
+    private void OnOperationEnd(int taskId, int status, TaskRecord? record, long now)
+    {
         if (_stepSource == StepSourceKind.AsyncEvents && record?.Origin == TaskOrigin.AsyncMethod)
             Note(taskId, record, AsyncState.Done, now);
         if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
@@ -167,7 +183,6 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             _lost.OnFaulted(taskId, record);
             _faults.OnFaulted(taskId, record, now);
         }
-        _registry.Completed(taskId);
     }
 
     public void OnWorkBegin(int taskId, int work, long now)
