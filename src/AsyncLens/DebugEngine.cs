@@ -86,7 +86,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             ThreadTracker.KeepsSchedHistory = true;
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
         }
-        _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd);
+        _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd, OnHandlerStart, OnHandlerEnd);
     }
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
@@ -326,23 +326,6 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             _steps.OnRequestStretch(tracker, top, now);
             Drop(tracker, top, now);
         }
-    }
-
-    // Routing matched a request to an endpoint on this thread: its handler runs next, inside the innermost frame.
-    private void OnEndpointMatched(object endpoint, long now)
-    {
-        if (Volatile.Read(ref _disposed) != 0 || Tracker().Top is not { } top)
-            return;
-        top.Endpoint = endpoint;
-        top.EndpointAt = now;
-        top.RequestEndAt = 0;
-    }
-
-    // A SignalR hub method ended on this thread (it ran synchronously, or its last step ran here): its handler's time ends.
-    private void OnHubMethodEnd(System.Reflection.MethodInfo method, long now)
-    {
-        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, method))
-            top.RequestEndAt = now;
     }
 
     // The calling thread's tracker. A request frame on top is judged as soon as the boxes it created are in the

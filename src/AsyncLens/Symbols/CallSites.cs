@@ -64,7 +64,8 @@ internal static class CallSites
         return index;
     });
 
-    private static IEnumerable<Type> Types(Assembly assembly)
+    /// <summary>An assembly's types, those that load when some do not.</summary>
+    internal static IEnumerable<Type> Types(Assembly assembly)
     {
         try
         {

@@ -19,6 +19,9 @@ internal static class CodeOrigin
 
     public static bool IsUserCode(Assembly assembly) => s_cache.GetOrAdd(assembly, Classify);
 
+    /// <summary>The app's own code: neither the framework's nor a package's (<see cref="Kind"/>).</summary>
+    public static bool IsAppCode(Assembly assembly) => Kind(assembly) == CodeKind.User;
+
     /// <summary>
     /// The framework's (<see cref="IsUserCode(Assembly)"/> false), a package's (the app's deps.json lists its file as a package's,
     /// or it was loaded from a NuGet package folder), or the app's own (its projects, whatever has no deps.json entry).

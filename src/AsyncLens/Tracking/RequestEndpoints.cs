@@ -32,15 +32,16 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
     /// <summary>
     /// Calls <paramref name="onMatched"/>(endpoint, now) on each request's thread as routing matches it, and as SignalR
     /// begins a hub method (the endpoint is then the hub's MethodInfo); <paramref name="onHubMethodEnd"/>(method, now)
-    /// as that hub method ends.
+    /// as that hub method ends; <paramref name="onHandlerStart"/>/<paramref name="onHandlerEnd"/> as another framework's
+    /// handler (a message consumer, a job: <see cref="HandlerActivities"/>) begins and ends.
     /// </summary>
-    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd)
+    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd, Action<MethodInfo, long> onHandlerStart, Action<MethodInfo, long> onHandlerEnd)
     {
         var endpoints = new RequestEndpoints(onMatched);
         lock (endpoints._subscriptions)
         {
             endpoints._subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(endpoints));
-            endpoints._subscriptions.Add(HubMethods.Listen(onMatched, onHubMethodEnd));
+            endpoints._subscriptions.Add(HandlerActivities.Listen(onMatched, onHubMethodEnd, onHandlerStart, onHandlerEnd));
         }
         return endpoints;
     }

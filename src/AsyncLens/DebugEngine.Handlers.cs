@@ -1,0 +1,52 @@
+using AsyncLens.Runtime;
+using AsyncLens.Tracking;
+
+namespace AsyncLens;
+
+/// <summary>
+/// The request handlers the frameworks announce on a thread as they run them: an ASP.NET Core endpoint's, a SignalR hub
+/// method, a message consumer or a job (<see cref="RequestEndpoints"/>, <see cref="HandlerActivities"/>).
+/// </summary>
+internal sealed partial class DebugEngine
+{
+    // Routing matched a request to an endpoint on this thread: its handler runs next, inside the innermost frame.
+    private void OnEndpointMatched(object endpoint, long now)
+    {
+        if (Volatile.Read(ref _disposed) != 0 || Tracker().Top is not { } top)
+            return;
+        top.Endpoint = endpoint;
+        top.EndpointAt = now;
+        top.RequestEndAt = 0;
+    }
+
+    // A SignalR hub method ended on this thread (it ran synchronously, or its last step ran here): its handler's time ends.
+    private void OnHubMethodEnd(System.Reflection.MethodInfo method, long now)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, method))
+            top.RequestEndAt = now;
+    }
+
+    // A framework (a message bus, a job scheduler) begins running a handler of the user's on this thread: judged like a
+    // request, on its own, from here to its end. Its dispatch loop may run it inside a step of its own, inside a delegate
+    // task of its own (Quartz runs each job through Task.Run), or straight from a work item: a synchronous handler that
+    // blocks or computes there leaves nothing else to be found by.
+    private void OnHandlerStart(System.Reflection.MethodInfo handler, long now)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+            return;
+        var tracker = Tracker();
+        if (tracker.Top is { Kind: FrameKind.Request } previous)
+            Drop(tracker, previous, now);
+        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top
+            && (top.Box?.StateMachineType ?? top.Code?.DeclaringType) is var code && (code is null || !Symbols.CodeOrigin.IsAppCode(code.Assembly)))
+            StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
+        OnEndpointMatched(handler, now);
+    }
+
+    // That handler ended on this thread (it ran synchronously, or its last step ran here).
+    private void OnHandlerEnd(System.Reflection.MethodInfo handler, long now)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, handler))
+            OnRequestStop(now);
+    }
+}

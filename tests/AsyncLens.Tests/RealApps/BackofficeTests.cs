@@ -1,0 +1,128 @@
+using System.Text.Json;
+using AsyncLens.Testing;
+using Xunit;
+
+namespace AsyncLens.Tests.RealApps;
+
+/// <summary>
+/// Debug mode on a message bus and a job scheduler (tests/RealApps/Backoffice: a Generic Host worker with MassTransit's
+/// in-memory transport and Quartz), Debug and Release builds, one run of each shared by the facts. Both frameworks call
+/// the app's handlers from their own dispatch code: MassTransit a consumer inside a step of its reader loop
+/// (TaskExecutor.MultipleReader), Quartz a job inside a Task.Run of its own. A synchronous handler leaves no box there:
+/// it is found from the activity the framework starts around it (a tag naming the handler's class). Before, the
+/// computing consumer was blamed on MassTransit's reader loop, and the sleeping job was not reported. The healthy
+/// consumer and job, and the consumer whose exception MassTransit catches, stay silent.
+/// </summary>
+public sealed class BackofficeTests(BackofficeTests.Runs runs) : IClassFixture<BackofficeTests.Runs>
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "RealApps", "Backoffice"));
+
+    private const string Thumbnail = "ThumbnailConsumer.Consume(ConsumeContext<MakeThumbnail>)";
+    private const string Cleanup = "CleanupJob.Execute(IJobExecutionContext, CancellationToken)";
+    private const string Order = "OrderPlacedConsumer.Consume(ConsumeContext<OrderPlaced>)";
+    private const string Notify = "Inventory.NotifyWarehouseAsync(int)";
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_synchronous_consumer_that_computes_is_named_at_its_loop_not_the_bus_reader_loop(string configuration)
+    {
+        foreach (var report in runs.Full(configuration, Thumbnail))
+        {
+            Same("slow-step", report.Kind(), report);
+            Same(At("jobs.thumbnail.hash"), report.At("location"), report);
+            // A Release build has no line for the braces: its first and last statements instead.
+            Same(At(configuration == "Debug" ? "jobs.thumbnail.start" : "jobs.thumbnail.first"), report.At("resumedAt"), report);
+            Same(At(configuration == "Debug" ? "jobs.thumbnail.end" : "jobs.thumbnail.return"), report.At("stoppedAt"), report);
+            Same("`SHA256.HashData` computes over data already in memory (its async twin `SHA256.HashDataAsync` reads a stream): CPU-bound work; move it off the async path with `await Task.Run(() => ...)`",
+                report.GetProperty("fix").GetString(), report);
+            Same($"{Thumbnail} at {At("jobs.thumbnail.hash")}", report.Stack()[^1], report);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_synchronous_job_that_sleeps_on_the_schedulers_Task_Run_is_named_at_the_sleep(string configuration)
+    {
+        foreach (var report in runs.Full(configuration, Cleanup))
+        {
+            Same("slow-step", report.Kind(), report);
+            Same(At("jobs.cleanup.sleep"), report.At("location"), report);
+            Same(At(configuration == "Debug" ? "jobs.cleanup.start" : "jobs.cleanup.sleep"), report.At("resumedAt"), report);
+            Same(At(configuration == "Debug" ? "jobs.cleanup.end" : "jobs.cleanup.return"), report.At("stoppedAt"), report);
+            Same("`Thread.Sleep` blocks the thread: use `await Task.Delay(...)`", report.GetProperty("fix").GetString(), report);
+            Same($"{Cleanup} at {At("jobs.cleanup.sleep")}", report.Stack()[^1], report);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void A_consumer_that_blocks_on_Result_and_forgets_a_failing_task_is_named_at_both_lines(string configuration)
+    {
+        foreach (var report in runs.Full(configuration, Order))
+        {
+            Same("blocking-wait", report.Kind(), report);
+            Same(At("jobs.order.result"), report.At("location"), report);
+            Same($"{Order} at {At("jobs.order.result")}", report.Stack()[^1], report);
+        }
+        foreach (var report in runs.Full(configuration, Notify))
+        {
+            Same("unobserved-exception", report.Kind(), report);
+            Same(At("jobs.notify.throw"), report.At("location"), report);
+            Same(At("jobs.order.forget"), report.At("createdAt"), report);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void Each_seeded_bug_is_reported_three_times_and_nothing_else(string configuration)
+    {
+        var reports = runs.Reports(configuration);
+        Assert.True(reports.All(r => r.Method() is Thumbnail or Cleanup or Order or Notify), Reports.Describe(reports));
+        // The first in full, the others as its repeats (or in full, on a machine slow enough to space them out).
+        foreach (var method in new[] { Thumbnail, Cleanup, Order, Notify })
+            Assert.True(reports.Where(r => r.Method() == method).Sum(r => r.IsRepeats() ? r.GetProperty("repeats").GetInt32() : 1) == 3, Reports.Describe(reports));
+    }
+
+    private static void Same<T>(T expected, T actual, JsonElement report)
+    {
+        if (!EqualityComparer<T>.Default.Equals(expected, actual))
+            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
+    }
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+
+    /// <summary>One run of the target per build, both started at once, shared by the facts.</summary>
+    public sealed class Runs
+    {
+        private readonly Dictionary<string, Lazy<List<JsonElement>>> _reports;
+
+        public Runs()
+        {
+            var runs = new[] { "Debug", "Release" }.ToDictionary(c => c, c => Task.Run(() => Run(c)));
+            _reports = runs.ToDictionary(r => r.Key, r => new Lazy<List<JsonElement>>(() => r.Value.GetAwaiter().GetResult()));
+        }
+
+        public List<JsonElement> Reports(string configuration) => _reports[configuration].Value;
+
+        /// <summary>The reports in full of one method: at least one (its repeats may be summed up after it).</summary>
+        public List<JsonElement> Full(string configuration, string method)
+        {
+            var full = Reports(configuration).Where(r => r.Method() == method && !r.IsRepeats()).ToList();
+            Assert.True(full.Count > 0, $"no report of {method}:\n{AsyncLens.Testing.Reports.Describe(Reports(configuration))}");
+            return full;
+        }
+
+        private static List<JsonElement> Run(string configuration)
+        {
+            var result = ChildProcess.Dotnet([Repo.Program("Backoffice", configuration), "all"],
+                new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" });
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Contains("jobs finished", result.Stdout);
+            return AsyncLens.Testing.Reports.Parse(result.Stderr);
+        }
+    }
+}
