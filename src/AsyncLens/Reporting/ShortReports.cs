@@ -20,7 +20,7 @@ internal static class ShortReports
         {
             case StepFinding s:
                 (kind, method, seconds) = (s.Evidence.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
-                    s.Evidence.StateMachine is { } stateMachine ? Name(stateMachine) : "(a request)", s.Evidence.Seconds);
+                    ShortName(s.Evidence), s.Evidence.Seconds);
                 var thread = s.ThreadId > 0 ? $" on thread {s.ThreadId}" : "";
                 message = s.TaskId == 0
                     ? $"{method} ran {Seconds(s.Evidence.Seconds)} s{thread} without yielding"
@@ -60,6 +60,13 @@ internal static class ShortReports
             Timestamp = finding.Timestamp,
         };
     }
+
+    // A stretch without a method of its own (a request, a runtime-async dispatch of the BCL's) is named, as its full report
+    // would be, by the first step of the user's that held most of it.
+    private static string ShortName(Attribution.StretchEvidence e) =>
+        e.StateMachine is { } stateMachine ? Name(stateMachine)
+        : e.FirstSteps.MaxBy(s => s.GapTicks) is { } first ? Name(first.StateMachine)
+        : e.RuntimeAsync ? "(a runtime-async step)" : "(a request)";
 
     private static string Name(Type stateMachine)
     {
