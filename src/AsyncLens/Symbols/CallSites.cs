@@ -13,7 +13,10 @@ internal static class CallSites
 {
     private static readonly ConcurrentDictionary<Assembly, Dictionary<(Module, int), List<(MethodBase Method, int Offset)>>> s_byAssembly = new();
 
-    /// <summary>The one site that calls <paramref name="target"/>, when there is exactly one; else null.</summary>
+    /// <summary>
+    /// The one site that calls <paramref name="target"/>, when there is exactly one; else null. Calls on one line of one
+    /// method (<c>Price(1).Result + Price(2).Result</c>) are one site to a reader: the first of them is given.
+    /// </summary>
     public static (MethodBase Method, int Offset)? OnlyCallerOf(MethodBase target)
     {
         var home = target.Module.Assembly;
@@ -27,13 +30,18 @@ internal static class CallSites
                 continue;
             foreach (var site in sites)
             {
-                if (only is not null || MethodSymbols.SameDefinition(site.Method, target))
+                if (MethodSymbols.SameDefinition(site.Method, target) || only is { } first && !OnOneLine(first, site))
                     return null;
-                only = site;
+                only ??= site;
             }
         }
         return only;
     }
+
+    private static bool OnOneLine((MethodBase Method, int Offset) a, (MethodBase Method, int Offset) b) =>
+        MethodSymbols.SameDefinition(a.Method, b.Method)
+        && MethodSymbols.LineAt(a.Method, a.Offset) is { } x && MethodSymbols.LineAt(b.Method, b.Offset) is { } y
+        && x.Line == y.Line && x.File == y.File;
 
     private static Dictionary<(Module, int), List<(MethodBase Method, int Offset)>> Index(Assembly assembly) => s_byAssembly.GetOrAdd(assembly, static assembly =>
     {

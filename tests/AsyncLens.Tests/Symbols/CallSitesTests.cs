@@ -23,6 +23,15 @@ public sealed class CallSitesTests
     }
 
     [Fact]
+    public void A_method_called_twice_on_one_line_has_that_line_as_its_caller_and_twice_on_two_lines_none()
+    {
+        var (caller, offset) = CallSites.OnlyCallerOf(Method(nameof(CalledTwiceOnOneLine)))!.Value;
+        Assert.Equal(nameof(CallerOfOneLine), caller.Name);
+        Assert.Equal(MethodSymbols.Calls(caller).First(c => c.Target.Name == nameof(CalledTwiceOnOneLine)).Offset, offset);
+        Assert.Null(CallSites.OnlyCallerOf(Method(nameof(CalledTwiceOnTwoLines))));
+    }
+
+    [Fact]
     public void A_method_made_into_a_delegate_once_has_that_place_as_its_caller()
     {
         Assert.Equal(nameof(MakesDelegate), CallSites.OnlyCallerOf(Method(nameof(UsedAsDelegate)))!.Value.Method.Name);
@@ -35,6 +44,18 @@ public sealed class CallSitesTests
     private static int OtherCaller() => CalledTwice();
 
     private static Func<int> MakesDelegate() => UsedAsDelegate;
+
+    private static int CallerOfOneLine() => CalledTwiceOnOneLine(1) + CalledTwiceOnOneLine(2);
+
+    private static int CallerOfTwoLines()
+    {
+        var a = CalledTwiceOnTwoLines(1);
+        return a + CalledTwiceOnTwoLines(2);
+    }
+
+    private static int CalledTwiceOnOneLine(int x) => x;
+
+    private static int CalledTwiceOnTwoLines(int x) => x;
 
     private static int CalledOnce() => 1;
 
