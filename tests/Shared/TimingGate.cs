@@ -10,6 +10,7 @@ internal static class TimingGate
 {
     private static readonly string s_lockFile = Path.Combine(Path.GetTempPath(), "asynclens-tests-timing.lock");
     private static readonly string? s_log = Environment.GetEnvironmentVariable("ASYNCLENS_GATE_LOG");
+    private static readonly Lock s_logLock = new();
 
     public static IDisposable Enter()
     {
@@ -48,7 +49,7 @@ internal static class TimingGate
         public void Dispose()
         {
             fs.Dispose();
-            lock (typeof(Logged))
+            lock (s_logLock)
                 File.AppendAllText(s_log!, $"{DateTime.UtcNow:HH:mm:ss.fff} held {_held.ElapsedMilliseconds} waited {waited} {_who}\n");
         }
     }

@@ -45,33 +45,25 @@ internal static class HandlerActivities
             ShouldListenTo = static source => source.Name == SignalRSource || !IsPlatformSource(source.Name),
             // Frameworks add their tags after creating the activity (MassTransit, Quartz): each is created, and read as it starts.
             Sample = static (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-            ActivityStarted = activity =>
-            {
-                if (ThreadTracker.IsEngineThread)
-                    return;
-                if (activity.Source.Name == SignalRSource)
-                {
-                    if (HubMethodOf(activity) is { } hubMethod)
-                        onHubStarted(hubMethod, DateTime.UtcNow.Ticks);
-                }
-                else if (HandlerNamedIn(activity.TagObjects) is { } handler)
-                    onHandlerStarted(handler, DateTime.UtcNow.Ticks);
-            },
-            ActivityStopped = activity =>
-            {
-                if (ThreadTracker.IsEngineThread)
-                    return;
-                if (activity.Source.Name == SignalRSource)
-                {
-                    if (HubMethodOf(activity) is { } hubMethod)
-                        onHubStopped(hubMethod, DateTime.UtcNow.Ticks);
-                }
-                else if (HandlerNamedIn(activity.TagObjects) is { } handler)
-                    onHandlerStopped(handler, DateTime.UtcNow.Ticks);
-            },
+            ActivityStarted = activity => Tell(activity, onHubStarted, onHandlerStarted),
+            ActivityStopped = activity => Tell(activity, onHubStopped, onHandlerStopped),
         };
         ActivitySource.AddActivityListener(listener);
         return listener;
+    }
+
+    // An activity started or stopped on the app's thread: a hub method's (SignalR's source) or a handler its tags name.
+    private static void Tell(Activity activity, Action<MethodInfo, long> onHub, Action<MethodInfo, long> onHandler)
+    {
+        if (ThreadTracker.IsEngineThread)
+            return;
+        if (activity.Source.Name == SignalRSource)
+        {
+            if (HubMethodOf(activity) is { } hubMethod)
+                onHub(hubMethod, DateTime.UtcNow.Ticks);
+        }
+        else if (HandlerNamedIn(activity.TagObjects) is { } handler)
+            onHandler(handler, DateTime.UtcNow.Ticks);
     }
 
     // The platform's sources (ASP.NET Core's requests, HttpClient's calls) name no handler of the user's, and listening
