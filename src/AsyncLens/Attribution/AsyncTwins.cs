@@ -36,7 +36,7 @@ internal static class AsyncTwins
             var candidates = Types(type).SelectMany(t => t.GetMember(name, MemberTypes.Method, BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static))
                 .OfType<MethodInfo>().ToList();
             if (candidates.Count == 0)
-                return Twin.None;
+                return QueryTwin(m, type);
             var parameters = m.GetParameters();
             if (candidates.Any(c => SameKinds(parameters, c.GetParameters())))
                 return new Twin(TwinKind.SameArguments, display);
@@ -47,6 +47,49 @@ internal static class AsyncTwins
         catch (Exception ex) when (ex is TypeLoadException or FileNotFoundException or FileLoadException or NotSupportedException)
         {
             return Twin.None;
+        }
+    }
+
+    // LINQ's operators that run a query where they are called (`Queryable.First`, `Enumerable.ToList` over an IQueryable):
+    // their twins are a query provider's extensions of IQueryable<T> of the same name plus Async (EF Core's
+    // `EntityFrameworkQueryableExtensions.ToListAsync`), in a package or the app; over a list in memory there is no
+    // query to run (whether the source is one is the caller's to tell: <see cref="TwinKind.RunsAQuery"/>).
+    private static Twin QueryTwin(MethodBase m, Type type)
+    {
+        var definition = m is MethodInfo { IsGenericMethod: true } generic ? generic.GetGenericMethodDefinition() : m; // its T as the twin's
+        if (type.FullName is not ("System.Linq.Queryable" or "System.Linq.Enumerable") || definition.GetParameters() is not [_, .. var rest])
+            return Twin.None;
+        foreach (var twin in s_queryExtensions.GetOrAdd(m.Name + "Async", QueryExtensions))
+        {
+            if (SameKinds(rest, twin.GetParameters()[1..]))
+                return new Twin(TwinKind.RunsAQuery, $"{TypeNames.Format(twin.DeclaringType!)}.{twin.Name}");
+        }
+        return Twin.None;
+    }
+
+    private static readonly ConcurrentDictionary<string, MethodInfo[]> s_queryExtensions = new();
+
+    // The public static methods of that name whose first parameter is an IQueryable<T>, outside the BCL (EF Core is a
+    // Microsoft.* package).
+    private static MethodInfo[] QueryExtensions(string name) =>
+    [
+        .. AppDomain.CurrentDomain.GetAssemblies().Where(a => !a.IsDynamic && a.GetName().Name is { } n && n != "System" && !n.StartsWith("System.", StringComparison.Ordinal)
+                && n is not ("mscorlib" or "netstandard") && a != typeof(AsyncTwins).Assembly)
+            .SelectMany(ExportedTypes)
+            .Where(t => t is { IsAbstract: true, IsSealed: true })
+            .SelectMany(t => t.GetMember(name, MemberTypes.Method, BindingFlags.Public | BindingFlags.Static)).OfType<MethodInfo>()
+            .Where(m => m.GetParameters() is [{ ParameterType: { IsGenericType: true } source }, ..] && source.GetGenericTypeDefinition() == typeof(IQueryable<>)),
+    ];
+
+    private static Type[] ExportedTypes(Assembly assembly)
+    {
+        try
+        {
+            return assembly.GetExportedTypes();
+        }
+        catch (Exception ex) when (ex is TypeLoadException or FileNotFoundException or FileLoadException or NotSupportedException or ReflectionTypeLoadException)
+        {
+            return [];
         }
     }
 
@@ -114,4 +157,10 @@ internal enum TwinKind : byte
 
     /// <summary>The only twins read a stream, where the call takes a buffer in memory: the call computes.</summary>
     ReadsAStream,
+
+    /// <summary>
+    /// A LINQ operator with a query provider's async twin (<c>Enumerable.ToList</c> and EF Core's <c>ToListAsync</c>): over
+    /// a query (an IQueryable) the call runs it, I/O that can be awaited; over data in memory it computes.
+    /// </summary>
+    RunsAQuery,
 }

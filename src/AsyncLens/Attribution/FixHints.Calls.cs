@@ -52,7 +52,7 @@ internal static partial class FixHints
             if (target.DeclaringType is { } type && (typeof(Delegate).IsAssignableFrom(type) && target.Name == "Invoke"
                 || type.FullName is "System.Threading.Monitor" or "System.Threading.Lock" && target.Name is "Enter" or "TryEnter"))
                 return true;
-            switch (Classify(target, evidence))
+            switch (Classify(target, evidence, body))
             {
                 case CallKind.Blocking or CallKind.Twin:
                     return true;
@@ -63,13 +63,15 @@ internal static partial class FixHints
         return false;
     }
 
-    private static CallKind? Classify(MethodBase target, StretchEvidence evidence)
+    // What a call made from `caller`'s code is as a cause.
+    private static CallKind? Classify(MethodBase target, StretchEvidence evidence, MethodBase caller)
     {
         if (KnownBlocking(target) is { } blocking)
             return blocking.Waits && !evidence.WaitsCouldHold ? null : blocking.Spins ? CallKind.Spinning : CallKind.Blocking;
         switch (AsyncTwins.Of(target).Kind)
         {
             case TwinKind.SameArguments:
+            case TwinKind.RunsAQuery when BuildsAQuery(caller):
                 return CallKind.Twin;
             case TwinKind.ReadsAStream:
                 return CallKind.CpuBound;
@@ -105,6 +107,13 @@ internal static partial class FixHints
         };
     }
 
+    // Whether a method's code gets an IQueryable from a call (EF Core's `db.Orders`, `FromSqlRaw`, `Where` over one): then
+    // the LINQ operators it calls may run that query (`ToList`), where over lists in memory they would only compute.
+    private static bool BuildsAQuery(MethodBase method) => s_buildsAQuery.GetOrAdd(method, static m =>
+        MethodSymbols.Calls(m).Any(c => c.Target is MethodInfo { ReturnType: var type } && typeof(System.Linq.IQueryable).IsAssignableFrom(type)));
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<MethodBase, bool> s_buildsAQuery = new();
+
     private const string WaitFix = "`.Result`/`.Wait()` blocks the thread on another task: `await` it instead (`await Task.WhenAll/WhenAny` for several)";
 
     private static bool IsPlainUserMethod(MethodBase m) =>
@@ -138,7 +147,9 @@ internal static partial class FixHints
                 case CallKind.Blocking or CallKind.Spinning:
                     return new Hint(Call.Offset, Describe(target), KnownBlocking(target)!.Value.Fix) { Kind = HintKind.Blocking };
                 case CallKind.Twin:
-                    return new Hint(Call.Offset, Describe(target), $"`{Describe(target)}` blocks the thread: use `await {AsyncTwins.Of(target).Name}(...)`") { Kind = HintKind.AsyncTwin };
+                    var twin = AsyncTwins.Of(target);
+                    var blocks = twin.Kind == TwinKind.RunsAQuery ? "runs the query on this thread, blocking it" : "blocks the thread";
+                    return new Hint(Call.Offset, Describe(target), $"`{Describe(target)}` {blocks}: use `await {twin.Name}(...)`") { Kind = HintKind.AsyncTwin };
                 case CallKind.CpuBound:
                     return new Hint(Call.Offset, Describe(target),
                         $"`{Describe(target)}` computes over data already in memory (its async twin `{AsyncTwins.Of(target).Name}` reads a stream): "

@@ -99,7 +99,7 @@ internal static partial class FixHints
         var calls = new List<Candidate>();
         foreach (var call in MethodSymbols.Calls(body))
         {
-            if (!call.TakesAddress && paths.MayHaveRun(call.Offset) && Classify(call.Target, evidence) is { } kind)
+            if (!call.TakesAddress && paths.MayHaveRun(call.Offset) && Classify(call.Target, evidence, body) is { } kind)
                 calls.Add(new Candidate(call, kind, ran(call.Offset)));
         }
         var time = evidence.Time;

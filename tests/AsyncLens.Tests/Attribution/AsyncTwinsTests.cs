@@ -46,6 +46,18 @@ public sealed class AsyncTwinsTests
     }
 
     [Fact]
+    public void LINQs_operators_have_the_query_providers_extensions_of_IQueryable_as_twins()
+    {
+        var toList = AsyncTwins.Of(typeof(Enumerable).GetMethod(nameof(Enumerable.ToList))!);
+        Assert.Equal(TwinKind.RunsAQuery, toList.Kind);
+        Assert.Equal("ShelfQueries.ToListAsync", toList.Name);
+        var count = typeof(Queryable).GetMethods().Single(m => m.Name == nameof(Queryable.Count) && m.GetParameters().Length == 2);
+        Assert.Equal(new Twin(TwinKind.RunsAQuery, "ShelfQueries.CountAsync"), AsyncTwins.Of(count));
+        // No provider has a First with a predicate (nor LINQ's own async operators over IAsyncEnumerable count).
+        Assert.Equal(TwinKind.None, AsyncTwins.Of(typeof(Enumerable).GetMethods().First(m => m.Name == nameof(Enumerable.ToArray))).Kind);
+    }
+
+    [Fact]
     public void Console_output_and_methods_with_no_twin_have_none()
     {
         Assert.Equal(TwinKind.None, AsyncTwins.Of(typeof(Console).GetMethod(nameof(Console.WriteLine), [typeof(string)])!).Kind);

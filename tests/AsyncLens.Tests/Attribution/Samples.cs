@@ -144,6 +144,14 @@ internal static class Samples
     // A handler that is not async, doing its I/O with a synchronous API that has an async twin.
     public static string SyncReadHandler(string path) => File.ReadAllText(path); // @sample.handler.read
 
+    // Handlers that are not async, running a query with LINQ's synchronous operators (as over EF Core's DbSet), and
+    // the same operators over a list in memory, where there is no query to run.
+    public static List<int> QueryHandler(Shelf shelf) => shelf.Orders.Where(o => o > 0).ToList(); // @sample.handler.query
+
+    public static int CountHandler(Shelf shelf) => shelf.Orders.Count(o => o > 0); // @sample.handler.count
+
+    public static List<int> ListHandler(List<int> orders) => orders.Where(o => o > 0).ToList(); // @sample.handler.list
+
     // A polling loop resumed after its first await: on every path it asks a trivial method of its own, and on some it
     // calls two async methods of its own, one whose code can block (a synchronous read with an async twin) and one
     // that cannot. A blocked stretch went to the first; one on a CPU could have gone to any.
@@ -215,6 +223,21 @@ internal static class Samples
     private static string RenderCsv(int rows) => new(',', rows);
 
     private static string Checksum(string body) => body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>A source of queries, as an EF Core DbContext with its DbSets.</summary>
+internal sealed class Shelf
+{
+    public IQueryable<int> Orders { get; } = new[] { 1, 2 }.AsQueryable();
+}
+
+/// <summary>A query provider's async operators, as EF Core's EntityFrameworkQueryableExtensions.</summary>
+public static class ShelfQueries
+{
+    public static Task<List<T>> ToListAsync<T>(this IQueryable<T> source, CancellationToken cancellationToken = default) => Task.FromResult(source.ToList());
+
+    public static Task<int> CountAsync<T>(this IQueryable<T> source, System.Linq.Expressions.Expression<Func<T, bool>> predicate, CancellationToken cancellationToken = default) =>
+        Task.FromResult(source.Count(predicate));
 }
 
 /// <summary>A store whose synchronous API extends its asynchronous one, as StackExchange.Redis's IDatabase does.</summary>

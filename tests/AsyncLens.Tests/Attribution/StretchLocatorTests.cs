@@ -229,6 +229,28 @@ public sealed class StretchLocatorTests
         Assert.Contains("`File.ReadAllText` blocks the thread: use `await File.ReadAllTextAsync(...)`", stretch.Hint!.Fix);
     }
 
+    [Theory]
+    [InlineData(nameof(Samples.QueryHandler), "sample.handler.query", "`Enumerable.ToList` runs the query on this thread, blocking it: use `await ShelfQueries.ToListAsync(...)`")]
+    [InlineData(nameof(Samples.CountHandler), "sample.handler.count", "`Queryable.Count` runs the query on this thread, blocking it: use `await ShelfQueries.CountAsync(...)`")]
+    public void A_handler_blocked_in_a_LINQ_operator_running_a_query_is_told_the_query_providers_async_operator(string handler, string line, string fix)
+    {
+        // EF Core: `db.Items.FromSqlRaw(...).ToList()` in a synchronous handler, 0.3 s blocked on the database; the
+        // operator's twin is not on its own type but EF Core's extension of IQueryable (was: no hint, no report).
+        var request = new StretchEvidence(null, -1, AsyncLens.Runtime.Layout.AsyncState.Unknown, 0.3, Ongoing: false)
+        {
+            Unbracketed = true,
+            Time = Blocked,
+            Handler = new HandlerRun(Kickoff(handler), 2_900_000),
+        };
+        var stretch = Locate(request);
+        Assert.Equal(Found.Handler, stretch.How);
+        Assert.Equal(Line(line), LocationLine(stretch));
+        Assert.Equal(fix, stretch.Hint!.Fix);
+
+        // The same operators over a list in memory run no query: nothing to await, and nothing in the code to name.
+        Assert.Null(StretchLocator.Locate(request with { Handler = new HandlerRun(Kickoff(nameof(Samples.ListHandler)), 2_900_000) }));
+    }
+
     private static Stretch Locate(StretchEvidence evidence) => StretchLocator.Locate(evidence) ?? throw new Xunit.Sdk.XunitException("no stretch located");
 
     [Fact]

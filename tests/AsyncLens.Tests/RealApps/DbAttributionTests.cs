@@ -44,6 +44,27 @@ public sealed class DbAttributionTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
+    public void An_EF_Core_query_run_with_LINQs_synchronous_ToList_is_named_with_EF_Cores_async_operator(string configuration)
+    {
+        // `Enumerable.ToList` has no twin on its own type: EF Core's is its extension of IQueryable, ToListAsync. Before,
+        // the stretch named no call ("its branches do not tell which call"); the same query in a synchronous ASP.NET Core
+        // handler was not reported at all.
+        var reports = Run(configuration, "ef-sync");
+        var text = Reports.Describe(reports);
+        var report = Assert.Single(reports, r => r.Method().StartsWith("Bugs.", StringComparison.Ordinal) && !r.IsRepeats());
+        Assert.True(report.Kind() == "slow-step" && report.Method() == "Bugs.VisitReportAsync(VisitsContext)", text);
+        Assert.True(report.At("location") == At("db.ef.query"), text);
+        // Resumed after the count; or, when the count's reply came back before its await looked (a loaded machine),
+        // from the method's start.
+        Assert.True(report.At("resumedAt") == At("db.ef.count") || report.GetProperty("firstStep").GetBoolean(), text);
+        Assert.True(report.At("createdAt") == At("db.ef.call"), text);
+        Assert.Equal("`Enumerable.ToList` runs the query on this thread, blocking it: use `await EntityFrameworkQueryableExtensions.ToListAsync(...)`",
+            report.GetProperty("fix").GetString());
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
     public void A_blocking_redis_read_is_named_with_its_twin_from_the_base_interface(string configuration)
     {
         // Item 6: IDatabase.StringGet's async twin is declared on IDatabaseAsync, which IDatabase extends.

@@ -1,4 +1,5 @@
 using Dapper;
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -38,6 +39,23 @@ internal static class Bugs
         await transaction.CommitAsync(); // @db.count.stopped
         return count;
     } // @db.count.end
+
+    // EF Core over the same database: a report counts with EF Core's async operator, then runs its query with LINQ's
+    // synchronous ToList (0.3 s in the server).
+    public static async Task EfSyncAsync(Databases db)
+    {
+        await Schema.CreateAsync(db.Postgres);
+        await using var visits = new VisitsContext(db.Postgres);
+        Console.WriteLine($"report {(await VisitReportAsync(visits)).Count} rows"); // @db.ef.call
+    }
+
+    private static async Task<List<Visit>> VisitReportAsync(VisitsContext visits)
+    {
+        var total = await visits.Visits.CountAsync(); // @db.ef.count
+        var rows = visits.Visits.FromSqlRaw("select v.* from visits v, pg_sleep(0.3)").ToList(); // @db.ef.query
+        Console.WriteLine($"{rows.Count} of {total} visits"); // @db.ef.after
+        return rows;
+    }
 
     // A synchronous Redis read inside an async method, while the server holds clients for 0.3 s.
     public static async Task RedisSyncAsync(Databases db)

@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Npgsql;
 using StackExchange.Redis;
 
@@ -37,4 +38,20 @@ internal sealed class Databases : IAsyncDisposable
         await Redis.DisposeAsync();
         await Postgres.DisposeAsync();
     }
+}
+
+/// <summary>EF Core's view of the visits table (Schema.CreateAsync makes it).</summary>
+internal sealed class VisitsContext(NpgsqlDataSource postgres) : DbContext
+{
+    public DbSet<Visit> Visits => Set<Visit>();
+
+    protected override void OnConfiguring(DbContextOptionsBuilder options) => options.UseNpgsql(postgres);
+
+    protected override void OnModelCreating(ModelBuilder model) =>
+        model.Entity<Visit>(visit => visit.ToTable("visits").HasNoKey().Property(v => v.Round).HasColumnName("round"));
+}
+
+internal sealed class Visit
+{
+    public int? Round { get; set; }
 }

@@ -1,8 +1,8 @@
 // DbWorker: a background worker over PostgreSQL (Npgsql + Dapper) and Redis (StackExchange.Redis).
 //   dotnet DbWorker.dll SCENARIO      with DB_PG (an Npgsql connection string) and DB_REDIS (host:port)
 // Scenarios: healthy [ROUNDS] (silent under debug mode; 20 rounds unless said), busy [ROUNDS] (the same beside batches of
-// 64 cache writes in flight at once), and one seeded bug each: count-sync, redis-sync, redis-connect, pg-unobserved,
-// redis-crash. "parked" holds queries and Redis calls in flight, prints "parked PID", and ends at a line on stdin.
+// 64 cache writes in flight at once), and one seeded bug each: count-sync, ef-sync, redis-sync, redis-connect,
+// pg-unobserved, redis-crash. "parked" holds queries and Redis calls in flight, prints "parked PID", and ends at a line on stdin.
 using DbWorker;
 
 var scenario = args.FirstOrDefault() ?? "healthy";
@@ -17,6 +17,9 @@ switch (scenario)
         break;
     case "count-sync":
         await Bugs.CountSyncAsync(db);
+        break;
+    case "ef-sync":
+        await Bugs.EfSyncAsync(db);
         break;
     case "redis-sync":
         await Bugs.RedisSyncAsync(db);
