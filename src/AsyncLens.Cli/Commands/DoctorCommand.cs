@@ -125,5 +125,5 @@ internal static class DoctorCommand
         };
     }
 
-    private static List<ThreadFrameText> Texts(IEnumerable<ThreadFrame> frames) => [.. frames.Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))];
+    private static List<ThreadFrameText> Texts(IReadOnlyList<ThreadFrame> frames) => [.. ThreadStacks.ForPeople(frames).Select(f => new ThreadFrameText(f.Method, f.At, f.RuntimeName, f.App))];
 }

@@ -65,7 +65,7 @@ internal static class ThreadsCommand
             writer.Write(title + "\n");
             if (thread.Frames.Count == 0)
                 writer.Write("    (no managed frames)\n");
-            foreach (var frame in thread.Frames)
+            foreach (var frame in ThreadStacks.ForPeople(thread.Frames))
                 writer.Write("    " + frame + "\n");
             if (thread.AsyncStep is { } running && TaskGraph.AwaitedByChain(running) is { Count: > 0 } chain)
             {
@@ -95,7 +95,7 @@ internal static class ThreadsCommand
                 w.WriteBoolean("finalizer", thread.IsFinalizer);
                 w.WriteBoolean("inNativeCode", thread.InNativeCode);
                 w.WriteStartArray("frames");
-                foreach (var frame in thread.Frames)
+                foreach (var frame in ThreadStacks.ForPeople(thread.Frames))
                     Frame(w, frame.Method, frame.At, frame.Native);
                 w.WriteEndArray();
                 if (thread.AsyncStep is { } step)

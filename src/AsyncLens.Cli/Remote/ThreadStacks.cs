@@ -131,6 +131,35 @@ internal static class ThreadStacks
         return ip >= code.HotStart && ip < code.HotStart + code.HotSize || code.ColdSize > 0 && ip >= code.ColdStart && ip < code.ColdStart + code.ColdSize;
     }
 
+    /// <summary>
+    /// Frames as a person reads them: an async method's first step running on the thread is its own frame once, not
+    /// followed by the builder's <c>Start</c> and the method's stub that called it (the same name again, with no line),
+    /// as Ben.Demystifier shows an exception's stack.
+    /// </summary>
+    public static List<ThreadFrame> ForPeople(IReadOnlyList<ThreadFrame> frames)
+    {
+        var shown = new List<ThreadFrame>(frames.Count);
+        for (var i = 0; i < frames.Count; i++)
+        {
+            if (!IsBuilderStart(frames[i]))
+            {
+                shown.Add(frames[i]);
+                continue;
+            }
+            while (i + 1 < frames.Count && IsBuilderStart(frames[i + 1]))
+                i++;
+            if (i + 1 < frames.Count && shown.Count > 0 && frames[i + 1].Method == shown[^1].Method)
+                i++;
+        }
+        return shown;
+    }
+
+    // AsyncMethodBuilderCore.Start, and each builder's Start that calls it (AsyncTaskMethodBuilder<TResult>, PoolingAsyncValueTaskMethodBuilder, ...),
+    // named with the state machine it starts (`...AsyncMethodBuilderCore.Start[[Npgsql.Internal.NpgsqlConnector+<ReadMessageLong>d__234, Npgsql]]`).
+    private static bool IsBuilderStart(ThreadFrame frame) =>
+        frame.RuntimeName is { } name && name.StartsWith("System.Runtime.CompilerServices.", StringComparison.Ordinal)
+        && name.Split('[')[0] is var method && method.EndsWith(".Start", StringComparison.Ordinal) && method.Contains("MethodBuilder", StringComparison.Ordinal);
+
     /// <summary>The thread's managed frames, top first, and the state machine types whose <c>MoveNext</c> is among them.</summary>
     public static List<ThreadFrame> Frames(ClrThread thread, RemoteSymbols symbols, out List<(int Token, ulong Module)> moveNexts)
     {
