@@ -92,6 +92,7 @@ internal sealed class ConsoledApp : IDisposable
         if (!_process.WaitForExit(TimeSpan.FromSeconds(60)))
             throw new TimeoutException("Jobs did not finish in 60 s after its release:\n" + Output);
         _process.WaitForExit();
+        ChildProcess.WaitForOutput(_process); // its last lines may still be in the readers when it has exited
         return _process.ExitCode;
     }
 

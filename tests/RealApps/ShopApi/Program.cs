@@ -19,6 +19,9 @@ builder.Services.AddSingleton<SearchIndex>();
 builder.Services.AddSingleton<CatalogCache>();
 builder.Services.AddSingleton(OrderStore.FromEnvironment());
 builder.Services.AddHostedService<StockRefresher>();
+// Requests held on purpose (/park, a slow config load, a spinning handler) do not end by themselves: SIGTERM gives
+// them 2 s, not the host's default 30 s (the tests end the app so after each run).
+builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(2));
 
 var app = builder.Build();
 app.UseMiddleware<RequestTiming>();
