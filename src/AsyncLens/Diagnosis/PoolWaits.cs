@@ -22,22 +22,24 @@ namespace AsyncLens.Diagnosis;
 /// dispatcher thread of its own (measured on .NET 10): they say which thread waits and who holds the lock, not the
 /// waiter's stack, so where a lock's waiter waits is not known from inside.</item>
 /// </list>
-/// Groups are the pool's workers only (named so by the runtime on Linux: <see cref="LiveThreads.PoolWorkerName"/>), by sentence,
-/// in the doctor's words (<see cref="LockWaitTexts.Blocked(string, string, string)"/>).
+/// Groups are the pool's workers only (named so by the runtime on Linux: <see cref="LiveThreads.PoolWorkerName"/>), by
+/// sentence, in the doctor's words (<see cref="LockWaitTexts.Blocked(string, string, string)"/>): a task wait by where it
+/// was made, a lock by its holder, a <c>Monitor.Wait</c> all in one (its object is an internal monitor, not the app's).
 /// </summary>
 internal sealed class PoolWaits : IDisposable
 {
     /// <summary>How long the watchdog (when trouble begins) and the console's <c>pool</c> (when the pool starves) listen.</summary>
     public static readonly TimeSpan Window = TimeSpan.FromSeconds(2);
 
-    /// <summary>What <see cref="Describe"/> adds when a group's place is not known: said once, with what reads it.</summary>
+    /// <summary>The line the watchdog and <c>pool</c> add when a group's place is not known: said once, with what reads it.</summary>
     public static string NoPlace(int pid) => string.Create(CultureInfo.InvariantCulture,
         $"where a thread waits to enter a lock or in Monitor.Wait is not known from inside (the runtime's events of those waits carry no stack): asynclens doctor {pid} reads every thread's stack from outside");
 
     private readonly object _gate = new();
     private readonly Dictionary<int, string> _tasks = [];
-    private readonly Dictionary<int, (long Lock, int Owner)> _locks = [];
-    private readonly Dictionary<int, (long Object, bool Monitor)> _handles = [];
+    // By OS thread: the holder of the lock it waits to enter; whether its wait handle wait is a Monitor.Wait.
+    private readonly Dictionary<int, int> _locks = [];
+    private readonly Dictionary<int, bool> _handles = [];
     private readonly TaskWaits _tpl;
     private readonly RuntimeWaits _runtime;
 
@@ -70,10 +72,10 @@ internal sealed class PoolWaits : IDisposable
                     continue;
                 if (_tasks.TryGetValue(thread, out var onTask))
                     waiting.Add((thread, onTask, true));
-                else if (_locks.TryGetValue(thread, out var held))
-                    waiting.Add((thread, LockWaitTexts.Blocked("entering a lock", "", HeldBy(held.Owner, threads)), false));
-                else if (_handles.TryGetValue(thread, out var handle))
-                    waiting.Add((thread, handle.Monitor
+                else if (_locks.TryGetValue(thread, out var holder))
+                    waiting.Add((thread, LockWaitTexts.Blocked("entering a lock", "", HeldBy(holder, threads)), false));
+                else if (_handles.TryGetValue(thread, out var monitor))
+                    waiting.Add((thread, monitor
                         ? LockWaitTexts.Blocked("waiting in Monitor.Wait (what SemaphoreSlim.Wait() and ManualResetEventSlim.Wait() end in)", "", "a wait the runtime records no holder of")
                         : LockWaitTexts.Blocked("waiting on a wait handle", "", "a wait the runtime records no holder of"), false));
             }
@@ -184,13 +186,13 @@ internal sealed class PoolWaits : IDisposable
                 switch (e.EventId)
                 {
                     case ContentionStart:
-                        waits._locks[thread] = (Number(e, "LockID"), (int)Number(e, "LockOwnerThreadID"));
+                        waits._locks[thread] = (int)Number(e, "LockOwnerThreadID");
                         break;
                     case ContentionStop:
                         waits._locks.Remove(thread);
                         break;
                     case WaitHandleWaitStart:
-                        waits._handles[thread] = (Number(e, "AssociatedObjectID"), Number(e, "WaitSource") == MonitorWait);
+                        waits._handles[thread] = Number(e, "WaitSource") == MonitorWait;
                         break;
                     case WaitHandleWaitStop:
                         waits._handles.Remove(thread);
