@@ -17,7 +17,7 @@ internal sealed record LiveThread(int OsId, string Name, string State, int? Mana
 {
     public bool IsMain => OsId == Environment.ProcessId;
 
-    public bool OnCpu => State == "running";
+    public bool OnCpu => State == LiveThreads.RunningState;
 }
 
 /// <summary>
@@ -100,8 +100,11 @@ internal static class LiveThreads
         return threads;
     }
 
-    // /proc/self/task/TID: comm (the name the runtime gave it, 15 bytes at most) and the state letter in stat.
-    private static IEnumerable<(int OsId, string Name, string State)> OsThreads()
+    /// <summary>The kernel's state of a thread on a processor (or ready for one).</summary>
+    public const string RunningState = "running";
+
+    /// <summary>The process's threads from the kernel (<c>/proc/self/task/TID</c>): comm (the name the runtime gave it, 15 bytes at most) and the state letter in stat.</summary>
+    internal static IEnumerable<(int OsId, string Name, string State)> OsThreads()
     {
         string[] tasks;
         try
@@ -131,7 +134,7 @@ internal static class LiveThreads
             var letter = close >= 0 && close + 2 < stat.Length ? stat[close + 2] : '?';
             yield return (id, name, letter switch
             {
-                'R' => "running",
+                'R' => RunningState,
                 'S' => "waiting",
                 'D' => "in I/O",
                 _ => letter.ToString(),
@@ -195,8 +198,8 @@ internal static class LiveThreads
         return new LiveWait(wait.TaskId, ThreadStates.HowItWaits(observed), waiter ?? ThreadStates.UserFrame(observed), waitsFor, frames);
     }
 
-    // A frame of a stack taken on the thread, as the doctor reads one: the runtime's name tells its waits apart.
-    private static ThreadFrameText? Frame(StackFrame frame)
+    /// <summary>A frame of a stack taken on the thread, as the doctor reads one: the runtime's name tells its waits apart.</summary>
+    internal static ThreadFrameText? Frame(StackFrame frame)
     {
         if (frame.GetMethod() is not { } method)
             return null;

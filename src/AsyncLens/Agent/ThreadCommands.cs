@@ -102,18 +102,10 @@ internal static class ThreadCommands
     {
         args.End();
         var now = DateTimeOffset.UtcNow;
-        ThreadPool.GetMinThreads(out var min, out _);
-        ThreadPool.GetMaxThreads(out var max, out _);
-        ThreadPool.GetAvailableThreads(out var available, out _);
-        var count = ThreadPool.ThreadCount;
-        var queued = ThreadPool.PendingWorkItemCount;
-        var completed = ThreadPool.CompletedWorkItemCount;
         var workers = LiveThreads.Read(inventory.Snapshot).Where(t => t.IsPoolWorker).ToList();
-        var busy = Math.Clamp(max - available, 0, count);
-        var running = Math.Min(busy, workers.Count(t => t.OnCpu));
-        // A busy worker off the processor waits in its work item: the pool says how many are busy, the kernel which run.
-        var waiting = busy - running;
-        var starved = Doctor.IsStarved(waiting, count, queued);
+        var figures = PoolFigures.Read(workers.Count(t => t.OnCpu));
+        var (count, min, max, busy, running, queued, completed) = figures;
+        var (waiting, starved) = (figures.Waiting, figures.Starved);
         var groups = workers.Where(t => t.Blocked is not null || t.Runs is not null)
             .GroupBy(t => t.Blocked?.Sentence ?? "running " + t.Runs)
             .Select(g => (Doing: g.Key, Threads: g.ToList())).OrderByDescending(g => g.Threads.Count).ThenBy(g => g.Doing, StringComparer.Ordinal).ToList();
@@ -123,12 +115,19 @@ internal static class ThreadCommands
         text.Append(CultureInfo.InvariantCulture, $"workers: {count} (min {min}, max {max}): {busy} busy, {count - busy} idle; of the busy, {running} running on a processor, {waiting} waiting\n");
         text.Append(CultureInfo.InvariantCulture, $"queued: {Doctor.Plural(queued, "work item")}; completed: {Doctor.Count(completed)}\n");
         text.Append(CultureInfo.InvariantCulture, $"added above the minimum: {Math.Max(0, count - min)} (for starvation or for throughput: .NET's public API does not say which)\n");
+        // Starved, and debug mode saw fewer blocked workers begin their wait than wait: listen for the waits that begin
+        // meanwhile (the pool keeps adding workers that block alike, below its maximum), as the watchdog does when trouble begins.
+        var seen = starved && count < max && groups.Sum(g => g.Threads.Count(t => t.Blocked is not null)) < waiting ? Listened() : [];
         text.Append(starved
-            ? $"{VerdictKinds.PoolStarvation}: {waiting} of {count} pool threads blocked; {Doctor.Plural(queued, "work item")} queued\n"
+            ? (seen.Count > 0 ? PoolWaits.Describe(figures, seen, PoolWaits.Window) : $"{VerdictKinds.PoolStarvation}: {waiting} of {count} pool threads blocked; {Doctor.Plural(queued, "work item")} queued") + "\n"
             : $"not starved (starved: at least {Doctor.StarvedMinimum} and {Doctor.StarvedShare:P0} of the workers blocked, with work queued)\n");
-        if (groups.Count > 0)
+        if (groups.Count > 0 || seen.Count > 0)
         {
             text.Append("\nbusy workers, by what they do (most first):\n");
+            foreach (var group in seen)
+                text.Append(CultureInfo.InvariantCulture, $"  {Doctor.Plural(group.Threads.Count, "thread")} (os {string.Join(", ", group.Threads)}) {group.Sentence} (seen begin their wait in the {PoolWaits.Window.TotalSeconds:0} s listened)\n");
+            if (seen.Any(g => !g.Placed))
+                text.Append("  ").Append(PoolWaits.NoPlace(Environment.ProcessId)).Append('\n');
             foreach (var (doing, threads) in groups)
             {
                 var ids = string.Join(", ", threads.Select(t => (t.ManagedId ?? 0).ToString(CultureInfo.InvariantCulture)));
@@ -141,7 +140,7 @@ internal static class ThreadCommands
                 }
             }
         }
-        else if (!AsyncDebug.IsEnabled && busy > 0)
+        if (groups.Count == 0 && seen.Count == 0 && !AsyncDebug.IsEnabled && busy > 0)
             text.Append('\n').Append("what the busy workers do: ").Append(NeedsDebugMode).Append('\n');
         return new ConsoleReply(text.ToString(), w =>
         {
@@ -159,6 +158,18 @@ internal static class ThreadCommands
             w.WriteNumber("completed", completed);
             w.WriteNumber("aboveMinimum", Math.Max(0, count - min));
             w.WriteBoolean("starved", starved);
+            w.WriteStartArray("listened");
+            foreach (var group in seen)
+            {
+                w.WriteStartObject();
+                w.WriteString("doing", group.Sentence);
+                w.WriteStartArray("osThreads");
+                foreach (var t in group.Threads)
+                    w.WriteNumberValue(t);
+                w.WriteEndArray();
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
             w.WriteStartArray("groups");
             foreach (var (doing, threads) in groups)
             {
@@ -178,6 +189,13 @@ internal static class ThreadCommands
             w.WriteEndArray();
             w.WriteEndObject();
         });
+    }
+
+    private static List<PoolWaitGroup> Listened()
+    {
+        using var waits = PoolWaits.Listen();
+        Thread.Sleep(PoolWaits.Window);
+        return waits.Groups();
     }
 
     private static void WriteWait(Utf8JsonWriter w, LiveWait wait)

@@ -38,7 +38,7 @@ internal static class Doctor
         var blocked = state.Threads.Where(t => !t.IsMain && ThreadStates.Of(t) == ThreadActivity.Blocked && !(t.BlockedOn is { } n && deadlocked.Contains(n))).ToList();
         if (Starvation(state, looked, blocked) is { } starved)
             verdicts.Add(starved);
-        else if (SyncOverAsync(blocked) is { } sync)
+        else if (SyncOverAsync(state, blocked) is { } sync)
             verdicts.Add(sync);
         var judged = new HashSet<TaskNode>(deadlocked);
         verdicts.AddRange(Stuck(state, deadlocked, judged));
@@ -67,7 +67,7 @@ internal static class Doctor
         var pool = blocked.Where(ThreadStates.IsPoolWorker).ToList();
         if (!IsStarved(pool.Count, looked.PoolThreads, state.QueuedWorkItems) || state.QueuedWorkItems is not { } queued)
             return null;
-        var groups = Groups(pool);
+        var groups = Groups(state, pool);
         var top = groups[0];
         var summary = $"{pool.Count} of {looked.PoolThreads} pool threads blocked; {top.Threads.Count} {top.Sentence}; {Plural(queued, "work item")} queued";
         if (top.Threads.Count == pool.Count)
@@ -82,12 +82,12 @@ internal static class Doctor
         };
     }
 
-    private static Verdict? SyncOverAsync(List<ObservedThread> blocked)
+    private static Verdict? SyncOverAsync(ProcessState state, List<ObservedThread> blocked)
     {
         var onTasks = blocked.Where(t => ThreadStates.WaitedTask(t) is not null).ToList();
         if (onTasks.Count == 0)
             return null;
-        var groups = Groups(onTasks);
+        var groups = Groups(state, onTasks);
         var top = groups[0];
         var threads = onTasks.Count == 1 ? $"thread {onTasks[0].ManagedId.ToString(CultureInfo.InvariantCulture)}" : $"{onTasks.Count} threads";
         var summary = top.Threads.Count == onTasks.Count ? $"{threads} blocked {top.Sentence}" : $"{threads} blocked on tasks; {top.Threads.Count} {top.Sentence}";
@@ -101,9 +101,9 @@ internal static class Doctor
     }
 
     /// <summary>Blocked threads grouped by where they block and what they wait for, the largest group first.</summary>
-    private static List<BlockedGroup> Groups(List<ObservedThread> threads) =>
-        [.. threads.Select(t => new BlockedGroup([t], t)).GroupBy(g => g.Sentence)
-            .Select(g => new BlockedGroup([.. g.SelectMany(x => x.Threads)], g.First().Sample))
+    private static List<BlockedGroup> Groups(ProcessState state, List<ObservedThread> threads) =>
+        [.. threads.Select(t => new BlockedGroup([t], t, HolderOf(state, t))).GroupBy(g => g.Sentence)
+            .Select(g => new BlockedGroup([.. g.SelectMany(x => x.Threads)], g.First().Sample, g.First().Holder))
             .OrderByDescending(g => g.Threads.Count)];
 
     // `judged`: gets the pending methods each verdict names.
@@ -184,6 +184,10 @@ internal static class Doctor
             .OrderByDescending(h => h.Waiting).Select(h => h.Hold).FirstOrDefault();
     }
 
+    // The thread holding the lock a blocked thread waits to enter, when named.
+    private static ObservedThread? HolderOf(ProcessState state, ObservedThread thread) =>
+        thread.Lock is { Owner: not 0 } wait ? state.Threads.FirstOrDefault(t => t.ManagedId == wait.Owner) : null;
+
     // Waits that end only when some code signals them: requests piled on one of these wait for one thing.
     private static readonly HashSet<string> s_signals = ["TaskCompletionSource", "Task.WaitAsync", NodeTexts.SemaphoreWait];
 
@@ -254,13 +258,15 @@ internal static class Doctor
     /// <summary><c>1 thread</c>, <c>2 threads</c>, <c>1,200 work items</c>.</summary>
     internal static string Plural(long n, string what) => $"{Count(n)} {what}{(n == 1 ? "" : "s")}";
 
-    /// <summary>Threads blocked at one place for one reason: their sentence, and one of them to show.</summary>
-    private sealed record BlockedGroup(List<ObservedThread> Threads, ObservedThread Sample)
+    /// <summary>Threads blocked at one place for one reason: their sentence, one of them to show, and the thread holding the lock they wait for.</summary>
+    private sealed record BlockedGroup(List<ObservedThread> Threads, ObservedThread Sample, ObservedThread? Holder)
     {
         public WaitChain? Chain { get; } = ThreadStates.WaitedTask(Sample) is { } task ? WaitChain.From(task) : null;
 
-        public string Sentence => Where(Sample)
-            + (Chain is { } chain ? $" waiting{(ThreadStates.HowItWaits(Sample) is { } how ? $" ({how})" : "")} for {chain.Describe()}"
+        // A lock's wait reads as a lock cycle's link does: what it waits to enter, where, and who holds it, where that runs.
+        public string Sentence => Chain is null && Sample.Lock is { } wait
+            ? LockWaitTexts.Blocked(wait, Where(Sample), Holder is null ? null : ThreadStates.UserFrame(Holder))
+            : Where(Sample) + (Chain is { } chain ? $" waiting{(ThreadStates.HowItWaits(Sample) is { } how ? $" ({how})" : "")} for {chain.Describe()}"
                 : Sample.Frames.Count > 0 ? $" in {Sample.Frames[0].Method}" : "");
 
         public IReadOnlyList<VerdictSite> Sites
@@ -272,6 +278,8 @@ internal static class Doctor
                     sites.Add(new VerdictSite("blocked", where.Method, where.At));
                 if (Chain?.Innermost is { } inner && NodeTexts.Of(inner) is var text)
                     sites.Add(new VerdictSite("waits-for", text.Title, text.At));
+                if (Holder is not null && ThreadStates.UserFrame(Holder) is { } held)
+                    sites.Add(new VerdictSite("holder", held.Method, held.At));
                 return sites;
             }
         }
@@ -296,6 +304,12 @@ internal static class Doctor
                 yield return "  waiting for (outermost first):";
                 foreach (var line in chain.Lines("    "))
                     yield return line;
+            }
+            if (Holder is { } holder)
+            {
+                yield return string.Create(CultureInfo.InvariantCulture, $"  the holder, thread {holder.ManagedId} (os {holder.OsId}):");
+                foreach (var frame in holder.Frames.Take(12))
+                    yield return "    " + frame;
             }
         }
     }

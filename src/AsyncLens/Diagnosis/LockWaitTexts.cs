@@ -29,6 +29,18 @@ internal static class LockWaitTexts
         (_, var owner) => Invariant($"held by thread {owner}"),
     };
 
+    /// <summary>
+    /// A thread blocked on a lock, as a starving pool's group names it (the doctor's from outside, the watchdog's from
+    /// inside): <c>entering a lock (Object) in `Ledger.Post(int)` at F:L, held by thread 7 in `Ledger.Close(bool)` at F:L</c>.
+    /// <paramref name="where"/>: where it waits (<c>in `M` at F:L</c>), or empty when not known; <paramref name="holderAt"/>:
+    /// the holder's frame of the app's, when read.
+    /// </summary>
+    public static string Blocked(LockWait wait, string where, ThreadFrameText? holderAt) =>
+        Blocked(What(wait), where, Holder(wait) + (wait.Owner != 0 && holderAt is { } h ? $" in {Doctor.Named(h.Method, h.At)}" : ""));
+
+    /// <summary>The shape itself: what it waits for, where (empty: not known), who holds it.</summary>
+    public static string Blocked(string what, string where, string holder) => $"{what}{(where.Length == 0 ? "" : " " + where)}, {holder}";
+
     private static string Named(LockWait wait) => wait.Name is null ? wait.Type : $"{wait.Type} `{wait.Name}`";
 
     /// <summary>

@@ -54,6 +54,9 @@ internal static class SemaphoreGuards
 {
     private const int MaxPath = 4;
 
+    // How many calls deep a finally's release is followed: helpers of helpers, not any call graph (a recursive helper ends here).
+    private const int MaxDepth = 4;
+
     /// <summary>The guards of <see cref="SemaphoreSlim"/>s (what async code holds across an await).</summary>
     public static IReadOnlyList<SemaphoreGuard> Find(MethodIl method) => Find(method, [LockLayout.Releases[0]]);
 
@@ -109,33 +112,54 @@ internal static class SemaphoreGuards
         return op == OpCodes.Ldarg_S.Value && instruction.Offset + 1 < method.Il.Length ? method.Il[instruction.Offset + 1] : null;
     }
 
-    // A finally that calls a method of its own that releases the lock (one level deep: `finally { Leave(); }`, with
-    // `void Leave() => _gate.Release();`): the lock is the callee's static field, or its fields from the `this` the
-    // finally calls it on; or the lock is the callee's one argument (`finally { Free(_gate); }`, with
-    // `static void Free(SemaphoreSlim gate) => gate.Release();`): what the finally passes. Released deeper is not followed.
+    // A finally that calls a method of its own that releases the lock, itself or through methods of its own it calls in
+    // turn (up to MaxDepth calls deep: `finally { Leave(); }`, with `void Leave() { Log(); Open(); }` and
+    // `void Open() => _gate.Release();`): the lock is the last callee's static field, or its fields from the `this` each
+    // call is made on, from the `this` the finally calls the first on; or the lock is the callee's one argument
+    // (`finally { Free(_gate); }`, with `static void Free(SemaphoreSlim gate) => Let(gate);` and
+    // `static void Let(SemaphoreSlim gate) => gate.Release();`): what the finally passes.
     private static (GuardedRelease Kind, bool Static, List<IlMember> Path)? ReleasedInCallee(MethodIl method, IReadOnlyList<IlInstruction> code, int i,
-        IReadOnlyList<GuardedRelease> releases)
+        IReadOnlyList<GuardedRelease> releases, int depth = 1)
     {
-        if (method.Callee is null || Member(method, code[i]) is not { Parameters: 0 or 1 } call || method.Callee(BitConverter.ToInt32(method.Il, code[i].Offset + 1)) is not { } callee)
+        if (depth > MaxDepth || method.Callee is null || Member(method, code[i]) is not { Parameters: 0 or 1 } call
+            || method.Callee(BitConverter.ToInt32(method.Il, code[i].Offset + 1)) is not { } callee)
             return null;
+        if (call.Parameters == 1)
+        {
+            return ReleasesArgument(code[i], callee, releases, depth) is { } passed && Load(method, code, i - 1) is var (byStatic, byPath, _)
+                ? (passed, byStatic, byPath) : null;
+        }
         var inside = IlReader.Instructions(callee.Il);
         for (var j = 0; j < inside.Count; j++)
         {
-            if (call.Parameters == 1)
-            {
-                // Its argument is ldarg.0 in a static method, ldarg.1 in an instance one (callvirt: one; call: either).
-                if (IsCall(inside[j].OpCode) && ReleaseOf(callee, inside, j, releases) is var (passed, load) && Argument(callee, inside[load]) is int argument
-                    && (argument == 1 || argument == 0 && code[i].OpCode.Value == OpCodes.Call.Value) && Load(method, code, i - 1) is var (byStatic, byPath, _))
-                    return (passed, byStatic, byPath);
-                continue;
-            }
-            if (!IsCall(inside[j].OpCode) || Released(callee, inside, j, releases, locals: false) is not var (kind, isStatic, path))
+            if (!IsCall(inside[j].OpCode)
+                || (Released(callee, inside, j, releases, locals: false) ?? ReleasedInCallee(callee, inside, j, releases, depth + 1)) is not var (kind, isStatic, path))
                 continue;
             if (isStatic)
                 return (kind, true, path);
-            // The callee's `this` is what the finally called it on: ldarg.0 (the holder's own), or fields from it.
+            // The callee's `this` is what the caller called it on: ldarg.0 (the caller's own), or fields from it.
             if (Load(method, code, i - 1, self: true) is (false, var receiver, false))
                 return (kind, false, [.. receiver, .. path]);
+        }
+        return null;
+    }
+
+    // The lock `callee`, called by `call` with one argument, releases when that argument is it: itself, or by passing
+    // its argument on to a method of its own that does (up to MaxDepth calls deep).
+    private static GuardedRelease? ReleasesArgument(IlInstruction call, MethodIl callee, IReadOnlyList<GuardedRelease> releases, int depth)
+    {
+        var inside = IlReader.Instructions(callee.Il);
+        // Its argument is ldarg.0 in a static method, ldarg.1 in an instance one (callvirt: one; call: either).
+        bool Passed(int load) => load >= 0 && Argument(callee, inside[load]) is int argument && (argument == 1 || argument == 0 && call.OpCode.Value == OpCodes.Call.Value);
+        for (var j = 0; j < inside.Count; j++)
+        {
+            if (!IsCall(inside[j].OpCode))
+                continue;
+            if (ReleaseOf(callee, inside, j, releases) is var (kind, load) && Passed(load))
+                return kind;
+            if (depth < MaxDepth && Passed(j - 1) && callee.Callee is { } read && Member(callee, inside[j]) is { Parameters: 1 }
+                && read(BitConverter.ToInt32(callee.Il, inside[j].Offset + 1)) is { } next && ReleasesArgument(inside[j], next, releases, depth + 1) is { } deeper)
+                return deeper;
         }
         return null;
     }

@@ -82,6 +82,9 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     // Released by a method the holder's finally passes it to.
     private static readonly string s_argument = HeldByCode("Bays.Load()", "dl.bay.lock", "Bays.Inspect()", "dl.bay.wait", "SemaphoreSlim `Bays._bay`") + @"held by thread \1$";
 
+    // Released by a helper of a helper the holder's finally calls (the first passes it to the second).
+    private static readonly string s_passedOn = HeldByCode("Yards.Deliver()", "dl.yard.lock", "Yards.Count()", "dl.yard.wait", "SemaphoreSlim `Yards._gate`") + @"held by thread \1$";
+
     private static readonly string s_local = HeldByCode("Invoices.Issue(string)", "dl.issue.lock", "Invoices.Close(string)", "dl.close.wait", "SemaphoreSlim") + @"held by thread \1$";
 
     private static readonly string[] s_waits =
@@ -105,7 +108,7 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     public void Threads_holding_a_Semaphore_a_semaphore_released_in_a_method_of_their_own_and_one_kept_in_a_local_in_cycles_with_a_monitor()
     {
         var verdicts = DoctorRun.Verdicts(every.Text);
-        Assert.All(new[] { s_semaphoreHandle, s_helper, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + every.Text.Stdout));
+        Assert.All(new[] { s_semaphoreHandle, s_helper, s_passedOn, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + every.Text.Stdout));
         string Sites(string needle) => every.Json.RootElement.GetProperty("verdicts").EnumerateArray()
             .Single(v => v.GetProperty("summary").GetString()!.Contains(needle, StringComparison.Ordinal)).GetProperty("sites").GetRawText();
         // Where the holder releases it: the call in its finally (the method it calls releases it).
@@ -187,8 +190,8 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     public void Every_kind_at_once_each_once_and_the_same_from_a_core_dump()
     {
         var live = DoctorRun.Verdicts(every.Text);
-        Assert.Equal(16, live.Length);
-        Assert.All(live[..13], v => Assert.StartsWith("deadlock: ", v));
+        Assert.Equal(17, live.Length);
+        Assert.All(live[..14], v => Assert.StartsWith("deadlock: ", v));
         using var dir = new TempDirectory("asynclens-doctor-");
         var dump = ChildProcess.Dotnet([Repo.Cli, "dump-core", every.Target.Pid.ToString(CultureInfo.InvariantCulture), "-o", dir.File("deadlock.core")], timed: false);
         Assert.True(dump.ExitCode == 0, dump.ToString());
@@ -203,15 +206,15 @@ public sealed class DeadlockKindsDoctorTests(DeadlockKindsDoctorTests.EveryDeadl
     [Fact]
     public void A_semaphore_cycle_the_locks_without_owners_and_the_waits_in_a_Release_build()
     {
-        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "sem-handle", "helper", "argument", "local", "waits", "abandoned", "few-waiters"]);
+        using var target = new StuckProgram("Deadlocks", "Release", ["semaphore", "sem-wait", "rw-read", "mutex", "sem-handle", "helper", "argument", "passed-on", "local", "waits", "abandoned", "few-waiters"]);
         var result = DoctorRun.Run(target.Pid);
 
         Assert.True(result.ExitCode == 1, result.ToString());
         var verdicts = DoctorRun.Verdicts(result);
-        Assert.Equal(9, verdicts.Length);
+        Assert.Equal(10, verdicts.Length);
         Assert.Contains(Semaphore, verdicts);
         Assert.True(DoctorRun.IsStuck(Abandoned, verdicts[^1]), result.Stdout);
-        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex, s_semaphoreHandle, s_helper, s_argument, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
+        Assert.All(new[] { s_semaphoreWait, s_readLock, s_mutex, s_semaphoreHandle, s_helper, s_argument, s_passedOn, s_local }, pattern => Assert.True(verdicts.Count(v => Regex.IsMatch(v, pattern)) == 1, pattern + "\n" + result.Stdout));
         var waits = result.Stdout.Split("\n\n").Single(b => b.StartsWith("waits on locks and events", StringComparison.Ordinal)).Split('\n')[1..];
         Assert.All(s_waits.Zip(waits), p => Assert.Matches(p.First, p.Second));
         Assert.Equal(s_waits.Length, waits.Length);

@@ -274,67 +274,6 @@ public sealed class DoctorTests
     }
 
     [Fact]
-    public void Threads_each_waiting_for_a_lock_the_other_holds_are_a_deadlock_named_link_by_link()
-    {
-        ThreadFrameText[] Entering(string method, int line) =>
-            [new("Monitor.ReliableEnter(object, ref bool)", null, "System.Threading.Monitor.ReliableEnter"), User(method, line), new("Thread.StartCallback()", null, "System.Threading.Thread.StartCallback")];
-        var b = new SnapshotBuilder();
-        var state = b.Build() with
-        {
-            Threads =
-            [
-                new ObservedThread(1, 101, true, [new("Program.<Main>(string[])", null, "Program.<Main>", App: true)]),
-                new ObservedThread(5, 105, false, Entering("Ledger.Transfer()", 21), Lock: new LockWait("List", 6)),
-                new ObservedThread(6, 106, false, Entering("Ledger.Audit()", 30), Lock: new LockWait("Object", 5)),
-                new ObservedThread(7, 107, false, Entering("Report.Print()", 40), Lock: new LockWait("Object", 5)), // waits on the cycle, not in it
-            ],
-        };
-
-        var verdict = Assert.Single(Doctor.Diagnose(state).Verdicts, v => v.Kind == "deadlock");
-
-        Assert.Equal($"2 threads in a cycle of locks: thread 5, blocked entering a lock (List) in `Ledger.Transfer()` at {F}:21, held by thread 6; "
-            + $"thread 6, blocked entering a lock (Object) in `Ledger.Audit()` at {F}:30, held by thread 5", verdict.Summary);
-        Assert.Equal([5, 6], verdict.Threads);
-    }
-
-    [Fact]
-    public void A_semaphore_held_by_a_thread_from_its_code_and_a_monitor_are_a_deadlock_and_the_other_waits_are_named_without_a_verdict()
-    {
-        ThreadFrameText[] Waiting(string method, int line) =>
-            [new("Monitor.Wait(object, int)", null, "System.Threading.Monitor.Wait"), User(method, line), new("Thread.StartCallback()", null, "System.Threading.Thread.StartCallback")];
-        var released = new SourceLine(F, 33);
-        var b = new SnapshotBuilder();
-        var state = b.Build() with
-        {
-            Threads =
-            [
-                new ObservedThread(1, 101, true, Waiting("Program.<Main>(string[])", 5), Lock: new LockWait("ManualResetEventSlim", 0, "Program.s_stop", LockHolding.Event)),
-                new ObservedThread(5, 105, false, Waiting("Shelf.Count()", 25), Lock: new LockWait("Object", 6)),
-                new ObservedThread(6, 106, false, Waiting("Shelf.Restock()", 39), Lock: new LockWait("SemaphoreSlim", 5, "Shelf.s_gate", LockHolding.Code, released, "Shelf.Count()")),
-                new ObservedThread(7, 107, false, Waiting("Report.Print()", 40), Lock: new LockWait("Object", 5)), // behind the cycle
-                new ObservedThread(8, 108, false, Waiting("Drain.Run()", 50), Lock: new LockWait("ManualResetEventSlim", 0, "Drain.s_done", LockHolding.Event)),
-                new ObservedThread(9, 109, false, Waiting("Cache.Get()", 60), Lock: new LockWait("Object", 10)), // its holder runs: a passing contention
-                new ObservedThread(10, 110, false, [User("Cache.Fill()", 70)]),
-                new ObservedThread(11, 111, false, Waiting("Batch.Settle()", 80), Lock: new LockWait("SemaphoreSlim", 0, "Batch.s_gate", LockHolding.Code)),
-            ],
-        };
-
-        var diagnosis = Doctor.Diagnose(state);
-
-        var verdict = Assert.Single(diagnosis.Verdicts);
-        Assert.Equal($"2 threads in a cycle of locks: thread 5, blocked entering a lock (Object) in `Shelf.Count()` at {F}:25, held by thread 6; "
-            + $"thread 6, blocked waiting for SemaphoreSlim `Shelf.s_gate` in `Shelf.Restock()` at {F}:39, held by thread 5", verdict.Summary);
-        Assert.Equal(new VerdictSite("released", "Shelf.Count()", released), verdict.Sites[^1]);
-        Assert.Equal(
-        [
-            $"thread 7 blocked entering a lock (Object) in `Report.Print()` at {F}:40; held by thread 5, which is blocked entering a lock (Object)",
-            $"thread 8 blocked waiting on ManualResetEventSlim `Drain.s_done` in `Drain.Run()` at {F}:50; an event: who would set it is not known",
-            $"thread 11 blocked waiting for SemaphoreSlim `Batch.s_gate` in `Batch.Settle()` at {F}:80; no thread runs inside a try whose finally releases it: the holder cannot be named "
-                + "(code that took it and returned without releasing it, or that releases it elsewhere)",
-        ], diagnosis.Waits!.Select(w => w.Text));
-    }
-
-    [Fact]
     public void A_thread_busy_in_a_packages_code_alone_is_not_hot_the_apps_code_under_it_is()
     {
         // A package's writer loop (StackExchange.Redis's) has lines from its PDB but is not the app's code.

@@ -94,6 +94,21 @@ public sealed class SemaphoreGuardsTests
     }
 
     [Fact]
+    public void A_lock_released_by_a_helper_of_a_helper_of_the_finally_or_passed_on_to_one()
+    {
+        var guards = SyncGuards(nameof(ThreadHolder.ThroughHelpersOfHelpers)).OrderBy(g => g.TryStart).ToList();
+        Assert.Equal([(LockLayout.SemaphoreType, true, "ThreadHolder.s_gate"), (LockLayout.ReaderWriterType, false, "ThreadHolder._table")],
+            guards.Select(g => (g.LockType, g.Static, g.Name)));
+        Assert.Equal(["_table"], guards[1].Path.Select(f => f.Name)); // the helpers' `this` is the holder's own
+        var passed = SyncGuards(nameof(ThreadHolder.PassedOn)).OrderBy(g => g.TryStart).ToList();
+        Assert.Equal([(LockLayout.SemaphoreType, true, "ThreadHolder.s_gate"), (LockLayout.ReaderWriterType, false, "ThreadHolder._table")],
+            passed.Select(g => (g.LockType, g.Static, g.Name)));
+        // Passed on to a method that does not release it; a helper that calls itself: followed so far only, no guard.
+        Assert.Empty(SyncGuards(nameof(ThreadHolder.PassedOnButNotReleased)));
+        Assert.Empty(SyncGuards(nameof(ThreadHolder.ThroughARecursiveHelper)));
+    }
+
+    [Fact]
     public void A_lock_kept_in_a_local_is_read_from_the_holder_s_stack()
     {
         var guard = Assert.Single(SyncGuards(nameof(ThreadHolder.Local)));
@@ -421,6 +436,120 @@ public sealed class SemaphoreGuardsTests
         {
             Thread.Sleep(0);
             _table.ExitReadLock();
+        }
+
+        public void ThroughHelpersOfHelpers()
+        {
+            s_gate.Wait();
+            try
+            {
+                _table.EnterReadLock();
+                try
+                {
+                    Thread.Sleep(0);
+                }
+                finally
+                {
+                    CloseUp();
+                }
+            }
+            finally
+            {
+                Done();
+            }
+        }
+
+        public void PassedOn()
+        {
+            s_gate.Wait();
+            try
+            {
+                _table.EnterReadLock();
+                try
+                {
+                    Thread.Sleep(0);
+                }
+                finally
+                {
+                    HandOverTable(_table);
+                }
+            }
+            finally
+            {
+                HandOver(s_gate);
+            }
+        }
+
+        public void PassedOnButNotReleased()
+        {
+            s_gate.Wait();
+            try
+            {
+                Thread.Sleep(0);
+            }
+            finally
+            {
+                Relay(s_gate);
+            }
+        }
+
+        public void ThroughARecursiveHelper()
+        {
+            s_gate.Wait();
+            try
+            {
+                Thread.Sleep(0);
+            }
+            finally
+            {
+                Again(3);
+            }
+        }
+
+        private void CloseUp()
+        {
+            Thread.Sleep(0);
+            Tidy();
+        }
+
+        private void Tidy()
+        {
+            Thread.Sleep(0);
+            LeaveTable();
+        }
+
+        private static void Done()
+        {
+            Thread.Sleep(0);
+            Finish();
+        }
+
+        private static void Finish()
+        {
+            Thread.Sleep(0);
+            LeaveGate();
+        }
+
+        private static void HandOver(SemaphoreSlim gate)
+        {
+            Thread.Sleep(0);
+            PassAlong(gate);
+        }
+
+        private static void PassAlong(SemaphoreSlim gate) => Free(gate);
+
+        private void HandOverTable(ReaderWriterLockSlim table)
+        {
+            Thread.Sleep(0);
+            ExitRead(table);
+        }
+
+        private static void Relay(SemaphoreSlim gate) => Report(gate);
+
+        private static void Again(int times)
+        {
+            if (times > 0)
+                Again(times - 1);
         }
     }
 }

@@ -254,3 +254,59 @@ internal static class Quotes
         return quote * rate;
     }
 }
+
+/// <summary>
+/// A yard's gate is one SemaphoreSlim, opened by a helper of a helper its finally calls (the first passes the gate to
+/// the second): a delivery holds the gate and then takes the weighbridge; a count takes the weighbridge and then waits
+/// for the gate.
+/// </summary>
+internal sealed class Yards
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly object _weighbridge = new();
+    private readonly Barrier _bothHoldOne = new(2);
+
+    public static void Start()
+    {
+        var yards = new Yards();
+        new Thread(yards.Deliver) { IsBackground = true, Name = "deliver" }.Start();
+        new Thread(yards.Count) { IsBackground = true, Name = "count" }.Start();
+    }
+
+    private void Deliver()
+    {
+        _gate.Wait();
+        try
+        {
+            _bothHoldOne.SignalAndWait();
+            lock (_weighbridge) // @dl.yard.lock
+                Console.Error.WriteLine("delivered");
+        }
+        finally
+        {
+            CloseYard(); // @dl.yard.close
+        }
+    }
+
+    private void CloseYard()
+    {
+        Console.Error.WriteLine("yard closing");
+        OpenGate(_gate);
+    }
+
+    private static void OpenGate(SemaphoreSlim gate)
+    {
+        Console.Error.WriteLine("gate open");
+        gate.Release();
+    }
+
+    private void Count()
+    {
+        lock (_weighbridge)
+        {
+            _bothHoldOne.SignalAndWait();
+            _gate.Wait(); // @dl.yard.wait
+            _gate.Release();
+        }
+    }
+}

@@ -12,6 +12,7 @@
 //   sem-handle a thread holding a System.Threading.Semaphore waits for a lock whose holder waits for the semaphore
 //   helper     a thread holding a SemaphoreSlim releases it in a method its finally calls; it waits for a lock whose holder waits for the semaphore
 //   argument   a thread holding a SemaphoreSlim passes it to a method its finally calls to release it; it waits for a lock whose holder waits for the semaphore
+//   passed-on  the same, released by a helper of a helper its finally calls (the first passes the semaphore to the second)
 //   local      a thread holding a SemaphoreSlim kept in a local (looked up by name) waits for a lock whose holder waits for it
 //   waits      not deadlocks: threads waiting on a ManualResetEventSlim and an AutoResetEvent nobody sets, and on a
 //              SemaphoreSlim kept by code that returned without releasing it
@@ -25,7 +26,7 @@ using Deadlocks;
 
 if (args.Length == 0 || !args.All(Start))
 {
-    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|sem-handle|helper|argument|local|waits|abandoned|few-waiters|pileup|queue|every...");
+    Console.Error.WriteLine("usage: Deadlocks tasks|thread|context|locks|semaphore|lock-type|rwlock|sem-wait|rw-read|mutex|sem-handle|helper|argument|passed-on|local|waits|abandoned|few-waiters|pileup|queue|every...");
     return 2;
 }
 Thread.Sleep(1000); // it has deadlocked by now: nothing it waits for takes this long
@@ -76,6 +77,9 @@ static bool Start(string mode)
         case "argument":
             Bays.Start();
             break;
+        case "passed-on":
+            Yards.Start();
+            break;
         case "local":
             Invoices.Start();
             break;
@@ -107,6 +111,7 @@ static bool Start(string mode)
             Export.Start();
             Spooler.Start();
             Warehouse.Start();
+            Yards.Start();
             Invoices.Start();
             Settlement.Start();
             Reservations.Start();
