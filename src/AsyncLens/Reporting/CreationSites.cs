@@ -13,8 +13,9 @@ namespace AsyncLens.Reporting;
 /// <c>await Foo()</c>); in the step that was running when it was created (fire-and-forget); in the
 /// methods whose boxes that same step created next (a method still in its first step creates tasks
 /// before its own box exists); then the real stack sampled for that creation context, used only if it
-/// really shows this method being created. A site in framework code defers to where the framework's
-/// own task was created. No answer beats a wrong one.
+/// really shows this method being created. A site in framework code, or in a package's (MassTransit's reader loop,
+/// built from its own PDB's paths, not the user's files), defers to where that code's own task was created: a
+/// creation site is a line of the app's own code (<see cref="CodeOrigin.IsAppCode"/>). No answer beats a wrong one.
 /// </summary>
 internal sealed class CreationSites(Func<int, Task?> findTask)
 {
@@ -41,13 +42,13 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
         }
         // Nothing recorded names it (no sample left for its context, created before debug mode): a method of the
         // user's called from one place only was created there.
-        return method is not null && CodeOrigin.IsUserCode(method) && CallSites.OnlyCallerOf(method) is var (caller, offset)
+        return method is not null && IsAppCode(method) && CallSites.OnlyCallerOf(method) is var (caller, offset)
             ? Site(caller, offset, MethodNames.Format(caller))
             : null;
     }
 
     /// <summary>
-    /// The first user frame of a real stack taken while the task was being created, skipping the created
+    /// The first frame of the app's own code on a real stack taken while the task was being created, skipping the created
     /// method itself. With a <paramref name="target"/>, the stack must show that method being created
     /// (a sample shared by a creation context may come from another method of the same name).
     /// </summary>
@@ -74,7 +75,7 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
         for (var i = start; i < frames.Length; i++)
         {
             var method = frames[i].GetMethod();
-            if (method is null || !CodeOrigin.IsUserCode(method))
+            if (method is null || !IsAppCode(method))
                 continue;
             if (target is not null && MethodSymbols.SameDefinition(method, target))
                 continue;
@@ -111,7 +112,7 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
             if (frame.Box is null)
                 continue;
             var symbols = frame.Box.Symbols;
-            if (!symbols.IsUserCode || symbols.MoveNext is null)
+            if (!CodeOrigin.IsAppCode(frame.Box.StateMachineType.Assembly) || symbols.MoveNext is null)
                 return null;
             var call = MethodSymbols.CallsTo(symbols.MoveNext, target, symbols.RangeBefore(frame.State)).LastOrDefault();
             return call.Target is null ? null : Site(symbols.MoveNext, call.Offset, symbols.Name);
@@ -148,7 +149,7 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
     private static SourceLine? Search(BoxInfo box, MethodBase target, IlRanges range)
     {
         var symbols = box.Symbols;
-        if (!symbols.IsUserCode || symbols.MoveNext is not { } moveNext)
+        if (!CodeOrigin.IsAppCode(box.StateMachineType.Assembly) || symbols.MoveNext is not { } moveNext)
             return null;
         var call = MethodSymbols.CallsTo(moveNext, target, range).FirstOrDefault();
         if (call.Target is null && range != IlRanges.All)
@@ -158,7 +159,7 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
 
     private static SourceLine? Search(MethodInfo method, MethodBase target)
     {
-        if (!CodeOrigin.IsUserCode(method) || MethodSymbols.SameDefinition(method, target))
+        if (!IsAppCode(method) || MethodSymbols.SameDefinition(method, target))
             return null;
         var call = MethodSymbols.CallsTo(method, target, IlRanges.All).FirstOrDefault();
         return call.Target is null ? null : Site(method, call.Offset, MethodNames.Format(method));
@@ -170,6 +171,8 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
         MethodInfo method => method,
         _ => null,
     };
+
+    private static bool IsAppCode(MethodBase method) => method.DeclaringType is { } type && CodeOrigin.IsAppCode(type.Assembly);
 
     private static SourceLine? Site(MethodBase method, int ilOffset, string name) =>
         MethodSymbols.LineAt(method, ilOffset) is { } at ? new SourceLine(at.File, at.Line, name) : null;
