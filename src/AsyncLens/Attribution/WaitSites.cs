@@ -65,9 +65,9 @@ internal static class WaitSites
         offset >= 0 && MethodSymbols.Calls(stack[index].Method!).FirstOrDefault(c => c.Offset == offset).Target is { } target
         && stack.Take(index).Any(f => f.Method is { DeclaringType: not null } above && MethodSymbols.SameDefinition(above, target));
 
-    // True when the call at (or just before) the offset is one that waits for a task.
+    // True when the call at (or just before) the offset is one that waits for a task (no call is, before the first).
     private static bool WaitsAt(MethodBase method, int offset) =>
-        MethodSymbols.Calls(method).LastOrDefault(c => c.Offset <= offset) is { Target: var target } && Waits(target);
+        MethodSymbols.Calls(method).LastOrDefault(c => c.Offset <= offset) is { Target: { } target } && Waits(target);
 
     // The offset of the first call in the method that waits for a task.
     private static int? WaitCall(MethodBase method) =>

@@ -57,4 +57,17 @@ public sealed class WaitSitesTests
         Assert.Equal(s_handler, waiter.Value.Method);
         Assert.Equal(StretchLocatorTests.Line("sample.handler.wait"), MethodSymbols.LineAt(waiter.Value.Method, waiter.Value.ILOffset)?.Line);
     }
+
+    [Fact]
+    public void A_frame_at_an_offset_before_its_first_call_is_no_wait_and_no_failure()
+    {
+        // Optimized code can give a frame an offset before its first call (a Release build of a synchronous MVC action,
+        // once it had run a few times): there is no call at or before it. The report was lost ("could not build a
+        // report: NullReferenceException").
+        var middleware = StretchLocatorTests.Machine(nameof(Samples.LoadThenBranchAsync)).GetMethod("MoveNext", BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public)!;
+        Assert.True(MethodSymbols.Calls(middleware)[0].Offset > 0);
+        var waiter = WaitSites.Waiter([(s_resultGetter, 0), (typeof(Task).GetMethod(nameof(Task.Wait), Type.EmptyTypes), 0), (middleware, 0)], s_handler);
+        Assert.NotNull(waiter);
+        Assert.Equal(s_handler, waiter.Value.Method);
+    }
 }
