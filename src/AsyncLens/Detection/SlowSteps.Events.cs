@@ -148,7 +148,7 @@ internal sealed partial class SlowSteps
         var tracker = TrackerOf(step.OsThreadId);
         if (tracker?.Wait is { IsOpen: true })
             return; // a blocking wait, reported as such
-        var wall = now - step.Start - (tracker?.Notes.WaitedWithin(step.Start, now) ?? 0);
+        var wall = now - step.Start - (tracker?.Notes.ApartWithin(step.Start, now) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, now, wall);
         var own = wall - preempted;
         if (own - stalls.During(step.Start, now, 0) < settings.HungTicks)
@@ -302,7 +302,7 @@ internal sealed partial class SlowSteps
         if (EventSteps.StateMachineOf(step.MethodId) is not { } stateMachine || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
             return;
         var tracker = TrackerOf(step.OsThreadId);
-        var wall = step.End - step.Start - (tracker?.Notes.WaitedWithin(step.Start, step.End) ?? 0);
+        var wall = step.End - step.Start - (tracker?.Notes.ApartWithin(step.Start, step.End) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
         var own = wall - preempted;
         var processJit = ProcessJitWithin(step.Start, step.End);
