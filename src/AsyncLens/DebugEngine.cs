@@ -327,7 +327,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             // Judged on its own, it is not the time of the step it ran in: with no step frame under it (the async events
             // bracket the steps) that step arrives later, and is measured without it (a handler ended here: its whole run).
             if (tracker.Depth == 1)
-                tracker.Notes.AddApart(top.Start, now);
+                tracker.Notes.AddApart(top.Start, now, request: true);
             Drop(tracker, top, now);
         }
     }

@@ -148,7 +148,7 @@ internal sealed partial class SlowSteps
         var tracker = TrackerOf(step.OsThreadId);
         if (tracker?.Wait is { IsOpen: true })
             return; // a blocking wait, reported as such
-        var wall = now - step.Start - (tracker?.Notes.ApartWithin(step.Start, now) ?? 0);
+        var wall = now - step.Start - (tracker?.Notes.ApartWithin(step.Start, now, requests: !Symbols.CodeOrigin.IsAppCode(stateMachine.Assembly)) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, now, wall);
         var own = wall - preempted;
         if (own - stalls.During(step.Start, now, 0) < settings.HungTicks)
@@ -286,11 +286,12 @@ internal sealed partial class SlowSteps
         return from.OnCpu < 0 ? 0 : Math.Max(0, to.OnCpu - from.OnCpu);
     }
 
-    // A step's own time (waits for a CPU taken off), how it split, and what the process compiled meanwhile; null when it
-    // is not slow without the process's compilation and its stalls.
-    private (long Own, TimeSplit Split, long ProcessJit)? EventStepTime(in AsyncStep step, ThreadTracker? tracker)
+    // A step's own time (waits for a CPU and what was judged apart taken off: requests run inside it only for a step of
+    // the framework's, or a package's), how it split, and what the process compiled meanwhile; null when it is not slow
+    // without the process's compilation and its stalls.
+    private (long Own, TimeSplit Split, long ProcessJit)? EventStepTime(in AsyncStep step, ThreadTracker? tracker, bool frameworks)
     {
-        var wall = step.End - step.Start - (tracker?.Notes.ApartWithin(step.Start, step.End) ?? 0);
+        var wall = step.End - step.Start - (tracker?.Notes.ApartWithin(step.Start, step.End, requests: frameworks) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
         var own = wall - preempted;
         var processJit = ProcessJitWithin(step.Start, step.End);
@@ -325,7 +326,7 @@ internal sealed partial class SlowSteps
             return;
         }
         var tracker = TrackerOf(step.OsThreadId);
-        if (EventStepTime(step, tracker) is not var (own, split, processJit))
+        if (EventStepTime(step, tracker, frameworks: !Symbols.CodeOrigin.IsAppCode(stateMachine.Assembly)) is not var (own, split, processJit))
             return;
         var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
         var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? slow.StoppedState;

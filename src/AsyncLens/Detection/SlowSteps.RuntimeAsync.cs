@@ -73,7 +73,7 @@ internal sealed partial class SlowSteps
         var firstSteps = tracker is null ? [] : FirstStepsWithin(tracker, step.Start, step.End);
         if (firstSteps.Count == 0)
             firstSteps = ParkedChildren(slow);
-        if (firstSteps.Count == 0 || EventStepTime(step, tracker) is not var (own, split, processJit))
+        if (firstSteps.Count == 0 || EventStepTime(step, tracker, frameworks: true) is not var (own, split, processJit))
             return;
         var longest = firstSteps.MaxBy(s => s.GapTicks)!;
         var stack = BoxInfo.OfStateMachine(longest.StateMachine) is { } box

@@ -19,7 +19,7 @@ internal sealed class ParkNotes
 
     private readonly Note[] _notes = new Note[Size];
     private int _next;
-    private readonly (long Start, long End)[] _apart = new (long, long)[ApartSize];
+    private readonly (long Start, long End, bool Request)[] _apart = new (long, long, bool)[ApartSize];
     private int _nextApart;
     private readonly TaskRecord?[] _created = new TaskRecord?[Size];
     private int _nextCreated;
@@ -76,20 +76,24 @@ internal sealed class ParkNotes
 
     /// <summary>
     /// A stretch of this thread judged on its own, not as part of the step around it: a synchronous wait reported as such
-    /// (written by whichever thread closed it), a message or job handler's run judged as a request
-    /// (<see cref="FrameKind.Request"/>) with no step frame under it to take its time off.
+    /// (written by whichever thread closed it), or (<paramref name="request"/>) a request's or a message or job handler's
+    /// run judged as a request (<see cref="FrameKind.Request"/>) with no step frame under it to take its time off.
     /// </summary>
-    public void AddApart(long start, long end)
+    public void AddApart(long start, long end, bool request = false)
     {
         lock (_apart)
         {
-            _apart[_nextApart] = (start, end);
+            _apart[_nextApart] = (start, end, request);
             _nextApart = (_nextApart + 1) % ApartSize;
         }
     }
 
-    /// <summary>How much of [<paramref name="from"/>, <paramref name="to"/>] the thread spent in stretches judged on their own (<see cref="AddApart"/>).</summary>
-    public long ApartWithin(long from, long to)
+    /// <summary>
+    /// How much of [<paramref name="from"/>, <paramref name="to"/>] the thread spent in stretches judged on their own
+    /// (<see cref="AddApart"/>); requests' runs only with <paramref name="requests"/>: a request stands in only inside a
+    /// framework's step (its dispatch loop), so only such a step ran it; the app's own async steps run inside it.
+    /// </summary>
+    public long ApartWithin(long from, long to, bool requests)
     {
         // They may nest (a handler's run, and a wait inside it): the time they cover, each moment once.
         Span<long> starts = stackalloc long[ApartSize];
@@ -97,10 +101,10 @@ internal sealed class ParkNotes
         var count = 0;
         lock (_apart)
         {
-            foreach (var (start, end) in _apart)
+            foreach (var (start, end, request) in _apart)
             {
                 var (s, e) = (Math.Max(start, from), Math.Min(end, to));
-                if (e <= s)
+                if (e <= s || (request && !requests))
                     continue;
                 var at = count++;
                 for (; at > 0 && starts[at - 1] > s; at--)

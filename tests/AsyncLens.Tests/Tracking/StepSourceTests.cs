@@ -82,8 +82,8 @@ public sealed class StepSourceTests
         var notes = new ParkNotes();
         notes.AddApart(100, 200);
         notes.AddApart(450, 600);
-        Assert.Equal(100 + 50, notes.ApartWithin(50, 500));
-        Assert.Equal(0, notes.ApartWithin(250, 400));
+        Assert.Equal(100 + 50, notes.ApartWithin(50, 500, requests: false));
+        Assert.Equal(0, notes.ApartWithin(250, 400, requests: false));
     }
 
     [Fact]
@@ -93,10 +93,12 @@ public sealed class StepSourceTests
         // both reported on their own, inside the bus reader loop's step. Counted twice, the step's time went negative.
         var notes = new ParkNotes();
         notes.AddApart(300, 350); // the wait, closed first
-        notes.AddApart(200, 400); // the handler's run around it
+        notes.AddApart(200, 400, request: true); // the handler's run around it
         notes.AddApart(380, 450);
-        Assert.Equal(250, notes.ApartWithin(100, 500));
-        Assert.Equal(100, notes.ApartWithin(250, 350));
+        Assert.Equal(250, notes.ApartWithin(100, 500, requests: true));
+        Assert.Equal(100, notes.ApartWithin(250, 350, requests: true));
+        // A step of the app's own (an ASP.NET Core handler's, run inside the request's stand-in): only the waits.
+        Assert.Equal(50 + 70, notes.ApartWithin(100, 500, requests: false));
     }
 
     [Fact]
