@@ -324,6 +324,10 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         if (top.Kind == FrameKind.Request)
         {
             _steps.OnRequestStretch(tracker, top, now);
+            // Judged on its own, it is not the time of the step it ran in: with no step frame under it (the async events
+            // bracket the steps) that step arrives later, and is measured without it (a handler ended here: its whole run).
+            if (tracker.Depth == 1)
+                tracker.Notes.AddApart(top.Start, now, request: true);
             Drop(tracker, top, now);
         }
     }

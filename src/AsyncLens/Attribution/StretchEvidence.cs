@@ -144,10 +144,14 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
 /// parked there (its box created then, in <paramref name="State"/>; what awaits it is in its record).
 /// No event marks where that first step began, so its time is inside the calling step's: <paramref name="GapTicks"/>
 /// is the time from the previous task created in the step (or the step's start) to this box's creation, an upper
-/// bound of it.
+/// bound of it. <paramref name="Record"/> is null where no task is recorded (debug mode on the async events alone: the
+/// box is known from the context its park created).
 /// </summary>
-internal sealed record FirstStep(TaskRecord Record, Type StateMachine, int State, long GapTicks)
+internal sealed record FirstStep(TaskRecord? Record, Type StateMachine, int State, long GapTicks)
 {
+    /// <summary>Its task's id (0: not known).</summary>
+    public int TaskId => Record?.Id ?? 0;
+
     public AsyncMethodSymbols Symbols => AsyncMethodSymbols.For(StateMachine);
 }
 

@@ -25,7 +25,7 @@ internal static class StretchLocator
     /// <summary>The stretch to report, or null when the evidence names nothing worth a report.</summary>
     public static Stretch? Locate(StretchEvidence e)
     {
-        var used = new Followed(new HashSet<FirstStep>(e.FirstSteps.Where(s => s.Record.Id == e.TaskId))); // the root's own box
+        var used = new Followed(new HashSet<FirstStep>(e.FirstSteps.Where(s => s.TaskId != 0 && s.TaskId == e.TaskId))); // the root's own box
         Stretch? root = null;
         if (e.StateMachine is { } stateMachine)
         {
@@ -151,7 +151,7 @@ internal static class StretchLocator
         var stoppedAt = first is not null || parked != AsyncState.Done ? code.AwaitLocation(parked) : ongoing ? null : code.EndLocation;
         var callLine = how != Found.Called || at is null ? null : at.Code.LineAt(at.Hint!.Offset);
         IReadOnlyList<(StretchCode Method, SourceLocation? CallLine)> callers = at is null ? [] : [.. at.Callers, (at.Code, callLine)];
-        return new Stretch(code, first?.Record.Id ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first) { How = how };
+        return new Stretch(code, first?.TaskId ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first) { How = how };
     }
 
     private static Hint? Hint(StretchCode code, int resumedState, int stoppedState, StretchEvidence e, bool ongoing)

@@ -148,7 +148,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         }
         if (wait.Frame is { } frame && wait.FrameStillLive)
             Interlocked.Add(ref frame.ExcludedTicks, duration);
-        wait.Thread.Notes.AddWait(wait.Start, now);
+        wait.Thread.Notes.AddApart(wait.Start, now);
         if (!wait.ReportedOngoing)
             sink.Add(Finding(wait, duration, ongoing: false));
     }

@@ -148,7 +148,7 @@ internal sealed partial class SlowSteps
         var tracker = TrackerOf(step.OsThreadId);
         if (tracker?.Wait is { IsOpen: true })
             return; // a blocking wait, reported as such
-        var wall = now - step.Start - (tracker?.Notes.WaitedWithin(step.Start, now) ?? 0);
+        var wall = now - step.Start - (tracker?.Notes.ApartWithin(step.Start, now, requests: !Symbols.CodeOrigin.IsAppCode(stateMachine.Assembly)) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, now, wall);
         var own = wall - preempted;
         if (own - stalls.During(step.Start, now, 0) < settings.HungTicks)
@@ -286,6 +286,26 @@ internal sealed partial class SlowSteps
         return from.OnCpu < 0 ? 0 : Math.Max(0, to.OnCpu - from.OnCpu);
     }
 
+    // A step's own time (waits for a CPU and what was judged apart taken off: requests run inside it only for a step of
+    // the framework's, or a package's), how it split, and what the process compiled meanwhile; null when it is not slow
+    // without the process's compilation and its stalls.
+    private (long Own, TimeSplit Split, long ProcessJit)? EventStepTime(in AsyncStep step, ThreadTracker? tracker, bool frameworks)
+    {
+        var wall = step.End - step.Start - (tracker?.Notes.ApartWithin(step.Start, step.End, requests: frameworks) ?? 0);
+        var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
+        var own = wall - preempted;
+        var processJit = ProcessJitWithin(step.Start, step.End);
+        // With the async events alone no thread's own compilation is known (the runtime gives it only to the thread
+        // itself): the whole process's, AsyncLens's own taken off, an upper bound, is not the step's own time when
+        // deciding it was slow (a first request's or a first query's code compiled on several threads at once). It is
+        // timed on the wall clock, waits for a CPU included: counted for the share of the step not spent waiting for one.
+        // The time reported stays the step's.
+        var compiled = EventsAlone && wall > 0
+            ? (long)(Math.Max(0, processJit - EngineCompilation.During(step.Start, step.End)) * ((double)own / wall))
+            : 0;
+        return own - compiled - stalls.During(step.Start, step.End, 0) < settings.SlowTicks ? null : (own, split, processJit);
+    }
+
     private static ThreadTracker? TrackerOf(ulong osThreadId)
     {
         foreach (var tracker in ThreadTracker.All)
@@ -300,21 +320,13 @@ internal sealed partial class SlowSteps
     {
         var step = slow.Step;
         if (EventSteps.StateMachineOf(step.MethodId) is not { } stateMachine || !Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+        {
+            if (slow.Children is not null)
+                JudgeRuntimeAsyncEventStep(slow);
             return;
+        }
         var tracker = TrackerOf(step.OsThreadId);
-        var wall = step.End - step.Start - (tracker?.Notes.WaitedWithin(step.Start, step.End) ?? 0);
-        var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
-        var own = wall - preempted;
-        var processJit = ProcessJitWithin(step.Start, step.End);
-        // With the async events alone no thread's own compilation is known (the runtime gives it only to the thread
-        // itself): the whole process's, AsyncLens's own taken off, an upper bound, is not the step's own time when
-        // deciding it was slow (a first request's or a first query's code compiled on several threads at once). It is
-        // timed on the wall clock, waits for a CPU included: counted for the share of the step not spent waiting for one.
-        // The time reported stays the step's.
-        var compiled = EventsAlone && wall > 0
-            ? (long)(Math.Max(0, processJit - EngineCompilation.During(step.Start, step.End)) * ((double)own / wall))
-            : 0;
-        if (own - compiled - stalls.During(step.Start, step.End, 0) < settings.SlowTicks)
+        if (EventStepTime(step, tracker, frameworks: !Symbols.CodeOrigin.IsAppCode(stateMachine.Assembly)) is not var (own, split, processJit))
             return;
         var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
         var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? slow.StoppedState;

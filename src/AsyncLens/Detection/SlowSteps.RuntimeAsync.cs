@@ -1,7 +1,9 @@
 using AsyncLens.Attribution;
+using AsyncLens.Reporting;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
+using AsyncLens.Tracking.AsyncEvents;
 
 namespace AsyncLens.Detection;
 
@@ -41,7 +43,7 @@ internal sealed partial class SlowSteps
             // where the step left it.
             var longest = firstSteps.MaxBy(s => s.GapTicks)!;
             var stack = BoxInfo.OfStateMachine(longest.StateMachine) is { } box
-                ? RawAsyncStack.Of([new RawFrame(longest.Record.Id, box, longest.State, null, null)])
+                ? RawAsyncStack.Of([new RawFrame(longest.TaskId, box, longest.State, null, null)])
                 : RawAsyncStack.Empty;
             var evidence = new StretchEvidence(null, -1, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false)
             {
@@ -59,6 +61,50 @@ internal sealed partial class SlowSteps
         {
             Interlocked.Decrement(ref _inFlight);
         }
+    }
+
+    // The same step from the async events (SlowSteps.Events.cs), judged after it ended: the first steps it ran are the
+    // boxes the TPL events saw it create when they are on beside, else the boxes whose park created a context from it,
+    // each with the await its context's first resume says it parked at.
+    private void JudgeRuntimeAsyncEventStep(SlowEventStep slow)
+    {
+        var step = slow.Step;
+        var tracker = TrackerOf(step.OsThreadId);
+        var firstSteps = tracker is null ? [] : FirstStepsWithin(tracker, step.Start, step.End);
+        if (firstSteps.Count == 0)
+            firstSteps = ParkedChildren(slow);
+        if (firstSteps.Count == 0 || EventStepTime(step, tracker, frameworks: true) is not var (own, split, processJit))
+            return;
+        var longest = firstSteps.MaxBy(s => s.GapTicks)!;
+        var stack = BoxInfo.OfStateMachine(longest.StateMachine) is { } box
+            ? RawAsyncStack.Of([new RawFrame(longest.TaskId, box, longest.State, null, null)])
+            : RawAsyncStack.Empty;
+        var evidence = new StretchEvidence(null, -1, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false)
+        {
+            FirstSteps = firstSteps,
+            ProcessJitTicks = processJit,
+            FromTicks = step.Start,
+            ToTicks = step.End,
+            Time = split,
+            RuntimeAsync = true,
+        };
+        // A runtime-async context's id is its dispatcher task's: its record, with the TPL events on, says who created it.
+        sink.Add(new StepFinding(0, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, FindRecord((int)step.Context), evidence));
+    }
+
+    // The user's async methods whose box parked in the step, from the contexts their parks created (oldest first): each
+    // with the await its context first resumed at, after the gap since the previous one (or the step's start).
+    private static List<FirstStep> ParkedChildren(SlowEventStep slow)
+    {
+        var found = new List<FirstStep>();
+        var previous = slow.Step.Start;
+        foreach (var child in slow.Children ?? [])
+        {
+            if (child.Resumed && EventSteps.StateMachineOf(child.LeafMethod) is { } stateMachine && Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+                found.Add(new FirstStep(null, stateMachine, child.LeafState, child.CreatedAt - previous));
+            previous = child.CreatedAt;
+        }
+        return found;
     }
 
     // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it). A

@@ -70,7 +70,7 @@ internal sealed partial class SlowSteps
         if (own - NotItsOwn(frame, end) < settings.SlowTicks)
             return;
         var first = firstSteps.Where(s => s.GapTicks * 2 >= own).MaxBy(s => s.GapTicks);
-        var task = first is null ? null : findTask(first.Record.Id);
+        var task = first is null ? null : findTask(first.TaskId);
         if ((task is null && HandlerTicks(frame, end) * 2 < own) || !frame.TryClaimSlowReport())
             return;
         // Without a box of the user's, the stretch is known only by the handler it ran (below the step that ran it, if any).
@@ -84,7 +84,7 @@ internal sealed partial class SlowSteps
         };
         var split = Split(tracker, frame, end, times);
         sink.Add(boxed
-            ? Finding(tracker, first!.Record.Id, RawAsyncStack.Capture(task!, first.State), first.Record, evidence, frame, split, end)
+            ? Finding(tracker, first!.TaskId, RawAsyncStack.Capture(task!, first.State), first.Record, evidence, frame, split, end)
             : Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, split, end));
     }
 

@@ -34,7 +34,7 @@ internal sealed partial class ReportBuilder
         if (stretch.Box is { } box)
         {
             var chain = AwaitedBy(box, f);
-            if (chain[^1].Record.AwaiterId is var top && top != 0 && top == f.TaskId)
+            if (chain[^1].Record?.AwaiterId is { } top && top != 0 && top == f.TaskId)
                 frames.AddRange(StepFramesParked(f));
             for (var i = chain.Count - 1; i > 0; i--)
             {
@@ -76,7 +76,8 @@ internal sealed partial class ReportBuilder
     private static List<FirstStep> AwaitedBy(FirstStep first, StepFinding f)
     {
         var chain = new List<FirstStep> { first };
-        while (chain.Count < 64 && f.Evidence.FirstSteps.FirstOrDefault(s => s.Record.Id == chain[^1].Record.AwaiterId) is { } next && !chain.Contains(next))
+        while (chain.Count < 64 && chain[^1].Record?.AwaiterId is { } awaiter && awaiter != 0
+            && f.Evidence.FirstSteps.FirstOrDefault(s => s.TaskId == awaiter) is { } next && !chain.Contains(next))
             chain.Add(next);
         return chain;
     }

@@ -13,12 +13,14 @@ internal sealed class ParkNotes
 {
     public const int Size = 16;
 
-    private const int WaitSize = 4;
+    // Stretches judged apart (AddApart): a bus's reader thread runs a handler after another, each noted, before the
+    // step around them arrives (up to ~1.25 s later); past this many the oldest are lost and counted as the step's.
+    private const int ApartSize = 16;
 
     private readonly Note[] _notes = new Note[Size];
     private int _next;
-    private readonly (long Start, long End)[] _waits = new (long, long)[WaitSize];
-    private int _nextWait;
+    private readonly (long Start, long End, bool Request)[] _apart = new (long, long, bool)[ApartSize];
+    private int _nextApart;
     private readonly TaskRecord?[] _created = new TaskRecord?[Size];
     private int _nextCreated;
 
@@ -72,24 +74,49 @@ internal sealed class ParkNotes
         return found;
     }
 
-    /// <summary>A synchronous wait of this thread, reported on its own (written by whichever thread closed it).</summary>
-    public void AddWait(long start, long end)
+    /// <summary>
+    /// A stretch of this thread judged on its own, not as part of the step around it: a synchronous wait reported as such
+    /// (written by whichever thread closed it), or (<paramref name="request"/>) a request's or a message or job handler's
+    /// run judged as a request (<see cref="FrameKind.Request"/>) with no step frame under it to take its time off.
+    /// </summary>
+    public void AddApart(long start, long end, bool request = false)
     {
-        lock (_waits)
+        lock (_apart)
         {
-            _waits[_nextWait] = (start, end);
-            _nextWait = (_nextWait + 1) % WaitSize;
+            _apart[_nextApart] = (start, end, request);
+            _nextApart = (_nextApart + 1) % ApartSize;
         }
     }
 
-    /// <summary>How much of [<paramref name="from"/>, <paramref name="to"/>] the thread spent in waits reported on their own.</summary>
-    public long WaitedWithin(long from, long to)
+    /// <summary>
+    /// How much of [<paramref name="from"/>, <paramref name="to"/>] the thread spent in stretches judged on their own
+    /// (<see cref="AddApart"/>); requests' runs only with <paramref name="requests"/>: a request stands in only inside a
+    /// framework's step (its dispatch loop), so only such a step ran it; the app's own async steps run inside it.
+    /// </summary>
+    public long ApartWithin(long from, long to, bool requests)
     {
-        long total = 0;
-        lock (_waits)
+        // They may nest (a handler's run, and a wait inside it): the time they cover, each moment once.
+        Span<long> starts = stackalloc long[ApartSize];
+        Span<long> ends = stackalloc long[ApartSize];
+        var count = 0;
+        lock (_apart)
         {
-            foreach (var (start, end) in _waits)
-                total += Math.Max(0, Math.Min(end, to) - Math.Max(start, from));
+            foreach (var (start, end, request) in _apart)
+            {
+                var (s, e) = (Math.Max(start, from), Math.Min(end, to));
+                if (e <= s || (request && !requests))
+                    continue;
+                var at = count++;
+                for (; at > 0 && starts[at - 1] > s; at--)
+                    (starts[at], ends[at]) = (starts[at - 1], ends[at - 1]);
+                (starts[at], ends[at]) = (s, e);
+            }
+        }
+        long total = 0, covered = from;
+        for (var i = 0; i < count; i++)
+        {
+            total += Math.Max(0, ends[i] - Math.Max(starts[i], covered));
+            covered = Math.Max(covered, ends[i]);
         }
         return total;
     }

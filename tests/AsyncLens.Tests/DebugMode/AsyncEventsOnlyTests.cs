@@ -7,11 +7,12 @@ namespace AsyncLens.Tests.DebugMode;
 /// <summary>
 /// Debug mode on .NET 11's async events alone (<c>ASYNCLENS_STEP_SOURCE=async-events-only</c>: no TPL event source, no
 /// task registry; docs/async-events.md): the slow and hung steps of tests/Targets/Bugs with the methods, lines, creation
-/// sites and stacks the TPL events give, in JSON and as text, and nothing else on those scenarios.
+/// sites and stacks the TPL events give, in JSON and as text, and nothing else on those scenarios; a
+/// <c>Parallel.ForEachAsync</c> body's first step (run by the BCL's runtime-async worker) included.
 /// </summary>
 public sealed class AsyncEventsOnlyNet11Tests(AsyncEventsOnlyNet11Tests.Run run) : StepScenarioFacts(run), IClassFixture<AsyncEventsOnlyNet11Tests.Run>
 {
-    private static readonly string[] s_scenarios = ["slow", "slow-call", "first-step", "never-awaits", "busy-loop", "hung"];
+    private static readonly string[] s_scenarios = ["slow", "slow-call", "first-step", "never-awaits", "busy-loop", "hung", "parallel-first-step"];
 
     private readonly Run _run = run;
 
@@ -45,7 +46,7 @@ public sealed class AsyncEventsOnlyNet11Tests(AsyncEventsOnlyNet11Tests.Run run)
     {
         Assert.True(Scenario.Result.ExitCode == 0, Scenario.Result.ToString());
         var actual = Scenario.All.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal).ToArray();
-        Assert.Equal(StepReports, actual);
+        Assert.Equal(StepReports.Append(ParallelBodyReport).Order(StringComparer.Ordinal), actual);
     }
 
     [Fact]

@@ -47,10 +47,6 @@ public sealed class EnvironmentSwitchNet11Tests(EnvironmentSwitchNet11Tests.Run 
 public sealed class AsyncEventsSwitchNet11Tests(AsyncEventsSwitchNet11Tests.Run run) : BugScenarioFacts(run), IClassFixture<AsyncEventsSwitchNet11Tests.Run>
 {
     public sealed class Run() : ScenarioRun(() => EnvironmentSwitchTests.Start(TargetRuntime.Net11, "async-events"));
-
-    // Open (issue 14, docs/async-events.md "What is missing"): a runtime-async method's step from the async events is not
-    // judged, so the user's first step run inside it is not seen on this path.
-    private protected override bool SeesFirstStepsUnderRuntimeAsync => false;
 }
 
 /// <summary>The step source asked for where the runtime lacks it, or misspelled: one line, and debug mode on the TPL events.</summary>

@@ -80,10 +80,25 @@ public sealed class StepSourceTests
     public void Only_the_reported_waits_inside_a_step_are_taken_off_it()
     {
         var notes = new ParkNotes();
-        notes.AddWait(100, 200);
-        notes.AddWait(450, 600);
-        Assert.Equal(100 + 50, notes.WaitedWithin(50, 500));
-        Assert.Equal(0, notes.WaitedWithin(250, 400));
+        notes.AddApart(100, 200);
+        notes.AddApart(450, 600);
+        Assert.Equal(100 + 50, notes.ApartWithin(50, 500, requests: false));
+        Assert.Equal(0, notes.ApartWithin(250, 400, requests: false));
+    }
+
+    [Fact]
+    public void A_wait_inside_a_handlers_run_judged_apart_is_taken_off_a_step_once()
+    {
+        // Backoffice on the async events: OrderPlacedConsumer's run (a request stand-in), and its .Result wait inside it,
+        // both reported on their own, inside the bus reader loop's step. Counted twice, the step's time went negative.
+        var notes = new ParkNotes();
+        notes.AddApart(300, 350); // the wait, closed first
+        notes.AddApart(200, 400, request: true); // the handler's run around it
+        notes.AddApart(380, 450);
+        Assert.Equal(250, notes.ApartWithin(100, 500, requests: true));
+        Assert.Equal(100, notes.ApartWithin(250, 350, requests: true));
+        // A step of the app's own (an ASP.NET Core handler's, run inside the request's stand-in): only the waits.
+        Assert.Equal(50 + 70, notes.ApartWithin(100, 500, requests: false));
     }
 
     [Fact]

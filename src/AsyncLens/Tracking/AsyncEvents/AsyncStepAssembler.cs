@@ -53,9 +53,12 @@ internal interface IAsyncStackSink : IAsyncStepSink
     /// <summary>Each thread's last contexts' stacks are to be kept (<see cref="AsyncStepAssembler.RecentStacks"/>): a copy per context.</summary>
     bool RemembersStacks { get; }
 
-    /// <summary>A context resumed with this stack (leaf first), as far as its events so far gave it.</summary>
-    void OnStackResumed(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states);
+    /// <summary>Context <paramref name="context"/>, resumed at <paramref name="resumedAt"/>, runs this stack (leaf first), as far as its events so far gave it.</summary>
+    void OnStackResumed(ulong context, long resumedAt, ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states);
 }
+
+/// <summary>A stack a context ran with, as <see cref="AsyncStepAssembler.RecentStacks"/> gives it: true stops the search.</summary>
+internal delegate bool RecentStack(ulong context, long resumedAt, ReadOnlyMemory<ulong> methods, ReadOnlyMemory<int> states);
 
 /// <summary>
 /// Turns the events of each thread into method steps. A context is resumed with its stack (leaf first); the runtime then
@@ -69,7 +72,9 @@ internal interface IAsyncStackSink : IAsyncStepSink
 /// id (a third and a quarter of all), each a few microseconds. Leaving them out of the steps made debug mode report a
 /// false slow step (ShopApi's StockRefresher on the async-events path, 2 runs of 2): why is not understood yet.
 /// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer), found and locked
-/// once per buffer (<see cref="IAsyncEventBufferSink"/>); nothing is allocated per event.
+/// once per buffer (<see cref="IAsyncEventBufferSink"/>); nothing is allocated per event. Each thread's last
+/// state-machine contexts created are kept too (a ring): a slow step of a runtime-async context is handed the ones it
+/// created (<see cref="SlowEventStep.Children"/>), the boxes of the user's methods whose first step it ran.
 /// </summary>
 internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBufferSink
 {
@@ -137,12 +142,13 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
     }
 
     /// <summary>
-    /// The stacks the last contexts of every thread ran with (each as complete as its events made it), resumed at or after
-    /// <paramref name="since"/>, when the sink has them kept: a thread's buffer may be delivered after another's that
-    /// came later, so a stack resumed on one thread may have been handed over before the step it tells about. On
-    /// AsyncLens's own thread: it takes each thread's lock in turn.
+    /// The stacks the last contexts of every thread ran with (each as complete as its events made it, with the context
+    /// and when it resumed), resumed at or after <paramref name="since"/>, when the sink has them kept: a thread's buffer
+    /// may be delivered after another's that came later, so a stack resumed on one thread may have been handed over
+    /// before the step it tells about. <paramref name="found"/> true stops the search. On AsyncLens's own thread: it
+    /// takes each thread's lock in turn.
     /// </summary>
-    public void RecentStacks(long since, Func<ReadOnlyMemory<ulong>, ReadOnlyMemory<int>, bool> found)
+    public void RecentStacks(long since, RecentStack found)
     {
         ThreadSteps[] threads;
         lock (_threads)
@@ -182,6 +188,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
                 thread.GiveCallers(_stacks);
                 thread.Remember(_stacks);
                 (thread.Context, thread.FrameCount, thread.Next, thread.ResumedAt) = (e.DispatcherId, 0, 0, now);
+                thread.RuntimeAsync = e.Kind == AsyncEventKind.ResumeRuntimeAsyncContext;
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
                 thread.GiveCallers(_stacks);
@@ -216,6 +223,8 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
                 thread.Context = 0;
                 break;
             case AsyncEventKind.CreateStateMachineAsyncContext or AsyncEventKind.CreateRuntimeAsyncContext:
+                if (e.Kind == AsyncEventKind.CreateStateMachineAsyncContext)
+                    thread.Created(e.ParentDispatcherId, e.DispatcherId, now);
                 sink.OnContextCreated(thread.OsThreadId, e.ParentDispatcherId, e.DispatcherId, now);
                 break;
         }
@@ -238,12 +247,23 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
         private readonly int[][] _recentStates = new int[Remembered][];
         private readonly int[] _recentCounts = new int[Remembered];
         private readonly long[] _recentAt = new long[Remembered];
+        private readonly ulong[] _recentContexts = new ulong[Remembered];
         private int _recentNext;
+
+        // The state-machine contexts this thread created last (see Created): a ring of (parent, context, time).
+        private const int CreatedKept = 16;
+        private readonly ulong[] _createdParents = new ulong[CreatedKept];
+        private readonly ulong[] _createdContexts = new ulong[CreatedKept];
+        private readonly long[] _createdAt = new long[CreatedKept];
+        private int _createdNext;
 
         public ulong OsThreadId { get; } = osThreadId;
         public ulong Context;
         public long ResumedAt;
         public int FrameCount;
+
+        /// <summary>The current context is a runtime-async one (its methods are resume points, not state machines).</summary>
+        public bool RuntimeAsync;
 
         /// <summary>The stack frame the next method resume runs.</summary>
         public int Next;
@@ -279,21 +299,54 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
                 (_recentMethods[slot], _recentStates[slot]) = (methods = new ulong[FrameCount], new int[FrameCount]);
             Array.Copy(_methods, methods, FrameCount);
             Array.Copy(_states, _recentStates[slot], FrameCount);
-            (_recentCounts[slot], _recentAt[slot]) = (FrameCount, ResumedAt);
+            (_recentCounts[slot], _recentAt[slot], _recentContexts[slot]) = (FrameCount, ResumedAt, Context);
         }
 
-        public bool Recent(long since, Func<ReadOnlyMemory<ulong>, ReadOnlyMemory<int>, bool> found)
+        public bool Recent(long since, RecentStack found)
         {
             for (var i = 0; i < Remembered; i++)
             {
                 if (_recentMethods[i] is { } methods && _recentAt[i] >= since
-                    && found(methods.AsMemory(0, _recentCounts[i]), _recentStates[i].AsMemory(0, _recentCounts[i])))
+                    && found(_recentContexts[i], _recentAt[i], methods.AsMemory(0, _recentCounts[i]), _recentStates[i].AsMemory(0, _recentCounts[i])))
                     return true;
             }
             return false;
         }
 
-        public void Resumed(IAsyncStackSink stacks) => stacks.OnStackResumed(_methods.AsSpan(0, FrameCount), _states.AsSpan(0, FrameCount));
+        public void Resumed(IAsyncStackSink stacks) => stacks.OnStackResumed(Context, ResumedAt, _methods.AsSpan(0, FrameCount), _states.AsSpan(0, FrameCount));
+
+        /// <summary>
+        /// A state-machine context created on this thread while <paramref name="parent"/> ran: a box of an async method
+        /// parked and was wrapped in a dispatcher (its first await, if its first step ran here).
+        /// </summary>
+        public void Created(ulong parent, ulong context, long at)
+        {
+            var slot = _createdNext;
+            _createdNext = (slot + 1) % CreatedKept;
+            (_createdParents[slot], _createdContexts[slot], _createdAt[slot]) = (parent, context, at);
+        }
+
+        // The state-machine contexts the current context created from the step's start on, oldest first (as far as the ring holds them).
+        private AsyncChildContext[] CreatedSince(long start)
+        {
+            var count = 0;
+            for (var i = 0; i < CreatedKept; i++)
+            {
+                if (_createdParents[i] == Context && _createdAt[i] >= start && _createdContexts[i] != 0)
+                    count++;
+            }
+            if (count == 0)
+                return [];
+            var children = new AsyncChildContext[count];
+            var n = 0;
+            for (var k = 0; k < CreatedKept; k++)
+            {
+                var i = (_createdNext + k) % CreatedKept;
+                if (_createdParents[i] == Context && _createdAt[i] >= start && _createdContexts[i] != 0)
+                    children[n++] = new AsyncChildContext(_createdContexts[i], _createdAt[i]);
+            }
+            return children;
+        }
 
         public void End(IAsyncStepSink sink, IAsyncStackSink? stacks, long now, AsyncStepEnd how)
         {
@@ -304,7 +357,13 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
             if (stacks is null)
                 sink.OnStep(step);
             else if (stacks.OnStepWithCallers(step) is { } wanting)
+            {
+                // A runtime-async step has no code to read: the boxes that parked in it (the first steps of the methods
+                // of the user's it ran) are what it can be judged by. Allocated for a slow step only.
+                if (RuntimeAsync)
+                    wanting.SetChildren(CreatedSince(_start));
                 (_awaitingCallers ??= []).Add((wanting, _frame));
+            }
         }
 
         /// <summary>The context's stack is complete (it ends, or another begins): the steps waiting for their callers get them.</summary>

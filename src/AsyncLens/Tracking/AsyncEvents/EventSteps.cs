@@ -34,6 +34,51 @@ internal sealed class SlowEventStep(AsyncStep step)
     public long DeliveredAt { get; init; }
 
     /// <summary>
+    /// A step of a runtime-async context (the BCL's methods on .NET 11: no box, no code to read): the state-machine
+    /// contexts it created, oldest first. A box of an async method that parks is wrapped in a new context created from
+    /// the running one, at the park; that context's first resume carries the box's <c>MoveNext</c> and the await it
+    /// parked at (its first, if its first step ran in this one). Null for a state machine's step.
+    /// </summary>
+    public AsyncChildContext[]? Children { get; private set; }
+
+    public void SetChildren(AsyncChildContext[] children) => Children = children;
+
+    /// <summary>A runtime-async step with a created context whose first resume is not known yet.</summary>
+    public bool AwaitsChildren
+    {
+        get
+        {
+            if (Children is not { } children)
+                return false;
+            lock (children)
+                return children.Any(c => !c.Resumed);
+        }
+    }
+
+    /// <summary>
+    /// Context <paramref name="context"/> resumed at <paramref name="resumedAt"/> with this stack: the leaf of a child's
+    /// first resume after its creation (an earlier resume than one seen before replaces it). True when it was one.
+    /// </summary>
+    public bool ChildResumed(ulong context, long resumedAt, ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states)
+    {
+        if (Children is not { } children || methods.IsEmpty)
+            return false;
+        var found = false;
+        // A delivering thread (its resume seen live) and AsyncLens's own (the remembered stacks) may both look.
+        lock (children)
+        {
+            foreach (var child in children)
+            {
+                if (child.Context != context || resumedAt < child.CreatedAt || resumedAt >= child.ResumedAt)
+                    continue;
+                (child.LeafMethod, child.LeafState, child.ResumedAt) = (methods[0], states[0], resumedAt);
+                found = true;
+            }
+        }
+        return found;
+    }
+
+    /// <summary>
     /// The stack the method was resumed with again has it at <paramref name="at"/> under the same callers (any, when its
     /// own stack had none: they had not awaited it yet when it resumed, and it never completed to have them appended).
     /// </summary>
@@ -55,6 +100,24 @@ internal sealed class SlowEventStep(AsyncStep step)
     }
 }
 
+/// <summary>A state-machine context a runtime-async step created, and, once it resumed, the box it resumed first (its leaf).</summary>
+internal sealed class AsyncChildContext(ulong context, long createdAt)
+{
+    public ulong Context { get; } = context;
+
+    /// <summary>When it was created (DateTime ticks): when the box parked.</summary>
+    public long CreatedAt { get; } = createdAt;
+
+    /// <summary>The method id (a <c>MoveNext</c>'s code address) and state of the leaf of its first resume.</summary>
+    public ulong LeafMethod;
+
+    public int LeafState = AsyncState.Unknown;
+
+    public long ResumedAt = long.MaxValue;
+
+    public bool Resumed => ResumedAt != long.MaxValue;
+}
+
 /// <summary>
 /// Debug mode's steps from .NET 11's async events (<see cref="StepSourceKind.AsyncEvents"/>,
 /// <see cref="StepSourceKind.AsyncEventsOnly"/>): the source's buffers decoded and assembled into method steps
@@ -65,12 +128,18 @@ internal sealed class SlowEventStep(AsyncStep step)
 /// With the async events alone (<c>waitForStop</c>), nothing else says where a method that left at an await parked: a
 /// slow step that left is held until its method is resumed again under the same callers (the resumed stack holds its
 /// state), or until <see cref="Expire"/> lets it go with that unknown (a method parked for good; the process's exit).
+/// A slow step of a runtime-async context that created state-machine contexts is held instead until each of them has
+/// resumed (<see cref="SlowEventStep.Children"/>: the boxes of the user's methods whose first step it ran), or as long.
+/// At most <see cref="MaxHeld"/> steps are held; past that a step is handed on at once.
 /// </para>
 /// </summary>
 internal sealed class EventSteps : IAsyncStackSink, IDisposable
 {
     /// <summary>How long a slow step waits for its method's next resume to say where it parked.</summary>
     public static readonly long StopWaitTicks = 2 * TimeSpan.TicksPerSecond;
+
+    /// <summary>How many slow steps may wait at once (each is at least the slow threshold long: a bound, not a working size).</summary>
+    public const int MaxHeld = 256;
 
     private readonly long _slowTicks;
     private readonly bool _waitForStop;
@@ -88,6 +157,9 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
         _assembler = new AsyncStepAssembler(this);
         _listener = AsyncEventsListener.Start(_assembler, (EventKeywords)AsyncEventFormat.AllKeywords);
     }
+
+    /// <summary>A buffer decoded as if the source had delivered it (the tests' recorded buffers, on a runtime without the source).</summary>
+    public void Decode(ReadOnlySpan<byte> buffer) => _listener.Decode(buffer);
 
     /// <summary>Has every thread's buffer delivered now (see <see cref="AsyncEventsListener.Flush"/>): on AsyncLens's own thread only.</summary>
     public void Flush() => _listener.Flush();
@@ -116,29 +188,41 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
 
     public void OnCallersKnown(SlowEventStep slow)
     {
-        if (!_waitForStop || slow.Step.How != AsyncStepEnd.Left || slow.Step.MethodId == 0)
-        {
-            _onSlow(slow);
-            return;
-        }
+        // With the TPL events beside (not alone), a runtime-async step's first steps come from the boxes they record.
+        var held = slow.Children is not null
+            ? _waitForStop && slow.AwaitsChildren
+            : _waitForStop && slow.Step.How == AsyncStepEnd.Left && slow.Step.MethodId != 0;
         lock (_awaitingStop)
         {
-            _awaitingStop.Add(slow);
-            _watching = true;
+            if (held && _awaitingStop.Count < MaxHeld)
+            {
+                _awaitingStop.Add(slow);
+                _watching = true;
+                return;
+            }
         }
+        _onSlow(slow);
     }
 
-    public void OnStackResumed(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states)
+    public void OnStackResumed(ulong context, long resumedAt, ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states)
     {
         lock (_awaitingStop)
         {
             for (var i = _awaitingStop.Count - 1; i >= 0; i--)
             {
                 var slow = _awaitingStop[i];
-                if (!slow.ResumedAgainIn(methods, states, out var at))
-                    continue;
-                slow.StoppedState = states[at];
-                slow.SetCallees(methods[..at], states[..at]);
+                if (slow.Children is not null)
+                {
+                    if (!slow.ChildResumed(context, resumedAt, methods, states) || slow.AwaitsChildren)
+                        continue;
+                }
+                else
+                {
+                    if (!slow.ResumedAgainIn(methods, states, out var at))
+                        continue;
+                    slow.StoppedState = states[at];
+                    slow.SetCallees(methods[..at], states[..at]);
+                }
                 _awaitingStop.RemoveAt(i);
                 _onSlow(slow);
             }
@@ -174,16 +258,30 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
             waiting = [.. _awaitingStop];
         foreach (var slow in waiting)
         {
-            _assembler.RecentStacks(slow.Step.End, (methods, states) =>
+            if (slow.Children is { } children)
             {
-                if (!slow.ResumedAgainIn(methods.Span, states.Span, out var at))
+                // Every remembered resume is looked at: the earliest after a child's creation is its first.
+                _assembler.RecentStacks(children.Min(c => c.CreatedAt), (context, resumedAt, methods, states) =>
+                {
+                    slow.ChildResumed(context, resumedAt, methods.Span, states.Span);
                     return false;
-                slow.StoppedState = states.Span[at];
-                slow.SetCallees(methods.Span[..at], states.Span[..at]);
-                return true;
-            });
-            if (slow.StoppedState == AsyncState.Unknown)
-                continue;
+                });
+                if (slow.AwaitsChildren)
+                    continue;
+            }
+            else
+            {
+                _assembler.RecentStacks(slow.Step.End, (_, _, methods, states) =>
+                {
+                    if (!slow.ResumedAgainIn(methods.Span, states.Span, out var at))
+                        return false;
+                    slow.StoppedState = states.Span[at];
+                    slow.SetCallees(methods.Span[..at], states.Span[..at]);
+                    return true;
+                });
+                if (slow.StoppedState == AsyncState.Unknown)
+                    continue;
+            }
             lock (_awaitingStop)
             {
                 if (_awaitingStop.Remove(slow))

@@ -51,6 +51,85 @@ public sealed class EventStepsTests
         Assert.Equal([2], alone.CallerStates);
     }
 
+    [Fact]
+    public void ASlowRuntimeAsyncStepIsHeldUntilTheContextItsBodysParkCreatedResumesAndGetsThatBoxAtItsAwait()
+    {
+        // Bugs parallel-first-step on 11.0.0: the Parallel.ForEachAsync worker (runtime async) ran the body's first
+        // step (a 0.25 s Thread.Sleep); the body's first await parked, creating a state-machine context from the worker's.
+        var events = Recorded.Decode(Recorded.Buffer("parallel-first-step")).Events;
+        var created = Assert.Single(events, e => e.Kind == AsyncEventKind.CreateStateMachineAsyncContext && e.ParentDispatcherId != 0);
+        var body = events.First(e => e.Kind == AsyncEventKind.ResumeStateMachineAsyncCallstack && e.DispatcherId == created.DispatcherId).Frames[0];
+        var slow = new List<SlowEventStep>();
+        using (var steps = new EventSteps(SlowTicks, waitForStop: true, slow.Add))
+            steps.Decode(Recorded.Buffer("parallel-first-step"));
+
+        var step = Assert.Single(slow);
+        Assert.Equal(created.ParentDispatcherId, step.Step.Context);
+        Assert.InRange(step.Step.End - step.Step.Start, 2_500_000, 2_600_000);
+        var child = Assert.Single(step.Children!);
+        Assert.Equal(created.DispatcherId, child.Context);
+        Assert.InRange(step.Step.End - child.CreatedAt, 0, TimeSpan.TicksPerMillisecond); // the park, at the step's last millisecond
+        Assert.Equal((body.Id, 0), (child.LeafMethod, child.LeafState)); // the body's MoveNext, at its first await
+    }
+
+    [Fact]
+    public void AChildContextResumedOnAThreadWhoseBufferCameFirstIsFoundInTheRememberedStacks()
+    {
+        const ulong Worker = 0x100, Body = 0x200;
+        var resumed = new BufferBuilder(start: 400_000_000, osThread: 43)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, 400_000_000, 4)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, 400_000_000, [0, 0, 1, 4, .. BufferBuilder.Unsigned(Body), 0])
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, 400_000_100)
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, 400_000_200)
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, 400_000_300)
+            .Build();
+        var worker = new BufferBuilder(start: 1_000, osThread: 42)
+            .Event(AsyncEventKind.ResumeRuntimeAsyncContext, 1_000, 3)
+            .Event(AsyncEventKind.ResumeRuntimeAsyncCallstack, 1_000, [0, 0, 1, 3, .. BufferBuilder.Unsigned(Worker)])
+            .Event(AsyncEventKind.ResumeRuntimeAsyncMethod, 1_000)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, 300_000_000, 3, 4)
+            .Event(AsyncEventKind.SuspendRuntimeAsyncContext, 300_001_000)
+            .Build();
+        var slow = new List<SlowEventStep>();
+        using var steps = new EventSteps(SlowTicks, waitForStop: true, slow.Add);
+
+        steps.Decode(resumed);
+        steps.Decode(worker);
+        Assert.Empty(slow); // held: its child's resume was handed over before it
+        steps.Expire(AsyncLens.Detection.DetectionSettings.Now, all: false);
+
+        var child = Assert.Single(Assert.Single(slow).Children!);
+        Assert.Equal((4UL, Body, 0), (child.Context, child.LeafMethod, child.LeafState));
+    }
+
+    [Fact]
+    public void AStateMachineStepIsGivenNoChildrenAndARuntimeAsyncStepThatParkedNothingIsNotHeld()
+    {
+        var slow = new List<SlowEventStep>();
+        using (var steps = new EventSteps(SlowTicks, waitForStop: true, slow.Add))
+        {
+            steps.Decode(new BufferBuilder(start: 1_000, osThread: 42)
+                .Event(AsyncEventKind.ResumeRuntimeAsyncContext, 1_000, 3)
+                .Event(AsyncEventKind.ResumeRuntimeAsyncCallstack, 1_000, [0, 0, 1, 3, 0x10])
+                .Event(AsyncEventKind.ResumeRuntimeAsyncMethod, 1_000)
+                .Event(AsyncEventKind.CompleteRuntimeAsyncMethod, 300_000_000)
+                .Event(AsyncEventKind.CompleteRuntimeAsyncContext, 300_000_000)
+                .Event(AsyncEventKind.ResumeStateMachineAsyncContext, 300_001_000, 5)
+                .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, 300_001_000, [0, 0, 1, 5, 0x20, 0])
+                .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, 300_001_000)
+                .Event(AsyncEventKind.CreateStateMachineAsyncContext, 600_000_000, 5, 6)
+                .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, 600_001_000)
+                .Event(AsyncEventKind.CompleteStateMachineAsyncContext, 600_001_000)
+                .Build());
+        }
+
+        Assert.Equal(2, slow.Count);
+        Assert.Empty(slow[0].Children!);
+        Assert.Null(slow[1].Children);
+    }
+
+    private static readonly long SlowTicks = 100 * TimeSpan.TicksPerMillisecond;
+
     private static List<(ulong, int)> Callers(SlowEventStep s) => [.. s.CallerMethods.Zip(s.CallerStates)];
 
     private sealed class Stacks : IAsyncStackSink
@@ -69,7 +148,7 @@ public sealed class EventStepsTests
 
         public void OnCallersKnown(SlowEventStep step) => Known.Add(step);
 
-        public void OnStackResumed(ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states) => Resumed.Add(methods.ToArray());
+        public void OnStackResumed(ulong context, long resumedAt, ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states) => Resumed.Add(methods.ToArray());
 
         public void OnContextCreated(ulong osThreadId, ulong parent, ulong context, long at)
         {
