@@ -112,7 +112,9 @@ public abstract class StepScenarioFacts
     {
         var r = Single("slow-step", "FirstStep.LoadProfileAsync(int)");
         FromItsStart(r, "firststep", "FirstStep.RunAsync()");
-        Assert.InRange(r.Duration(), 0.24, 2.0);
+        // A 250 ms sleep. On the async events alone the machine's share is estimated from thread samples: 0.234-0.239 s
+        // was read there with the machine busy or compiling elsewhere (docs/async-events.md, "What is missing").
+        Assert.InRange(r.Duration(), 0.2, 2.0);
         Assert.Equal(
             [$"FirstStep.RunAsync() at {At("firststep.created")}", $"FirstStep.LoadProfileAsync(int) at {At("firststep.location")}"],
             r.Stack().TakeLast(2));
