@@ -41,10 +41,7 @@ internal sealed partial class SlowSteps
             // The chain is the dispatcher's while it runs (its continuations are handed back after this event), and the
             // user's method may have moved on already on another thread: the stack is that method's own frame, parked
             // where the step left it.
-            var longest = firstSteps.MaxBy(s => s.GapTicks)!;
-            var stack = BoxInfo.OfStateMachine(longest.StateMachine) is { } box
-                ? RawAsyncStack.Of([new RawFrame(longest.TaskId, box, longest.State, null, null)])
-                : RawAsyncStack.Empty;
+            var stack = LongestFirstStep(firstSteps);
             var evidence = new StretchEvidence(null, -1, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false)
             {
                 FirstSteps = firstSteps,
@@ -75,10 +72,7 @@ internal sealed partial class SlowSteps
             firstSteps = ParkedChildren(slow);
         if (firstSteps.Count == 0 || EventStepTime(step, tracker, frameworks: true) is not var (own, split, processJit))
             return;
-        var longest = firstSteps.MaxBy(s => s.GapTicks)!;
-        var stack = BoxInfo.OfStateMachine(longest.StateMachine) is { } box
-            ? RawAsyncStack.Of([new RawFrame(longest.TaskId, box, longest.State, null, null)])
-            : RawAsyncStack.Empty;
+        var stack = LongestFirstStep(firstSteps);
         var evidence = new StretchEvidence(null, -1, AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false)
         {
             FirstSteps = firstSteps,
@@ -90,6 +84,16 @@ internal sealed partial class SlowSteps
         };
         // A runtime-async context's id is its dispatcher task's: its record, with the TPL events on, says who created it.
         sink.Add(new StepFinding(0, time.GetUtcNow(), tracker?.ThreadId ?? 0, stack, FindRecord((int)step.Context), evidence));
+    }
+
+    // The stack a runtime-async step's report shows: the first step that held most of it, its method's own frame parked
+    // where the step left it.
+    private static RawAsyncStack LongestFirstStep(List<FirstStep> firstSteps)
+    {
+        var longest = firstSteps.MaxBy(s => s.GapTicks)!;
+        return BoxInfo.OfStateMachine(longest.StateMachine) is { } box
+            ? RawAsyncStack.Of([new RawFrame(longest.TaskId, box, longest.State, null, null)])
+            : RawAsyncStack.Empty;
     }
 
     // The user's async methods whose box parked in the step, from the contexts their parks created (oldest first): each
