@@ -159,12 +159,9 @@ internal sealed class PoolWaits : IDisposable
     /// <summary>The runtime's ContentionStart/Stop and WaitHandleWaitStart/Stop, on its dispatcher thread: which thread waits, on what, held by whom.</summary>
     private sealed class RuntimeWaits(PoolWaits owner) : EventListener
     {
-        private const EventKeywords Contention = (EventKeywords)0x4000;
         private const EventKeywords WaitHandle = (EventKeywords)0x40000000000;
 
-        // Event ids of the runtime's manifest (ClrEtwAll.man), stable across versions.
-        private const int ContentionStart = 81;
-        private const int ContentionStop = 91;
+        // Event ids of the runtime's manifest (ClrEtwAll.man), stable across versions; contention's are RuntimeEvents'.
         private const int WaitHandleWaitStart = 301;
         private const int WaitHandleWaitStop = 302;
         private const int MonitorWait = 1;
@@ -172,7 +169,7 @@ internal sealed class PoolWaits : IDisposable
         protected override void OnEventSourceCreated(EventSource eventSource)
         {
             if (eventSource.Name == RuntimeEvents.SourceName)
-                EnableEvents(eventSource, EventLevel.Verbose, Contention | WaitHandle);
+                EnableEvents(eventSource, EventLevel.Verbose, RuntimeEvents.ContentionKeyword | WaitHandle);
         }
 
         protected override void OnEventWritten(EventWrittenEventArgs e)
@@ -185,10 +182,10 @@ internal sealed class PoolWaits : IDisposable
             {
                 switch (e.EventId)
                 {
-                    case ContentionStart:
+                    case RuntimeEvents.ContentionStart:
                         waits._locks[thread] = (int)Number(e, "LockOwnerThreadID");
                         break;
-                    case ContentionStop:
+                    case RuntimeEvents.ContentionStop:
                         waits._locks.Remove(thread);
                         break;
                     case WaitHandleWaitStart:

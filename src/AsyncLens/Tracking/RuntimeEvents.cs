@@ -21,14 +21,14 @@ internal sealed class RuntimeEvents(Action<long, long, long> onSuspension, Actio
 {
     public const string SourceName = "Microsoft-Windows-DotNETRuntime";
     private const EventKeywords GcKeyword = (EventKeywords)0x1;
-    private const EventKeywords ContentionKeyword = (EventKeywords)0x4000;
+    internal const EventKeywords ContentionKeyword = (EventKeywords)0x4000;
 
     // Event ids of the runtime's manifest (ClrEtwAll.man), stable across versions.
     private const int GCStart = 1;
     private const int GCRestartEEEnd = 3;
     private const int GCSuspendEEBegin = 9;
-    private const int ContentionStart = 81;
-    private const int ContentionStop = 91;
+    internal const int ContentionStart = 81;
+    internal const int ContentionStop = 91;
 
     // GCStart's Reason values for a collection the app asked for: Induced, InducedNotForced, InducedLowMemory, InducedCompacting.
     private static readonly uint[] s_induced = [1, 7, 9, 10];
