@@ -137,11 +137,14 @@ public sealed class RealAppReadTests
         ? [$"Thread N, blocked in {Lambda("shop.park.sync")} at {At("shop.park.sync")}"]
         : [$"Thread N, blocked in RequestTiming.InvokeAsync(HttpContext) at {At("shop.timing.next")}", "Thread N, blocked in RequestTiming.InvokeAsync(HttpContext)"];
 
-    // Reads the process until everything sent is held (a busy machine may take a moment to get there).
+    // Reads the process until everything sent is held. A busy machine may take seconds to get there: the blocked request
+    // holds a pool thread, and the pool adds threads slowly while it is starved, so the twenty connections of the
+    // configuration requests may wait in its queue (CI, Debug: still not started after three reads a second apart).
     private static string Read(RunningApp app, string command)
     {
         var output = "";
-        for (var attempt = 0; attempt < 3; attempt++)
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (waited.Elapsed < TimeSpan.FromSeconds(20))
         {
             output = Regex.Replace(OutsideRead.Run(command, app), @"\bThread \d+, blocked", "Thread N, blocked");
             if (output.Contains("one task awaited by 20", StringComparison.Ordinal) && output.Contains("Thread N, blocked", StringComparison.Ordinal))

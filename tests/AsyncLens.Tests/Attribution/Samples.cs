@@ -152,6 +152,15 @@ internal static class Samples
 
     public static List<int> ListHandler(List<int> orders) => orders.Where(o => o > 0).ToList(); // @sample.handler.list
 
+    // A report whose awaited count (a library's) may complete at once (then one stretch holds the whole method), then
+    // whose rows are read with LINQ's synchronous ToList.
+    public static async Task<List<int>> ShelfReportAsync(Shelf shelf, Task<int> count)
+    {
+        var total = await count;
+        var rows = shelf.Orders.Where(o => o < total).ToList(); // @sample.report.query
+        return rows;
+    }
+
     // A polling loop resumed after its first await: on every path it asks a trivial method of its own, and on some it
     // calls two async methods of its own, one whose code can block (a synchronous read with an async twin) and one
     // that cannot. A blocked stretch went to the first; one on a CPU could have gone to any.

@@ -251,6 +251,27 @@ public sealed class StretchLocatorTests
         Assert.Null(StretchLocator.Locate(request with { Handler = new HandlerRun(Kickoff(nameof(Samples.ListHandler)), 2_900_000) }));
     }
 
+    [Fact]
+    public void A_stretch_compiling_much_and_blocked_half_its_own_time_names_the_blocking_call_that_ran()
+    {
+        // EF Core's first query on a loaded machine (DbWorker ef-sync): its async count completed at once, so one stretch
+        // ran the whole method, compiling and building EF Core's model on a CPU (0.65 s, counted in the split), then
+        // blocked 0.3 s in the synchronous ToList; its own time, compilation off, 0.41 s.
+        var warming = new StretchEvidence(Machine(nameof(Samples.ShelfReportAsync)), -1, AsyncLens.Runtime.Layout.AsyncState.Done, 0.41, Ongoing: false)
+        {
+            Time = new TimeSplit(OnCpu: 6_500_000, Blocked: 3_000_000),
+            WarmUp = true,
+            TaskId = 11,
+        };
+        var stretch = Locate(warming);
+        Assert.Equal(Line("sample.report.query"), LocationLine(stretch));
+        Assert.Equal("`Enumerable.ToList` runs the query on this thread, blocking it: use `await ShelfQueries.ToListAsync(...)`", stretch.Hint!.Fix);
+
+        // Blocked for less than half its own time: the time went to computing, in no call the code names.
+        Assert.Null(StretchLocator.Locate(warming with { Time = new TimeSplit(OnCpu: 6_500_000, Blocked: 1_500_000) }));
+        Assert.Null(Locate(warming with { Time = new TimeSplit(OnCpu: 6_500_000, Blocked: 1_500_000), WarmUp = false }).Hint);
+    }
+
     private static Stretch Locate(StretchEvidence evidence) => StretchLocator.Locate(evidence) ?? throw new Xunit.Sdk.XunitException("no stretch located");
 
     [Fact]
