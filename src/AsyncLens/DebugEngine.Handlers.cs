@@ -12,7 +12,7 @@ internal sealed partial class DebugEngine
     // Routing matched a request to an endpoint on this thread: its handler runs next, inside the innermost frame.
     private void OnEndpointMatched(object endpoint, long now)
     {
-        if (Volatile.Read(ref _disposed) != 0 || Tracker().Top is not { } top)
+        if (Volatile.Read(ref _disposed) != 0 || Tracker(now).Top is not { } top)
             return;
         top.Endpoint = endpoint;
         top.EndpointAt = now;
@@ -22,7 +22,7 @@ internal sealed partial class DebugEngine
     // A SignalR hub method ended on this thread (it ran synchronously, or its last step ran here): its handler's time ends.
     private void OnHubMethodEnd(System.Reflection.MethodInfo method, long now)
     {
-        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, method))
+        if (Volatile.Read(ref _disposed) == 0 && Tracker(now).Top is { } top && ReferenceEquals(top.Endpoint, method))
             top.RequestEndAt = now;
     }
 
@@ -34,7 +34,7 @@ internal sealed partial class DebugEngine
     {
         if (Volatile.Read(ref _disposed) != 0)
             return;
-        var tracker = Tracker();
+        var tracker = Tracker(now);
         if (tracker.Top is { Kind: FrameKind.Request } previous)
             Drop(tracker, previous, now);
         if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top
@@ -46,7 +46,7 @@ internal sealed partial class DebugEngine
     // That handler ended on this thread (it ran synchronously, or its last step ran here).
     private void OnHandlerEnd(System.Reflection.MethodInfo handler, long now)
     {
-        if (Volatile.Read(ref _disposed) == 0 && Tracker().Top is { } top && ReferenceEquals(top.Endpoint, handler))
+        if (Volatile.Read(ref _disposed) == 0 && Tracker(now).Top is { } top && ReferenceEquals(top.Endpoint, handler))
             OnRequestStop(now);
     }
 }

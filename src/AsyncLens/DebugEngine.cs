@@ -108,12 +108,12 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         else if (string.Equals(operationName, RuntimeAsyncLayout.OperationName, StringComparison.Ordinal))
         {
             // Known only so its dispatches are judged as steps (OnWorkBegin); not a creation of the user's to link.
-            _table.Add(new TaskRecord(taskId, TaskOrigin.RuntimeAsync, now, Tracker().ThreadId, null, null));
+            _table.Add(new TaskRecord(taskId, TaskOrigin.RuntimeAsync, now, Tracker(now).ThreadId, null, null));
             return;
         }
         else
             return;
-        var tracker = Tracker();
+        var tracker = Tracker(now);
         var frame = tracker.Top;
         var creator = frame is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } ? frame : null;
         // Without step frames (the async events give the steps), a delegate task running on the thread is the creator.
@@ -171,13 +171,13 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     {
         if (_stepSource == StepSourceKind.AsyncEvents && record?.Origin == TaskOrigin.AsyncMethod)
             Note(taskId, record, AsyncState.Done, now);
-        if (Tracker().Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
+        if (Tracker(now).Top is { Kind: FrameKind.AsyncStep } step && step.TaskId == taskId)
             step.Completed(now);
         _waits.OnTaskCompleted(taskId, now);
         // The console's history: before the task completes, while its awaiters still hang from it (the runtime raises this
         // event first), and the step that ends it is still this thread's.
         if (_registry.Ending is { } ending && record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } ended)
-            ending(ended, Tracker().Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now);
+            ending(ended, Tracker(now).Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now);
         if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
         {
             _lost.OnFaulted(taskId, record);
@@ -187,8 +187,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
 
     public void OnWorkBegin(int taskId, int work, long now)
     {
-        var tracker = Tracker();
-        _waits.OnThreadEvent(tracker, now);
+        var tracker = Tracker(now);
         var frame = tracker.Push();
         if (work != ExecutionWork)
         {
@@ -218,8 +217,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
 
     public void OnWorkEnd(long now)
     {
-        var tracker = Tracker();
-        _waits.OnThreadEvent(tracker, now);
+        var tracker = Tracker(now);
         // A request the step ran (see OnRequestStart) whose handler parked: what ran of it is over.
         if (tracker.Top is { Kind: FrameKind.Request } request && tracker.Depth > 1)
         {
@@ -236,15 +234,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             busy.Steps++;
         }
         tracker.Pop();
-        if (tracker.Top is { } parent)
-        {
-            parent.ChildTicks += frame.Kind == FrameKind.AsyncStep ? now - frame.Start : frame.ChildTicks;
-            parent.ChildEngineTicks += frame.Kind == FrameKind.AsyncStep ? tracker.EngineTicksWithin(frame) : frame.ChildEngineTicks;
-            if (frame.Kind != FrameKind.AsyncStep)
-                (parent.ChildTicksMeasured, parent.ChildWaited) = (parent.ChildTicksMeasured + frame.ChildTicksMeasured, parent.ChildWaited + frame.ChildWaited);
-            else if (now - frame.Start >= Frame.MeasuredChildTicks && frame.WaitedStart >= 0 && tracker.OwnTimes().Waited is var waited and >= 0)
-                (parent.ChildTicksMeasured, parent.ChildWaited) = (parent.ChildTicksMeasured + (now - frame.Start), parent.ChildWaited + Math.Max(0, waited - frame.WaitedStart));
-        }
+        tracker.Top?.NestedEnded(frame, now, tracker);
         frame.Exit();
     }
 
@@ -252,7 +242,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     {
         if (behavior == SynchronousWait)
         {
-            var tracker = Tracker();
+            var tracker = Tracker(now);
             if (tracker.Top is { Kind: FrameKind.Prelude } prelude)
             {
                 _steps.OnPreludeEnd(tracker, prelude, _registry.Find(taskId), now);
@@ -273,7 +263,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
                     awaited.Awaiter = awaiter;
                 Note(continueWithTaskId, awaiter, AsyncState.Unknown, now);
             }
-            if (Tracker().Top is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step && step.TaskId == continueWithTaskId)
+            if (Tracker(now).Top is { Kind: FrameKind.AsyncStep, Task: { } task, Box: { } box } step && step.TaskId == continueWithTaskId)
                 step.StoppedState = box.ReadState(task);
         }
     }
@@ -305,7 +295,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     /// </summary>
     public void OnRequestStart(long now)
     {
-        var tracker = Tracker();
+        var tracker = Tracker(now);
         if (tracker.Top is { Kind: FrameKind.Request } previous)
             Drop(tracker, previous, now);
         // Kestrel's request loop: a state machine's step on .NET 10, a runtime-async chain's (no box) on ASP.NET Core 11.
@@ -316,7 +306,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     /// <summary>ASP.NET Core finished a request: a request frame standing for its start is judged, and taken off.</summary>
     public void OnRequestStop(long now)
     {
-        var tracker = Tracker();
+        var tracker = Tracker(now);
         if (tracker.Top is not { } top)
             return;
         if (top.Endpoint is not null)
@@ -332,11 +322,15 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         }
     }
 
-    // The calling thread's tracker. A request frame on top is judged as soon as the boxes it created are in the
-    // registry (the next event), and dropped once its thread has completed the work item it began in.
-    private ThreadTracker Tracker()
+    // The calling thread's tracker. The thread raises an event: it runs, so a synchronous wait it began is over, and is
+    // closed before anything is judged (a task completed without an event of its own, a TaskCompletionSource's as
+    // StackExchange.Redis answers, closes its waits only so: judged open, a request's stretch counted its reported wait
+    // as its own time, a slow-step beside the blocking-wait). A request frame on top is judged as soon as the boxes it
+    // created are in the registry (the next event), and dropped once its thread has completed the work item it began in.
+    private ThreadTracker Tracker(long now)
     {
         var tracker = ThreadTracker.Current;
+        _waits.OnThreadEvent(tracker, now);
         if (tracker.Top is { Kind: FrameKind.Request } request)
         {
             if (request.LastCreation > request.JudgedUpTo)

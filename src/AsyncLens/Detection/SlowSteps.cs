@@ -294,7 +294,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
     // (JIT time, known only on the step's own thread, and run-queue delay, worth reading only for long steps, are
     // taken off separately).
     // A step whose method completed ends there: the rest hands the result to its awaiters (see Frame.CompletedAt).
-    private static long OwnTime(ThreadTracker tracker, Frame frame, long end)
+    internal static long OwnTime(ThreadTracker tracker, Frame frame, long end)
     {
         var (until, nested) = frame.CompletedAt is var completed and > 0 && completed < end
             ? (completed, frame.ChildTicksAtCompletion)

@@ -220,6 +220,30 @@ internal sealed class Frame
         Volatile.Write(ref _version, _version + 1); // odd: live (only the owning thread writes it)
     }
 
+    /// <summary>
+    /// A frame nested in this one ended at <paramref name="now"/> on <paramref name="tracker"/>'s thread. A nested async
+    /// step's time is all its own. A notification's or a delegate's (continuations or a task run inline) is this frame's,
+    /// but for what was nested in it in turn, and for the synchronous waits that began in it: those reported on their own
+    /// are not this frame's time either, and the short ones are its evidence of waiting, as if made here.
+    /// </summary>
+    public void NestedEnded(Frame nested, long now, ThreadTracker tracker)
+    {
+        if (nested.Kind == FrameKind.AsyncStep)
+        {
+            ChildTicks += now - nested.Start;
+            ChildEngineTicks += tracker.EngineTicksWithin(nested);
+            if (now - nested.Start >= MeasuredChildTicks && nested.WaitedStart >= 0 && tracker.OwnTimes().Waited is var waited and >= 0)
+                (ChildTicksMeasured, ChildWaited) = (ChildTicksMeasured + (now - nested.Start), ChildWaited + Math.Max(0, waited - nested.WaitedStart));
+            return;
+        }
+        ChildTicks += nested.ChildTicks;
+        ChildEngineTicks += nested.ChildEngineTicks;
+        (ChildTicksMeasured, ChildWaited) = (ChildTicksMeasured + nested.ChildTicksMeasured, ChildWaited + nested.ChildWaited);
+        Interlocked.Add(ref ExcludedTicks, Volatile.Read(ref nested.ExcludedTicks));
+        Interlocked.Add(ref ShortWaitTicks, Volatile.Read(ref nested.ShortWaitTicks));
+        Waited |= nested.Waited;
+    }
+
     /// <summary>Takes <paramref name="times"/> as the figures the split of the frame's time is measured against.</summary>
     public void Measure(SchedTimes times) => (CpuStart, SwitchesStart, WaitedStart) = (times.OnCpu, times.Switches, times.Waited);
 

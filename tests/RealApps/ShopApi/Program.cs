@@ -19,6 +19,9 @@ builder.Services.AddSingleton<SearchIndex>();
 builder.Services.AddSingleton<CatalogCache>();
 builder.Services.AddSingleton(OrderStore.FromEnvironment());
 builder.Services.AddHostedService<StockRefresher>();
+builder.Services.AddSingleton<PriceFeed>();
+// MVC's core alone: AddControllers would also put the authentication and authorization middleware in every request.
+builder.Services.AddMvcCore();
 // Requests held on purpose (/park, a slow config load, a spinning handler) do not end by themselves: SIGTERM gives
 // them 2 s, not the host's default 30 s (the tests end the app so after each run).
 builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(2));
@@ -52,6 +55,8 @@ app.MapPost("/bug/reindex", (SearchIndex search) =>
     _ = search.ReindexAsync(); // @shop.reindex.forget
     return Results.Accepted();
 });
+
+app.MapControllers(); // PricesController (Prices.cs): /bug/total
 
 await app.StartAsync();
 Console.WriteLine($"listening {Environment.ProcessId} {app.Urls.First()}");
