@@ -18,11 +18,11 @@ internal static partial class FixHints
         + "and call async APIs (`await Task.Delay`, `await stream.ReadAsync`) instead of blocking ones";
 
     public const string OnCpu =
-        "the thread computed for most of this stretch without awaiting (its branches do not tell which call did): "
+        "the thread computed for most of this stretch without awaiting (the code does not tell which call did): "
         + "move the CPU-bound work off the async path with `await Task.Run(() => ...)`";
 
     public const string Blocked =
-        "the thread was blocked for most of this stretch (I/O, a sleep or a lock; its branches do not tell which call): "
+        "the thread was blocked for most of this stretch (I/O, a sleep or a lock; the code does not tell which call): "
         + "call the async API instead (`await stream.ReadAsync`, `await command.ExecuteReaderAsync`, `await Task.Delay`)";
 
     public const string InFramework =
@@ -104,11 +104,12 @@ internal static partial class FixHints
         }
         var time = evidence.Time;
         var (onCpu, blocked) = (time.MostlyOnCpu, time.MostlyBlocked);
-        // A computing stretch whose loops that do not await are one nest, with nothing else in it that could compute (a
-        // branch returning a cached value; the other computing in a loop): the loop ran.
+        // A computing stretch whose loops that do not await are one nest, with nothing else in it that could compute and
+        // be named (a branch returning a cached value; the other computing in a loop; a package's async API, as the
+        // framework's, is not named: gRPC's stream writes between a handler's computing rounds): the loop ran.
         if (onCpu && !evidence.Ongoing && Loops(code, body, paths).OrderBy(l => l.Head - l.BackEdge).ToList() is [var outer, ..] loops
             && loops.All(l => Within(l, outer)) && !paths.Ran(outer.Head)
-            && !calls.Any(c => Fits(c, onCpu, evidence) && (c.Call.Offset < outer.Head || c.Call.Offset > outer.BackEdge)))
+            && !calls.Any(c => Fits(c, onCpu, evidence) && Nameable(c) && (c.Call.Offset < outer.Head || c.Call.Offset > outer.BackEdge)))
         {
             paths = paths.Knowing(outer.Head);
             calls = [.. calls.Select(c => c with { Ran = paths.Ran(c.Call.Offset) })];

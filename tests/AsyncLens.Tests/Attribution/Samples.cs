@@ -152,6 +152,21 @@ internal static class Samples
 
     public static List<int> ListHandler(List<int> orders) => orders.Where(o => o > 0).ToList(); // @sample.handler.list
 
+    // A gRPC server-streaming handler whose writes complete at once (the stream has room): one stretch runs all its
+    // rounds, each computing a checksum in a loop before its write, a package's async API (an interface of xunit's
+    // stands in for gRPC's IServerStreamWriter<T>).
+    public static async Task<long> StreamChecksumsAsync(int[] request, Xunit.IAsyncLifetime responses)
+    {
+        var checksum = 0L;
+        for (var round = 0; round < request.Length; round++)
+        {
+            for (var k = 0; k < request[round]; k++) // @sample.stream.loop
+                checksum += k % 7;
+            await responses.InitializeAsync();
+        }
+        return checksum;
+    }
+
     // A report whose awaited count (a library's) may complete at once (then one stretch holds the whole method), then
     // whose rows are read with LINQ's synchronous ToList.
     public static async Task<List<int>> ShelfReportAsync(Shelf shelf, Task<int> count)

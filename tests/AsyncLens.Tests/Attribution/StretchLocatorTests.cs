@@ -252,6 +252,23 @@ public sealed class StretchLocatorTests
     }
 
     [Fact]
+    public void A_streaming_handler_whose_writes_completed_at_once_is_named_at_its_computing_loop()
+    {
+        // A gRPC server-streaming method run inline in its HTTP/2 stream's work item (no step brackets it): three rounds
+        // of a 150-250 ms loop, its writes completing at once, 0.55 s on a CPU in all (was not reported).
+        var request = new StretchEvidence(null, -1, AsyncLens.Runtime.Layout.AsyncState.Unknown, 0.55, Ongoing: false)
+        {
+            Unbracketed = true,
+            Time = OnCpu,
+            Handler = new HandlerRun(Kickoff(nameof(Samples.StreamChecksumsAsync)), 5_500_000),
+        };
+        var stretch = Locate(request);
+        Assert.Equal(Found.Handler, stretch.How);
+        Assert.Equal(HintKind.Loop, stretch.Hint!.Kind);
+        Assert.Equal(Line("sample.stream.loop"), LocationLine(stretch));
+    }
+
+    [Fact]
     public void A_stretch_compiling_much_and_blocked_half_its_own_time_names_the_blocking_call_that_ran()
     {
         // EF Core's first query on a loaded machine (DbWorker ef-sync): its async count completed at once, so one stretch

@@ -47,7 +47,7 @@ public sealed class DbAttributionTests
     public void An_EF_Core_query_run_with_LINQs_synchronous_ToList_is_named_with_EF_Cores_async_operator(string configuration)
     {
         // `Enumerable.ToList` has no twin on its own type: EF Core's is its extension of IQueryable, ToListAsync. Before,
-        // the stretch named no call ("its branches do not tell which call"); the same query in a synchronous ASP.NET Core
+        // the stretch named no call ("the code does not tell which call"); the same query in a synchronous ASP.NET Core
         // handler was not reported at all.
         var reports = Run(configuration, "ef-sync");
         var text = Reports.Describe(reports);

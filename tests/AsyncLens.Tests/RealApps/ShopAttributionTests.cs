@@ -23,7 +23,7 @@ public sealed class ShopAttributionTests
         + "`await Task.Run(() => ...)`; if it waits for something, await it instead";
 
     private const string OnCpuFix =
-        "the thread computed for most of this stretch without awaiting (its branches do not tell which call did): "
+        "the thread computed for most of this stretch without awaiting (the code does not tell which call did): "
         + "move the CPU-bound work off the async path with `await Task.Run(() => ...)`";
 
     // The sync handler, a lambda of the top-level program, as MethodNames names it (by its route once the app's

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.SignalR.Client;
 
 // A gRPC service and a SignalR hub, and their clients, in one process. `dotnet Ledger.dll [all|healthy]`: three rounds
 // of a balance lookup (gRPC), a server stream of three ticks, a statement pushed to the hub's clients and ("all") the
-// seeded bugs: an audit handler and a hub method that block their thread (// @tags).
+// seeded bugs: an audit handler and a hub method that block their thread, a server stream that computes on it (// @tags).
 var builder = WebApplication.CreateBuilder(args);
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.WebHost.ConfigureKestrel(k =>
@@ -39,6 +39,12 @@ for (var round = 0; round < 3; round++)
     Console.WriteLine($"balance {reply.Account} {reply.Cents}");
     if (mode == "all")
         Console.WriteLine($"audit {(await client.AuditAsync(new BalanceRequest { Account = round })).Cents}");
+    if (mode == "all" && round == 0)
+    {
+        using var reconcile = client.Reconcile(new BalanceRequest { Account = round });
+        await foreach (var line in reconcile.ResponseStream.ReadAllAsync())
+            Console.WriteLine($"reconciled {line.Cents}");
+    }
     using var watch = client.Watch(new BalanceRequest { Account = round });
     await foreach (var tick in watch.ResponseStream.ReadAllAsync())
         Console.WriteLine($"tick {tick.Cents}");
@@ -86,6 +92,24 @@ internal sealed class AccountsService(RateTable rates) : Accounts.AccountsBase
             await Task.Delay(10, context.CancellationToken);
         }
     }
+
+    // Seeded: a server stream whose replies are computed on the call's thread: each round spins 150 ms of its thread's
+    // time on a CPU, then writes; a write completes at once while the stream has room, and then nothing parks.
+    public override async Task Reconcile(BalanceRequest request, IServerStreamWriter<BalanceReply> responseStream, ServerCallContext context)
+    { // @ledger.reconcile.start
+        for (var round = 0; round < 2; round++) // @ledger.reconcile.round
+        {
+            var cents = (long)request.Account;
+            var spent = long.Parse(File.ReadAllText(Schedstat).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            while (long.Parse(File.ReadAllText(Schedstat).Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) - spent < 150_000_000) // @ledger.reconcile.loop
+                cents = (cents * 31 + 7) % 1_000_003;
+            await responseStream.WriteAsync(new BalanceReply { Account = request.Account, Cents = cents }); // @ledger.reconcile.write
+        }
+    } // @ledger.reconcile.end
+
+    // The calling thread's scheduler figures (Linux): its time on a CPU first, in ns. Read in the loop, not through a
+    // method of the app's: the loop's one call of the app's would be named instead of the loop.
+    private const string Schedstat = "/proc/thread-self/schedstat";
 }
 
 internal sealed class StatementsHub(RateTable rates) : Hub
