@@ -119,7 +119,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         // Without step frames (the async events give the steps), a delegate task running on the thread is the creator.
         var running = creator is null && _stepSource == StepSourceKind.AsyncEvents ? TaskInternals.Current() : null;
         var runningCode = running is null ? null : TaskInternals.Action(running)?.Method;
-        var sample = _samples.For(creator?.CreatorCode ?? runningCode ?? CreatedCode(taskId), creator?.ResumedState ?? 0, operationName);
+        var sample = _samples.For(creator?.CreatorCode ?? runningCode ?? CreatedCode(taskId), creator?.ResumedState ?? 0, operationName, frame?.RunningEndpoint);
         var record = runningCode is null
             ? new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample)
             : new TaskRecord(taskId, origin, now, tracker.ThreadId, runningCode, running!.Id, _table.Find(running.Id), sample);

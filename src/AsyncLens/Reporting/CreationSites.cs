@@ -33,7 +33,7 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
         {
             if ((FromCreatorCode(record, target) ?? FromSiblings(record, target)) is { } viaCode)
                 return viaCode;
-            if (record.Sample is { } sample && FromStack(sample.Frames, target, record.Origin) is { } viaSample)
+            if (record.Sample is { } sample && FromStack(sample.Frames, target, record.Origin, RequestEndpoints.HandlerOf(sample.Endpoint)) is { } viaSample)
                 return viaSample;
             // Created by framework code, or by a delegate task running this very method (Task.Run(async () => ...)):
             // the user's line is where that task was created.
@@ -50,9 +50,11 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
     /// <summary>
     /// The first frame of the app's own code on a real stack taken while the task was being created, skipping the created
     /// method itself. With a <paramref name="target"/>, the stack must show that method being created
-    /// (a sample shared by a creation context may come from another method of the same name).
+    /// (a sample shared by a creation context may come from another method of the same name). A request's
+    /// <paramref name="handler"/> running then, whose frame the JIT may have inlined away, is the caller it names if
+    /// the stack shows no frame that calls the method.
     /// </summary>
-    public static SourceLine? FromStack(StackFrame[] frames, MethodBase? target, TaskOrigin origin)
+    public static SourceLine? FromStack(StackFrame[] frames, MethodBase? target, TaskOrigin origin, MethodInfo? handler = null)
     {
         var start = 0;
         Type? created = null;
@@ -91,15 +93,21 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
                 if (origin == TaskOrigin.Delegate)
                     return null;
                 // The frame that called the method is not on the stack: the JIT inlined it into code that is not the
-                // user's (a handler lambda into the delegate ASP.NET Core compiles for its endpoint). Called from one
-                // place only, that place is it; else the user's frame that led to it is as near as the stack tells.
-                if (CallSites.OnlyCallerOf(target) is var (caller, offset))
-                    return Site(caller, offset, MethodNames.Format(caller));
+                // user's (a handler lambda into the delegate ASP.NET Core compiles for its endpoint). The request's
+                // handler, if it calls the method, is it; called from one place only, that place; else the user's
+                // frame that led to it (a middleware's `await next(context)`) is as near as the stack tells.
+                if (InlinedCaller(target, handler) is { } inlined)
+                    return inlined;
             }
             return Site(method, frames[i].GetILOffset(), MethodNames.Format(method));
         }
-        return null;
+        // No frame of the app's: an inlined handler with no middleware of the app's around it names its call.
+        return target is null || handler is null ? null : Search(handler, target);
     }
+
+    private static SourceLine? InlinedCaller(MethodBase target, MethodInfo? handler) =>
+        (handler is null ? null : Search(handler, target))
+        ?? (CallSites.OnlyCallerOf(target) is var (caller, offset) ? Site(caller, offset, MethodNames.Format(caller)) : null);
 
     private static SourceLine? FromAwaiter(MethodBase target, RawAsyncStack stack)
     {

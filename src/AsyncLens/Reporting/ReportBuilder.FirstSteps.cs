@@ -21,8 +21,13 @@ internal sealed partial class ReportBuilder
         if (stretch.Box is { } box && AwaitedBy(box, f) is [_, var awaiter, ..] && awaiter.Symbols is { IsUserCode: true } symbols
             && symbols.AwaitLocation(awaiter.State) is { } awaitedAt)
             return new SourceLine(awaitedAt.File, awaitedAt.Line, symbols.Name);
-        return creationSites.Resolve(stretch.Box?.Record, stretch.Code.Kickoff, null);
+        return FirstStepCreatedAt(stretch.Code, stretch.Box);
     }
+
+    // A method in its first step, with its box if it made one, from its creation record (else, called from one place
+    // only, that place: a request's handler where the app registered it). A blocking-wait in a handler's own code names
+    // it so too.
+    private SourceLine? FirstStepCreatedAt(StretchCode code, FirstStep? box) => creationSites.Resolve(box?.Record, code.Kickoff, null);
 
     // The async stack of a method reported in its first step. With a box: it, then what awaited it as the boxes
     // the step created say (each state read as the step ended), then the step's own stack if the step's method

@@ -66,7 +66,8 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
     private AsyncReport Wait(WaitFinding f)
     {
         var stack = f.WaitStack.Select(frame => (frame.GetMethod(), frame.GetILOffset())).ToList();
-        var waiter = WaitSites.Waiter(stack, Tracking.RequestEndpoints.HandlerOf(f.Endpoint));
+        var handler = Tracking.RequestEndpoints.HandlerOf(f.Endpoint);
+        var waiter = WaitSites.Waiter(stack, handler);
         var location = waiter is { } w ? Line(MethodSymbols.LineAt(w.Method, w.ILOffset)) : null;
         // The method of the user's that waited is the one named, and the leaf of its stack, unless it is the step's
         // own (Kestrel's request loop, or middleware of the user's, may have run a handler inline).
@@ -74,10 +75,17 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         var method = own ? f.Step!.Box!.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
         var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId);
         var seconds = Seconds(f.Seconds);
+        // A request's handler that waited in its own code, run inline in a step not its own (or in none: a request begun
+        // outside any step), was created where a slow-step of its first step says: where the app registered it
+        // (`app.MapGet(...)`), not where the step it ran in was.
+        var createdAt = !own && handler is not null && waiter is { } by && StretchCode.For(handler) is { Body: { } body } code && MethodSymbols.SameDefinition(by.Method, body)
+            ? FirstStepCreatedAt(code, null)
+            : f.Step is { } s ? creationSites.Resolve(s.Record, s.Box?.Symbols.Kickoff ?? s.Code, s.Stack) : null;
+        IReadOnlyList<AsyncStackFrame> asyncStack = own || waiter is null || f.Step?.Code is not null
+            ? (f.Step is { } st ? Frames(st.Stack) : [])
+            : [.. f.Step is { } outer ? Frames(outer.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)];
         if (f.Stuck is var (stuckBox, stuckState))
-            return Deadlock(f, stuckBox, stuckState, method, location, target,
-                f.Step is { } st0 ? creationSites.Resolve(st0.Record, st0.Box?.Symbols.Kickoff ?? st0.Code, st0.Stack) : null,
-                own || waiter is null || f.Step?.Code is not null ? (f.Step is { } st1 ? Frames(st1.Stack) : []) : [.. f.Step is { } outer0 ? Frames(outer0.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)]);
+            return Deadlock(f, stuckBox, stuckState, method, location, target, createdAt, asyncStack);
         var message = f.Ongoing
             ? $"thread {f.ThreadId} has been blocked {seconds} s waiting synchronously for {target.Description} in {method}, and still is"
             : $"thread {f.ThreadId} blocked {seconds} s waiting synchronously for {target.Description} in {method}";
@@ -88,10 +96,10 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             ThreadId = f.ThreadId,
             Method = method,
             Location = location,
-            CreatedAt = f.Step is { } s ? creationSites.Resolve(s.Record, s.Box?.Symbols.Kickoff ?? s.Code, s.Stack) : null,
+            CreatedAt = createdAt,
             DurationSeconds = Math.Round(f.Seconds, 3),
             Ongoing = f.Ongoing,
-            AsyncStack = own || waiter is null || f.Step?.Code is not null ? (f.Step is { } st ? Frames(st.Stack) : []) : [.. f.Step is { } outer ? Frames(outer.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)],
+            AsyncStack = asyncStack,
             WaitingOn = target,
             Message = message,
             Fix = waiter is { } at && FixHints.ForWaitInside(at.Method, at.ILOffset) is { } inside ? inside : FixHints.BlockingWait,

@@ -20,14 +20,19 @@ internal sealed class CreationSamples
 
     public int Count => Volatile.Read(ref _count);
 
-    public CreationSample? For(object? creatorCode, int creatorState, string operationName)
+    /// <summary>
+    /// The sample of the context (the creator's code, the await it resumed from, the task's name), taken now if it is the
+    /// first; with the ASP.NET Core <paramref name="endpoint"/> whose handler runs on the thread, if any (the JIT may have
+    /// inlined the handler's frame away from the stack).
+    /// </summary>
+    public CreationSample? For(object? creatorCode, int creatorState, string operationName, object? endpoint)
     {
         var key = new Key(creatorCode, creatorState, operationName);
         if (_samples.TryGetValue(key, out var sample))
             return sample;
         if (Volatile.Read(ref _count) >= MaxContexts)
             return null;
-        sample = new CreationSample(new StackTrace(1, fNeedFileInfo: false).GetFrames());
+        sample = new CreationSample(new StackTrace(1, fNeedFileInfo: false).GetFrames(), endpoint);
         if (_samples.TryAdd(key, sample))
             Interlocked.Increment(ref _count);
         return sample;
@@ -51,8 +56,11 @@ internal sealed class CreationSamples
     }
 }
 
-/// <summary>The frames of the stack that created the first task of one context.</summary>
-internal sealed class CreationSample(StackFrame[] frames)
+/// <summary>The frames of the stack that created the first task of one context, and the endpoint whose handler ran then.</summary>
+internal sealed class CreationSample(StackFrame[] frames, object? endpoint)
 {
     public StackFrame[] Frames { get; } = frames;
+
+    /// <summary>The ASP.NET Core endpoint (see <see cref="RequestEndpoints"/>) whose handler was running, or null.</summary>
+    public object? Endpoint { get; } = endpoint;
 }

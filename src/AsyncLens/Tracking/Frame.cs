@@ -92,6 +92,9 @@ internal sealed class Frame
 
     public long RequestEndAt;
 
+    /// <summary>The endpoint whose handler runs in this frame now: matched here, its request not over (a wait, a task created, is the handler's).</summary>
+    public object? RunningEndpoint => RequestEndAt == 0 ? Endpoint : null;
+
     /// <summary>Time spent in frames nested inside this one (inline continuations).</summary>
     public long ChildTicks;
 

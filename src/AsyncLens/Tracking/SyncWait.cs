@@ -20,7 +20,7 @@ internal sealed class SyncWait
         Step = step;
         WaitedTask = waitedTask;
         WaitedState = waitedTask is not null && Runtime.BoxInfo.Of(waitedTask) is { } box ? box.ReadState(waitedTask) : AsyncState.Unknown;
-        Endpoint = frame is { Endpoint: { } endpoint, RequestEndAt: 0 } ? endpoint : null;
+        Endpoint = frame?.RunningEndpoint;
     }
 
     /// <summary>The ASP.NET Core endpoint whose handler was running on the thread when the wait began, if any.</summary>

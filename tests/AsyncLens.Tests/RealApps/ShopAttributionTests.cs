@@ -108,6 +108,9 @@ public sealed class ShopAttributionTests
             Same(SyncStockHandler, wait.Method(), wait);
             Same(At("shop.sync-stock.wait"), wait.At("location"), wait);
             Same($"{SyncStockHandler} at {At("shop.sync-stock.wait")}", wait.Stack()[^1], wait);
+            // Created where the app registered it, as a slow-step of the handler says: not unknown because the step it
+            // ran in (Kestrel's, or none on a new connection) was the framework's.
+            Same(At("shop.sync-stock.map"), wait.At("createdAt"), wait);
         }
     }
 
