@@ -23,14 +23,17 @@ internal sealed partial class SlowSteps
             Threw = frame.Threw,
             OsThreadId = tracker.OsThreadId,
             Handler = frame.Endpoint is { } endpoint && RequestEndpoints.HandlerOf(endpoint) is { } handler ? new HandlerRun(handler, HandlerTicks(frame, end))
-                : HeldHandler(frame) is { } held ? new HandlerRun(held, end - frame.Start) : null,
+                : ((frame.Captured is { } captured && captured.FrameVersion == frame.Version ? captured.HeldHandler : null) ?? HeldHandler(frame)) is { } held
+                    ? new HandlerRun(held, end - frame.Start) : null,
         });
 
-    // The handler of the request a step of the framework's serves, when routing matched it in an earlier step: the step
-    // resumed after parking (gRPC's call handler read the request's body, then ran the service method inline), and its
-    // state machine holds the request's HttpContext. The whole stretch may have gone to that handler.
+    // The handler of the request a step of the framework's or of a package's serves, when routing matched it in an
+    // earlier step: the step resumed after parking (gRPC's call handler, a package's, read the request's body, then ran
+    // the service method inline), and its state machine holds the request's HttpContext. The whole stretch may have gone
+    // to that handler. Read by the watchdog while a long step runs (Frame.Captured), else at its end.
     private static System.Reflection.MethodInfo? HeldHandler(Frame frame) =>
-        frame is { Kind: FrameKind.AsyncStep, Box: { IsUserCode: false } box, Task: { } task } && box.StateMachine(task) is { } stateMachine
+        frame is { Kind: FrameKind.AsyncStep, Box: { } box, Task: { } task } && !Symbols.CodeOrigin.IsAppCode(box.StateMachineType.Assembly)
+            && box.StateMachine(task) is { } stateMachine
             && RequestEndpoints.EndpointHeldBy(stateMachine) is { } endpoint
             ? RequestEndpoints.HandlerOf(endpoint)
             : null;

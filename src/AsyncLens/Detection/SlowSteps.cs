@@ -103,8 +103,9 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             if (own >= settings.SlowTicks / 2 && frame.Captured is null)
             {
                 var stack = RawAsyncStack.Capture(task, frame.ResumedState);
+                var held = HeldHandler(frame);
                 if (frame.Version == version)
-                    frame.Captured = new CapturedStack(version, stack);
+                    frame.Captured = new CapturedStack(version, stack, held);
             }
             if (own < settings.HungTicks || frame.HungReported || tracker.Wait is { IsOpen: true }
                 || own - NotItsOwn(frame, now) < settings.HungTicks)

@@ -176,7 +176,11 @@ internal sealed class Frame
     /// <summary>For a <see cref="FrameKind.Request"/>: the work items its thread had completed when it began.</summary>
     public long WorkItem;
 
-    /// <summary>The async stack the watchdog captured while this step ran (parents are gone once it completes).</summary>
+    /// <summary>
+    /// The async stack the watchdog captured while this step ran (parents are gone once it completes), and the handler of
+    /// the request it served, read from its state machine then (a request that ends inside the step has let go of its
+    /// HttpContext by the step's end).
+    /// </summary>
     public CapturedStack? Captured;
 
     public bool HungReported;
@@ -262,7 +266,7 @@ internal sealed class Frame
 }
 
 /// <summary>An async stack captured at a moment, with the version of the frame it belongs to.</summary>
-internal sealed record CapturedStack(int FrameVersion, RawAsyncStack Stack);
+internal sealed record CapturedStack(int FrameVersion, RawAsyncStack Stack, MethodInfo? HeldHandler = null);
 
 /// <summary>
 /// Time the runtime itself takes. JIT compilation on the step's own thread is taken off the step's time.

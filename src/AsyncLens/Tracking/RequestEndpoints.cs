@@ -156,11 +156,19 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
     {
         foreach (var (field, property) in ContextHolders(stateMachine.GetType()))
         {
-            var value = field.GetValue(stateMachine);
-            if (property is not null && value is not null)
-                value = property.GetValue(value);
-            if (value is not null && EndpointOf(value) is { } endpoint)
-                return endpoint;
+            try
+            {
+                var value = field.GetValue(stateMachine);
+                if (property is not null && value is not null)
+                    value = property.GetValue(value);
+                if (value is not null && EndpointOf(value) is { } endpoint)
+                    return endpoint;
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or TargetInvocationException or NullReferenceException)
+            {
+                // The request ended meanwhile: ASP.NET Core let go of its HttpContext (ObjectDisposedException), or read
+                // from another thread while it changes.
+            }
         }
         return null;
     }
