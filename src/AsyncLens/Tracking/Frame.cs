@@ -173,6 +173,13 @@ internal sealed class Frame
     /// <summary>For a <see cref="FrameKind.Request"/>: the work items its thread had completed when it began.</summary>
     public long WorkItem;
 
+    /// <summary>
+    /// For a <see cref="FrameKind.Request"/> standing in for a framework's handler (a message consumer, a job): the
+    /// activity the framework started around that run of it, whose end may come on another thread
+    /// (<see cref="ThreadTracker.StandsForNothing"/>).
+    /// </summary>
+    public System.Diagnostics.Activity? HandlerRun;
+
     /// <summary>The async stack the watchdog captured while this step ran (parents are gone once it completes).</summary>
     public CapturedStack? Captured;
 
@@ -208,6 +215,7 @@ internal sealed class Frame
         Record = record;
         FirstCreated = null;
         LastCreation = JudgedUpTo = 0;
+        HandlerRun = null;
         if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request)
         {
             JitStart = RuntimeTime.JitOnThisThread;
@@ -255,6 +263,7 @@ internal sealed class Frame
         FirstCreated = null;
         Captured = null;
         Endpoint = null;
+        HandlerRun = null;
     }
 }
 
