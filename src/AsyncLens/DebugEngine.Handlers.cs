@@ -30,7 +30,7 @@ internal sealed partial class DebugEngine
     // request, on its own, from here to its end. Its dispatch loop may run it inside a step of its own, inside a delegate
     // task of its own (Quartz runs each job through Task.Run), or straight from a work item: a synchronous handler that
     // blocks or computes there leaves nothing else to be found by.
-    private void OnHandlerStart(System.Reflection.MethodInfo handler, long now)
+    private void OnHandlerStart(System.Reflection.MethodInfo handler, System.Diagnostics.Activity run, long now)
     {
         if (Volatile.Read(ref _disposed) != 0)
             return;
@@ -39,14 +39,24 @@ internal sealed partial class DebugEngine
             Drop(tracker, previous, now);
         if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top
             && (top.Box?.StateMachineType ?? top.Code?.DeclaringType) is var code && (code is null || !Symbols.CodeOrigin.IsAppCode(code.Assembly)))
-            StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
+        {
+            var standIn = StandIn(tracker, FrameKind.Request, now);
+            standIn.WorkItem = WorkItems.CompletedOnThisThread();
+            standIn.HandlerRun = run;
+        }
         OnEndpointMatched(handler, now);
     }
 
-    // That handler ended on this thread (it ran synchronously, or its last step ran here).
-    private void OnHandlerEnd(System.Reflection.MethodInfo handler, long now)
+    // That handler ended. On this thread (it ran synchronously, or its last step ran here), its frame is judged to here.
+    // On another, its frame here stands for nothing from now on (ThreadTracker.StandsForNothing); and a frame standing
+    // for another run of the same handler is not this one's (an earlier message's whose handler ended elsewhere: judged
+    // at this end, it took the time between the two runs as its own).
+    private void OnHandlerEnd(System.Reflection.MethodInfo handler, System.Diagnostics.Activity run, long now)
     {
-        if (Volatile.Read(ref _disposed) == 0 && Tracker(now).Top is { } top && ReferenceEquals(top.Endpoint, handler))
-            OnRequestStop(now);
+        if (Volatile.Read(ref _disposed) != 0)
+            return;
+        var tracker = Tracker(now, ending: run);
+        if (tracker.Top is { } top && (top.HandlerRun is null ? ReferenceEquals(top.Endpoint, handler) : ReferenceEquals(top.HandlerRun, run)))
+            EndRequest(tracker, top, now);
     }
 }

@@ -307,8 +307,12 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     public void OnRequestStop(long now)
     {
         var tracker = Tracker(now);
-        if (tracker.Top is not { } top)
-            return;
+        if (tracker.Top is { } top)
+            EndRequest(tracker, top, now);
+    }
+
+    private void EndRequest(ThreadTracker tracker, Frame top, long now)
+    {
         if (top.Endpoint is not null)
             top.RequestEndAt = now;
         if (top.Kind == FrameKind.Request)
@@ -326,8 +330,9 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     // closed before anything is judged (a task completed without an event of its own, a TaskCompletionSource's as
     // StackExchange.Redis answers, closes its waits only so: judged open, a request's stretch counted its reported wait
     // as its own time, a slow-step beside the blocking-wait). A request frame on top is judged as soon as the boxes it
-    // created are in the registry (the next event), and dropped once its thread has completed the work item it began in.
-    private ThreadTracker Tracker(long now)
+    // created are in the registry (the next event), and dropped once it stands for nothing (ThreadTracker.StandsForNothing;
+    // the handler run `ending` now on this thread is judged by the caller, if its work item is still the one it began in).
+    private ThreadTracker Tracker(long now, System.Diagnostics.Activity? ending = null)
     {
         var tracker = ThreadTracker.Current;
         _waits.OnThreadEvent(tracker, now);
@@ -338,7 +343,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
                 request.JudgedUpTo = request.LastCreation;
                 _steps.OnRequestStretch(tracker, request, request.LastCreation);
             }
-            if (WorkItems.CompletedOnThisThread() != request.WorkItem)
+            if (tracker.StandsForNothing(request, ending))
                 Drop(tracker, request, DetectionSettings.Now);
         }
         return tracker;

@@ -74,7 +74,7 @@ internal static class ThreadStacks
 
     // The thread pool's thread-static counter node of each worker (null where the runtime has none such).
     private static ClrThreadStaticField? CompletionCounter(ClrRuntime runtime) =>
-        runtime.Heap.GetTypeByName(ThreadPoolLayout.PoolType)?.ThreadStaticFields.FirstOrDefault(f => f.Name == ThreadPoolLayout.CompletionCounter);
+        runtime.Heap.GetTypeByName(ThreadPoolLayout.PoolType)?.ThreadStaticFields.FirstOrDefault(f => f.Name == ThreadPoolLayout.CompletionCounterOn(runtime.ClrInfo.Version.Major));
 
     private static uint? Completed(ClrThreadStaticField? counter, ClrThread thread) =>
         counter?.ReadObject(thread) is { IsNull: false, Type.Name: ThreadPoolLayout.CounterNodeType } node ? node.ReadField<uint>(ThreadPoolLayout.Count) : null;

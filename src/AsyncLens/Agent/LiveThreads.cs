@@ -3,7 +3,6 @@ using System.Globalization;
 using AsyncLens.Attribution;
 using AsyncLens.Diagnosis;
 using AsyncLens.Inventory;
-using AsyncLens.Runtime;
 using AsyncLens.Symbols;
 using AsyncLens.Tracking;
 
@@ -157,7 +156,7 @@ internal static class LiveThreads
         var (kind, start, taskId, box, code, resumed, endpoint, endpointAt) = (top.Kind, top.Start, top.TaskId, top.Box, top.Code, top.ResumedState, top.Endpoint, top.EndpointAt);
         if (kind == FrameKind.Request)
         {
-            if (tracker.Depth == 1 && top.WorkItem >= 0 && WorkItems.Completed(tracker.WorkItemCounter) is var done and >= 0 && done != top.WorkItem)
+            if (tracker.StandsForNothing(top))
                 return (null, null);
             if (RequestEndpoints.HandlerOf(endpoint) is not { } handler || endpointAt <= 0)
                 return (endpoint is null ? "an ASP.NET Core request, before its endpoint's handler (middleware, routing)" : "an ASP.NET Core request's endpoint (no handler method to name)", null);

@@ -113,12 +113,15 @@ internal sealed partial class SlowSteps
 
     // The innermost step, or request standing in for one (a request runs above the step of Kestrel's that ran it). A
     // runtime-async chain's step is passed over: nothing in it can be named while it runs (the user's first step in it
-    // has no box yet); the step around it, if any, is watched as before.
+    // has no box yet); the step around it, if any, is watched as before. So is a request frame that stands for nothing
+    // any more, its thread not having taken it off yet: a handler that ended on another thread, or parked and left its
+    // thread to the pool, is not running here (watched, it read as hung once its thread had been idle for a second).
     private static Frame? InnermostStep(ThreadTracker tracker)
     {
         for (var i = tracker.Depth - 1; i >= 0; i--)
         {
-            if (tracker.FrameAt(i) is ({ Kind: FrameKind.Request } or { Kind: FrameKind.AsyncStep, Box: not null }) and var frame)
+            if (tracker.FrameAt(i) is ({ Kind: FrameKind.Request } or { Kind: FrameKind.AsyncStep, Box: not null }) and var frame
+                && !(frame.Kind == FrameKind.Request && tracker.StandsForNothing(frame)))
                 return frame;
         }
         return null;

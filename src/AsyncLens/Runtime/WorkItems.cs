@@ -11,7 +11,7 @@ namespace AsyncLens.Runtime;
 internal static class WorkItems
 {
     private static readonly FieldInfo? s_node = typeof(ThreadPool).Assembly.GetType(ThreadPoolLayout.PoolType)
-        ?.GetField(ThreadPoolLayout.CompletionCounter, FieldAccessor.Static);
+        ?.GetField(ThreadPoolLayout.CompletionCounterOn(Environment.Version.Major), FieldAccessor.Static);
 
     private static readonly FieldInfo? s_count = typeof(ThreadPool).Assembly.GetType(ThreadPoolLayout.CounterNodeType)
         ?.GetField(ThreadPoolLayout.Count, FieldAccessor.Instance);

@@ -177,6 +177,13 @@ internal sealed class Frame
     public long WorkItem;
 
     /// <summary>
+    /// For a <see cref="FrameKind.Request"/> standing in for a framework's handler (a message consumer, a job): the
+    /// activity the framework started around that run of it, whose end may come on another thread
+    /// (<see cref="ThreadTracker.StandsForNothing"/>).
+    /// </summary>
+    public System.Diagnostics.Activity? HandlerRun;
+
+    /// <summary>
     /// The async stack the watchdog captured while this step ran (parents are gone once it completes), and the handler of
     /// the request it served, read from its state machine then (a request that ends inside the step has let go of its
     /// HttpContext by the step's end).
@@ -215,6 +222,7 @@ internal sealed class Frame
         Record = record;
         FirstCreated = null;
         LastCreation = JudgedUpTo = 0;
+        HandlerRun = null;
         if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request)
         {
             JitStart = RuntimeTime.JitOnThisThread;
@@ -262,6 +270,7 @@ internal sealed class Frame
         FirstCreated = null;
         Captured = null;
         Endpoint = null;
+        HandlerRun = null;
     }
 }
 

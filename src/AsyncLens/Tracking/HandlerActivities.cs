@@ -35,10 +35,11 @@ internal static class HandlerActivities
 
     /// <summary>
     /// Calls <paramref name="onHubStarted"/>/<paramref name="onHubStopped"/>(method, now) as a SignalR hub method begins and
-    /// ends on the calling thread, and <paramref name="onHandlerStarted"/>/<paramref name="onHandlerStopped"/> for another
-    /// framework's handler.
+    /// ends on the calling thread, and <paramref name="onHandlerStarted"/>/<paramref name="onHandlerStopped"/>(handler,
+    /// activity, now) for another framework's handler: the activity is that run of it, the same object at its start and
+    /// at its end, which may be on another thread (an async handler ends where its last step ran).
     /// </summary>
-    public static IDisposable Listen(Action<object, long> onHubStarted, Action<MethodInfo, long> onHubStopped, Action<MethodInfo, long> onHandlerStarted, Action<MethodInfo, long> onHandlerStopped)
+    public static IDisposable Listen(Action<object, long> onHubStarted, Action<MethodInfo, long> onHubStopped, Action<MethodInfo, Activity, long> onHandlerStarted, Action<MethodInfo, Activity, long> onHandlerStopped)
     {
         var listener = new ActivityListener
         {
@@ -53,7 +54,7 @@ internal static class HandlerActivities
     }
 
     // An activity started or stopped on the app's thread: a hub method's (SignalR's source) or a handler its tags name.
-    private static void Tell(Activity activity, Action<MethodInfo, long> onHub, Action<MethodInfo, long> onHandler)
+    private static void Tell(Activity activity, Action<MethodInfo, long> onHub, Action<MethodInfo, Activity, long> onHandler)
     {
         if (ThreadTracker.IsEngineThread)
             return;
@@ -63,7 +64,7 @@ internal static class HandlerActivities
                 onHub(hubMethod, DateTime.UtcNow.Ticks);
         }
         else if (HandlerNamedIn(activity.TagObjects) is { } handler)
-            onHandler(handler, DateTime.UtcNow.Ticks);
+            onHandler(handler, activity, DateTime.UtcNow.Ticks);
     }
 
     // The platform's sources (ASP.NET Core's requests, HttpClient's calls) name no handler of the user's, and listening

@@ -35,7 +35,7 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
     /// as that hub method ends; <paramref name="onHandlerStart"/>/<paramref name="onHandlerEnd"/> as another framework's
     /// handler (a message consumer, a job: <see cref="HandlerActivities"/>) begins and ends.
     /// </summary>
-    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd, Action<MethodInfo, long> onHandlerStart, Action<MethodInfo, long> onHandlerEnd)
+    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd, Action<MethodInfo, Activity, long> onHandlerStart, Action<MethodInfo, Activity, long> onHandlerEnd)
     {
         var endpoints = new RequestEndpoints(onMatched);
         lock (endpoints._subscriptions)

@@ -121,6 +121,18 @@ internal sealed class ThreadTracker
 
     public int Depth => _depth;
 
+    /// <summary>
+    /// Whether <paramref name="request"/>, a <see cref="FrameKind.Request"/> frame of this thread, stands for nothing any
+    /// more though this thread has not taken it off yet (it does so at its next event; any thread may ask, the watchdog
+    /// does): the handler it stands for ended, on whichever thread its last step ran (the framework's activity around it
+    /// stopped), or the work item it began in completed (the thread went back to the pool, its handler parked). The
+    /// handler run <paramref name="endingHere"/>, ending now on this thread in the work item it began in, is still stood
+    /// for: its frame is judged to this end.
+    /// </summary>
+    public bool StandsForNothing(Frame request, System.Diagnostics.Activity? endingHere = null) =>
+        request.HandlerRun is { IsStopped: true } run && !ReferenceEquals(run, endingHere)
+        || request.WorkItem >= 0 && Runtime.WorkItems.Completed(WorkItemCounter) is var done and >= 0 && done != request.WorkItem;
+
     /// <summary>Where this thread's async methods last parked, and its reported waits: for steps the async events deliver late.</summary>
     public ParkNotes Notes { get; } = new();
 

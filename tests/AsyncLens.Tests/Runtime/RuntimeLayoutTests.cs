@@ -1,6 +1,7 @@
 using System.Reflection;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
+using AsyncLens.Testing;
 using Xunit;
 
 namespace AsyncLens.Tests.Runtime;
@@ -21,8 +22,9 @@ public sealed class RuntimeLayoutTests
         var missing = new List<string>();
         foreach (var entry in RuntimeLayout.Types)
         {
-            // A group a later runtime brings (.NET 11's runtime-async chains) is required from that runtime on.
-            if (entry.Since > Environment.Version.Major)
+            // A group a later runtime brings (.NET 11's runtime-async chains) is required from that runtime on; a name a
+            // later runtime changed, up to it.
+            if (entry.Since > Environment.Version.Major || entry.Until != 0 && entry.Until < Environment.Version.Major)
                 continue;
             var types = Assembly.Load(entry.Assembly).GetTypes().Where(t => RuntimeNames.Definition(t) == entry.Name).ToList();
             if (types.Count == 0)
@@ -158,6 +160,49 @@ public sealed class RuntimeLayoutTests
 
     private static int StateOf(Task box) =>
         StateMachine(box) is { } machine ? (int)machine.GetType().GetField(StateMachineLayout.State, Instance)!.GetValue(machine)! : AsyncState.Unknown;
+
+    [Fact]
+    public void A_name_a_later_runtime_changed_resolves_under_its_new_name_there()
+    {
+        // .NET 11 renamed the pool's per-thread count of completed work items (t_completionCountObject, t_completionCountNode):
+        // read under the old name there, no request or handler frame was seen to end with its work item. The tests run on
+        // .NET 10: .NET 11.0.0's CoreLib is read as metadata.
+        var renamed = RuntimeLayout.Types.Where(t => t.Until != 0).ToList();
+        Assert.NotEmpty(renamed);
+        Assert.Equal("net11", TargetRuntime.Net11.Name); // laid out on first use
+        foreach (var old in renamed)
+        {
+            Assert.Equal(11, old.Until + 1); // the one later runtime laid out here
+            var fields = FieldsIn(Path.Combine(TargetRuntime.Net11Root, "shared", "Microsoft.NETCore.App", "11.0.0", old.Assembly + ".dll"), old.Name);
+            var successors = RuntimeLayout.Types.Where(t => t.Name == old.Name && t.Since == old.Until + 1).ToList();
+            Assert.NotEmpty(successors);
+            foreach (var successor in successors)
+                Assert.All(successor.Fields.Concat(successor.StaticFields ?? []), f => Assert.Contains(f, fields));
+            Assert.All(old.Fields.Concat(old.StaticFields ?? []), f => Assert.DoesNotContain(f, fields));
+        }
+    }
+
+    // The fields a type of an assembly file declares, by the type's definition name, read as metadata.
+    private static HashSet<string> FieldsIn(string assembly, string typeName)
+    {
+        using var pe = new System.Reflection.PortableExecutable.PEReader(File.OpenRead(assembly));
+        var metadata = System.Reflection.Metadata.PEReaderExtensions.GetMetadataReader(pe);
+        foreach (var handle in metadata.TypeDefinitions)
+        {
+            var type = metadata.GetTypeDefinition(handle);
+            if (RuntimeNames.Definition(FullName(metadata, type)) == typeName)
+                return type.GetFields().Select(f => metadata.GetString(metadata.GetFieldDefinition(f).Name)).ToHashSet();
+        }
+        throw new Xunit.Sdk.XunitException($"no type {typeName} in {assembly}");
+
+        static string FullName(System.Reflection.Metadata.MetadataReader metadata, System.Reflection.Metadata.TypeDefinition type)
+        {
+            var name = metadata.GetString(type.Name);
+            if (type.GetDeclaringType() is { IsNil: false } declaring)
+                return FullName(metadata, metadata.GetTypeDefinition(declaring)) + "+" + name;
+            return type.Namespace.IsNil ? name : metadata.GetString(type.Namespace) + "." + name;
+        }
+    }
 
     private static bool Declares(Type type, string field, BindingFlags flags)
     {

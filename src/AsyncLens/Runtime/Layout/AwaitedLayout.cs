@@ -151,8 +151,19 @@ internal static class ThreadPoolLayout
 
     public const string PoolType = "System.Threading.PortableThreadPool";
 
-    /// <summary>static, thread-local: this thread's <see cref="CounterNodeType"/>.</summary>
+    /// <summary>static, thread-local: this thread's <see cref="CounterNodeType"/>, up to .NET 10 (<see cref="CompletionCounterOn"/>).</summary>
     public const string CompletionCounter = "t_completionCountObject";
+
+    /// <summary>The same field from .NET 11 on, renamed (read in the shipped 11.0.0's <c>PortableThreadPool</c>).</summary>
+    public const string CompletionCounterNode = "t_completionCountNode";
+
+    public const int CompletionCounterRenamedIn = 11;
+
+    /// <summary>
+    /// The name of <see cref="CompletionCounter"/> on a runtime of that major version. Read under the old name on .NET 11,
+    /// it was missing: no request or handler frame was seen to end with its work item there.
+    /// </summary>
+    public static string CompletionCounterOn(int runtimeMajor) => runtimeMajor >= CompletionCounterRenamedIn ? CompletionCounterNode : CompletionCounter;
 
     public const string CounterNodeType = "System.Threading.ThreadInt64PersistentCounter+ThreadLocalNode";
 
@@ -161,7 +172,8 @@ internal static class ThreadPoolLayout
 
     internal static IEnumerable<RuntimeType> Types =>
     [
-        new(RuntimeLayout.CoreLib, PoolType, [], [CompletionCounter]),
+        new(RuntimeLayout.CoreLib, PoolType, [], [CompletionCounter], Until: CompletionCounterRenamedIn - 1),
+        new(RuntimeLayout.CoreLib, PoolType, [], [CompletionCounterNode], Since: CompletionCounterRenamedIn),
         new(CounterNodeType, Count),
         new(RuntimeLayout.CoreLib, ThreadPoolType, [], [WorkQueue]),
         new(RuntimeLayout.CoreLib, WorkQueueType, [.. GlobalQueues, AssignableQueues], Methods: [DispatchMethod]),

@@ -44,9 +44,10 @@ internal static class RuntimeLayout
 /// arity or arguments: <see cref="RuntimeNames.Definition(string)"/>), and the fields read from it (on the type or one
 /// of its bases). When several types share the definition name (<c>WhenAllPromise</c> and <c>WhenAllPromise`1</c>),
 /// each field is on one of them. <see cref="Since"/>: the runtime major version that has it (0: every supported one);
+/// <see cref="Until"/>: the last one that has it (0: every one since), for a name a later runtime changed;
 /// <see cref="Methods"/>: static methods called on it.
 /// </summary>
-internal sealed record RuntimeType(string Assembly, string Name, string[] Fields, string[]? StaticFields = null, int Since = 0, string[]? Methods = null)
+internal sealed record RuntimeType(string Assembly, string Name, string[] Fields, string[]? StaticFields = null, int Since = 0, string[]? Methods = null, int Until = 0)
 {
     public RuntimeType(string name, params string[] fields)
         : this(RuntimeLayout.CoreLib, name, fields)
