@@ -76,7 +76,7 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     {
         if (WarmUp || ProcessJitTicks <= 0 || (ProcessJitTicks - engineJitTicks) * 10 < ToTicks - FromTicks)
             return this;
-        var users = StateMachine is { } stateMachine && StretchCode.For(stateMachine).IsUserCode;
+        var users = StateMachine is { } stateMachine && CodeOrigin.IsUserCode(stateMachine.Assembly);
         return users && Time.MostlyOnCpu ? this : this with { WarmUp = true };
     }
 

@@ -1,8 +1,8 @@
 namespace AsyncLens.Tracking;
 
 /// <summary>
-/// Code compiled by AsyncLens's reporter thread, and when: building its first reports compiles the code that reads
-/// symbols and IL (tens of milliseconds), and that compilation is in the process's figure
+/// Code compiled by AsyncLens's reporter thread (and its watchdog, judging a hung step while the process warms up), and
+/// when: building its first reports compiles the code that reads symbols and IL (tens of milliseconds), and that compilation is in the process's figure
 /// (<c>JitInfo.GetCompilationTime()</c>) that tells whether the app was warming up while a step ran. The reporter
 /// records each build's compilation with its start and end; <see cref="During"/> gives the part of it that fell within
 /// a stretch (pro rata of the overlap), to be taken off the process's figure for that stretch. The reporter builds one

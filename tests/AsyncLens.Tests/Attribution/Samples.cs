@@ -29,6 +29,25 @@ internal static class Samples
         return body;
     } // @sample.export.end
 
+    // Main's shape: after its first await, a switch running one of the app's async methods, the scenario asked for.
+    public static async Task<int> RunScenarioAsync(string scenario)
+    {
+        var rows = await CountAsync();
+        switch (scenario)
+        {
+            case "count":
+                await CountLoopAsync();
+                break;
+            case "poll":
+                await PollAsync(rows);
+                break;
+            default:
+                await ExportAsync(scenario);
+                break;
+        }
+        return rows;
+    }
+
     // A blocking call before the branches: on every path, it ran.
     public static async Task<string> LoadThenBranchAsync(string path, bool twice)
     {
