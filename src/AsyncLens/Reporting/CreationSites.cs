@@ -15,7 +15,9 @@ namespace AsyncLens.Reporting;
 /// before its own box exists); then the real stack sampled for that creation context, used only if it
 /// really shows this method being created. A site in framework code, or in a package's (MassTransit's reader loop,
 /// built from its own PDB's paths, not the user's files), defers to where that code's own task was created: a
-/// creation site is a line of the app's own code (<see cref="CodeOrigin.IsAppCode"/>). No answer beats a wrong one.
+/// creation site is a line of the app's own code (<see cref="CodeOrigin.IsAppCode"/>). Failing all that, the method's one
+/// call site, or the one call that registered its type with the framework that runs it (<see cref="CallSites"/>). No
+/// answer beats a wrong one.
 /// </summary>
 internal sealed class CreationSites(Func<int, Task?> findTask)
 {
@@ -40,9 +42,10 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
             target = CodeOf(record.CreatorCode);
             record = record.CreatorRecord;
         }
-        // Nothing recorded names it (no sample left for its context, created before debug mode): a method of the
-        // user's called from one place only was created there.
-        return method is not null && IsAppCode(method) && CallSites.OnlyCallerOf(method) is var (caller, offset)
+        // Nothing recorded names it (no sample left for its context, created before debug mode, run by the framework):
+        // a method of the user's called from one place only was created there; one the app never calls, of a type it
+        // registered at one call (MapGrpcService<T>, MapHub<T>, AddHostedService<T>), where it registered that type.
+        return method is not null && IsAppCode(method) && (CallSites.OnlyCallerOf(method) ?? CallSites.RegistrationOf(method)) is var (caller, offset)
             ? Site(caller, offset, MethodNames.Format(caller))
             : null;
     }

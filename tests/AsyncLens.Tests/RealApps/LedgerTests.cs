@@ -11,7 +11,8 @@ namespace AsyncLens.Tests.RealApps;
 /// when the call handler parked reading the request first. The seeded audit handler waits 15 ms for a lookup (`.Result`),
 /// then sleeps 200 ms: the time decides that the sleep blocked it, not the wait that ran first. SignalR runs a
 /// synchronous hub method inside its connection's dispatch loop: it is found from SignalR's own activity. A server stream
-/// computing between writes that complete at once is named at its loop. The healthy
+/// computing between writes that complete at once is named at its loop. Each was created where the app registered its
+/// class (MapGrpcService, MapHub): no code of the app's calls it. The healthy
 /// calls (a unary lookup, a server stream, a hub method that awaits) stay silent.
 /// </summary>
 public sealed class LedgerTests
@@ -50,6 +51,7 @@ public sealed class LedgerTests
             Same(reconcile.GetProperty("firstStep").GetBoolean() ? At(configuration == "Debug" ? "ledger.reconcile.start" : "ledger.reconcile.round") : At("ledger.reconcile.write"),
                 reconcile.At("resumedAt"), reconcile);
             Same(LoopFix, reconcile.GetProperty("fix").GetString(), reconcile);
+            Same(Registered("ledger.grpc.map"), CreatedAt(reconcile), reconcile);
         }
         foreach (var audit in reports.Where(r => r.Method() == Audit && !r.IsRepeats()))
         {
@@ -60,6 +62,7 @@ public sealed class LedgerTests
             Same(At(configuration == "Debug" ? "ledger.audit.end" : "ledger.audit.return"), audit.At("stoppedAt"), audit);
             Same(SleepFix, audit.GetProperty("fix").GetString(), audit);
             Same($"{Audit} at {At("ledger.audit.sleep")}", audit.Stack()[^1], audit);
+            Same(Registered("ledger.grpc.map"), CreatedAt(audit), audit);
         }
         foreach (var archive in reports.Where(r => r.Method() == Archive && !r.IsRepeats()))
         {
@@ -71,6 +74,7 @@ public sealed class LedgerTests
             // Under the connection's dispatch loop, as the async stack shows it.
             Same($"HubConnectionHandler<StatementsHub>.DispatchMessagesAsync(HubConnectionContext)\n{Archive} at {At("ledger.archive.sleep")}",
                 string.Join('\n', archive.Stack().TakeLast(2)), archive);
+            Same(Registered("ledger.hub.map"), CreatedAt(archive), archive);
         }
     }
 
@@ -79,6 +83,12 @@ public sealed class LedgerTests
         if (!EqualityComparer<T>.Default.Equals(expected, actual))
             throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
     }
+
+    // Run by the framework, called by no code of the app's: created where the app registered its class (was unknown).
+    private static string Registered(string tag) => $"{At(tag)} in Program.Main(string[])";
+
+    private static string? CreatedAt(JsonElement report) =>
+        report.GetProperty("createdAt") is { ValueKind: JsonValueKind.Object } created ? $"{report.At("createdAt")} in {created.GetProperty("method").GetString()}" : null;
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 }

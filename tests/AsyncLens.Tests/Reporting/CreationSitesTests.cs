@@ -11,7 +11,8 @@ namespace AsyncLens.Tests.Reporting;
 /// <summary>
 /// Where a task was created, from the real stack sampled as it was: a request's handler whose frame is not on it (in
 /// Release, a minimal-API lambda inlined into the delegate ASP.NET Core compiles for its endpoint) is named at its call
-/// of the method, which the method's call sites alone do not tell when it has more than one.
+/// of the method, which the method's call sites alone do not tell when it has more than one. A method no code calls, of
+/// a class the app registered at one call (<c>MapGrpcService&lt;T&gt;()</c>), was created at that call.
 /// </summary>
 public sealed class CreationSitesTests
 {
@@ -41,6 +42,29 @@ public sealed class CreationSitesTests
         Assert.Null(CreationSites.FromStack(bare, s_target, TaskOrigin.AsyncMethod));
     }
 
+    [Fact]
+    public void A_method_no_code_calls_was_created_where_the_app_registered_its_class()
+    {
+        var sites = new CreationSites(static _ => null);
+        SourceLine? Created(Type type, string method) => sites.Resolve(null, type.GetMethod(method), null);
+
+        // Run by a framework (a gRPC service's method, a hub's, a hosted service's): the one call passing its class as
+        // a generic type argument.
+        var registered = Created(typeof(Jobs.Refresher), nameof(Jobs.Refresher.RefreshAsync));
+        Assert.Equal((s_at["creation.registered"].File, s_at["creation.registered"].Line), Line(registered));
+        Assert.Equal(MethodNames.Format(typeof(Jobs).GetMethod(nameof(Jobs.Wire))!), registered?.Method);
+
+        // A method of that class the app calls: its call, as before.
+        Assert.Equal((s_at["creation.called"].File, s_at["creation.called"].Line), Line(Created(typeof(Jobs.Refresher), nameof(Jobs.Refresher.FlushAsync))));
+
+        // Registered at two calls; called through the interface it implements or the base method it overrides (held by
+        // the app as that interface or base); a class never passed as a type argument: nothing said.
+        Assert.Null(Created(typeof(Jobs.Twice), nameof(Jobs.Twice.RunAsync)));
+        Assert.Null(Created(typeof(Jobs.Held), nameof(Jobs.Held.RunAsync)));
+        Assert.Null(Created(typeof(Jobs.Derived), nameof(Jobs.Derived.RunAsync)));
+        Assert.Null(Created(typeof(Jobs.Unregistered), nameof(Jobs.Unregistered.RunAsync)));
+    }
+
     private static bool IsTarget(MethodBase method) =>
         MethodSymbols.SameDefinition(method, s_target) || method.DeclaringType == s_target.GetCustomAttribute<System.Runtime.CompilerServices.AsyncStateMachineAttribute>()!.StateMachineType;
 
@@ -67,5 +91,62 @@ public sealed class CreationSitesTests
         public static void Reindex() => _ = ReindexAsync(); // @creation.handler.call
 
         public static void ReindexAll() => _ = ReindexAsync();
+    }
+
+    // Classes registered with a framework that runs their methods (never run: their IL and lines are read).
+    internal static class Jobs
+    {
+        public interface IJob
+        {
+            Task RunAsync();
+        }
+
+        public static void Register<T>()
+        {
+        }
+
+        public static async Task Wire(IJob job, Step step, Refresher refresher)
+        {
+            Register<Refresher>(); // @creation.registered
+            Register<Twice>();
+            Register<Twice>();
+            Register<Held>();
+            Register<Derived>();
+            await job.RunAsync();
+            await step.RunAsync();
+            await refresher.FlushAsync(); // @creation.called
+        }
+
+        public sealed class Refresher
+        {
+            public Task RefreshAsync() => Task.CompletedTask;
+
+            public Task FlushAsync() => Task.CompletedTask;
+        }
+
+        public sealed class Twice
+        {
+            public Task RunAsync() => Task.CompletedTask;
+        }
+
+        public sealed class Held : IJob
+        {
+            public Task RunAsync() => Task.CompletedTask;
+        }
+
+        public abstract class Step
+        {
+            public abstract Task RunAsync();
+        }
+
+        public sealed class Derived : Step
+        {
+            public override Task RunAsync() => Task.CompletedTask;
+        }
+
+        public sealed class Unregistered
+        {
+            public Task RunAsync() => Task.CompletedTask;
+        }
     }
 }

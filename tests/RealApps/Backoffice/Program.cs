@@ -19,15 +19,15 @@ builder.Logging.SetMinimumLevel(LogLevel.None);
 builder.Services.AddSingleton<Inventory>();
 builder.Services.AddMassTransit(x =>
 {
-    x.AddConsumer<ThumbnailConsumer>();
-    x.AddConsumer<OrderPlacedConsumer>();
+    x.AddConsumer<ThumbnailConsumer>(); // @jobs.thumbnail.register
+    x.AddConsumer<OrderPlacedConsumer>(); // @jobs.order.register
     x.AddConsumer<PriceQuoteConsumer>();
     x.AddConsumer<AuditConsumer>();
     x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
 });
 builder.Services.AddQuartz(q =>
 {
-    q.AddJob<CleanupJob>(j => j.WithIdentity(CleanupJob.Key).StoreDurably());
+    q.AddJob<CleanupJob>(j => j.WithIdentity(CleanupJob.Key).StoreDurably()); // @jobs.cleanup.register
     q.AddJob<SummaryJob>(j => j.WithIdentity(SummaryJob.Key).StoreDurably());
 });
 builder.Services.AddQuartzHostedService(o => o.WaitForJobsToComplete = true);

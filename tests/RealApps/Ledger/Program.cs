@@ -19,8 +19,8 @@ builder.Services.AddGrpc();
 builder.Services.AddSignalR();
 builder.Services.AddSingleton<RateTable>();
 var app = builder.Build();
-app.MapGrpcService<AccountsService>();
-app.MapHub<StatementsHub>("/statements");
+app.MapGrpcService<AccountsService>(); // @ledger.grpc.map
+app.MapHub<StatementsHub>("/statements"); // @ledger.hub.map
 await app.StartAsync();
 var (url, hubUrl) = (app.Urls.ElementAt(0), app.Urls.ElementAt(1));
 Console.WriteLine($"listening {Environment.ProcessId} {url}");
