@@ -25,10 +25,12 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         var inStep = tracker.InAsyncStep();
         if (!tracker.IsPoolThread && !inStep && SynchronizationContext.Current is null)
             return;
+        // Found first, while it is still pending: it may complete on another thread while this one goes on (below).
+        var waited = registry.Find(waitedTaskId);
         // ~25 µs, paid only by sync-over-async itself; it names the line that waited even if the wait never ends.
         var stack = new StackTrace(2, fNeedFileInfo: false).GetFrames();
         var step = ContextOf(tracker) ?? (FindRecord is null ? null : ContextWithoutFrames(stack));
-        var wait = new SyncWait(waitedTaskId, now, tracker, stack, tracker.Top, step, registry.Find(waitedTaskId));
+        var wait = new SyncWait(waitedTaskId, now, tracker, stack, tracker.Top, step, waited);
         tracker.Wait = wait;
         using (EngineLocks.Hold(_byTask))
         {
@@ -37,6 +39,11 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
             list.Add(wait);
             _count++;
         }
+        // The task completed while this thread took its stack (milliseconds while that code is cold): its completion
+        // found no wait to close, and the wait would have lasted to this thread's next event. A `.Result` on a method
+        // that had just yielded, then a 200 ms Thread.Sleep, was reported as a 0.2 s blocking-wait, not the sleep's step.
+        if (waited is { IsCompleted: true })
+            OnThreadEvent(tracker, now);
     }
 
     /// <summary>Any task completion: closes the waits on it.</summary>

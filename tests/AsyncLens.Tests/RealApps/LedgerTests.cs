@@ -8,7 +8,8 @@ namespace AsyncLens.Tests.RealApps;
 /// Debug mode on a gRPC service and a SignalR hub (tests/RealApps/Ledger: Grpc.AspNetCore over HTTP/2, SignalR over
 /// WebSockets, their clients in the same process), Debug and Release builds. gRPC runs a service method from its own
 /// call handler, not from the endpoint's request delegate: the handler is found from the endpoint's gRPC metadata, also
-/// when the call handler parked reading the request first. The seeded audit handler waits 15 ms for a lookup (`.Result`),
+/// when the call handler parked reading the request first. The seeded audit handler waits 15 ms for a lookup and a moment for a fee that yields (`.Result`: that task
+/// completes while the wait is being recorded, which must not make the wait last until the thread's next event),
 /// then sleeps 200 ms: the time decides that the sleep blocked it, not the wait that ran first. SignalR runs a
 /// synchronous hub method inside its connection's dispatch loop: it is found from SignalR's own activity. A server stream
 /// computing between writes that complete at once is named at its loop. Each was created where the app registered its

@@ -60,6 +60,13 @@ internal sealed class RateTable
 {
     private readonly Dictionary<int, long> _cents = [];
 
+    // Yields, so its caller's `.Result` waits while another thread finishes it at once.
+    public async Task<long> FeeAsync(int account)
+    {
+        await Task.Yield();
+        return account % 3;
+    }
+
     public async Task<long> LookupAsync(int account)
     {
         await Task.Delay(15);
@@ -76,10 +83,11 @@ internal sealed class AccountsService(RateTable rates) : Accounts.AccountsBase
         return new BalanceReply { Account = request.Account, Cents = cents };
     }
 
-    // Seeded: a synchronous handler that waits for a lookup (15 ms), then blocks its thread for 200 ms.
+    // Seeded: a synchronous handler that waits for a lookup (15 ms) and a fee (at once), then blocks its thread for 200 ms.
     public override Task<BalanceReply> Audit(BalanceRequest request, ServerCallContext context)
     { // @ledger.audit.start
         var cents = rates.LookupAsync(request.Account).Result; // @ledger.audit.wait
+        cents += rates.FeeAsync(request.Account).Result; // @ledger.audit.fee
         Thread.Sleep(200); // @ledger.audit.sleep
         return Task.FromResult(new BalanceReply { Account = request.Account, Cents = cents }); // @ledger.audit.return
     } // @ledger.audit.end
