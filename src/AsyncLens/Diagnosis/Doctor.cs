@@ -91,7 +91,10 @@ internal static class Doctor
         var top = groups[0];
         var threads = onTasks.Count == 1 ? $"thread {onTasks[0].ManagedId.ToString(CultureInfo.InvariantCulture)}" : $"{onTasks.Count} threads";
         var summary = top.Threads.Count == onTasks.Count ? $"{threads} blocked {top.Sentence}" : $"{threads} blocked on tasks; {top.Threads.Count} {top.Sentence}";
-        return new Verdict(VerdictKinds.SyncOverAsync, summary + " (the thread pool is not starved yet)")
+        // Threads of the app's or a library's own (Hangfire's job workers, a `new Thread`) cannot starve the pool.
+        var pool = onTasks.Any(ThreadStates.IsPoolWorker) ? " (the thread pool is not starved yet)"
+            : onTasks.Count == 1 ? " (a thread of its own, not the thread pool's)" : " (threads of their own, not the thread pool's)";
+        return new Verdict(VerdictKinds.SyncOverAsync, summary + pool)
         {
             Count = onTasks.Count,
             Sites = top.Sites,

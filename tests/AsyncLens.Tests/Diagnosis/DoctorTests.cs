@@ -52,6 +52,21 @@ public sealed class DoctorTests
     }
 
     [Fact]
+    public void A_thread_of_its_own_blocked_on_a_task_is_sync_over_async_with_no_word_of_starving_the_pool()
+    {
+        // Hangfire runs jobs on worker threads of its own: a job's .Wait() blocks one of them, not the pool's.
+        var b = new SnapshotBuilder();
+        var forever = b.Method("Jobs.WaitForeverAsync()", 44);
+        b.Awaits(forever, b.Awaited("TaskCompletionSource"));
+        b.Thread(10, [.. ResultWait, User("Jobs.StuckSync()", 42)], waitsFor: forever);
+        b.Thread(6, IdleWorker);
+
+        var verdict = Assert.Single(Doctor.Diagnose(b.Build(queued: 0)).Verdicts);
+        Assert.Equal("sync-over-async", verdict.Kind);
+        Assert.Equal($"thread 10 blocked in `Jobs.StuckSync()` at {F}:42 waiting (.Result) for `Jobs.WaitForeverAsync()`, parked at {F}:44 on TaskCompletionSource (a thread of its own, not the thread pool's)", verdict.Summary);
+    }
+
+    [Fact]
     public void The_main_thread_waiting_for_the_app_and_idle_workers_are_healthy()
     {
         var b = new SnapshotBuilder();
