@@ -19,6 +19,12 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
     private readonly Dictionary<int, List<SyncWait>> _byTask = new();
     private volatile int _count;
 
+    // The ids of the last tasks to complete, overwritten in turn (a few ns a completion): a wait whose task completed
+    // while its thread was still recording it (before the task was found, or before the wait was registered) is over.
+    private const int RecentCompletions = 1024;
+    private readonly int[] _recentlyCompleted = new int[RecentCompletions];
+    private int _completions;
+
     public void OnWaitBegin(ThreadTracker tracker, int waitedTaskId, long now)
     {
         OnThreadEvent(tracker, now);
@@ -39,16 +45,18 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
             list.Add(wait);
             _count++;
         }
-        // The task completed while this thread took its stack (milliseconds while that code is cold): its completion
-        // found no wait to close, and the wait would have lasted to this thread's next event. A `.Result` on a method
-        // that had just yielded, then a 200 ms Thread.Sleep, was reported as a 0.2 s blocking-wait, not the sleep's step.
-        if (waited is { IsCompleted: true })
+        // The task completed while this thread got here (milliseconds while this code is cold: the task may be gone from
+        // the registry already): its completion found no wait to close, and the wait would have lasted to this thread's
+        // next event. A `.Result` on a method that had just yielded, then a 200 ms Thread.Sleep, was reported as a 0.2 s
+        // blocking-wait, not the sleep's step.
+        if (waited is { IsCompleted: true } || Array.IndexOf(_recentlyCompleted, waitedTaskId) >= 0)
             OnThreadEvent(tracker, now);
     }
 
     /// <summary>Any task completion: closes the waits on it.</summary>
     public void OnTaskCompleted(int taskId, long now)
     {
+        _recentlyCompleted[++_completions & (RecentCompletions - 1)] = taskId; // racy on purpose: a lost slot costs one miss
         if (_count == 0)
             return;
         List<SyncWait>? waits;
