@@ -82,7 +82,7 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
         {
             // No box yet: an async method that threw before its first await. Only the stack says which.
             var stack = new StackTrace(2, fNeedFileInfo: false).GetFrames();
-            if (!Array.Exists(stack, f => f.GetMethod() is { Name: "MoveNext", DeclaringType: { } t } && MethodNames.IsStateMachine(t)))
+            if (!FaultedByItsBuilder(stack))
                 return;
             suspect = new Suspect(taskId, now, null, null, null, null, null, t_lastThrown, stack);
         }
@@ -98,6 +98,28 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
             if (suspect.ObservedByRethrow)
                 _pendingByException++;
         }
+    }
+
+    // An async method that threw before its first await faults its task from its builder: between the completion event
+    // and the method's MoveNext there is only the runtime (and this listener). A TaskCompletionSource faulted by other
+    // code raises the same event with no box or record either, and an async method may be further down the stack
+    // (Orleans faults its subscriptions' sources when the host disposes it, under Host.DisposeAsync): whoever
+    // completed that source knows, as for one in the registry.
+    private static bool FaultedByItsBuilder(StackFrame[] stack)
+    {
+        var runtime = typeof(Task).Assembly;
+        var own = typeof(UnobservedExceptions).Assembly;
+        foreach (var frame in stack)
+        {
+            if (frame.GetMethod() is not { DeclaringType: { } type } method)
+                return false;
+            if (method.Name == "MoveNext" && MethodNames.IsStateMachine(type))
+                return true;
+            if (type.Assembly != runtime && type.Assembly != own
+                || (type.IsGenericType ? type.GetGenericTypeDefinition() : type) is var t && (t == typeof(TaskCompletionSource) || t == typeof(TaskCompletionSource<>)))
+                return false;
+        }
+        return false;
     }
 
     // The async lambda a delegate task ran: its box was created by a delegate frame running the lambda itself.

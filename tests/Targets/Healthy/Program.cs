@@ -84,7 +84,14 @@ static class Work
         var logged = Fails().ContinueWith(t => _ = t.Exception, TaskContinuationOptions.OnlyOnFaulted);
         await logged;
         try { Fails().Wait(); } catch (AggregateException) { }
+        var feed = new Feed();
+        var next = feed.NextAsync();
+        await ShutDown(feed);
+        try { await next; } catch (ObjectDisposedException) { }
     }
+    // Faults its subscriber's TaskCompletionSource before its own first await (Orleans' membership service does when
+    // the host is disposed): the subscriber observes it, and ShutDown itself never faulted.
+    static async Task ShutDown(Feed feed) { feed.Dispose(); await Task.Yield(); }
     static async Task Fails() { await Task.Yield(); throw new InvalidOperationException("observed"); }
     static async Task ThrowsSync() { if (DateTime.Now.Year > 0) throw new ArgumentException("sync"); await Task.Yield(); }
     public static async Task Channels()
@@ -100,4 +107,11 @@ static class Work
         var gate = new SemaphoreSlim(2);
         await Task.WhenAll(Enumerable.Range(0, 50).Select(async i => { await gate.WaitAsync(); try { await Task.Delay(1); } finally { gate.Release(); } }));
     }
+}
+
+sealed class Feed : IDisposable
+{
+    private readonly TaskCompletionSource<int> _next = new();
+    public Task<int> NextAsync() => _next.Task;
+    public void Dispose() => _next.TrySetException(new ObjectDisposedException(nameof(Feed)));
 }
