@@ -1,6 +1,7 @@
 using AsyncLens.Reporting;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
+using AsyncLens.Symbols;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Detection;
@@ -92,6 +93,10 @@ internal sealed class PendingCollected(IFindingSink sink, TaskRegistry registry,
                 chain.Add((next, parent.Entry.Box!, parent.Entry.LastState));
                 next = parent.Record?.AwaiterId ?? 0;
             }
+            // A package's own loop let go with its object (Orleans drops a deactivated grain's message loop parked on its
+            // work signal, at every deactivation): nothing of the app's is lost, and nothing the app can change.
+            if (chain.TrueForAll(c => CodeOrigin.Kind(c.Item2.StateMachineType.Assembly) == CodeKind.Package))
+                continue;
             sink.Add(new CollectedFinding(id, time.GetUtcNow(), chain, record));
         }
     }

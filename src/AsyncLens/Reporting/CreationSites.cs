@@ -14,7 +14,8 @@ namespace AsyncLens.Reporting;
 /// methods whose boxes that same step created next (a method still in its first step creates tasks
 /// before its own box exists); then the real stack sampled for that creation context, used only if it
 /// really shows this method being created. A site in framework code, or in a package's (MassTransit's reader loop,
-/// built from its own PDB's paths, not the user's files), defers to where that code's own task was created: a
+/// built from its own PDB's paths, not the user's files), is no answer; a site in framework code defers to where that
+/// code's own task was created (a package's task is its loop, created once for every task it runs): a
 /// creation site is a line of the app's own code (<see cref="CodeOrigin.IsAppCode"/>). Failing all that, the method's one
 /// call site, or the one call that registered its type with the framework that runs it (<see cref="CallSites"/>). No
 /// answer beats a wrong one.
@@ -41,6 +42,11 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
             // the user's line is where that task was created.
             target = CodeOf(record.CreatorCode);
             record = record.CreatorRecord;
+            // A package's task that creates the app's is its loop (Orleans' activation message loop, MassTransit's
+            // reader): where that loop was created says nothing of this task (Orleans': where the grain's first call
+            // was made, for every later call).
+            if (target?.DeclaringType is { } type && CodeOrigin.Kind(type.Assembly) == CodeKind.Package)
+                break;
         }
         // Nothing recorded names it (no sample left for its context, created before debug mode, run by the framework):
         // a method of the user's called from one place only was created there; one the app never calls, of a type it
@@ -108,9 +114,11 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
         return target is null || handler is null ? null : Search(handler, target);
     }
 
+    // A package's method called from one place is called from the package (Orleans' message send, from its own
+    // AddressAndSendMessage): a line of the package's, not one of the app's.
     private static SourceLine? InlinedCaller(MethodBase target, MethodInfo? handler) =>
         (handler is null ? null : Search(handler, target))
-        ?? (CallSites.OnlyCallerOf(target) is var (caller, offset) ? Site(caller, offset, MethodNames.Format(caller)) : null);
+        ?? (CallSites.OnlyCallerOf(target) is var (caller, offset) && IsAppCode(caller) ? Site(caller, offset, MethodNames.Format(caller)) : null);
 
     private static SourceLine? FromAwaiter(MethodBase target, RawAsyncStack stack)
     {
