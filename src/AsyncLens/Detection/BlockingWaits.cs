@@ -76,6 +76,11 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         if (tracker.Wait is not { } wait)
             return;
         tracker.Wait = null;
+        End(wait, now);
+    }
+
+    private void End(SyncWait wait, long now)
+    {
         if (!wait.IsOpen)
             return;
         using (EngineLocks.Hold(_byTask))
@@ -94,6 +99,22 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
     {
         foreach (var tracker in ThreadTracker.All)
         {
+            // A task completed by a TaskCompletionSource's SetResult raises no event (Akka's Ask, Orleans' grain calls):
+            // its wait ends when its thread stops waiting, which the thread's next event says, if it has one soon. A
+            // thread an actor or job runtime runs its handlers on may have none for long (an Akka handler's `.Result`
+            // on an Ask of 0.15 s was reported as 1.5 s, until that thread's next task event): the thread no longer
+            // blocked, once seen blocked in it, ends it now (a tick late at most). Not before: a wait spins first, yielding
+            // its processor some 25 times, which on a loaded machine lasts long (not blocked, and not over).
+            if (tracker.Wait is { IsOpen: true } open)
+            {
+                if ((open.Thread.Thread.ThreadState & System.Threading.ThreadState.WaitSleepJoin) != 0)
+                    open.SeenBlocked = true;
+                else if (open.SeenBlocked)
+                {
+                    End(open, now);
+                    continue;
+                }
+            }
             if (tracker.Wait is { IsOpen: true, ReportedOngoing: false } stuck && (stuck.Context is not null || stuck.Scheduler is not null) && StillBlocked(stuck))
                 CheckDeadlock(stuck, now);
             if (tracker.Wait is not { IsOpen: true, ReportedOngoing: false } wait || now - wait.Start < settings.HungTicks || !StillBlocked(wait))

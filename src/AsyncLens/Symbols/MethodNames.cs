@@ -157,8 +157,14 @@ internal static class MethodNames
     // handler is named by its route. Without a PDB, the compiler's name of the lambda keeps two lambdas apart.
     private static string Lambda(MethodBase lambda, (Type Outer, string Parent) where)
     {
-        var parent = where.Parent == "<Main>$" ? "Main" : where.Parent;
-        var container = $"{TypeNames.Format(where.Outer)}.{parent}";
+        // A constructor's is not "Orders..ctor lambda" (the runtime's name of it): C# has none, the type says it.
+        var container = where.Parent switch
+        {
+            "<Main>$" => $"{TypeNames.Format(where.Outer)}.Main",
+            ".ctor" => $"{TypeNames.Format(where.Outer)} constructor",
+            ".cctor" => $"{TypeNames.Format(where.Outer)} static constructor",
+            var parent => $"{TypeNames.Format(where.Outer)}.{parent}",
+        };
         return FirstLine(lambda) is { } line
             ? $"{container} lambda at {Path.GetFileName(line.File)}:{line.Line}"
             : $"{container} lambda {lambda.Name[(ClosingBracket(lambda.Name) + 1)..]}";

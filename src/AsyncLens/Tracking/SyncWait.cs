@@ -49,6 +49,9 @@ internal sealed class SyncWait
 
     public bool ReportedOngoing { get; set; }
 
+    /// <summary>The watchdog saw the thread blocked in it (past the spinning a wait starts with).</summary>
+    public bool SeenBlocked { get; set; }
+
     /// <summary>The waiting thread's SynchronizationContext when the wait began (one of a type of its own: a UI thread's).</summary>
     public SynchronizationContext? Context { get; } = SynchronizationContext.Current is { } c && c.GetType() != typeof(SynchronizationContext) ? c : null;
 

@@ -64,6 +64,27 @@ public sealed class MethodNamesTests
     private static int LineHere([CallerLineNumber] int line = 0) => line;
 
     [Fact]
+    public void A_lambda_in_a_constructor_is_named_after_its_type()
+    {
+        var handler = new Handler();
+        Assert.Equal($"MethodNamesTests.Handler constructor lambda at MethodNamesTests.cs:{handler.Line}", MethodNames.Format(handler.OnMessage.Method));
+    }
+
+    // As an Akka.NET actor registers its handlers: `Receive<T>(message => ...)` in its constructor (was "Handler..ctor lambda").
+    private sealed class Handler
+    {
+        public Handler()
+        {
+            Line = LineHere() + 1;
+            OnMessage = message => Console.Out.WriteLine(message);
+        }
+
+        public int Line { get; }
+
+        public Action<string> OnMessage { get; }
+    }
+
+    [Fact]
     public void A_local_function_is_named_by_its_own_name()
     {
         static async Task<int> Local(string text)
