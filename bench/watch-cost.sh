@@ -165,7 +165,8 @@ print(f"   {per_event:.2f} µs of CPU per event (95%: {span(2)[0]:.2f}..{span(2)
 print(f"3. the server under load ({server['blocks']} blocks): {server['rps_on']:.0f} req/s, {server['cpu_us_per_req_off']:.2f} µs of CPU per request detached, "
       f"{server_events_s:.1f} events a second attached ({server_events_s / server['rps_on']:.5f} per request): "
       + ", ".join(f"{n} {c / server['watched_s']:.1f}" for n, c in sorted(server["events_by_name"].items(), key=lambda kv: -kv[1])))
-print(f"   paired wall measurement: attached/detached median {server['ratio_median']:.4f}x, 95% {server['ratio_interval'][0]:.4f}x..{server['ratio_interval'][1]:.4f}x")
+print(f"   paired wall measurement: attached/detached median {server['ratio_median']:.4f}x, 95% {server['ratio_interval'][0]:.4f}x..{server['ratio_interval'][1]:.4f}x; "
+      f"incidents written: {server['incidents']} (signals dismissed by the doctor: {server['dismissed']})")
 print(f"\nderived: watch costs the server {derived * 1000:.1f} ns of CPU per request (95%: {span(3)[0] * 1000:.1f}..{span(3)[1] * 1000:.1f}): "
       f"{share * 100:.3f}% of its CPU per request (95%: {span(4)[0] * 100:.3f}%..{span(4)[1] * 100:.3f}%)")
 print(f"machine load average (1 min) at the stretches' ends: idle part {wb.loads(idle_stretches)}; waits part {wb.loads(wait_stretches)}; server part {server['load']}")

@@ -135,9 +135,13 @@ on_rps = rps(side("on"))
 print(f"events watch read: {sum(s['events'] for s in watched) / seconds:.1f} a second, "
       f"{sum(s['events'] for s in watched) / seconds / on_rps:.5f} per request; by name, a second:")
 print("  " + ", ".join(f"{name} {count / seconds:.1f}" for name, count in sorted(names.items(), key=lambda kv: -kv[1])))
+import glob, os
+written = sum(1 for f in glob.glob(f"{logs}/incidents.*") if os.path.getsize(f))
+dismissed = sum(open(f, encoding="utf-8").read().count(": not an incident") for f in glob.glob(f"{logs}/watch.*.err"))
+print(f"incidents written: {written} (signals the doctor found nothing stuck behind, not incidents: {dismissed})")
 print(f"machine load average (1 min) at the stretches' ends: {wb.loads(used)}")
 json.dump({"ratio_median": med, "ratio_interval": [lo, hi], "blocks": len(blocks), "cpu_us_per_req_off": cpu_req(side("off")),
            "cpu_us_per_req_on": cpu_req(side("on")), "rps_off": rps(side("off")), "rps_on": on_rps, "watched_s": seconds,
-           "events_by_name": names, "load": wb.loads(used)}, open(f"{logs}/summary.json", "w", encoding="utf-8"), indent=1)
+           "events_by_name": names, "load": wb.loads(used), "incidents": written, "dismissed": dismissed}, open(f"{logs}/summary.json", "w", encoding="utf-8"), indent=1)
 print(f"\nraw results and logs: {logs}   ({elapsed} s)")
 PY
