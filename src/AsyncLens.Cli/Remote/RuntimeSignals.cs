@@ -10,7 +10,9 @@ namespace AsyncLens.Cli.Remote;
 /// <summary>
 /// The runtime's cheap signals of trouble, over an EventPipe session on a running process (nothing of AsyncLens in
 /// it, nothing stopped): the thread pool's injections and their reason (keyword Threading, informational: a handful a
-/// second at most), blocking waits (.NET 9+, keyword WaitHandle: one event per wait that blocks, rare in async code),
+/// second at most; the keyword also brings a pool worker's going idle and hill climbing's samples, ~90 a second on
+/// bench/'s order API under load, the most of what watching costs it per request besides the session's fixed cost:
+/// docs/performance.md), blocking waits (.NET 9+, keyword WaitHandle: one event per wait that blocks, rare in async code),
 /// lock contention (keyword Contention: one per contended entry), and the pool's queue length and completed items (the
 /// System.Runtime counters, once a second). No stacks, no rundown. Each is fed to <see cref="Incidents"/>, on the
 /// reader's thread, under a lock shared with <see cref="Tick"/>.
