@@ -41,7 +41,7 @@ stop_all() {
         kill -TERM "$watcher" 2>/dev/null || true
         end_process "$watcher"
         watcher=""
-        events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second)$/\1/p' "$base.watch.err" | tail -n 1)"
+        events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second).*/\1/p' "$base.watch.err" | tail -n 1)"
     fi
     if [[ -n "$server" ]]; then
         kill -TERM "$server" 2>/dev/null || true
@@ -95,7 +95,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         kill -TERM "$watcher" # not INT: a script run in the background has SIGINT ignored, and its children with it
         end_process "$watcher"
         watcher=""
-        events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second)$/\1/p' "$base.watch.err" | tail -n 1)"
+        events_per_s="$(sed -n 's/.* events read (\([0-9.]*\) a second).*/\1/p' "$base.watch.err" | tail -n 1)"
     fi
     incidents=$(grep -c 'incident .* began ' "$base.incidents" || true)
     stop_all

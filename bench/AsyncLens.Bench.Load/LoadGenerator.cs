@@ -72,7 +72,7 @@ internal sealed class LoadGenerator(Uri url, LoadSettings settings) : IDisposabl
         }
 
         Console.Error.WriteLine("AsyncLens.Bench.Load: rounds (req/s, server CPU µs/req): " + string.Join(' ',
-            rounds.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.RequestsPerSecond:F0}/{r.CpuMicrosecondsPerRequest:F0}"))));
+            rounds.Select(r => string.Create(CultureInfo.InvariantCulture, $"{r.RequestsPerSecond:F0}/{r.CpuMicrosecondsPerRequest:F2}"))));
         // When each round ended (its start: the previous end, the first's rounds_from_ms): a script that changes
         // something during the rounds (bench/watch-paired.sh attaches and detaches) places each round by it.
         Console.Error.WriteLine("AsyncLens.Bench.Load: round ends (unix ms): " + string.Join(' ', roundEnds));

@@ -19,6 +19,9 @@ internal static class Program
                     forget    fire-and-forget calls discarded, through Forget(), through Forget(handler): µs and bytes per call
                     pending   N pending async methods at once (--tasks N, default 1,000,000): time and memory to
                               create them, memory after idling (--idle-s N, default 5), time to complete them
+                    waits     N threads (--threads N, default 2; 0: idle) each waiting 1 ms on an event nobody sets,
+                              for --seconds N (default 60): a ROUND line each --round-ms (default 500), for
+                              bench/watch-cost.sh (mode off)
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
@@ -41,7 +44,7 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture"))
+        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture" or "waits"))
             return Fail($"unknown workload '{workload}'");
         if (args[1] is not ("off" or "on" or "tasks" or "console" or "on-console" or "on-console-nohistory" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
@@ -50,7 +53,8 @@ internal static class Program
         for (var i = 2; i < args.Length; i += 2)
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal)
-                || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value <= 0)
+                || !int.TryParse(args[i + 1], NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < 0
+            || value == 0 && args[i] != "--threads")
                 return Fail($"bad option '{args[i]} {args[i + 1]}'");
             options[args[i][2..]] = value;
         }
@@ -65,6 +69,11 @@ internal static class Program
         {
             var (count, rounds) = (Take(options, "tasks", 100_000), Take(options, "rounds", 3));
             run = () => SnapshotBenchmark.RunAsync(count, rounds);
+        }
+        else if (workload == "waits")
+        {
+            var (threads, seconds, roundMs) = (Take(options, "threads", 2), Take(options, "seconds", 60), Take(options, "round-ms", 500));
+            run = () => WaitsBenchmark.RunAsync(threads, seconds, roundMs);
         }
         else if (workload == "capture")
         {

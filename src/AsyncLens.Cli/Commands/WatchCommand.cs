@@ -88,8 +88,12 @@ internal static class WatchCommand
                     ? $"the event stream of process {pid} ended ({signals.ReadFailure?.Message ?? "closed by the process"})"
                     : $"process {pid} exited");
             }
+            var watched = since.Elapsed.TotalSeconds;
+            // The session's end flushes what the process still held: read to the end, the counts are all it wrote.
+            signals.Dispose();
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"asynclens: watched process {pid} for {since.Elapsed.TotalSeconds:0.0} s: {signals.Events:N0} events read ({signals.Events / Math.Max(since.Elapsed.TotalSeconds, 0.001):0.0} a second)"));
+                $"asynclens: watched process {pid} for {watched:0.0} s: {signals.Events:N0} events read ({signals.Events / Math.Max(watched, 0.001):0.0} a second): ")
+                + string.Join(", ", signals.EventsByName.Select(e => string.Create(CultureInfo.InvariantCulture, $"{e.Count:N0} {e.Name}"))));
             return 0;
         }
     }

@@ -2,6 +2,7 @@ using System.Diagnostics.Tracing;
 using AsyncLens.Diagnosis;
 using Microsoft.Diagnostics.NETCore.Client;
 using Microsoft.Diagnostics.Tracing;
+using Microsoft.Diagnostics.Tracing.Parsers;
 using Microsoft.Diagnostics.Tracing.Parsers.Clr;
 
 namespace AsyncLens.Cli.Remote;
@@ -9,7 +10,9 @@ namespace AsyncLens.Cli.Remote;
 /// <summary>
 /// The runtime's cheap signals of trouble, over an EventPipe session on a running process (nothing of AsyncLens in
 /// it, nothing stopped): the thread pool's injections and their reason (keyword Threading, informational: a handful a
-/// second at most), blocking waits (.NET 9+, keyword WaitHandle: one event per wait that blocks, rare in async code),
+/// second at most; the keyword also brings a pool worker's going idle and hill climbing's samples, ~90 a second on
+/// bench/'s order API under load, the most of what watching costs it per request besides the session's fixed cost:
+/// docs/performance.md), blocking waits (.NET 9+, keyword WaitHandle: one event per wait that blocks, rare in async code),
 /// lock contention (keyword Contention: one per contended entry), and the pool's queue length and completed items (the
 /// System.Runtime counters, once a second). No stacks, no rundown. Each is fed to <see cref="Incidents"/>, on the
 /// reader's thread, under a lock shared with <see cref="Tick"/>.
@@ -26,8 +29,10 @@ internal sealed class RuntimeSignals : IDisposable
     private readonly Incidents _incidents = new();
     private readonly Action<Incident> _opened;
     private readonly Thread _reader;
+    private readonly Dictionary<string, long> _byName = new(StringComparer.Ordinal);
     private long? _completedBefore;
     private long _queued;
+    private bool _disposed;
 
     private RuntimeSignals(EventPipeSession session, Action<Incident> opened)
     {
@@ -51,12 +56,27 @@ internal sealed class RuntimeSignals : IDisposable
         clr.ContentionStart += e => Locked(() => _incidents.ContentionStarted(e.ThreadID, Utc(e.TimeStamp)));
         clr.ContentionStop += e => Locked(() => _incidents.ContentionEnded(e.ThreadID));
         _source.Dynamic.All += Counter;
-        _source.AllEvents += _ => Events++;
+        // Subscribed to all of the runtime's events so that each is parsed and known by its name in the counts (an event
+        // nothing asked for is only "EventID(54)"); the total counts every event read, the counters' and the stream's own.
+        clr.All += e => _byName[e.EventName] = _byName.GetValueOrDefault(e.EventName) + 1;
+        _source.AllEvents += e =>
+        {
+            Events++;
+            if (e.ProviderGuid != ClrTraceEventParser.ProviderGuid)
+                _byName[e.EventName] = _byName.GetValueOrDefault(e.EventName) + 1;
+        };
         _reader = new Thread(Read) { Name = "asynclens watch reader", IsBackground = true };
     }
 
     /// <summary>Events read so far (what watching costs the process is in proportion: each is written into its buffer).</summary>
     public long Events { get; private set; }
+
+    /// <summary>
+    /// Events read so far by name, most first (the counters' are all "EventCounters"): which ones watching costs. Read on
+    /// the reader's thread only until it ended: call after <see cref="Dispose"/>.
+    /// </summary>
+    public IEnumerable<(string Name, long Count)> EventsByName =>
+        _byName.OrderByDescending(e => e.Value).ThenBy(e => e.Key, StringComparer.Ordinal).Select(e => (e.Key, e.Value));
 
     /// <summary>Why reading stopped: the stream broke (the process died mid-event); null when it simply ended.</summary>
     public Exception? ReadFailure { get; private set; }
@@ -147,8 +167,12 @@ internal sealed class RuntimeSignals : IDisposable
         }
     }
 
+    /// <summary>Stops the session (the process flushes what it wrote to it, which is then read); once only.</summary>
     public void Dispose()
     {
+        if (_disposed)
+            return;
+        _disposed = true;
         try
         {
             _session.Stop();

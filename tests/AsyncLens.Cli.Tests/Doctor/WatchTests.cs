@@ -57,7 +57,19 @@ public sealed class WatchTests
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Equal("", result.Stdout);
         Assert.Equal("", File.ReadAllText(dir.File("incidents.jsonl")));
+        // On exit, the events read and which ones (what watching cost the process: bench/watch-cost.sh reads it), each
+        // known by its name, adding up to the total.
+        var read = Regex.Match(result.Stderr, @"^asynclens: watched process " + watched.Pid
+            + @" for \d+\.\d s: ([\d,]+) events read \([\d.]+ a second\): (.+)$", RegexOptions.Multiline);
+        Assert.True(read.Success, result.ToString());
+        var byName = read.Groups[2].Value.TrimEnd('\r').Split(", ").Select(e => Regex.Match(e, @"^([\d,]+) (\S+)$")).ToList();
+        Assert.All(byName, e => Assert.True(e.Success && !e.Groups[2].Value.StartsWith("EventID", StringComparison.Ordinal), read.Value));
+        Assert.Equal(Count(read.Groups[1].Value), byName.Sum(e => Count(e.Groups[1].Value)));
+        Assert.Contains(byName, e => e.Groups[2].Value == "EventCounters");
+        Assert.Contains(byName, e => e.Groups[2].Value == "ThreadPoolWorkerThread/Wait");
     }
+
+    private static long Count(string digits) => long.Parse(digits, NumberStyles.AllowThousands, CultureInfo.InvariantCulture);
 
     private static DateTimeOffset Time(string text) => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal);
 }
