@@ -202,9 +202,10 @@ internal sealed class HeapTasks
         {
             // A delegate task: Task.Run, Task.Factory.StartNew, ContinueWith.
             var flags = _stateFlags!.Read<int>(obj.Address, false);
-            var state = TaskLayout.Flags.IsRunning(flags) ? "running" : TaskLayout.Flags.IsWaitingForActivation(flags) ? "waiting" : "queued";
+            var state = TaskLayout.Flags.IsRunning(flags) ? "running" : TaskLayout.Flags.IsWaitingForActivation(flags) ? "waiting"
+                : TaskLayout.Flags.IsCreated(flags) ? NodeTexts.NotStarted : "queued";
             var target = Delegate(action);
-            var label = NodeLabels.DelegateLabel(layout.IsContinueWith, target is null ? "?" : _symbols.MethodName(target));
+            var label = NodeLabels.DelegateLabel(layout.IsContinueWith, state == NodeTexts.NotStarted, target is null ? "?" : _symbols.MethodName(target));
             return new TaskNode(obj.Address, id, NodeKind.DelegateTask, index)
             {
                 Label = label,

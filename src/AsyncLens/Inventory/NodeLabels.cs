@@ -18,7 +18,7 @@ internal static class NodeLabels
 
     // A snapshot classifies every node; what a type is never changes, so it is worked out once per type.
     private static readonly ConcurrentDictionary<Type, (NodeKind Kind, string? Label)> s_byType = new();
-    private static readonly ConcurrentDictionary<(bool, MethodInfo), string> s_delegateLabels = new();
+    private static readonly ConcurrentDictionary<(bool, bool, MethodInfo), string> s_delegateLabels = new();
     private static readonly ConcurrentDictionary<Type, Func<object, object?>?> s_iteratorBoxes = new();
 
     /// <summary>Classifies <paramref name="target"/> (a task or a value-task source) for the graph.</summary>
@@ -28,8 +28,8 @@ internal static class NodeLabels
             return (NodeKind.AsyncMethod, null);
         if (target is Task task && TaskInternals.Action(task) is { } action)
         {
-            return (NodeKind.DelegateTask, s_delegateLabels.GetOrAdd((IsContinueWith(RuntimeNames.Definition(task.GetType())), action.Method),
-                static key => DelegateLabel(key.Item1, MethodNames.Format(key.Item2))));
+            return (NodeKind.DelegateTask, s_delegateLabels.GetOrAdd((IsContinueWith(RuntimeNames.Definition(task.GetType())), task.Status == TaskStatus.Created, action.Method),
+                static key => DelegateLabel(key.Item1, key.Item2, MethodNames.Format(key.Item3))));
         }
         return s_byType.GetOrAdd(target.GetType(), static type =>
         {
@@ -74,7 +74,13 @@ internal static class NodeLabels
     public static bool IsContinueWith(string definition) => Array.IndexOf(AwaitedLayout.ContinueWithTaskTypes, definition) >= 0;
 
     /// <summary><c>Task.Run(Shop.Load()+() =&gt; { })</c>, <c>Task.ContinueWith(...)</c>.</summary>
-    public static string DelegateLabel(bool continueWith, string method) => $"{(continueWith ? "Task.ContinueWith" : "Task.Run")}({method})";
+    /// <summary>
+    /// How a delegate task was made, as its code says it: <c>Task.ContinueWith(M)</c>, <c>Task.Run(M)</c> (or
+    /// <c>Task.Factory.StartNew</c>), or, for one created and never started (<paramref name="notStarted"/>), <c>new Task(M)</c>
+    /// (Akka.NET keeps its termination callbacks so until the actor system stops).
+    /// </summary>
+    public static string DelegateLabel(bool continueWith, bool notStarted, string method) =>
+        $"{(continueWith ? "Task.ContinueWith" : notStarted ? "new Task" : "Task.Run")}({method})";
 
     /// <summary>An async iterator's state machine stands for the box that runs it (its builder's <c>m_task</c>), when it has one.</summary>
     public static object IteratorBox(object iterator)

@@ -159,6 +159,7 @@ internal static class NodeTexts
         {
             Task { Status: TaskStatus.Running } => "running",
             Task { Status: TaskStatus.WaitingForActivation } => "waiting", // a ContinueWith task whose antecedent is pending
+            Task { Status: TaskStatus.Created } => NotStarted,
             _ => "queued",
         },
         NodeKind.Thread => "blocked",
@@ -166,6 +167,9 @@ internal static class NodeTexts
     };
 
     /// <summary>A delegate task's note: <c>running</c>, <c>queued</c>, or (ContinueWith) <c>waiting for the task it continues</c>.</summary>
+    /// <summary>A delegate task created with <c>new Task(...)</c> and not started: nothing runs it until something calls Start.</summary>
+    public const string NotStarted = "not started";
+
     public static string DelegateNote(string state) => state == "waiting" ? "waiting for the task it continues" : state;
 
     private static string? Note(TaskNode node) => node.State switch

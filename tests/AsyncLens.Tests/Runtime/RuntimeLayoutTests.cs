@@ -1,6 +1,8 @@
 using System.Reflection;
+using AsyncLens.Inventory;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
+using AsyncLens.Symbols;
 using AsyncLens.Testing;
 using Xunit;
 
@@ -93,10 +95,18 @@ public sealed class RuntimeLayoutTests
         Assert.NotEqual(0, waiting & TaskLayout.Flags.WaitingForActivation);
         Assert.Equal(0, waiting & (TaskLayout.Flags.Started | TaskLayout.Flags.Completed));
 
+        // new Task(...) never started (Akka.NET keeps its termination callbacks so): neither queued nor waiting, and read so.
+        var created = new Task(() => { });
+        Assert.True(TaskLayout.Flags.IsCreated(TaskInternals.Flags(created)));
+        Assert.False(TaskLayout.Flags.IsCreated(TaskInternals.Flags(continuation)));
+        Assert.False(TaskLayout.Flags.IsCreated(TaskInternals.Flags(running)));
+        Assert.Equal((NodeKind.DelegateTask, $"new Task({MethodNames.Format(TaskInternals.Action(created)!.Method)})"), NodeLabels.Classify(created));
+
         release.Set();
         antecedent.SetResult();
         await Task.WhenAll(running, continuation);
         Assert.True(TaskLayout.Flags.IsCompleted(TaskInternals.Flags(running)));
+        Assert.False(TaskLayout.Flags.IsCreated(TaskInternals.Flags(running)));
     }
 
     private static Task? s_box;

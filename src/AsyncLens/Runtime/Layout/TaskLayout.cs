@@ -96,6 +96,9 @@ internal static class TaskLayout
         /// <summary>Not scheduled yet: a ContinueWith task waits for the task it continues.</summary>
         public static bool IsWaitingForActivation(int flags) => (flags & (WaitingForActivation | Started | Completed)) == WaitingForActivation;
 
+        /// <summary>Created (<c>new Task(...)</c>) and never started, nor waiting for anything to start it.</summary>
+        public static bool IsCreated(int flags) => (flags & (Started | WaitingForActivation | Completed)) == 0;
+
         /// <summary>A delegate task whose delegate runs now.</summary>
         public static bool IsRunning(int flags) => (flags & (Started | DelegateInvoked)) == (Started | DelegateInvoked);
     }
