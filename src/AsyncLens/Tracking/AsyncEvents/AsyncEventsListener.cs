@@ -82,18 +82,23 @@ internal sealed class AsyncEventsListener : EventListener
         long events = 0;
         var batch = sink as IAsyncEventBufferSink;
         var state = reader.Error == AsyncEventBufferError.None ? batch?.BeginBuffer(reader.Header) : null;
+        var clock = Clock.Current;
         try
         {
             while (reader.Next(out var e))
             {
                 events++;
                 if (e.Kind is AsyncEventKind.AsyncProfilerMetadata or AsyncEventKind.AsyncProfilerSyncClock
-                    && Clock.Update(e, out var manifest) && manifest is not null)
-                    _manifest = manifest;
+                    && Clock.Update(e, out var manifest))
+                {
+                    clock = Clock.Current;
+                    if (manifest is not null)
+                        _manifest = manifest;
+                }
                 if (state is not null)
-                    batch!.OnAsyncEvent(state, e, Clock.ToUtcTicks(e.Timestamp));
+                    batch!.OnAsyncEvent(state, e, clock.ToUtcTicks(e.Timestamp));
                 else
-                    sink.OnAsyncEvent(reader.Header, e, Clock.ToUtcTicks(e.Timestamp));
+                    sink.OnAsyncEvent(reader.Header, e, clock.ToUtcTicks(e.Timestamp));
             }
         }
         finally

@@ -297,8 +297,10 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
             _recentNext = (slot + 1) % Remembered;
             if (_recentMethods[slot] is not { } methods || methods.Length < FrameCount)
                 (_recentMethods[slot], _recentStates[slot]) = (methods = new ulong[FrameCount], new int[FrameCount]);
-            Array.Copy(_methods, methods, FrameCount);
-            Array.Copy(_states, _recentStates[slot], FrameCount);
+            // A few frames each time (an await's stack): a loop costs less than Array.Copy's checks.
+            var states = _recentStates[slot];
+            for (var i = 0; i < FrameCount; i++)
+                (methods[i], states[i]) = (_methods[i], _states[i]);
             (_recentCounts[slot], _recentAt[slot], _recentContexts[slot]) = (FrameCount, ResumedAt, Context);
         }
 
