@@ -19,6 +19,8 @@ internal static class Program
                     forget    fire-and-forget calls discarded, through Forget(), through Forget(handler): µs and bytes per call
                     pending   N pending async methods at once (--tasks N, default 1,000,000): time and memory to
                               create them, memory after idling (--idle-s N, default 5), time to complete them
+                    decode    .NET 11+: 40 buffers of the await loop's async events recorded, then decoded --rounds N
+                              times (default 1,500): ns per event; modes reader, async-events, events-only
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
@@ -41,8 +43,15 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture"))
+        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture" or "decode"))
             return Fail($"unknown workload '{workload}'");
+        if (workload == "decode")
+        {
+            if (!DecodeBenchmark.Handles(args[1]) || args.Length > 4 || args.Length == 4 && args[2] != "--rounds" || !int.TryParse(args.Length == 4 ? args[3] : "1500", NumberStyles.Integer, CultureInfo.InvariantCulture, out var passes) || passes <= 0)
+                return Fail("decode takes a mode (reader, async-events, events-only) and --rounds N");
+            Console.WriteLine(FormattableString.Invariant($"RESULT workload=decode mode={args[1]} {await DecodeBenchmark.RunAsync(args[1], passes)}"));
+            return 0;
+        }
         if (args[1] is not ("off" or "on" or "tasks" or "console" or "on-console" or "on-console-nohistory" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
         var on = args[1] is "on" or "on-console" or "on-console-nohistory";
