@@ -22,6 +22,8 @@ internal static class Program
                     waits     N threads (--threads N, default 2; 0: idle) each waiting 1 ms on an event nobody sets,
                               for --seconds N (default 60): a ROUND line each --round-ms (default 500), for
                               bench/watch-cost.sh (mode off)
+                    decode    .NET 11+: 40 buffers of the await loop's async events recorded, then decoded --rounds N
+                              times (default 1,500): ns per event; modes reader, async-events, events-only
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
@@ -44,8 +46,15 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture" or "waits"))
+        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture" or "waits" or "decode"))
             return Fail($"unknown workload '{workload}'");
+        if (workload == "decode")
+        {
+            if (!DecodeBenchmark.Handles(args[1]) || args.Length > 4 || args.Length == 4 && args[2] != "--rounds" || !int.TryParse(args.Length == 4 ? args[3] : "1500", NumberStyles.Integer, CultureInfo.InvariantCulture, out var passes) || passes <= 0)
+                return Fail("decode takes a mode (reader, async-events, events-only) and --rounds N");
+            Console.WriteLine(FormattableString.Invariant($"RESULT workload=decode mode={args[1]} {await DecodeBenchmark.RunAsync(args[1], passes)}"));
+            return 0;
+        }
         if (args[1] is not ("off" or "on" or "tasks" or "console" or "on-console" or "on-console-nohistory" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))
             return Fail($"unknown mode '{args[1]}'");
         var on = args[1] is "on" or "on-console" or "on-console-nohistory";

@@ -12,10 +12,17 @@ internal sealed class AsyncEventManifest
     /// <summary>The event version this reader decodes (every event of 11.0.0 is version 1).</summary>
     public const byte DecodedVersion = 1;
 
-    private const byte Absent = 0xFF;
+    /// <summary>The <see cref="Entry"/> of an id the manifest does not list.</summary>
+    public const byte Absent = 0xFF;
+
+    /// <summary>In an <see cref="Entry"/>: the <see cref="PayloadLengthField"/> bits, and the flag of an id <see cref="Decodes"/>.</summary>
+    public const byte FieldMask = 0x3, DecodedFlag = 0x4;
 
     private readonly byte[] _fields = new byte[256];
     private readonly byte[] _versions = new byte[256];
+
+    // Lists, LengthField and Decodes folded into one byte per id, for the reader's one lookup per event.
+    private readonly byte[] _entries = new byte[256];
 
     private AsyncEventManifest() => Array.Fill(_fields, Absent);
 
@@ -30,6 +37,16 @@ internal sealed class AsyncEventManifest
     /// <summary>Whether events with this id are decoded: a kind this reader knows, at the version it knows.</summary>
     public bool Decodes(byte id) =>
         _fields[id] != Absent && _versions[id] == DecodedVersion && id is >= 1 and <= (byte)AsyncEventKind.AsyncProfilerSyncClock;
+
+    /// <summary>What the reader needs of an id in one byte: <see cref="Absent"/>, or its <see cref="PayloadLengthField"/> and <see cref="DecodedFlag"/>.</summary>
+    public byte Entry(byte id) => _entries[id];
+
+    private AsyncEventManifest Sealed()
+    {
+        for (var id = 0; id < 256; id++)
+            _entries[id] = Lists((byte)id) ? (byte)(_fields[id] | (Decodes((byte)id) ? DecodedFlag : 0)) : Absent;
+        return this;
+    }
 
     /// <summary>
     /// The manifest a metadata event's payload carries (after its clock fields: the wrapper count, the entry count,
@@ -52,7 +69,7 @@ internal sealed class AsyncEventManifest
             manifest._fields[id] = field;
             manifest._versions[id] = version;
         }
-        return manifest;
+        return manifest.Sealed();
     }
 
     private static AsyncEventManifest BuildShipped()
@@ -87,6 +104,6 @@ internal sealed class AsyncEventManifest
         Add(AsyncEventKind.ResetAsyncContinuationWrapperIndex, PayloadLengthField.None);
         Add(AsyncEventKind.AsyncProfilerMetadata, PayloadLengthField.UShort);
         Add(AsyncEventKind.AsyncProfilerSyncClock, PayloadLengthField.Byte);
-        return manifest;
+        return manifest.Sealed();
     }
 }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace AsyncLens.Tracking.AsyncEvents;
 
@@ -75,43 +76,47 @@ internal ref struct AsyncEventReader
     public int Skipped { get; private set; }
 
     /// <summary>The next decoded event, or false at the buffer's end or on an <see cref="Error"/>.</summary>
+    // Inlined into the listener's loop, whose event it fills in place.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool Next(out AsyncEvent e)
     {
-        while (Error == AsyncEventBufferError.None && _position < _buffer.Length)
+        var buffer = _buffer;
+        while (Error == AsyncEventBufferError.None && _position < buffer.Length)
         {
-            var id = _buffer[_position];
-            if (!_manifest.Lists(id))
+            var id = buffer[_position];
+            var entry = _manifest.Entry(id);
+            if (entry == AsyncEventManifest.Absent)
                 return Stop(AsyncEventBufferError.UnknownEvent, out e);
             var at = _position + 1;
-            if (!Varint.TryReadUInt64(_buffer, ref at, out var delta))
+            if (!Varint.TryReadUInt64(buffer, ref at, out var delta))
                 return Stop(AsyncEventBufferError.Malformed, out e);
             int length;
-            switch (_manifest.LengthField(id))
+            switch ((PayloadLengthField)(entry & AsyncEventManifest.FieldMask))
             {
                 case PayloadLengthField.None:
                     length = 0;
                     break;
-                case PayloadLengthField.Byte when at + 1 <= _buffer.Length:
-                    length = _buffer[at];
+                case PayloadLengthField.Byte when at + 1 <= buffer.Length:
+                    length = buffer[at];
                     at += 1;
                     break;
-                case PayloadLengthField.UShort when at + 2 <= _buffer.Length:
-                    length = BinaryPrimitives.ReadUInt16LittleEndian(_buffer[at..]);
+                case PayloadLengthField.UShort when at + 2 <= buffer.Length:
+                    length = BinaryPrimitives.ReadUInt16LittleEndian(buffer[at..]);
                     at += 2;
                     break;
                 default:
                     return Stop(AsyncEventBufferError.Malformed, out e);
             }
-            if (at + length > _buffer.Length)
+            if (at + length > buffer.Length)
                 return Stop(AsyncEventBufferError.Malformed, out e);
             _timestamp += (long)delta;
             _position = at + length;
-            if (!_manifest.Decodes(id))
+            if ((entry & AsyncEventManifest.DecodedFlag) == 0)
             {
                 Skipped++;
                 continue;
             }
-            if (!AsyncEvent.TryDecode((AsyncEventKind)id, _timestamp, _buffer.Slice(at, length), out e))
+            if (!AsyncEvent.TryDecode((AsyncEventKind)id, _timestamp, buffer.Slice(at, length), out e))
                 return Stop(AsyncEventBufferError.Malformed, out e);
             return true;
         }

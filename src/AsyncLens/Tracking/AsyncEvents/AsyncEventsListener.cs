@@ -1,4 +1,5 @@
 using System.Diagnostics.Tracing;
+using System.Runtime.CompilerServices;
 
 namespace AsyncLens.Tracking.AsyncEvents;
 
@@ -79,22 +80,12 @@ internal sealed class AsyncEventsListener : EventListener
             return;
         var reader = new AsyncEventReader(buffer, _manifest);
         Interlocked.Increment(ref Buffers);
-        long events = 0;
         var batch = sink as IAsyncEventBufferSink;
         var state = reader.Error == AsyncEventBufferError.None ? batch?.BeginBuffer(reader.Header) : null;
+        long events;
         try
         {
-            while (reader.Next(out var e))
-            {
-                events++;
-                if (e.Kind is AsyncEventKind.AsyncProfilerMetadata or AsyncEventKind.AsyncProfilerSyncClock
-                    && Clock.Update(e, out var manifest) && manifest is not null)
-                    _manifest = manifest;
-                if (state is not null)
-                    batch!.OnAsyncEvent(state, e, Clock.ToUtcTicks(e.Timestamp));
-                else
-                    sink.OnAsyncEvent(reader.Header, e, Clock.ToUtcTicks(e.Timestamp));
-            }
+            events = Feed(ref reader, sink, batch, state);
         }
         finally
         {
@@ -106,6 +97,31 @@ internal sealed class AsyncEventsListener : EventListener
             Interlocked.Add(ref Skipped, reader.Skipped);
         if (reader.Error != AsyncEventBufferError.None)
             Interlocked.Increment(ref LostBuffers);
+    }
+
+    // The loop over a buffer's events, out of Decode's try/finally: the JIT keeps a local that lives across a protected
+    // region in memory, written at every change, and the reader's position and time change at every event.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private long Feed(ref AsyncEventReader reader, IAsyncEventSink sink, IAsyncEventBufferSink? batch, object? state)
+    {
+        long events = 0;
+        var clock = Clock.Current;
+        while (reader.Next(out var e))
+        {
+            events++;
+            if (e.Kind is AsyncEventKind.AsyncProfilerMetadata or AsyncEventKind.AsyncProfilerSyncClock
+                && Clock.Update(e, out var manifest))
+            {
+                clock = Clock.Current;
+                if (manifest is not null)
+                    _manifest = manifest;
+            }
+            if (state is not null)
+                batch!.OnAsyncEvent(state, e, clock.ToUtcTicks(e.Timestamp));
+            else
+                sink.OnAsyncEvent(reader.Header, e, clock.ToUtcTicks(e.Timestamp));
+        }
+        return events;
     }
 
     /// <summary>

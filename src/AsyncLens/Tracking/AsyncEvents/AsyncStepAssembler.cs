@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace AsyncLens.Tracking.AsyncEvents;
 
 /// <summary>How a method's step ended.</summary>
@@ -289,16 +291,24 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
             return _open;
         }
 
+        // The checks inlined at each context's resume and end; the copy only where a stack is kept.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Remember(IAsyncStackSink? stacks)
         {
-            if (stacks is not { RemembersStacks: true } || Context == 0 || FrameCount == 0)
-                return;
+            if (Context != 0 && FrameCount != 0 && stacks is { RemembersStacks: true })
+                Keep();
+        }
+
+        private void Keep()
+        {
             var slot = _recentNext;
             _recentNext = (slot + 1) % Remembered;
             if (_recentMethods[slot] is not { } methods || methods.Length < FrameCount)
                 (_recentMethods[slot], _recentStates[slot]) = (methods = new ulong[FrameCount], new int[FrameCount]);
-            Array.Copy(_methods, methods, FrameCount);
-            Array.Copy(_states, _recentStates[slot], FrameCount);
+            // A few frames each time (an await's stack): a loop costs less than Array.Copy's checks.
+            var states = _recentStates[slot];
+            for (var i = 0; i < FrameCount; i++)
+                (methods[i], states[i]) = (_methods[i], _states[i]);
             (_recentCounts[slot], _recentAt[slot], _recentContexts[slot]) = (FrameCount, ResumedAt, Context);
         }
 
@@ -367,10 +377,15 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
         }
 
         /// <summary>The context's stack is complete (it ends, or another begins): the steps waiting for their callers get them.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void GiveCallers(IAsyncStackSink? stacks)
         {
-            if (stacks is null || _awaitingCallers is not { Count: > 0 } waiting)
-                return;
+            if (stacks is not null && _awaitingCallers is { Count: > 0 } waiting)
+                Give(stacks, waiting);
+        }
+
+        private void Give(IAsyncStackSink stacks, List<(SlowEventStep Step, int Frame)> waiting)
+        {
             foreach (var (step, frame) in waiting)
             {
                 var from = Math.Clamp(frame + 1, 0, FrameCount);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using Xunit;
 using AsyncLens.Tracking.AsyncEvents;
 
@@ -165,6 +166,41 @@ public sealed class AsyncEventReaderTests
         Assert.True(clock.Update(e, out var manifest));
         Assert.Null(manifest);
         Assert.Equal(new DateTime(2026, 12, 5, 3, 0, 2, DateTimeKind.Utc).Ticks, clock.ToUtcTicks(52_000_000_000));
+    }
+
+    [Theory]
+    [InlineData(1L)]
+    [InlineData(1_000_000L)]
+    [InlineData(10_000_000L)]
+    [InlineData(1_000_000_000L)]
+    [InlineData(2_400_000_000L)]
+    [InlineData(70_000_000L)]
+    [InlineData(10_240_000_000L)]
+    [InlineData(3_579_545L)]
+    [InlineData(24_000_000L)]
+    public void EveryFrequencyConvertsExactlyAsTheWholeDivisionWould(long frequency)
+    {
+        // The conversion without a hardware division (a multiplication, or a division by a constant as a multiplication
+        // and a shift) must give the ticks floor(|elapsed| * TicksPerSecond / frequency) gives, signed, to the tick.
+        const long utc = 639_010_000_000_000_000;
+        var pairing = new AsyncEventClock(frequency, syncTimestamp: 0, syncUtcTicks: utc).Current;
+        var random = new Random(14);
+        var elapsed = new List<long> { 0, 1, -1, frequency - 1, frequency, frequency + 1, -frequency, long.MaxValue, long.MinValue + 1 };
+        for (var multiple = 1L; multiple < 1_000_000_000_000; multiple *= 7)
+            elapsed.AddRange([multiple * frequency / TimeSpan.TicksPerSecond - 1, multiple * frequency / TimeSpan.TicksPerSecond, multiple * frequency]);
+        for (var i = 0; i < 20_000; i++)
+            elapsed.Add(random.NextInt64(1L << random.Next(63)) * (random.Next(2) == 0 ? 1 : -1));
+        var checkedCount = 0;
+        foreach (var e in elapsed)
+        {
+            var ticks = BigInteger.Abs(e) * TimeSpan.TicksPerSecond / frequency;
+            if (ticks > long.MaxValue / 2)
+                continue;
+            var expected = utc + (e < 0 ? -(long)ticks : (long)ticks);
+            Assert.Equal(expected, pairing.ToUtcTicks(e));
+            checkedCount++;
+        }
+        Assert.True(checkedCount > 5_000, $"{checkedCount} values in range");
     }
 
     private static AsyncEventManifest ManifestWith(params (byte Id, byte Version, PayloadLengthField Field)[] extra)
