@@ -36,7 +36,10 @@ internal sealed partial class DebugEngine
             return;
         var tracker = Tracker(now);
         if (tracker.Top is { Kind: FrameKind.Request } previous)
+        {
+            _steps.OnRequestDropped(tracker, previous, now, standsForNothing: false);
             Drop(tracker, previous, now);
+        }
         if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top
             && (top.Box?.StateMachineType ?? top.Code?.DeclaringType) is var code && (code is null || !Symbols.CodeOrigin.IsAppCode(code.Assembly)))
         {

@@ -91,7 +91,7 @@ internal sealed partial class DebugEngine
             return;
         _eventSteps.Flush();
         _eventSteps.Expire(now, all: true);
-        _steps.JudgeEventSteps(now);
+        _steps.JudgeEventSteps(now, all: true);
     }
 
     // Standard error is not named (nothing can be said when it fails); a file, or a writer given in code, is.

@@ -297,7 +297,10 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     {
         var tracker = Tracker(now);
         if (tracker.Top is { Kind: FrameKind.Request } previous)
+        {
+            _steps.OnRequestDropped(tracker, previous, now, standsForNothing: false);
             Drop(tracker, previous, now);
+        }
         // Kestrel's request loop: a state machine's step on .NET 10, a runtime-async chain's (no box) on ASP.NET Core 11.
         if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep } step && step.Box is not { IsUserCode: true })
             StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
@@ -344,7 +347,10 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
                 _steps.OnRequestStretch(tracker, request, request.LastCreation);
             }
             if (tracker.StandsForNothing(request, ending))
+            {
+                _steps.OnRequestDropped(tracker, request, now, standsForNothing: true);
                 Drop(tracker, request, DetectionSettings.Now);
+            }
         }
         return tracker;
     }

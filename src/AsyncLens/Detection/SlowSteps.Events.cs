@@ -58,24 +58,31 @@ internal sealed partial class SlowSteps
     /// </summary>
     public bool EventsAlone { get; set; }
 
-    /// <summary>Watchdog tick (and exit): judges the steps the async events delivered since the last one.</summary>
-    public void JudgeEventSteps(long now)
+    /// <summary>
+    /// Watchdog tick (and exit, <paramref name="all"/>): judges the steps the async events delivered since the last one,
+    /// and the request stretches held for them (<see cref="OnRequestDropped"/>) that are due.
+    /// </summary>
+    public void JudgeEventSteps(long now, bool all = false)
     {
         if (Events is null)
             return;
         // The watchdog and, at exit, the exiting thread: one at a time (the samples and the queue's order are theirs).
         lock (_openSteps)
-            JudgeQueued(now);
+            JudgeQueued(now, all);
     }
 
-    private void JudgeQueued(long now)
+    private void JudgeQueued(long now, bool all)
     {
         // Sampled before the steps are judged: a step that ended after the last tick is measured up to now.
         foreach (var tracker in ThreadTracker.All)
             (tracker.Sched ??= new SchedHistory()).Add(now, RunQueue.Times(tracker.OsThreadId));
         _processJit.Add(now, new SchedTimes(RuntimeTime.JitInProcess, 0, 0));
         if (EventsAlone)
+        {
             SampleAsyncThreads(now);
+            // Before the steps: a framework's step that ran a held stretch has it taken off (ParkNotes.AddApart).
+            JudgeParked(Events!, now, all);
+        }
         if (_eventSteps.IsEmpty)
             return;
         stalls.CatchUp(now);
@@ -100,6 +107,9 @@ internal sealed partial class SlowSteps
     private void TickEvents(EventSteps events, long now)
     {
         events.Expire(now, all: false);
+        WatchRequestFrames(now);
+        if (EventsAlone && ParkedDue(now))
+            events.Flush();
         JudgeEventSteps(now);
         if (!HungCandidates(events, now))
             return;
@@ -288,8 +298,8 @@ internal sealed partial class SlowSteps
 
     // A step's own time (waits for a CPU and what was judged apart taken off: requests run inside it only for a step of
     // the framework's, or a package's), how it split, and what the process compiled meanwhile; null when it is not slow
-    // without the process's compilation and its stalls.
-    private (long Own, TimeSplit Split, long ProcessJit)? EventStepTime(in AsyncStep step, ThreadTracker? tracker, bool frameworks)
+    // without the process's compilation (its thread's own, `threadJit`, where its thread read it) and its stalls.
+    private (long Own, TimeSplit Split, long ProcessJit)? EventStepTime(in AsyncStep step, ThreadTracker? tracker, bool frameworks, long threadJit = -1)
     {
         var wall = step.End - step.Start - (tracker?.Notes.ApartWithin(step.Start, step.End, requests: frameworks) ?? 0);
         var (split, preempted) = SplitOf(HistoryOf(tracker, step.OsThreadId), step.Start, step.End, wall);
@@ -300,8 +310,8 @@ internal sealed partial class SlowSteps
         // deciding it was slow (a first request's or a first query's code compiled on several threads at once). It is
         // timed on the wall clock, waits for a CPU included: counted for the share of the step not spent waiting for one.
         // The time reported stays the step's.
-        var compiled = EventsAlone && wall > 0
-            ? (long)(Math.Max(0, processJit - EngineCompilation.During(step.Start, step.End)) * ((double)own / wall))
+        var compiled = threadJit >= 0 && wall > 0 ? (long)(threadJit * ((double)own / wall))
+            : EventsAlone && wall > 0 ? (long)(Math.Max(0, processJit - EngineCompilation.During(step.Start, step.End)) * ((double)own / wall))
             : 0;
         return own - compiled - stalls.During(step.Start, step.End, 0) < settings.SlowTicks ? null : (own, split, processJit);
     }

@@ -69,24 +69,31 @@ internal sealed partial class SlowSteps
         stalls.CatchUp(end);
         if (own - NotItsOwn(frame, end) < settings.SlowTicks)
             return;
-        var first = firstSteps.Where(s => s.GapTicks * 2 >= own).MaxBy(s => s.GapTicks);
+        var first = GapFirstStep(firstSteps, own);
         var task = first is null ? null : findTask(first.TaskId);
         if ((task is null && HandlerTicks(frame, end) * 2 < own) || !frame.TryClaimSlowReport())
             return;
-        // Without a box of the user's, the stretch is known only by the handler it ran (below the step that ran it, if any).
         var boxed = first is not null && task is not null;
-        var evidence = new StretchEvidence(boxed ? first!.StateMachine : null, -1, boxed && AsyncState.IsParked(first!.State) ? first.State : AsyncState.Unknown,
-            DetectionSettings.Seconds(own), Ongoing: false)
-        {
-            FirstSteps = firstSteps,
-            Unbracketed = true,
-            WarmUp = CompiledMuch(frame, end),
-        };
+        var evidence = RequestEvidence(boxed ? first : null, firstSteps, own) with { WarmUp = CompiledMuch(frame, end) };
         var split = Split(tracker, frame, end, times);
         sink.Add(boxed
             ? Finding(tracker, first!.TaskId, RawAsyncStack.Capture(task!, first.State), first.Record, evidence, frame, split, end)
             : Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, split, end));
     }
+
+    // The box of the user's async method a request stretch of `own` time created after the longest gap holding at least
+    // half of it: the first step it is reported as, from that method's start (what ran before its first await); none, and
+    // it is reported as its handler's first step, if the handler held at least half of it.
+    private static FirstStep? GapFirstStep(List<FirstStep> firstSteps, long own) => firstSteps.Where(s => s.GapTicks * 2 >= own).MaxBy(s => s.GapTicks);
+
+    // What a request stretch is judged by: that box's first step, up to the await it parked at; without one, only the
+    // handler it ran (below the step that ran it, if any).
+    private static StretchEvidence RequestEvidence(FirstStep? boxed, List<FirstStep> firstSteps, long own) =>
+        new(boxed?.StateMachine, -1, boxed is not null && AsyncState.IsParked(boxed.State) ? boxed.State : AsyncState.Unknown, DetectionSettings.Seconds(own), Ongoing: false)
+        {
+            FirstSteps = firstSteps,
+            Unbracketed = true,
+        };
 
 
     // The async stack of the step a request ran in (Kestrel's request loop), if it ran in one.

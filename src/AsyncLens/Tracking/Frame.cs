@@ -184,6 +184,13 @@ internal sealed class Frame
     public System.Diagnostics.Activity? HandlerRun;
 
     /// <summary>
+    /// For a <see cref="FrameKind.Request"/> on the async events alone: when the watchdog last saw it still stand for its
+    /// request or handler (<see cref="ThreadTracker.StandsForNothing"/> false), 0 before; its run on its thread ended
+    /// within a tick of then, if it stands for nothing at its next event.
+    /// </summary>
+    public long SeenStandingAt;
+
+    /// <summary>
     /// The async stack the watchdog captured while this step ran (parents are gone once it completes), and the handler of
     /// the request it served, read from its state machine then (a request that ends inside the step has let go of its
     /// HttpContext by the step's end).
@@ -198,6 +205,20 @@ internal sealed class Frame
 
     /// <summary>Claims the slow-step report for this frame: true once, for whoever (step end or exit) asks first.</summary>
     public bool TryClaimSlowReport() => Interlocked.Exchange(ref _slowReported, 1) == 0;
+
+    /// <summary>
+    /// Claims it from another thread for the frame of <paramref name="version"/>: false, and any claim undone, when the
+    /// frame ended and was reused meanwhile (its owner claims its own frames on its own thread).
+    /// </summary>
+    public bool TryClaimSlowReport(int version)
+    {
+        if (Version != version || !TryClaimSlowReport())
+            return false;
+        if (Version == version)
+            return true;
+        Volatile.Write(ref _slowReported, 0);
+        return false;
+    }
 
     /// <summary>What created tasks in this frame are attributed to: the box's method or the delegate's.</summary>
     public object? CreatorCode => Kind == FrameKind.AsyncStep ? Box : Code;
@@ -223,6 +244,7 @@ internal sealed class Frame
         FirstCreated = null;
         LastCreation = JudgedUpTo = 0;
         HandlerRun = null;
+        SeenStandingAt = 0;
         if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request)
         {
             JitStart = RuntimeTime.JitOnThisThread;

@@ -130,8 +130,15 @@ internal sealed class ThreadTracker
     /// for: its frame is judged to this end.
     /// </summary>
     public bool StandsForNothing(Frame request, System.Diagnostics.Activity? endingHere = null) =>
-        request.HandlerRun is { IsStopped: true } run && !ReferenceEquals(run, endingHere)
-        || request.WorkItem >= 0 && Runtime.WorkItems.Completed(WorkItemCounter) is var done and >= 0 && done != request.WorkItem;
+        request.HandlerRun is { IsStopped: true } run && !ReferenceEquals(run, endingHere) || WorkItemOver(request);
+
+    /// <summary>
+    /// Whether the work item <paramref name="request"/> began in has completed: this thread went back to the pool (or on to
+    /// other work), and runs nothing of it any more. Unlike a handler's end, which the thread that ran it last is told of
+    /// (and may be judging its frame right now), nothing tells an idle thread this: the watchdog asks.
+    /// </summary>
+    public bool WorkItemOver(Frame request) =>
+        request.WorkItem >= 0 && Runtime.WorkItems.Completed(WorkItemCounter) is var done and >= 0 && done != request.WorkItem;
 
     /// <summary>Where this thread's async methods last parked, and its reported waits: for steps the async events deliver late.</summary>
     public ParkNotes Notes { get; } = new();

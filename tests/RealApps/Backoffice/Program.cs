@@ -11,7 +11,8 @@ using Quartz;
 // (Quartz) with two jobs, set up as their docs show. `dotnet Backoffice.dll [all|healthy]`: three rounds of a price quote (an
 // async consumer), a nightly summary (an async job) and an audit event whose consumer throws (MassTransit catches it
 // and moves the message to its error queue); and ("all") the seeded bugs (// @tags): a synchronous consumer that
-// computes, an async consumer that blocks on `.Result` and lets a failing task go, a synchronous job that sleeps.
+// computes, an async consumer that blocks on `.Result` and lets a failing task go, a synchronous job that sleeps, an
+// async consumer that sleeps before its first await.
 // Each message and job runs alone (the driver waits for it to end), then the host stops: "jobs finished".
 var mode = args.Length > 0 ? args[0] : "all";
 var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(args); // MassTransit has a Host too
@@ -23,6 +24,7 @@ builder.Services.AddMassTransit(x =>
     x.AddConsumer<OrderPlacedConsumer>(); // @jobs.order.register
     x.AddConsumer<PriceQuoteConsumer>();
     x.AddConsumer<AuditConsumer>();
+    x.AddConsumer<InvoiceConsumer>(); // @jobs.invoice.register
     x.UsingInMemory((context, cfg) => cfg.ConfigureEndpoints(context));
 });
 builder.Services.AddQuartz(q =>
@@ -47,6 +49,7 @@ for (var round = 0; round < 3; round++)
     await Progress.Run(() => bus.Publish(new MakeThumbnail(round)));
     await Progress.Run(() => bus.Publish(new OrderPlaced(round)));
     await Progress.Run(async () => await scheduler.TriggerJob(CleanupJob.Key));
+    await Progress.Run(() => bus.Publish(new SendInvoice(round)));
 }
 await Task.Delay(300); // the last notification's failure, 20 ms after its order
 await host.StopAsync();
@@ -161,6 +164,18 @@ namespace Backoffice
         } // @jobs.cleanup.end
     }
 
+    // An async consumer whose first step blocks: a synchronous back-off on the bus's thread before its first await, which
+    // parks (its first step ends there, and the rest of it runs on another thread).
+    public class InvoiceConsumer : IConsumer<SendInvoice>
+    {
+        public async Task Consume(ConsumeContext<SendInvoice> context)
+        { // @jobs.invoice.start
+            Thread.Sleep(200); // @jobs.invoice.sleep
+            await Task.Delay(20); // @jobs.invoice.await
+            Progress.Ended();
+        }
+    }
+
     public class SummaryJob(Inventory inventory) : IJob
     {
         public static readonly JobKey Key = new("summary");
@@ -181,4 +196,5 @@ namespace Backoffice.Messages
     public record OrderReserved(int Id);
     public record PriceQuote(int Item);
     public record AuditEvent(int Id);
+    public record SendInvoice(int Id);
 }

@@ -165,6 +165,19 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
         }
     }
 
+    /// <summary>The state-machine contexts a thread created in [from, to] (its boxes' parks), oldest first, as its buffers so
+    /// far and its ring tell; false when the ring may have lost some. On AsyncLens's own thread.</summary>
+    public bool ContextsCreated(ulong osThreadId, long from, long to, List<(ulong Context, long At)> into)
+    {
+        ThreadSteps? thread;
+        lock (_threads)
+            _threads.TryGetValue(osThreadId, out thread);
+        if (thread is null)
+            return true;
+        lock (thread)
+            return thread.CreatedWithin(from, to, into);
+    }
+
     /// <summary>
     /// Gives the steps still waiting for their context's end the callers known so far (a context still running; the
     /// process's exit): on AsyncLens's own thread.
@@ -334,6 +347,21 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
             var slot = _createdNext;
             _createdNext = (slot + 1) % CreatedKept;
             (_createdParents[slot], _createdContexts[slot], _createdAt[slot]) = (parent, context, at);
+        }
+
+        // Oldest first; false when the ring holds none from before `from` (some in the span may be gone).
+        public bool CreatedWithin(long from, long to, List<(ulong Context, long At)> into)
+        {
+            var complete = false;
+            for (var k = 0; k < CreatedKept; k++)
+            {
+                var i = (_createdNext + k) % CreatedKept;
+                if (_createdContexts[i] == 0 || _createdAt[i] < from)
+                    complete = true;
+                else if (_createdAt[i] <= to)
+                    into.Add((_createdContexts[i], _createdAt[i]));
+            }
+            return complete;
         }
 
         // The state-machine contexts the current context created from the step's start on, oldest first (as far as the ring holds them).

@@ -149,6 +149,13 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
     private readonly List<SlowEventStep> _awaitingStop = [];
     private volatile bool _watching;
 
+    // While stretches wait for the boxes that parked in them (KeepResumes): each resumed context's leaf, a ring. The
+    // thread that resumed one may have run more contexts since than its recent stacks keep (a bus's reader threads do).
+    private const int ResumesKept = 1024;
+    private readonly (ulong Context, long At, ulong Method, int State)[] _resumes = new (ulong, long, ulong, int)[ResumesKept];
+    private int _resumesNext;
+    private volatile bool _keepingResumes;
+
     public EventSteps(long slowTicks, bool waitForStop, Action<SlowEventStep> onSlow)
     {
         _slowTicks = slowTicks;
@@ -170,10 +177,46 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
     /// <summary>The OS ids of the threads that ran async code so far.</summary>
     public void Threads(List<ulong> into) => _assembler.Threads(into);
 
+    /// <summary>The state-machine contexts created on a thread in a span, oldest first (see <see cref="AsyncStepAssembler.ContextsCreated"/>).</summary>
+    public bool ContextsCreated(ulong osThreadId, long from, long to, List<(ulong Context, long At)> into) => _assembler.ContextsCreated(osThreadId, from, to, into);
+
+    /// <summary>
+    /// The leaf of <paramref name="context"/>'s first resume after <paramref name="createdAt"/> (the box whose park created
+    /// it, and the await it parked at), from the resumes kept (<see cref="KeepResumes"/>) and the stacks the threads' last
+    /// contexts ran with; false when none is kept (it has not resumed yet, or was delivered before the keeping began and
+    /// its thread has run eight contexts since). On AsyncLens's own thread.
+    /// </summary>
+    public bool FirstResume(ulong context, long createdAt, out ulong method, out int state)
+    {
+        (ulong Method, int State, long At) first = (0, AsyncState.Unknown, long.MaxValue);
+        lock (_resumes)
+        {
+            foreach (var resume in _resumes)
+            {
+                if (resume.Context == context && resume.At >= createdAt && resume.At < first.At)
+                    first = (resume.Method, resume.State, resume.At);
+            }
+        }
+        _assembler.RecentStacks(createdAt, (resumed, at, methods, states) =>
+        {
+            if (resumed == context && at < first.At && methods.Length > 0)
+                first = (methods.Span[0], states.Span[0], at);
+            return false;
+        });
+        (method, state) = (first.Method, first.State);
+        return first.At != long.MaxValue;
+    }
+
     /// <summary>False on a runtime without the source (the decision in <see cref="StepSource"/> should have said so).</summary>
     public bool SourceSeen => _listener.SourceSeen;
 
-    public bool WatchesStacks => _watching;
+    public bool WatchesStacks => _watching || _keepingResumes;
+
+    /// <summary>
+    /// Whether each resumed context's leaf is kept for <see cref="FirstResume"/> (at most the last 1,024): while a stretch
+    /// waits for the boxes that parked in it (a request's or a handler's, see <c>SlowSteps.ParkedRequests</c>).
+    /// </summary>
+    public void KeepResumes(bool keep) => _keepingResumes = keep;
 
     public bool RemembersStacks => _waitForStop;
 
@@ -206,6 +249,14 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
 
     public void OnStackResumed(ulong context, long resumedAt, ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states)
     {
+        if (_keepingResumes && !methods.IsEmpty)
+        {
+            lock (_resumes)
+            {
+                _resumes[_resumesNext] = (context, resumedAt, methods[0], states[0]);
+                _resumesNext = (_resumesNext + 1) % ResumesKept;
+            }
+        }
         lock (_awaitingStop)
         {
             for (var i = _awaitingStop.Count - 1; i >= 0; i--)

@@ -102,6 +102,80 @@ public sealed class EventStepsTests
         Assert.Equal((4UL, Body, 0), (child.Context, child.LeafMethod, child.LeafState));
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void ABoxsParkIsFoundOnItsThreadAndItsFirstResumeWhileKeptThoughItsResumingThreadRanMoreContextsSince(bool kept)
+    {
+        // A handler's first step on a bus's thread (context 3, the framework's loop) parks its box: context 4 is created
+        // there; another thread resumes it, then runs nine more contexts, past the eight it remembers the stacks of.
+        const ulong Loop = 0x100, Handler = 0x200, Other = 0x300;
+        var bus = new BufferBuilder(start: 1_000, osThread: 42)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, 1_000, 3)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, 1_000, [0, 0, 1, 3, .. BufferBuilder.Unsigned(Loop), 0])
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, 1_000)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, 300_000_000, 3, 4)
+            .Event(AsyncEventKind.SuspendStateMachineAsyncContext, 300_001_000)
+            .Build();
+        var resumer = new BufferBuilder(start: 400_000_000, osThread: 43)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, 400_000_000, 4)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, 400_000_000, [0, 0, 1, 4, .. BufferBuilder.Unsigned(Handler), 0])
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, 400_000_100)
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, 400_000_200)
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, 400_000_300);
+        for (byte context = 10; context < 19; context++)
+        {
+            var at = 500_000_000L + context * 1_000;
+            resumer.Event(AsyncEventKind.ResumeStateMachineAsyncContext, at, context)
+                .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, at, [0, 0, 1, context, .. BufferBuilder.Unsigned(Other), 2])
+                .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, at + 100)
+                .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, at + 200)
+                .Event(AsyncEventKind.CompleteStateMachineAsyncContext, at + 300);
+        }
+        using var steps = new EventSteps(SlowTicks, waitForStop: true, _ => { });
+        steps.KeepResumes(kept);
+
+        steps.Decode(bus);
+        steps.Decode(resumer.Build());
+
+        var created = new List<(ulong Context, long At)>();
+        Assert.True(steps.ContextsCreated(42, long.MinValue, long.MaxValue, created));
+        var (context4, createdAt) = Assert.Single(created);
+        Assert.Equal(4UL, context4);
+        Assert.Empty(CreatedOn(steps, 43));
+        Assert.Equal(kept, steps.FirstResume(4, createdAt, out var method, out var state));
+        if (kept)
+            Assert.Equal((Handler, 0), (method, state)); // the box that parked, at the await it parked at
+    }
+
+    [Fact]
+    public void MoreParksOnAThreadThanItsRingKeepsSayTheSpanIsNotKnownWhole()
+    {
+        var bus = new BufferBuilder(start: 1_000, osThread: 42)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, 1_000, 3)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, 1_000, [0, 0, 1, 3, .. BufferBuilder.Unsigned(0x100), 0])
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, 1_000);
+        for (byte context = 10; context < 27; context++)
+            bus.Event(AsyncEventKind.CreateStateMachineAsyncContext, 1_000_000L * context, 3, context);
+        using var steps = new EventSteps(SlowTicks, waitForStop: true, _ => { });
+        steps.Decode(bus.Build());
+
+        var created = new List<(ulong Context, long At)>();
+        Assert.False(steps.ContextsCreated(42, long.MinValue, long.MaxValue, created)); // 17 parks: the first is gone
+        Assert.Equal(16, created.Count);
+        Assert.Equal(11UL, created[0].Context); // oldest first
+        var within = new List<(ulong Context, long At)>();
+        Assert.True(steps.ContextsCreated(42, created[4].At, long.MaxValue, within)); // older ones kept: none of the span lost
+        Assert.Equal(created.Skip(4), within);
+    }
+
+    private static List<(ulong, long)> CreatedOn(EventSteps steps, ulong osThreadId)
+    {
+        var created = new List<(ulong, long)>();
+        steps.ContextsCreated(osThreadId, long.MinValue, long.MaxValue, created);
+        return created;
+    }
+
     [Fact]
     public void AStateMachineStepIsGivenNoChildrenAndARuntimeAsyncStepThatParkedNothingIsNotHeld()
     {
