@@ -116,8 +116,11 @@ internal static partial class FixHints
 
     private const string WaitFix = "`.Result`/`.Wait()` blocks the thread on another task: `await` it instead (`await Task.WhenAll/WhenAny` for several)";
 
+    // Not a helper the compiler generated in the app's assembly: <PrivateImplementationDetails>.ComputeStringHash, which a
+    // switch over many strings calls on every path, is no code of the user's to name.
     private static bool IsPlainUserMethod(MethodBase m) =>
-        !m.IsConstructor && !m.IsSpecialName && !m.Name.StartsWith('<') && m.GetCustomAttribute<StateMachineAttribute>() is null;
+        !m.IsConstructor && !m.IsSpecialName && !m.Name.StartsWith('<') && m.GetCustomAttribute<StateMachineAttribute>() is null
+        && m.DeclaringType?.Name.StartsWith('<') != true;
 
     private static string Describe(MethodBase m)
     {

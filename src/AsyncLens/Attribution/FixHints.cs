@@ -196,6 +196,9 @@ internal sealed record Hint(int Offset, string Callee, string Fix)
     /// first step (up to its first await that did not complete at once), which ran inside this one.
     /// </summary>
     public MethodBase? AsyncCallee { get; init; }
+
+    /// <summary>The call may have run more than once in the stretch: its site is in a loop the stretch may have gone round.</summary>
+    public bool MayRepeat { get; init; }
 }
 
 /// <summary>What kind of call a hint names, strongest evidence first.</summary>

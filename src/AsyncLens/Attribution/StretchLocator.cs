@@ -138,6 +138,17 @@ internal static class StretchLocator
         var parked = first is null ? ParkedBelow(e, code) : AsyncState.IsParked(first.State) ? first.State : 0;
         var ongoing = e.Ongoing && first is null;
         var hint = Hint(code, -1, parked, e, ongoing);
+        // A box is its method's last call's. Called in a loop the stretch may have gone round, the earlier calls left
+        // no box: their awaits completed at once and they ran the whole method. When the box's first step names nothing
+        // and the time says how the thread was held (blocked, or on a CPU: the caller's code was found to hold nothing
+        // that could), the time went to those (DbWorker count-sync under load: two 0.3 s blocking counts ran whole, the
+        // third parked at its first await; the stretch was judged on that first await alone, and not reported).
+        if (first is not null && hint is null && how == Found.Called && at?.Hint is { MayRepeat: true } && (e.Time.MostlyBlocked || e.Time.MostlyOnCpu))
+        {
+            used.Boxes.Add(first);
+            (first, parked, ongoing) = (null, AsyncState.Done, false);
+            hint = Hint(code, -1, parked, e, ongoing);
+        }
         // A gap is evidence only with a cause in the method's own code; in Main's first step, which also holds the
         // process's startup, and in a framework step while the process warms up, only with a blocking call. A handler
         // ran for the time after its endpoint matched: it is followed for a cause in its code or in an async method it
@@ -168,7 +179,8 @@ internal static class StretchLocator
             if (sites.Count == 1)
                 paths = paths.Knowing(sites[0].Offset);
         }
-        return FixHints.ForStretch(code, paths, e);
+        var hint = FixHints.ForStretch(code, paths, e);
+        return hint is { AsyncCallee: not null } ? hint with { MayRepeat = paths.MayRunAgain(hint.Offset) } : hint;
     }
 
     // Where a method known only from the IL (no box) parked, as its caller's next resume showed it; else it completed.

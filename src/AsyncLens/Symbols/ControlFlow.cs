@@ -309,6 +309,12 @@ internal sealed class StretchPaths(ControlFlow flow, List<int>[] successors, int
     public bool Ran(int offset) => flow.IndexOf(offset) is { } b && certain[b];
 
     /// <summary>
+    /// True when <paramref name="offset"/> may have run more than once in the stretch: a path of it leads back to it (a
+    /// loop the stretch may have gone round, its awaits completing at once).
+    /// </summary>
+    public bool MayRunAgain(int offset) => flow.IndexOf(offset) is { } b && onPath[b] && successors[b].Any(s => Reaches(s, [b], -1));
+
+    /// <summary>
     /// The same stretch, knowing also that <paramref name="offset"/> ran (a task its call created was seen): what
     /// lies on every path from the start to it, and on every path from it to the end, ran too.
     /// </summary>

@@ -48,6 +48,44 @@ internal static class Samples
         return rows;
     }
 
+    // Main's shape with as many scenarios as DbWorker's: the compiler switches on the string's hash, a call to a helper
+    // it generates in the app's own assembly (<PrivateImplementationDetails>.ComputeStringHash), on every path.
+    public static async Task<int> RunOneOfManyAsync(string scenario)
+    {
+        var rows = await CountAsync();
+        switch (scenario)
+        {
+            case "healthy":
+                await CountLoopAsync();
+                break;
+            case "busy":
+                await PollAsync(rows);
+                break;
+            case "count-sync":
+                rows += await CountRowsAsync(); // @sample.many.count
+                break;
+            case "ef-sync":
+                await ExportAsync(scenario);
+                break;
+            case "redis-sync":
+                await PollTwiceAsync(rows);
+                break;
+            case "redis-connect":
+                await HashAsync([]);
+                break;
+            case "pg-unobserved":
+                await ParseAsync(scenario);
+                break;
+            case "redis-crash":
+                await ResultAsync(Task.FromResult(rows));
+                break;
+            case "parked":
+                await GuardedAsync(scenario);
+                break;
+        }
+        return rows;
+    }
+
     // A blocking call before the branches: on every path, it ran.
     public static async Task<string> LoadThenBranchAsync(string path, bool twice)
     {
@@ -66,6 +104,24 @@ internal static class Samples
         for (var i = 0; i < 3; i++)
             Console.WriteLine($"count {await CountVisitsAsync()}"); // @sample.loop.await
     }
+
+    // A poller's loop over a count whose awaits may all complete at once (a warm pool): then a call runs whole.
+    public static async Task CountRowsLoopAsync()
+    {
+        await PrepareAsync();
+        for (var i = 0; i < 3; i++)
+            Console.WriteLine($"rows {await CountRowsAsync()}"); // @sample.rows.call
+    }
+
+    // Its first await is the framework's: its first step names nothing; then a blocking read.
+    public static async Task<int> CountRowsAsync()
+    { // @sample.rows.start
+        using var stream = new MemoryStream();
+        await stream.FlushAsync();
+        var text = File.ReadAllText("rows"); // @sample.rows.read
+        await stream.FlushAsync();
+        return text.Length;
+    } // @sample.rows.end
 
     private static async Task PrepareAsync()
     {

@@ -289,6 +289,48 @@ public sealed class StretchLocatorTests
         Assert.Null(Locate(warming with { Time = new TimeSplit(OnCpu: 6_500_000, Blocked: 1_500_000), WarmUp = false }).Hint);
     }
 
+    [Fact]
+    public void A_loop_whose_calls_completed_at_once_is_blamed_on_their_whole_code_not_on_the_last_calls_first_await()
+    {
+        // DbWorker count-sync under three CPU burners (1 run in 60, Debug and Release): the poller's stretch resumed
+        // before its loop; two calls of the count completed at once (no box), each blocking 0.3 s in its query; the third
+        // parked at its first await (a box). The stretch was judged on that box's first step, from its start to that
+        // await, which names nothing: while the process warms up, no report at all.
+        var last = new FirstStep(Record(21), Machine(nameof(Samples.CountRowsAsync)), State: 0, GapTicks: 130_000);
+        var warming = Evidence(nameof(Samples.CountRowsLoopAsync), resumed: 0, stopped: 1, Blocked) with { FirstSteps = [last], WarmUp = true };
+        var stretch = Locate(warming);
+        Assert.Equal("Samples.CountRowsAsync()", stretch.Code.Name);
+        Assert.Equal(0, stretch.TaskId); // the calls that took the time left no task
+        Assert.Equal(Line("sample.rows.read"), LocationLine(stretch));
+        Assert.Equal("`File.ReadAllText` blocks the thread: use `await File.ReadAllTextAsync(...)`", stretch.Hint!.Fix);
+        Assert.Equal(Line("sample.rows.start"), stretch.ResumedAt?.Line);
+        Assert.Equal(Line("sample.rows.end"), stretch.StoppedAt?.Line);
+        Assert.Equal(Line("sample.rows.call"), Assert.Single(stretch.Callers).CallLine?.Line);
+
+        // The time not telling how the thread was held: nothing says the earlier calls took it.
+        Assert.Null(StretchLocator.Locate(warming with { Time = TimeSplit.Unknown }));
+
+        // Called once (no loop): the box is the only call's, and its first step, which names nothing, is all it ran.
+        var once = Evidence(nameof(Samples.RunOneOfManyAsync), resumed: 0, stopped: 3, Blocked) with { FirstSteps = [last], WarmUp = true };
+        Assert.Null(StretchLocator.Locate(once));
+    }
+
+    [Fact]
+    public void A_helper_the_compiler_generated_is_never_named_as_a_call_of_the_apps()
+    {
+        // Main's switch over DbWorker's nine scenarios hashes the string first, on every path: a call to
+        // <PrivateImplementationDetails>.ComputeStringHash, in the app's own assembly. A 0.26 s stretch of Main's (the
+        // split not telling) was reported with "`<PrivateImplementationDetails>.ComputeStringHash(string)` runs on the async
+        // path for the whole stretch" (DbWorker count-sync, under three CPU burners). The branch that ran is known from the
+        // box it created; the time went to that method's first step.
+        var rows = new FirstStep(Record(21), Machine(nameof(Samples.CountRowsAsync)), State: 1, GapTicks: 2_900_000);
+        var stretch = Locate(Evidence(nameof(Samples.RunOneOfManyAsync), resumed: 0, stopped: 3, TimeSplit.Unknown) with { FirstSteps = [rows] });
+        Assert.Equal("Samples.CountRowsAsync()", stretch.Code.Name);
+        Assert.Equal(Found.Called, stretch.How);
+        Assert.Equal(Line("sample.rows.read"), LocationLine(stretch));
+        Assert.Equal(Line("sample.many.count"), Assert.Single(stretch.Callers).CallLine?.Line);
+    }
+
     private static Stretch Locate(StretchEvidence evidence) => StretchLocator.Locate(evidence) ?? throw new Xunit.Sdk.XunitException("no stretch located");
 
     [Fact]
