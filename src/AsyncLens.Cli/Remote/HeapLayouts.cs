@@ -86,6 +86,7 @@ internal sealed class TypeLayout
         else
             (Kind, _label) = NodeLabels.ByDefinition(definition, IsTask, !IsTask && Derives(type, AwaitedLayout.SocketOperationType));
         IsContinueWith = NodeLabels.IsContinueWith(definition);
+        ValueTaskSource = definition == AwaitedLayout.ValueTaskAsTaskType ? type.GetFieldByName(AwaitedLayout.ValueTaskAsTaskSource) : null;
         if (definition == AwaitedLayout.WhenAllType)
             Remaining = type.GetFieldByName(AwaitedLayout.WhenAllRemaining);
         AllTasks = Kind == NodeKind.Combinator ? type.GetFieldByName(AwaitedLayout.WhenAllTasks) : null;
@@ -135,6 +136,9 @@ internal sealed class TypeLayout
 
     /// <summary>A task <c>ContinueWith</c> made.</summary>
     public bool IsContinueWith { get; }
+
+    /// <summary>In <c>ValueTask.AsTask()</c>'s task: the source it waits for, which names it (<see cref="NodeLabels.Classify"/>).</summary>
+    public ClrInstanceField? ValueTaskSource { get; }
 
     public ClrInstanceField? Remaining { get; }
 

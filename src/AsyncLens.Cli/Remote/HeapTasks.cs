@@ -214,9 +214,10 @@ internal sealed class HeapTasks
             };
         }
         var tasks = layout.Kind == NodeKind.Combinator ? CombinatorTasks(obj.Address, layout) : null;
+        var source = layout.ValueTaskSource?.ReadObject(obj.Address, false) is { IsNull: false, IsValid: true } s ? s : default;
         return new TaskNode(obj.Address, id, layout.Kind, index)
         {
-            Label = layout.Label,
+            Label = source.IsNull ? layout.Label : Layout(source).Label,
             TotalCount = tasks?.Count,
             PendingCount = layout.Remaining?.Read<int>(obj.Address, false),
         };

@@ -14,6 +14,7 @@ namespace AsyncLens.Inventory;
 /// </summary>
 internal static class NodeLabels
 {
+    private static readonly ConcurrentDictionary<Type, FieldInfo?> s_sourceFields = new();
     private static readonly Type? s_socketSource = Type.GetType($"{AwaitedLayout.SocketOperationType}, {AwaitedLayout.SocketsAssembly}");
 
     // A snapshot classifies every node; what a type is never changes, so it is worked out once per type.
@@ -31,6 +32,9 @@ internal static class NodeLabels
             return (NodeKind.DelegateTask, s_delegateLabels.GetOrAdd((IsContinueWith(RuntimeNames.Definition(task.GetType())), task.Status == TaskStatus.Created, action.Method),
                 static key => DelegateLabel(key.Item1, key.Item2, MethodNames.Format(key.Item3))));
         }
+        // ValueTask.AsTask() of a source: what it waits for is the source (a socket's operation, a channel's, a library's).
+        if (target is Task && SourceOf(target) is { } source)
+            return (NodeKind.Awaited, Classify(source).Label);
         return s_byType.GetOrAdd(target.GetType(), static type =>
         {
             var (kind, label) = ByDefinition(RuntimeNames.Definition(type), typeof(Task).IsAssignableFrom(type), s_socketSource?.IsAssignableFrom(type) == true);
@@ -69,6 +73,11 @@ internal static class NodeLabels
             _ => (NodeKind.Awaited, null),
         };
     }
+
+    private static object? SourceOf(object task) =>
+        s_sourceFields.GetOrAdd(task.GetType(), static type => RuntimeNames.Definition(type) == AwaitedLayout.ValueTaskAsTaskType
+            ? type.GetField(AwaitedLayout.ValueTaskAsTaskSource, BindingFlags.Instance | BindingFlags.NonPublic)
+            : null)?.GetValue(task);
 
     /// <summary>A task <c>ContinueWith</c> made (a delegate task that runs once the task it continues completes).</summary>
     public static bool IsContinueWith(string definition) => Array.IndexOf(AwaitedLayout.ContinueWithTaskTypes, definition) >= 0;

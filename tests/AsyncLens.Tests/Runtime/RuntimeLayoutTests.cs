@@ -109,6 +109,29 @@ public sealed class RuntimeLayoutTests
         Assert.False(TaskLayout.Flags.IsCreated(TaskInternals.Flags(running)));
     }
 
+    [Fact]
+    public void A_value_tasks_AsTask_is_named_by_the_source_it_waits_for()
+    {
+        // As Orleans' generated grain calls do (`.AsTask()` of its response source): was "ValueTask<int>.ValueTaskSourceAsTask".
+        var pending = new ValueTask<int>(new NeverSource(), 0).AsTask();
+        Assert.Equal((NodeKind.Awaited, "RuntimeLayoutTests.NeverSource"), NodeLabels.Classify(pending));
+        var untyped = new ValueTask(new NeverSource(), 0).AsTask();
+        Assert.Equal((NodeKind.Awaited, "RuntimeLayoutTests.NeverSource"), NodeLabels.Classify(untyped));
+    }
+
+    private sealed class NeverSource : System.Threading.Tasks.Sources.IValueTaskSource<int>, System.Threading.Tasks.Sources.IValueTaskSource
+    {
+        public System.Threading.Tasks.Sources.ValueTaskSourceStatus GetStatus(short token) => System.Threading.Tasks.Sources.ValueTaskSourceStatus.Pending;
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, System.Threading.Tasks.Sources.ValueTaskSourceOnCompletedFlags flags)
+        {
+        }
+
+        public int GetResult(short token) => throw new InvalidOperationException("never completes");
+
+        void System.Threading.Tasks.Sources.IValueTaskSource.GetResult(short token) => throw new InvalidOperationException("never completes");
+    }
+
     private static Task? s_box;
     private static int s_stateWhileRunning = AsyncState.Unknown;
 

@@ -69,6 +69,16 @@ internal static class AwaitedLayout
 
     public const string ChannelWaitingWriteType = "System.Threading.Channels.WaitingWriteAsyncOperation";
 
+    /// <summary>
+    /// <c>ValueTask.AsTask()</c> of a value task backed by a source (a library's own pooled operation: Orleans' grain
+    /// call responses, a socket's or a channel's): a task that completes with its source. <c>ValueTask&lt;T&gt;</c>'s and
+    /// <c>ValueTask</c>'s, one name without arities.
+    /// </summary>
+    public const string ValueTaskAsTaskType = "System.Threading.Tasks.ValueTask+ValueTaskSourceAsTask";
+
+    /// <summary>The IValueTaskSource it waits for, in <see cref="ValueTaskAsTaskType"/> (null once completed).</summary>
+    public const string ValueTaskAsTaskSource = "_source";
+
     public const string SocketsAssembly = "System.Net.Sockets";
 
     /// <summary>A socket's pending receive, send or accept (a value-task source).</summary>
@@ -85,6 +95,7 @@ internal static class AwaitedLayout
         new(DelayWithCancellationType),
         new(SemaphoreWaiterType),
         .. ContinueWithTaskTypes.Select(name => new RuntimeType(name, ContinueWithAntecedent)),
+        new(ValueTaskAsTaskType, ValueTaskAsTaskSource),
         new(SourceCoreType, ContinuationState),
         new(ChannelsAssembly, ChannelOperationType, [ContinuationState]),
         new(ChannelsAssembly, ChannelBlockedReadType, []),
