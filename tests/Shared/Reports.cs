@@ -38,6 +38,17 @@ internal static class Reports
                 : $"{f.GetProperty("method").GetString()} at {f.GetProperty("file").GetString()}:{f.GetProperty("line").GetInt32()}")
             .ToList();
 
+    /// <summary>Asserts <paramref name="expected"/> equals <paramref name="actual"/>, showing the whole report if not.</summary>
+    public static void Same<T>(T expected, T actual, JsonElement report)
+    {
+        if (!EqualityComparer<T>.Default.Equals(expected, actual))
+            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
+    }
+
+    /// <summary>"file:line in Method" of the report's createdAt, or null when it has none.</summary>
+    public static string? CreatedAtIn(this JsonElement r) =>
+        r.GetProperty("createdAt") is { ValueKind: JsonValueKind.Object } created ? $"{r.At("createdAt")} in {created.GetProperty("method").GetString()}" : null;
+
     public static string Describe(IEnumerable<JsonElement> reports) =>
         string.Join("\n", reports.Select(r => r.IsRepeats()
             ? $"{r.Kind()} {r.Method()} at {r.At("location")}: {r.GetProperty("repeats").GetInt32()} repeats"

@@ -34,10 +34,14 @@ public sealed class ShopApiDoctorTests
     public void Idle_and_under_traffic_it_is_healthy(string configuration)
     {
         using var shop = new RunningApp("ShopApi", configuration);
-        var healthy = new Regex(@"^healthy: nothing stuck: \d+ threads \(\d+ in the thread pool, \d+ idle, 0 blocked\), \d+ pending tasks, [\d,]+ work items? queued; the main thread waits in `Program\.<Main>\(string\[\]\)`, for the app to end$");
+        // Idle, no pool thread is blocked; under traffic one may be, for a moment, in a lock of the framework's (the read
+        // landed on it once in a fresh-clone suite): healthy all the same, which is what is asked.
+        var idleHealthy = new Regex(@"^healthy: nothing stuck: \d+ threads \(\d+ in the thread pool, \d+ idle, 0 blocked\), \d+ pending tasks, [\d,]+ work items? queued; the main thread waits in `Program\.<Main>\(string\[\]\)`, for the app to end$");
+        var healthy = new Regex(@"^healthy: nothing stuck: \d+ threads \(\d+ in the thread pool, \d+ idle, \d+ blocked\), \d+ pending tasks, [\d,]+ work items? queued; the main thread waits in `Program\.<Main>\(string\[\]\)`, for the app to end$");
         var idle = DoctorRun.Run(shop.Pid);
         Assert.True(idle.ExitCode == 0, idle.ToString());
-        Assert.Matches(healthy, Assert.Single(DoctorRun.Verdicts(idle)));
+        var idleVerdict = Assert.Single(DoctorRun.Verdicts(idle));
+        Assert.True(idleHealthy.IsMatch(idleVerdict), idle.ToString());
 
         using var stop = new CancellationTokenSource();
         var traffic = Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
@@ -54,7 +58,7 @@ public sealed class ShopApiDoctorTests
         {
             var busy = DoctorRun.Run(shop.Pid);
             Assert.True(busy.ExitCode == 0, $"read {read + 1} of 5 under traffic:\n{busy}");
-            Assert.Matches(healthy, Assert.Single(DoctorRun.Verdicts(busy)));
+            Assert.True(healthy.IsMatch(Assert.Single(DoctorRun.Verdicts(busy))), $"read {read + 1} of 5 under traffic:\n{busy}");
         }
         stop.Cancel();
         Assert.All(traffic, t => Assert.True(t.Result > 0));

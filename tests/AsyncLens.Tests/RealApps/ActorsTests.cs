@@ -1,5 +1,5 @@
-using System.Text.Json;
 using AsyncLens.Testing;
+using static AsyncLens.Testing.Reports;
 using Xunit;
 
 namespace AsyncLens.Tests.RealApps;
@@ -35,9 +35,4 @@ public sealed class ActorsTests
         Assert.True(wait.Duration() is >= 0.25 and < 1.5, wait.GetRawText());
     }
 
-    private static void Same<T>(T expected, T actual, JsonElement report)
-    {
-        if (!EqualityComparer<T>.Default.Equals(expected, actual))
-            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
-    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AsyncLens.Testing;
+using static AsyncLens.Testing.Reports;
 using Xunit;
 
 namespace AsyncLens.Tests.RealApps;
@@ -147,11 +148,6 @@ public sealed class BackofficeTests(BackofficeTests.Runs runs) : IClassFixture<B
         }
     }
 
-    private static void Same<T>(T expected, T actual, JsonElement report)
-    {
-        if (!EqualityComparer<T>.Default.Equals(expected, actual))
-            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
-    }
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 

@@ -1,5 +1,5 @@
-using System.Text.Json;
 using AsyncLens.Testing;
+using static AsyncLens.Testing.Reports;
 using Xunit;
 
 namespace AsyncLens.Tests.RealApps;
@@ -35,25 +35,18 @@ public sealed class GrainsTests
         var price = full.Single(r => r.Kind() == "slow-step");
         Assert.StartsWith("PricingGrain.PriceOf lambda at Grains.cs:", price.Method());
         Same(At("grains.price.bundle"), price.At("location"), price);
-        Same($"{At("grains.price.retry")} in PricingGrain.PriceOf(string)", CreatedAt(price), price);
+        Same($"{At("grains.price.retry")} in PricingGrain.PriceOf(string)", price.CreatedAtIn(), price);
         Same("`PricingGrain.BundlePrice(string)` runs on the async path for the whole stretch: if it is CPU-bound, move it off with "
             + "`await Task.Run(() => ...)`; if it does I/O, call its async API", price.GetProperty("fix").GetString(), price);
 
         var wait = full.Single(r => r.Kind() == "blocking-wait");
         Same("CartGrain.Checkout()", wait.Method(), wait);
         Same(At("grains.checkout.wait"), wait.At("location"), wait);
-        Same(null, CreatedAt(wait), wait);
+        Same(null, wait.CreatedAtIn(), wait);
         Same($"CartGrain.Checkout() at {At("grains.checkout.wait")}", wait.Stack()[^1], wait);
     }
 
-    private static void Same<T>(T expected, T actual, JsonElement report)
-    {
-        if (!EqualityComparer<T>.Default.Equals(expected, actual))
-            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
-    }
 
-    private static string? CreatedAt(JsonElement report) =>
-        report.GetProperty("createdAt") is { ValueKind: JsonValueKind.Object } created ? $"{report.At("createdAt")} in {created.GetProperty("method").GetString()}" : null;
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 }

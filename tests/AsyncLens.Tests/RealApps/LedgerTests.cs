@@ -1,5 +1,5 @@
-using System.Text.Json;
 using AsyncLens.Testing;
+using static AsyncLens.Testing.Reports;
 using Xunit;
 
 namespace AsyncLens.Tests.RealApps;
@@ -52,7 +52,7 @@ public sealed class LedgerTests
             Same(reconcile.GetProperty("firstStep").GetBoolean() ? At(configuration == "Debug" ? "ledger.reconcile.start" : "ledger.reconcile.round") : At("ledger.reconcile.write"),
                 reconcile.At("resumedAt"), reconcile);
             Same(LoopFix, reconcile.GetProperty("fix").GetString(), reconcile);
-            Same(Registered("ledger.grpc.map"), CreatedAt(reconcile), reconcile);
+            Same(Registered("ledger.grpc.map"), reconcile.CreatedAtIn(), reconcile);
         }
         foreach (var audit in reports.Where(r => r.Method() == Audit && !r.IsRepeats()))
         {
@@ -63,7 +63,7 @@ public sealed class LedgerTests
             Same(At(configuration == "Debug" ? "ledger.audit.end" : "ledger.audit.return"), audit.At("stoppedAt"), audit);
             Same(SleepFix, audit.GetProperty("fix").GetString(), audit);
             Same($"{Audit} at {At("ledger.audit.sleep")}", audit.Stack()[^1], audit);
-            Same(Registered("ledger.grpc.map"), CreatedAt(audit), audit);
+            Same(Registered("ledger.grpc.map"), audit.CreatedAtIn(), audit);
         }
         foreach (var archive in reports.Where(r => r.Method() == Archive && !r.IsRepeats()))
         {
@@ -75,21 +75,14 @@ public sealed class LedgerTests
             // Under the connection's dispatch loop, as the async stack shows it.
             Same($"HubConnectionHandler<StatementsHub>.DispatchMessagesAsync(HubConnectionContext)\n{Archive} at {At("ledger.archive.sleep")}",
                 string.Join('\n', archive.Stack().TakeLast(2)), archive);
-            Same(Registered("ledger.hub.map"), CreatedAt(archive), archive);
+            Same(Registered("ledger.hub.map"), archive.CreatedAtIn(), archive);
         }
     }
 
-    private static void Same<T>(T expected, T actual, JsonElement report)
-    {
-        if (!EqualityComparer<T>.Default.Equals(expected, actual))
-            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
-    }
 
     // Run by the framework, called by no code of the app's: created where the app registered its class (was unknown).
     private static string Registered(string tag) => $"{At(tag)} in Program.Main(string[])";
 
-    private static string? CreatedAt(JsonElement report) =>
-        report.GetProperty("createdAt") is { ValueKind: JsonValueKind.Object } created ? $"{report.At("createdAt")} in {created.GetProperty("method").GetString()}" : null;
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 }

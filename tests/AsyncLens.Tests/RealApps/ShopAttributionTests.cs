@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using AsyncLens.Testing;
+using static AsyncLens.Testing.Reports;
 using Xunit;
 
 namespace AsyncLens.Tests.RealApps;
@@ -245,11 +246,6 @@ public sealed class ShopAttributionTests
     }
 
     // An expected value, with the whole report when it is not what the report says.
-    private static void Same<T>(T expected, T actual, JsonElement report)
-    {
-        if (!EqualityComparer<T>.Default.Equals(expected, actual))
-            throw new Xunit.Sdk.XunitException($"expected {expected}, got {actual} in {report.GetRawText()}");
-    }
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 }
