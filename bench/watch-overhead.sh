@@ -17,6 +17,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 source "$here/lib/common.sh"
+source "$here/lib/watch_blocks.sh"
 parse_reps "[--concurrency N] [--post-percent N] [--warmup-ms N] [--min-warmup-ms N] [--rounds N] [--round-ms N]" "${1:-}"
 [[ $# -gt 0 ]] && shift
 require_tools "it prints the table"
@@ -78,13 +79,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     [[ -n "$url" ]] || fail "the server ($mode, repetition $rep) did not print a 127.0.0.1 address within 30 s:" "$base.server.out" "$base.server.err"
     local incidents=0 watch_ms=0 events_per_s=0
     if [[ "$mode" == watch ]]; then
-        dotnet "$cli" watch "$server" -o "$base.incidents" 2>"$base.watch.err" &
-        watcher=$!
-        for _ in $(seq 300); do
-            grep -q '^asynclens: watching process' "$base.watch.err" && break
-            kill -0 "$watcher" 2>/dev/null || fail "asynclens watch (repetition $rep) ended:" "$base.watch.err"
-            sleep 0.1
-        done
+        start_watch "$cli" "$server" "$base.incidents" "$base.watch.err" "repetition $rep"
     fi
     if ! dotnet "$load" --url "$url" "$@" >"$base.load.out" 2>"$base.load.err"; then
         fail "the load generator ($mode, repetition $rep) failed:" "$base.load.out" "$base.load.err" "$base.server.err"

@@ -33,18 +33,25 @@ watch_blocks() {
     done
 }
 
+# start_watch CLI PID INCIDENTS ERR WHAT: `asynclens watch PID -o INCIDENTS` in the background (its pid in $watcher),
+# back once it says it watches (up to 30 s); fails naming WHAT if it ends first.
+start_watch() {
+    local cli="$1" pid="$2" incidents="$3" err="$4" what="$5"
+    : >"$err" # before watch opens it: the loop below reads it at once
+    dotnet "$cli" watch "$pid" -o "$incidents" 2>"$err" &
+    watcher=$!
+    for _ in $(seq 600); do
+        grep -q '^asynclens: watching process' "$err" && return 0
+        kill -0 "$watcher" 2>/dev/null || fail "asynclens watch ($what) ended:" "$err"
+        sleep 0.05
+    done
+}
+
 # attached N CLI PID SECONDS DIR SIDE: one `asynclens watch` run of SECONDS from its "watching" line, written down.
 attached() {
     local block="$1" cli="$2" pid="$3" seconds="$4" dir="$5" side="$6" launched on_from on_to
     launched=$(now_ms)
-    : >"$dir/watch.$block.err" # before watch opens it: the loop below reads it at once
-    dotnet "$cli" watch "$pid" -o "$dir/incidents.$block" 2>"$dir/watch.$block.err" &
-    watcher=$!
-    for _ in $(seq 600); do
-        grep -q '^asynclens: watching process' "$dir/watch.$block.err" && break
-        kill -0 "$watcher" 2>/dev/null || fail "asynclens watch (block $block) ended:" "$dir/watch.$block.err"
-        sleep 0.05
-    done
+    start_watch "$cli" "$pid" "$dir/incidents.$block" "$dir/watch.$block.err" "block $block"
     on_from=$(now_ms)
     sleep "$seconds"
     on_to=$(now_ms)
