@@ -158,9 +158,11 @@ def ratio(key):
     return med("on", key) / med("off", key)
 
 if "console" in rows and "tasks" in rows:
+    same = rows.paired("console", "tasks", "cpu_us_per_req")
+    normal = (f"; console/normal: server CPU per request {med('console', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.2f}x"
+              if "off" in rows else "")
     print(f"\nconsole/inventory: throughput {med('console', 'rps') / med('tasks', 'rps'):.2f}x, server CPU per request "
-          f"{med('console', 'cpu_us_per_req') / med('tasks', 'cpu_us_per_req'):.2f}x; console/normal: server CPU per request "
-          f"{med('console', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.2f}x")
+          f"{med('console', 'cpu_us_per_req') / med('tasks', 'cpu_us_per_req'):.2f}x (same-repetition {min(same):.2f}x..{max(same):.2f}x){normal}")
 
 if "console-top" in rows and "console" in rows:
     agent = column("console-top", "agent_cpu_ms_per_poll")

@@ -15,6 +15,8 @@ namespace AsyncLens;
 internal sealed partial class DebugEngine : IEngineEvents, IDisposable
 {
     private const int ExecutionWork = 2;
+    // The async causality status an operation ends with (the runtime's AsyncCausalityStatus).
+    private const int StatusCompleted = 1;
     private const int StatusError = 3;
     private const int SynchronousWait = 1;
 
@@ -177,7 +179,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         // The console's history: before the task completes, while its awaiters still hang from it (the runtime raises this
         // event first), and the step that ends it is still this thread's.
         if (_registry.Ending is { } ending && record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } ended)
-            ending(ended, Tracker(now).Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now);
+            ending(ended, Tracker(now).Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now, status == StatusCompleted);
         if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
         {
             _lost.OnFaulted(taskId, record);
