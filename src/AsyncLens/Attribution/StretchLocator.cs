@@ -35,7 +35,7 @@ internal static class StretchLocator
             root = new Stretch(code, e.TaskId, FirstStep: e.Unbracketed,
                 code.AwaitLocation(e.ResumedState) ?? code.StartLocation,
                 e.Ongoing ? null : stopped == AsyncState.Done ? code.EndLocation : code.AwaitLocation(stopped),
-                Hint(code, e.ResumedState, stopped, e, ongoing: e.Ongoing), [], null);
+                Hint(code, e.ResumedState, stopped, e, ongoing: e.Ongoing), [], null) { Ended = !e.Ongoing && stopped == AsyncState.Done };
         }
         var path = new List<Stretch>();
         if (root is not null)
@@ -162,7 +162,11 @@ internal static class StretchLocator
         var stoppedAt = first is not null || parked != AsyncState.Done ? code.AwaitLocation(parked) : ongoing ? null : code.EndLocation;
         var callLine = how != Found.Called || at is null ? null : at.Code.LineAt(at.Hint!.Offset);
         IReadOnlyList<(StretchCode Method, SourceLocation? CallLine)> callers = at is null ? [] : [.. at.Callers, (at.Code, callLine)];
-        return new Stretch(code, first?.TaskId ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first) { How = how };
+        return new Stretch(code, first?.TaskId ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first)
+        {
+            How = how,
+            Ended = first is null && parked == AsyncState.Done && !ongoing,
+        };
     }
 
     private static Hint? Hint(StretchCode code, int resumedState, int stoppedState, StretchEvidence e, bool ongoing)
@@ -223,6 +227,9 @@ internal sealed record Stretch(
 {
     /// <summary>How the stretch was found: the step's own, or a first step below it.</summary>
     public Found How { get; init; } = Found.Own;
+
+    /// <summary>It ran to the method's end (<see cref="StoppedAt"/> is the end), rather than to an await.</summary>
+    public bool Ended { get; init; }
 }
 
 /// <summary>How the stretch a report is about was found.</summary>

@@ -52,6 +52,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             Location = location,
             ResumedAt = resumedAt,
             StoppedAt = Line(stretch.StoppedAt),
+            Ended = stretch.Ended,
             FirstStep = stretch.FirstStep,
             CreatedAt = stretch.FirstStep ? CalledFrom(stretch, f) : creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
             DurationSeconds = Math.Round(e.Seconds, 3),
