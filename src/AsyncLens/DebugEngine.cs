@@ -127,14 +127,22 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             : new TaskRecord(taskId, origin, now, tracker.ThreadId, runningCode, running!.Id, _table.Find(running.Id), sample);
         if (frame is not null)
         {
-            frame.FirstCreated ??= record;
+            if (frame.LastCreated is { } previous)
+                previous.Link(record);
+            else
+                frame.FirstCreated = record;
+            frame.LastCreated = record;
             if (frame.Kind == FrameKind.Request)
                 frame.LastCreation = now;
         }
-        if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
-            previous.Link(record);
-        tracker.LastCreated = record;
-        tracker.LastCreatedEpoch = tracker.Epoch;
+        else
+        {
+            // No frame (events started mid-step): the records created since the thread's last frame began or ended.
+            if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
+                previous.Link(record);
+            tracker.LastCreated = record;
+            tracker.LastCreatedEpoch = tracker.Epoch;
+        }
         _table.Add(record);
         if (_stepSource == StepSourceKind.AsyncEvents && origin == TaskOrigin.AsyncMethod)
             tracker.Notes.AddCreated(record);

@@ -101,8 +101,11 @@ internal static class StretchLocator
 
     private static Stretch? Next(Stretch? at, StretchEvidence e, Followed used)
     {
-        if (at?.Hint is { AsyncCallee: null })
-            return null; // a cause in its own code
+        // A cause in its own code ends the walk down, unless that code is a package's: a message framework's queue loop
+        // (Wolverine's Block<T>.processAsync) names a call of its own, while the handler it ran inline, a method of the
+        // app's whose box it created after a gap, blocked (0.4 s in a Thread.Sleep before its first await, unreported).
+        if (at?.Hint is { AsyncCallee: null } && (at.Code.Kickoff is not { } kickoff || CodeOrigin.Kind(kickoff.Module.Assembly) != CodeKind.Package))
+            return null;
         // The async method the IL names, with its box if the step created one: followed even when its own first
         // stretch names nothing, for what it called in turn.
         if (at?.Hint?.AsyncCallee is { } callee)
