@@ -20,7 +20,7 @@ internal sealed partial class DebugEngine
     }
 
     // ASP.NET Core began or ended a request on this thread, as hosting's DiagnosticListener says: on the async events
-    // alone, with no TPL listener to take hosting's EventSource (cheaper: no event arguments built per request).
+    // alone, where no TPL listener runs to take hosting's EventSource.
     private void OnHostedRequestStart(long now)
     {
         try
