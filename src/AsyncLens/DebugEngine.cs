@@ -85,10 +85,13 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             _eventSteps = new Tracking.AsyncEvents.EventSteps(settings.SlowTicks, waitForStop: _listener is null, _steps.OnEventStep);
             _steps.Events = _eventSteps;
             _steps.EventsAlone = _listener is null;
+            // Async Main's first step ends unseen on the events alone: its thread's parks say where (SlowSteps).
+            if (_listener is null && ThreadTracker.Current is { Top.Kind: FrameKind.Prelude } main)
+                _eventSteps.WatchContextsCreatedOn((ulong)main.OsThreadId);
             ThreadTracker.KeepsSchedHistory = true;
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
         }
-        _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd, OnHandlerStart, OnHandlerEnd);
+        _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd, OnHandlerStart, OnHandlerEnd, _listener is null ? (OnHostedRequestStart, OnHostedRequestStop) : null);
     }
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
