@@ -226,6 +226,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         var delegateTask = record?.Origin == TaskOrigin.Delegate ? _registry.Find(taskId) : null;
         var code = delegateTask is null ? null : TaskInternals.Action(delegateTask)?.Method;
         frame.Enter(taskId, FrameKind.Delegate, now, delegateTask, null, code, AsyncState.Unknown, record);
+        frame.Measure(tracker.TimesBaseline(now));
     }
 
     public void OnWorkEnd(long now)

@@ -47,6 +47,17 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     public bool RuntimeAsync { get; init; }
 
     /// <summary>
+    /// A delegate task's run (<c>Task.Run</c>, <c>Task.Factory.StartNew</c> on any scheduler: an actor framework's such as
+    /// Akka.NET's for <c>ReceiveAsync</c>, a <c>ConcurrentExclusiveSchedulerPair</c>'s; a continuation task): the place for
+    /// blocking work, so only the first step of an async method of the user's it ran is reported, as a runtime-async
+    /// step's callee is. <see cref="DelegateCode"/> is the delegate's method where it is the app's own and not async: its
+    /// code is read first, and a cause in it is the delegate's own work, not reported.
+    /// </summary>
+    public bool DelegateRun { get; init; }
+
+    public MethodInfo? DelegateCode { get; init; }
+
+    /// <summary>
     /// A step, or a request, while the process was busy loading and compiling code: reported only for a cause in the
     /// app's own code. A framework step: where it ran the first step of a method of the user's that made a blocking
     /// call (a handler: named a cause); a step of the user's: a blocking call, a synchronous API with an async twin, a

@@ -37,6 +37,13 @@ internal static class StretchLocator
                 e.Ongoing ? null : stopped == AsyncState.Done ? code.EndLocation : code.AwaitLocation(stopped),
                 Hint(code, e.ResumedState, stopped, e, ongoing: e.Ongoing), [], null) { Ended = !e.Ongoing && stopped == AsyncState.Done };
         }
+        else if (e.DelegateCode is { } run)
+        {
+            // A delegate of the app's, read whole: a cause in its own code is its own work; an async method it called ran
+            // its first step below it.
+            var code = StretchCode.For(run);
+            root = new Stretch(code, 0, FirstStep: false, code.StartLocation, code.EndLocation, Hint(code, -1, AsyncState.Done, e, ongoing: false), [], null);
+        }
         var path = new List<Stretch>();
         if (root is not null)
             path.Add(root);
@@ -52,6 +59,9 @@ internal static class StretchLocator
                 break;
             }
         }
+        // A delegate task is where blocking work belongs: its own code is never what is reported.
+        if (e.DelegateCode is not null && ReferenceEquals(found, root))
+            return null;
         return found is not null && EnoughEvidence(e, found) ? found : null;
     }
 
@@ -67,7 +77,7 @@ internal static class StretchLocator
     {
         if (stretch.How == Found.Handler)
             return stretch.Hint is { AsyncCallee: null } hint && (!e.WarmUp || hint.Kind is HintKind.Blocking or HintKind.AsyncTwin);
-        var called = stretch.Callers.Count > 0 || (e.RuntimeAsync && stretch.FirstStep);
+        var called = stretch.Callers.Count > 0 || ((e.RuntimeAsync || e.DelegateRun) && stretch.FirstStep);
         // A step of framework code in which nothing of the user's was found to run (no box of theirs, no handler, no
         // call its own code names): there is nothing to name. Under load such a step (Kestrel's accept loop, 0.16 s on
         // a healthy app) was slowed by the machine or the runtime; a handler it ran inline is found above.

@@ -15,7 +15,11 @@ namespace AsyncLens.Detection;
 /// </summary>
 internal sealed partial class SlowSteps
 {
-    private void OnRuntimeAsyncStepEnd(ThreadTracker tracker, Frame frame, long now)
+    private void OnRuntimeAsyncStepEnd(ThreadTracker tracker, Frame frame, long now) => JudgeFirstStepsOnly(tracker, frame, now, delegateRun: false, null);
+
+    // A stretch with no method of its own to blame (a runtime-async dispatch) or whose own code is where blocking work
+    // belongs (a delegate task's run, SlowSteps.Delegates.cs), ended: judged for the first steps of the user's it ran.
+    private void JudgeFirstStepsOnly(ThreadTracker tracker, Frame frame, long now, bool delegateRun, System.Reflection.MethodInfo? delegateCode)
     {
         var own = OwnTime(tracker, frame, now);
         if (own < settings.SlowTicks)
@@ -50,9 +54,14 @@ internal sealed partial class SlowSteps
                 FromTicks = frame.Start,
                 ToTicks = now,
                 SlackTicks = slack,
-                RuntimeAsync = true,
+                RuntimeAsync = !delegateRun,
+                DelegateRun = delegateRun,
+                DelegateCode = delegateCode,
             };
-            sink.Add(Finding(tracker, 0, stack, frame.Record, evidence, frame, split, now));
+            // A delegate's first step is created where its box's record says (Task.Run(async () => ...): where that task
+            // was created, followed from the box); a runtime-async context's id is its dispatcher task's, whose record does.
+            var record = delegateRun ? firstSteps.MaxBy(s => s.GapTicks)!.Record : frame.Record;
+            sink.Add(Finding(tracker, 0, stack, record, evidence, frame, split, now));
         }
         finally
         {

@@ -29,6 +29,11 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             OnRuntimeAsyncStepEnd(tracker, frame, now);
             return;
         }
+        if (frame.Kind == FrameKind.Delegate)
+        {
+            OnDelegateEnd(tracker, frame, now);
+            return;
+        }
         if (frame.Kind != FrameKind.AsyncStep || frame.Box is not { } box || frame.Task is not { } task)
             return;
         var own = OwnTime(tracker, frame, now);

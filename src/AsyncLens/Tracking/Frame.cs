@@ -9,7 +9,10 @@ internal enum FrameKind : byte
     /// <summary>One MoveNext of an async method box: a step between two awaits.</summary>
     AsyncStep,
 
-    /// <summary>A delegate task running (Task.Run, ContinueWith): the designated place for blocking work.</summary>
+    /// <summary>
+    /// A delegate task running (Task.Run, ContinueWith, a scheduler's task): the designated place for blocking work, judged
+    /// only for the first step of an async method it ran (see <see cref="Detection.SlowSteps"/>).
+    /// </summary>
     Delegate,
 
     /// <summary>The runtime running a completed task's continuations inline.</summary>
@@ -52,7 +55,8 @@ internal sealed class Frame
 
     /// <summary>
     /// The process's JIT compilation time when it began: for a <see cref="FrameKind.Prelude"/> (it may end on another
-    /// thread) and for an async step (whether the process was warming up meanwhile, see <see cref="Detection.SlowSteps"/>); else 0.
+    /// thread) and for an async step or a delegate task's run (whether the process was warming up meanwhile, see
+    /// <see cref="Detection.SlowSteps"/>); else 0.
     /// </summary>
     public long ProcessJitStart { get; private set; }
 
@@ -251,12 +255,13 @@ internal sealed class Frame
         LastCreation = JudgedUpTo = 0;
         HandlerRun = null;
         SeenStandingAt = 0;
-        if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request)
+        // A delegate task's run is measured as a step is: an async method's first step may run inside it (SlowSteps.Delegates.cs).
+        if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request or FrameKind.Delegate)
         {
             JitStart = RuntimeTime.JitOnThisThread;
             GcStart = RuntimeTime.GcPauses;
         }
-        ProcessJitStart = kind is FrameKind.Prelude or FrameKind.AsyncStep ? RuntimeTime.JitInProcess : 0;
+        ProcessJitStart = kind is FrameKind.Prelude or FrameKind.AsyncStep or FrameKind.Delegate ? RuntimeTime.JitInProcess : 0;
         Captured = null;
         HungReported = false;
         _slowReported = 0;

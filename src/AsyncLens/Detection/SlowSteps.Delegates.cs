@@ -1,0 +1,33 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using AsyncLens.Tracking;
+
+namespace AsyncLens.Detection;
+
+/// <summary>
+/// A delegate task's run (<see cref="FrameKind.Delegate"/>: <c>Task.Run</c>, <c>Task.Factory.StartNew</c> on any
+/// scheduler, a continuation task), bracketed by the same TPL events as a step. Its own code is where blocking work
+/// belongs and is never reported; but an async method it calls runs its first step inside it, up to its first await
+/// that does not complete at once, and no other event brackets that: an actor framework's <c>ReceiveAsync</c> handler
+/// (Akka.NET runs it in a delegate task of its own scheduler), <c>Task.Run(async () => ...)</c>,
+/// <c>Task.Factory.StartNew(() => HandleAsync(), ..., scheduler)</c>. Such a first step is judged as one run inside a
+/// runtime-async step is (<see cref="JudgeFirstStepsOnly"/>).
+/// </summary>
+internal sealed partial class SlowSteps
+{
+    private void OnDelegateEnd(ThreadTracker tracker, Frame frame, long now)
+    {
+        // No task created in it: no first step of an async method ended in it (the common case, read first).
+        if (frame.FirstCreated is null)
+            return;
+        JudgeFirstStepsOnly(tracker, frame, now, delegateRun: true, OwnSynchronousCode(frame.Code));
+    }
+
+    // The delegate's method when it is the app's own and not an async method (`() => HandleAsync()`, not `async () => ...`,
+    // whose first step is the run itself and is found by its box): its code is read for what it did before calling one.
+    private static MethodInfo? OwnSynchronousCode(MethodInfo? code) =>
+        code?.DeclaringType?.Assembly is { } assembly && Symbols.CodeOrigin.IsAppCode(assembly)
+            && code.GetCustomAttribute<AsyncStateMachineAttribute>() is null
+            ? code
+            : null;
+}

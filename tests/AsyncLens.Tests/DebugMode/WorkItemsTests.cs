@@ -1,0 +1,91 @@
+using System.Text.Json;
+using AsyncLens.Testing;
+using static AsyncLens.Testing.Reports;
+using Xunit;
+
+namespace AsyncLens.Tests.DebugMode;
+
+/// <summary>
+/// Async methods whose first step (before their first await that parks) runs where no step of theirs brackets it
+/// (tests/Targets/WorkItems, issue 13), Debug and Release builds, one run of each shared by the facts. Each shape runs
+/// healthy (a first step that takes no time), then seeded (a 300 ms <c>Thread.Sleep</c> there). Run by a delegate task,
+/// whose run the TPL events bracket (a scheduler of its own that runs tasks inline in a work item, as Akka.NET's for
+/// <c>ReceiveAsync</c>; a <c>ConcurrentExclusiveSchedulerPair</c>'s; <c>Task.Factory.StartNew</c> and <c>Task.Run</c> of
+/// an async lambda), the seeded first step is reported at the sleep, from the method's start; before, none was. A
+/// thread-pool work item, a timer callback and a thread of its own have no bracket: not reported (docs/debug-mode.md,
+/// Limits). The healthy twins stay silent, and so does a delegate that blocks itself and then calls an async method.
+/// </summary>
+public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<WorkItemsTests.Runs>
+{
+    private static readonly SourceMarkers s_at = new(Repo.Source("tests", "Targets", "WorkItems"));
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    public void Each_seeded_first_step_run_by_a_delegate_task_is_reported_once_and_nothing_else(string configuration)
+    {
+        var reports = runs.Reports(configuration);
+        string[] expected = [.. new[] { "scheduler", "exclusive", "startnew", "taskrun" }.Select(shape => $"slow-step {Method(configuration, shape)}")];
+        Assert.True(expected.Order(StringComparer.Ordinal).SequenceEqual(reports.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal)),
+            Reports.Describe(reports));
+    }
+
+    [Theory]
+    [InlineData("Debug", "scheduler")]
+    [InlineData("Release", "scheduler")]
+    [InlineData("Debug", "exclusive")]
+    [InlineData("Release", "exclusive")]
+    [InlineData("Debug", "startnew")]
+    [InlineData("Release", "startnew")]
+    [InlineData("Debug", "taskrun")]
+    [InlineData("Release", "taskrun")]
+    public void A_first_step_run_by_a_delegate_task_is_named_at_its_sleep_from_its_start(string configuration, string shape)
+    {
+        var r = Assert.Single(runs.Reports(configuration), x => x.Method() == Method(configuration, shape));
+        Same(true, r.GetProperty("firstStep").GetBoolean(), r);
+        Same(At($"{shape}.location"), r.At("location"), r);
+        // A Release build has no line for a brace: the first statement instead.
+        Same(At(configuration == "Debug" ? $"{shape}.started" : $"{shape}.location"), r.At("resumedAt"), r);
+        Same(At($"{shape}.stopped"), r.At("stoppedAt"), r);
+        Same(At($"{shape}.created"), r.At("createdAt"), r);
+        Same("`Thread.Sleep` blocks the thread: use `await Task.Delay(...)`", r.GetProperty("fix").GetString(), r);
+        Same($"{r.Method()} at {At($"{shape}.location")}", r.Stack()[^1], r);
+        Assert.True(r.Duration() is >= 0.25 and < 2.0, r.GetRawText());
+    }
+
+    // The seeded method of a shape: a method of a class of its own, or an async lambda named by its first line (its
+    // brace in Debug, its first statement in Release).
+    private static string Method(string configuration, string shape) => shape switch
+    {
+        "scheduler" => "OwnScheduler.HandleAsync(int)",
+        "exclusive" => "Exclusive.HandleAsync(int)",
+        "startnew" => $"StartNew.RunAsync lambda at Shapes.cs:{s_at[configuration == "Debug" ? "startnew.started" : "startnew.location"].Line}",
+        "taskrun" => $"TaskRun.RunAsync lambda at Shapes.cs:{s_at[configuration == "Debug" ? "taskrun.started" : "taskrun.location"].Line}",
+        _ => throw new ArgumentOutOfRangeException(nameof(shape)),
+    };
+
+    private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
+
+    /// <summary>One run of the target per build, both started at once, shared by the facts.</summary>
+    public sealed class Runs
+    {
+        private readonly Dictionary<string, Lazy<List<JsonElement>>> _reports;
+
+        public Runs()
+        {
+            var runs = new[] { "Debug", "Release" }.ToDictionary(c => c, c => Task.Run(() => Run(c)));
+            _reports = runs.ToDictionary(r => r.Key, r => new Lazy<List<JsonElement>>(() => r.Value.GetAwaiter().GetResult()));
+        }
+
+        public List<JsonElement> Reports(string configuration) => _reports[configuration].Value;
+
+        private static List<JsonElement> Run(string configuration)
+        {
+            var result = ChildProcess.Dotnet([Repo.Program("WorkItems", configuration), "all"],
+                new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" });
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.Contains("work items done", result.Stdout);
+            return AsyncLens.Testing.Reports.Parse(result.Stderr);
+        }
+    }
+}

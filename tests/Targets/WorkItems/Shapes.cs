@@ -1,0 +1,156 @@
+namespace WorkItems;
+
+public static class Shapes
+{
+    public const int SeededMs = 300;
+}
+
+/// <summary>
+/// A scheduler of its own, as an actor framework's (Akka.NET runs a <c>ReceiveAsync</c> handler so): each task runs inline
+/// in a thread-pool work item, through <c>TryExecuteTask</c>.
+/// </summary>
+public static class OwnScheduler
+{
+    private static readonly PoolScheduler s_scheduler = new();
+
+    public static Task RunAsync(int ms) =>
+        Task.Factory.StartNew(() => HandleAsync(ms), CancellationToken.None, TaskCreationOptions.None, s_scheduler).Unwrap(); // @scheduler.created
+
+    private static async Task HandleAsync(int ms)
+    { // @scheduler.started
+        Thread.Sleep(ms); // @scheduler.location
+        await Task.Delay(10); // @scheduler.stopped
+    }
+
+    private sealed class PoolScheduler : TaskScheduler
+    {
+        protected override void QueueTask(Task task) => ThreadPool.UnsafeQueueUserWorkItem(t => TryExecuteTask(t), task, preferLocal: false);
+
+        protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued) => false;
+
+        protected override IEnumerable<Task> GetScheduledTasks() => [];
+    }
+}
+
+/// <summary>The exclusive scheduler of a <c>ConcurrentExclusiveSchedulerPair</c>: its tasks run inside a processing task of its own.</summary>
+public static class Exclusive
+{
+    private static readonly ConcurrentExclusiveSchedulerPair s_pair = new();
+
+    public static Task RunAsync(int ms) =>
+        Task.Factory.StartNew(() => HandleAsync(ms), CancellationToken.None, TaskCreationOptions.None, s_pair.ExclusiveScheduler).Unwrap(); // @exclusive.created
+
+    private static async Task HandleAsync(int ms)
+    { // @exclusive.started
+        Thread.Sleep(ms); // @exclusive.location
+        await Task.Delay(10); // @exclusive.stopped
+    }
+}
+
+/// <summary><c>Task.Factory.StartNew(async () => ...)</c> on the default scheduler: the async lambda is the delegate.</summary>
+public static class StartNew
+{
+    public static Task RunAsync(int ms) =>
+        Task.Factory.StartNew(async () => // @startnew.created
+        { // @startnew.started
+            Thread.Sleep(ms); // @startnew.location
+            await Task.Delay(10); // @startnew.stopped
+        }).Unwrap();
+}
+
+/// <summary><c>Task.Run(async () => ...)</c>.</summary>
+public static class TaskRun
+{
+    public static Task RunAsync(int ms) =>
+        Task.Run(async () => // @taskrun.created
+        { // @taskrun.started
+            Thread.Sleep(ms); // @taskrun.location
+            await Task.Delay(10); // @taskrun.stopped
+        });
+}
+
+/// <summary><c>ThreadPool.QueueUserWorkItem(_ => _ = HandleAsync())</c>: a work item that is no task.</summary>
+public static class WorkItem
+{
+    public static Task RunAsync(int ms)
+    {
+        var done = new TaskCompletionSource();
+        ThreadPool.QueueUserWorkItem(_ => _ = HandleAsync(ms, done)); // @workitem.created
+        return done.Task;
+    }
+
+    private static async Task HandleAsync(int ms, TaskCompletionSource done)
+    { // @workitem.started
+        Thread.Sleep(ms); // @workitem.location
+        await Task.Delay(10); // @workitem.stopped
+        done.SetResult();
+    }
+}
+
+/// <summary>A <c>System.Threading.Timer</c> callback doing <c>_ = TickAsync()</c>.</summary>
+public static class Ticks
+{
+    public static async Task RunAsync(int ms)
+    {
+        var done = new TaskCompletionSource();
+        using var timer = new Timer(_ => _ = TickAsync(ms, done), null, 10, Timeout.Infinite); // @timer.created
+        await done.Task;
+    }
+
+    private static async Task TickAsync(int ms, TaskCompletionSource done)
+    { // @timer.started
+        Thread.Sleep(ms); // @timer.location
+        await Task.Delay(10); // @timer.stopped
+        done.SetResult();
+    }
+}
+
+/// <summary><c>new Thread(() => RunAsync().GetAwaiter().GetResult())</c>.</summary>
+public static class OwnThread
+{
+    public static Task RunAsync(int ms)
+    {
+        var done = new TaskCompletionSource();
+        new Thread(() =>
+        {
+            WorkAsync(ms).GetAwaiter().GetResult(); // @thread.created
+            done.SetResult();
+        }).Start();
+        return done.Task;
+    }
+
+    private static async Task WorkAsync(int ms)
+    { // @thread.started
+        Thread.Sleep(ms); // @thread.location
+        await Task.Delay(10); // @thread.stopped
+    }
+}
+
+/// <summary>
+/// Healthy: <c>Task.Run(() => { Thread.Sleep(...); return SaveAsync(); })</c>, the delegate's own blocking work, then an
+/// async method whose first step takes no time but calls a method that could block (it takes a lock).
+/// </summary>
+public static class DelegateWork
+{
+    private static readonly object s_gate = new();
+    private static int s_saved;
+
+    public static Task RunAsync(int ms) =>
+        Task.Run(() =>
+        {
+            Thread.Sleep(ms);
+            return SaveAsync(ms);
+        });
+
+    private static async Task SaveAsync(int ms)
+    {
+        Append(ms);
+        await Task.Delay(10);
+    }
+
+    private static void Append(int ms)
+    {
+        lock (s_gate)
+            s_saved += ms;
+    }
+}
