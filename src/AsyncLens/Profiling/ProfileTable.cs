@@ -21,7 +21,8 @@ internal static class ProfileTable
 
     public static void Write(TextWriter writer, AsyncProfile profile, int width)
     {
-        writer.Write(Invariant($"asynclens profile: {profile.Duration.TotalSeconds:0.000} s, {profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}") + "\n");
+        writer.Write(Invariant($"asynclens profile: {profile.Duration.TotalSeconds:0.000} s, {profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}")
+            + (profile.FromAsyncEvents ? ", from .NET 11's async events" : "") + "\n");
         Wrap(writer, "wall: from its first await that waits to completion; on-thread: its own steps; awaiting: wall less incl. on-thread", width);
         Wrap(writer, "calls: those that waited (a call done without waiting raises no event); framework and package code: folded into yours", width);
         if (profile.Methods.Count > 0)

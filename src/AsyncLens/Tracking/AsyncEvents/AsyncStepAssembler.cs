@@ -16,14 +16,17 @@ namespace AsyncLens.Tracking.AsyncEvents;
 /// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer), found and locked
 /// once per buffer (<see cref="IAsyncEventBufferSink"/>); nothing is allocated per event. Each thread's last
 /// state-machine contexts created are kept too (a ring): a slow step of a runtime-async context is handed the ones it
-/// created (<see cref="SlowEventStep.Children"/>), the boxes of the user's methods whose first step it ran.
+/// created (<see cref="SlowEventStep.Children"/>), the boxes of the user's methods whose first step it ran. A run sink
+/// (<see cref="IAsyncRunSink"/>, the profiler) takes each context's run whole instead of its steps one by one
+/// (AsyncStepAssembler.Runs.cs).
 /// </summary>
-internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBufferSink
+internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBufferSink
 {
     private const int MaxFrames = 256;
 
     private readonly Dictionary<ulong, ThreadSteps> _threads = [];
     private readonly IAsyncStackSink? _stacks = sink as IAsyncStackSink;
+    private readonly IAsyncRunSink? _runs = sink as IAsyncRunSink;
 
     private long _runtimeContinuations;
 
@@ -55,7 +58,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
         lock (_threads)
         {
             if (!_threads.TryGetValue(osThreadId, out var thread))
-                _threads[osThreadId] = thread = new ThreadSteps(osThreadId);
+                _threads[osThreadId] = thread = new ThreadSteps(osThreadId, _runs);
             return thread;
         }
     }
@@ -142,11 +145,13 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
                 thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 thread.GiveCallers(_stacks);
                 thread.Remember(_stacks);
+                thread.EndRun();
                 (thread.Context, thread.FrameCount, thread.Next, thread.ResumedAt) = (e.DispatcherId, 0, 0, now);
                 thread.RuntimeAsync = e.Kind == AsyncEventKind.ResumeRuntimeAsyncContext;
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
                 thread.GiveCallers(_stacks);
+                thread.EndRunIfAny();
                 thread.FrameCount = 0;
                 thread.Add(e.Frames);
                 if (_stacks is { WatchesStacks: true } resumedStacks)
@@ -175,18 +180,21 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
                 thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 thread.GiveCallers(_stacks);
                 thread.Remember(_stacks);
+                thread.EndRun();
                 thread.Context = 0;
                 break;
             case AsyncEventKind.CreateStateMachineAsyncContext or AsyncEventKind.CreateRuntimeAsyncContext:
                 if (e.Kind == AsyncEventKind.CreateStateMachineAsyncContext)
                     thread.Created(e.ParentDispatcherId, e.DispatcherId, now);
+                thread.RunCreated(e.DispatcherId, now);
                 sink.OnContextCreated(thread.OsThreadId, e.ParentDispatcherId, e.DispatcherId, now);
                 break;
         }
     }
 
-    private sealed class ThreadSteps(ulong osThreadId)
+    private sealed partial class ThreadSteps(ulong osThreadId, IAsyncRunSink? runs)
     {
+        private readonly IAsyncRunSink? _runs = runs;
         private readonly ulong[] _methods = new ulong[MaxFrames];
         private readonly int[] _states = new int[MaxFrames];
         private List<(SlowEventStep Step, int Frame)>? _awaitingCallers;
@@ -331,6 +339,11 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBuffe
             if (!_open)
                 return;
             _open = false;
+            if (_runs is not null)
+            {
+                AddRunStep(now, how);
+                return;
+            }
             var step = new AsyncStep(OsThreadId, Context, _method, _state, _start, now, how);
             if (stacks is null)
                 sink.OnStep(step);
