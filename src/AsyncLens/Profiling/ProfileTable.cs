@@ -196,7 +196,8 @@ internal static class ProfileTable
         if (at > 0)
             return Fit(cell[..(at + " lambda".Length)], width);
         var open = cell.EndsWith(')') ? cell.IndexOf('(', StringComparison.Ordinal) : -1;
-        if (open > 0 && open < cell.Length - 2)
+        // Parameters once: a name still too long without them ("M(…)") is cut from the left, never shortened again.
+        if (open > 0 && open < cell.Length - 2 && cell[(open + 1)..^1] != "…")
             return Fit(cell[..(open + 1)] + "…)", width);
         return "…" + cell[(cell.Length - width + 1)..];
     }
