@@ -27,6 +27,7 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     private readonly Dictionary<ulong, CallPath> _roots = [];
     private readonly Dictionary<ulong, (long At, CallPath? Creator)> _created = [];
     private readonly Dictionary<ulong, (long ResumedAt, CallPath Leaf)> _firstRuns = [];
+    private readonly Func<ulong, ulong, bool> _same = (a, b) => a == b || (a != 0 && b != 0 && ReferenceEquals(keyOf(a), keyOf(b)));
     private CallPath[] _paths = new CallPath[16];
     private ulong[] _lastMethods = new ulong[16];
     private int _lastCount;
@@ -72,6 +73,10 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     }
 
     private const int MaxFrames = 256;
+
+    // Two ids of one method: its code moved as the JIT compiled it again (tiering, on-stack replacement). Named only
+    // where the ids differ, once per id (the engine keeps them).
+    private bool Same(ulong a, ulong b) => _same(a, b);
 
     // Each frame's chain, leaf first (the array is reused: valid until the next run). A run with the stack of the one
     // before (a loop's every iteration) reuses its chains.
@@ -141,12 +146,12 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
 
     // The calls that started as the context was created: its stack's frames below the creating step's (all of them
     // when it is not in the stack; then nothing awaits the outermost, which hangs under the creator).
-    private static void Discover(CallPath leaf, long at, CallPath? creator)
+    private void Discover(CallPath leaf, long at, CallPath? creator)
     {
         CallPath? top = null;
         for (var path = leaf; path is not null; path = path.Parent)
         {
-            if (creator is not null && path.Method == creator.Method && path.Continues(creator))
+            if (creator is not null && Same(path.Method, creator.Method) && path.Continues(creator, _same))
                 return;
             // The runtime's own continuation (id 0) is no method's call: it never ends as one.
             if (path.Method != 0)
@@ -169,11 +174,48 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
                 return _profile;
             _stopped = Math.Max(now, start + 1);
             var tree = new Tree(scope, keyOf, start, _stopped);
-            foreach (var root in _roots.Values)
+            foreach (var root in Canonical())
                 tree.Add(root);
             tree.Root.Resolve(nameOf);
             return _profile = AsyncProfile.From(tree.Root, TimeSpan.FromTicks(_stopped - start), tree.Outside, fromAsyncEvents: true);
         }
+    }
+
+    // Under _gate, at the stop: the chains merged by method. An id is a code address, and a method's changes as the JIT
+    // tiers it up (on-stack replacement too, in a loop): its calls would start at one chain and end at another. Chains
+    // of the same methods are one, their sums added (each method stands for itself by the first id seen of it).
+    private List<CallPath> Canonical()
+    {
+        var roots = new Dictionary<ulong, CallPath>();
+        var first = new Dictionary<MethodKey, ulong>();
+        var merged = new Dictionary<CallPath, CallPath>();
+        ulong Of(ulong id)
+        {
+            if (id == 0)
+                return 0;
+            var key = keyOf(id);
+            if (!first.TryGetValue(key, out var known))
+                first[key] = known = id;
+            return known;
+        }
+        var pending = new Stack<(CallPath Raw, CallPath? Above)>(_roots.Values.Select(r => (r, (CallPath?)null)));
+        while (pending.Count > 0)
+        {
+            var (raw, above) = pending.Pop();
+            var id = Of(raw.Method);
+            var path = above?.Child(id) ?? (roots.TryGetValue(id, out var root) ? root : roots[id] = new CallPath(id, null));
+            (path.Starts, path.StartSum, path.Ends, path.EndSum, path.OnThread) =
+                (path.Starts + raw.Starts, path.StartSum + raw.StartSum, path.Ends + raw.Ends, path.EndSum + raw.EndSum, path.OnThread + raw.OnThread);
+            merged[raw] = path;
+            foreach (var child in raw.Children)
+                pending.Push((child, path));
+        }
+        foreach (var (raw, path) in merged)
+        {
+            if (raw.Creator is { } creator && path.Creator is null && merged[creator] != path)
+                path.Creator = merged[creator];
+        }
+        return [.. roots.Values];
     }
 
     // The call tree of the listed methods: each chain's figures go to the node of its listed awaiters (through its

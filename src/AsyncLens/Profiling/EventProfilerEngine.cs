@@ -74,7 +74,8 @@ internal sealed class EventProfilerEngine : IProfilerEngine
         _assembler.EndRunsNow();
     }
 
-    // Under the accounting's lock, at the stop: a state machine's MoveNext, or a runtime-async method's resume point.
+    // Under the accounting's lock (at the stop; at a first run whose ids differ from its creator's): a state machine's
+    // MoveNext, or a runtime-async method's resume point; once per id.
     private MethodKey KeyOf(ulong id)
     {
         if (_keys.TryGetValue(id, out var key))

@@ -15,7 +15,7 @@ namespace AsyncLens.Tests.Profiling;
 /// </summary>
 public sealed class EventProfileAccountingTests
 {
-    private const ulong Main = 0x1000, Run = 0x2000, Delay = 0x3000, Spin = 0x4000, Framework = 0x5000;
+    private const ulong Main = 0x1000, Run = 0x2000, Delay = 0x3000, Spin = 0x4000, Framework = 0x5000, RunTiered = 0x2800;
 
     // Times in the buffers are Stopwatch time stamps; the profile's are DateTime ticks.
     private static long Ms(double ms) => (long)Math.Round(ms * Stopwatch.Frequency / 1000);
@@ -81,6 +81,33 @@ public sealed class EventProfileAccountingTests
     }
 
     [Fact]
+    public void AMethodWhoseCodeMovedAsTheJitTieredItUpIsOneMethodItsCallsStartingAtOneIdAndEndingAtTheOther()
+    {
+        // The Profiled shape in small, but when Spin completed Run's code had been compiled again: the runtime appends
+        // it with its new code address, which names the same method.
+        var buffers = ProfiledInSmall();
+        buffers[2] = new BufferBuilder(start: Ms(201.4), osThread: 3)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(201.4), 6)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(201.4), Stack(6, (Spin, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(201.4))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.4))
+            .Event(AsyncEventKind.AppendStateMachineAsyncCallstack, Ms(251.4), Stack(6, (RunTiered, 1), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(251.4))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.5))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(251.5))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.6))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(251.6))
+            .Build();
+
+        var profile = Profile(ProfileScopeUser, buffers);
+
+        var run = Method(profile, Run);
+        Assert.Equal((1, 0, 0), (run.Calls, run.Pending, run.StartedBefore));
+        Near(Span(251.5 - 1), run.Wall);
+        Assert.Equal(["M1000", "M2000", "M3000", "M4000"], profile.Methods.Select(m => m.Method).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void CallsNobodyAwaitsHangUnderTheMethodWhoseStepMadeThemAndItsWaitIsItsOwn()
     {
         // Run's step calls Spin twice into Task.WhenAll: each Spin parks on a yield (contexts 6, 7), Run parks on the
@@ -118,8 +145,10 @@ public sealed class EventProfileAccountingTests
         var run = Method(profile, Run);
         Assert.Equal((1, 1), (run.Calls, run.StartedBefore));
         Assert.Equal(run.Wall, run.SelfWall);
-        // Main's step ran, it never started nor ended while profiled: one call, pending, from before to the stop.
-        Assert.Equal((0, 1, 1), (Method(profile, Main).Calls, Method(profile, Main).Pending, Method(profile, Main).StartedBefore));
+        // Main's step ran, though no call of it started or ended while profiled: its time, and no call.
+        var main = Method(profile, Main);
+        Assert.Equal((0, 0, 0), (main.Calls, main.Pending, main.StartedBefore));
+        Near(Span(1), main.OnThread);
     }
 
     [Fact]
@@ -190,7 +219,9 @@ public sealed class EventProfileAccountingTests
         Assert.Equal(midCalls, midRow.Calls);
         Assert.True(Math.Abs(leafWall - leafRow.Wall.Ticks) <= 4 * leafCalls, $"expected {leafWall} ticks, got {leafRow.Wall.Ticks}");
         Assert.Equal([(Name(main), Name(mid)), (Name(mid), Name(leaf))], profile.Calls.Select(c => (c.Caller, c.Callee)).Order());
-        Assert.Equal((0, 1), (Method(profile, main).Calls, Method(profile, main).Pending));
+        // Main's box was made before the recording: its steps' time, and no call.
+        Assert.Equal((0, 0), (Method(profile, main).Calls, Method(profile, main).Pending));
+        Assert.True(Method(profile, main).OnThread > TimeSpan.Zero);
     }
 
     private static readonly ProfileScope ProfileScopeUser = new();
@@ -228,12 +259,13 @@ public sealed class EventProfileAccountingTests
 
     private static AsyncProfile Profile(ProfileScope scope, params byte[][] buffers) => ProfileWithClock(scope, buffers).Profile;
 
-    // Keys by id: Framework's is the framework's, every other the user's. The profile starts at time stamp 0 and stops
+    // Keys by id: Framework's is the framework's, every other the user's; RunTiered is Run's code compiled again. The profile starts at time stamp 0 and stops
     // at the last event; toTicks converts a time stamp as the listener did.
     private static (AsyncProfile Profile, Func<long, long> ToTicks) ProfileWithClock(ProfileScope scope, params byte[][] buffers)
     {
         var keys = new Dictionary<ulong, MethodKey>();
-        MethodKey KeyOf(ulong id) => keys.TryGetValue(id, out var key) ? key : keys[id] = new MethodKey(id, null, id == Framework ? CodeKind.Framework : CodeKind.User);
+        MethodKey KeyOf(ulong id) => id == RunTiered ? KeyOf(Run)
+            : keys.TryGetValue(id, out var key) ? key : keys[id] = new MethodKey(id, null, id == Framework ? CodeKind.Framework : CodeKind.User);
         EventProfileAccounting? accounting = null;
         var assembler = new AsyncStepAssembler(new Deferred(() => accounting!));
         using var listener = AsyncEventsListener.Start(assembler, (EventKeywords)AsyncEventFormat.AllKeywords);
