@@ -27,6 +27,9 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     private readonly Dictionary<ulong, CallPath> _roots = [];
     private readonly Dictionary<ulong, (long At, CallPath? Creator)> _created = [];
     private readonly Dictionary<ulong, (long ResumedAt, CallPath Leaf)> _firstRuns = [];
+
+    // Two ids of one method: its code moved as the JIT compiled it again (tiering, on-stack replacement). Named only
+    // where the ids differ, once per id (the engine keeps them).
     private readonly Func<ulong, ulong, bool> _same = (a, b) => a == b || (a != 0 && b != 0 && ReferenceEquals(keyOf(a), keyOf(b)));
     private CallPath[] _paths = new CallPath[16];
     private ulong[] _lastMethods = new ulong[16];
@@ -73,10 +76,6 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     }
 
     private const int MaxFrames = 256;
-
-    // Two ids of one method: its code moved as the JIT compiled it again (tiering, on-stack replacement). Named only
-    // where the ids differ, once per id (the engine keeps them).
-    private bool Same(ulong a, ulong b) => _same(a, b);
 
     // Each frame's chain, leaf first (the array is reused: valid until the next run). A run with the stack of the one
     // before (a loop's every iteration) reuses its chains.
@@ -148,11 +147,11 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     // when it is not in the stack; then nothing awaits the outermost, which hangs under the creator).
     private void Discover(CallPath leaf, long at, CallPath? creator)
     {
+        // By id first (one comparison a frame: a first run per await); by method only where that finds nothing.
+        var found = creator is null ? null : Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
         CallPath? top = null;
-        for (var path = leaf; path is not null; path = path.Parent)
+        for (var path = leaf; path is not null && path != found; path = path.Parent)
         {
-            if (creator is not null && Same(path.Method, creator.Method) && path.Continues(creator, _same))
-                return;
             // The runtime's own continuation (id 0) is no method's call: it never ends as one.
             if (path.Method != 0)
             {
@@ -161,8 +160,21 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             }
             top = path;
         }
-        if (creator is not null && top is { Creator: null } && top != creator)
+        if (found is null && creator is not null && top is { Creator: null } && top != creator)
             top.Creator = creator;
+    }
+
+    private static readonly Func<ulong, ulong, bool> s_sameId = static (a, b) => a == b;
+
+    // The frame of the stack that is the creator's, its callers as far as the creator's are known.
+    private static CallPath? Find(CallPath leaf, CallPath creator, Func<ulong, ulong, bool> same)
+    {
+        for (var path = leaf; path is not null; path = path.Parent)
+        {
+            if (same(path.Method, creator.Method) && path.Continues(creator, same))
+                return path;
+        }
+        return null;
     }
 
     /// <summary>Ends the accounting (once; later calls return the same profile): the calls still running are counted up to <paramref name="now"/>.</summary>
