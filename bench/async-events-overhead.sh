@@ -56,7 +56,8 @@ run() { # run VARIANT REP [options...]: one fresh process, its RESULT line appen
     record "variant=$variant rep=$rep" "$out" median_us "$variant"
 }
 
-# VARIANTS="net11-off net11-on-events-only ..." runs only those rows (net11-off and net10-off, the bases, always).
+# VARIANTS="net11-off net11-on-events-only ..." runs only those rows (net11-off and net10-off, the bases, always);
+# net11-async-events-ignored@0xMASK and net11-async-events@0xMASK take only the keywords in MASK (hex).
 all_variants="net11-off net11-async-events-ignored net11-async-events net11-listener net11-tpl-quiet net11-on net11-on-events net11-on-events-only net10-off net10-on"
 read -ra variants <<<"${VARIANTS:-$all_variants}"
 [[ " ${variants[*]} " == *" net11-off "* ]] || variants=(net11-off "${variants[@]}")
@@ -87,6 +88,11 @@ runs = len(rows["net11-off"])
 print()
 print(f"await micro-benchmark: µs per `await Mid()` (Mid awaits Leaf, Leaf yields); {runs} fresh processes per row")
 print(f"{'':42} {'median':>8} {'min..max of runs':>18} {'ratio':>7} {'same-rep ratios':>16} {'unsettled':>10}")
+# A variant with keywords of its own (net11-async-events-ignored@0x3FC00) is labelled by them, after the named rows.
+masked = [v for v in rows if v not in labels and "@" in v]
+for variant in masked:
+    name, mask = variant.split("@", 1)
+    labels[variant] = (f"{labels[name][0]} {mask}", labels[name][1])
 for variant, (label, base) in labels.items():
     if variant not in rows:
         continue

@@ -67,3 +67,4 @@ PY
 dotnet "$dll" capture off --rounds 10 >"$logs/capture.out" 2>"$logs/capture.err" || fail "the capture workload failed" "$logs/capture.out" "$logs/capture.err"
 line="$(grep '^RESULT ' "$logs/capture.out")"
 echo "the capture alone (one process, 10 rounds of 200,000, medians): $(sed -n 's/.*capture_cpu_us=\([^ ]*\).*/\1/p' <<<"$line") µs CPU, $(sed -n 's/.*capture_wall_us=\([^ ]*\).*/\1/p' <<<"$line") µs wall, best round $(sed -n 's/.*best_cpu_us=\([^ ]*\).*/\1/p' <<<"$line") µs CPU per capture"
+echo "at 200,000 ends a sweep (one in $(sed -n 's/.*stride=\([^ ]*\).*/\1/p' <<<"$line") that ran to completion captured): $(sed -n 's/.*sampled_cpu_us=\([^ ]*\).*/\1/p' <<<"$line") µs CPU per end"

@@ -14,6 +14,8 @@
 # client (ASYNCLENS_CONSOLE=1), both through the startup hook; console-top: the same agent with
 # bench/python/console_poller.py asking once a second what `asynclens top` asks (ps and pool; BENCH_POLL=ps,pool,requests
 # for what it asked before it read the requests' ages from ps), from the server's start to its end: the summary adds the CPU the agent's client thread spent per poll.
+# BENCH_MODES="net11-off net11-events-only": the server on .NET 11 (DOTNET11_ROOT, default /work/dotnet11), without
+# debug mode and with it on the async events alone (ASYNCLENS_STEP_SOURCE=async-events-only), through the startup hook.
 # Load options (--concurrency N, --post-percent N, --warmup-ms N, --min-warmup-ms N, --rounds N,
 # --round-ms N) go to every run. Everything listens on and connects to 127.0.0.1 only.
 # Needs the .NET SDK (with the ASP.NET Core shared framework) and python3; runs from any directory.
@@ -28,6 +30,7 @@ require_tools "it prints the table"
 # No address setting may move the server off 127.0.0.1 (the server binds 127.0.0.1 in code anyway).
 unset_debug_env ASPNETCORE_URLS DOTNET_URLS ASPNETCORE_HTTP_PORTS ASPNETCORE_HTTPS_PORTS ASPNETCORE_ENVIRONMENT DOTNET_ENVIRONMENT
 
+net11="${DOTNET11_ROOT:-/work/dotnet11}"
 logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-web.XXXXXX")"
 started=$SECONDS
 echo "building the engine, bench/AsyncLens.Bench.Web and bench/AsyncLens.Bench.Load (Release)..." >&2
@@ -56,18 +59,22 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     local start_ms
     start_ms="$(date +%s%3N)"
     : >"$base.server.out" # the address poll below may read it before the server writes it
-    if [[ "$mode" == on ]]; then
+    local -a host=(dotnet)
+    # The server is built for net10.0: rolled forward to .NET 11, the only runtime under that root.
+    [[ "$mode" == net11-* ]] && host=(env DOTNET_ROOT="$net11" DOTNET_ROLL_FORWARD=Major "$net11/dotnet")
+    if [[ "$mode" == on || "$mode" == net11-events-only ]]; then
         # JSON reports carry a timestamp: the summary tells warm-up, timed rounds and shutdown apart.
         : >"$reports"
         DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT="$reports" ASYNCLENS_FORMAT=json \
-            dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+            ASYNCLENS_STEP_SOURCE="$([[ "$mode" == net11-events-only ]] && echo async-events-only)" \
+            "${host[@]}" "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     elif [[ "$mode" == tasks ]]; then
         DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_TASKS=1 dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     elif [[ "$mode" == console || "$mode" == console-top ]]; then
         : >"$base.server.err"
         DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_CONSOLE=1 dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     else
-        dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+        "${host[@]}" "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     fi
     server=$!
     local poller=""
@@ -95,13 +102,13 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         [[ -n "$polled" ]] || fail "the poller said nothing of the agent's CPU ($mode, repetition $rep)" "$base.poller.err"
     fi
     # The server must be in the mode asked for: a hook that did not start would measure nothing.
-    grep -q " debug_mode=$([[ $mode == on ]] && echo on || echo off) " <<<"$line" \
+    grep -q " debug_mode=$([[ $mode == on || $mode == net11-events-only ]] && echo on || echo off) " <<<"$line" \
         || fail "debug mode is not $mode in the server ($mode, repetition $rep); its output:" "$base.server.out" "$base.server.err"
     # Reports in the file, plus anything the engine said about itself on standard error.
     [[ "$mode" != console* ]] || grep -q '^asynclens: console on ' "$base.server.err" \
         || fail "the console's agent did not start ($mode, repetition $rep):" "$base.server.err"
     local count=0
-    [[ "$mode" == on ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
+    [[ "$mode" == on || "$mode" == net11-events-only ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
     echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count $polled" >>"$results"
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
@@ -150,7 +157,7 @@ columns = [  # (title, width, value of a mode)
 ]
 print(f"{'':21}" + "".join(f"  {title:>{width}}" for title, width, _ in columns))
 for mode, label in (("off", "normal"), ("on", "debug (startup hook)"), ("tasks", "inventory (hook)"), ("console", "console, no client"),
-                    ("console-top", "console, top polling")):
+                    ("console-top", "console, top polling"), ("net11-off", ".NET 11 normal"), ("net11-events-only", ".NET 11 debug, events")):
     if mode in rows:
         print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
 
@@ -158,9 +165,11 @@ def ratio(key):
     return med("on", key) / med("off", key)
 
 if "console" in rows and "tasks" in rows:
+    same = rows.paired("console", "tasks", "cpu_us_per_req")
+    normal = (f"; console/normal: server CPU per request {med('console', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.2f}x"
+              if "off" in rows else "")
     print(f"\nconsole/inventory: throughput {med('console', 'rps') / med('tasks', 'rps'):.2f}x, server CPU per request "
-          f"{med('console', 'cpu_us_per_req') / med('tasks', 'cpu_us_per_req'):.2f}x; console/normal: server CPU per request "
-          f"{med('console', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.2f}x")
+          f"{med('console', 'cpu_us_per_req') / med('tasks', 'cpu_us_per_req'):.2f}x (same-repetition {min(same):.2f}x..{max(same):.2f}x){normal}")
 
 if "console-top" in rows and "console" in rows:
     agent = column("console-top", "agent_cpu_ms_per_poll")
@@ -171,6 +180,13 @@ if "console-top" in rows and "console" in rows:
     print(f"the poller asked {rows['console-top'][0]['commands']} each second; the agent's client thread spent "
           f"{sorted(agent)[len(agent) // 2]:.1f} ms of CPU per poll (min..max {min(agent):.1f}..{max(agent):.1f}): "
           f"{sorted(agent)[len(agent) // 2] * 1000 / med('console-top', 'rps'):.1f} µs per request at the median req/s")
+
+if "net11-events-only" in rows and "net11-off" in rows:
+    same = rows.paired("net11-events-only", "net11-off", "cpu_us_per_req")
+    print(f"\n.NET 11, debug mode on the async events alone/normal: server CPU per request "
+          f"{med('net11-events-only', 'cpu_us_per_req') / med('net11-off', 'cpu_us_per_req'):.3f}x (same-repetition "
+          f"{min(same):.3f}x..{max(same):.3f}x), throughput {med('net11-events-only', 'rps') / med('net11-off', 'rps'):.2f}x, "
+          f"reports {rows.total('net11-events-only', 'reports')}")
 
 if "on" not in rows:
     print(f"\nraw results and logs: {logs}   ({elapsed} s)")

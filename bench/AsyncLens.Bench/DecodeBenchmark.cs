@@ -23,7 +23,8 @@ internal static class DecodeBenchmark
 
     public static async Task<string> RunAsync(string mode, int passes)
     {
-        var buffers = await RecordAsync();
+        // Debug mode's own keywords for its mode (fewer events per await), every keyword for the others.
+        var buffers = await RecordAsync(mode == "events-only" ? AsyncEventFormat.StepKeywords : AsyncEventFormat.AllKeywords);
         long events = 0;
         foreach (var buffer in buffers)
         {
@@ -71,9 +72,10 @@ internal static class DecodeBenchmark
         }
     }
 
-    private static async Task<List<byte[]>> RecordAsync()
+    private static async Task<List<byte[]>> RecordAsync(long keywords)
     {
         var recorded = new List<byte[]>();
+        Recorder.Keywords = keywords;
         using (var recorder = new Recorder(recorded))
         {
             var watch = Stopwatch.StartNew();
@@ -113,6 +115,9 @@ internal static class DecodeBenchmark
 
     private sealed class Recorder(List<byte[]> into) : EventListener
     {
+        // Static: OnEventSourceCreated may run from the base constructor, before this class's fields are set.
+        public static long Keywords { get; set; } = AsyncEventFormat.AllKeywords;
+
         public bool SourceSeen;
 
         protected override void OnEventSourceCreated(EventSource eventSource)
@@ -120,7 +125,7 @@ internal static class DecodeBenchmark
             if (eventSource.Name != AsyncEventFormat.SourceName)
                 return;
             SourceSeen = true;
-            EnableEvents(eventSource, EventLevel.Informational, (EventKeywords)AsyncEventFormat.AllKeywords);
+            EnableEvents(eventSource, EventLevel.Informational, (EventKeywords)Keywords);
         }
 
         protected override void OnEventWritten(EventWrittenEventArgs e)

@@ -34,6 +34,7 @@ internal static class Program
                     tpl-quiet the runtime's floor: TPL event source on, no event raised (AsyncMethod keyword)
                     async-events          .NET 11+: AsyncProfilerEventSource (every keyword) decoded by AsyncLens's reader
                     async-events-ignored  .NET 11+: the same source's buffers taken and ignored (its floor)
+                    async-events@0xMASK, async-events-ignored@0xMASK  the same with those keywords only (hex)
           options   --warmup-ms N  --rounds N  --round-ms N  (both workloads; --warmup-ms is the
                                   most the warm-up may take: it ends once the JIT has settled)
                     --concurrency N  --payload-kb N            (service)

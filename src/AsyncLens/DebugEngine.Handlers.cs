@@ -19,6 +19,34 @@ internal sealed partial class DebugEngine
         top.RequestEndAt = 0;
     }
 
+    // ASP.NET Core began or ended a request on this thread, as hosting's DiagnosticListener says: on the async events
+    // alone, where no TPL listener runs to take hosting's EventSource.
+    private void OnHostedRequestStart(long now)
+    {
+        try
+        {
+            if (Volatile.Read(ref _disposed) == 0)
+                OnRequestStart(now);
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+    }
+
+    private void OnHostedRequestStop(long now)
+    {
+        try
+        {
+            if (Volatile.Read(ref _disposed) == 0)
+                OnRequestStop(now);
+        }
+        catch (Exception ex)
+        {
+            Fail(ex);
+        }
+    }
+
     // A SignalR hub method ended on this thread (it ran synchronously, or its last step ran here): its handler's time ends.
     private void OnHubMethodEnd(System.Reflection.MethodInfo method, long now)
     {

@@ -15,6 +15,8 @@ namespace AsyncLens;
 internal sealed partial class DebugEngine : IEngineEvents, IDisposable
 {
     private const int ExecutionWork = 2;
+    // The async causality status an operation ends with (the runtime's AsyncCausalityStatus).
+    private const int StatusCompleted = 1;
     private const int StatusError = 3;
     private const int SynchronousWait = 1;
 
@@ -83,10 +85,13 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             _eventSteps = new Tracking.AsyncEvents.EventSteps(settings.SlowTicks, waitForStop: _listener is null, _steps.OnEventStep);
             _steps.Events = _eventSteps;
             _steps.EventsAlone = _listener is null;
+            // Async Main's first step ends unseen on the events alone: its thread's parks say where (SlowSteps).
+            if (_listener is null && ThreadTracker.Current is { Top.Kind: FrameKind.Prelude } main)
+                _eventSteps.WatchContextsCreatedOn((ulong)main.OsThreadId);
             ThreadTracker.KeepsSchedHistory = true;
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
         }
-        _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd, OnHandlerStart, OnHandlerEnd);
+        _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd, OnHandlerStart, OnHandlerEnd, _listener is null ? (OnHostedRequestStart, OnHostedRequestStop) : null);
     }
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
@@ -125,14 +130,22 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             : new TaskRecord(taskId, origin, now, tracker.ThreadId, runningCode, running!.Id, _table.Find(running.Id), sample);
         if (frame is not null)
         {
-            frame.FirstCreated ??= record;
+            if (frame.LastCreated is { } previous)
+                previous.Link(record);
+            else
+                frame.FirstCreated = record;
+            frame.LastCreated = record;
             if (frame.Kind == FrameKind.Request)
                 frame.LastCreation = now;
         }
-        if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
-            previous.Link(record);
-        tracker.LastCreated = record;
-        tracker.LastCreatedEpoch = tracker.Epoch;
+        else
+        {
+            // No frame (events started mid-step): the records created since the thread's last frame began or ended.
+            if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
+                previous.Link(record);
+            tracker.LastCreated = record;
+            tracker.LastCreatedEpoch = tracker.Epoch;
+        }
         _table.Add(record);
         if (_stepSource == StepSourceKind.AsyncEvents && origin == TaskOrigin.AsyncMethod)
             tracker.Notes.AddCreated(record);
@@ -177,7 +190,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         // The console's history: before the task completes, while its awaiters still hang from it (the runtime raises this
         // event first), and the step that ends it is still this thread's.
         if (_registry.Ending is { } ending && record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } ended)
-            ending(ended, Tracker(now).Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now);
+            ending(ended, Tracker(now).Top is { Kind: FrameKind.AsyncStep } last && last.TaskId == taskId ? last.ResumedState : AsyncState.Unknown, record, now, status == StatusCompleted);
         if (status == StatusError && !_voids.OnFaulted(taskId, record, UnobservedExceptions.LastThrown))
         {
             _lost.OnFaulted(taskId, record);

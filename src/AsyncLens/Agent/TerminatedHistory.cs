@@ -14,6 +14,10 @@ namespace AsyncLens.Agent;
 /// In debug mode every async method is captured as it ends (<see cref="TaskRegistry.Ending"/>, on the app's thread): its
 /// awaiter chain read while it still hangs from the task, its creation record, the time; one slot of a ring written,
 /// nothing worked out. The sweeper turns the captures into text once a second (<see cref="Drain"/>) and lets the tasks go.
+/// When more than N methods ended in the last second, the ring would keep only the last few milliseconds of them and
+/// every other capture would be thrown away unread: the methods that ran to completion are then captured one in
+/// <see cref="Stride"/> (about N a second kept, spread over the second), each thread counting its own; faulted and
+/// cancelled ones are always captured. Every end is counted in the total.
 /// Without debug mode nothing is told on the app's threads: the sweeper records the methods it saw pending (about a second
 /// or more) once they have ended, with the await each was last parked on (<see cref="Record"/>).
 /// </para>
@@ -27,6 +31,9 @@ internal sealed class TerminatedHistory
     // Tasks whose chain the console cancelled: their end reads "cancelled by the console" (the last ids, bounded).
     private const int MaxConsoleCancelled = 10_000;
 
+    // Ends that ran to completion this thread has let go by since it last captured one (see Stride).
+    [ThreadStatic] private static int t_skipped;
+
     private readonly EndedTask?[] _ring;
     private readonly Captured?[] _captured;
     private readonly Func<CreationSites?> _sites;
@@ -38,6 +45,9 @@ internal sealed class TerminatedHistory
     private long _capturedNext;
     private long _drained;
     private long _overwritten;
+    private long _notCaptured;
+    private long _endsAtLastDrain;
+    private int _stride = 1;
 
     public TerminatedHistory(int size, Func<CreationSites?>? sites = null)
     {
@@ -53,11 +63,23 @@ internal sealed class TerminatedHistory
     public bool IsOn => Size > 0;
 
     /// <summary>
+    /// One in how many methods that ran to completion is captured: the ends of the last sweep's second over N, at least 1
+    /// (the ring keeps N; capturing more would only be overwritten before the next sweep reads it).
+    /// </summary>
+    public int Stride => Volatile.Read(ref _stride);
+
+    /// <summary>
     /// <see cref="TaskRegistry.Ending"/>: on the app's thread, as debug mode sees an async method end, before its task
     /// completes. Reads the chain of methods awaiting it and fills one slot; the rest waits for the sweeper.
     /// </summary>
-    public void Capture(Task task, int lastState, TaskRecord? record, long now)
+    public void Capture(Task task, int lastState, TaskRecord? record, long now, bool ranToCompletion = true)
     {
+        if (ranToCompletion && Volatile.Read(ref _stride) is var stride and > 1 && ++t_skipped < stride)
+        {
+            Interlocked.Increment(ref _notCaptured);
+            return;
+        }
+        t_skipped = 0;
         if (BoxInfo.Of(task) is not { } box)
             return;
         var stack = RawAsyncStack.Capture(task, lastState);
@@ -69,6 +91,9 @@ internal sealed class TerminatedHistory
     public void Drain()
     {
         var end = Volatile.Read(ref _capturedNext);
+        var ends = end + Volatile.Read(ref _notCaptured);
+        Volatile.Write(ref _stride, (int)Math.Clamp((ends - _endsAtLastDrain) / _captured.Length, 1, int.MaxValue));
+        _endsAtLastDrain = ends;
         var next = Math.Max(_drained, end - _captured.Length);
         // Overwritten before a sweep came: counted in the total, not kept.
         Interlocked.Add(ref _overwritten, next - _drained);
@@ -125,7 +150,7 @@ internal sealed class TerminatedHistory
             var list = new List<EndedTask>(_ring.Length);
             for (var i = 1; i <= Math.Min(_count, _ring.Length); i++)
                 list.Add(_ring[(_count - i) % _ring.Length]!);
-            return (list, _count + Volatile.Read(ref _overwritten));
+            return (list, _count + Volatile.Read(ref _overwritten) + Volatile.Read(ref _notCaptured));
         }
     }
 

@@ -35,7 +35,7 @@ internal static class StretchLocator
             root = new Stretch(code, e.TaskId, FirstStep: e.Unbracketed,
                 code.AwaitLocation(e.ResumedState) ?? code.StartLocation,
                 e.Ongoing ? null : stopped == AsyncState.Done ? code.EndLocation : code.AwaitLocation(stopped),
-                Hint(code, e.ResumedState, stopped, e, ongoing: e.Ongoing), [], null);
+                Hint(code, e.ResumedState, stopped, e, ongoing: e.Ongoing), [], null) { Ended = !e.Ongoing && stopped == AsyncState.Done };
         }
         var path = new List<Stretch>();
         if (root is not null)
@@ -101,8 +101,11 @@ internal static class StretchLocator
 
     private static Stretch? Next(Stretch? at, StretchEvidence e, Followed used)
     {
-        if (at?.Hint is { AsyncCallee: null })
-            return null; // a cause in its own code
+        // A cause in its own code ends the walk down, unless that code is a package's: a message framework's queue loop
+        // (Wolverine's Block<T>.processAsync) names a call of its own, while the handler it ran inline, a method of the
+        // app's whose box it created after a gap, blocked (0.4 s in a Thread.Sleep before its first await, unreported).
+        if (at?.Hint is { AsyncCallee: null } && (at.Code.Kickoff is not { } kickoff || CodeOrigin.Kind(kickoff.Module.Assembly) != CodeKind.Package))
+            return null;
         // The async method the IL names, with its box if the step created one: followed even when its own first
         // stretch names nothing, for what it called in turn.
         if (at?.Hint?.AsyncCallee is { } callee)
@@ -162,7 +165,11 @@ internal static class StretchLocator
         var stoppedAt = first is not null || parked != AsyncState.Done ? code.AwaitLocation(parked) : ongoing ? null : code.EndLocation;
         var callLine = how != Found.Called || at is null ? null : at.Code.LineAt(at.Hint!.Offset);
         IReadOnlyList<(StretchCode Method, SourceLocation? CallLine)> callers = at is null ? [] : [.. at.Callers, (at.Code, callLine)];
-        return new Stretch(code, first?.TaskId ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first) { How = how };
+        return new Stretch(code, first?.TaskId ?? 0, FirstStep: true, code.StartLocation, stoppedAt, hint, callers, first)
+        {
+            How = how,
+            Ended = first is null && parked == AsyncState.Done && !ongoing,
+        };
     }
 
     private static Hint? Hint(StretchCode code, int resumedState, int stoppedState, StretchEvidence e, bool ongoing)
@@ -223,6 +230,9 @@ internal sealed record Stretch(
 {
     /// <summary>How the stretch was found: the step's own, or a first step below it.</summary>
     public Found How { get; init; } = Found.Own;
+
+    /// <summary>It ran to the method's end (<see cref="StoppedAt"/> is the end), rather than to an await.</summary>
+    public bool Ended { get; init; }
 }
 
 /// <summary>How the stretch a report is about was found.</summary>

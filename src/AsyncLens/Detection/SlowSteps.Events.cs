@@ -224,14 +224,19 @@ internal sealed partial class SlowSteps
 
     // The stack of a step as its context's stack gave it when it resumed: its own frame, then its callers parked at their
     // awaits; a runtime-async caller (the BCL's on .NET 11) by its method's name alone, the runtime's own continuations left out.
-    private static RawAsyncStack FromEvents(SlowEventStep slow, RawFrame leaf)
+    private static RawAsyncStack FromEvents(SlowEventStep slow, RawFrame leaf) => StackOf(slow.CallerMethods, slow.CallerStates, leaf);
+
+    // A stack of the events' (leaf first: method ids, and the awaits state machines are parked at) as frames, after `leaf`.
+    private static RawAsyncStack StackOf(ulong[] methods, int[] states, RawFrame? leaf = null)
     {
-        var frames = new List<RawFrame> { leaf };
-        for (var i = 0; i < slow.CallerMethods.Length && frames.Count < 64; i++)
+        var frames = new List<RawFrame>();
+        if (leaf is { } first)
+            frames.Add(first);
+        for (var i = 0; i < methods.Length && frames.Count < 64; i++)
         {
-            var id = slow.CallerMethods[i];
+            var id = methods[i];
             if (EventSteps.StateMachineOf(id) is { } caller && BoxInfo.OfStateMachine(caller) is { } box)
-                frames.Add(new RawFrame(0, box, slow.CallerStates[i], null, null));
+                frames.Add(new RawFrame(0, box, states[i], null, null));
             else if (id != 0 && RuntimeAsyncChains.MethodAt((nint)id).Method is System.Reflection.MethodInfo method)
                 frames.Add(new RawFrame(0, null, AsyncState.Unknown, null, method));
         }

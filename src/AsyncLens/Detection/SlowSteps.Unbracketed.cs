@@ -3,6 +3,7 @@ using AsyncLens.Reporting;
 using AsyncLens.Runtime;
 using AsyncLens.Runtime.Layout;
 using AsyncLens.Tracking;
+using AsyncLens.Tracking.AsyncEvents;
 
 namespace AsyncLens.Detection;
 
@@ -16,20 +17,25 @@ internal sealed partial class SlowSteps
     /// <summary>
     /// The prelude ends on its own thread: the thread blocks on <paramref name="waited"/> (async Main's entry point
     /// waiting for Main), or the process exits with it still open (<paramref name="waited"/> null: Main ended without
-    /// ever waiting). Judged as Main's first step: the waited method's, if it is the user's, else the entry point's.
+    /// ever waiting, or, on the async events alone, <paramref name="parks"/> says where it ended). Judged as Main's first
+    /// step: the waited method's, if it is the user's, else the entry point's.
     /// </summary>
-    public void OnPreludeEnd(ThreadTracker tracker, Frame frame, Task? waited, long now)
+    public void OnPreludeEnd(ThreadTracker tracker, Frame frame, Task? waited, long now, PreludeParks? parks = null)
     {
         if (frame.Kind != FrameKind.Prelude || OwnTime(tracker, frame, now) < settings.SlowTicks)
             return;
         // Read first: Main (and the methods it started) go on on other threads, and may resume or complete.
-        var stopped = waited is null ? AsyncState.Done : BoxInfo.ReadStateOnce(waited) is var parked && AsyncState.IsParked(parked) ? parked : AsyncState.Unknown;
-        var firstSteps = FirstSteps(frame);
+        var stopped = parks?.MainState ?? (waited is null ? AsyncState.Done : BoxInfo.ReadStateOnce(waited) is var parked && AsyncState.IsParked(parked) ? parked : AsyncState.Unknown);
+        var firstSteps = parks?.FirstSteps ?? FirstSteps(frame);
         var mainBox = waited is null ? null : BoxInfo.Of(waited);
         stalls.CatchUp(now);
         // At exit (another thread), all the process's compilation since it began is taken off: more than its own.
         var onItsThread = tracker.Thread == Thread.CurrentThread;
-        var jit = onItsThread ? RuntimeTime.JitOnThisThread - frame.JitStart : RuntimeTime.JitInProcess - frame.ProcessJitStart;
+        // Judged at the exit from its parks (on the async events alone), what compiled is the process's while it ran, from
+        // the watchdog's samples, AsyncLens's own taken off, as for the events' steps: the exit runs on another thread, and
+        // the process's compilation up to then took a 0.3 s sleep for 0.22-0.27 s at load 12-19.
+        var jit = parks is not null ? Math.Max(0, ProcessJitWithin(frame.Start, now) - EngineCompilation.During(frame.Start, now))
+            : onItsThread ? RuntimeTime.JitOnThisThread - frame.JitStart : RuntimeTime.JitInProcess - frame.ProcessJitStart;
         var times = onItsThread ? tracker.OwnTimes() : RunQueue.Times(tracker.OsThreadId);
         var wall = OwnTime(tracker, frame, now);
         var own = wall - RuntimesShare(wall, jit, Preempted(frame, times.Waited, now), OnCpu(frame, times));
@@ -38,7 +44,10 @@ internal sealed partial class SlowSteps
         Type? stateMachine;
         var stack = RawAsyncStack.Empty;
         if (waited is null)
+        {
             stateMachine = EntryPointStateMachine();
+            stack = parks?.Stack ?? stack;
+        }
         else if (mainBox is not null)
         {
             stateMachine = mainBox.StateMachineType;
@@ -50,6 +59,52 @@ internal sealed partial class SlowSteps
             return;
         var evidence = new StretchEvidence(stateMachine, -1, stopped, DetectionSettings.Seconds(own), Ongoing: false) { FirstSteps = firstSteps, Unbracketed = true };
         sink.Add(Finding(tracker, waited?.Id ?? 0, stack, null, evidence, frame, Split(tracker, frame, now, times), now));
+    }
+
+    /// <summary>
+    /// At exit, on the async events alone: the prelude is still open, for no wait event said its thread blocked on Main
+    /// (judged open, a run's whole length was taken for Main's first step: 3-9 s in the benchmark harness, reported where
+    /// the method Main first awaited named a blocking call). Its thread's parks say where it ended: each box that parked
+    /// in it created a context on its thread; the first resume of each (watched from the start:
+    /// <see cref="EventSteps.WatchContextsCreatedOn"/>) names the box and its await, and the methods awaiting it. The
+    /// first one whose chain holds Main is where Main parked (its own box, or the method it awaited), and its thread
+    /// blocked on Main right after; failing that (Main's chain never resumed), its thread's last park. Judged up to
+    /// there as the TPL path judges it up to that wait. False when its thread parked nothing in it (Main ran to its end
+    /// without waiting): judged to the end.
+    /// </summary>
+    private bool PreludeEndedAtParks(ThreadTracker tracker, Frame frame, long now)
+    {
+        if (!EventsAlone || Events is not { } events)
+            return false;
+        var created = new List<(ulong Context, long At)>();
+        events.ContextsCreated((ulong)tracker.OsThreadId, frame.Start, now, created);
+        if (created.Count == 0)
+            return false;
+        var main = EntryPointStateMachine();
+        var firstSteps = new List<FirstStep>();
+        var previous = frame.Start;
+        var parks = new PreludeParks(firstSteps, AsyncState.Unknown, RawAsyncStack.Empty);
+        var end = created[^1].At;
+        foreach (var (context, at) in created)
+        {
+            end = at;
+            if (!events.FirstResumeStack(context, at, out var methods, out var states))
+            {
+                previous = at;
+                continue;
+            }
+            if (EventSteps.StateMachineOf(methods[0]) is { } stateMachine && Symbols.CodeOrigin.IsUserCode(stateMachine.Assembly))
+                firstSteps.Add(new FirstStep(null, stateMachine, states[0], at - previous));
+            previous = at;
+            var mainAt = main is null ? -1 : Array.FindIndex(methods, id => EventSteps.StateMachineOf(id) == main);
+            if (mainAt >= 0)
+            {
+                parks = parks with { MainState = states[mainAt], Stack = StackOf(methods, states) };
+                break;
+            }
+        }
+        OnPreludeEnd(tracker, frame, null, end, parks);
+        return true;
     }
 
     /// <summary>
@@ -134,3 +189,10 @@ internal sealed partial class SlowSteps
             .FirstOrDefault()?.StateMachineType;
     }
 }
+
+/// <summary>
+/// Where async Main's first step ended, on the async events alone (<c>SlowSteps.PreludeEndedAtParks</c>): the first steps
+/// of the boxes that parked in it, the await Main parked at, and Main's chain as it first resumed.
+/// </summary>
+internal sealed record PreludeParks(List<FirstStep> FirstSteps, int MainState, RawAsyncStack Stack);
+

@@ -140,7 +140,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         {
             var depth = tracker.Depth;
             // A prelude still open at exit: Main ran to its end without ever waiting.
-            if (depth > 0 && tracker.FrameAt(0) is { Kind: FrameKind.Prelude } prelude)
+            if (depth > 0 && tracker.FrameAt(0) is { Kind: FrameKind.Prelude } prelude && !PreludeEndedAtParks(tracker, prelude, now))
                 OnPreludeEnd(tracker, prelude, null, tracker.FrameAt(1)?.Start ?? now);
             for (var i = 0; i < depth; i++)
             {

@@ -24,6 +24,8 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
 
     private readonly List<Suspect> _suspects = [];
     private readonly RecentIds _reported = new(4096);
+    // A library's own faults (see TheApps): the GC finding one unobserved later is no more the app's.
+    private readonly RecentIds _libraryFaults = new(1024);
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Exception, object> _reportedExceptions = new();
     private volatile int _pendingByException;
 
@@ -58,6 +60,11 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
                 return; // a TaskCompletionSource or a combinator: whoever completed it knows
             if (Observation.Of(task, out var promise))
                 return;
+            if (!TheApps(box?.StateMachineType ?? action!.Method.DeclaringType, record, box, TaskInternals.FaultException(task)))
+            {
+                _libraryFaults.Add(taskId);
+                return;
+            }
             Exception? rethrowOf = null;
             if (promise is null && IsTaskRunBody(record, box))
             {
@@ -82,8 +89,13 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
         {
             // No box yet: an async method that threw before its first await. Only the stack says which.
             var stack = new StackTrace(2, fNeedFileInfo: false).GetFrames();
-            if (!FaultedByItsBuilder(stack))
+            if (FaultedMethod(stack) is not { } at)
                 return;
+            if (!TheApps(stack, at, t_lastThrown))
+            {
+                _libraryFaults.Add(taskId);
+                return;
+            }
             suspect = new Suspect(taskId, now, null, null, null, null, null, t_lastThrown, stack);
         }
         else
@@ -104,23 +116,95 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
     // and the method's MoveNext there is only the runtime (and this listener). A TaskCompletionSource faulted by other
     // code raises the same event with no box or record either, and an async method may be further down the stack
     // (Orleans faults its subscriptions' sources when the host disposes it, under Host.DisposeAsync): whoever
-    // completed that source knows, as for one in the registry.
-    private static bool FaultedByItsBuilder(StackFrame[] stack)
+    // completed that source knows, as for one in the registry. The index of that MoveNext's frame; null for other code.
+    private static int? FaultedMethod(StackFrame[] stack)
     {
         var runtime = typeof(Task).Assembly;
         var own = typeof(UnobservedExceptions).Assembly;
-        foreach (var frame in stack)
+        for (var i = 0; i < stack.Length; i++)
         {
-            if (frame.GetMethod() is not { DeclaringType: { } type } method)
-                return false;
+            if (stack[i].GetMethod() is not { DeclaringType: { } type } method)
+                return null;
             if (method.Name == "MoveNext" && MethodNames.IsStateMachine(type))
-                return true;
+                return i;
             if (type.Assembly != runtime && type.Assembly != own
                 || (type.IsGenericType ? type.GetGenericTypeDefinition() : type) is var t && (t == typeof(TaskCompletionSource) || t == typeof(TaskCompletionSource<>)))
+                return null;
+        }
+        return null;
+    }
+
+    // Whose fault it is. A task of a library's code (a package's or the framework's) that a library's async step made,
+    // with no code of the app's running in between, and whose exception came through none of the app's code, is that
+    // library's own business: nothing of the app's is lost, and nothing the app can change (Grpc.Net.Client's
+    // StreamWrapper.ReadAsync, called by the HTTP/2 connection's read loop on a socket disposed at shutdown, faults before
+    // its first await; the loop reads the fault 3-132 ms later, and a process exit in between reported it). The app's own call of a
+    // library's method (a fire-and-forget call, from its code or through Task.Run) made it, and stays its fault; so does
+    // one whose maker is not known.
+    private static bool TheApps(StackFrame[] stack, int faulted, Exception? exception) =>
+        IsApps(stack[faulted].GetMethod()) || CameThroughApps(exception) || MadeByApps(stack, faulted + 1) != false;
+
+    // The same for a task the registry holds, made where the stack sampled for its kind of creation says (or, without
+    // one, by its creator's step); the body of Task.Run(M), where Task.Run was called.
+    internal static bool TheApps(Type? code, TaskRecord? record, BoxInfo? box, Exception? exception)
+    {
+        if (code is null || CodeOrigin.IsAppCode(code.Assembly) || record is null || CameThroughApps(exception))
+            return true;
+        if (IsTaskRunBody(record, box))
+            record = record.CreatorRecord;
+        if (record is null)
+            return true;
+        if (record.Sample is { } sample && MadeByApps(sample.Frames, Below(sample.Frames, box?.StateMachineType)) is { } sampled)
+            return sampled;
+        return record.CreatorCode switch
+        {
+            BoxInfo step => CodeOrigin.IsAppCode(step.StateMachineType.Assembly),
+            System.Reflection.MethodInfo method => method.DeclaringType is not { } type || CodeOrigin.IsAppCode(type.Assembly),
+            _ => true,
+        };
+    }
+
+    // Who called the method whose frames end above `from`: the nearest frame of the app's code, or the nearest async step
+    // (a state machine's MoveNext) of a library's, whichever comes first down the stack; null when neither does (a
+    // delegate task, a timer, a thread: who made that work is not on the stack).
+    private static bool? MadeByApps(StackFrame[] stack, int from)
+    {
+        for (var i = from; i < stack.Length; i++)
+        {
+            if (stack[i].GetMethod() is not { DeclaringType: { } type } method)
+                continue;
+            if (CodeOrigin.IsAppCode(type.Assembly))
+                return true;
+            if (method.Name == "MoveNext" && MethodNames.IsStateMachine(type))
                 return false;
+        }
+        return null;
+    }
+
+    // Below the frame of the created method's own first step (its box is created there), if the sample shows it.
+    private static int Below(StackFrame[] frames, Type? stateMachine)
+    {
+        var created = stateMachine is { IsGenericType: true } ? stateMachine.GetGenericTypeDefinition() : stateMachine;
+        for (var i = 0; created is not null && i < frames.Length; i++)
+        {
+            if (frames[i].GetMethod() is { Name: "MoveNext", DeclaringType: { } type } && (type.IsGenericType ? type.GetGenericTypeDefinition() : type) == created)
+                return i + 1;
+        }
+        return 0;
+    }
+
+    // The exception, or one it wraps, went through a method of the app's (a callback of the app's a library ran, that threw).
+    private static bool CameThroughApps(Exception? exception)
+    {
+        for (var depth = 0; exception is not null && depth < 8; exception = exception.InnerException, depth++)
+        {
+            if (Array.Exists(new StackTrace(exception, fNeedFileInfo: false).GetFrames(), f => IsApps(f.GetMethod())))
+                return true;
         }
         return false;
     }
+
+    private static bool IsApps(System.Reflection.MethodBase? method) => method?.DeclaringType is { } type && CodeOrigin.IsAppCode(type.Assembly);
 
     // The async lambda a delegate task ran: its box was created by a delegate frame running the lambda itself.
     private static bool IsTaskRunBody(TaskRecord? record, BoxInfo? box) =>
@@ -135,7 +219,7 @@ internal sealed class UnobservedExceptions(DetectionSettings settings, IFindingS
     /// <summary>TaskScheduler.UnobservedTaskException: the GC found a faulted task nobody observed.</summary>
     public void OnUnobservedTaskException(object? sender, UnobservedTaskExceptionEventArgs e)
     {
-        if (sender is not Task task || _reported.Contains(task.Id))
+        if (sender is not Task task || _reported.Contains(task.Id) || _libraryFaults.Contains(task.Id))
             return;
         var inner = e.Exception?.InnerExceptions ?? [];
         if (inner.Any(x => _reportedExceptions.TryGetValue(x, out _)))

@@ -27,6 +27,9 @@ public sealed class AsyncReport
     /// <summary>For a finished step: the await it stopped at next, or the end of the method.</summary>
     public SourceLine? StoppedAt { get; init; }
 
+    /// <summary>For a finished step: it ran to the method's end (<see cref="StoppedAt"/> is the end, not an await).</summary>
+    public bool Ended { get; init; }
+
     /// <summary>
     /// For a step: true when it is the method's first step, from its start to its first await that did not complete
     /// at once (<see cref="ResumedAt"/> is then the method's first line). It ran inside the step of the method that

@@ -25,13 +25,23 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         _ => throw new ArgumentOutOfRangeException(nameof(finding)),
     };
 
-    private AsyncReport? Step(StepFinding f)
+    /// <summary>
+    /// Whether a slow stretch is worth a report, and the stretch it is about: its evidence without the waits for the
+    /// runtime's registry and judged for warm-up, then located (<see cref="StretchLocator"/>); null when it names nothing
+    /// worth one. The one judgement of a step, for its report in full and for one written short at exit.
+    /// </summary>
+    public static (StretchEvidence Evidence, Stretch Stretch)? Judge(StepFinding f)
     {
         var evidence = f.Evidence;
         if (evidence.WithoutRegistryWaits(Tracking.RegistryWaits.Within(evidence.OsThreadId, evidence.FromTicks, evidence.ToTicks)) is not { } unwaited)
             return null;
         var e = unwaited.Judged(Tracking.EngineCompilation.During(evidence.FromTicks, evidence.ToTicks));
-        if (StretchLocator.Locate(e) is not { } stretch)
+        return StretchLocator.Locate(e) is { } stretch ? (e, stretch) : null;
+    }
+
+    private AsyncReport? Step(StepFinding f)
+    {
+        if (Judge(f) is not var (e, stretch))
             return null;
         var symbols = stretch.Code;
         var resumedAt = Line(stretch.ResumedAt);
@@ -52,6 +62,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             Location = location,
             ResumedAt = resumedAt,
             StoppedAt = Line(stretch.StoppedAt),
+            Ended = stretch.Ended,
             FirstStep = stretch.FirstStep,
             CreatedAt = stretch.FirstStep ? CalledFrom(stretch, f) : creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
             DurationSeconds = Math.Round(e.Seconds, 3),

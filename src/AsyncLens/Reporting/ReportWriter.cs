@@ -118,13 +118,27 @@ internal sealed class ReportWriter : IFindingSink, IDisposable
         }
         foreach (var finding in left)
         {
-            if (ShortReports.For(finding) is not { } report)
+            if (WrittenShort(finding, judge: DateTime.UtcNow - start < s_exitCap) is not { } report)
                 continue;
             lock (_outputGate)
             {
                 _writtenShort.Add(finding);
                 Output(Format(report));
             }
+        }
+    }
+
+    // Judged as its full report would be while the exit's time lasts: a step naming nothing is no report, short or full.
+    // A judgement that fails (as a report's building can) leaves the report written short unjudged, rather than lost.
+    private static AsyncReport? WrittenShort(Finding finding, bool judge)
+    {
+        try
+        {
+            return ShortReports.For(finding, judge);
+        }
+        catch (Exception) when (judge)
+        {
+            return ShortReports.For(finding, judge: false);
         }
     }
 

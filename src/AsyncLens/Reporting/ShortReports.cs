@@ -4,14 +4,17 @@ namespace AsyncLens.Reporting;
 
 /// <summary>
 /// A report written short, at process exit, for a finding whose full report could not be built in time (a busy
-/// machine can take seconds to load the symbols of the first one): its kind, method, task and duration, from what the
-/// finding holds, with no file to read. Better than a report lost.
+/// machine can take seconds to load the symbols of the first one): its kind, method, task and duration, with no file
+/// to read. Better than a report lost; but a finding the full report's judgement would drop is not written short
+/// either (<see cref="ReportBuilder.Judge"/>: a step naming nothing worth a report), unless there is no time left to judge.
 /// </summary>
 internal static class ShortReports
 {
     private const string CutShort = " (written short at exit: the full report could not be built in time)";
 
-    public static AsyncReport? For(Finding finding)
+    /// <param name="finding">What a detector saw.</param>
+    /// <param name="judge">Whether to judge it as its full report would be (reading the code's IL and symbols).</param>
+    public static AsyncReport? For(Finding finding, bool judge)
     {
         string kind, method, message;
         double? seconds = null;
@@ -19,12 +22,16 @@ internal static class ShortReports
         switch (finding)
         {
             case StepFinding s:
-                (kind, method, seconds) = (s.Evidence.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
-                    ShortName(s.Evidence), s.Evidence.Seconds);
+                var judged = judge ? ReportBuilder.Judge(s) : null;
+                if (judge && judged is null)
+                    return null;
+                var evidence = judged?.Evidence ?? s.Evidence;
+                (kind, method, seconds) = (evidence.Ongoing ? AsyncReportKinds.HungStep : AsyncReportKinds.SlowStep,
+                    judged?.Stretch.Code.Name ?? ShortName(evidence), evidence.Seconds);
                 var thread = s.ThreadId > 0 ? $" on thread {s.ThreadId}" : "";
                 message = s.TaskId == 0
-                    ? $"{method} ran {Seconds(s.Evidence.Seconds)} s{thread} without yielding"
-                    : $"{method} ran {Seconds(s.Evidence.Seconds)} s{thread} without yielding (task {s.TaskId})";
+                    ? $"{method} ran {Seconds(evidence.Seconds)} s{thread} without yielding"
+                    : $"{method} ran {Seconds(evidence.Seconds)} s{thread} without yielding (task {s.TaskId})";
                 break;
             case WaitFinding w:
                 (kind, method, seconds) = (AsyncReportKinds.BlockingWait, w.Step?.Box is { } box ? Name(box.StateMachineType) : "(unknown)", w.Seconds);

@@ -24,7 +24,7 @@ internal static class TextFormatter
                 {
                     sb.Append("  ").Append(r.Ongoing ? "running since " : "ran from ").Append(Where(from)).Append(r.FirstStep ? " (started here)" : " (resumed here)");
                     if (r.StoppedAt is { } to)
-                        sb.Append(" to ").Append(Where(to)).Append(r.StoppedAt.Line == r.ResumedAt.Line ? " (parked here again)" : " (stopped here)");
+                        sb.Append(" to ").Append(Where(to)).Append(r.StoppedAt.Line != r.ResumedAt.Line ? " (stopped here)" : r.Ended ? " (ended here)" : " (parked here again)");
                     sb.Append('\n');
                 }
                 break;

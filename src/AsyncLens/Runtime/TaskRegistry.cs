@@ -124,10 +124,11 @@ internal sealed class TaskRegistry : IDisposable
 
     /// <summary>
     /// Told on the app's thread as debug mode sees an async method end (its task, the await its last step resumed from, its
-    /// creation record, the event's time in DateTime ticks), before the task completes: the console's history captures its last async stack there. When set, <see cref="Ended"/> is not told of
-    /// the tasks debug mode sees end.
+    /// creation record, the event's time in DateTime ticks, whether it ran to completion: false when it faulted or was
+    /// cancelled), before the task completes: the console's history captures its last async stack there. When set,
+    /// <see cref="Ended"/> is not told of the tasks debug mode sees end.
     /// </summary>
-    public Action<Task, int, Tracking.TaskRecord?, long>? Ending { get; set; }
+    public Action<Task, int, Tracking.TaskRecord?, long, bool>? Ending { get; set; }
 
     /// <summary>True while debug mode runs, and so tells <see cref="Ending"/> of every async method that ends.</summary>
     public bool EndsSeen { get; set; }

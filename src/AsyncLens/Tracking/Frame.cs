@@ -168,6 +168,12 @@ internal sealed class Frame
     /// </summary>
     public TaskRecord? FirstCreated;
 
+    /// <summary>
+    /// The last of them: the next one created in this frame links to it, whatever frames ran nested in between (a
+    /// framework's queue running a delegate task inline before the handler it dispatches parks: Wolverine's local queues).
+    /// </summary>
+    public TaskRecord? LastCreated;
+
     /// <summary>For a <see cref="FrameKind.Request"/>: when the last task was created in it, and when it was last judged.</summary>
     public long LastCreation;
 
@@ -241,7 +247,7 @@ internal sealed class Frame
         Endpoint = null;
         EndpointAt = RequestEndAt = 0;
         Record = record;
-        FirstCreated = null;
+        FirstCreated = LastCreated = null;
         LastCreation = JudgedUpTo = 0;
         HandlerRun = null;
         SeenStandingAt = 0;
@@ -289,7 +295,7 @@ internal sealed class Frame
         Volatile.Write(ref _version, _version + 1); // even: free
         Task = null;
         Record = null;
-        FirstCreated = null;
+        FirstCreated = LastCreated = null;
         Captured = null;
         Endpoint = null;
         HandlerRun = null;

@@ -20,24 +20,33 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
     private const string ListenerName = "Microsoft.AspNetCore";
     private const string EndpointMatched = "Microsoft.AspNetCore.Routing.EndpointMatched";
 
+    // Hosting's events as a request begins and ends, on the thread that begins or ends it (its "deprecated" ones: no
+    // activity is started for them, unlike HttpRequestIn's).
+    private const string BeginRequest = "Microsoft.AspNetCore.Hosting.BeginRequest";
+    private const string EndRequest = "Microsoft.AspNetCore.Hosting.EndRequest";
+
     private static readonly ConditionalWeakTable<object, StrongBox<MethodInfo?>> s_handlers = new();
 
     private readonly Action<object, long> _onMatched;
+    private readonly (Action<long> Start, Action<long> Stop)? _requests;
     private readonly List<IDisposable> _subscriptions = [];
     private static Getter? s_getter;
     private int _disposed;
 
-    private RequestEndpoints(Action<object, long> onMatched) => _onMatched = onMatched;
+    private RequestEndpoints(Action<object, long> onMatched, (Action<long>, Action<long>)? requests) => (_onMatched, _requests) = (onMatched, requests);
 
     /// <summary>
     /// Calls <paramref name="onMatched"/>(endpoint, now) on each request's thread as routing matches it, and as SignalR
     /// begins a hub method (the endpoint is then the hub's MethodInfo); <paramref name="onHubMethodEnd"/>(method, now)
     /// as that hub method ends; <paramref name="onHandlerStart"/>/<paramref name="onHandlerEnd"/> as another framework's
-    /// handler (a message consumer, a job: <see cref="HandlerActivities"/>) begins and ends.
+    /// handler (a message consumer, a job: <see cref="HandlerActivities"/>) begins and ends; and, when given,
+    /// <paramref name="requests"/>' Start(now) and Stop(now) as ASP.NET Core begins and ends a request on the thread (for
+    /// debug mode on the async events alone, which has no TPL listener to take them from hosting's EventSource).
     /// </summary>
-    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd, Action<MethodInfo, Activity, long> onHandlerStart, Action<MethodInfo, Activity, long> onHandlerEnd)
+    public static RequestEndpoints Start(Action<object, long> onMatched, Action<MethodInfo, long> onHubMethodEnd, Action<MethodInfo, Activity, long> onHandlerStart, Action<MethodInfo, Activity, long> onHandlerEnd,
+        (Action<long> Start, Action<long> Stop)? requests = null)
     {
-        var endpoints = new RequestEndpoints(onMatched);
+        var endpoints = new RequestEndpoints(onMatched, requests);
         lock (endpoints._subscriptions)
         {
             endpoints._subscriptions.Add(DiagnosticListener.AllListeners.Subscribe(endpoints));
@@ -105,12 +114,21 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
     {
         if (listener.Name != ListenerName || Volatile.Read(ref _disposed) != 0)
             return;
+        Func<string, object?, object?, bool> wanted = _requests is null
+            ? static (name, _, _) => name == EndpointMatched
+            : static (name, _, _) => name is EndpointMatched or BeginRequest or EndRequest;
         lock (_subscriptions)
-            _subscriptions.Add(listener.Subscribe(this, static (name, _, _) => name == EndpointMatched));
+            _subscriptions.Add(listener.Subscribe(this, wanted));
     }
 
     public void OnNext(KeyValuePair<string, object?> value)
     {
+        if (_requests is ({ } start, { } stop) && value.Key is BeginRequest or EndRequest)
+        {
+            if (!ThreadTracker.IsEngineThread)
+                (value.Key == BeginRequest ? start : stop)(DateTime.UtcNow.Ticks);
+            return;
+        }
         if (value.Key != EndpointMatched || value.Value is not { } context || ThreadTracker.IsEngineThread)
             return;
         try

@@ -32,6 +32,37 @@ public sealed class TerminatedHistoryTests
     }
 
     [Fact]
+    public async Task Past_N_ends_a_sweep_one_in_stride_that_ran_to_completion_is_captured_and_every_fault()
+    {
+        var history = new TerminatedHistory(100);
+        var completed = RanToCompletionAsync();
+        await completed;
+        var faulted = FaultAsync();
+        await faulted.ContinueWith(_ => { }, TaskScheduler.Default);
+        var busy = new DateTime(2026, 12, 6, 7, 0, 0, DateTimeKind.Utc).Ticks;
+        for (var i = 0; i < 10_000; i++)
+            history.Capture(completed, AsyncState.Unknown, null, busy, ranToCompletion: true);
+        history.Drain();
+        Assert.Equal(100, history.Stride); // 10,000 ends in the sweep's second, 100 kept
+
+        var next = busy + TimeSpan.TicksPerSecond;
+        for (var i = 0; i < 5_000; i++)
+        {
+            history.Capture(completed, AsyncState.Unknown, null, next, ranToCompletion: true);
+            if (i % 1_000 == 999)
+                history.Capture(faulted, AsyncState.Unknown, null, next, ranToCompletion: false);
+        }
+        history.Drain();
+        var (tasks, total) = history.Snapshot();
+        Assert.Equal(15_005, total); // every end counted, captured or not
+        Assert.Equal(5, tasks.Count(t => t.How == "faulted"));
+        Assert.Equal(50, tasks.Count(t => t.How == "ran to completion" && t.Ended.UtcTicks == next)); // one in 100 of 5,000
+        Assert.Equal(100, tasks.Count);
+        Assert.Equal(50, history.Stride); // 5,005 ends in the last sweep's second
+        _ = faulted.Exception;
+    }
+
+    [Fact]
     public async Task A_capture_becomes_an_entry_at_the_first_sweep_after_its_task_completed()
     {
         var history = new TerminatedHistory(10);

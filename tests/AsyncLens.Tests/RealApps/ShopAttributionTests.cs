@@ -74,6 +74,7 @@ public sealed class ShopAttributionTests
     [InlineData("Release", "net11")]
     [InlineData("Debug", "net11-events")]
     [InlineData("Release", "net11-events")]
+    [InlineData("Debug", "net11-events-only")]
     public async Task Item5_a_CPU_heavy_handler_whose_await_completed_at_once_is_named_not_Kestrel(string configuration, string runtime = "net10")
     {
         var reports = await Run(configuration, runtime);
@@ -190,12 +191,14 @@ public sealed class ShopAttributionTests
     private static int Occurrences(List<JsonElement> reports, Func<JsonElement, bool> match) =>
         reports.Where(match).Sum(r => r.IsRepeats() ? r.GetProperty("repeats").GetInt32() : 1);
 
-    // "net11-events": on .NET 11 with debug mode's steps from the runtime's async events (ASYNCLENS_STEP_SOURCE).
-    private const string AsyncEventsSuffix = "-events";
+    // "net11-events": on .NET 11 with debug mode's steps from the runtime's async events (ASYNCLENS_STEP_SOURCE);
+    // "net11-events-only": on them alone (no TPL events: request frames from hosting's DiagnosticListener).
+    private const string AsyncEventsSuffix = "-events", AsyncEventsOnlySuffix = "-events-only";
 
     private static Task<List<JsonElement>> Run(string configuration, string runtime) =>
-        s_runs.GetOrAdd((configuration, runtime), c => new Lazy<Task<List<JsonElement>>>(() => c.Item2.EndsWith(AsyncEventsSuffix, StringComparison.Ordinal)
-            ? RunAsync(c.Item1, TargetRuntime.Named(c.Item2[..^AsyncEventsSuffix.Length]), "async-events")
+        s_runs.GetOrAdd((configuration, runtime), c => new Lazy<Task<List<JsonElement>>>(() =>
+            c.Item2.EndsWith(AsyncEventsOnlySuffix, StringComparison.Ordinal) ? RunAsync(c.Item1, TargetRuntime.Named(c.Item2[..^AsyncEventsOnlySuffix.Length]), "async-events-only")
+            : c.Item2.EndsWith(AsyncEventsSuffix, StringComparison.Ordinal) ? RunAsync(c.Item1, TargetRuntime.Named(c.Item2[..^AsyncEventsSuffix.Length]), "async-events")
             : RunAsync(c.Item1, TargetRuntime.Named(c.Item2), null))).Value;
 
     // Starts ShopApi under debug mode (JSON), requests each path on new connections and then on one kept-alive

@@ -41,6 +41,27 @@ public sealed class FormatterTests
             TextFormatter.Format(s_slow));
     }
 
+    // A one-line handler (`app.MapGet("/stats", (Counter c) => c.ReadSync())`) starts and ends on one line: it ended
+    // there, it did not park there again (what the same line means for a step that stops at the await it resumed from).
+    [Theory]
+    [InlineData(true, "(ended here)")]
+    [InlineData(false, "(parked here again)")]
+    public void A_step_that_stops_on_the_line_it_started_says_whether_it_ended_or_parked_there(bool ended, string said)
+    {
+        var report = new AsyncReport
+        {
+            Kind = AsyncReportKinds.SlowStep,
+            Method = "GET /stats",
+            ResumedAt = new SourceLine("/src/Program.cs", 19),
+            StoppedAt = new SourceLine("/src/Program.cs", 19),
+            FirstStep = true,
+            Ended = ended,
+            DurationSeconds = 0.3,
+            Message = "GET /stats ran 0.300 s without yielding, from its start",
+        };
+        Assert.Contains($"  ran from /src/Program.cs:19 (started here) to /src/Program.cs:19 {said}\n", TextFormatter.Format(report));
+    }
+
     [Fact]
     public void Json_is_one_object_per_line_with_the_documented_fields()
     {

@@ -43,6 +43,18 @@ internal static class AsyncEventFormat
     /// </summary>
     public const long AllKeywords = 0x3FFFF;
 
+    /// <summary>The keywords of the method resume events (<c>ResumeRuntimeAsyncMethod</c>, <c>ResumeStateMachineAsyncMethod</c>).</summary>
+    public const long MethodResumeKeywords = 0x100 | 0x10000;
+
+    /// <summary>
+    /// The keywords debug mode takes (<see cref="EventSteps"/>): all but the method resumes, which the assembler derives
+    /// (<see cref="AsyncStepAssembler"/>: a step begins where the one before it ended), and the runtime-async context
+    /// creations and creation and suspension stacks (0x1, 0x20, 0x80), which it makes nothing of. Each event the runtime
+    /// writes costs it a clock read and a few bytes; what each keyword costs the await micro-benchmark is measured in
+    /// docs/async-events.md ("Which keywords debug mode takes").
+    /// </summary>
+    public const long StepKeywords = AllKeywords & ~(MethodResumeKeywords | 0x1 | 0x20 | 0x80);
+
     /// <summary>
     /// The command the source takes to hand over every thread's buffer at once (its <c>OnEventCommand</c> runs
     /// <c>AsyncProfiler.Config.CaptureState</c> for it): otherwise a buffer goes when full, or once its thread has

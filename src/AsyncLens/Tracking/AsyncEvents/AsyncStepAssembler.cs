@@ -16,11 +16,17 @@ namespace AsyncLens.Tracking.AsyncEvents;
 /// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer), found and locked
 /// once per buffer (<see cref="IAsyncEventBufferSink"/>); nothing is allocated per event. Each thread's last
 /// state-machine contexts created are kept too (a ring): a slow step of a runtime-async context is handed the ones it
-/// created (<see cref="SlowEventStep.Children"/>), the boxes of the user's methods whose first step it ran. A run sink
-/// (<see cref="IAsyncRunSink"/>, the profiler) takes each context's run whole instead of its steps one by one
-/// (AsyncStepAssembler.Runs.cs).
+/// created (<see cref="SlowEventStep.Children"/>), the boxes of the user's methods whose first step it ran. Runs: .Runs.cs.
+/// <para>
+/// Without the method resume events (<paramref name="methodResumes"/> false: debug mode does not take them,
+/// <see cref="AsyncEventFormat.StepKeywords"/>), a step begins where the one before it ended: the leaf's at its
+/// context's resume, a caller's at the completion of the method it awaited (its continuation runs inline next), the
+/// frame that catches an exception at its unwinding. A step begun so for a frame past the stack the context resumed
+/// with is dropped at its end unless an appended stack (<see cref="AsyncEventKind.AppendStateMachineAsyncCallstack"/>,
+/// raised as such a method resumes) named its method: no method ran there.
+/// </para>
 /// </summary>
-internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEventBufferSink
+internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes = true) : IAsyncEventBufferSink
 {
     private const int MaxFrames = 256;
 
@@ -29,6 +35,9 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
     private readonly IAsyncRunSink? _runs = sink as IAsyncRunSink;
 
     private long _runtimeContinuations;
+
+    /// <summary>The contexts one thread creates, watched to their first resume (async Main's first step's thread).</summary>
+    public ContextWatch Watch { get; } = new();
 
     /// <summary>Resumes of the runtime's own continuations (frames without a code address): steps with method id 0.</summary>
     public long RuntimeContinuations => Interlocked.Read(ref _runtimeContinuations);
@@ -58,7 +67,7 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
         lock (_threads)
         {
             if (!_threads.TryGetValue(osThreadId, out var thread))
-                _threads[osThreadId] = thread = new ThreadSteps(osThreadId, _runs);
+                _threads[osThreadId] = thread = new ThreadSteps(osThreadId, _runs) { DropsUnnamed = !methodResumes };
             return thread;
         }
     }
@@ -148,32 +157,46 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
                 thread.EndRun();
                 (thread.Context, thread.FrameCount, thread.Next, thread.ResumedAt) = (e.DispatcherId, 0, 0, now);
                 thread.RuntimeAsync = e.Kind == AsyncEventKind.ResumeRuntimeAsyncContext;
+                if (!methodResumes)
+                    thread.Begin(now);
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
                 thread.GiveCallers(_stacks);
                 thread.EndRunIfAny();
                 thread.FrameCount = 0;
                 thread.Add(e.Frames);
+                if (!methodResumes && !thread.Fill())
+                    Interlocked.Increment(ref _runtimeContinuations);
                 if (_stacks is { WatchesStacks: true } resumedStacks)
                     thread.Resumed(resumedStacks);
+                if (Watch.Pending)
+                    thread.Resumed(Watch);
                 break;
             case AsyncEventKind.AppendStateMachineAsyncCallstack:
                 thread.Add(e.Frames);
+                if (!methodResumes && !thread.Fill())
+                    Interlocked.Increment(ref _runtimeContinuations);
                 if (_stacks is { WatchesStacks: true } appendedStacks)
                     thread.Resumed(appendedStacks);
+                if (Watch.Appended(thread.Context))
+                    thread.Resumed(Watch);
                 break;
-            case AsyncEventKind.ResumeStateMachineAsyncMethod or AsyncEventKind.ResumeRuntimeAsyncMethod:
+            case AsyncEventKind.ResumeStateMachineAsyncMethod or AsyncEventKind.ResumeRuntimeAsyncMethod when methodResumes:
                 thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 if (!thread.Begin(now))
                     Interlocked.Increment(ref _runtimeContinuations);
                 break;
             case AsyncEventKind.CompleteStateMachineAsyncMethod or AsyncEventKind.CompleteRuntimeAsyncMethod:
                 thread.End(sink, _stacks, now, AsyncStepEnd.Completed);
+                if (!methodResumes && !thread.Begin(now))
+                    Interlocked.Increment(ref _runtimeContinuations);
                 break;
             case AsyncEventKind.UnwindStateMachineAsyncException or AsyncEventKind.UnwindRuntimeAsyncException:
                 thread.End(sink, _stacks, now, AsyncStepEnd.Faulted);
                 // The frames unwound past the one that threw were never resumed: their callers are next.
                 thread.Next += (int)Math.Min(e.UnwoundFrames, MaxFrames) - 1;
+                if (!methodResumes && !thread.Begin(now))
+                    Interlocked.Increment(ref _runtimeContinuations);
                 break;
             case AsyncEventKind.SuspendStateMachineAsyncContext or AsyncEventKind.CompleteStateMachineAsyncContext
                 or AsyncEventKind.SuspendRuntimeAsyncContext or AsyncEventKind.CompleteRuntimeAsyncContext:
@@ -185,7 +208,11 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
                 break;
             case AsyncEventKind.CreateStateMachineAsyncContext or AsyncEventKind.CreateRuntimeAsyncContext:
                 if (e.Kind == AsyncEventKind.CreateStateMachineAsyncContext)
+                {
                     thread.Created(e.ParentDispatcherId, e.DispatcherId, now);
+                    if (thread.OsThreadId == Watch.OsThreadId)
+                        Watch.Created(e.DispatcherId, now);
+                }
                 thread.RunCreated(e.DispatcherId, now);
                 sink.OnContextCreated(thread.OsThreadId, e.ParentDispatcherId, e.DispatcherId, now);
                 break;
@@ -199,6 +226,7 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
         private readonly int[] _states = new int[MaxFrames];
         private List<(SlowEventStep Step, int Frame)>? _awaitingCallers;
         private bool _open;
+        private bool _unnamed;
         private int _frame;
         private ulong _method;
         private int _state;
@@ -221,6 +249,10 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
         private int _createdNext;
 
         public ulong OsThreadId { get; } = osThreadId;
+
+        /// <summary>A step begun past the stack its context resumed with, that nothing named, is no method's (no method resume events).</summary>
+        public bool DropsUnnamed { get; init; }
+
         public ulong Context;
         public long ResumedAt;
         public int FrameCount;
@@ -242,14 +274,27 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
         {
             var known = Next >= 0 && Next < FrameCount;
             (_open, _frame, _method, _state, _start) = (true, Next, known ? _methods[Next] : 0, known ? _states[Next] : -1, now);
+            _unnamed = !known;
             Next++;
             return !known || _method != 0;
+        }
+
+        /// <summary>
+        /// The open step's method, where it was begun before the stack named it (no method resume events); false when that
+        /// frame is the runtime's own continuation.
+        /// </summary>
+        public bool Fill()
+        {
+            if (!_open || !_unnamed || _frame < 0 || _frame >= FrameCount)
+                return true;
+            (_method, _state, _unnamed) = (_methods[_frame], _states[_frame], false);
+            return _method != 0;
         }
 
         public bool Open(out AsyncStep step)
         {
             step = new AsyncStep(OsThreadId, Context, _method, _state, _start, _start, AsyncStepEnd.Left);
-            return _open;
+            return _open && !(_unnamed && DropsUnnamed);
         }
 
         // The checks inlined at each context's resume and end; the copy only where a stack is kept.
@@ -285,6 +330,8 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
         }
 
         public void Resumed(IAsyncStackSink stacks) => stacks.OnStackResumed(Context, ResumedAt, _methods.AsSpan(0, FrameCount), _states.AsSpan(0, FrameCount));
+
+        public void Resumed(ContextWatch watch) => watch.Resumed(Context, ResumedAt, _methods.AsSpan(0, FrameCount), _states.AsSpan(0, FrameCount));
 
         /// <summary>
         /// A state-machine context created on this thread while <paramref name="parent"/> ran: a box of an async method
@@ -339,6 +386,8 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink) : IAsyncEv
             if (!_open)
                 return;
             _open = false;
+            if (_unnamed && DropsUnnamed)
+                return;
             if (_runs is not null)
             {
                 AddRunStep(now, how);

@@ -161,8 +161,8 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
         _slowTicks = slowTicks;
         _waitForStop = waitForStop;
         _onSlow = onSlow;
-        _assembler = new AsyncStepAssembler(this);
-        _listener = AsyncEventsListener.Start(_assembler, (EventKeywords)AsyncEventFormat.AllKeywords);
+        _assembler = new AsyncStepAssembler(this, methodResumes: (AsyncEventFormat.StepKeywords & AsyncEventFormat.MethodResumeKeywords) != 0);
+        _listener = AsyncEventsListener.Start(_assembler, (EventKeywords)AsyncEventFormat.StepKeywords);
     }
 
     /// <summary>A buffer decoded as if the source had delivered it (the tests' recorded buffers, on a runtime without the source).</summary>
@@ -206,6 +206,19 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
         (method, state) = (first.Method, first.State);
         return first.At != long.MaxValue;
     }
+
+    /// <summary>
+    /// Watches the state-machine contexts <paramref name="osThreadId"/> creates to their first resume (see
+    /// <see cref="ContextWatch"/>): the thread async Main's first step runs on, which no step brackets.
+    /// </summary>
+    public void WatchContextsCreatedOn(ulong osThreadId) => _assembler.Watch.Watch(osThreadId);
+
+    /// <summary>
+    /// The stack a context of the watched thread's (<see cref="WatchContextsCreatedOn"/>), created at
+    /// <paramref name="createdAt"/>, first resumed with, leaf first; false if its resume was not seen (yet).
+    /// </summary>
+    public bool FirstResumeStack(ulong context, long createdAt, out ulong[] methods, out int[] states) =>
+        _assembler.Watch.FirstResume(context, createdAt, out methods, out states);
 
     /// <summary>False on a runtime without the source (the decision in <see cref="StepSource"/> should have said so).</summary>
     public bool SourceSeen => _listener.SourceSeen;

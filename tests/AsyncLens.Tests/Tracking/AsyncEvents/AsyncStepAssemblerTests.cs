@@ -72,12 +72,37 @@ public sealed class AsyncStepAssemblerTests
         Assert.Contains(steps, s => s.End - s.Start < TimeSpan.TicksPerMillisecond);
     }
 
-    private static Collected Assemble(params string[] buffers) => AssembleWith(buffers).Steps;
+    // Debug mode does not take the method resume events (AsyncEventFormat.StepKeywords): an assembler told so ignores the
+    // recorded ones, and must make the same steps of the rest, each begun where the one before it ended (no later than
+    // its recorded resume, and within the time the runtime took between the two events).
+    [Theory]
+    [InlineData("await-loop-1,await-loop-2")]
+    [InlineData("mixed-exception")]
+    [InlineData("runtime-async-suspend")]
+    [InlineData("parallel-first-step")]
+    public void WithoutMethodResumeEventsTheSameStepsBeginWhereTheStepBeforeThemEnded(string buffers)
+    {
+        // The metadata first: both listeners then date the events by its clock pairing, not each by its own.
+        string[] names = ["metadata", .. buffers.Split(',')];
+        var (raised, withResumes) = AssembleWith(true, names);
+        var (derived, without) = AssembleWith(false, names);
 
-    private static (Collected Steps, AsyncStepAssembler Assembler) AssembleWith(params string[] buffers)
+        Assert.NotEmpty(raised.Steps);
+        Assert.Equal(raised.Steps.Select(s => (s.OsThreadId, s.Context, s.MethodId, s.ResumedState, s.End, s.How)),
+            derived.Steps.Select(s => (s.OsThreadId, s.Context, s.MethodId, s.ResumedState, s.End, s.How)));
+        Assert.All(raised.Steps.Zip(derived.Steps), p => Assert.InRange(p.Second.Start, p.First.Start - TimeSpan.TicksPerMillisecond, p.First.Start));
+        Assert.Equal(raised.Created, derived.Created);
+        Assert.Equal(withResumes.RuntimeContinuations, without.RuntimeContinuations);
+    }
+
+    private static Collected Assemble(params string[] buffers) => AssembleWith(true, buffers).Steps;
+
+    private static (Collected Steps, AsyncStepAssembler Assembler) AssembleWith(params string[] buffers) => AssembleWith(true, buffers);
+
+    private static (Collected Steps, AsyncStepAssembler Assembler) AssembleWith(bool methodResumes, params string[] buffers)
     {
         var collected = new Collected();
-        var assembler = new AsyncStepAssembler(collected);
+        var assembler = new AsyncStepAssembler(collected, methodResumes);
         using var listener = AsyncEventsListener.Start(assembler, EventKeywords.None);
         foreach (var name in buffers)
             listener.Decode(Recorded.Buffer(name));

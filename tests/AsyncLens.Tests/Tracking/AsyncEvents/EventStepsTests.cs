@@ -149,6 +149,53 @@ public sealed class EventStepsTests
     }
 
     [Fact]
+    public void AWatchedThreadsParksKeepTheWholeStackOfTheirFirstResumeAppendedCallersIncludedThoughTheResumingThreadRanMoreContextsSince()
+    {
+        // Async Main's first step on thread 7, outside any context: Leaf parks (context 4), later Main's own box (context
+        // 5); thread 42 parks a box too (context 6). Thread 43 resumes 4 with Leaf, then Main (the runtime appends it, as
+        // Main awaited Leaf after it parked), then nine more contexts.
+        const ulong Leaf = 0x100, Main = 0x180, Other = 0x300;
+        var main = new BufferBuilder(start: 1_000, osThread: 7)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, 200_000_000, 0, 4)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, 300_000_000, 0, 5)
+            .Build();
+        var pool = new BufferBuilder(start: 1_000, osThread: 42)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, 250_000_000, 0, 6)
+            .Build();
+        var resumer = new BufferBuilder(start: 400_000_000, osThread: 43)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, 400_000_000, 4)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, 400_000_000, [0, 0, 1, 4, .. BufferBuilder.Unsigned(Leaf), 0])
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, 400_000_200)
+            .Event(AsyncEventKind.AppendStateMachineAsyncCallstack, 400_000_200, [0, 0, 1, 4, .. BufferBuilder.Unsigned(Main), .. BufferBuilder.Signed(2)])
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, 400_000_300)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, 400_001_000, 6)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, 400_001_000, [0, 0, 1, 6, .. BufferBuilder.Unsigned(Other), 0])
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, 400_001_300);
+        for (byte context = 10; context < 19; context++)
+        {
+            var at = 500_000_000L + context * 1_000;
+            resumer.Event(AsyncEventKind.ResumeStateMachineAsyncContext, at, context)
+                .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, at, [0, 0, 1, context, .. BufferBuilder.Unsigned(Other), 2])
+                .Event(AsyncEventKind.CompleteStateMachineAsyncContext, at + 300);
+        }
+        using var steps = new EventSteps(SlowTicks, waitForStop: true, _ => { });
+        steps.WatchContextsCreatedOn(7);
+
+        steps.Decode(main);
+        steps.Decode(pool);
+        steps.Decode(resumer.Build());
+
+        var created = CreatedOn(steps, 7);
+        Assert.Equal([4UL, 5UL], created.Select(c => c.Item1));
+        Assert.True(steps.FirstResumeStack(4, created[0].Item2, out var methods, out var states));
+        Assert.Equal([Leaf, Main], methods);
+        Assert.Equal([0, 2], states);
+        Assert.False(steps.FirstResumeStack(5, created[1].Item2, out _, out _)); // not resumed yet
+        var (other, at6) = Assert.Single(CreatedOn(steps, 42));
+        Assert.False(steps.FirstResumeStack(other, at6, out _, out _)); // not the watched thread's
+    }
+
+    [Fact]
     public void MoreParksOnAThreadThanItsRingKeepsSayTheSpanIsNotKnownWhole()
     {
         var bus = new BufferBuilder(start: 1_000, osThread: 42)
