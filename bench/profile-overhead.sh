@@ -10,6 +10,9 @@
 # `asynclens profile --pid PID -o FILE` (EventPipe from outside, attached before the warm-up); asyncio normal;
 # asyncio with yappi (set_clock_type("wall"), started before the loop). Each prints its median µs per iteration
 # over 10 rounds; the table has the median per row and the slowdown ratios side by side.
+# On .NET 11 (DOTNET11_ROOT, default /work/dotnet11; skipped when it is not there): .NET normal; `asynclens profile`
+# on the TPL events (as on .NET 10); `asynclens profile` on .NET 11's async events (ASYNCLENS_STEP_SOURCE=async-events-only).
+# VARIANTS="await-net-off await-net11-off ..." runs only those rows.
 # Needs the .NET SDK and yappi for python3 (Debian: apt-get install python3-yappi, for /usr/bin/python3; the same
 # interpreter runs the normal asyncio rows). Harness options (--warmup-ms N, --rounds N, --round-ms N) go to every run.
 set -euo pipefail
@@ -31,6 +34,10 @@ for candidate in python3 /usr/bin/python3; do
     fi
 done
 [[ -n "$python" ]] || { echo "$0: yappi is not installed for python3 nor /usr/bin/python3 (Debian: apt-get install python3-yappi)" >&2; exit 1; }
+
+net11="${DOTNET11_ROOT:-/work/dotnet11}"
+has_net11=0
+[[ -x "$net11/dotnet" && -d "$net11/shared/Microsoft.NETCore.App/11.0.0" ]] && has_net11=1
 
 build_harness profile
 echo "building src/AsyncLens.Cli (Release)..." >&2
@@ -89,14 +96,31 @@ run() { # run VARIANT REP [options...]: one fresh process (two for --pid), its R
         net-pid)
             run_pid "$shape" "$out" "$err" "$profile" "$cli_err" "$@"
             extra="$(profiled "$profile" "$cli_err" "$shape")" ;;
+        net11-off) run_once "$variant (repetition $rep)" "$out" "$err" env DOTNET_ROOT="$net11" "$net11/dotnet" "$dll" "$shape" off "$@" ;;
+        net11-hook | net11-events)
+            local source=tpl
+            [[ "$variant" == *-events ]] && source=async-events-only
+            run_once "$variant (repetition $rep)" "$out" "$err" env DOTNET_ROOT="$net11" ASYNCLENS_STEP_SOURCE="$source" \
+                "$net11/dotnet" "$cli" profile -o "$profile" -- "$net11/dotnet" "$dll" "$shape" off "$@"
+            # The table's first line says the source: a run that silently took the other one measures nothing here.
+            if [[ "$source" == tpl ]]; then
+                head -1 "$profile" | grep -vq "async events" || fail "$variant was measured from the async events" "$profile"
+            else
+                head -1 "$profile" | grep -q ", from .NET 11's async events$" || fail "$variant was not measured from the async events" "$profile" "$err"
+            fi
+            extra="$(profiled "$profile" "$err" "$shape")" ;;
         py-off) run_once "$variant (repetition $rep)" "$out" "$err" "$python" "$py" --workload "$shape" --mode off "$@" ;;
         py-yappi) run_once "$variant (repetition $rep)" "$out" "$err" "$python" "$py" --workload "$shape" --mode yappi "$@" ;;
     esac
     record "variant=$variant rep=$rep $extra" "$out" median_us "$variant"
 }
 
-interleave "median µs/iter" await-net-off await-net-hook await-net-pid await-py-off await-py-yappi \
-    work-net-off work-net-hook work-net-pid work-py-off work-py-yappi -- "$@"
+all_variants="await-net-off await-net-hook await-net-pid await-py-off await-py-yappi"
+((has_net11)) && all_variants+=" await-net11-off await-net11-hook await-net11-events"
+all_variants+=" work-net-off work-net-hook work-net-pid work-py-off work-py-yappi"
+((has_net11)) && all_variants+=" work-net11-off work-net11-hook work-net11-events"
+read -ra variants <<<"${VARIANTS:-$all_variants}"
+interleave "median µs/iter" "${variants[@]}" -- "$@"
 
 # -B: importing bench/lib/results.py must not leave a __pycache__ in the source tree.
 python3 -B - "$here/lib" "$results" "$logs" <<'PY'
@@ -111,6 +135,9 @@ labels = {
     "net-off": ".NET     normal",
     "net-hook": ".NET     asynclens profile (startup hook)",
     "net-pid": ".NET     asynclens profile --pid (EventPipe)",
+    "net11-off": ".NET 11  normal",
+    "net11-hook": ".NET 11  asynclens profile (TPL events)",
+    "net11-events": ".NET 11  asynclens profile (async events)",
     "py-off": "asyncio  normal",
     "py-yappi": "asyncio  yappi (wall clock)",
 }
@@ -118,24 +145,30 @@ shapes = {
     "await": "await: µs per `await Mid()` (Mid awaits Leaf, Leaf yields: 2 async calls, 1 suspension)",
     "work": "work: µs per `await Request()` (3 async calls, 2 suspensions, SHA-256 of 16 KB in 3 steps)",
 }
-runs = len(rows["await-net-off"])
+runs = max(len(runs_of) for runs_of in rows.values())
 print()
 print(f"profiler overhead, {runs} fresh processes per row (medians)")
 for shape, title in shapes.items():
+    if not any(v.startswith(shape + "-") for v in rows):
+        continue
     print()
     print(title)
     print(f"{'':45} {'median':>8} {'min..max of runs':>18} {'best round':>11} {'calls seen':>11} {'lost events':>12}")
     for suffix, label in labels.items():
         variant = f"{shape}-{suffix}"
+        if variant not in rows:
+            continue
         values = rows.column(variant, "median_us")
         seen, lost = "-", "-"
-        if suffix in ("net-hook", "net-pid"):
+        if suffix in ("net-hook", "net-pid", "net11-hook", "net11-events"):
             seen = f"{min(float(r['profiled_calls']) / float(r['total_iterations']) for r in rows[variant]) * 100:.0f}%"
             lost = str(rows.total(variant, "lost_events"))
         print(f"{label:45} {rows.median(variant, 'median_us'):8.2f} {min(values):8.2f}..{max(values):<8.2f} "
               f"{min(rows.column(variant, 'best_us')):11.2f} {seen:>11} {lost:>12}")
 
     def slowdown(on, off):
+        if f"{shape}-{on}" not in rows or f"{shape}-{off}" not in rows:
+            return "-"
         ratio = rows.median(f"{shape}-{on}", "median_us") / rows.median(f"{shape}-{off}", "median_us")
         paired = rows.paired(f"{shape}-{on}", f"{shape}-{off}", "median_us")
         added = rows.median(f"{shape}-{on}", "median_us") - rows.median(f"{shape}-{off}", "median_us")
@@ -145,6 +178,8 @@ for shape, title in shapes.items():
     print(f"  .NET asynclens profile (in process) {slowdown('net-hook', 'net-off')}")
     print(f"  .NET asynclens profile --pid        {slowdown('net-pid', 'net-off')}")
     print(f"  asyncio yappi (wall clock)          {slowdown('py-yappi', 'py-off')}")
+    print(f"  .NET 11 asynclens profile (TPL)     {slowdown('net11-hook', 'net11-off')}")
+    print(f"  .NET 11 asynclens profile (events)  {slowdown('net11-events', 'net11-off')}")
 print()
 print("calls seen: the leaf method's calls in the profile over the iterations run (warm-up included): the lowest run;")
 print("lost events: events the process dropped before asynclens read them (--pid), all runs")

@@ -12,7 +12,7 @@ namespace AsyncLens;
 public static class AsyncProfiler
 {
     private static readonly object s_gate = new();
-    private static ProfilerEngine? s_engine;
+    private static IProfilerEngine? s_engine;
 
     /// <summary>True between <see cref="Start()"/> and <see cref="Stop"/>.</summary>
     public static bool IsRunning => Volatile.Read(ref s_engine) is not null;
@@ -30,7 +30,11 @@ public static class AsyncProfiler
         {
             if (s_engine is not null)
                 throw new InvalidOperationException("the async profiler is already running: Stop() it first");
-            Volatile.Write(ref s_engine, new ProfilerEngine(AsyncDebug.AcquireTracking(), new ProfileScope(options.IncludeFramework, options.IncludePackages)));
+            var scope = new ProfileScope(options.IncludeFramework, options.IncludePackages);
+            IProfilerEngine engine = Tracking.StepSource.FromEnvironment(Console.Error) == Tracking.StepSourceKind.Tpl
+                ? new ProfilerEngine(AsyncDebug.AcquireTracking(), scope)
+                : new EventProfilerEngine(scope);
+            Volatile.Write(ref s_engine, engine);
         }
     }
 
@@ -43,7 +47,7 @@ public static class AsyncProfiler
             var engine = s_engine ?? throw new InvalidOperationException("the async profiler is not running: Start() it first");
             var profile = engine.Stop();
             Volatile.Write(ref s_engine, null);
-            AsyncDebug.ReleaseTracking();
+            engine.Release();
             return profile;
         }
     }

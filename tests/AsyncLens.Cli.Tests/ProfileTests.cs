@@ -26,6 +26,13 @@ public sealed partial class ProfileTests
     private static ProcessResult AsynclensOn(string runtime, params string[] args) =>
         ChildProcess.Dotnet([Repo.Cli, .. args], Wide, timed: false, runtime: TargetRuntime.Named(runtime));
 
+    // The table's first line says which source the profile was measured from: .NET 11's async events
+    // (ASYNCLENS_STEP_SOURCE=async-events-only), or the TPL events.
+    private static Dictionary<string, string?> WideFrom(string? source) =>
+        source is null ? Wide : new(Wide) { ["ASYNCLENS_STEP_SOURCE"] = source };
+
+    private static string FromSource(string? source) => source is null ? "\n" : @", from \.NET 11's async events" + "\n";
+
     private sealed record Row(string Method, int Calls, int Pending, double Wall, double SelfWall, double OnThread, double InclusiveOnThread, double Awaiting, string At);
 
     // The table's rows by method: METHOD CALLS PENDING WALL AVG SELF-WALL ON-THREAD INCL AWAITING AT.
@@ -57,16 +64,18 @@ public sealed partial class ProfileTests
     }
 
     [Theory]
-    [InlineData("net10")]
-    [InlineData("net11")]
-    public void Profile_of_a_program_shows_wall_on_thread_and_awaiting_per_async_method(string runtime)
+    [InlineData("net10", null)]
+    [InlineData("net11", null)]
+    [InlineData("net11", "async-events-only")]
+    public void Profile_of_a_program_shows_wall_on_thread_and_awaiting_per_async_method(string runtime, string? source)
     {
         using var dir = new TempDirectory("asynclens-profile-");
         var path = dir.File("profile.txt");
-        var result = AsynclensOn(runtime, "profile", "-o", path, "--", Repo.Program("Profiled"));
+        var result = ChildProcess.Dotnet([Repo.Cli, "profile", "-o", path, "--", Repo.Program("Profiled")], WideFrom(source), timed: false, runtime: TargetRuntime.Named(runtime));
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Matches($@"^asynclens: profile of \d+\.\d{{3}} s \(\d+ async methods\) written to {Regex.Escape(path)}\n$", result.Stderr);
         var table = File.ReadAllText(path);
+        Assert.Matches($@"^asynclens profile: \d+\.\d{{3}} s, 5 async methods{FromSource(source)}", table);
         var rows = Rows(table);
         CheckKnownTimings(rows, table);
         Assert.Equal(["Program.Main(string[])", "Workload.DelayTenTimesAsync()", "Workload.FrameworkAsync()", "Workload.RunAsync()", "Workload.SpinAsync()"], rows.Keys.Order(StringComparer.Ordinal));
@@ -75,12 +84,14 @@ public sealed partial class ProfileTests
     }
 
     [Theory]
-    [InlineData("net10")]
-    [InlineData("net11")]
-    public void The_in_process_api_measures_the_same(string runtime)
+    [InlineData("net10", null)]
+    [InlineData("net11", null)]
+    [InlineData("net11", "async-events-only")]
+    public void The_in_process_api_measures_the_same(string runtime, string? source)
     {
-        var result = ChildProcess.Dotnet([Repo.Program("Profiled"), "inprocess", "text"], Wide, timed: false, runtime: TargetRuntime.Named(runtime));
+        var result = ChildProcess.Dotnet([Repo.Program("Profiled"), "inprocess", "text"], WideFrom(source), timed: false, runtime: TargetRuntime.Named(runtime));
         Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches($@"^asynclens profile: \d+\.\d{{3}} s, \d+ async methods{FromSource(source)}", result.Stdout);
         var rows = Rows(result.Stdout);
         CheckKnownTimings(rows, result.Stdout);
         // Started inside Main: Main is still pending when Stop() is called.

@@ -9,8 +9,9 @@ namespace AsyncLens;
 /// </summary>
 public sealed class AsyncProfile
 {
-    internal AsyncProfile(TimeSpan duration, IReadOnlyList<AsyncMethodProfile> methods, IReadOnlyList<AsyncCallProfile> calls, CallNode root, OutsideFigures outside)
+    internal AsyncProfile(TimeSpan duration, IReadOnlyList<AsyncMethodProfile> methods, IReadOnlyList<AsyncCallProfile> calls, CallNode root, OutsideFigures outside, bool fromAsyncEvents)
     {
+        FromAsyncEvents = fromAsyncEvents;
         Duration = duration;
         Methods = methods;
         Calls = calls;
@@ -28,6 +29,9 @@ public sealed class AsyncProfile
     public IReadOnlyList<AsyncCallProfile> Calls { get; }
 
     internal CallNode Root { get; }
+
+    /// <summary>Measured from .NET 11's async events (<c>ASYNCLENS_STEP_SOURCE</c>), not the TPL events: the table says so.</summary>
+    internal bool FromAsyncEvents { get; }
 
     /// <summary>Folded code with no listed method above it (its calls are in no row).</summary>
     internal OutsideFigures Outside { get; }
@@ -59,7 +63,7 @@ public sealed class AsyncProfile
         writer.Flush();
     }
 
-    internal static AsyncProfile From(CallNode root, TimeSpan duration, OutsideFigures outside)
+    internal static AsyncProfile From(CallNode root, TimeSpan duration, OutsideFigures outside, bool fromAsyncEvents = false)
     {
         var methods = new Dictionary<ProfiledMethod, AsyncMethodProfile>();
         var calls = new Dictionary<(ProfiledMethod, ProfiledMethod), AsyncCallProfile>();
@@ -96,7 +100,7 @@ public sealed class AsyncProfile
         return new AsyncProfile(duration,
             [.. methods.Values.OrderByDescending(m => m.Wall).ThenBy(m => m.Method, StringComparer.Ordinal)],
             [.. calls.Values.OrderByDescending(c => c.Wall).ThenBy(c => c.Caller, StringComparer.Ordinal).ThenBy(c => c.Callee, StringComparer.Ordinal)],
-            root, outside);
+            root, outside, fromAsyncEvents);
     }
 
     private static bool OnPathAbove(CallNode node, ProfiledMethod method)

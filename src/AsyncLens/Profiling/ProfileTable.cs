@@ -21,7 +21,8 @@ internal static class ProfileTable
 
     public static void Write(TextWriter writer, AsyncProfile profile, int width)
     {
-        writer.Write(Invariant($"asynclens profile: {profile.Duration.TotalSeconds:0.000} s, {profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}") + "\n");
+        writer.Write(Invariant($"asynclens profile: {profile.Duration.TotalSeconds:0.000} s, {profile.Methods.Count} async method{(profile.Methods.Count == 1 ? "" : "s")}")
+            + (profile.FromAsyncEvents ? ", from .NET 11's async events" : "") + "\n");
         Wrap(writer, "wall: from its first await that waits to completion; on-thread: its own steps; awaiting: wall less incl. on-thread", width);
         Wrap(writer, "calls: those that waited (a call done without waiting raises no event); framework and package code: folded into yours", width);
         if (profile.Methods.Count > 0)
@@ -195,7 +196,8 @@ internal static class ProfileTable
         if (at > 0)
             return Fit(cell[..(at + " lambda".Length)], width);
         var open = cell.EndsWith(')') ? cell.IndexOf('(', StringComparison.Ordinal) : -1;
-        if (open > 0 && open < cell.Length - 2)
+        // Parameters once: a name still too long without them ("M(…)") is cut from the left, never shortened again.
+        if (open > 0 && open < cell.Length - 2 && cell[(open + 1)..^1] != "…")
             return Fit(cell[..(open + 1)] + "…)", width);
         return "…" + cell[(cell.Length - width + 1)..];
     }

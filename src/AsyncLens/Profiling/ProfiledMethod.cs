@@ -64,6 +64,14 @@ internal sealed record ProfiledMethod(string Name, string? File, int Line, CodeK
         return new ProfiledMethod(MethodNames.ForStateMachine(stateMachine), first?.File, first?.Line ?? 0, CodeOrigin.Kind(stateMachine.Assembly));
     }
 
+    /// <summary>A runtime-async method (.NET 11's framework: no state machine), at its first line.</summary>
+    public static ProfiledMethod ForMethod(MethodBase method)
+    {
+        var first = MethodNames.FirstLine(method);
+        var kind = method.DeclaringType?.Assembly is { } assembly ? CodeOrigin.Kind(assembly) : CodeKind.Framework;
+        return new ProfiledMethod(MethodNames.Format(method), first?.File, first?.Line ?? 0, kind);
+    }
+
     /// <summary>A delegate task's method (<c>Task.Run(...)</c>, or <c>Task.ContinueWith(...)</c>), at its first line.</summary>
     public static ProfiledMethod ForDelegate(MethodInfo method, bool continueWith = false)
     {

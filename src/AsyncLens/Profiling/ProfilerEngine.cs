@@ -12,7 +12,7 @@ namespace AsyncLens.Profiling;
 /// from the runtime's registry of pending tasks (where a box is from its creation on); names and lines are
 /// resolved at <see cref="Stop"/>.
 /// </summary>
-internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IDisposable
+internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IProfilerEngine
 {
     [ThreadStatic] private static ThreadSteps? t_steps;
 
@@ -59,6 +59,8 @@ internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IDisposable
 
     public void Dispose() => _listener.Dispose();
 
+    public void Release() => AsyncDebug.ReleaseTracking();
+
     // Its box type or delegate method, from the runtime's registry of pending tasks.
     object? IProfileNames.CodeOf(int taskId) =>
         _registry.Find(taskId) is { } task ? (object?)BoxInfo.Of(task) ?? TaskInternals.Action(task)?.Method : null;
@@ -82,4 +84,16 @@ internal sealed class ProfilerEngine : IEngineEvents, IProfileNames, IDisposable
             : OperationNames.Runs(taskOperation, boxOperation);
 
     private static ThreadSteps Steps() => t_steps ??= new ThreadSteps();
+}
+
+/// <summary>The in-process profiler, on whichever source <see cref="Tracking.StepSource"/> chose.</summary>
+internal interface IProfilerEngine : IDisposable
+{
+    /// <summary>Stops listening; what is still pending is counted up to now. Names and lines are resolved here.</summary>
+    AsyncProfile Stop();
+
+    /// <summary>After <see cref="Stop"/>: gives back what the engine took of the process (the task registry).</summary>
+    void Release()
+    {
+    }
 }

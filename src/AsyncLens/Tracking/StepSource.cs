@@ -22,10 +22,11 @@ internal enum StepSourceKind
 }
 
 /// <summary>
-/// The one place that decides which source a runtime's debug mode takes its steps from: <see cref="StepSourceKind.Tpl"/>
-/// unless <c>ASYNCLENS_STEP_SOURCE=async-events</c> (or <c>async-events-only</c>) asks for the runtime's async events and
-/// the runtime has them (.NET 11 and later). A value it does not know, or a runtime without the source, is said in one line and the TPL
-/// events are used.
+/// The one place that decides which source a runtime's debug mode and in-process profiler take their steps from:
+/// <see cref="StepSourceKind.Tpl"/> unless <c>ASYNCLENS_STEP_SOURCE=async-events</c> (or <c>async-events-only</c>) asks
+/// for the runtime's async events and the runtime has them (.NET 11 and later). A value it does not know, or a runtime
+/// without the source, is said in one line and the TPL events are used. The profiler takes either value the same way:
+/// its engine on the async events (<see cref="Profiling.EventProfilerEngine"/>) needs nothing of the TPL events.
 /// </summary>
 internal static class StepSource
 {

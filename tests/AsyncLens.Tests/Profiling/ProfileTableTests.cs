@@ -36,6 +36,19 @@ public sealed class ProfileTableTests
     }
 
     [Fact]
+    public void A_name_still_too_long_without_its_parameters_is_cut_from_the_left()
+    {
+        // Its name up to the parameters is wider than the column: before, cutting the parameters again and again
+        // overflowed the stack (a framework method's name on .NET 11, profiled into a file: 120 columns).
+        const string Name = "Warehouse.Replenishment.Scheduling.Coordinator.ReplenishEverythingEverywhereAsync(int, CancellationToken)";
+        var text = new StringWriter();
+        new RecordedEvents().Begin(1, 0.0, 1, $"Async: <{Name}>d__0").Stop(10).Write(text, AsyncProfileFormat.Text, 100);
+        var lines = text.ToString().Split('\n');
+        Assert.All(lines, line => Assert.True(line.Length <= 100, $"{line.Length}: {line}"));
+        Assert.Contains(lines, l => l.StartsWith('…') && l.Contains("EverywhereAsync(…) ", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void A_table_that_fits_is_written_whole_with_one_line_headers()
     {
         var lines = Write(400);

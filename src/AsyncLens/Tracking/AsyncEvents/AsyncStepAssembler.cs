@@ -16,7 +16,7 @@ namespace AsyncLens.Tracking.AsyncEvents;
 /// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer), found and locked
 /// once per buffer (<see cref="IAsyncEventBufferSink"/>); nothing is allocated per event. Each thread's last
 /// state-machine contexts created are kept too (a ring): a slow step of a runtime-async context is handed the ones it
-/// created (<see cref="SlowEventStep.Children"/>), the boxes of the user's methods whose first step it ran.
+/// created (<see cref="SlowEventStep.Children"/>), the boxes of the user's methods whose first step it ran. Runs: .Runs.cs.
 /// <para>
 /// Without the method resume events (<paramref name="methodResumes"/> false: debug mode does not take them,
 /// <see cref="AsyncEventFormat.StepKeywords"/>), a step begins where the one before it ended: the leaf's at its
@@ -26,12 +26,13 @@ namespace AsyncLens.Tracking.AsyncEvents;
 /// raised as such a method resumes) named its method: no method ran there.
 /// </para>
 /// </summary>
-internal sealed class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes = true) : IAsyncEventBufferSink
+internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes = true) : IAsyncEventBufferSink
 {
     private const int MaxFrames = 256;
 
     private readonly Dictionary<ulong, ThreadSteps> _threads = [];
     private readonly IAsyncStackSink? _stacks = sink as IAsyncStackSink;
+    private readonly IAsyncRunSink? _runs = sink as IAsyncRunSink;
 
     private long _runtimeContinuations;
 
@@ -66,7 +67,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes
         lock (_threads)
         {
             if (!_threads.TryGetValue(osThreadId, out var thread))
-                _threads[osThreadId] = thread = new ThreadSteps(osThreadId) { DropsUnnamed = !methodResumes };
+                _threads[osThreadId] = thread = new ThreadSteps(osThreadId, _runs) { DropsUnnamed = !methodResumes };
             return thread;
         }
     }
@@ -153,6 +154,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes
                 thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 thread.GiveCallers(_stacks);
                 thread.Remember(_stacks);
+                thread.EndRun();
                 (thread.Context, thread.FrameCount, thread.Next, thread.ResumedAt) = (e.DispatcherId, 0, 0, now);
                 thread.RuntimeAsync = e.Kind == AsyncEventKind.ResumeRuntimeAsyncContext;
                 if (!methodResumes)
@@ -160,6 +162,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes
                 break;
             case AsyncEventKind.ResumeStateMachineAsyncCallstack or AsyncEventKind.ResumeRuntimeAsyncCallstack:
                 thread.GiveCallers(_stacks);
+                thread.EndRunIfAny();
                 thread.FrameCount = 0;
                 thread.Add(e.Frames);
                 if (!methodResumes && !thread.Fill())
@@ -200,6 +203,7 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes
                 thread.End(sink, _stacks, now, AsyncStepEnd.Left);
                 thread.GiveCallers(_stacks);
                 thread.Remember(_stacks);
+                thread.EndRun();
                 thread.Context = 0;
                 break;
             case AsyncEventKind.CreateStateMachineAsyncContext or AsyncEventKind.CreateRuntimeAsyncContext:
@@ -209,13 +213,15 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes
                     if (thread.OsThreadId == Watch.OsThreadId)
                         Watch.Created(e.DispatcherId, now);
                 }
+                thread.RunCreated(e.DispatcherId, now);
                 sink.OnContextCreated(thread.OsThreadId, e.ParentDispatcherId, e.DispatcherId, now);
                 break;
         }
     }
 
-    private sealed class ThreadSteps(ulong osThreadId)
+    private sealed partial class ThreadSteps(ulong osThreadId, IAsyncRunSink? runs)
     {
+        private readonly IAsyncRunSink? _runs = runs;
         private readonly ulong[] _methods = new ulong[MaxFrames];
         private readonly int[] _states = new int[MaxFrames];
         private List<(SlowEventStep Step, int Frame)>? _awaitingCallers;
@@ -382,6 +388,11 @@ internal sealed class AsyncStepAssembler(IAsyncStepSink sink, bool methodResumes
             _open = false;
             if (_unnamed && DropsUnnamed)
                 return;
+            if (_runs is not null)
+            {
+                AddRunStep(now, how);
+                return;
+            }
             var step = new AsyncStep(OsThreadId, Context, _method, _state, _start, now, how);
             if (stacks is null)
                 sink.OnStep(step);

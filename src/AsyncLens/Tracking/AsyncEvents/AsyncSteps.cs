@@ -59,3 +59,45 @@ internal interface IAsyncStackSink : IAsyncStepSink
 
 /// <summary>A stack a context ran with, as <see cref="AsyncStepAssembler.RecentStacks"/> gives it: true stops the search.</summary>
 internal delegate bool RecentStack(ulong context, long resumedAt, ReadOnlyMemory<ulong> methods, ReadOnlyMemory<int> states);
+
+/// <summary>
+/// A sink that takes each run of a context whole (<see cref="AsyncStepAssembler"/> then hands it no single
+/// <see cref="IAsyncStepSink.OnStep"/>): what the profiler needs to tell calls apart without a box's identity.
+/// </summary>
+internal interface IAsyncRunSink : IAsyncStepSink
+{
+    /// <summary>
+    /// One run, on the thread that delivered its buffer; the spans are the assembler's and are valid during the call
+    /// only. A context created outside any context comes as a run of context 0 with no stack.
+    /// </summary>
+    void OnRun(in AsyncRun run);
+}
+
+/// <summary>
+/// A context's run on one thread: the stack it ran with (leaf first, method ids and the awaits each is parked at,
+/// with the callers the runtime appended during the run), its method steps by frame, and the contexts created in it,
+/// each with the frame whose step was running (-1: none).
+/// </summary>
+internal readonly ref struct AsyncRun(ulong osThreadId, ulong context, long resumedAt, ReadOnlySpan<ulong> methods, ReadOnlySpan<int> states,
+    ReadOnlySpan<AsyncRunStep> steps, ReadOnlySpan<AsyncRunCreation> created)
+{
+    public ulong OsThreadId { get; } = osThreadId;
+
+    public ulong Context { get; } = context;
+
+    public long ResumedAt { get; } = resumedAt;
+
+    public ReadOnlySpan<ulong> Methods { get; } = methods;
+
+    public ReadOnlySpan<int> States { get; } = states;
+
+    public ReadOnlySpan<AsyncRunStep> Steps { get; } = steps;
+
+    public ReadOnlySpan<AsyncRunCreation> Created { get; } = created;
+}
+
+/// <summary>A step of a run: the frame of the run's stack whose method ran (past the stack's end: not known), its bounds and how it ended.</summary>
+internal readonly record struct AsyncRunStep(int Frame, long Start, long End, AsyncStepEnd How);
+
+/// <summary>A context created in a run at <paramref name="At"/>, while the step of frame <paramref name="Frame"/> ran (-1: no step).</summary>
+internal readonly record struct AsyncRunCreation(ulong Context, long At, int Frame);
