@@ -128,24 +128,9 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         var record = runningCode is null
             ? new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample)
             : new TaskRecord(taskId, origin, now, tracker.ThreadId, runningCode, running!.Id, _table.Find(running.Id), sample);
-        if (frame is not null)
-        {
-            if (frame.LastCreated is { } previous)
-                previous.Link(record);
-            else
-                frame.FirstCreated = record;
-            frame.LastCreated = record;
-            if (frame.Kind == FrameKind.Request)
-                frame.LastCreation = now;
-        }
-        else
-        {
-            // No frame (events started mid-step): the records created since the thread's last frame began or ended.
-            if (tracker.LastCreated is { } previous && tracker.LastCreatedEpoch == tracker.Epoch)
-                previous.Link(record);
-            tracker.LastCreated = record;
-            tracker.LastCreatedEpoch = tracker.Epoch;
-        }
+        tracker.Created(frame, record);
+        if (frame is { Kind: FrameKind.Request })
+            frame.LastCreation = now;
         _table.Add(record);
         if (_stepSource == StepSourceKind.AsyncEvents && origin == TaskOrigin.AsyncMethod)
             tracker.Notes.AddCreated(record);

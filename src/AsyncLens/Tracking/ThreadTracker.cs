@@ -173,10 +173,31 @@ internal sealed class ThreadTracker
     /// <summary>Changes whenever a frame starts or ends: records created under the same epoch came from the same step.</summary>
     public int Epoch { get; private set; }
 
-    /// <summary>The last task record created on this thread, and the epoch it was created in.</summary>
-    public TaskRecord? LastCreated;
+    // The last task record created on this thread with no frame on it, and the epoch it was created in.
+    private TaskRecord? _lastCreated;
+    private int _lastCreatedEpoch;
 
-    public int LastCreatedEpoch;
+    /// <summary>
+    /// A task record created on this thread, <paramref name="frame"/> its innermost frame: linked after the last one
+    /// that frame created (<see cref="Frame.FirstCreated"/>), whatever frames ran nested in between; with no frame (events
+    /// started mid-step), after the last one created since a frame last began or ended here.
+    /// </summary>
+    public void Created(Frame? frame, TaskRecord record)
+    {
+        if (frame is not null)
+        {
+            if (frame.LastCreated is { } previous)
+                previous.Link(record);
+            else
+                frame.FirstCreated = record;
+            frame.LastCreated = record;
+            return;
+        }
+        if (_lastCreated is { } last && _lastCreatedEpoch == Epoch)
+            last.Link(record);
+        _lastCreated = record;
+        _lastCreatedEpoch = Epoch;
+    }
 
     public Frame Push()
     {
