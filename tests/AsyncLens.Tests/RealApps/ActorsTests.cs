@@ -66,25 +66,5 @@ public sealed class ActorsTests(ActorsTests.Runs runs) : IClassFixture<ActorsTes
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 
     /// <summary>One run of the target per build, both started at once, shared by the facts.</summary>
-    public sealed class Runs
-    {
-        private readonly Dictionary<string, Lazy<List<JsonElement>>> _reports;
-
-        public Runs()
-        {
-            var runs = new[] { "Debug", "Release" }.ToDictionary(c => c, c => Task.Run(() => Run(c)));
-            _reports = runs.ToDictionary(r => r.Key, r => new Lazy<List<JsonElement>>(() => r.Value.GetAwaiter().GetResult()));
-        }
-
-        public List<JsonElement> Reports(string configuration) => _reports[configuration].Value;
-
-        private static List<JsonElement> Run(string configuration)
-        {
-            var result = ChildProcess.Dotnet([Repo.Program("Actors", configuration)],
-                new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" });
-            Assert.True(result.ExitCode == 0, result.ToString());
-            Assert.Contains("actors done", result.Stdout);
-            return AsyncLens.Testing.Reports.Parse(result.Stderr);
-        }
-    }
+    public sealed class Runs() : DebugModeRuns("Actors", "actors done");
 }
