@@ -27,7 +27,8 @@ public sealed class EventProfileAccountingTests
     // calls Spin, which parks on a yield (context 6, created in Run's step), Run parks on it. Thread C resumes context 6
     // before Run awaited Spin (its stack holds Spin alone), spins 50 ms; Spin completes and the runtime appends Run and
     // Main as it resumes them: both complete.
-    private static byte[][] ProfiledInSmall() =>
+    // runAtEnd: the id Run's frame carries as Spin completes (its code may have been compiled again meanwhile).
+    private static byte[][] ProfiledInSmall(ulong runAtEnd = Run) =>
     [
         new BufferBuilder(start: Ms(1), osThread: 1)
             .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(1), 0, 5)
@@ -46,7 +47,7 @@ public sealed class EventProfileAccountingTests
             .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(201.4), Stack(6, (Spin, 0)))
             .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(201.4))
             .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.4))
-            .Event(AsyncEventKind.AppendStateMachineAsyncCallstack, Ms(251.4), Stack(6, (Run, 1), (Main, 0)))
+            .Event(AsyncEventKind.AppendStateMachineAsyncCallstack, Ms(251.4), Stack(6, (runAtEnd, 1), (Main, 0)))
             .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(251.4))
             .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.5))
             .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(251.5))
@@ -85,19 +86,7 @@ public sealed class EventProfileAccountingTests
     {
         // The Profiled shape in small, but when Spin completed Run's code had been compiled again: the runtime appends
         // it with its new code address, which names the same method.
-        var buffers = ProfiledInSmall();
-        buffers[2] = new BufferBuilder(start: Ms(201.4), osThread: 3)
-            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(201.4), 6)
-            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(201.4), Stack(6, (Spin, 0)))
-            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(201.4))
-            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.4))
-            .Event(AsyncEventKind.AppendStateMachineAsyncCallstack, Ms(251.4), Stack(6, (RunTiered, 1), (Main, 0)))
-            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(251.4))
-            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.5))
-            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(251.5))
-            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(251.6))
-            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(251.6))
-            .Build();
+        var buffers = ProfiledInSmall(runAtEnd: RunTiered);
 
         var profile = Profile(ProfileScopeUser, buffers);
 
