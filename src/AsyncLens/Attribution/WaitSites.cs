@@ -36,6 +36,20 @@ internal static class WaitSites
         return (handler, WaitCall(handler) ?? -1);
     }
 
+    /// <summary>
+    /// The IL offset of the call the innermost frame of <paramref name="method"/> on the stack is in, or null when it is not
+    /// on it: a running async method's MoveNext is there, at its line now, whatever await it last resumed from.
+    /// </summary>
+    public static int? OffsetOnStack(IReadOnlyList<(MethodBase? Method, int ILOffset)> stack, MethodBase method)
+    {
+        for (var i = 0; i < stack.Count; i++)
+        {
+            if (stack[i].Method is { DeclaringType: not null } m && MethodSymbols.SameDefinition(m, method))
+                return CallThatWaited(stack, i) is var offset and >= 0 ? offset : null;
+        }
+        return null;
+    }
+
     // The IL offset of the call that waited, in the user's frame at `index`. In optimized code a frame's IL offset is
     // that of the last point where the IL stack was empty: for `Console.WriteLine(t.Result)` after `var t = F();`, the
     // start of the line before. The wait itself is one of the frames above it, or, inlined, a call to `.Result` or

@@ -93,8 +93,8 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             ? FirstStepCreatedAt(code, null)
             : f.Step is { } s ? creationSites.Resolve(s.Record, s.Box?.Symbols.Kickoff ?? s.Code, s.Stack) : null;
         IReadOnlyList<AsyncStackFrame> asyncStack = own || waiter is null || f.Step?.Code is not null
-            ? (f.Step is { } st ? Frames(st.Stack) : [])
-            : [.. f.Step is { } outer ? Frames(outer.Stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)];
+            ? (f.Step is { } st ? Frames(st, stack) : [])
+            : [.. f.Step is { } outer ? Frames(outer, stack) : [], new AsyncStackFrame(method, location?.File, location?.Line)];
         if (f.Stuck is var (stuckBox, stuckState))
             return Deadlock(f, stuckBox, stuckState, method, location, target, createdAt, asyncStack);
         var message = f.Ongoing
@@ -200,6 +200,20 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             frames.Add(new AsyncStackFrame(symbols.Name, at?.File, at?.Line));
         }
         return frames;
+    }
+
+    /// <summary>
+    /// A step's awaiter chain, root first, taken on the thread that runs it, its own frame at the line that thread's
+    /// stack is at: the box's state is the await it resumed from, and it ran on from there (a wait at a later line of it,
+    /// or a call it made there, was reported with the method at the await before).
+    /// </summary>
+    private static IReadOnlyList<AsyncStackFrame> Frames(StepContext step, IReadOnlyList<(MethodBase? Method, int ILOffset)> threadStack)
+    {
+        var frames = Frames(step.Stack);
+        if (frames.Count == 0 || step.Box is not { Symbols: { MoveNext: { } moveNext } symbols } box || step.Stack.Frames[0].Box != box
+            || WaitSites.OffsetOnStack(threadStack, moveNext) is not { } offset || MethodSymbols.LineAt(moveNext, offset) is not { } at)
+            return frames;
+        return [.. frames.Take(frames.Count - 1), new AsyncStackFrame(symbols.Name, at.File, at.Line)];
     }
 
     public static string CombinatorName(Type? type) => type?.Name switch

@@ -40,5 +40,8 @@ public sealed class MessagesTests
         var audit = Assert.Single(reports, r => r.Kind() == "blocking-wait");
         Same("AuditOrderHandler.Handle(AuditOrder)", audit.Method(), audit);
         Same($"{s_at["messages.audit.wait"].File}:{s_at["messages.audit.wait"].Line}", audit.At("location"), audit);
+        // Main runs the handler inline (InvokeAsync), at the line that sent it, not at the await it last resumed from.
+        Same($"Program.Main(string[]) at {s_at["messages.main.audit"].File}:{s_at["messages.main.audit"].Line}", audit.Stack()[0], audit);
+        Same($"AuditOrderHandler.Handle(AuditOrder) at {s_at["messages.audit.wait"].File}:{s_at["messages.audit.wait"].Line}", audit.Stack()[^1], audit);
     }
 }

@@ -17,7 +17,7 @@ for (var i = 0; i < 5; i++)
     await bus.InvokeAsync(new PlaceOrder(i, 10m * i));
 Console.WriteLine($"total {await bus.InvokeAsync<decimal>(new GetTotal(3))}");
 await bus.PublishAsync(new ShipOrder(3));
-await bus.InvokeAsync(new AuditOrder(3));
+await bus.InvokeAsync(new AuditOrder(3)); // @messages.main.audit
 await bus.PublishAsync(new FailOrder(4));
 await ShipOrderHandler.Shipped.Task.WaitAsync(TimeSpan.FromSeconds(30));
 await Task.Delay(500); // the failed order's retries, before the host stops
