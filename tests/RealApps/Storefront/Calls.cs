@@ -8,11 +8,12 @@ namespace Storefront;
 /// The app's own count of its async calls, what the profiler's figures are checked against. Each counted method starts
 /// with <c>using var call = Calls.Enter("Name")</c>. A call is counted when it first waits: the moment it suspends,
 /// control leaves it without it having ended, and the runtime puts its caller's ExecutionContext back on the thread
-/// (this AsyncLocal's change handler sees that). A call that ends without waiting (a cache hit) is counted apart: no
-/// event of the runtime marks it. Its caller is the counted call whose code called it (it flows with the context); the
-/// edge is counted once both have waited (a caller that never waits is no call the runtime shows, as its callee's caller).
-/// An edge whose callee ended before its caller first waited is also counted as early: nothing awaited the callee while
-/// it was pending (whatever took its task found it completed and went on), so no runtime event says whose callee it was.
+/// (this AsyncLocal's change handler sees that), or when it ends on another thread, if that comes first. A call that
+/// ends without waiting (a cache hit) is counted apart: no event of the runtime marks it. Its caller is the counted
+/// call whose code called it (it flows with the context); the edge is counted once both have waited (a caller that
+/// never waits is no call the runtime shows, as its callee's caller). An edge whose callee ended before its caller
+/// first waited is also counted as early: nothing awaited the callee while it was pending (whatever took its task found
+/// it completed and went on), so no runtime event says whose callee it was.
 /// </summary>
 internal static class Calls
 {
@@ -66,6 +67,7 @@ internal static class Calls
     internal sealed class Call(string name, Call? caller) : IDisposable
     {
         private readonly List<string> _callees = [];
+        private readonly int _thread = Environment.CurrentManagedThreadId;
         private bool _waited;
 
         public bool Ended { get; private set; }
@@ -111,6 +113,13 @@ internal static class Calls
 
         public void Dispose()
         {
+            // Ending on another thread than it began on, it waited, whether or not its first thread has been told yet: that
+            // thread learns it only as it puts its caller's context back, after the call suspended, and on a busy machine
+            // the call can resume elsewhere and end first (a Redis reply in between): it was then counted synchronous
+            // and not waited (CI: StoreAsync 14 waited + 1 synchronous, the profile 15). On its first thread it cannot
+            // have resumed before that thread was told.
+            if (Environment.CurrentManagedThreadId != _thread)
+                Waited();
             Ended = true;
             bool waited;
             lock (_callees)
