@@ -1,4 +1,5 @@
 using System.Reflection;
+using AsyncLens.Runtime;
 using AsyncLens.Symbols;
 using AsyncLens.Tracking;
 
@@ -164,6 +165,11 @@ internal sealed record FirstStep(TaskRecord? Record, Type StateMachine, int Stat
     public int TaskId => Record?.Id ?? 0;
 
     public AsyncMethodSymbols Symbols => AsyncMethodSymbols.For(StateMachine);
+
+    /// <summary>Its stack as the step left it: its own frame alone (what awaits it is another box of the step's).</summary>
+    public RawAsyncStack Stack => BoxInfo.OfStateMachine(StateMachine) is { } box
+        ? RawAsyncStack.Of([new RawFrame(TaskId, box, State, null, null)])
+        : RawAsyncStack.Empty;
 }
 
 /// <summary>

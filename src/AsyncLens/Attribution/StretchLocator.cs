@@ -93,8 +93,10 @@ internal static class StretchLocator
         if (!e.WarmUp)
             return true;
         // A framework step while the process warms up (Kestrel's request loop): a blocking call in a method of the
-        // user's it ran.
-        if (e.StateMachine is not { } root || !StretchCode.For(root).IsUserCode)
+        // user's it ran. A delegate task's run is not one: the first step of the user's async method it ran is the
+        // user's own code, judged as below (a Hangfire job's 0.25 s computing loop before its first await, into a
+        // database client opening its first connection, went unreported).
+        if ((e.StateMachine is not { } root || !StretchCode.For(root).IsUserCode) && !(e.DelegateRun && called))
             return called && stretch.Hint is { Kind: HintKind.Blocking };
         // A step of the user's own code while the process warms up (in it, or in an async method of the user's it
         // called): only a cause in the app's own code counts (a blocking call, a synchronous API with an async twin, a
@@ -105,6 +107,12 @@ internal static class StretchLocator
             || (stretch.Hint is { Kind: not HintKind.AsyncCallee } named && stretch.Code.Body is { } code && CalledAt(code, named.Offset) is { } target
                 && CodeOrigin.Kind(target.Module.Assembly) == CodeKind.User);
     }
+
+    // A delegate task's run while the process warms up: the first step of an async method of the app's it ran is the
+    // app's own code, and a cause in that code counts as it does in a step of the user's (EnoughEvidence).
+    private static bool OwnCauseInDelegateRun(StretchEvidence e, StretchCode code, Hint hint) =>
+        e.DelegateRun && !e.Unbracketed && code.Kickoff is { } kickoff && CodeOrigin.Kind(kickoff.Module.Assembly) == CodeKind.User
+        && hint.Kind is HintKind.Blocking or HintKind.AsyncTwin or HintKind.CpuBound or HintKind.Loop;
 
     private static MethodBase? CalledAt(MethodBase method, int offset) =>
         MethodSymbols.Calls(method).FirstOrDefault(c => c.Offset == offset).Target;
@@ -125,12 +133,16 @@ internal static class StretchLocator
             var named = e.FirstSteps.FirstOrDefault(s => !used.Boxes.Contains(s) && Definition(s.StateMachine) == Definition(type));
             return Descend(at, e, used, StretchCode.For(named?.StateMachine ?? type), named, Found.Called);
         }
-        // Else the boxes the step created after a gap of at least half its time, the longest gap first.
+        // Else the boxes the step created after a gap of at least half its time, the longest gap first; with each, the
+        // boxes the same park made (OnePark).
         var floor = (long)(e.Seconds * TimeSpan.TicksPerSecond / 2);
         foreach (var first in e.FirstSteps.Where(s => s.GapTicks >= floor && !used.Boxes.Contains(s)).OrderByDescending(s => s.GapTicks))
         {
-            if (Descend(at, e, used, StretchCode.For(first.StateMachine), first, Found.AfterGap) is { } found)
-                return found;
+            foreach (var box in OnePark(e.FirstSteps, first, floor))
+            {
+                if (!used.Boxes.Contains(box) && Descend(at, e, used, StretchCode.For(box.StateMachine), box, Found.AfterGap) is { } found)
+                    return found;
+            }
         }
         // Else the ASP.NET Core handler it ran for at least half its time (a request's, or in a step of code that names
         // nothing: Kestrel's request loop, a middleware that ran the rest of the pipeline inline); with its box if it parked.
@@ -142,6 +154,25 @@ internal static class StretchLocator
             return Descend(at, e, used, code, box, Found.Handler);
         }
         return null;
+    }
+
+    // A chain parks from its innermost method out, each caller's box made as its await unwinds (microseconds apart, a
+    // few milliseconds when a caller's rest is compiled): the gap before the first box made holds the first steps of
+    // all of them, and the method the step called is the last made. The app's own methods are asked first, the
+    // outermost first (a Hangfire job computing 0.25 s before its first await, into Npgsql's first connection: the gap
+    // was the innermost box's, Npgsql's `LoadBackendTypes`, which names nothing; the job went unreported).
+    private static IEnumerable<FirstStep> OnePark(IReadOnlyList<FirstStep> boxes, FirstStep first, long floor)
+    {
+        var from = 0;
+        while (!ReferenceEquals(boxes[from], first))
+            from++;
+        var to = from + 1;
+        while (to < boxes.Count && boxes[to].GapTicks * 4 < floor)
+            to++;
+        return Enumerable.Range(from, to - from)
+            .OrderBy(i => CodeOrigin.Kind(boxes[i].StateMachine.Assembly) == CodeKind.User ? 0 : 1)
+            .ThenByDescending(i => i)
+            .Select(i => boxes[i]);
     }
 
     private static Stretch? Descend(Stretch? at, StretchEvidence e, Followed used, StretchCode code, FirstStep? first, Found how)
@@ -166,7 +197,7 @@ internal static class StretchLocator
         // process's startup, and in a framework step while the process warms up, only with a blocking call. A handler
         // ran for the time after its endpoint matched: it is followed for a cause in its code or in an async method it
         // called (while the process warms up, a blocking call).
-        if (how == Found.AfterGap && (hint is not { AsyncCallee: null } || (e.OnlyBlockingCauses && hint.Kind != HintKind.Blocking)))
+        if (how == Found.AfterGap && (hint is not { AsyncCallee: null } || (e.OnlyBlockingCauses && hint.Kind != HintKind.Blocking && !OwnCauseInDelegateRun(e, code, hint))))
             return null;
         if (how == Found.Handler && (hint is null || (e.WarmUp && hint.Kind is not (HintKind.Blocking or HintKind.AsyncTwin or HintKind.AsyncCallee))))
             return null;

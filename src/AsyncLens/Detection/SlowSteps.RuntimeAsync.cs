@@ -97,13 +97,7 @@ internal sealed partial class SlowSteps
 
     // The stack a runtime-async step's report shows: the first step that held most of it, its method's own frame parked
     // where the step left it.
-    private static RawAsyncStack LongestFirstStep(List<FirstStep> firstSteps)
-    {
-        var longest = firstSteps.MaxBy(s => s.GapTicks)!;
-        return BoxInfo.OfStateMachine(longest.StateMachine) is { } box
-            ? RawAsyncStack.Of([new RawFrame(longest.TaskId, box, longest.State, null, null)])
-            : RawAsyncStack.Empty;
-    }
+    private static RawAsyncStack LongestFirstStep(List<FirstStep> firstSteps) => firstSteps.MaxBy(s => s.GapTicks)!.Stack;
 
     // The user's async methods whose box parked in the step, from the contexts their parks created (oldest first): each
     // with the await its context first resumed at, after the gap since the previous one (or the step's start).

@@ -1,3 +1,5 @@
+using AsyncLens.Runtime;
+using AsyncLens.Tracking;
 using AsyncLens.Attribution;
 using AsyncLens.Symbols;
 
@@ -14,7 +16,10 @@ internal sealed partial class ReportBuilder
     private SourceLine? CalledFrom(Stretch stretch, StepFinding f)
     {
         if (stretch.Callers.Count == 0)
-            return creationSites.Resolve(f.Record, stretch.Code.Kickoff, f.Stack); // the stretch's own method
+        {
+            var (stack, record) = FoundBox(f, stretch);
+            return creationSites.Resolve(record, stretch.Code.Kickoff, stack); // the stretch's own method
+        }
         var (caller, callLine) = stretch.Callers[^1];
         if (caller.IsUserCode && callLine is { } at)
             return new SourceLine(at.File, at.Line, caller.Name);
@@ -23,6 +28,14 @@ internal sealed partial class ReportBuilder
             return new SourceLine(awaitedAt.File, awaitedAt.Line, symbols.Name);
         return FirstStepCreatedAt(stretch.Code, stretch.Box);
     }
+
+    // A step with no method of its own (a delegate task's run, a runtime-async step) is judged with the stack and
+    // record of the box it made after its longest gap, the innermost of a park's chain (made first); the method found
+    // may be another box of that park (StretchLocator.OnePark): its own stack and record are the report's.
+    private static (RawAsyncStack Stack, TaskRecord? Record) FoundBox(StepFinding f, Stretch stretch) =>
+        (f.Evidence.DelegateRun || f.Evidence.RuntimeAsync) && stretch.Box is { } box && (f.Stack.Frames.Length == 0 || box.TaskId != f.Stack.Frames[0].TaskId)
+            ? (box.Stack, box.Record)
+            : (f.Stack, f.Record);
 
     // A method in its first step, with its box if it made one, from its creation record (else, called from one place
     // only, that place: a request's handler where the app registered it). A blocking-wait in a handler's own code names

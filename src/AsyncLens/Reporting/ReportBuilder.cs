@@ -67,7 +67,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
             CreatedAt = stretch.FirstStep ? CalledFrom(stretch, f) : creationSites.Resolve(f.Record, symbols.Kickoff, f.Stack),
             DurationSeconds = Math.Round(e.Seconds, 3),
             Ongoing = e.Ongoing,
-            AsyncStack = stretch.Callers.Count > 0 ? FirstStepFrames(f, stretch, location) : stretch.FirstStep ? AtLocation(Frames(f.Stack), stretch, location) : Frames(f.Stack),
+            AsyncStack = stretch.Callers.Count > 0 ? FirstStepFrames(f, stretch, location) : stretch.FirstStep ? AtLocation(Frames(FoundBox(f, stretch).Stack), stretch, location) : Frames(f.Stack),
             Message = message,
             Fix = stretch.Hint?.Fix ?? (symbols.IsUserCode ? FixHints.Unnamed(e.Time) : FixHints.InFramework),
             Timestamp = f.Timestamp,

@@ -47,6 +47,43 @@ public sealed class DelegateRunTests
         Assert.Equal("Samples.CountVisitsAsync()", unread?.Code.Name);
     }
 
+    [Fact]
+    public void The_boxes_one_park_made_share_its_gap_and_the_apps_outermost_is_asked_first()
+    {
+        // A package's delegate (Hangfire's) ran a job that hashed, then parked through a callback: the park made the
+        // callback's box first (after the whole gap, naming nothing), then the job's, microseconds later.
+        var stretch = StretchLocator.Locate(Park(warmUp: false)) ?? throw new Xunit.Sdk.XunitException("no stretch located");
+        Assert.Equal("Samples.InvoiceAsync(byte[], Func<Task>)", stretch.Code.Name);
+        Assert.Equal(Found.AfterGap, stretch.How);
+        Assert.Equal(52, stretch.TaskId);
+        Assert.Equal(Line("sample.invoice.hash"), stretch.Code.LineAt(stretch.Hint!.Offset)?.Line);
+        // A box made long after the gap's (its own gap a quarter of the floor or more) belongs to another park: not asked.
+        Assert.Null(StretchLocator.Locate(Park(warmUp: false, secondGap: 400_000)));
+    }
+
+    [Fact]
+    public void While_the_process_warms_up_a_cause_in_the_apps_first_step_counts_in_a_delegate_run_not_in_a_framework_step()
+    {
+        Assert.Equal("Samples.InvoiceAsync(byte[], Func<Task>)", StretchLocator.Locate(Park(warmUp: true))?.Code.Name);
+        // A framework step that ran it (Kestrel's request loop on .NET 11): warming up, only a blocking call counts.
+        Assert.Null(StretchLocator.Locate(Park(warmUp: true) with { DelegateRun = false, RuntimeAsync = true }));
+    }
+
+    // A 0.3 s run on a CPU, by a delegate of a package's (unread), whose park made RelayAsync's box 0.29 s in, then
+    // InvoiceAsync's `secondGap` later, both at their first await.
+    private static StretchEvidence Park(bool warmUp, long secondGap = 1_000) =>
+        new(null, -1, AsyncState.Unknown, 0.3, Ongoing: false)
+        {
+            Time = new TimeSplit(3_000_000, 0),
+            FirstSteps =
+            [
+                new FirstStep(new TaskRecord(51, TaskOrigin.AsyncMethod, 0, 1, null, null), Machine(nameof(Samples.RelayAsync)), State: 0, GapTicks: 2_900_000),
+                new FirstStep(new TaskRecord(52, TaskOrigin.AsyncMethod, 0, 1, null, null), Machine(nameof(Samples.InvoiceAsync)), State: 0, GapTicks: secondGap),
+            ],
+            DelegateRun = true,
+            WarmUp = warmUp,
+        };
+
     // A 0.3 s run, blocked, whose delegate is `method`, that created CountVisitsAsync's box 0.29 s in, parked at its second await.
     private static StretchEvidence Run(string method) =>
         new(null, -1, AsyncState.Unknown, 0.3, Ongoing: false)

@@ -315,6 +315,17 @@ internal static class Samples
         return Convert.ToHexString(data);
     }
 
+    // A job's first step: hashing in a loop, then its first await, through a callback (a retry pipeline's lambda).
+    public static async Task InvoiceAsync(byte[] data, Func<Task> send)
+    {
+        for (var i = 0; i < 1000; i++)
+            data = SHA256.HashData(data); // @sample.invoice.hash
+        await RelayAsync(send); // @sample.invoice.send
+    }
+
+    // Awaits a callback and nothing else: its first step names no cause.
+    public static async Task RelayAsync(Func<Task> next) => await next();
+
     private static Task<string?> LookupAsync(int n) => Task.FromResult(n > 0 ? null : "");
 
     private static Task<int> CountAsync() => Task.FromResult(3);
