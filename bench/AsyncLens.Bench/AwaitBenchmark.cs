@@ -9,16 +9,17 @@ namespace AsyncLens.Bench;
 /// <c>Leaf</c> awaits <c>Task.Yield()</c>, so every iteration suspends for real and resumes on the
 /// thread pool through two async methods. The same shape as bench/python/asyncio_await.py.
 /// The <c>work</c> shape is the same loop with real work in every step (<see cref="Request"/>), for a profiler's
-/// overhead where the awaits are not all there is.
+/// overhead where the awaits are not all there is. The <c>task-run</c> shape awaits <c>Task.Run(() => Leaf())</c>: a
+/// delegate task's run, and the box it creates.
 /// </summary>
 internal static class AwaitBenchmark
 {
     private static readonly byte[] s_payload = new byte[16 * 1024];
     private static readonly byte[] s_digest = new byte[32];
 
-    public static async Task<string> RunAsync(int warmupMs, int rounds, int roundMs, bool work = false)
+    public static async Task<string> RunAsync(int warmupMs, int rounds, int roundMs, string shape = "await")
     {
-        Func<long, Task> loop = work ? WorkLoop : Loop;
+        Func<long, Task> loop = shape switch { "work" => WorkLoop, "task-run" => RunLoop, _ => Loop };
         long total = 0;
         // Warm-up until the JIT has settled: in debug mode tiered compilation recompiles several
         // hundred methods (the engine's and the runtime's event paths) for 2-3 s after Enable(), and
@@ -71,6 +72,13 @@ internal static class AwaitBenchmark
     {
         for (long i = 0; i < iterations; i++)
             await Mid();
+    }
+
+    // `await Task.Run(() => Leaf())`: a delegate task whose run creates a box, judged at its end (SlowSteps.Delegates.cs).
+    private static async Task RunLoop(long iterations)
+    {
+        for (long i = 0; i < iterations; i++)
+            await Task.Run(() => Leaf());
     }
 
     private static async Task Mid()

@@ -13,6 +13,7 @@ internal static class Program
         usage: AsyncLens.Bench <workload> <mode> [options]
           workload  await     2 nested async methods, Task.Yield at the leaf: µs per `await Mid()`
                     work      3 async methods, 2 Task.Yield, SHA-256 of 16 KB in 3 steps: µs per `await Request()`
+                    task-run  a delegate task running the await workload's leaf: µs per `await Task.Run(() => Leaf())`
                     service   64 concurrent simulated requests (nested awaits, semaphore, channel, JSON, SHA-256)
                     snapshot  N pending requests (--tasks N), then the task inventory timed: snapshot and dumps
                     capture   the console history's capture at a method's end (debug mode's hot path) alone: µs each
@@ -47,7 +48,7 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "service" or "snapshot" or "pending" or "forget" or "capture" or "waits" or "decode"))
+        if (workload is not ("await" or "work" or "task-run" or "service" or "snapshot" or "pending" or "forget" or "capture" or "waits" or "decode"))
             return Fail($"unknown workload '{workload}'");
         if (workload == "decode")
         {
@@ -95,10 +96,10 @@ internal static class Program
             var (warmupMs, rounds, roundMs) = (Take(options, "warmup-ms", 3000), Take(options, "rounds", 10), Take(options, "round-ms", 200));
             run = () => ForgetBenchmark.RunAsync(warmupMs, rounds, roundMs);
         }
-        else if (workload is "await" or "work")
+        else if (workload is "await" or "work" or "task-run")
         {
             var (warmupMs, rounds, roundMs) = (Take(options, "warmup-ms", 8000), Take(options, "rounds", 10), Take(options, "round-ms", 150));
-            run = () => AwaitBenchmark.RunAsync(warmupMs, rounds, roundMs, work: workload == "work");
+            run = () => AwaitBenchmark.RunAsync(warmupMs, rounds, roundMs, workload);
         }
         else
         {

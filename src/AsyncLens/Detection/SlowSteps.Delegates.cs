@@ -17,8 +17,10 @@ internal sealed partial class SlowSteps
 {
     private void OnDelegateEnd(ThreadTracker tracker, Frame frame, long now)
     {
-        // No task created in it: no first step of an async method ended in it (the common case, read first).
-        if (frame.FirstCreated is null)
+        // No task created in it: no first step of an async method ended in it (the common case, read first). Below the
+        // threshold nothing is judged, and the delegate's code is not read: its attribute read was paid by every
+        // `Task.Run(() => Leaf())` whose run created a box (docs/performance.md).
+        if (frame.FirstCreated is null || OwnTime(tracker, frame, now) < settings.SlowTicks)
             return;
         JudgeFirstStepsOnly(tracker, frame, now, delegateRun: true, OwnSynchronousCode(frame.Code));
     }
