@@ -16,6 +16,12 @@
 # for what it asked before it read the requests' ages from ps), from the server's start to its end: the summary adds the CPU the agent's client thread spent per poll.
 # BENCH_MODES="net11-off net11-events-only": the server on .NET 11 (DOTNET11_ROOT, default /work/dotnet11), without
 # debug mode and with it on the async events alone (ASYNCLENS_STEP_SOURCE=async-events-only), through the startup hook.
+# net11-hook-PART: the same server with one part of that debug mode alone, for splitting its cost (bench/AsyncLens.Bench
+# as the startup hook, ASYNCLENS_BENCH_HOOK=PART, BenchHook.cs; debug mode off): net11-hook-async-events-ignored@0xMASK (the
+# runtime's events for those keywords, buffers ignored), net11-hook-async-events-decoded (decoded and assembled as debug
+# mode does), net11-hook-request-frames (hosting's request events from its DiagnosticListener), net11-hook-count@0xMASK
+# (events counted by kind, per request in the summary; not a timed figure). net11-events-only-before: debug mode on the
+# async events alone with another build of the engine, BENCH_ENGINE_BEFORE=<AsyncLens.Engine.dll> (a change side by side).
 # Load options (--concurrency N, --post-percent N, --warmup-ms N, --min-warmup-ms N, --rounds N,
 # --round-ms N) go to every run. Everything listens on and connects to 127.0.0.1 only.
 # Needs the .NET SDK (with the ASP.NET Core shared framework) and python3; runs from any directory.
@@ -35,10 +41,12 @@ logs="$(mktemp -d "${TMPDIR:-/tmp}/asynclens-web.XXXXXX")"
 started=$SECONDS
 echo "building the engine, bench/AsyncLens.Bench.Web and bench/AsyncLens.Bench.Load (Release)..." >&2
 build_release "$logs/build.log" "$root/src/AsyncLens/AsyncLens.csproj" \
-    "$here/AsyncLens.Bench.Web/AsyncLens.Bench.Web.csproj" "$here/AsyncLens.Bench.Load/AsyncLens.Bench.Load.csproj"
+    "$here/AsyncLens.Bench.Web/AsyncLens.Bench.Web.csproj" "$here/AsyncLens.Bench.Load/AsyncLens.Bench.Load.csproj" \
+    "$here/AsyncLens.Bench/AsyncLens.Bench.csproj"
 engine="$root/artifacts/bin/AsyncLens/release/AsyncLens.Engine.dll"
 web="$root/artifacts/bin/AsyncLens.Bench.Web/release/AsyncLens.Bench.Web.dll"
 load="$root/artifacts/bin/AsyncLens.Bench.Load/release/AsyncLens.Bench.Load.dll"
+hook="$root/artifacts/bin/AsyncLens.Bench/release/AsyncLens.Bench.dll"
 results="$logs/results.txt"
 : >"$results"
 
@@ -62,11 +70,16 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     local -a host=(dotnet)
     # The server is built for net10.0: rolled forward to .NET 11, the only runtime under that root.
     [[ "$mode" == net11-* ]] && host=(env DOTNET_ROOT="$net11" DOTNET_ROLL_FORWARD=Major "$net11/dotnet")
-    if [[ "$mode" == on || "$mode" == net11-events-only ]]; then
+    if [[ "$mode" == on || "$mode" == net11-events-only* ]]; then
         # JSON reports carry a timestamp: the summary tells warm-up, timed rounds and shutdown apart.
         : >"$reports"
-        DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT="$reports" ASYNCLENS_FORMAT=json \
-            ASYNCLENS_STEP_SOURCE="$([[ "$mode" == net11-events-only ]] && echo async-events-only)" \
+        local used="$engine"
+        [[ "$mode" != net11-events-only-before ]] || used="${BENCH_ENGINE_BEFORE:?net11-events-only-before needs BENCH_ENGINE_BEFORE=<AsyncLens.Engine.dll>}"
+        DOTNET_STARTUP_HOOKS="$used" ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT="$reports" ASYNCLENS_FORMAT=json \
+            ASYNCLENS_STEP_SOURCE="$([[ "$mode" == net11-events-only* ]] && echo async-events-only)" \
+            "${host[@]}" "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
+    elif [[ "$mode" == net11-hook-* ]]; then
+        DOTNET_STARTUP_HOOKS="$hook" ASYNCLENS_BENCH_HOOK="${mode#net11-hook-}" \
             "${host[@]}" "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
     elif [[ "$mode" == tasks ]]; then
         DOTNET_STARTUP_HOOKS="$engine" ASYNCLENS_TASKS=1 dotnet "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
@@ -102,14 +115,24 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         [[ -n "$polled" ]] || fail "the poller said nothing of the agent's CPU ($mode, repetition $rep)" "$base.poller.err"
     fi
     # The server must be in the mode asked for: a hook that did not start would measure nothing.
-    grep -q " debug_mode=$([[ $mode == on || $mode == net11-events-only ]] && echo on || echo off) " <<<"$line" \
+    grep -q " debug_mode=$([[ $mode == on || $mode == net11-events-only* ]] && echo on || echo off) " <<<"$line" \
         || fail "debug mode is not $mode in the server ($mode, repetition $rep); its output:" "$base.server.out" "$base.server.err"
     # Reports in the file, plus anything the engine said about itself on standard error.
     [[ "$mode" != console* ]] || grep -q '^asynclens: console on ' "$base.server.err" \
         || fail "the console's agent did not start ($mode, repetition $rep):" "$base.server.err"
+    # A part that saw nothing would measure nothing: its hook says what it saw at exit.
+    local part=""
+    if [[ "$mode" == net11-hook-* ]]; then
+        part="$(sed -n 's/^asynclens-bench: //p' "$base.server.err")"
+        grep -Eq '[1-9][0-9]* (buffers|begun)|decoded into steps|total=[1-9]' <<<"$part" \
+            || fail "the bench hook saw nothing ($mode, repetition $rep):" "$base.server.out" "$base.server.err"
+        part="events_total=$(sed -n 's/.*total=\([0-9]*\).*/\1/p' <<<"$part")"
+        [[ "$part" != "events_total=" ]] || part=""
+    fi
     local count=0
-    [[ "$mode" == on || "$mode" == net11-events-only ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
-    echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count $polled" >>"$results"
+    [[ "$mode" == on || "$mode" == net11-events-only* ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
+    echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count $polled $part" >>"$results"
+    [[ "$mode" != net11-hook-count* ]] || sed -n 's/^asynclens-bench: //p; s/^STATS\( requests=[0-9]*\).*/server\1/p' "$base.server.err" "$base.server.out" >"$base.counts.txt"
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
 }
 
@@ -160,6 +183,9 @@ for mode, label in (("off", "normal"), ("on", "debug (startup hook)"), ("tasks",
                     ("console-top", "console, top polling"), ("net11-off", ".NET 11 normal"), ("net11-events-only", ".NET 11 debug, events")):
     if mode in rows:
         print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
+for mode in rows:
+    if mode.startswith("net11-hook-") or mode == "net11-events-only-before":
+        print(f"{mode.replace('net11-hook-', '').replace('net11-events-only-', 'debug, events, ')[:21]:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
 
 def ratio(key):
     return med("on", key) / med("off", key)
@@ -187,6 +213,27 @@ if "net11-events-only" in rows and "net11-off" in rows:
           f"{med('net11-events-only', 'cpu_us_per_req') / med('net11-off', 'cpu_us_per_req'):.3f}x (same-repetition "
           f"{min(same):.3f}x..{max(same):.3f}x), throughput {med('net11-events-only', 'rps') / med('net11-off', 'rps'):.2f}x, "
           f"reports {rows.total('net11-events-only', 'reports')}")
+
+if "net11-off" in rows:
+    base = med("net11-off", "cpu_us_per_req")
+    for mode in rows:
+        if mode.startswith("net11-") and mode != "net11-off":
+            same = rows.paired(mode, "net11-off", "cpu_us_per_req")
+            print(f"{mode}/net11-off: server CPU per request {med(mode, 'cpu_us_per_req') / base:.3f}x "
+                  f"({med(mode, 'cpu_us_per_req') - base:+.1f} µs; same-repetition {min(same):.3f}x..{max(same):.3f}x, "
+                  f"median {sorted(same)[len(same) // 2]:.3f}x), alloc KB/req {med(mode, 'alloc_kb_per_req') - med('net11-off', 'alloc_kb_per_req'):+.2f}")
+            if "events_total" in rows[mode][0]:
+                # The first run's counts over every request it served (warm-up included: startup's events are a few hundred).
+                text = open(os.path.join(logs, f"{mode}.{rows[mode][0]['rep']}.counts.txt"), encoding="utf-8").read()
+                served = int(text.split("server requests=")[1].split()[0])
+                counts = [token.split("=") for token in text.split(" by kind: ")[1].split("\n")[0].split()]
+                print(f"  events per request ({served} requests): " + ", ".join(f"{kind} {int(n) / served:.2f}" for kind, n in counts))
+
+if "net11-events-only-before" in rows and "net11-events-only" in rows:
+    same = rows.paired("net11-events-only", "net11-events-only-before", "cpu_us_per_req")
+    print(f"debug mode on the async events alone, this engine/BENCH_ENGINE_BEFORE: server CPU per request "
+          f"{med('net11-events-only', 'cpu_us_per_req') / med('net11-events-only-before', 'cpu_us_per_req'):.3f}x "
+          f"(same-repetition {min(same):.3f}x..{max(same):.3f}x, median {sorted(same)[len(same) // 2]:.3f}x)")
 
 if "on" not in rows:
     print(f"\nraw results and logs: {logs}   ({elapsed} s)")

@@ -33,6 +33,9 @@ internal sealed partial class SlowSteps
     // Scheduler samples of threads running a step that have no tracker (they raised no TPL event yet).
     private readonly Dictionary<ulong, SchedHistory> _untracked = [];
 
+    // Each sampled thread's schedstat, kept open from tick to tick (under _openSteps' lock, as the samples).
+    private readonly SchedReaders _sched = new();
+
     // The process's compilation time (RuntimeTime.JitInProcess), sampled at each tick, kept as a history's "on a CPU"
     // figure: what the process compiled while a step ran, which the TPL path reads at the step's bounds (warm-up).
     private readonly SchedHistory _processJit = new();
@@ -75,7 +78,7 @@ internal sealed partial class SlowSteps
     {
         // Sampled before the steps are judged: a step that ended after the last tick is measured up to now.
         foreach (var tracker in ThreadTracker.All)
-            (tracker.Sched ??= new SchedHistory()).Add(now, RunQueue.Times(tracker.OsThreadId));
+            (tracker.Sched ??= new SchedHistory()).Add(now, _sched.Times(tracker.OsThreadId, alive: true));
         _processJit.Add(now, new SchedTimes(RuntimeTime.JitInProcess, 0, 0));
         if (EventsAlone)
         {
@@ -251,7 +254,10 @@ internal sealed partial class SlowSteps
         _threads.Clear();
         Events!.Threads(_threads);
         if (now - _processThreadsAt >= TimeSpan.TicksPerSecond)
+        {
             (_processThreads, _processThreadsAt) = (ProcessThreads(), now);
+            _sched.KeepOnly(_processThreads);
+        }
         foreach (var osThreadId in _processThreads)
         {
             if (!_threads.Contains(osThreadId))
@@ -263,7 +269,7 @@ internal sealed partial class SlowSteps
         {
             if (!_untracked.TryGetValue(osThreadId, out var history))
                 _untracked[osThreadId] = history = new SchedHistory();
-            history.Add(now, RunQueue.Times((int)osThreadId));
+            history.Add(now, _sched.Times((int)osThreadId));
         }
     }
 

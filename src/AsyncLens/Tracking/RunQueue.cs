@@ -51,17 +51,25 @@ internal static class RunQueue
     /// <summary>Time another thread has run on a CPU and waited for one (see <see cref="ReadBoth"/>); its switches are not read.</summary>
     public static SchedTimes Times(int osThreadId)
     {
-        if (osThreadId == 0)
+        using var handle = OpenThread(osThreadId);
+        if (handle is null)
             return SchedTimes.Unavailable;
+        var (onCpu, waited) = ReadBoth(handle);
+        return new SchedTimes(onCpu, waited, Unavailable);
+    }
+
+    /// <summary>A handle on another thread's schedstat (<see cref="ReadBoth"/> reads it), or null if it exited or there is none.</summary>
+    public static SafeFileHandle? OpenThread(int osThreadId)
+    {
+        if (osThreadId == 0)
+            return null;
         try
         {
-            using var handle = File.OpenHandle($"/proc/self/task/{osThreadId}/schedstat");
-            var (onCpu, waited) = ReadBoth(handle);
-            return new SchedTimes(onCpu, waited, Unavailable);
+            return File.OpenHandle($"/proc/self/task/{osThreadId}/schedstat");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return SchedTimes.Unavailable; // the thread exited
+            return null; // the thread exited
         }
     }
 
