@@ -147,8 +147,25 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     // when it is not in the stack; then nothing awaits the outermost, which hangs under the creator).
     private void Discover(CallPath leaf, long at, CallPath? creator)
     {
-        // By id first (one comparison a frame: a first run per await); by method only where that finds nothing.
-        var found = creator is null ? null : Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
+        CallPath? found;
+        if (creator is null)
+        {
+            // No step ran as it was made: a work item's or a program's first step (every frame new), or a box the
+            // runtime resumed outside any context, its callers' boxes old. The first is told from the second at the
+            // stop (Settle); the frames below the one whose step makes this chain's parks are new either way.
+            found = leaf.MadeUnder;
+            if (found is not null)
+                (found.Ambiguous ??= []).Add(at);
+        }
+        else
+        {
+            // By id first (one comparison a frame: a first run per await); by method only where that finds nothing.
+            found = Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
+            if (found is null)
+                creator.Unawaited++;
+            else if (leaf.MadeUnder != found)
+                leaf.MadeUnder = Nearer(leaf, leaf.MadeUnder, found);
+        }
         CallPath? top = null;
         for (var path = leaf; path is not null && path != found; path = path.Parent)
         {
@@ -162,6 +179,41 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
         }
         if (found is null && creator is not null && top is { Creator: null } && top != creator)
             top.Creator = creator;
+    }
+
+    // Of two frames of the leaf's stack (either may be null), the one nearer the leaf: the fewest frames taken as new.
+    private static CallPath? Nearer(CallPath leaf, CallPath? a, CallPath? b)
+    {
+        for (var path = leaf; path is not null; path = path.Parent)
+        {
+            if (path == a || path == b)
+                return path;
+        }
+        return a ?? b;
+    }
+
+    // At the stop, on the merged chains: a box resumed outside any context (the runtime queues a continuation to the
+    // pool bare when the task it awaits completed as it registered: the await benchmark's race, one iteration in tens
+    // of thousands) ran after a context its step made had run without it in its stack. So the ambiguous contexts of a
+    // frame are old boxes as far as it has such contexts (Unawaited), and new calls of it and its awaiters beyond that:
+    // the earliest (an old box was made before).
+    private static void Settle(IEnumerable<CallPath> merged)
+    {
+        foreach (var path in merged)
+        {
+            if (path.Ambiguous is not { } times || times.Count <= path.Unawaited)
+                continue;
+            times.Sort();
+            var fresh = times.Count - (int)path.Unawaited;
+            var sum = 0L;
+            for (var i = 0; i < fresh; i++)
+                sum += times[i];
+            for (var up = path; up is not null; up = up.Parent)
+            {
+                if (up.Method != 0)
+                    (up.Starts, up.StartSum) = (up.Starts + fresh, up.StartSum + sum);
+            }
+        }
     }
 
     private static readonly Func<ulong, ulong, bool> s_sameId = static (a, b) => a == b;
@@ -218,6 +270,9 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             var path = above?.Child(id) ?? (roots.TryGetValue(id, out var root) ? root : roots[id] = new CallPath(id, null));
             (path.Starts, path.StartSum, path.Ends, path.EndSum, path.OnThread) =
                 (path.Starts + raw.Starts, path.StartSum + raw.StartSum, path.Ends + raw.Ends, path.EndSum + raw.EndSum, path.OnThread + raw.OnThread);
+            path.Unawaited += raw.Unawaited;
+            if (raw.Ambiguous is { } times)
+                (path.Ambiguous ??= []).AddRange(times);
             merged[raw] = path;
             foreach (var child in raw.Children)
                 pending.Push((child, path));
@@ -227,6 +282,7 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             if (raw.Creator is { } creator && path.Creator is null && merged[creator] != path)
                 path.Creator = merged[creator];
         }
+        Settle(merged.Values.Distinct());
         return [.. roots.Values];
     }
 

@@ -15,7 +15,8 @@ namespace AsyncLens.Tests.Profiling;
 /// </summary>
 public sealed class EventProfileAccountingTests
 {
-    private const ulong Main = 0x1000, Run = 0x2000, Delay = 0x3000, Spin = 0x4000, Framework = 0x5000, RunTiered = 0x2800;
+    private const ulong Main = 0x1000, Run = 0x2000, Delay = 0x3000, Spin = 0x4000, Framework = 0x5000, RunTiered = 0x2800,
+        Loop = 0x6000, Mid = 0x7000, Leaf = 0x8000;
 
     // Times in the buffers are Stopwatch time stamps; the profile's are DateTime ticks.
     private static long Ms(double ms) => (long)Math.Round(ms * Stopwatch.Frequency / 1000);
@@ -138,6 +139,100 @@ public sealed class EventProfileAccountingTests
         var main = Method(profile, Main);
         Assert.Equal((0, 0, 0), (main.Calls, main.Pending, main.StartedBefore));
         Near(Span(1), main.OnThread);
+    }
+
+    // The await benchmark's race, as recorded on 11.0.0 (a scratch listener over 400,000 iterations: 19-26 contexts
+    // created outside any context): Loop's step calls Mid, which calls Leaf; Leaf parks on a yield (context 7, made in
+    // Loop's step) and another thread runs it before Mid awaited Leaf, so its stack holds Leaf alone and nothing is
+    // appended. Mid's continuation is then queued to the pool as a bare box (no context: no event), and Loop, resumed
+    // inline there, calls Mid again: that Leaf's park makes context 8 outside any context, whose stack holds the new Leaf
+    // and Mid under the old Loop and Main. Contexts 5 (Main's first step) and 6 (Loop's step, the usual iteration) are
+    // the calls' first parks.
+    private static byte[][] RacedLoop() =>
+    [
+        new BufferBuilder(start: Ms(1), osThread: 1)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(1), 0, 5)
+            .Build(),
+        new BufferBuilder(start: Ms(10), osThread: 2)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(10), 5)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(10), Stack(5, (Leaf, 0), (Mid, 0), (Loop, 0), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(10))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(10.1))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(10.1))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(10.2))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(10.2))
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(10.3), 5, 6)
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(10.4))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(11), 6)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(11), Stack(6, (Leaf, 0), (Mid, 0), (Loop, 0), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(11))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(11.1))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(11.1))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(11.2))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(11.2))
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(11.3), 6, 7)
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(20))
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(21), 0, 8)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(21.1), 8)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(21.1), Stack(8, (Leaf, 0), (Mid, 0), (Loop, 0), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(21.1))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(21.2))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(21.2))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(21.3))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(21.3))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(21.4))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(21.4))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(21.5))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(21.5))
+            .Build(),
+        new BufferBuilder(start: Ms(11.4), osThread: 3)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(11.4), 7)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(11.4), Stack(7, (Leaf, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(11.4))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(11.5))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(11.5))
+            .Build(),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Orders))]
+    public void AContextMadeOutsideAnyContextByABoxResumedOutsideOneStartsOnlyTheCallsBelowTheFrameThatMakesItsChainsParks(int[] order)
+    {
+        var profile = Profile(ProfileScopeUser, [.. order.Select(i => RacedLoop()[i])]);
+
+        // One call each of Main and Loop (from Main's first park to the end), none pending: context 8 made no new call of
+        // either. Four iterations: Mid's third completed outside any context (no event), three seen; Leaf's four.
+        var (main, loop, mid, leaf) = (Method(profile, Main), Method(profile, Loop), Method(profile, Mid), Method(profile, Leaf));
+        Assert.Equal((1, 0, 0), (main.Calls, main.Pending, main.StartedBefore));
+        Assert.Equal((1, 0, 0), (loop.Calls, loop.Pending, loop.StartedBefore));
+        Near(Span(21.5 - 1), main.Wall);
+        Near(Span(21.4 - 1), loop.Wall);
+        Assert.Equal((3, 0, 0), (mid.Calls, mid.Pending, mid.StartedBefore));
+        Near(Span(10.2 - 1 + 11.2 - 10.3 + 21.3 - 21), mid.Wall);
+        Assert.Equal((4, 0, 0), (leaf.Calls, leaf.Pending, leaf.StartedBefore));
+        Near(Span(10.1 - 1 + 11.1 - 10.3 + 11.5 - 11.3 + 21.2 - 21), leaf.Wall);
+    }
+
+    [Fact]
+    public void ContextsMadeOutsideAnyContextStartEveryFrameOfTheirChainWhereNoBoxOfItIsLeftWaiting()
+    {
+        // A work item of the pool calls Loop, whose first step makes context 8 at chain Main > Loop > Mid > Leaf, the
+        // chain Loop's step made context 6 at (the same frames as RacedLoop's): its Main and Loop are new calls, the
+        // first call of each having completed and nothing having been left unawaited by Loop's step.
+        var buffers = RacedLoop();
+        var second = new BufferBuilder(start: Ms(30), osThread: 4)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(30), 0, 9)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(31), 9)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(31), Stack(9, (Leaf, 0), (Mid, 0), (Loop, 0), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(31))
+            .Event(AsyncEventKind.SuspendStateMachineAsyncContext, Ms(31.1))
+            .Build();
+
+        var profile = Profile(ProfileScopeUser, [buffers[0], buffers[2], buffers[1], second]);
+
+        Assert.Equal((1, 1), (Method(profile, Main).Calls, Method(profile, Main).Pending));
+        Assert.Equal((1, 1), (Method(profile, Loop).Calls, Method(profile, Loop).Pending));
+        Assert.Equal((3, 1), (Method(profile, Mid).Calls, Method(profile, Mid).Pending));
     }
 
     [Fact]
