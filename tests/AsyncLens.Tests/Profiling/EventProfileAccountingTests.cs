@@ -351,8 +351,8 @@ public sealed class EventProfileAccountingTests
         MethodKey KeyOf(ulong id) => id == RunTiered ? KeyOf(Run)
             : keys.TryGetValue(id, out var key) ? key : keys[id] = new MethodKey(id, null, id == Framework ? CodeKind.Framework : CodeKind.User);
         EventProfileAccounting? accounting = null;
-        var assembler = new AsyncStepAssembler(new Deferred(() => accounting!));
-        using var listener = AsyncEventsListener.Start(assembler, (EventKeywords)AsyncEventFormat.AllKeywords);
+        var assembler = EventProfilerEngine.Assembler(new Deferred(() => accounting!));
+        using var listener = AsyncEventsListener.Start(assembler, (EventKeywords)AsyncEventFormat.ProfilerKeywords);
         var clock = listener.Clock.Current;
         accounting = new EventProfileAccounting(clock.ToUtcTicks(0), KeyOf, key => new ProfiledMethod(Name((ulong)key.Code!), null, 0, key.Kind));
         var last = 0L;
