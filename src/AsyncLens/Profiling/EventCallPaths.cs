@@ -37,6 +37,12 @@ internal sealed class CallPath(ulong method, CallPath? parent)
     /// </summary>
     public CallPath? MadeUnder;
 
+    /// <summary>A leaf only: the awaits (states, <see cref="StateBit"/>) its box was seen first parking at, made by a caller's step.</summary>
+    public ulong FirstParks;
+
+    /// <summary>A state's bit in <see cref="FirstParks"/> (states past 62 share the last).</summary>
+    public static ulong StateBit(int state) => 1UL << Math.Clamp(state + 1, 0, 63);
+
     /// <summary>
     /// The creation times of the contexts made outside any context whose chain's parks this frame's step makes
     /// (<see cref="MadeUnder"/>): its box and its awaiters' may be old (resumed outside any context) or new (a work

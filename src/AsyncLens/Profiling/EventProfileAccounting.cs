@@ -26,7 +26,7 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     private readonly object _gate = new();
     private readonly Dictionary<ulong, CallPath> _roots = [];
     private readonly Dictionary<ulong, (long At, CallPath? Creator)> _created = [];
-    private readonly Dictionary<ulong, (long ResumedAt, CallPath Leaf)> _firstRuns = [];
+    private readonly Dictionary<ulong, (long ResumedAt, CallPath Leaf, int State)> _firstRuns = [];
 
     // Two ids of one method: its code moved as the JIT compiled it again (tiering, on-stack replacement). Named only
     // where the ids differ, once per id (the engine keeps them).
@@ -63,7 +63,7 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             foreach (var created in run.Created)
                 Created(created.Context, created.At, (uint)created.Frame < (uint)count ? paths[created.Frame] : null);
             if (run.Context != 0 && count > 0)
-                FirstRun(run.Context, run.ResumedAt, paths[0]);
+                FirstRun(run.Context, run.ResumedAt, paths[0], run.States[0]);
         }
     }
 
@@ -108,23 +108,23 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     private void Created(ulong context, long at, CallPath? creator)
     {
         if (_firstRuns.Remove(context, out var run))
-            Discover(run.Leaf, at, creator);
+            Discover(run.Leaf, run.State, at, creator);
         else
             _created[context] = (at, creator);
     }
 
-    private void FirstRun(ulong context, long resumedAt, CallPath leaf)
+    private void FirstRun(ulong context, long resumedAt, CallPath leaf, int state)
     {
         if (_created.Remove(context, out var created))
         {
-            Discover(leaf, created.At, created.Creator);
+            Discover(leaf, state, created.At, created.Creator);
             return;
         }
         if (_firstRuns.TryGetValue(context, out var known) && known.ResumedAt <= resumedAt)
             return;
         if (_firstRuns.Count >= MaxUnpaired)
             Sweep(resumedAt);
-        _firstRuns[context] = (resumedAt, leaf);
+        _firstRuns[context] = (resumedAt, leaf, state);
     }
 
     // Delivery lags by ~1.25 s at most: a first run still unpaired 5 s on never will be (its context was created
@@ -145,14 +145,18 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
 
     // The calls that started as the context was created: its stack's frames below the creating step's (all of them
     // when it is not in the stack; then nothing awaits the outermost, which hangs under the creator).
-    private void Discover(CallPath leaf, long at, CallPath? creator)
+    private void Discover(CallPath leaf, int state, long at, CallPath? creator)
     {
         CallPath? found;
         if (creator is null)
         {
             // No step ran as it was made: a work item's or a program's first step (every frame new), or a box the
-            // runtime resumed outside any context, its callers' boxes old. The first is told from the second at the
-            // stop (Settle); the frames below the one whose step makes this chain's parks are new either way.
+            // runtime resumed outside any context (a continuation a value-task source or a completed task ran bare), its
+            // callers' boxes old. A leaf parked at an await no first park of its chain was seen at is such a box
+            // parking again: nothing new. Otherwise the frames below the one whose step makes this chain's parks are
+            // new, and the rest is told at the stop (Settle).
+            if (leaf.FirstParks != 0 && (leaf.FirstParks & CallPath.StateBit(state)) == 0)
+                return;
             found = leaf.MadeUnder;
             if (found is not null)
                 (found.Ambiguous ??= []).Add(at);
@@ -163,8 +167,12 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             found = Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
             if (found is null)
                 creator.Unawaited++;
-            else if (leaf.MadeUnder != found)
-                leaf.MadeUnder = Nearer(leaf, leaf.MadeUnder, found);
+            else if (found != leaf)
+            {
+                leaf.FirstParks |= CallPath.StateBit(state);
+                if (leaf.MadeUnder != found)
+                    leaf.MadeUnder = Nearer(leaf, leaf.MadeUnder, found);
+            }
         }
         CallPath? top = null;
         for (var path = leaf; path is not null && path != found; path = path.Parent)

@@ -16,7 +16,7 @@ namespace AsyncLens.Tests.Profiling;
 public sealed class EventProfileAccountingTests
 {
     private const ulong Main = 0x1000, Run = 0x2000, Delay = 0x3000, Spin = 0x4000, Framework = 0x5000, RunTiered = 0x2800,
-        Loop = 0x6000, Mid = 0x7000, Leaf = 0x8000;
+        Loop = 0x6000, Mid = 0x7000, Leaf = 0x8000, Load = 0x9000;
 
     // Times in the buffers are Stopwatch time stamps; the profile's are DateTime ticks.
     private static long Ms(double ms) => (long)Math.Round(ms * Stopwatch.Frequency / 1000);
@@ -233,6 +233,54 @@ public sealed class EventProfileAccountingTests
         Assert.Equal((1, 1), (Method(profile, Main).Calls, Method(profile, Main).Pending));
         Assert.Equal((1, 1), (Method(profile, Loop).Calls, Method(profile, Loop).Pending));
         Assert.Equal((3, 1), (Method(profile, Mid).Calls, Method(profile, Mid).Pending));
+    }
+
+    // Storefront's shape on 11.0.0 (Release: 1-2 phantom pending calls of Store.LoadAsync and its callers a run): Run's
+    // step calls Load, whose first await parks (context 5, made in Run's step); a value-task source later runs Load's
+    // continuation bare (no context: no event), and Load parks again at its second await, outside any context (context
+    // 6), whose first run's stack holds the old Load at state 1 under the old Run and Main.
+    private static byte[][] LoadParkedAgainOutside() =>
+    [
+        new BufferBuilder(start: Ms(1), osThread: 1)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(1), 0, 4)
+            .Build(),
+        new BufferBuilder(start: Ms(5), osThread: 2)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(5), 4)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(5), Stack(4, (Run, 0), (Main, 0)))
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(5.1), 4, 5)
+            .Event(AsyncEventKind.SuspendStateMachineAsyncContext, Ms(5.2))
+            .Build(),
+        new BufferBuilder(start: Ms(8), osThread: 3)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(8), 5)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(8), Stack(5, (Load, 0), (Run, 1), (Main, 0)))
+            .Event(AsyncEventKind.SuspendStateMachineAsyncContext, Ms(8.1))
+            .Build(),
+        new BufferBuilder(start: Ms(20), osThread: 4)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(20), 0, 6)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(21), 6)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(21), Stack(6, (Load, 1), (Run, 1), (Main, 0)))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(21.1))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(21.2))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(21.3))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(21.3))
+            .Build(),
+    ];
+
+    // The first park's creation and first run before the second park's (learnt from them), the program's first in any place.
+    public static TheoryData<int[]> ParkOrders => new() { new[] { 0, 1, 2, 3 }, new[] { 1, 2, 3, 0 }, new[] { 2, 1, 0, 3 } };
+
+    [Theory]
+    [MemberData(nameof(ParkOrders))]
+    public void ABoxResumedOutsideAnyContextThatParksAgainAtAnotherAwaitIsNoNewCall(int[] order)
+    {
+        var profile = Profile(ProfileScopeUser, [.. order.Select(i => LoadParkedAgainOutside()[i])]);
+
+        var (main, run, load) = (Method(profile, Main), Method(profile, Run), Method(profile, Load));
+        Assert.Equal((1, 0, 0), (load.Calls, load.Pending, load.StartedBefore));
+        Assert.Equal((1, 0, 0), (run.Calls, run.Pending, run.StartedBefore));
+        Assert.Equal((1, 0, 0), (main.Calls, main.Pending, main.StartedBefore));
+        Near(Span(21.1 - 5.1), load.Wall);
+        Near(Span(21.2 - 1), run.Wall);
     }
 
     [Fact]
