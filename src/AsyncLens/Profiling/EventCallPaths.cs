@@ -31,6 +31,29 @@ internal sealed class CallPath(ulong method, CallPath? parent)
     /// <summary>Its steps' time.</summary>
     public long OnThread;
 
+    /// <summary>
+    /// A leaf only: the frame nearest it whose step was seen making a park of this chain (a context whose creator was
+    /// in its first run's stack): the frames from there up were boxes already waiting then.
+    /// </summary>
+    public CallPath? MadeUnder;
+
+    /// <summary>A leaf only: the awaits (states, <see cref="StateBit"/>) its box was seen first parking at, made by a caller's step.</summary>
+    public ulong FirstParks;
+
+    /// <summary>A state's bit in <see cref="FirstParks"/> (states past 62 share the last).</summary>
+    public static ulong StateBit(int state) => 1UL << Math.Clamp(state + 1, 0, 63);
+
+    /// <summary>
+    /// The creation times of the contexts made outside any context whose chain's parks this frame's step makes
+    /// (<see cref="MadeUnder"/>): its box and its awaiters' may be old (resumed outside any context) or new (a work
+    /// item's call). Settled at the stop against <see cref="Unawaited"/>; rare (a race of the runtime's, or a work item
+    /// calling code that also runs in contexts).
+    /// </summary>
+    public List<long>? Ambiguous;
+
+    /// <summary>Contexts its step made whose first run's stack lacked it: nothing awaited them there, or its box ran on outside any context.</summary>
+    public long Unawaited;
+
     public IEnumerable<CallPath> Children => _children?.Values ?? Enumerable.Empty<CallPath>();
 
     public CallPath Child(ulong method)

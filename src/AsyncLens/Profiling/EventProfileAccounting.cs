@@ -26,7 +26,7 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     private readonly object _gate = new();
     private readonly Dictionary<ulong, CallPath> _roots = [];
     private readonly Dictionary<ulong, (long At, CallPath? Creator)> _created = [];
-    private readonly Dictionary<ulong, (long ResumedAt, CallPath Leaf)> _firstRuns = [];
+    private readonly Dictionary<ulong, (long ResumedAt, CallPath Leaf, int State)> _firstRuns = [];
 
     // Two ids of one method: its code moved as the JIT compiled it again (tiering, on-stack replacement). Named only
     // where the ids differ, once per id (the engine keeps them).
@@ -63,7 +63,7 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             foreach (var created in run.Created)
                 Created(created.Context, created.At, (uint)created.Frame < (uint)count ? paths[created.Frame] : null);
             if (run.Context != 0 && count > 0)
-                FirstRun(run.Context, run.ResumedAt, paths[0]);
+                FirstRun(run.Context, run.ResumedAt, paths[0], run.States[0]);
         }
     }
 
@@ -108,23 +108,23 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
     private void Created(ulong context, long at, CallPath? creator)
     {
         if (_firstRuns.Remove(context, out var run))
-            Discover(run.Leaf, at, creator);
+            Discover(run.Leaf, run.State, at, creator);
         else
             _created[context] = (at, creator);
     }
 
-    private void FirstRun(ulong context, long resumedAt, CallPath leaf)
+    private void FirstRun(ulong context, long resumedAt, CallPath leaf, int state)
     {
         if (_created.Remove(context, out var created))
         {
-            Discover(leaf, created.At, created.Creator);
+            Discover(leaf, state, created.At, created.Creator);
             return;
         }
         if (_firstRuns.TryGetValue(context, out var known) && known.ResumedAt <= resumedAt)
             return;
         if (_firstRuns.Count >= MaxUnpaired)
             Sweep(resumedAt);
-        _firstRuns[context] = (resumedAt, leaf);
+        _firstRuns[context] = (resumedAt, leaf, state);
     }
 
     // Delivery lags by ~1.25 s at most: a first run still unpaired 5 s on never will be (its context was created
@@ -145,10 +145,35 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
 
     // The calls that started as the context was created: its stack's frames below the creating step's (all of them
     // when it is not in the stack; then nothing awaits the outermost, which hangs under the creator).
-    private void Discover(CallPath leaf, long at, CallPath? creator)
+    private void Discover(CallPath leaf, int state, long at, CallPath? creator)
     {
-        // By id first (one comparison a frame: a first run per await); by method only where that finds nothing.
-        var found = creator is null ? null : Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
+        CallPath? found;
+        if (creator is null)
+        {
+            // No step ran as it was made: a work item's or a program's first step (every frame new), or a box the
+            // runtime resumed outside any context (a continuation a value-task source or a completed task ran bare), its
+            // callers' boxes old. A leaf parked at an await no first park of its chain was seen at is such a box
+            // parking again: nothing new. Otherwise the frames below the one whose step makes this chain's parks are
+            // new, and the rest is told at the stop (Settle).
+            if (leaf.FirstParks != 0 && (leaf.FirstParks & CallPath.StateBit(state)) == 0)
+                return;
+            found = leaf.MadeUnder;
+            if (found is not null)
+                (found.Ambiguous ??= []).Add(at);
+        }
+        else
+        {
+            // By id first (one comparison a frame: a first run per await); by method only where that finds nothing.
+            found = Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
+            if (found is null)
+                creator.Unawaited++;
+            else if (found != leaf)
+            {
+                leaf.FirstParks |= CallPath.StateBit(state);
+                if (leaf.MadeUnder != found)
+                    leaf.MadeUnder = Nearer(leaf, leaf.MadeUnder, found);
+            }
+        }
         CallPath? top = null;
         for (var path = leaf; path is not null && path != found; path = path.Parent)
         {
@@ -162,6 +187,41 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
         }
         if (found is null && creator is not null && top is { Creator: null } && top != creator)
             top.Creator = creator;
+    }
+
+    // Of two frames of the leaf's stack (either may be null), the one nearer the leaf: the fewest frames taken as new.
+    private static CallPath? Nearer(CallPath leaf, CallPath? a, CallPath? b)
+    {
+        for (var path = leaf; path is not null; path = path.Parent)
+        {
+            if (path == a || path == b)
+                return path;
+        }
+        return a ?? b;
+    }
+
+    // At the stop, on the merged chains: a box resumed outside any context (the runtime queues a continuation to the
+    // pool bare when the task it awaits completed as it registered: the await benchmark's race, one iteration in tens
+    // of thousands) ran after a context its step made had run without it in its stack. So the ambiguous contexts of a
+    // frame are old boxes as far as it has such contexts (Unawaited), and new calls of it and its awaiters beyond that:
+    // the earliest (an old box was made before).
+    private static void Settle(IEnumerable<CallPath> merged)
+    {
+        foreach (var path in merged)
+        {
+            if (path.Ambiguous is not { } times || times.Count <= path.Unawaited)
+                continue;
+            times.Sort();
+            var fresh = times.Count - (int)path.Unawaited;
+            var sum = 0L;
+            for (var i = 0; i < fresh; i++)
+                sum += times[i];
+            for (var up = path; up is not null; up = up.Parent)
+            {
+                if (up.Method != 0)
+                    (up.Starts, up.StartSum) = (up.Starts + fresh, up.StartSum + sum);
+            }
+        }
     }
 
     private static readonly Func<ulong, ulong, bool> s_sameId = static (a, b) => a == b;
@@ -218,6 +278,9 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             var path = above?.Child(id) ?? (roots.TryGetValue(id, out var root) ? root : roots[id] = new CallPath(id, null));
             (path.Starts, path.StartSum, path.Ends, path.EndSum, path.OnThread) =
                 (path.Starts + raw.Starts, path.StartSum + raw.StartSum, path.Ends + raw.Ends, path.EndSum + raw.EndSum, path.OnThread + raw.OnThread);
+            path.Unawaited += raw.Unawaited;
+            if (raw.Ambiguous is { } times)
+                (path.Ambiguous ??= []).AddRange(times);
             merged[raw] = path;
             foreach (var child in raw.Children)
                 pending.Push((child, path));
@@ -227,6 +290,7 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             if (raw.Creator is { } creator && path.Creator is null && merged[creator] != path)
                 path.Creator = merged[creator];
         }
+        Settle(merged.Values.Distinct());
         return [.. roots.Values];
     }
 

@@ -28,10 +28,16 @@ internal sealed class EventProfilerEngine : IProfilerEngine
         _scope = scope;
         PackageAssemblies.Prepare(AppContext.BaseDirectory);
         _accounting = new EventProfileAccounting(DateTime.UtcNow.Ticks, KeyOf, NameOf);
-        _assembler = new AsyncStepAssembler(_accounting);
-        _listener = AsyncEventsListener.Start(_assembler, (EventKeywords)AsyncEventFormat.AllKeywords);
+        _assembler = Assembler(_accounting);
+        _listener = AsyncEventsListener.Start(_assembler, (EventKeywords)AsyncEventFormat.ProfilerKeywords);
         System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
     }
+
+    /// <summary>
+    /// The runs the accounting takes, assembled without the method resume events (<see cref="AsyncEventFormat.ProfilerKeywords"/>):
+    /// a step begins where the one before it ended, as debug mode's do.
+    /// </summary>
+    internal static AsyncStepAssembler Assembler(IAsyncRunSink runs) => new(runs, methodResumes: false);
 
     /// <summary>Contexts whose first run found no creation (see <see cref="EventProfileAccounting.Unpaired"/>).</summary>
     public long Unpaired => _accounting.Unpaired;

@@ -13,9 +13,10 @@ namespace AsyncLens.Tests.Profiling;
 /// in the runtime's format and the recorded await loop: calls, their callers, wall and on-thread time, whatever order
 /// the threads' buffers come in.
 /// </summary>
-public sealed class EventProfileAccountingTests
+public sealed partial class EventProfileAccountingTests
 {
-    private const ulong Main = 0x1000, Run = 0x2000, Delay = 0x3000, Spin = 0x4000, Framework = 0x5000, RunTiered = 0x2800;
+    private const ulong Main = 0x1000, Run = 0x2000, Delay = 0x3000, Spin = 0x4000, Framework = 0x5000, RunTiered = 0x2800,
+        Loop = 0x6000, Mid = 0x7000, Leaf = 0x8000, Load = 0x9000;
 
     // Times in the buffers are Stopwatch time stamps; the profile's are DateTime ticks.
     private static long Ms(double ms) => (long)Math.Round(ms * Stopwatch.Frequency / 1000);
@@ -256,8 +257,8 @@ public sealed class EventProfileAccountingTests
         MethodKey KeyOf(ulong id) => id == RunTiered ? KeyOf(Run)
             : keys.TryGetValue(id, out var key) ? key : keys[id] = new MethodKey(id, null, id == Framework ? CodeKind.Framework : CodeKind.User);
         EventProfileAccounting? accounting = null;
-        var assembler = new AsyncStepAssembler(new Deferred(() => accounting!));
-        using var listener = AsyncEventsListener.Start(assembler, (EventKeywords)AsyncEventFormat.AllKeywords);
+        var assembler = EventProfilerEngine.Assembler(new Deferred(() => accounting!));
+        using var listener = AsyncEventsListener.Start(assembler, (EventKeywords)AsyncEventFormat.ProfilerKeywords);
         var clock = listener.Clock.Current;
         accounting = new EventProfileAccounting(clock.ToUtcTicks(0), KeyOf, key => new ProfiledMethod(Name((ulong)key.Code!), null, 0, key.Kind));
         var last = 0L;

@@ -56,6 +56,13 @@ internal static class AsyncEventFormat
     public const long StepKeywords = AllKeywords & ~(MethodResumeKeywords | 0x1 | 0x20 | 0x80);
 
     /// <summary>
+    /// The keywords the profiler takes (<see cref="Profiling.EventProfilerEngine"/>): debug mode's, with the runtime-async
+    /// context creations (0x1), which its accounting pairs with their first runs as the state machines'. Its steps are
+    /// derived as debug mode's are (no method resumes); docs/performance.md ("The profiler") has what the cut saves.
+    /// </summary>
+    public const long ProfilerKeywords = StepKeywords | 0x1;
+
+    /// <summary>
     /// The command the source takes to hand over every thread's buffer at once (its <c>OnEventCommand</c> runs
     /// <c>AsyncProfiler.Config.CaptureState</c> for it): otherwise a buffer goes when full, or once its thread has
     /// written nothing for 250 ms, from a timer that runs every second.
