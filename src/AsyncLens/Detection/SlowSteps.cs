@@ -29,7 +29,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             OnRuntimeAsyncStepEnd(tracker, frame, now);
             return;
         }
-        if (frame.Kind == FrameKind.Delegate)
+        if (frame.Kind is FrameKind.Delegate or FrameKind.WorkItem)
         {
             OnDelegateEnd(tracker, frame, now);
             return;

@@ -105,6 +105,26 @@ public static class Ticks
     }
 }
 
+/// <summary>A <c>System.Timers.Timer</c>'s <c>Elapsed</c> handler doing <c>_ = OnElapsedAsync()</c>.</summary>
+public static class Elapsed
+{
+    public static async Task RunAsync(int ms)
+    {
+        var done = new TaskCompletionSource();
+        using var timer = new System.Timers.Timer(10) { AutoReset = false };
+        timer.Elapsed += (_, _) => _ = OnElapsedAsync(ms, done); // @elapsed.created
+        timer.Start();
+        await done.Task;
+    }
+
+    private static async Task OnElapsedAsync(int ms, TaskCompletionSource done)
+    { // @elapsed.started
+        Thread.Sleep(ms); // @elapsed.location
+        await Task.Delay(10); // @elapsed.stopped
+        done.SetResult();
+    }
+}
+
 /// <summary><c>new Thread(() => RunAsync().GetAwaiter().GetResult())</c>.</summary>
 public static class OwnThread
 {
@@ -152,5 +172,57 @@ public static class DelegateWork
     {
         lock (s_gate)
             s_saved += ms;
+    }
+}
+
+/// <summary>
+/// Healthy: a <c>ThreadPool.QueueUserWorkItem</c> callback that blocks itself, then calls an async method whose first step
+/// takes no time.
+/// </summary>
+public static class WorkItemWork
+{
+    public static Task RunAsync(int ms)
+    {
+        var done = new TaskCompletionSource();
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            Thread.Sleep(ms);
+            _ = SaveAsync(done);
+        });
+        return done.Task;
+    }
+
+    private static async Task SaveAsync(TaskCompletionSource done)
+    {
+        await Task.Delay(10);
+        done.SetResult();
+    }
+}
+
+/// <summary>
+/// Healthy: a thread of its own consuming a queue, whose first item comes after <c>ms</c>; each item is handled by an async
+/// method whose first step takes no time, waited for on the thread.
+/// </summary>
+public static class Consumer
+{
+    public static async Task RunAsync(int ms)
+    {
+        using var queue = new System.Collections.Concurrent.BlockingCollection<int>();
+        var done = new TaskCompletionSource();
+        new Thread(() =>
+        {
+            foreach (var item in queue.GetConsumingEnumerable())
+                HandleAsync(item).GetAwaiter().GetResult();
+            done.SetResult();
+        }).Start();
+        await Task.Delay(ms);
+        queue.Add(1);
+        queue.CompleteAdding();
+        await done.Task;
+    }
+
+    private static async Task HandleAsync(int item)
+    {
+        await Task.Delay(10 + item);
     }
 }
