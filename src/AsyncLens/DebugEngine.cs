@@ -191,8 +191,13 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         var record = _table.Find(taskId);
         if (record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } task && BoxInfo.Of(task) is { } box)
         {
+            var resumed = box.ReadState(task);
+            // Its first resume: the await its first step parked at, for the step that ran that first step, judged maybe
+            // after the method completed and left the registry (SlowSteps.FirstSteps).
+            if (record.Box is null && AsyncState.IsParked(resumed))
+                record.ParkedState = resumed;
             record.Box = box;
-            frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
+            frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, resumed, record);
             frame.Measure(tracker.TimesBaseline(now));
             return;
         }

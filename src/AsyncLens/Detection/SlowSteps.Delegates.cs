@@ -29,9 +29,10 @@ internal sealed partial class SlowSteps
     }
 
     // A work item's callback is known only from the stack that created the first box in it (sampled per created method:
-    // DebugEngine.CreatedCode).
+    // DebugEngine.CreatedCode); a method that resumed since has its box in its record (it may have completed).
     private MethodInfo? CallbackOf(TaskRecord first) =>
-        first.Sample is { } sample && findTask(first.Id) is { } task && BoxInfo.Of(task) is { } box && MethodNames.Kickoff(box.StateMachineType) is { } kickoff
+        first.Sample is { } sample && (first.Box ?? (findTask(first.Id) is { } task ? BoxInfo.Of(task) : null)) is { } box
+            && MethodNames.Kickoff(box.StateMachineType) is { } kickoff
             ? Reporting.CreationSites.CallerOf(sample.Frames, kickoff)
             : null;
 

@@ -169,29 +169,6 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             Thread.Sleep(1);
     }
 
-    // The user's async methods whose first step ran inside this one: the boxes created in it, in order (the
-    // records of one step are linked until a nested step intervenes), each with the state it parked in. Tasks and
-    // states are read before anything slower: these methods go on on other threads, and leave the registry as they
-    // complete (who awaits whom is in their records).
-    private List<FirstStep> FirstSteps(Frame frame)
-    {
-        var created = new List<(TaskRecord Record, Task Task, int State, long Gap)>();
-        var previous = frame.Start;
-        for (var record = frame.FirstCreated; record is not null; record = record.NextSibling)
-        {
-            if (record.Origin == TaskOrigin.AsyncMethod && findTask(record.Id) is { } task)
-                created.Add((record, task, BoxInfo.ReadStateOnce(task), record.Created - previous));
-            previous = record.Created;
-        }
-        var found = new List<FirstStep>(created.Count);
-        foreach (var (record, task, state, gap) in created)
-        {
-            if (BoxInfo.Of(task) is { } box && Symbols.CodeOrigin.IsUserCode(box.StateMachineType.Assembly))
-                found.Add(new FirstStep(record, box.StateMachineType, state, gap));
-        }
-        return found;
-    }
-
     // How a stretch's own time split between a CPU and being blocked: its thread's time on a CPU since it began (less
     // the nested frames' time, counted as CPU), against its wall time less nested frames, waits reported on their own,
     // time waiting for a CPU and GC pauses. Compiling (JIT) is computing here: it is measured in wall time, its own

@@ -10,6 +10,7 @@ var shapes = new (string Name, Func<int, Task> Run)[]
     ("exclusive", Exclusive.RunAsync),
     ("start-new", StartNew.RunAsync),
     ("task-run", TaskRun.RunAsync),
+    ("completed", Completed.RunAsync),
     ("work-item", WorkItem.RunAsync),
     ("timer", Ticks.RunAsync),
     ("elapsed", Elapsed.RunAsync),

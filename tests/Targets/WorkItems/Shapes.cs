@@ -69,6 +69,29 @@ public static class TaskRun
         });
 }
 
+/// <summary>
+/// <c>Task.Run(() => { var handled = HandleAsync(go.Task); go.SetResult(); return handled; })</c>: the method parks at its
+/// first await, and the delegate resumes it at once (its continuation runs inline in <c>SetResult</c>), so it has
+/// completed when the delegate's run ends, as a method awaiting a signal its caller then gives.
+/// </summary>
+public static class Completed
+{
+    public static Task RunAsync(int ms) =>
+        Task.Run(() =>
+        {
+            var go = new TaskCompletionSource();
+            var handled = HandleAsync(ms, go.Task); // @completed.created
+            go.SetResult();
+            return handled;
+        });
+
+    private static async Task HandleAsync(int ms, Task go)
+    { // @completed.started
+        Thread.Sleep(ms); // @completed.location
+        await go; // @completed.stopped
+    }
+}
+
 /// <summary><c>ThreadPool.QueueUserWorkItem(_ => _ = HandleAsync())</c>: a work item that is no task.</summary>
 public static class WorkItem
 {
