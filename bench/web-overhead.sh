@@ -22,6 +22,8 @@
 # mode does), net11-hook-request-frames (hosting's request events from its DiagnosticListener), net11-hook-count@0xMASK
 # (events counted by kind, per request in the summary; not a timed figure). net11-events-only-before: debug mode on the
 # async events alone with another build of the engine, BENCH_ENGINE_BEFORE=<AsyncLens.Engine.dll> (a change side by side).
+# BENCH_MODES="off on-before on" with BENCH_ENGINE_BEFORE=<another build's AsyncLens.Engine.dll>: debug mode with that
+# engine beside the working tree's (an engine built at another commit, in Release), and the ratio of the two.
 # Load options (--concurrency N, --post-percent N, --warmup-ms N, --min-warmup-ms N, --rounds N,
 # --round-ms N) go to every run. Everything listens on and connects to 127.0.0.1 only.
 # Needs the .NET SDK (with the ASP.NET Core shared framework) and python3; runs from any directory.
@@ -70,11 +72,12 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
     local -a host=(dotnet)
     # The server is built for net10.0: rolled forward to .NET 11, the only runtime under that root.
     [[ "$mode" == net11-* ]] && host=(env DOTNET_ROOT="$net11" DOTNET_ROLL_FORWARD=Major "$net11/dotnet")
-    if [[ "$mode" == on || "$mode" == net11-events-only* ]]; then
+    if [[ "$mode" == on || "$mode" == on-before || "$mode" == net11-events-only* ]]; then
         # JSON reports carry a timestamp: the summary tells warm-up, timed rounds and shutdown apart.
         : >"$reports"
         local used="$engine"
-        [[ "$mode" != net11-events-only-before ]] || used="${BENCH_ENGINE_BEFORE:?net11-events-only-before needs BENCH_ENGINE_BEFORE=<AsyncLens.Engine.dll>}"
+        [[ "$mode" != *-before ]] || used="${BENCH_ENGINE_BEFORE:?$mode needs BENCH_ENGINE_BEFORE=<AsyncLens.Engine.dll>}"
+        [[ -f "$used" ]] || fail "no engine at '$used' ($mode)"
         DOTNET_STARTUP_HOOKS="$used" ASYNCLENS_DEBUG=1 ASYNCLENS_OUTPUT="$reports" ASYNCLENS_FORMAT=json \
             ASYNCLENS_STEP_SOURCE="$([[ "$mode" == net11-events-only* ]] && echo async-events-only)" \
             "${host[@]}" "$web" --port 0 >"$base.server.out" 2>"$base.server.err" &
@@ -115,7 +118,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         [[ -n "$polled" ]] || fail "the poller said nothing of the agent's CPU ($mode, repetition $rep)" "$base.poller.err"
     fi
     # The server must be in the mode asked for: a hook that did not start would measure nothing.
-    grep -q " debug_mode=$([[ $mode == on || $mode == net11-events-only* ]] && echo on || echo off) " <<<"$line" \
+    grep -q " debug_mode=$([[ $mode == on || $mode == on-before || $mode == net11-events-only* ]] && echo on || echo off) " <<<"$line" \
         || fail "debug mode is not $mode in the server ($mode, repetition $rep); its output:" "$base.server.out" "$base.server.err"
     # Reports in the file, plus anything the engine said about itself on standard error.
     [[ "$mode" != console* ]] || grep -q '^asynclens: console on ' "$base.server.err" \
@@ -130,7 +133,7 @@ run() { # run MODE REP [load options...]: one fresh server, loaded and measured;
         [[ "$part" != "events_total=" ]] || part=""
     fi
     local count=0
-    [[ "$mode" == on || "$mode" == net11-events-only* ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
+    [[ "$mode" == on || "$mode" == on-before || "$mode" == net11-events-only* ]] && count=$(( $(grep -c '^{"kind"' "$reports" || true) + $(grep -c '^asynclens:' "$base.server.err" || true) ))
     echo "rep=$rep mode=$mode ${line#RESULT } server_start_ms=$start_ms reports=$count $polled $part" >>"$results"
     [[ "$mode" != net11-hook-count* ]] || sed -n 's/^asynclens-bench: //p; s/^STATS\( requests=[0-9]*\).*/server\1/p' "$base.server.err" "$base.server.out" >"$base.counts.txt"
     printf ' %s %s' "$mode" "$(sed -n 's/.* rps=\([^ ]*\).*/\1/p' <<<"$line")" >&2
@@ -176,10 +179,10 @@ columns = [  # (title, width, value of a mode)
     ("warm-up s", 9, lambda m: f"{med(m, 'warmup_s'):.1f}"),
     ("jitted", 6, lambda m: f"{med(m, 'jit_in_rounds'):.0f}"),
     ("unsettled", 9, lambda m: str(rows.unsettled(m))),
-    ("reports", 7, lambda m: str(rows.total(m, "reports")) if m == "on" else "-"),
+    ("reports", 7, lambda m: str(rows.total(m, "reports")) if m in ("on", "on-before") else "-"),
 ]
 print(f"{'':21}" + "".join(f"  {title:>{width}}" for title, width, _ in columns))
-for mode, label in (("off", "normal"), ("on", "debug (startup hook)"), ("tasks", "inventory (hook)"), ("console", "console, no client"),
+for mode, label in (("off", "normal"), ("on-before", "debug, engine before"), ("on", "debug (startup hook)"), ("tasks", "inventory (hook)"), ("console", "console, no client"),
                     ("console-top", "console, top polling"), ("net11-off", ".NET 11 normal"), ("net11-events-only", ".NET 11 debug, events")):
     if mode in rows:
         print(f"{label:21}" + "".join(f"  {value(mode):>{width}}" for _, width, value in columns))
@@ -235,7 +238,14 @@ if "net11-events-only-before" in rows and "net11-events-only" in rows:
           f"{med('net11-events-only', 'cpu_us_per_req') / med('net11-events-only-before', 'cpu_us_per_req'):.3f}x "
           f"(same-repetition {min(same):.3f}x..{max(same):.3f}x, median {sorted(same)[len(same) // 2]:.3f}x)")
 
-if "on" not in rows:
+if "on-before" in rows and "on" in rows:
+    same = rows.paired("on", "on-before", "cpu_us_per_req")
+    off = (f"; debug/normal: before {med('on-before', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.3f}x, "
+           f"after {med('on', 'cpu_us_per_req') / med('off', 'cpu_us_per_req'):.3f}x" if "off" in rows else "")
+    print(f"\nengine after/before: server CPU per request {med('on', 'cpu_us_per_req') / med('on-before', 'cpu_us_per_req'):.3f}x "
+          f"(same-repetition {min(same):.3f}x..{max(same):.3f}x), throughput {med('on', 'rps') / med('on-before', 'rps'):.3f}x{off}")
+
+if "on" not in rows or "off" not in rows:
     print(f"\nraw results and logs: {logs}   ({elapsed} s)")
     sys.exit(0)
 throughput, cpu = ratio("rps"), ratio("cpu_us_per_req")

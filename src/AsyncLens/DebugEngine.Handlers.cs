@@ -68,7 +68,7 @@ internal sealed partial class DebugEngine
             _steps.OnRequestDropped(tracker, previous, now, standsForNothing: false);
             Drop(tracker, previous, now);
         }
-        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top
+        if (InWorkItemOnly(tracker) || tracker.Top is { Kind: FrameKind.AsyncStep or FrameKind.Delegate } top
             && (top.Box?.StateMachineType ?? top.Code?.DeclaringType) is var code && (code is null || !Symbols.CodeOrigin.IsAppCode(code.Assembly)))
         {
             var standIn = StandIn(tracker, FrameKind.Request, now);

@@ -31,6 +31,7 @@ internal sealed partial class DebugEngine
         // As at exit: Disable() may run inside the continuation of a slow step whose end was not raised yet.
         FlushEventSteps(DetectionSettings.Now);
         _steps.FlushOpenSteps(DetectionSettings.Now);
+        ContextEntries.Stop();
         _listener?.Dispose();
         _registry.EndsSeen = false;
         _eventSteps?.Dispose();

@@ -92,6 +92,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             System.Runtime.Loader.AssemblyLoadContext.Default.Unloading += OnUnloading;
         }
         _endpoints = RequestEndpoints.Start(OnEndpointMatched, OnHubMethodEnd, OnHandlerStart, OnHandlerEnd, _listener is null ? (OnHostedRequestStart, OnHostedRequestStop) : null);
+        WatchContextEntries();
     }
 
     /// <summary>Pending tasks, with the ages and creation sites debug mode recorded.</summary>
@@ -124,7 +125,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         // Without step frames (the async events give the steps), a delegate task running on the thread is the creator.
         var running = creator is null && _stepSource == StepSourceKind.AsyncEvents ? TaskInternals.Current() : null;
         var runningCode = running is null ? null : TaskInternals.Action(running)?.Method;
-        var sample = _samples.For(creator?.CreatorCode ?? runningCode ?? CreatedCode(taskId), creator?.ResumedState ?? 0, operationName, frame?.RunningEndpoint);
+        var sample = _samples.For(creator?.CreatorCode ?? runningCode ?? CreatedCode(taskId, frame), creator?.ResumedState ?? 0, operationName, frame?.RunningEndpoint);
         var record = runningCode is null
             ? new TaskRecord(taskId, origin, now, tracker.ThreadId, creator, sample)
             : new TaskRecord(taskId, origin, now, tracker.ThreadId, runningCode, running!.Id, _table.Find(running.Id), sample);
@@ -142,11 +143,6 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
     /// </summary>
     public System.Diagnostics.Tracing.EventKeywords Keywords =>
         _stepSource == StepSourceKind.AsyncEvents ? TplListener.Keywords & ~TplListener.SynchronousWorkKeyword : TplListener.Keywords;
-
-    // Without step frames (the async events give the steps), what a creation's stack sample is shared by: the created
-    // method (its box type, or the delegate's method) rather than only its name, which methods of other types share.
-    private object? CreatedCode(int taskId) =>
-        _stepSource == StepSourceKind.AsyncEvents && _registry.Find(taskId) is { } task ? BoxInfo.Of(task) ?? (object?)TaskInternals.Action(task)?.Method : null;
 
     public void OnOperationEnd(int taskId, int status, long now)
     {
@@ -195,8 +191,13 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
         var record = _table.Find(taskId);
         if (record?.Origin == TaskOrigin.AsyncMethod && _registry.Find(taskId) is { } task && BoxInfo.Of(task) is { } box)
         {
+            var resumed = box.ReadState(task);
+            // Its first resume: the await its first step parked at, for the step that ran that first step, judged maybe
+            // after the method completed and left the registry (SlowSteps.FirstSteps).
+            if (record.Box is null && AsyncState.IsParked(resumed))
+                record.ParkedState = resumed;
             record.Box = box;
-            frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, box.ReadState(task), record);
+            frame.Enter(taskId, FrameKind.AsyncStep, now, task, box, null, resumed, record);
             frame.Measure(tracker.TimesBaseline(now));
             return;
         }
@@ -247,6 +248,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
                 _steps.OnPreludeEnd(tracker, prelude, _registry.Find(taskId), now);
                 Drop(tracker, prelude, now);
             }
+            EndWorkItem(tracker, now);
             if (tracker.Top is { } top)
                 top.Waited = true;
             _waits.OnWaitBegin(tracker, taskId, now);
@@ -301,7 +303,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             Drop(tracker, previous, now);
         }
         // Kestrel's request loop: a state machine's step on .NET 10, a runtime-async chain's (no box) on ASP.NET Core 11.
-        if ((tracker.Depth == 0 && tracker.IsPoolThread) || tracker.Top is { Kind: FrameKind.AsyncStep } step && step.Box is not { IsUserCode: true })
+        if (InWorkItemOnly(tracker) || tracker.Top is { Kind: FrameKind.AsyncStep } step && step.Box is not { IsUserCode: true })
             StandIn(tracker, FrameKind.Request, now).WorkItem = WorkItems.CompletedOnThisThread();
     }
 

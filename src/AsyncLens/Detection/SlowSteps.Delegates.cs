@@ -1,5 +1,7 @@
 using System.Reflection;
 using System.Runtime.CompilerServices;
+using AsyncLens.Runtime;
+using AsyncLens.Symbols;
 using AsyncLens.Tracking;
 
 namespace AsyncLens.Detection;
@@ -18,12 +20,21 @@ internal sealed partial class SlowSteps
     private void OnDelegateEnd(ThreadTracker tracker, Frame frame, long now)
     {
         // No task created in it: no first step of an async method ended in it (the common case, read first). Below the
-        // threshold nothing is judged, and the delegate's code is not read: its attribute read was paid by every
-        // `Task.Run(() => Leaf())` whose run created a box (docs/performance.md).
-        if (frame.FirstCreated is null || OwnTime(tracker, frame, now) < settings.SlowTicks)
+        // threshold nothing is judged, and the delegate's code is not read: its attribute read, ~0.8 µs, was paid by
+        // every `Task.Run(() => Leaf())` whose run created a box (docs/performance.md).
+        if (frame.FirstCreated is not { } first || OwnTime(tracker, frame, now) < settings.SlowTicks)
             return;
-        JudgeFirstStepsOnly(tracker, frame, now, delegateRun: true, OwnSynchronousCode(frame.Code));
+        var code = frame.Kind == FrameKind.WorkItem ? CallbackOf(first) : frame.Code;
+        JudgeFirstStepsOnly(tracker, frame, now, delegateRun: true, OwnSynchronousCode(code));
     }
+
+    // A work item's callback is known only from the stack that created the first box in it (sampled per created method:
+    // DebugEngine.CreatedCode); a method that resumed since has its box in its record (it may have completed).
+    private MethodInfo? CallbackOf(TaskRecord first) =>
+        first.Sample is { } sample && (first.Box ?? (findTask(first.Id) is { } task ? BoxInfo.Of(task) : null)) is { } box
+            && MethodNames.Kickoff(box.StateMachineType) is { } kickoff
+            ? Reporting.CreationSites.CallerOf(sample.Frames, kickoff)
+            : null;
 
     // The delegate's method when it is the app's own and not an async method (`() => HandleAsync()`, not `async () => ...`,
     // whose first step is the run itself and is found by its box): its code is read for what it did before calling one.

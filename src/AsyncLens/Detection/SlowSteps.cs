@@ -29,7 +29,7 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
             OnRuntimeAsyncStepEnd(tracker, frame, now);
             return;
         }
-        if (frame.Kind == FrameKind.Delegate)
+        if (frame.Kind is FrameKind.Delegate or FrameKind.WorkItem)
         {
             OnDelegateEnd(tracker, frame, now);
             return;
@@ -167,29 +167,6 @@ internal sealed partial class SlowSteps(DetectionSettings settings, IFindingSink
         }
         for (var waited = 0; Volatile.Read(ref _inFlight) > 0 && waited < 500; waited++)
             Thread.Sleep(1);
-    }
-
-    // The user's async methods whose first step ran inside this one: the boxes created in it, in order (the
-    // records of one step are linked until a nested step intervenes), each with the state it parked in. Tasks and
-    // states are read before anything slower: these methods go on on other threads, and leave the registry as they
-    // complete (who awaits whom is in their records).
-    private List<FirstStep> FirstSteps(Frame frame)
-    {
-        var created = new List<(TaskRecord Record, Task Task, int State, long Gap)>();
-        var previous = frame.Start;
-        for (var record = frame.FirstCreated; record is not null; record = record.NextSibling)
-        {
-            if (record.Origin == TaskOrigin.AsyncMethod && findTask(record.Id) is { } task)
-                created.Add((record, task, BoxInfo.ReadStateOnce(task), record.Created - previous));
-            previous = record.Created;
-        }
-        var found = new List<FirstStep>(created.Count);
-        foreach (var (record, task, state, gap) in created)
-        {
-            if (BoxInfo.Of(task) is { } box && Symbols.CodeOrigin.IsUserCode(box.StateMachineType.Assembly))
-                found.Add(new FirstStep(record, box.StateMachineType, state, gap));
-        }
-        return found;
     }
 
     // How a stretch's own time split between a CPU and being blocked: its thread's time on a CPU since it began (less

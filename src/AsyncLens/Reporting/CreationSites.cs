@@ -65,6 +65,41 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
     /// </summary>
     public static SourceLine? FromStack(StackFrame[] frames, MethodBase? target, TaskOrigin origin, MethodInfo? handler = null)
     {
+        var i = CallerFrame(frames, target, origin);
+        if (i == NotThisMethod)
+            return null;
+        // No frame of the app's: an inlined handler with no middleware of the app's around it names its call.
+        if (i < 0)
+            return target is null || handler is null ? null : Search(handler, target);
+        var method = frames[i].GetMethod()!;
+        if (target is not null && !MethodSymbols.CallsTo(method, target, IlRanges.All).Any())
+        {
+            if (origin == TaskOrigin.Delegate)
+                return null;
+            // The frame that called the method is not on the stack: the JIT inlined it into code that is not the
+            // user's (a handler lambda into the delegate ASP.NET Core compiles for its endpoint). The request's
+            // handler, if it calls the method, is it; called from one place only, that place; else the user's
+            // frame that led to it (a middleware's `await next(context)`) is as near as the stack tells.
+            if (InlinedCaller(target, handler) is { } inlined)
+                return inlined;
+        }
+        return Site(method, frames[i].GetILOffset(), MethodNames.Format(method));
+    }
+
+    /// <summary>
+    /// The method of the app's that called <paramref name="target"/>, an async method whose box's creation
+    /// <paramref name="frames"/> sampled, as <see cref="FromStack"/> finds its line (the JIT's inlining aside); null when
+    /// the sample shows another method being created: a work item's callback (SlowSteps.Delegates.cs).
+    /// </summary>
+    public static MethodInfo? CallerOf(StackFrame[] frames, MethodBase target) =>
+        CallerFrame(frames, target, TaskOrigin.AsyncMethod) is >= 0 and var i ? frames[i].GetMethod() as MethodInfo : null;
+
+    private const int NotThisMethod = -2;
+
+    // The index of the first frame of the app's own below the created method (its kickoff and a recursion of it
+    // skipped); -1 if none, NotThisMethod if the stack shows another async method being created than target.
+    private static int CallerFrame(StackFrame[] frames, MethodBase? target, TaskOrigin origin)
+    {
         var start = 0;
         Type? created = null;
         if (origin == TaskOrigin.AsyncMethod)
@@ -81,7 +116,7 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
                 }
             }
             if (target is not null && created != target.GetCustomAttribute<StateMachineAttribute>()?.StateMachineType)
-                return null;
+                return NotThisMethod;
         }
         for (var i = start; i < frames.Length; i++)
         {
@@ -97,21 +132,9 @@ internal sealed class CreationSites(Func<int, Task?> findTask)
             if (created is not null && method is { Name: "MoveNext", DeclaringType: { } declaring }
                 && (declaring.IsGenericType ? declaring.GetGenericTypeDefinition() : declaring) == created)
                 continue;
-            if (target is not null && !MethodSymbols.CallsTo(method, target, IlRanges.All).Any())
-            {
-                if (origin == TaskOrigin.Delegate)
-                    return null;
-                // The frame that called the method is not on the stack: the JIT inlined it into code that is not the
-                // user's (a handler lambda into the delegate ASP.NET Core compiles for its endpoint). The request's
-                // handler, if it calls the method, is it; called from one place only, that place; else the user's
-                // frame that led to it (a middleware's `await next(context)`) is as near as the stack tells.
-                if (InlinedCaller(target, handler) is { } inlined)
-                    return inlined;
-            }
-            return Site(method, frames[i].GetILOffset(), MethodNames.Format(method));
+            return i;
         }
-        // No frame of the app's: an inlined handler with no middleware of the app's around it names its call.
-        return target is null || handler is null ? null : Search(handler, target);
+        return -1;
     }
 
     // A package's method called from one place is called from the package (Orleans' message send, from its own

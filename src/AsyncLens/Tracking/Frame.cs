@@ -30,6 +30,13 @@ internal enum FrameKind : byte
     /// or a request run inside a step of the framework's (Kestrel's request loop), from its start to its end or the step's.
     /// </summary>
     Request,
+
+    /// <summary>
+    /// A thread-pool work item, a timer's callback or a thread of the app's own, begun when its thread ran nothing
+    /// bracketed (see <see cref="ContextEntries"/>): from its start to its end or its first synchronous wait on a task.
+    /// Judged as a delegate task's run is.
+    /// </summary>
+    WorkItem,
 }
 
 /// <summary>
@@ -183,7 +190,7 @@ internal sealed class Frame
 
     public long JudgedUpTo;
 
-    /// <summary>For a <see cref="FrameKind.Request"/>: the work items its thread had completed when it began.</summary>
+    /// <summary>For a <see cref="FrameKind.Request"/> or <see cref="FrameKind.WorkItem"/>: the work items its thread had completed when it began.</summary>
     public long WorkItem;
 
     /// <summary>
@@ -256,12 +263,12 @@ internal sealed class Frame
         HandlerRun = null;
         SeenStandingAt = 0;
         // A delegate task's run is measured as a step is: an async method's first step may run inside it (SlowSteps.Delegates.cs).
-        if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request or FrameKind.Delegate)
+        if (kind is FrameKind.AsyncStep or FrameKind.Prelude or FrameKind.Request or FrameKind.Delegate or FrameKind.WorkItem)
         {
             JitStart = RuntimeTime.JitOnThisThread;
             GcStart = RuntimeTime.GcPauses;
         }
-        ProcessJitStart = kind is FrameKind.Prelude or FrameKind.AsyncStep or FrameKind.Delegate ? RuntimeTime.JitInProcess : 0;
+        ProcessJitStart = kind is FrameKind.Prelude or FrameKind.AsyncStep or FrameKind.Delegate or FrameKind.WorkItem ? RuntimeTime.JitInProcess : 0;
         Captured = null;
         HungReported = false;
         _slowReported = 0;

@@ -79,7 +79,8 @@ internal sealed class TaskRecord
     /// <summary>
     /// With the async events as the step source (<see cref="StepSourceKind.AsyncEvents"/>): the record of the method
     /// that awaits this task, and the await this one last parked at. A step judged after its chain completed is given
-    /// its callers from them.
+    /// its callers from them. With the TPL events, <see cref="ParkedState"/> is the await its first step parked at, read
+    /// at its first resume: a step that ran that first step may be judged after the method completed.
     /// </summary>
     public TaskRecord? Awaiter;
 

@@ -11,9 +11,13 @@ namespace AsyncLens.Tests.DebugMode;
 /// healthy (a first step that takes no time), then seeded (a 300 ms <c>Thread.Sleep</c> there). Run by a delegate task,
 /// whose run the TPL events bracket (a scheduler of its own that runs tasks inline in a work item, as Akka.NET's for
 /// <c>ReceiveAsync</c>; a <c>ConcurrentExclusiveSchedulerPair</c>'s; <c>Task.Factory.StartNew</c> and <c>Task.Run</c> of
-/// an async lambda), the seeded first step is reported at the sleep, from the method's start; before, none was. A
-/// thread-pool work item, a timer callback and a thread of its own have no bracket: not reported (docs/debug-mode.md,
-/// Limits). The healthy twins stay silent, and so does a delegate that blocks itself and then calls an async method.
+/// an async lambda; <c>Task.Run</c> of a lambda that resumes the method at once, so that it has completed when the run is
+/// judged), the seeded first step is reported at the sleep, from the method's start; before, none was. So is one run by
+/// what no TPL event brackets, seen through the execution context it runs in (ContextEntries): a thread-pool work item, a
+/// <c>System.Threading.Timer</c> callback, a <c>System.Timers.Timer</c>'s Elapsed handler, a thread of its own that waits
+/// for the method (its wait, on a thread of the app's own, is not reported); before, none was. The healthy twins stay
+/// silent, and so do a delegate and a work item that block themselves and then call an async method, and a thread
+/// consuming a queue whose first item comes late.
 /// </summary>
 public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<WorkItemsTests.Runs>
 {
@@ -22,10 +26,10 @@ public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<Wor
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public void Each_seeded_first_step_run_by_a_delegate_task_is_reported_once_and_nothing_else(string configuration)
+    public void Each_seeded_first_step_run_by_a_delegate_task_a_work_item_a_timer_or_a_thread_is_reported_once_and_nothing_else(string configuration)
     {
         var reports = runs.Reports(configuration);
-        string[] expected = [.. new[] { "scheduler", "exclusive", "startnew", "taskrun" }.Select(shape => $"slow-step {Method(configuration, shape)}")];
+        string[] expected = [.. new[] { "scheduler", "exclusive", "startnew", "taskrun", "completed", "workitem", "timer", "elapsed", "thread" }.Select(shape => $"slow-step {Method(configuration, shape)}")];
         Assert.True(expected.Order(StringComparer.Ordinal).SequenceEqual(reports.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal)),
             Reports.Describe(reports));
     }
@@ -39,7 +43,17 @@ public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<Wor
     [InlineData("Release", "startnew")]
     [InlineData("Debug", "taskrun")]
     [InlineData("Release", "taskrun")]
-    public void A_first_step_run_by_a_delegate_task_is_named_at_its_sleep_from_its_start(string configuration, string shape)
+    [InlineData("Debug", "completed")]
+    [InlineData("Release", "completed")]
+    [InlineData("Debug", "workitem")]
+    [InlineData("Release", "workitem")]
+    [InlineData("Debug", "timer")]
+    [InlineData("Release", "timer")]
+    [InlineData("Debug", "elapsed")]
+    [InlineData("Release", "elapsed")]
+    [InlineData("Debug", "thread")]
+    [InlineData("Release", "thread")]
+    public void A_first_step_run_by_a_delegate_task_a_work_item_a_timer_or_a_thread_is_named_at_its_sleep_from_its_start(string configuration, string shape)
     {
         var r = Assert.Single(runs.Reports(configuration), x => x.Method() == Method(configuration, shape));
         Same(true, r.GetProperty("firstStep").GetBoolean(), r);
@@ -61,6 +75,11 @@ public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<Wor
         "exclusive" => "Exclusive.HandleAsync(int)",
         "startnew" => $"StartNew.RunAsync lambda at Shapes.cs:{s_at[configuration == "Debug" ? "startnew.started" : "startnew.location"].Line}",
         "taskrun" => $"TaskRun.RunAsync lambda at Shapes.cs:{s_at[configuration == "Debug" ? "taskrun.started" : "taskrun.location"].Line}",
+        "completed" => "Completed.HandleAsync(int, Task)",
+        "workitem" => "WorkItem.HandleAsync(int, TaskCompletionSource)",
+        "timer" => "Ticks.TickAsync(int, TaskCompletionSource)",
+        "elapsed" => "Elapsed.OnElapsedAsync(int, TaskCompletionSource)",
+        "thread" => "OwnThread.WorkAsync(int)",
         _ => throw new ArgumentOutOfRangeException(nameof(shape)),
     };
 

@@ -65,10 +65,39 @@ public sealed class CreationSitesTests
         Assert.Null(Created(typeof(Jobs.Unregistered), nameof(Jobs.Unregistered.RunAsync)));
     }
 
+    [Fact]
+    public void A_work_items_callback_is_the_caller_of_the_async_method_whose_box_it_created()
+    {
+        // A callback as a work item's or a timer's: `_ => _ = TickAsync()`; the stack sampled in TickAsync's first step.
+        Action callback = () => _ = Ticks.TickAsync();
+        callback();
+        var frames = Ticks.Frames!;
+        var tick = typeof(Ticks).GetMethod(nameof(Ticks.TickAsync))!;
+        Assert.Same(callback.Method, CreationSites.CallerOf(frames, tick));
+
+        // A sample of another method's creation (shared by a name another type's method has too): no caller.
+        Assert.Null(CreationSites.CallerOf(frames, s_target));
+
+        // Below its MoveNext and kickoff, no frame of the app's: no caller.
+        var bare = frames.TakeWhile(f => f.GetMethod() != callback.Method).ToArray();
+        Assert.Null(CreationSites.CallerOf(bare, tick));
+    }
+
     private static bool IsTarget(MethodBase method) =>
         MethodSymbols.SameDefinition(method, s_target) || method.DeclaringType == s_target.GetCustomAttribute<System.Runtime.CompilerServices.AsyncStateMachineAttribute>()!.StateMachineType;
 
     private static (string? File, int? Line) Line(SourceLine? site) => (site?.File, site?.Line);
+
+    internal static class Ticks
+    {
+        public static StackFrame[]? Frames;
+
+        public static async Task TickAsync()
+        {
+            Frames = new StackTrace(0, fNeedFileInfo: false).GetFrames();
+            await Task.Yield();
+        }
+    }
 
     // A service's method started fire-and-forget by two handlers (never run but through reflection).
     internal static class Shop

@@ -69,6 +69,29 @@ public static class TaskRun
         });
 }
 
+/// <summary>
+/// <c>Task.Run(() => { var handled = HandleAsync(go.Task); go.SetResult(); return handled; })</c>: the method parks at its
+/// first await, and the delegate resumes it at once (its continuation runs inline in <c>SetResult</c>), so it has
+/// completed when the delegate's run ends, as a method awaiting a signal its caller then gives.
+/// </summary>
+public static class Completed
+{
+    public static Task RunAsync(int ms) =>
+        Task.Run(() =>
+        {
+            var go = new TaskCompletionSource();
+            var handled = HandleAsync(ms, go.Task); // @completed.created
+            go.SetResult();
+            return handled;
+        });
+
+    private static async Task HandleAsync(int ms, Task go)
+    { // @completed.started
+        Thread.Sleep(ms); // @completed.location
+        await go; // @completed.stopped
+    }
+}
+
 /// <summary><c>ThreadPool.QueueUserWorkItem(_ => _ = HandleAsync())</c>: a work item that is no task.</summary>
 public static class WorkItem
 {
@@ -101,6 +124,26 @@ public static class Ticks
     { // @timer.started
         Thread.Sleep(ms); // @timer.location
         await Task.Delay(10); // @timer.stopped
+        done.SetResult();
+    }
+}
+
+/// <summary>A <c>System.Timers.Timer</c>'s <c>Elapsed</c> handler doing <c>_ = OnElapsedAsync()</c>.</summary>
+public static class Elapsed
+{
+    public static async Task RunAsync(int ms)
+    {
+        var done = new TaskCompletionSource();
+        using var timer = new System.Timers.Timer(10) { AutoReset = false };
+        timer.Elapsed += (_, _) => _ = OnElapsedAsync(ms, done); // @elapsed.created
+        timer.Start();
+        await done.Task;
+    }
+
+    private static async Task OnElapsedAsync(int ms, TaskCompletionSource done)
+    { // @elapsed.started
+        Thread.Sleep(ms); // @elapsed.location
+        await Task.Delay(10); // @elapsed.stopped
         done.SetResult();
     }
 }
@@ -152,5 +195,57 @@ public static class DelegateWork
     {
         lock (s_gate)
             s_saved += ms;
+    }
+}
+
+/// <summary>
+/// Healthy: a <c>ThreadPool.QueueUserWorkItem</c> callback that blocks itself, then calls an async method whose first step
+/// takes no time.
+/// </summary>
+public static class WorkItemWork
+{
+    public static Task RunAsync(int ms)
+    {
+        var done = new TaskCompletionSource();
+        ThreadPool.QueueUserWorkItem(_ =>
+        {
+            Thread.Sleep(ms);
+            _ = SaveAsync(done);
+        });
+        return done.Task;
+    }
+
+    private static async Task SaveAsync(TaskCompletionSource done)
+    {
+        await Task.Delay(10);
+        done.SetResult();
+    }
+}
+
+/// <summary>
+/// Healthy: a thread of its own consuming a queue, whose first item comes after <c>ms</c>; each item is handled by an async
+/// method whose first step takes no time, waited for on the thread.
+/// </summary>
+public static class Consumer
+{
+    public static async Task RunAsync(int ms)
+    {
+        using var queue = new System.Collections.Concurrent.BlockingCollection<int>();
+        var done = new TaskCompletionSource();
+        new Thread(() =>
+        {
+            foreach (var item in queue.GetConsumingEnumerable())
+                HandleAsync(item).GetAwaiter().GetResult();
+            done.SetResult();
+        }).Start();
+        await Task.Delay(ms);
+        queue.Add(1);
+        queue.CompleteAdding();
+        await done.Task;
+    }
+
+    private static async Task HandleAsync(int item)
+    {
+        await Task.Delay(10 + item);
     }
 }
