@@ -22,10 +22,13 @@ public sealed class BillingTests
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public void A_job_computing_before_its_first_await_is_reported_at_its_line_and_nothing_else(string configuration)
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
+    public void A_job_computing_before_its_first_await_is_reported_at_its_line_and_nothing_else(string configuration, string runtime = "net10")
     {
         var result = ChildProcess.Dotnet([Repo.Program("Billing", configuration)],
-            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" });
+            new Dictionary<string, string?> { ["DOTNET_STARTUP_HOOKS"] = Repo.Engine, ["ASYNCLENS_DEBUG"] = "1", ["ASYNCLENS_FORMAT"] = "json" },
+            runtime: TargetRuntime.Named(runtime));
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("billing done", result.Stdout);
         var reports = Reports.Parse(result.Stderr);
