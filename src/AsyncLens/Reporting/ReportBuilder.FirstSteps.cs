@@ -29,12 +29,13 @@ internal sealed partial class ReportBuilder
         return FirstStepCreatedAt(stretch.Code, stretch.Box);
     }
 
-    // A step with no method of its own (a delegate task's run, a runtime-async step) is judged with the stack and
-    // record of the box it made after its longest gap, the innermost of a park's chain (made first); the method found
-    // may be another box of that park (StretchLocator.OnePark): its own stack and record are the report's.
+    // A step with no method of its own (a delegate task's run, a runtime-async step) is judged with the stack of the box
+    // it made after its longest gap, the innermost of a park's chain (made first); the method found may be another box
+    // of that park (StretchLocator.OnePark): its own stack is the report's. A delegate run's creation is that box's
+    // record; a runtime-async step's stays its context's (its dispatcher task's record says who created it).
     private static (RawAsyncStack Stack, TaskRecord? Record) FoundBox(StepFinding f, Stretch stretch) =>
-        (f.Evidence.DelegateRun || f.Evidence.RuntimeAsync) && stretch.Box is { } box && (f.Stack.Frames.Length == 0 || box.TaskId != f.Stack.Frames[0].TaskId)
-            ? (box.Stack, box.Record)
+        stretch.Box is { } box && (f.Evidence.DelegateRun || f.Evidence.RuntimeAsync)
+            ? (box.Stack, f.Evidence.DelegateRun ? box.Record : f.Record)
             : (f.Stack, f.Record);
 
     // A method in its first step, with its box if it made one, from its creation record (else, called from one place
