@@ -345,10 +345,12 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             if (request.LastCreation > request.JudgedUpTo)
             {
                 request.JudgedUpTo = request.LastCreation;
-                _steps.OnRequestStretch(tracker, request, request.LastCreation);
+                _steps.OnRequestStretch(tracker, request, request.LastCreation, final: false);
             }
             if (tracker.StandsForNothing(request, ending))
             {
+                // Judged waiting for its handler's box (OnRequestStretch), it is judged as it stands now.
+                _steps.OnRequestStretch(tracker, request, request.LastCreation);
                 _steps.OnRequestDropped(tracker, request, now, standsForNothing: true);
                 Drop(tracker, request, DetectionSettings.Now);
             }

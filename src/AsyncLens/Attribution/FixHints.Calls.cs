@@ -33,6 +33,10 @@ internal static partial class FixHints
     // user to "call its async API" is wrong, and the line to change is not known.
     private static bool Nameable(Candidate c) => c.Kind != CallKind.UserCall || IsAppCode(c.Call.Target) || !ReturnsAwaitable(c.Call.Target);
 
+    // A package's async method, or its method returning a task: its async API.
+    private static bool PackagesAsyncApi(Candidate c) =>
+        c.Kind is CallKind.UserCall or CallKind.AsyncCallee && !IsAppCode(c.Call.Target) && ReturnsAwaitable(c.Call.Target);
+
     private static bool ReturnsAwaitable(MethodBase method) =>
         method is MethodInfo { ReturnType: var type } && (typeof(Task).IsAssignableFrom(type)
             || type.IsGenericType && type.GetGenericTypeDefinition() is var d && (d == typeof(ValueTask<>) || d == typeof(IAsyncEnumerable<>))

@@ -102,6 +102,11 @@ internal static partial class FixHints
             if (!call.TakesAddress && paths.MayHaveRun(call.Offset) && Classify(call.Target, evidence, body) is { } kind)
                 calls.Add(new Candidate(call, kind, ran(call.Offset)));
         }
+        // A package's async API is made not to hold its caller's thread: beside a call that can be named, the time is
+        // not taken to be its (a minimal-API handler rendering a label in a hashing loop of the app's, then awaiting
+        // Marten's `LoadAsync`: 1-2 s on a CPU, unreported). While the process warms up, its first run may have been it.
+        if (!evidence.WarmUp && calls.Exists(c => !PackagesAsyncApi(c)))
+            calls.RemoveAll(PackagesAsyncApi);
         var time = evidence.Time;
         var (onCpu, blocked) = (time.MostlyOnCpu, time.MostlyBlocked);
         // A computing stretch whose loops that do not await are one nest, with nothing else in it that could compute and

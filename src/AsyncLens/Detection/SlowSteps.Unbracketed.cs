@@ -112,8 +112,10 @@ internal sealed partial class SlowSteps
     /// the request's end: slow, it is reported as the first step of the user's async method whose box it created
     /// after a gap of at least half its time (what ran before that method's first await), if that first step names a
     /// blocking call; or, when the endpoint it matched held at least half its time, as its handler's first step.
+    /// Not <paramref name="final"/> (judged at a creation, its run going on), it waits for a box of the app's when
+    /// the box after its gap is not one (below).
     /// </summary>
-    public void OnRequestStretch(ThreadTracker tracker, Frame frame, long end)
+    public void OnRequestStretch(ThreadTracker tracker, Frame frame, long end, bool final = true)
     {
         if (frame.Kind != FrameKind.Request || frame.SlowReported || OwnTime(tracker, frame, end) < settings.SlowTicks)
             return;
@@ -125,6 +127,11 @@ internal sealed partial class SlowSteps
         if (own - NotItsOwn(frame, end) < settings.SlowTicks)
             return;
         var first = GapFirstStep(firstSteps, own);
+        // A park makes its chain's boxes innermost first, microseconds apart: judged at its first box (a database
+        // client's, after a handler's 1 s hashing loop), the async handler above it had made none yet, and the report
+        // said neither where it parked nor what awaited what. Judged again at the next creation, its box among them.
+        if (!final && first is not null && AwaitsItsBox(frame, firstSteps, first))
+            return;
         var task = first is null ? null : findTask(first.TaskId);
         if ((task is null && HandlerTicks(frame, end) * 2 < own) || !frame.TryClaimSlowReport())
             return;
@@ -135,6 +142,13 @@ internal sealed partial class SlowSteps
             ? Finding(tracker, first!.TaskId, RawAsyncStack.Capture(task!, first.State), first.Record, evidence, frame, split, end)
             : Finding(tracker, 0, StackBelow(tracker, frame), null, evidence, frame, split, end));
     }
+
+    // Whether the request's handler is an async method of the app's that made no box yet since `first`, the box after
+    // the stretch's gap: a park made there makes the handler's too, if it awaited.
+    private static bool AwaitsItsBox(Frame frame, List<FirstStep> firstSteps, FirstStep first) =>
+        RequestEndpoints.HandlerOf(frame.Endpoint) is { } handler && Symbols.CodeOrigin.Kind(handler.Module.Assembly) == Symbols.CodeKind.User
+        && handler.GetCustomAttributes(typeof(System.Runtime.CompilerServices.AsyncStateMachineAttribute), false) is [System.Runtime.CompilerServices.AsyncStateMachineAttribute { StateMachineType: var type }]
+        && !firstSteps.Skip(firstSteps.IndexOf(first)).Any(s => (s.StateMachine.IsGenericType ? s.StateMachine.GetGenericTypeDefinition() : s.StateMachine) == type);
 
     // The box of the user's async method a request stretch of `own` time created after the longest gap holding at least
     // half of it: the first step it is reported as, from that method's start (what ran before its first await); none, and

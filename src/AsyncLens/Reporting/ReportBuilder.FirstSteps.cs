@@ -33,10 +33,15 @@ internal sealed partial class ReportBuilder
     // it made after its longest gap, the innermost of a park's chain (made first); the method found may be another box
     // of that park (StretchLocator.OnePark): its own stack is the report's. A delegate run's creation is that box's
     // record; a runtime-async step's stays its context's (its dispatcher task's record says who created it).
+    // A request judged at a box it made after its gap (SlowSteps.OnRequestStretch) has that box's stack and record: when
+    // its handler is what was found, with no box of its own, that box was made below it (a database client's, where the
+    // handler parked), neither its caller nor its creator.
     private static (RawAsyncStack Stack, TaskRecord? Record) FoundBox(StepFinding f, Stretch stretch) =>
         stretch.Box is { } box && (f.Evidence.DelegateRun || f.Evidence.RuntimeAsync)
             ? (box.Stack, f.Evidence.DelegateRun ? box.Record : f.Record)
-            : (f.Stack, f.Record);
+            : stretch is { How: Found.Handler, Box: null } && f.Evidence is { Unbracketed: true, StateMachine: not null }
+                ? (RawAsyncStack.Empty, null)
+                : (f.Stack, f.Record);
 
     // A method in its first step, with its box if it made one, from its creation record (else, called from one place
     // only, that place: a request's handler where the app registered it). A blocking-wait in a handler's own code names

@@ -315,6 +315,23 @@ internal static class Samples
         return Convert.ToHexString(data);
     }
 
+    // A minimal-API handler's lambda: a label rendered by a method of the app's hashing in a loop, then its first await, a
+    // package's async API through its interface (xunit's, standing for Marten's IQuerySession.LoadAsync).
+    public static readonly Func<Guid, Xunit.IAsyncLifetime, Task<string>> LabelHandler = async (id, session) =>
+    { // @sample.label.start
+        var label = RenderLabel(id); // @sample.label.render
+        await session.InitializeAsync(); // @sample.label.load
+        return label;
+    };
+
+    private static string RenderLabel(Guid id)
+    {
+        var data = id.ToByteArray();
+        for (var i = 0; i < 400_000; i++)
+            data = SHA256.HashData(data);
+        return Convert.ToHexString(data);
+    }
+
     // A job's first step: hashing in a loop, then its first await, through a callback (a retry pipeline's lambda).
     public static async Task InvoiceAsync(byte[] data, Func<Task> send)
     {

@@ -212,6 +212,32 @@ public sealed class StretchLocatorTests
     }
 
     [Fact]
+    public void A_handler_computing_in_a_method_of_the_apps_before_awaiting_a_packages_async_API_is_named_at_that_call()
+    {
+        // A minimal-API lambda rendering a label (a 1.5 M-round hashing loop of the app's), then awaiting Marten's
+        // LoadAsync, which parked in Npgsql: the request stretch, 0.8-1.1 s on a CPU in a 2 s handler, judged when the
+        // park made its first box (Npgsql's, naming nothing). Was not reported: the package's async API was a second
+        // candidate beside the app's method.
+        var package = typeof(StreamReader).GetNestedTypes(BindingFlags.NonPublic).First(t => typeof(IAsyncStateMachine).IsAssignableFrom(t));
+        var request = new StretchEvidence(package, -1, 0, 0.8, Ongoing: false)
+        {
+            Unbracketed = true,
+            TaskId = 61,
+            Time = OnCpu,
+            FirstSteps = [new FirstStep(Record(61), package, State: 0, GapTicks: 21_000_000)],
+            Handler = new HandlerRun(Samples.LabelHandler.Method, 21_000_000),
+        };
+        var stretch = Locate(request);
+        Assert.Equal(Found.Handler, stretch.How);
+        Assert.Equal(Line("sample.label.render"), LocationLine(stretch));
+        Assert.Equal(Line("sample.label.start"), stretch.ResumedAt?.Line);
+        Assert.Equal("`Samples.RenderLabel(Guid)` runs on the async path for the whole stretch: if it is CPU-bound, move it off with `await Task.Run(() => ...)`; if it does I/O, call its async API", stretch.Hint!.Fix);
+
+        // While the process warms up, the package's first run may have held the thread: not named then (a blocking call would be).
+        Assert.Null(StretchLocator.Locate(request with { WarmUp = true }));
+    }
+
+    [Fact]
     public void A_request_whose_handler_blocked_in_a_synchronous_API_with_an_async_twin_is_reported_while_the_process_warms_up()
     {
         // The app's first request: a handler's sync I/O (as EF Core's db.Database.ExecuteSqlRaw: 0.3 s blocked in a 1.9 s

@@ -31,6 +31,9 @@ public sealed class ShopAttributionTests
     // endpoints say it: ShopApi's first host is its stock service's, whose endpoints do not list it).
     private static string SyncStockHandler => $"Program.Main lambda at Program.cs:{s_at["shop.sync-stock.wait"].Line}";
 
+    // A handler hashing in a method of the app's, then reading through Npgsql and Dapper (Orders.cs).
+    private const string LabelHandler = "Orders.GetLabelAsync(int, OrderStore, CancellationToken)";
+
     // A synchronous action of an MVC controller (Prices.cs), blocking twice on the price feed's answers.
     private const string TotalAction = "PricesController.Total()";
 
@@ -38,6 +41,10 @@ public sealed class ShopAttributionTests
 
     // One run of the app per build and runtime, shared by the tests of this class.
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string), Lazy<Task<List<JsonElement>>>> s_runs = new();
+
+    // On the TPL events only (not with ASYNCLENS_STEP_SOURCE): a first query through Dapper (building its reader) is
+    // judged warm-up there, and on the async events a slow step (docs/async-events.md).
+    private static readonly string[] s_databaseRequests = ["/orders/1", "/bug/label/7"];
 
     private static readonly string[] s_requests =
     [
@@ -169,12 +176,39 @@ public sealed class ShopAttributionTests
     [InlineData("Release")]
     [InlineData("Debug", "net11")]
     [InlineData("Release", "net11")]
+    public async Task A_handler_hashing_in_a_method_of_the_apps_then_awaiting_a_packages_async_API_is_named_at_that_call(string configuration, string runtime = "net10")
+    {
+        // 300 ms hashing in Labels.Render, then Npgsql's OpenConnectionAsync and Dapper's QuerySingleOrDefaultAsync, which
+        // park on the database: the packages' async APIs are made not to hold the thread, so the app's call is named. On a
+        // new connection the park made Npgsql's box first: the request was judged there, before the handler's (was not
+        // reported at all, nor was it on a kept-alive connection).
+        var reports = await Run(configuration, runtime);
+        foreach (var label in Of(reports, LabelHandler, atLeast: 2))
+        {
+            Same("slow-step", label.Kind(), label);
+            Assert.True(label.GetProperty("firstStep").GetBoolean());
+            Same(At("shop.label.render"), label.At("location"), label);
+            Same(At(configuration == "Debug" ? "shop.label.start" : "shop.label.first"), label.At("resumedAt"), label); // Release: no line for the brace
+            // Where it parked: opening the connection, or (one open in the pool) the query; or, the database's answer
+            // already read when the query was sent, its end.
+            Assert.True(label.At("stoppedAt") == At("shop.label.open") || label.At("stoppedAt") == At("shop.label.read") || label.At("stoppedAt") == At("shop.label.end"), label.ToString());
+            Same("`Labels.Render(int)` runs on the async path for the whole stretch: if it is CPU-bound, move it off with `await Task.Run(() => ...)`; if it does I/O, call its async API",
+                label.GetProperty("fix").GetString(), label);
+            Same($"{LabelHandler} at {At("shop.label.render")}", label.Stack()[^1], label);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
     [InlineData("Debug", "net11-events")]
     [InlineData("Release", "net11-events")]
     public async Task Healthy_requests_and_Kestrel_itself_get_no_report(string configuration, string runtime = "net10")
     {
         var reports = await Run(configuration, runtime);
-        string[] seeded = ["Reports.ExportAsync(string, InventoryClient)", "Reports.HashCatalogAsync(int, CatalogCache)", "Reports.SpinAsync(int, InventoryClient)", SyncStockHandler, TotalAction];
+        string[] seeded = ["Reports.ExportAsync(string, InventoryClient)", "Reports.HashCatalogAsync(int, CatalogCache)", "Reports.SpinAsync(int, InventoryClient)", SyncStockHandler, TotalAction, LabelHandler];
         Assert.True(reports.All(r => seeded.Contains(r.Method())), Reports.Describe(reports));
     }
 
@@ -214,11 +248,12 @@ public sealed class ShopAttributionTests
                 ["ASYNCLENS_DEBUG"] = "1",
                 ["ASYNCLENS_FORMAT"] = "json",
                 ["ASYNCLENS_STEP_SOURCE"] = stepSource,
+                ["SHOP_PG"] = Servers.Postgres,
             },
             line =>
             {
                 if (line.StartsWith("listening ", StringComparison.Ordinal) && line.Split(' ') is [_, var pid, var url])
-                    client = Task.Run(() => RequestThenStop(int.Parse(pid, CultureInfo.InvariantCulture), url));
+                    client = Task.Run(() => RequestThenStop(int.Parse(pid, CultureInfo.InvariantCulture), url, stepSource is null ? [.. s_requests, .. s_databaseRequests] : s_requests));
             },
             runtime);
         Assert.NotNull(client);
@@ -227,18 +262,18 @@ public sealed class ShopAttributionTests
         return Reports.Parse(result.Stderr);
     }
 
-    private static async Task RequestThenStop(int pid, string url)
+    private static async Task RequestThenStop(int pid, string url, string[] requests)
     {
         try
         {
             using (var fresh = new HttpClient { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) })
             {
                 fresh.DefaultRequestHeaders.ConnectionClose = true;
-                foreach (var path in s_requests)
+                foreach (var path in requests)
                     (await fresh.GetAsync(path)).EnsureSuccessStatusCode();
             }
             using var kept = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1 }) { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
-            foreach (var path in s_requests)
+            foreach (var path in requests)
                 (await kept.GetAsync(path)).EnsureSuccessStatusCode();
             await Task.Delay(300);
         }

@@ -50,6 +50,7 @@ app.MapGet("/bug/hash/{kb:int}", Reports.HashCatalogAsync);
 app.MapGet("/bug/spin/{ms:int}", Reports.SpinAsync);
 app.MapGet("/bug/interest/{ms:int}", Reports.InterestTable);
 app.MapGet("/bug/branch/{mode}", Reports.ExportAsync);
+app.MapGet("/bug/label/{id:int}", Orders.GetLabelAsync);
 app.MapPost("/bug/reindex", (SearchIndex search) =>
 {
     _ = search.ReindexAsync(); // @shop.reindex.forget
