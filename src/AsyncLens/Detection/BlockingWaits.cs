@@ -185,7 +185,10 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         if (wait.Frame is { } frame && wait.FrameStillLive)
             Interlocked.Add(ref frame.ExcludedTicks, duration);
         wait.Thread.Notes.AddApart(wait.Start, now);
-        if (!wait.ReportedOngoing)
+        // A wait that ended is reported only where the app's code made it; one still going on past the hung threshold
+        // was reported while it lasted, whoever made it (a hang).
+        if (!wait.ReportedOngoing && !Attribution.WaitSites.LibrarysOwn(wait.Stack.Select(f => f.GetMethod()),
+                wait.Step is { } step ? step.Box?.StateMachineType ?? step.Code?.DeclaringType : null, wait.Endpoint is not null))
             sink.Add(Finding(wait, duration, ongoing: false));
     }
 

@@ -47,6 +47,24 @@ public sealed class WaitSitesTests
     }
 
     [Fact]
+    public void A_wait_with_nothing_of_the_apps_on_its_stack_in_no_step_or_request_of_the_apps_is_the_librarys_own()
+    {
+        // Akka.NET's scheduler starting its worker on first use, in a continuation of its own on a pool thread:
+        // Task.Wait() in the package's method (xunit's Assert stands for it), under the framework's dispatch loop.
+        var wait = typeof(Task).GetMethod(nameof(Task.Wait), Type.EmptyTypes);
+        var package = typeof(Assert).GetMethod(nameof(Assert.True), [typeof(bool)]);
+        var dispatch = typeof(ThreadPool).GetMethod(nameof(ThreadPool.QueueUserWorkItem), [typeof(WaitCallback)]);
+        Assert.True(WaitSites.LibrarysOwn([wait, package, dispatch, null], stepCode: null, inRequest: false));
+        // Run by a delegate of the package's (its termination callbacks stopping that worker): still its own.
+        Assert.True(WaitSites.LibrarysOwn([wait, package], stepCode: typeof(Assert), inRequest: false));
+        // A frame of the app's, the app's step or delegate around it, or a request's handler running: the app's wait.
+        var caller = StretchLocatorTests.Kickoff(nameof(Samples.CallsPackage));
+        Assert.False(WaitSites.LibrarysOwn([wait, package, caller], stepCode: null, inRequest: false));
+        Assert.False(WaitSites.LibrarysOwn([wait, package], stepCode: StretchLocatorTests.Machine(nameof(Samples.ResultAsync)), inRequest: false));
+        Assert.False(WaitSites.LibrarysOwn([wait, package], stepCode: null, inRequest: true));
+    }
+
+    [Fact]
     public void A_handler_missing_from_the_stack_while_it_ran_is_the_code_that_waited_at_its_wait_call()
     {
         // Kestrel's loop and a middleware of the user's above the wait, at calls that do not wait: the handler ran
