@@ -16,7 +16,7 @@ namespace AsyncLens.Profiling;
 /// come in either order (each thread's buffer is delivered on its own): whichever comes second completes the pair.
 /// </para>
 /// </summary>
-internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> keyOf, Func<MethodKey, ProfiledMethod> nameOf) : IAsyncRunSink
+internal sealed partial class EventProfileAccounting(long start, Func<ulong, MethodKey> keyOf, Func<MethodKey, ProfiledMethod> nameOf) : IAsyncRunSink
 {
     private const int MaxDepth = 48;
 
@@ -60,10 +60,14 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
                     path.EndSum += step.End;
                 }
             }
+            GroupCreations(run, count);
             foreach (var created in run.Created)
                 Created(created.Context, created.At, (uint)created.Frame < (uint)count ? paths[created.Frame] : null);
             if (run.Context != 0 && count > 0)
+            {
+                LinkedRan(run.Context, paths[0]);
                 FirstRun(run.Context, run.ResumedAt, paths[0], run.States[0]);
+            }
         }
     }
 
