@@ -170,7 +170,15 @@ internal sealed partial class EventProfileAccounting(long start, Func<ulong, Met
             // By id first (one comparison a frame: a first run per await); by method only where that finds nothing.
             found = Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
             if (found is null)
+            {
                 creator.Unawaited++;
+                // A chain whose parks its own frame's step makes (MadeUnder) parking in another method's step: a box of
+                // it resumed inline there (a pool handing a connection over as it completes in another request's step)
+                // parks again; the boxes from that frame up are old. A call the step made itself (fire and forget, a
+                // Task.WhenAll's) is its chain's outermost frame, no frame above that one.
+                if (leaf.MadeUnder is { Parent: not null } under)
+                    found = under;
+            }
             else if (found != leaf)
             {
                 leaf.FirstParks |= CallPath.StateBit(state);
