@@ -110,7 +110,8 @@ internal sealed partial class EventProfileAccounting
     // Under _gate: a run of a context some link names (any run: a box's context resumes it at each of its parks).
     private void LinkedRan(ulong context, CallPath leaf)
     {
-        if (!_linkLeaves.TryGetValue(context, out var known) || known is not null)
+        // Most runs: no link waits for a stack (one lookup per run where one does).
+        if (_linkLeaves.Count == 0 || !_linkLeaves.TryGetValue(context, out var known) || known is not null)
             return;
         _linkLeaves[context] = leaf;
         Resolve(context);
