@@ -18,7 +18,8 @@ internal sealed class CallPath(ulong method, CallPath? parent)
 
     /// <summary>
     /// A root only: the chain whose step made its first call seen (nobody awaited it: fire and forget, a
-    /// <c>Task.WhenAll</c>): its calls hang under that method, as the TPL path's rule 3 puts them (docs/profiler.md).
+    /// <c>Task.WhenAll</c>): its calls hang under that method, as the TPL path's rule 3 puts them (docs/profiler.md); or,
+    /// for a chain awaited by runtime-async code, the box that awaits that code (EventProfileAccounting.Awaiters.cs).
     /// </summary>
     public CallPath? Creator;
 

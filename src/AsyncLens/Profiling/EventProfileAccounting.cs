@@ -16,7 +16,7 @@ namespace AsyncLens.Profiling;
 /// come in either order (each thread's buffer is delivered on its own): whichever comes second completes the pair.
 /// </para>
 /// </summary>
-internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> keyOf, Func<MethodKey, ProfiledMethod> nameOf) : IAsyncRunSink
+internal sealed partial class EventProfileAccounting(long start, Func<ulong, MethodKey> keyOf, Func<MethodKey, ProfiledMethod> nameOf) : IAsyncRunSink
 {
     private const int MaxDepth = 48;
 
@@ -60,10 +60,14 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
                     path.EndSum += step.End;
                 }
             }
+            GroupCreations(run, count);
             foreach (var created in run.Created)
                 Created(created.Context, created.At, (uint)created.Frame < (uint)count ? paths[created.Frame] : null);
             if (run.Context != 0 && count > 0)
+            {
+                LinkedRan(run.Context, paths[0]);
                 FirstRun(run.Context, run.ResumedAt, paths[0], run.States[0]);
+            }
         }
     }
 
@@ -166,7 +170,15 @@ internal sealed class EventProfileAccounting(long start, Func<ulong, MethodKey> 
             // By id first (one comparison a frame: a first run per await); by method only where that finds nothing.
             found = Find(leaf, creator, s_sameId) ?? Find(leaf, creator, _same);
             if (found is null)
+            {
                 creator.Unawaited++;
+                // A chain whose parks its own frame's step makes (MadeUnder) parking in another method's step: a box of
+                // it resumed inline there (a pool handing a connection over as it completes in another request's step)
+                // parks again; the boxes from that frame up are old. A call the step made itself (fire and forget, a
+                // Task.WhenAll's) is its chain's outermost frame, no frame above that one.
+                if (leaf.MadeUnder is { Parent: not null } under)
+                    found = under;
+            }
             else if (found != leaf)
             {
                 leaf.FirstParks |= CallPath.StateBit(state);

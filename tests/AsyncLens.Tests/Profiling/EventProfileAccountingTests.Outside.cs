@@ -151,4 +151,73 @@ public sealed partial class EventProfileAccountingTests
         Near(Span(21.1 - 5.1), load.Wall);
         Near(Span(21.2 - 1), run.Wall);
     }
+
+    // Two requests (Storefront's, Release, 11.0.0): Main calls Run, whose resumed step calls Load, which parks at its
+    // query (Leaf: context 6, made in Run's step; request A). Request B's Load parks first on a pool (context 8, made in
+    // Run's step) and is handed its connection in Spin's step, another request's, which runs it inline: it parks again
+    // at its query (context 10, made in Spin's step, its stack B's Leaf, Load, Run and Main). Context 8 never runs.
+    private static byte[][] PoolHandedOver() =>
+    [
+        new BufferBuilder(start: Ms(1), osThread: 1)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(1), 0, 5)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(3), 0, 7)
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(15), 0, 9)
+            .Build(),
+        new BufferBuilder(start: Ms(2), osThread: 2)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(2), 5)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(2), Stack(5, (Run, 0), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(2))
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(2.1), 5, 6)
+            .Event(AsyncEventKind.SuspendStateMachineAsyncContext, Ms(2.2))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(10), 6)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(10), Stack(6, (Leaf, 0), (Load, 1), (Run, 1), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(10))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(10.1))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(10.1))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(10.2))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(10.2))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(10.3))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(10.3))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(10.4))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(10.4))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(20), 9)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(20), Stack(9, (Spin, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(20))
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(20.1), 9, 10)
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(20.2))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(20.2))
+            .Build(),
+        new BufferBuilder(start: Ms(4), osThread: 3)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(4), 7)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(4), Stack(7, (Run, 0), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(4))
+            .Event(AsyncEventKind.CreateStateMachineAsyncContext, Ms(4.1), 7, 8)
+            .Event(AsyncEventKind.SuspendStateMachineAsyncContext, Ms(4.2))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncContext, Ms(30), 10)
+            .Event(AsyncEventKind.ResumeStateMachineAsyncCallstack, Ms(30), Stack(10, (Leaf, 0), (Load, 1), (Run, 1), (Main, 0)))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(30))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(30.1))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(30.1))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(30.2))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(30.2))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(30.3))
+            .Event(AsyncEventKind.ResumeStateMachineAsyncMethod, Ms(30.3))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncMethod, Ms(30.4))
+            .Event(AsyncEventKind.CompleteStateMachineAsyncContext, Ms(30.4))
+            .Build(),
+    ];
+
+    [Theory]
+    [MemberData(nameof(Orders))]
+    public void ABoxResumedInlineInAnotherMethodsStepThatParksAgainStartsOnlyTheCallsBelowTheFrameThatMakesItsChainsParks(int[] order)
+    {
+        var profile = Profile(ProfileScopeUser, [.. order.Select(i => PoolHandedOver()[i])]);
+
+        // Two requests: Main and Run two calls each, none pending (B's Run and Main were counted from its first context).
+        Assert.All([Main, Run, Load, Leaf], m => Assert.Equal((2, 0, 0), (Method(profile, m).Calls, Method(profile, m).Pending, Method(profile, m).StartedBefore)));
+        Near(Span(10.4 - 1 + 30.4 - 3), Method(profile, Main).Wall);
+        Assert.Equal(
+            [("M1000", "M2000", 2), ("M2000", "M9000", 2), ("M9000", "M8000", 2)],
+            profile.Calls.Select(c => (c.Caller, c.Callee, c.Calls)).Order());
+    }
 }

@@ -42,13 +42,13 @@ internal sealed partial class AsyncStepAssembler
 
         /// <summary>A context was created on this thread: in the step open now (its frame), or outside any step.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void RunCreated(ulong context, long at)
+        public void RunCreated(ulong context, long at, bool runtimeAsync)
         {
             if (_runs is null)
                 return;
             if (_runCreatedCount == _runCreated.Length)
                 Array.Resize(ref _runCreated, _runCreated.Length * 2);
-            _runCreated[_runCreatedCount++] = new AsyncRunCreation(context, at, _open ? _frame : -1);
+            _runCreated[_runCreatedCount++] = new AsyncRunCreation(context, at, _open ? _frame : -1, runtimeAsync);
             // Outside any context (a program's first steps, a thread-pool item that is no async code) nothing else will
             // end a run: handed over at once, with no stack.
             if (Context == 0)

@@ -213,7 +213,7 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink, bool metho
                     if (thread.OsThreadId == Watch.OsThreadId)
                         Watch.Created(e.DispatcherId, now);
                 }
-                thread.RunCreated(e.DispatcherId, now);
+                thread.RunCreated(e.DispatcherId, now, e.Kind == AsyncEventKind.CreateRuntimeAsyncContext);
                 sink.OnContextCreated(thread.OsThreadId, e.ParentDispatcherId, e.DispatcherId, now);
                 break;
         }

@@ -99,5 +99,8 @@ internal readonly ref struct AsyncRun(ulong osThreadId, ulong context, long resu
 /// <summary>A step of a run: the frame of the run's stack whose method ran (past the stack's end: not known), its bounds and how it ended.</summary>
 internal readonly record struct AsyncRunStep(int Frame, long Start, long End, AsyncStepEnd How);
 
-/// <summary>A context created in a run at <paramref name="At"/>, while the step of frame <paramref name="Frame"/> ran (-1: no step).</summary>
-internal readonly record struct AsyncRunCreation(ulong Context, long At, int Frame);
+/// <summary>
+/// A context created in a run at <paramref name="At"/>, while the step of frame <paramref name="Frame"/> ran (-1: no
+/// step); <paramref name="RuntimeAsync"/>: a runtime-async chain's (it suspended), else a state machine's (a box parked).
+/// </summary>
+internal readonly record struct AsyncRunCreation(ulong Context, long At, int Frame, bool RuntimeAsync);
