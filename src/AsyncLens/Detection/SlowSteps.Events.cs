@@ -111,6 +111,7 @@ internal sealed partial class SlowSteps
     {
         events.Expire(now, all: false);
         WatchRequestFrames(now);
+        WatchEnteredRuns(events, now);
         if (EventsAlone && ParkedDue(now))
             events.Flush();
         JudgeEventSteps(now);
