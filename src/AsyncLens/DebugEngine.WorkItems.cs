@@ -29,7 +29,11 @@ internal sealed partial class DebugEngine
         if (_stepSource == StepSourceKind.Tpl)
             ContextEntries.Start(OnContextEntered, OnContextLeft);
         else if (_stepSource == StepSourceKind.AsyncEventsOnly)
+        {
+            // What a slow run's end reads on the app's thread is made ready here, not at the end of the first slow step.
+            _steps.PrepareEnteredRuns();
             ContextEntries.Start(OnContextEnteredOnEvents, OnContextLeftOnEvents);
+        }
     }
 
     // A request or handler standing on the thread is judged as such (SlowSteps.ParkedRequests.cs): not a run of its own.

@@ -105,8 +105,8 @@ internal sealed class ThreadTracker
 
     /// <summary>
     /// On .NET 11's async events, when the thread entered the app's execution context with nothing standing on it (a
-    /// delegate task's run, a work item, a timer's callback, a thread of the app's own, a resumed step), 0 once left or
-    /// claimed: written by the thread, claimed by it or the watchdog with a compare-exchange (SlowSteps.EnteredRuns.cs).
+    /// delegate task's run, a work item, a timer's callback, a thread of the app's own, a resumed step), 0 once left:
+    /// written by the thread alone (SlowSteps.EnteredRuns.cs).
     /// </summary>
     public long EnteredAt;
 
@@ -115,6 +115,9 @@ internal sealed class ThreadTracker
 
     /// <summary>Its scheduler figures when it entered at <see cref="EnteredAt"/> (<see cref="TimesBaseline"/>: up to 10 ms old).</summary>
     public SchedTimes EnteredTimes;
+
+    /// <summary>Its last slow run left, for the watchdog to take (SlowSteps.EnteredRuns.cs); null once taken.</summary>
+    public object? LeftRun;
 
     // AsyncLens's own time on this thread (see EngineTime): events handled, the sampled ones and their time, and the
     // time waited for AsyncLens's locks. Written by the thread itself.
