@@ -21,11 +21,40 @@ internal sealed partial class DebugEngine
             ? BoxInfo.Of(task) ?? (object?)TaskInternals.Action(task)?.Method
             : null;
 
-    // Only where the TPL events bracket every task's run: elsewhere each task would start at depth 0 too.
+    // Where the TPL events bracket every task's run, a frame stands in for work they do not. On the async events alone
+    // every run enters at depth 0 (a resumed step too): only its start is kept, and the parks its thread made outside any
+    // context in it, which the events say later, tell whether it ran a first step (SlowSteps.EnteredRuns.cs).
     private void WatchContextEntries()
     {
         if (_stepSource == StepSourceKind.Tpl)
             ContextEntries.Start(OnContextEntered, OnContextLeft);
+        else if (_stepSource == StepSourceKind.AsyncEventsOnly)
+        {
+            // What a slow run's end reads on the app's thread is made ready here, not at the end of the first slow step.
+            _steps.PrepareEnteredRuns();
+            ContextEntries.Start(OnContextEnteredOnEvents, OnContextLeftOnEvents);
+        }
+    }
+
+    // A request or handler standing on the thread is judged as such (SlowSteps.ParkedRequests.cs): not a run of its own.
+    private static void OnContextEnteredOnEvents()
+    {
+        var tracker = ThreadTracker.Current;
+        if (tracker.Depth != 0)
+        {
+            tracker.EnteredAt = 0;
+            return;
+        }
+        var now = DetectionSettings.Now;
+        tracker.EnteredJit = RuntimeTime.JitOnThisThread;
+        tracker.EnteredTimes = tracker.TimesBaseline(now);
+        tracker.EnteredAt = now;
+    }
+
+    private void OnContextLeftOnEvents()
+    {
+        if (ThreadTracker.Existing is { EnteredAt: not 0 } tracker)
+            _steps.OnEnteredRunLeft(tracker, DetectionSettings.Now);
     }
 
     // Every task's run enters its context too, inside the frame its TPL event pushed: passed over before the clock is read.

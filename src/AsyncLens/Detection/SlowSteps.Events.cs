@@ -83,6 +83,8 @@ internal sealed partial class SlowSteps
         if (EventsAlone)
         {
             SampleAsyncThreads(now);
+            if (all)
+                WatchEnteredRuns();
             // Before the steps: a framework's step that ran a held stretch has it taken off (ParkNotes.AddApart).
             JudgeParked(Events!, now, all);
         }
@@ -111,6 +113,7 @@ internal sealed partial class SlowSteps
     {
         events.Expire(now, all: false);
         WatchRequestFrames(now);
+        WatchEnteredRuns();
         if (EventsAlone && ParkedDue(now))
             events.Flush();
         JudgeEventSteps(now);

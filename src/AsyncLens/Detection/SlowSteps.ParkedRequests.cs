@@ -29,14 +29,21 @@ internal sealed partial class SlowSteps
     private readonly List<ParkedStretch> _parked = [];
     private readonly List<(ulong Context, long At)> _created = [];
 
-    // A stretch from its frame's start to Until, of the handler an endpoint or a framework's activity named at EndpointAt.
+    // A stretch from its frame's start to Until, of the handler an endpoint or a framework's activity named at EndpointAt
+    // (none: a run entered outside any step, SlowSteps.EnteredRuns.cs).
     // Bounded: its run on the thread ended at Until, or within two ticks before; else only somewhere before (the watchdog
     // did not see it stand lately: busy, or the stretch short), and only its thread's first park in it is sure to be its own.
     // ThreadJit: what its thread compiled from its start to when the thread took it off (-1 until then), an upper bound of
     // its own compilation, as the TPL path reads it; else the process's is what may not count as its own time.
-    private sealed record ParkedStretch(ThreadTracker Tracker, long Start, long Until, bool Bounded, object Endpoint, long EndpointAt)
+    private sealed record ParkedStretch(ThreadTracker Tracker, long Start, long Until, bool Bounded, object? Endpoint, long EndpointAt)
     {
         public long ThreadJit { get; set; } = -1;
+
+        /// <summary>A run entered outside any step that was a delegate task's: the delegate's method (SlowSteps.EnteredRuns.cs).</summary>
+        public System.Reflection.MethodInfo? Delegate { get; init; }
+
+        /// <summary>A run entered outside any step that ended on its thread: the thread's scheduler figures at its bounds.</summary>
+        public (SchedTimes Start, SchedTimes End)? Times { get; init; }
     }
 
     /// <summary>
@@ -101,14 +108,15 @@ internal sealed partial class SlowSteps
         }
     }
 
-    private void Hold(ThreadTracker tracker, long start, long until, bool bounded, object endpoint, long endpointAt, long threadJit = -1)
+    private void Hold(ThreadTracker tracker, long start, long until, bool bounded, object? endpoint, long endpointAt, long threadJit = -1,
+        System.Reflection.MethodInfo? runDelegate = null, (SchedTimes, SchedTimes)? times = null)
     {
-        if (bounded)
+        if (bounded && endpoint is not null)
             tracker.Notes.AddApart(start, until, request: true);
         lock (_parked)
         {
             if (_parked.Count < MaxParked)
-                _parked.Add(new ParkedStretch(tracker, start, until, bounded, endpoint, endpointAt) { ThreadJit = threadJit });
+                _parked.Add(new ParkedStretch(tracker, start, until, bounded, endpoint, endpointAt) { ThreadJit = threadJit, Delegate = runDelegate, Times = times });
             Events?.KeepResumes(true);
         }
     }
@@ -147,10 +155,13 @@ internal sealed partial class SlowSteps
     {
         var osThreadId = (ulong)parked.Tracker.OsThreadId;
         _created.Clear();
-        if (!events.ContextsCreated(osThreadId, parked.Start, parked.Until, _created))
+        if (!events.ContextsCreated(osThreadId, parked.Start, parked.Until, _created, outsideOnly: parked.Endpoint is null))
             return true; // more parks than the ring keeps: where its first step ended is not known
+        // A run entered outside any step that parked nothing there, its thread's buffers flushed (ParkedDue): a resumed step.
         if (_created.Count == 0)
-            return final;
+            return final || parked.Endpoint is null;
+        if (parked.Endpoint is null)
+            return JudgeEnteredRun(events, parked, final);
         var firstSteps = new List<FirstStep>();
         var previous = parked.Start;
         var allResumed = true;

@@ -103,6 +103,22 @@ internal sealed class ThreadTracker
         return _schedstat;
     }
 
+    /// <summary>
+    /// On .NET 11's async events, when the thread entered the app's execution context with nothing standing on it (a
+    /// delegate task's run, a work item, a timer's callback, a thread of the app's own, a resumed step), 0 once left:
+    /// written by the thread alone (SlowSteps.EnteredRuns.cs).
+    /// </summary>
+    public long EnteredAt;
+
+    /// <summary>What the thread had compiled when it entered at <see cref="EnteredAt"/> (<see cref="RuntimeTime.JitOnThisThread"/>).</summary>
+    public long EnteredJit;
+
+    /// <summary>Its scheduler figures when it entered at <see cref="EnteredAt"/> (<see cref="TimesBaseline"/>: up to 10 ms old).</summary>
+    public SchedTimes EnteredTimes;
+
+    /// <summary>Its last slow run left, for the watchdog to take (SlowSteps.EnteredRuns.cs); null once taken.</summary>
+    public object? LeftRun;
+
     // AsyncLens's own time on this thread (see EngineTime): events handled, the sampled ones and their time, and the
     // time waited for AsyncLens's locks. Written by the thread itself.
     public long Events;

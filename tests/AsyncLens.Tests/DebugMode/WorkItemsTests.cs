@@ -17,7 +17,9 @@ namespace AsyncLens.Tests.DebugMode;
 /// <c>System.Threading.Timer</c> callback, a <c>System.Timers.Timer</c>'s Elapsed handler, a thread of its own that waits
 /// for the method (its wait, on a thread of the app's own, is not reported); before, none was. The healthy twins stay
 /// silent, and so do a delegate and a work item that block themselves and then call an async method, and a thread
-/// consuming a queue whose first item comes late.
+/// consuming a queue whose first item comes late. The same on .NET 11 with debug mode on the runtime's async events alone
+/// (<c>net11-events-only</c>), where no event brackets any of these runs: each is seen from the execution context it
+/// enters and the park its first step ends at (SlowSteps.EnteredRuns.cs); before, none was reported there.
 /// </summary>
 public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<WorkItemsTests.Runs>
 {
@@ -26,9 +28,11 @@ public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<Wor
     [Theory]
     [InlineData("Debug")]
     [InlineData("Release")]
-    public void Each_seeded_first_step_run_by_a_delegate_task_a_work_item_a_timer_or_a_thread_is_reported_once_and_nothing_else(string configuration)
+    [InlineData("Debug", EventsOnly)]
+    [InlineData("Release", EventsOnly)]
+    public void Each_seeded_first_step_run_by_a_delegate_task_a_work_item_a_timer_or_a_thread_is_reported_once_and_nothing_else(string configuration, string? leg = null)
     {
-        var reports = runs.Reports(configuration);
+        var reports = runs.Reports(configuration, leg);
         string[] expected = [.. new[] { "scheduler", "exclusive", "startnew", "taskrun", "completed", "workitem", "timer", "elapsed", "thread" }.Select(shape => $"slow-step {Method(configuration, shape)}")];
         Assert.True(expected.Order(StringComparer.Ordinal).SequenceEqual(reports.Select(r => $"{r.Kind()} {r.Method()}").Order(StringComparer.Ordinal)),
             Reports.Describe(reports));
@@ -53,9 +57,27 @@ public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<Wor
     [InlineData("Release", "elapsed")]
     [InlineData("Debug", "thread")]
     [InlineData("Release", "thread")]
-    public void A_first_step_run_by_a_delegate_task_a_work_item_a_timer_or_a_thread_is_named_at_its_sleep_from_its_start(string configuration, string shape)
+    [InlineData("Debug", "scheduler", EventsOnly)]
+    [InlineData("Release", "scheduler", EventsOnly)]
+    [InlineData("Debug", "exclusive", EventsOnly)]
+    [InlineData("Release", "exclusive", EventsOnly)]
+    [InlineData("Debug", "startnew", EventsOnly)]
+    [InlineData("Release", "startnew", EventsOnly)]
+    [InlineData("Debug", "taskrun", EventsOnly)]
+    [InlineData("Release", "taskrun", EventsOnly)]
+    [InlineData("Debug", "completed", EventsOnly)]
+    [InlineData("Release", "completed", EventsOnly)]
+    [InlineData("Debug", "workitem", EventsOnly)]
+    [InlineData("Release", "workitem", EventsOnly)]
+    [InlineData("Debug", "timer", EventsOnly)]
+    [InlineData("Release", "timer", EventsOnly)]
+    [InlineData("Debug", "elapsed", EventsOnly)]
+    [InlineData("Release", "elapsed", EventsOnly)]
+    [InlineData("Debug", "thread", EventsOnly)]
+    [InlineData("Release", "thread", EventsOnly)]
+    public void A_first_step_run_by_a_delegate_task_a_work_item_a_timer_or_a_thread_is_named_at_its_sleep_from_its_start(string configuration, string shape, string? leg = null)
     {
-        var r = Assert.Single(runs.Reports(configuration), x => x.Method() == Method(configuration, shape));
+        var r = Assert.Single(runs.Reports(configuration, leg), x => x.Method() == Method(configuration, shape));
         Same(true, r.GetProperty("firstStep").GetBoolean(), r);
         Same(At($"{shape}.location"), r.At("location"), r);
         // A Release build has no line for a brace: the first statement instead.
@@ -85,6 +107,8 @@ public sealed class WorkItemsTests(WorkItemsTests.Runs runs) : IClassFixture<Wor
 
     private static string At(string tag) => $"{s_at[tag].File}:{s_at[tag].Line}";
 
-    /// <summary>One run of the target per build, both started at once, shared by the facts.</summary>
-    public sealed class Runs() : DebugModeRuns("WorkItems", "work items done", "all");
+    private const string EventsOnly = DebugModeRuns.NetElevenEventsOnly;
+
+    /// <summary>One run of the target per build on .NET 10 and on .NET 11's async events alone, all started at once, shared by the facts.</summary>
+    public sealed class Runs() : DebugModeRuns("WorkItems", "work items done", [NetElevenEventsOnly], "all");
 }

@@ -14,7 +14,7 @@ using (var server = new BackgroundJobServer(new BackgroundJobServerOptions { Wor
     BackgroundJob.Enqueue<ArchiveJob>(j => j.Run(3));
     BackgroundJob.Enqueue<ReminderJob>(j => j.SendAsync(3));
     BackgroundJob.Enqueue<InvoiceJob>(j => j.RunAsync(3)); // @billing.enqueue.invoice
-    await Done.Invoice.Task.WaitAsync(TimeSpan.FromSeconds(60));
+    await Done.Invoice.Task.WaitAsync(TimeSpan.FromSeconds(60)); // @billing.main.wait
 }
 Console.WriteLine("billing done");
 

@@ -12,7 +12,7 @@ namespace AsyncLens.Tracking.AsyncEvents;
 /// returns. Its step is handed on with method id 0, as any step (the judge names no method for it), and counted
 /// (<see cref="RuntimeContinuations"/>). On ShopApi and Pipelines (.NET 11.0.0) they were every step without a method
 /// id (a third and a quarter of all), each a few microseconds. Leaving them out of the steps made debug mode report a
-/// false slow step (ShopApi's StockRefresher on the async-events path, 2 runs of 2): why is not understood yet.
+/// false slow step (docs/async-events.md, "Reading it"): why is not understood yet.
 /// Per thread, one state object is kept (events of one thread arrive in order, buffer after buffer), found and locked
 /// once per buffer (<see cref="IAsyncEventBufferSink"/>); nothing is allocated per event. Each thread's last
 /// state-machine contexts created are kept too (a ring): a slow step of a runtime-async context is handed the ones it
@@ -117,9 +117,9 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink, bool metho
         }
     }
 
-    /// <summary>The state-machine contexts a thread created in [from, to] (its boxes' parks), oldest first, as its buffers so
-    /// far and its ring tell; false when the ring may have lost some. On AsyncLens's own thread.</summary>
-    public bool ContextsCreated(ulong osThreadId, long from, long to, List<(ulong Context, long At)> into)
+    /// <summary>The state-machine contexts a thread created in [from, to] (its parks; <paramref name="outsideOnly"/>: with no
+    /// context running), oldest first; false when its ring may have lost some.</summary>
+    public bool ContextsCreated(ulong osThreadId, long from, long to, List<(ulong Context, long At)> into, bool outsideOnly = false)
     {
         ThreadSteps? thread;
         lock (_threads)
@@ -127,7 +127,7 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink, bool metho
         if (thread is null)
             return true;
         lock (thread)
-            return thread.CreatedWithin(from, to, into);
+            return thread.CreatedWithin(from, to, into, outsideOnly);
     }
 
     /// <summary>
@@ -345,7 +345,7 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink, bool metho
         }
 
         // Oldest first; false when the ring holds none from before `from` (some in the span may be gone).
-        public bool CreatedWithin(long from, long to, List<(ulong Context, long At)> into)
+        public bool CreatedWithin(long from, long to, List<(ulong Context, long At)> into, bool outsideOnly)
         {
             var complete = false;
             for (var k = 0; k < CreatedKept; k++)
@@ -353,7 +353,7 @@ internal sealed partial class AsyncStepAssembler(IAsyncStepSink sink, bool metho
                 var i = (_createdNext + k) % CreatedKept;
                 if (_createdContexts[i] == 0 || _createdAt[i] < from)
                     complete = true;
-                else if (_createdAt[i] <= to)
+                else if (_createdAt[i] <= to && !(outsideOnly && _createdParents[i] != 0))
                     into.Add((_createdContexts[i], _createdAt[i]));
             }
             return complete;

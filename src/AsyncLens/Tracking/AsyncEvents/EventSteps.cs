@@ -178,7 +178,8 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
     public void Threads(List<ulong> into) => _assembler.Threads(into);
 
     /// <summary>The state-machine contexts created on a thread in a span, oldest first (see <see cref="AsyncStepAssembler.ContextsCreated"/>).</summary>
-    public bool ContextsCreated(ulong osThreadId, long from, long to, List<(ulong Context, long At)> into) => _assembler.ContextsCreated(osThreadId, from, to, into);
+    public bool ContextsCreated(ulong osThreadId, long from, long to, List<(ulong Context, long At)> into, bool outsideOnly = false) =>
+        _assembler.ContextsCreated(osThreadId, from, to, into, outsideOnly);
 
     /// <summary>
     /// The leaf of <paramref name="context"/>'s first resume after <paramref name="createdAt"/> (the box whose park created
@@ -205,6 +206,32 @@ internal sealed class EventSteps : IAsyncStackSink, IDisposable
         });
         (method, state) = (first.Method, first.State);
         return first.At != long.MaxValue;
+    }
+
+    /// <summary>
+    /// As <see cref="FirstResume"/>, with the methods that awaited the box there, leaf first, each with the await it was
+    /// parked at (the runtime appends them as it resumes them inline): a chain that parked together. Only the leaf when
+    /// the stack is no longer kept. On AsyncLens's own thread.
+    /// </summary>
+    public bool FirstResumeChain(ulong context, long createdAt, List<(ulong Method, int State)> into)
+    {
+        if (!FirstResume(context, createdAt, out var leaf, out var leafState))
+            return false;
+        var at = long.MaxValue;
+        _assembler.RecentStacks(createdAt, (resumed, resumedAt, methods, states) =>
+        {
+            if (resumed == context && resumedAt < at && methods.Length > 0 && methods.Span[0] == leaf)
+            {
+                at = resumedAt;
+                into.Clear();
+                for (var i = 0; i < methods.Length; i++)
+                    into.Add((methods.Span[i], states.Span[i]));
+            }
+            return false;
+        });
+        if (into.Count == 0)
+            into.Add((leaf, leafState));
+        return true;
     }
 
     /// <summary>
