@@ -123,29 +123,6 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
         };
     }
 
-    /// <summary>
-    /// The evidence with the stretch's waits for collections its thread triggered to begin (<see cref="GcWaits"/>,
-    /// <paramref name="waitedTicks"/>) off its blocked time: the runtime's, as its GC pauses are. Only what the stretch
-    /// spent blocked can have been these waits (the rest of one was a wait for a CPU, already off). Like the GC pauses,
-    /// they count against the slack it was judged slow by, not against the duration reported; null when it is not slow
-    /// without them.
-    /// </summary>
-    public StretchEvidence? WithoutGcWaits(long waitedTicks)
-    {
-        if (!Time.IsKnown || Ongoing)
-            return this;
-        waitedTicks = Math.Min(waitedTicks, Time.Blocked);
-        if (waitedTicks <= 0)
-            return this;
-        if (SlackTicks != long.MaxValue && waitedTicks > SlackTicks)
-            return null;
-        return this with
-        {
-            Time = Time with { Blocked = Time.Blocked - waitedTicks },
-            SlackTicks = SlackTicks == long.MaxValue ? long.MaxValue : SlackTicks - waitedTicks,
-        };
-    }
-
     /// <summary>How the stretch's own time split between running on a CPU and being blocked.</summary>
     public TimeSplit Time { get; init; } = TimeSplit.Unknown;
 

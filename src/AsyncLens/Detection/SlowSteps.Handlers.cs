@@ -22,8 +22,6 @@ internal sealed partial class SlowSteps
             ShortWaitTicks = Volatile.Read(ref frame.ShortWaitTicks),
             Threw = frame.Threw,
             OsThreadId = tracker.OsThreadId,
-            FromTicks = frame.Start,
-            ToTicks = end,
             Handler = frame.Endpoint is { } endpoint && RequestEndpoints.HandlerOf(endpoint) is { } handler ? new HandlerRun(handler, HandlerTicks(frame, end))
                 : ((frame.Captured is { } captured && captured.FrameVersion == frame.Version ? captured.HeldHandler : null) ?? HeldHandler(frame)) is { } held
                     ? new HandlerRun(held, end - frame.Start) : null,

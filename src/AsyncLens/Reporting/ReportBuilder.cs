@@ -26,16 +26,14 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
     };
 
     /// <summary>
-    /// Whether a slow stretch is worth a report, and the stretch it is about: its evidence without its thread's waits for
-    /// collections it triggered and for the runtime's registry, and judged for warm-up, then located
-    /// (<see cref="StretchLocator"/>); null when it names nothing worth one. The one judgement of a step, for its report
-    /// in full and for one written short at exit.
+    /// Whether a slow stretch is worth a report, and the stretch it is about: its evidence without the waits for the
+    /// runtime's registry and judged for warm-up, then located (<see cref="StretchLocator"/>); null when it names nothing
+    /// worth one. The one judgement of a step, for its report in full and for one written short at exit.
     /// </summary>
     public static (StretchEvidence Evidence, Stretch Stretch)? Judge(StepFinding f)
     {
         var evidence = f.Evidence;
-        if (evidence.WithoutGcWaits(Tracking.GcWaits.Within(evidence.OsThreadId, evidence.FromTicks, evidence.ToTicks))
-                ?.WithoutRegistryWaits(Tracking.RegistryWaits.Within(evidence.OsThreadId, evidence.FromTicks, evidence.ToTicks)) is not { } unwaited)
+        if (evidence.WithoutRegistryWaits(Tracking.RegistryWaits.Within(evidence.OsThreadId, evidence.FromTicks, evidence.ToTicks)) is not { } unwaited)
             return null;
         var e = unwaited.Judged(Tracking.EngineCompilation.During(evidence.FromTicks, evidence.ToTicks));
         return StretchLocator.Locate(e) is { } stretch ? (e, stretch) : null;

@@ -66,7 +66,9 @@ internal static class RegistryWaits
     {
         if (Volatile.Read(ref s_count) == 0 || to <= from)
             return 0;
-        AwaitDelivered(to);
+        var deadline = Environment.TickCount64 + 200;
+        while (Volatile.Read(ref s_deliveredUpTo) < to && Environment.TickCount64 < deadline)
+            Thread.Sleep(5);
         long total = 0;
         lock (s_lock)
         {
@@ -78,14 +80,6 @@ internal static class RegistryWaits
             }
         }
         return total;
-    }
-
-    /// <summary>Waits until the runtime's events up to <paramref name="to"/> (DateTime ticks) came, at most 200 ms.</summary>
-    public static void AwaitDelivered(long to)
-    {
-        var deadline = Environment.TickCount64 + 200;
-        while (Volatile.Read(ref s_deliveredUpTo) < to && Environment.TickCount64 < deadline)
-            Thread.Sleep(5);
     }
 
     /// <summary>Forgets every wait (tests).</summary>

@@ -12,8 +12,6 @@ namespace AsyncLens.Tracking;
 /// events' stamps;</item>
 /// <item>a collection the app asked for (<c>GC.Collect</c>: <c>GCStart</c> with an induced reason): handed to
 /// <c>onInduced</c> as (GC index, generation);</item>
-/// <item>a thread's wait for a collection it triggered (<c>GCTriggered</c>, on that thread) to begin: to
-/// <see cref="GcWaits"/>;</item>
 /// <item>a thread's wait for a contended lock (<c>ContentionStart</c>/<c>ContentionStop</c>): to
 /// <see cref="RegistryWaits"/>, which keeps those on the runtime's registry of active tasks. Raised only when a
 /// thread has to wait, so they cost nothing in a process without contention.</item>
@@ -29,7 +27,6 @@ internal sealed class RuntimeEvents(Action<long, long, long> onSuspension, Actio
     private const int GCStart = 1;
     private const int GCRestartEEEnd = 3;
     private const int GCSuspendEEBegin = 9;
-    private const int GCTriggered = 35;
     internal const int ContentionStart = 81;
     internal const int ContentionStop = 91;
 
@@ -39,8 +36,6 @@ internal sealed class RuntimeEvents(Action<long, long, long> onSuspension, Actio
     private static int s_listening;
 
     private long _begin;
-    private long _triggeredBy;
-    private long _triggeredAt;
     private long _gcIndex = -1;
     private bool _inGc;
 
@@ -84,14 +79,7 @@ internal sealed class RuntimeEvents(Action<long, long, long> onSuspension, Actio
             case ContentionStop when e.Payload is { Count: >= 3 } p && p[2] is double durationNs:
                 RegistryWaits.OnStop(e.OSThreadId, (long)(durationNs / 100), e.TimeStamp.Ticks);
                 break;
-            case GCTriggered:
-                (_triggeredBy, _triggeredAt) = (e.OSThreadId, e.TimeStamp.Ticks);
-                break;
             case GCSuspendEEBegin:
-                // The collection triggered last begins: its thread waited until now (a suspension to patch code has no trigger).
-                if (_triggeredAt != 0)
-                    GcWaits.Add(_triggeredBy, _triggeredAt, e.TimeStamp.Ticks);
-                _triggeredAt = 0;
                 _begin = e.TimeStamp.Ticks;
                 _inGc = false;
                 break;
