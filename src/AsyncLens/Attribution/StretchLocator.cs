@@ -242,7 +242,8 @@ internal static class StretchLocator
         return AsyncState.Done;
     }
 
-    private static Type Definition(Type type) => type.IsGenericType ? type.GetGenericTypeDefinition() : type;
+    /// <summary>A generic state machine's definition (its boxes are of its instantiations).</summary>
+    internal static Type Definition(Type type) => type.IsGenericType ? type.GetGenericTypeDefinition() : type;
 
     // What the walk down has followed already: boxes, and the handler.
     private sealed class Followed(HashSet<FirstStep> boxes)

@@ -147,8 +147,8 @@ internal sealed partial class SlowSteps
     // the stretch's gap: a park made there makes the handler's too, if it awaited.
     private static bool AwaitsItsBox(Frame frame, List<FirstStep> firstSteps, FirstStep first) =>
         RequestEndpoints.HandlerOf(frame.Endpoint) is { } handler && Symbols.CodeOrigin.Kind(handler.Module.Assembly) == Symbols.CodeKind.User
-        && handler.GetCustomAttributes(typeof(System.Runtime.CompilerServices.AsyncStateMachineAttribute), false) is [System.Runtime.CompilerServices.AsyncStateMachineAttribute { StateMachineType: var type }]
-        && !firstSteps.Skip(firstSteps.IndexOf(first)).Any(s => (s.StateMachine.IsGenericType ? s.StateMachine.GetGenericTypeDefinition() : s.StateMachine) == type);
+        && StretchCode.For(handler).Async?.StateMachineType is { } type
+        && !firstSteps.Skip(firstSteps.IndexOf(first)).Any(s => StretchLocator.Definition(s.StateMachine) == StretchLocator.Definition(type));
 
     // The box of the user's async method a request stretch of `own` time created after the longest gap holding at least
     // half of it: the first step it is reported as, from that method's start (what ran before its first await); none, and
