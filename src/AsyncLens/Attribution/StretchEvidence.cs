@@ -82,14 +82,18 @@ internal sealed record StretchEvidence(Type? StateMachine, int ResumedState, int
     /// tenth of the stretch or more: its threads then wait on each other's type loading and compilation, and libraries
     /// run their code paths for the first time (a healthy handler's first database queries: 0.13-0.29 s under load,
     /// its thread waiting for another's). Not for a step of the user's code whose time went mostly to computing: the
-    /// runtime recompiles hot code (tiering) on a thread of its own meanwhile, and that is no warm-up.
+    /// runtime recompiles hot code (tiering) on a thread of its own meanwhile, and that is no warm-up. A step still
+    /// running (<see cref="Ongoing"/>) is warming up whatever its time went to: it is judged again at the watchdog's next
+    /// tick and at its end, where its own thread's compiling is read (EF Core's first query, its model built on the
+    /// async path in the first step of an async method of the app's: 1.0 s on a loaded machine, reported as a hung
+    /// step of its caller while its end was judged warm-up).
     /// </summary>
     public StretchEvidence Judged(long engineJitTicks)
     {
         if (WarmUp || ProcessJitTicks <= 0 || (ProcessJitTicks - engineJitTicks) * 10 < ToTicks - FromTicks)
             return this;
         var users = StateMachine is { } stateMachine && CodeOrigin.IsUserCode(stateMachine.Assembly);
-        return users && Time.MostlyOnCpu ? this : this with { WarmUp = true };
+        return users && Time.MostlyOnCpu && !Ongoing ? this : this with { WarmUp = true };
     }
 
     /// <summary>The OS id of the thread the stretch ran on (0: not known).</summary>
