@@ -73,15 +73,23 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
             {
                 if (endpoint.GetType().GetProperty("Metadata")?.GetValue(endpoint) is not IEnumerable metadata)
                     return null;
+                MethodInfo? delegateMethod = null;
                 foreach (var item in metadata)
                 {
+                    // A package's own request delegate (FastEndpoints maps every endpoint to one lambda of its own) is
+                    // the handler only when nothing else in the metadata names the app's.
                     if (item is MethodInfo method)
-                        return method;
+                    {
+                        if (Symbols.CodeOrigin.IsAppCode(method.Module.Assembly))
+                            return method;
+                        delegateMethod ??= method;
+                    }
                     if (item?.GetType().GetProperty("MethodInfo")?.GetValue(item) is MethodInfo action)
                         return action;
-                    if (GrpcHandler(item) is { } rpc)
-                        return rpc;
+                    if ((GrpcHandler(item) ?? HandlerClassMethod(item)) is { } handler)
+                        return handler;
                 }
+                return delegateMethod;
             }
             catch (Exception ex) when (ex is TargetInvocationException or MemberAccessException or InvalidOperationException)
             {
@@ -108,6 +116,19 @@ internal sealed class RequestEndpoints : IObserver<DiagnosticListener>, IObserve
         {
             return null;
         }
+    }
+
+    // An endpoint served by a class of the app's that a package's delegate runs (FastEndpoints: its EndpointDefinition's
+    // EndpointType, a class deriving from Endpoint<TRequest>): the handler is the class's own override that returns a
+    // task (HandleAsync or ExecuteAsync; with several, HandleAsync: the others are hooks around it).
+    private static MethodInfo? HandlerClassMethod(object? item)
+    {
+        if (item?.GetType().GetProperty("EndpointType")?.GetValue(item) is not Type type || !Symbols.CodeOrigin.IsAppCode(type.Assembly))
+            return null;
+        var overrides = type.GetMethods(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Instance | BindingFlags.DeclaredOnly)
+            .Where(m => m.GetBaseDefinition() != m && typeof(System.Threading.Tasks.Task).IsAssignableFrom(m.ReturnType))
+            .ToList();
+        return overrides.Count == 1 ? overrides[0] : overrides.Find(m => m.Name == "HandleAsync") ?? overrides.Find(m => m.Name == "ExecuteAsync");
     }
 
     public void OnNext(DiagnosticListener listener)

@@ -324,6 +324,15 @@ internal static class Samples
         return label;
     };
 
+    // An endpoint class's HandleAsync (FastEndpoints' shape): a value read through a package's method (xunit's, standing
+    // for FastEndpoints' Route<int>), a statement rendered by a method of the app's, then an await that completes at once.
+    public static async Task ExportStatementAsync(string account)
+    { // @sample.statement.start
+        Xunit.Assert.NotNull(account); // @sample.statement.route
+        var statement = RenderLabel(Guid.Empty); // @sample.statement.render
+        await Task.FromResult(statement);
+    } // @sample.statement.end
+
     private static string RenderLabel(Guid id)
     {
         var data = id.ToByteArray();

@@ -212,6 +212,31 @@ public sealed class StretchLocatorTests
     }
 
     [Fact]
+    public void A_handler_of_the_apps_computing_where_its_code_names_no_one_call_is_reported_from_its_start()
+    {
+        // A FastEndpoints endpoint class's HandleAsync, run by FastEndpoints' own request delegate: a method of the app's
+        // and a package's could each have computed, so no call is named; the handler held the stretch on a CPU. Was not
+        // reported at all (Ledger's StatementExport, 0.2 s; a stranger's manifest checksum, 1-2 s).
+        var request = new StretchEvidence(null, -1, AsyncLens.Runtime.Layout.AsyncState.Unknown, 0.2, Ongoing: false)
+        {
+            Unbracketed = true,
+            Time = OnCpu,
+            Handler = new HandlerRun(Kickoff(nameof(Samples.ExportStatementAsync)), 1_900_000),
+        };
+        var stretch = Locate(request);
+        Assert.Equal(Found.Handler, stretch.How);
+        Assert.Null(stretch.Hint);
+        Assert.Equal(Line("sample.statement.start"), stretch.ResumedAt?.Line);
+        Assert.Equal(Line("sample.statement.end"), stretch.StoppedAt?.Line);
+
+        // Not while the process warms up (the package's first run may be the time), nor where the time does not say
+        // the thread computed, nor when the handler held less than half of it.
+        Assert.Null(StretchLocator.Locate(request with { WarmUp = true }));
+        Assert.Null(StretchLocator.Locate(request with { Time = TimeSplit.Unknown }));
+        Assert.Null(StretchLocator.Locate(request with { Handler = new HandlerRun(Kickoff(nameof(Samples.ExportStatementAsync)), 900_000) }));
+    }
+
+    [Fact]
     public void A_handler_computing_in_a_method_of_the_apps_before_awaiting_a_packages_async_API_is_named_at_that_call()
     {
         // A minimal-API lambda rendering a label (a 1.5 M-round hashing loop of the app's), then awaiting Marten's
