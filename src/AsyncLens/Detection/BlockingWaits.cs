@@ -115,6 +115,9 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
                     continue;
                 }
             }
+            // A wait on a runtime-async chain's task (.NET 11) names the chain's outermost method: read while it is suspended.
+            if (tracker.Wait is { IsOpen: true } lasting && now - lasting.Start >= settings.SlowTicks / 2)
+                lasting.NoteChain();
             if (tracker.Wait is { IsOpen: true, ReportedOngoing: false } stuck && (stuck.Context is not null || stuck.Scheduler is not null) && StillBlocked(stuck))
                 CheckDeadlock(stuck, now);
             if (tracker.Wait is not { IsOpen: true, ReportedOngoing: false } wait || now - wait.Start < settings.HungTicks || !StillBlocked(wait))
@@ -196,6 +199,7 @@ internal sealed class BlockingWaits(DetectionSettings settings, IFindingSink sin
         new(wait.TaskId, time.GetUtcNow(), wait.Thread.ThreadId, wait.Stack, wait.WaitedTask, wait.WaitedState, DetectionSettings.Seconds(duration), ongoing, wait.Step)
         {
             Endpoint = wait.Endpoint,
+            WaitedChain = wait.WaitedChain,
         };
 
     /// <summary>

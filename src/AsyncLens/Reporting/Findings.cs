@@ -45,6 +45,9 @@ internal sealed record WaitFinding(
 
     /// <summary>sync-over-async-deadlock: the async method (and its state) whose continuation is queued to the blocked thread.</summary>
     public (Task Box, int State)? Stuck { get; init; }
+
+    /// <summary>The outermost method of the runtime-async chain the waited task stood for, where it was read (.NET 11).</summary>
+    public RuntimeAsyncFrame? WaitedChain { get; init; }
 }
 
 /// <summary>The async step (<paramref name="Box"/>) or delegate task (<paramref name="Code"/>) a blocking wait happened in.</summary>

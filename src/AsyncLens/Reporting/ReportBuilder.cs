@@ -84,7 +84,7 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         // own (Kestrel's request loop, or middleware of the user's, may have run a handler inline).
         var own = f.Step?.Box is { } box && (waiter is null || box.Symbols.MoveNext is { } moveNext && MethodSymbols.SameDefinition(waiter.Value.Method, moveNext));
         var method = own ? f.Step!.Box!.Symbols.Name : waiter is { } frame ? MethodNames.Format(frame.Method) : "(unknown)";
-        var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId);
+        var target = DescribeTarget(f.WaitedTask, f.WaitedState, f.TaskId, f.WaitedChain);
         var seconds = Seconds(f.Seconds);
         // A request's handler that waited in its own code, run inline in a step not its own (or in none: a request begun
         // outside any step), was created where a slow-step of its first step says: where the app registered it
@@ -226,8 +226,15 @@ internal sealed partial class ReportBuilder(CreationSites creationSites)
         _ => TypeNames.Format(type),
     };
 
-    private static WaitTarget DescribeTarget(Task? task, int state, int id)
+    private static WaitTarget DescribeTarget(Task? task, int state, int id, RuntimeAsyncFrame? chain = null)
     {
+        // A runtime-async chain's task (.NET 11): named by the chain's outermost method, as its stack shows it, not by its
+        // dispatcher (`AsyncHelpers.RuntimeAsyncTask<string>.DispatchContinuations()`).
+        if (chain is { } outermost)
+        {
+            var text = NodeTexts.Frame(outermost, resuming: false);
+            return new WaitTarget(id, $"task {id} ({text.Title})", text.At is { } at ? new SourceLine(at.File, at.Line, text.Title) : null);
+        }
         if (task is not null && BoxInfo.Of(task) is { } box)
         {
             var at = box.Symbols.AwaitLocation(state);

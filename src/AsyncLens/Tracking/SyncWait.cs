@@ -47,6 +47,25 @@ internal sealed class SyncWait
     /// <summary>The await the waited-for async method was parked on when the wait began.</summary>
     public int WaitedState { get; }
 
+    /// <summary>
+    /// The outermost method of the runtime-async chain (.NET 11) the waited-for task stands for, read by the watchdog
+    /// while the wait lasts (<see cref="NoteChain"/>): the chain is gone once the task completes, and the wait is
+    /// reported after that. Null for a classic task, or one not read.
+    /// </summary>
+    public Runtime.RuntimeAsyncFrame? WaitedChain { get; private set; }
+
+    private int _chainRead;
+
+    /// <summary>Reads <see cref="WaitedChain"/> once, on a wait long enough to be reported (its task's chain suspended now).</summary>
+    public void NoteChain()
+    {
+        if (WaitedTask is not { } task || Interlocked.Exchange(ref _chainRead, 1) != 0 || !Runtime.RuntimeAsyncChains.IsChainTask(task))
+            return;
+        var frames = new List<Runtime.RuntimeAsyncFrame>();
+        if (Runtime.RuntimeAsyncChains.Read(task, frames, out _) && frames.Count > 0)
+            WaitedChain = frames[0];
+    }
+
     public bool ReportedOngoing { get; set; }
 
     /// <summary>The watchdog saw the thread blocked in it (past the spinning a wait starts with).</summary>

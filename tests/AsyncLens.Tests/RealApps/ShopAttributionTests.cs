@@ -31,6 +31,9 @@ public sealed class ShopAttributionTests
     // endpoints say it: ShopApi's first host is its stock service's, whose endpoints do not list it).
     private static string SyncStockHandler => $"Program.Main lambda at Program.cs:{s_at["shop.sync-stock.wait"].Line}";
 
+    // A sync handler blocking on HttpClient's own task (HttpClient.GetStringAsync, through no async method of the app's).
+    private static string SyncRawHandler => $"Program.Main lambda at Program.cs:{s_at["shop.sync-raw.wait"].Line}";
+
     // A handler hashing in a method of the app's, then reading through Npgsql and Dapper (Orders.cs).
     private const string LabelHandler = "Orders.GetLabelAsync(int, OrderStore, CancellationToken)";
 
@@ -48,7 +51,7 @@ public sealed class ShopAttributionTests
 
     private static readonly string[] s_requests =
     [
-        "/health", "/bug/branch/csv", "/product/3", "/bug/hash/64", "/bug/hash/64", "/bug/spin/300", "/bug/sync-stock/5", "/bug/total", "/health",
+        "/health", "/bug/branch/csv", "/product/3", "/bug/hash/64", "/bug/hash/64", "/bug/spin/300", "/bug/sync-stock/5", "/bug/sync-raw/6", "/bug/total", "/health",
     ];
 
     [Theory]
@@ -120,6 +123,30 @@ public sealed class ShopAttributionTests
             // Created where the app registered it, as a slow-step of the handler says: not unknown because the step it
             // ran in (Kestrel's, or none on a new connection) was the framework's.
             Same(At("shop.sync-stock.map"), wait.At("createdAt"), wait);
+        }
+    }
+
+    [Theory]
+    [InlineData("Debug")]
+    [InlineData("Release")]
+    [InlineData("Debug", "net11")]
+    [InlineData("Release", "net11")]
+    [InlineData("Debug", "net11-events")]
+    [InlineData("Release", "net11-events")]
+    public async Task A_blocking_wait_on_the_BCLs_own_async_method_names_that_method_on_either_runtime(string configuration, string runtime = "net10")
+    {
+        // HttpClient.GetStringAsyncCore is a state machine's box on .NET 10 and a runtime-async chain on .NET 11 (its task
+        // the chain's): the task waited for is named by its method either way (on .NET 11 it was named by the chain's
+        // dispatcher, `AsyncHelpers.RuntimeAsyncTask<string>.DispatchContinuations()`).
+        var reports = await Run(configuration, runtime);
+        var waits = reports.Where(r => r.Kind() == "blocking-wait" && r.Method() == SyncRawHandler && !r.IsRepeats()).ToList();
+        Assert.True(waits.Count >= 1 && Occurrences(reports, r => r.Kind() == "blocking-wait" && r.Method() == SyncRawHandler) == 2, Reports.Describe(reports));
+        foreach (var wait in waits)
+        {
+            Same(At("shop.sync-raw.wait"), wait.At("location"), wait);
+            var waitingOn = wait.GetProperty("waitingOn");
+            Same($"task {waitingOn.GetProperty("taskId").GetInt32()} (HttpClient.GetStringAsyncCore(HttpRequestMessage, CancellationToken))",
+                waitingOn.GetProperty("description").GetString(), wait);
         }
     }
 
@@ -208,7 +235,7 @@ public sealed class ShopAttributionTests
     public async Task Healthy_requests_and_Kestrel_itself_get_no_report(string configuration, string runtime = "net10")
     {
         var reports = await Run(configuration, runtime);
-        string[] seeded = ["Reports.ExportAsync(string, InventoryClient)", "Reports.HashCatalogAsync(int, CatalogCache)", "Reports.SpinAsync(int, InventoryClient)", SyncStockHandler, TotalAction, LabelHandler];
+        string[] seeded = ["Reports.ExportAsync(string, InventoryClient)", "Reports.HashCatalogAsync(int, CatalogCache)", "Reports.SpinAsync(int, InventoryClient)", SyncStockHandler, SyncRawHandler, TotalAction, LabelHandler];
         Assert.True(reports.All(r => seeded.Contains(r.Method())), Reports.Describe(reports));
     }
 

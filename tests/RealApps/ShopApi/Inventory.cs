@@ -47,4 +47,7 @@ internal sealed class InventoryClient(HttpClient http)
         var stock = await http.GetFromJsonAsync<Stock>($"stock/{productId}?delayMs={delayMs}", cancellationToken); // @shop.stock.get
         return stock?.Available ?? 0;
     }
+
+    // The stock service's answer as it came: HttpClient's own async code (runtime-async on .NET 11) behind no method of the app's.
+    public Task<string> GetRawAsync(int productId, int delayMs) => http.GetStringAsync($"stock/{productId}?delayMs={delayMs}");
 }

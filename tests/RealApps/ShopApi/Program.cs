@@ -46,6 +46,7 @@ app.MapPost("/release", (Parking parking) => parking.ReleaseAll());
 // Seeded bugs.
 app.MapGet("/bug/sync-stock/{id:int}", (int id, InventoryClient stock) => // @shop.sync-stock.map
     stock.GetStockAsync(id, delayMs: 300).Result); // @shop.sync-stock.wait
+app.MapGet("/bug/sync-raw/{id:int}", (int id, InventoryClient stock) => stock.GetRawAsync(id, delayMs: 300).Result); // @shop.sync-raw.wait
 app.MapGet("/bug/hash/{kb:int}", Reports.HashCatalogAsync);
 app.MapGet("/bug/spin/{ms:int}", Reports.SpinAsync);
 app.MapGet("/bug/interest/{ms:int}", Reports.InterestTable);
