@@ -7,8 +7,9 @@ namespace Storefront;
 /// <summary>
 /// The app's own count of its async calls, what the profiler's figures are checked against. Each counted method starts
 /// with <c>using var call = Calls.Enter("Name")</c>. A call is counted when it first waits: the moment it suspends,
-/// control leaves it without it having ended, and the runtime puts its caller's ExecutionContext back on the thread
-/// (this AsyncLocal's change handler sees that), or when it ends on another thread, if that comes first. A call that
+/// control leaves it without it having ended, and the runtime puts back on the thread it began on the very
+/// ExecutionContext it began in, its caller's (this AsyncLocal's change handler sees that), or when it ends on another
+/// thread, if that comes first. A call that
 /// ends without waiting (a cache hit) is counted apart: no event of the runtime marks it. Its caller is the counted
 /// call whose code called it (it flows with the context); the edge is counted once both have waited (a caller that
 /// never waits is no call the runtime shows, as its callee's caller). An edge whose callee ended before its caller
@@ -25,7 +26,7 @@ internal static class Calls
 
     public static Call Enter(string name)
     {
-        var call = new Call(name, s_current.Value);
+        var call = new Call(name, s_current.Value, ExecutionContext.Capture());
         s_current.Value = call;
         return call;
     }
@@ -60,17 +61,25 @@ internal static class Calls
 
     private static void OnChanged(AsyncLocalValueChangedArgs<Call?> change)
     {
-        if (change.ThreadContextChanged && change.PreviousValue is { Ended: false } call)
+        if (change.ThreadContextChanged && change.PreviousValue is { Ended: false } call && call.Suspended())
             call.Waited();
     }
 
-    internal sealed class Call(string name, Call? caller) : IDisposable
+    internal sealed class Call(string name, Call? caller, ExecutionContext? began) : IDisposable
     {
         private readonly List<string> _callees = [];
         private readonly int _thread = Environment.CurrentManagedThreadId;
         private bool _waited;
 
         public bool Ended { get; private set; }
+
+        // Its context leaving a thread is not always its suspension. A callee's continuation run on a pool thread in its
+        // context leaves that thread when it is done (traced: Tracing.SendAsync, still in its first step, then found
+        // HttpClient's task completed and ended without parking: no box, the profile one call short of the app, CI),
+        // and a continuation of another request run inline in its step leaves it for that request's context. Its
+        // suspension is the one change that puts back, on the thread it began on, the context it began in (the async
+        // method builder restoring its caller's as the call returns to it).
+        public bool Suspended() => Environment.CurrentManagedThreadId == _thread && ReferenceEquals(ExecutionContext.Capture(), began);
 
         public void Waited()
         {
