@@ -25,6 +25,8 @@ internal static class Program
                               bench/watch-cost.sh (mode off)
                     decode    .NET 11+: 40 buffers of the await loop's async events recorded, then decoded --rounds N
                               times (default 1,500): ns per event; modes reader, async-events, events-only
+                    reads     what debug mode on the async events alone reads entering and leaving the app's context,
+                              each alone: ns per read (mode off; --reads N, default 20,000,000)
           mode      off       debug mode off
                     on        debug mode on: AsyncDebug.Enable(), reports captured and counted
                     tasks     the task inventory alone: AsyncDebug.TrackTasks()
@@ -48,13 +50,20 @@ internal static class Program
         if (args.Length < 2 || args.Length % 2 != 0)
             return Fail("expected a workload, a mode and option pairs");
         var workload = args[0];
-        if (workload is not ("await" or "work" or "task-run" or "service" or "snapshot" or "pending" or "forget" or "capture" or "waits" or "decode"))
+        if (workload is not ("await" or "work" or "task-run" or "service" or "snapshot" or "pending" or "forget" or "capture" or "waits" or "decode" or "reads"))
             return Fail($"unknown workload '{workload}'");
         if (workload == "decode")
         {
             if (!DecodeBenchmark.Handles(args[1]) || args.Length > 4 || args.Length == 4 && args[2] != "--rounds" || !int.TryParse(args.Length == 4 ? args[3] : "1500", NumberStyles.Integer, CultureInfo.InvariantCulture, out var passes) || passes <= 0)
                 return Fail("decode takes a mode (reader, async-events, events-only) and --rounds N");
             Console.WriteLine(FormattableString.Invariant($"RESULT workload=decode mode={args[1]} {await DecodeBenchmark.RunAsync(args[1], passes)}"));
+            return 0;
+        }
+        if (workload == "reads")
+        {
+            if (args[1] != "off" || args.Length > 4 || args.Length == 4 && args[2] != "--reads" || !int.TryParse(args.Length == 4 ? args[3] : "20000000", NumberStyles.Integer, CultureInfo.InvariantCulture, out var reads) || reads < 100)
+                return Fail("reads takes the mode off and --reads N (at least 100)");
+            Console.WriteLine("RESULT workload=reads mode=off " + EntryReadsBenchmark.Run(reads));
             return 0;
         }
         if (args[1] is not ("off" or "on" or "tasks" or "console" or "on-console" or "on-console-nohistory" or "listener" or "tpl-quiet") && !AsyncEventsMode.Handles(args[1]))

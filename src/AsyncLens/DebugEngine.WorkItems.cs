@@ -45,16 +45,17 @@ internal sealed partial class DebugEngine
             tracker.EnteredAt = 0;
             return;
         }
+        // Every await resumed on the pool enters here: the clock once, and the figures a slow run is measured against as
+        // last read (up to 10 ms old), not read again.
         var now = DetectionSettings.Now;
-        tracker.EnteredJit = RuntimeTime.JitOnThisThread;
-        tracker.EnteredTimes = tracker.TimesBaseline(now);
+        tracker.EnteredBaseline = tracker.Baseline(now);
         tracker.EnteredAt = now;
     }
 
     private void OnContextLeftOnEvents()
     {
         if (ThreadTracker.Existing is { EnteredAt: not 0 } tracker)
-            _steps.OnEnteredRunLeft(tracker, DetectionSettings.Now);
+            _steps.OnEnteredRunLeft(tracker);
     }
 
     // Every task's run enters its context too, inside the frame its TPL event pushed: passed over before the clock is read.

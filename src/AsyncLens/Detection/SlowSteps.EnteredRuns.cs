@@ -22,21 +22,26 @@ internal sealed partial class SlowSteps
 {
     private readonly List<(ulong Method, int State)> _parkChain = [];
 
-    // A slow run as its thread left it: its bounds, its thread's own compilation in it and scheduler figures at its bounds,
-    // and the running task's delegate (a delegate task's run is still it here; the task lets go of it once run).
+    // A slow run as its thread left it: its bounds, its thread's own compilation in it and scheduler figures at its bounds
+    // (at its start as the thread last read them, up to 10 ms before: ThreadTracker.Baseline), and the running task's
+    // delegate (a delegate task's run is still it here; the task lets go of it once run).
     private sealed record LeftRun(long Start, long End, long ThreadJit, SchedTimes StartTimes, SchedTimes EndTimes, Delegate? Delegate);
 
     /// <summary>
     /// The thread leaves the app's context it entered at <see cref="ThreadTracker.EnteredAt"/>: a slow run is noted on the
-    /// thread for the watchdog to hold (the delegate's method read there): little more on the app's thread, in the common
-    /// case (a run below the threshold) a clock read and a comparison.
+    /// thread for the watchdog to hold (the delegate's method read there). In the common case (a run well below the
+    /// threshold: every await resumed on the pool) only the tick clock is read (<see cref="DetectionSettings.RoughNow"/>);
+    /// the precise clock, the compilation counter and the scheduler figures only for a run that may be slow.
     /// </summary>
-    public void OnEnteredRunLeft(ThreadTracker tracker, long now)
+    public void OnEnteredRunLeft(ThreadTracker tracker)
     {
         var start = tracker.EnteredAt;
         tracker.EnteredAt = 0;
-        if (tracker.Depth == 0 && now - start >= settings.SlowTicks)
-            Volatile.Write(ref tracker.LeftRun, new LeftRun(start, now, RuntimeTime.JitOnThisThread - tracker.EnteredJit, tracker.EnteredTimes, tracker.OwnTimes(),
+        if (tracker.Depth != 0 || DetectionSettings.RoughNow - start < settings.SlowTicks - DetectionSettings.RoughError)
+            return;
+        var now = DetectionSettings.Now;
+        if (now - start >= settings.SlowTicks && tracker.EnteredBaseline is { } entered)
+            Volatile.Write(ref tracker.LeftRun, new LeftRun(start, now, RuntimeTime.JitOnThisThread - entered.Jit, entered.Times, tracker.OwnTimes(),
                 TaskInternals.Current() is { } task ? TaskInternals.Action(task) : null));
     }
 
@@ -55,6 +60,7 @@ internal sealed partial class SlowSteps
     {
         if (!EventsAlone)
             return;
+        DetectionSettings.Calibrate();
         foreach (var tracker in ThreadTracker.All)
         {
             if (Interlocked.Exchange(ref tracker.LeftRun, null) is LeftRun left)

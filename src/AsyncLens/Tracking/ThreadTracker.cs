@@ -65,23 +65,25 @@ internal sealed class ThreadTracker
     private Microsoft.Win32.SafeHandles.SafeFileHandle? _schedstat;
     private bool _schedstatOpened;
 
-    // The thread's time on a CPU and voluntary switches, refreshed at a step's start when older than SnapshotTicks.
-    private long _timesSnapshotAt = long.MinValue / 2;
-    private SchedTimes _timesSnapshot = SchedTimes.Unavailable;
+    // The thread's figures, refreshed at a step's start when older than SnapshotTicks.
+    private ThreadBaseline _snapshot = new(long.MinValue / 2, SchedTimes.Unavailable, 0);
 
     /// <summary>
     /// The scheduler figures to measure a step starting now against: how it spends its time (see
     /// <see cref="Attribution.TimeSplit"/>) and how long it waits for a CPU. Read at most every 10 ms (a step may have
     /// up to 10 ms of earlier time counted in, and of earlier waiting taken off it; never waiting of its own left on).
     /// </summary>
-    public SchedTimes TimesBaseline(long now)
+    public SchedTimes TimesBaseline(long now) => Baseline(now).Times;
+
+    /// <summary>
+    /// As <see cref="TimesBaseline"/>, with the thread's compilation counter read at the same time (up to 10 ms of its
+    /// earlier compiling counted in): what a run entered on the async events alone keeps, for the few that prove slow.
+    /// </summary>
+    public ThreadBaseline Baseline(long now)
     {
-        if (now - _timesSnapshotAt >= SnapshotTicks)
-        {
-            _timesSnapshot = OwnTimes();
-            _timesSnapshotAt = now;
-        }
-        return _timesSnapshot;
+        if (now - _snapshot.At >= SnapshotTicks)
+            _snapshot = new ThreadBaseline(now, OwnTimes(), RuntimeTime.JitOnThisThread);
+        return _snapshot;
     }
 
     /// <summary>The calling thread's (this tracker's own) scheduler figures now.</summary>
@@ -110,11 +112,8 @@ internal sealed class ThreadTracker
     /// </summary>
     public long EnteredAt;
 
-    /// <summary>What the thread had compiled when it entered at <see cref="EnteredAt"/> (<see cref="RuntimeTime.JitOnThisThread"/>).</summary>
-    public long EnteredJit;
-
-    /// <summary>Its scheduler figures when it entered at <see cref="EnteredAt"/> (<see cref="TimesBaseline"/>: up to 10 ms old).</summary>
-    public SchedTimes EnteredTimes;
+    /// <summary>Its scheduler figures and compilation counter when it entered at <see cref="EnteredAt"/> (<see cref="Baseline"/>: up to 10 ms old).</summary>
+    public ThreadBaseline? EnteredBaseline;
 
     /// <summary>Its last slow run left, for the watchdog to take (SlowSteps.EnteredRuns.cs); null once taken.</summary>
     public object? LeftRun;
@@ -281,3 +280,6 @@ internal sealed class ThreadTracker
         return tracker;
     }
 }
+
+/// <summary>A thread's scheduler figures and compilation counter (<see cref="RuntimeTime.JitOnThisThread"/>) read at <paramref name="At"/>.</summary>
+internal sealed record ThreadBaseline(long At, SchedTimes Times, long Jit);
