@@ -283,7 +283,7 @@ internal sealed partial class DebugEngine : IEngineEvents, IDisposable
             if (state != AsyncState.Done)
                 record.ParkedState = state;
         }
-        ThreadTracker.Current.Notes.Add(now, taskId, record, box, state);
+        ThreadTracker.Current.Notes.Add(now, taskId, record, box, state, RuntimeTime.JitOnThisThread);
     }
 
     public bool WatchesRequests => true;

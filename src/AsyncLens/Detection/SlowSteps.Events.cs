@@ -350,9 +350,12 @@ internal sealed partial class SlowSteps
             return;
         }
         var tracker = TrackerOf(step.OsThreadId);
+        var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
         if (EventStepTime(step, tracker, frameworks: !Symbols.CodeOrigin.IsAppCode(stateMachine.Assembly)) is not var (own, split, processJit))
             return;
-        var note = tracker?.Notes.Nearest(stateMachine, step.Start - NoteSlackBefore, step.End + NoteSlackAfter, step.End, step.How == AsyncStepEnd.Completed);
+        // Its thread's compiling, bounded by its notes, judges warm-up as CompiledMuch does on the TPL path (ShopApi's first
+        // /orders/1 read as computing from the process's figure). Not taken off its time: docs/async-events.md.
+        var threadJit = tracker?.Notes.JitWithin(step.Start, step.End + NoteSlackAfter) ?? -1;
         var stopped = step.How == AsyncStepEnd.Completed ? AsyncState.Done : note?.State ?? slow.StoppedState;
         var taskId = note?.TaskId ?? 0;
         var stack = RawAsyncStack.Empty;
@@ -369,6 +372,7 @@ internal sealed partial class SlowSteps
             ToTicks = step.End,
             Time = split,
             ProcessJitTicks = processJit,
+            WarmUp = threadJit >= 0 && threadJit * 10 >= step.End - step.Start,
             ParkedBelow = ParkedBelow(slow),
             FirstSteps = tracker is null ? [] : FirstStepsWithin(tracker, step.Start, step.End),
         };

@@ -7,7 +7,9 @@ namespace AsyncLens.Tracking;
 /// happened (from the TPL events kept with <see cref="StepSourceKind.AsyncEvents"/>): the step those events bracket
 /// arrives up to ~1.25 s later, when its task has usually moved on, and these say which task it was, its creation
 /// record and where it stopped. A ring of <see cref="Size"/> slots written only by its thread, read by the watchdog:
-/// a slot read while rewritten is caught by its <see cref="Note.Time"/> and box not matching the step.
+/// a slot read while rewritten is caught by its <see cref="Note.Time"/> and box not matching the step. With each note the
+/// thread's compilation so far is kept where it grew (<see cref="JitWithin"/>): it can be read only on the thread, and no
+/// event marks a step's start there.
 /// </summary>
 internal sealed class ParkNotes
 {
@@ -24,6 +26,14 @@ internal sealed class ParkNotes
     private readonly TaskRecord?[] _created = new TaskRecord?[Size];
     private int _nextCreated;
 
+    // The thread's compilation time (RuntimeTime.JitOnThisThread) at the notes where it had grown since the one before:
+    // few once the thread's code is compiled, so they reach back further than the notes (a pool thread running a
+    // BackgroundService's loop between a step and its judging overwrote all 16 notes of the step's time).
+    private const int JitSize = 32;
+    private readonly (long Time, long Jit)[] _jit = new (long, long)[JitSize];
+    private int _nextJit;
+    private long _lastJit = -1;
+
     /// <param name="Time">When (DateTime ticks).</param>
     /// <param name="TaskId">The method's task.</param>
     /// <param name="Record">Its creation record, if debug mode saw it created.</param>
@@ -31,10 +41,36 @@ internal sealed class ParkNotes
     /// <param name="State">The await it parked at, or <see cref="Runtime.Layout.AsyncState.Done"/> when it completed.</param>
     internal readonly record struct Note(long Time, int TaskId, TaskRecord? Record, BoxInfo? Box, int State);
 
-    public void Add(long time, int taskId, TaskRecord? record, BoxInfo? box, int state)
+    /// <summary>A note, with the thread's compilation time so far (<see cref="RuntimeTime.JitOnThisThread"/>, <paramref name="jit"/>).</summary>
+    public void Add(long time, int taskId, TaskRecord? record, BoxInfo? box, int state, long jit)
     {
         _notes[_next] = new Note(time, taskId, record, box, state);
         _next = (_next + 1) % Size;
+        if (jit == _lastJit)
+            return;
+        _lastJit = jit;
+        _jit[_nextJit] = (time, jit);
+        _nextJit = (_nextJit + 1) % JitSize;
+    }
+
+    /// <summary>
+    /// An upper bound of what the thread compiled in [<paramref name="from"/>, <paramref name="to"/>]: from its last note
+    /// before <paramref name="from"/> to its last note up to <paramref name="to"/> (a step's park or completion is noted as
+    /// it ends); -1 when no note before <paramref name="from"/> is kept. Compiling after the last note is not seen.
+    /// </summary>
+    public long JitWithin(long from, long to)
+    {
+        var (beforeAt, before, untilAt, until) = (long.MinValue, -1L, long.MinValue, -1L);
+        foreach (var (time, jit) in _jit)
+        {
+            if (time == 0)
+                continue;
+            if (time < from && time > beforeAt)
+                (beforeAt, before) = (time, jit);
+            if (time <= to && time > untilAt)
+                (untilAt, until) = (time, jit);
+        }
+        return before < 0 ? -1 : Math.Max(0, until - before);
     }
 
     /// <summary>
