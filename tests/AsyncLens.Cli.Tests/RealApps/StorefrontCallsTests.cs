@@ -12,7 +12,7 @@ public sealed class StorefrontCallsTests
 {
     [Fact]
     public void A_call_that_parks_waited_and_so_did_its_caller_that_awaited_it() =>
-        Assert.Equal("waited 1 Child\nwaited 1 Parent\nedge 1 Parent -> Child\n", Counted(ParentAsync));
+        Assert.Equal("waited 1 Child\nwaited 1 Parent\nedge 1 Parent -> Child\n", Counted(ParksAsync));
 
     [Fact]
     public void A_call_whose_context_left_another_thread_but_that_never_parked_did_not_wait() =>
@@ -32,16 +32,27 @@ public sealed class StorefrontCallsTests
         return Calls.Report();
     }
 
-    private static async Task ParentAsync()
+    // The child parks on a gate opened only once the parent has parked too (ParentAsync returned its task): with a
+    // Task.Yield the child's continuation could run on another pool thread and complete it before the parent reached its
+    // await (CI, once: "synchronous 1 Parent"), and then the parent rightly did not wait.
+    private static async Task ParksAsync()
     {
-        using var call = Calls.Enter("Parent");
-        await ChildAsync();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var parent = ParentAsync(gate.Task);
+        gate.SetResult();
+        await parent;
     }
 
-    private static async Task ChildAsync()
+    private static async Task ParentAsync(Task gate)
+    {
+        using var call = Calls.Enter("Parent");
+        await ChildAsync(gate);
+    }
+
+    private static async Task ChildAsync(Task gate)
     {
         using var call = Calls.Enter("Child");
-        await Task.Yield();
+        await gate;
     }
 
     private static async Task ContextLeftElsewhereAsync()
